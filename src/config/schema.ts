@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+
+/** A duration written `500ms`, `5s`, `5m`, `1h`; parsed to milliseconds. */
+export const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as 500ms, 5s, 5m or 1h')
+  .transform((text) => parseDuration(text) ?? 0)
+  .describe('A duration such as 500ms, 5s, 5m or 1h.');
+
+/** A percentage written `5%` or as a number of percent (`5`); parsed to a fraction (0.05). */
+export const percent = z
+  .union([
+    z.number().min(0, 'a percentage cannot be negative').max(100, 'a percentage cannot exceed 100'),
+    z.string().regex(/^\d+(\.\d+)?%$/, 'expected a percentage such as 5%'),
+  ])
+  .transform((value) => (typeof value === 'number' ? value : Number(value.slice(0, -1))) / 100)
+  .refine((fraction) => fraction <= 1, 'a percentage cannot exceed 100%')
+  .describe('A percentage: 5% or 5.');
+
+/** `host:port`, with host optional (`:8080` or `8080` bind to 127.0.0.1). */
+export const listenAddress = z
+  .union([z.string(), z.number().int()])
+  .transform((value) => String(value))
+  .refine((value) => /^(\[[0-9a-fA-F:]+\]|[\w.-]*):?\d{1,5}$/.test(value), 'expected host:port, e.g. 127.0.0.1:8080')
+  .refine((value) => {
+    const port = Number(value.slice(value.lastIndexOf(':') + 1));
+    return port >= 0 && port <= 65535;
+  }, 'port must be between 0 and 65535')
+  .describe('host:port to listen on, e.g. 127.0.0.1:8080.');
+
+const weight = z
+  .number()
+  .int('a weight is a whole number of percent')
+  .min(0, 'weight must be between 0 and 100')
+  .max(100, 'weight must be between 0 and 100');
+
+const healthSchema = z
+  .strictObject({
+    path: z.string().startsWith('/', 'a health path starts with /').prefault('/healthz'),
+    interval: duration.prefault('2s'),
+    timeout: duration.prefault('1s'),
+    unhealthyAfter: z.number().int().min(1).prefault(3),
+  })
+  .describe('HTTP health check run against every instance.');
+
+const localFleet = z.strictObject({
+  kind: z.literal('local'),
+  command: z
+    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .describe('The command that starts one instance: a shell string or an argv array. It must listen on $PORT.'),
+  cwd: z.string().optional().describe('Working directory for instances, relative to the config file.'),
+  env: z.record(z.string(), z.string()).prefault({}).describe('Extra environment variables for every instance.'),
+  instances: z.number().int().min(1).prefault(3).describe('Instances of the stable version.'),
+  canaryInstances: z.number().int().min(1).prefault(1).describe('Instances of a new version at its first step.'),
+  startTimeout: duration.prefault('30s').describe('How long a new instance may take to become healthy.'),
+  stopTimeout: duration.prefault('10s').describe('Grace after SIGTERM before SIGKILL.'),
+  health: healthSchema.prefault({ path: '/healthz', interval: '2s', timeout: '1s', unhealthyAfter: 3 }),
+});
+
+const proxyTraffic = z.strictObject({
+  kind: z.literal('proxy'),
+  listen: listenAddress.prefault('127.0.0.1:8080'),
+});
+
+const builtinMetrics = z.strictObject({ kind: z.literal('builtin') });
+
+const step = z.union([
+  z.strictObject({ setWeight: weight }),
+  z.strictObject({
+    pause: z.union([duration, z.strictObject({})]).describe('A duration, or {} to wait for `promote`.'),
+  }),
+]);
+
+const metricName = z.enum(['error_rate', 'latency_p50', 'latency_p90', 'latency_p99']);
+
+const metricTrigger = z.strictObject({
+  metric: metricName,
+  above: z
+    .union([z.number(), z.string()])
+    .describe('Threshold: a percentage (5%) for error_rate, a duration (2s) or milliseconds for latency.'),
+  window: duration.prefault('1m').describe('Lookback over which the metric is computed.'),
+  for: duration.prefault('0s').describe('How long the condition must hold continuously before it fires.'),
+  minRequests: z.number().int().min(0).prefault(10).describe('Below this many requests the verdict is inconclusive.'),
+});
+
+/** Turns `above` into a number: a fraction for error_rate, milliseconds for latency. */
+function normalizeThreshold(metric: z.infer<typeof metricName>, above: number | string): number | string {
+  if (metric === 'error_rate') {
+    if (typeof above === 'number') return above >= 0 && above <= 100 ? above / 100 : 'a percentage must be 0-100';
+    return /^\d+(\.\d+)?%$/.test(above) && Number(above.slice(0, -1)) <= 100
+      ? Number(above.slice(0, -1)) / 100
+      : `expected a percentage such as 5%, got "${above}"`;
+  }
+  if (typeof above === 'number') return above >= 0 ? above : 'a latency threshold cannot be negative';
+  return parseDuration(above) ?? `expected a duration such as 500ms or 2s, got "${above}"`;
+}
+
+const metricTriggerNormalized = metricTrigger.transform((trigger, ctx) => {
+  const above = normalizeThreshold(trigger.metric, trigger.above);
+  if (typeof above === 'string') {
+    ctx.addIssue({ code: 'custom', message: above, path: ['above'] });
+    return z.NEVER;
+  }
+  return { ...trigger, above };
+});
+
+const healthTrigger = z.strictObject({ health: z.literal('failed') });
+
+/** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
+export const configSchema = z.strictObject({
+  service: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/, 'a service name uses lowercase letters, digits and dashes')
+    .describe('Name of the service this file deploys.'),
+  store: z
+    .string()
+    .refine((s) => s.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(s), 'expected sqlite:PATH or postgres://...')
+    .prefault('sqlite:.shipcheck/state.db')
+    .describe('Where state lives: sqlite:PATH (relative to the config file) or postgres://...'),
+  server: z.strictObject({ listen: listenAddress.prefault('127.0.0.1:7070') }).prefault({ listen: '127.0.0.1:7070' }),
+  fleet: localFleet,
+  traffic: proxyTraffic.prefault({ kind: 'proxy', listen: '127.0.0.1:8080' }),
+  metrics: builtinMetrics.prefault({ kind: 'builtin' }),
+  strategy: z
+    .strictObject({
+      steps: z.array(step).prefault([{ setWeight: 10 }, { pause: '1m' }, { setWeight: 50 }, { pause: '1m' }]),
+      bakeTime: duration.prefault('0s').describe('Time at 100% with analysis still running before success.'),
+    })
+    .prefault({ steps: [{ setWeight: 10 }, { pause: '1m' }, { setWeight: 50 }, { pause: '1m' }], bakeTime: '0s' }),
+  analysis: z
+    .strictObject({
+      interval: duration.prefault('5s').describe('How often triggers are evaluated.'),
+      inconclusiveLimit: z
+        .number()
+        .int()
+        .min(1)
+        .prefault(5)
+        .describe('Inconclusive evaluations in a row, at a point that needs a verdict, before onInconclusive.'),
+      onInconclusive: z.enum(['pause', 'rollback']).prefault('pause'),
+    })
+    .prefault({ interval: '5s', inconclusiveLimit: 5, onInconclusive: 'pause' }),
+  rollback: z
+    .strictObject({
+      triggers: z.array(z.union([metricTriggerNormalized, healthTrigger])).prefault([]),
+      keepPreviousFor: duration.prefault('10m').describe('How long the previous version stays warm after success.'),
+    })
+    .prefault({ triggers: [], keepPreviousFor: '10m' }),
+  checklist: z
+    .strictObject({ template: z.literal('none').describe('Checklist template; `none` for now.') })
+    .prefault({ template: 'none' }),
+});
+
+/** A validated config, durations in ms and percentages as fractions. */
+export type Config = z.output<typeof configSchema>;
+/** One trigger after validation. */
+export type TriggerConfig = Config['rollback']['triggers'][number];
+/** A metric trigger after validation: `above` is a fraction (error_rate) or milliseconds (latency). */
+export type MetricTriggerConfig = Extract<TriggerConfig, { metric: string }>;
+/** The metrics a trigger can watch. */
+export type MetricName = z.infer<typeof metricName>;
+/** One strategy step after validation. */
+export type StepConfig = Config['strategy']['steps'][number];

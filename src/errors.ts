@@ -1,0 +1,29 @@
+/** Base for the errors shipcheck raises on purpose; anything else is a bug. */
+export class ShipcheckError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = this.constructor.name;
+  }
+}
+
+/** The caller gave something invalid: bad config, bad flag, bad API body. */
+export class InputError extends ShipcheckError {}
+
+/** A config file failed to parse or validate; `problems` are `file:line:col: message` lines. */
+export class ConfigError extends InputError {
+  constructor(
+    readonly problems: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(problems.join('\n'), options);
+  }
+}
+
+/** A named thing (release, service, instance) does not exist. */
+export class NotFoundError extends ShipcheckError {}
+
+/** The request clashes with current state, e.g. a second active release. */
+export class ConflictError extends ShipcheckError {}
+
+/** A provider (fleet, traffic, metrics) failed to do what was asked. */
+export class ProviderError extends ShipcheckError {}
