@@ -1,0 +1,190 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Engine } from '../engine/engine.js';
+import { ConflictError, InputError, NotFoundError, ProviderError } from '../errors.js';
+import type { EventRow, Store } from '../store/types.js';
+
+/** Events replayed to a new SSE client that sends no Last-Event-ID. */
+const SSE_REPLAY = 50;
+/** Comment lines keep idle SSE connections open through proxies. */
+const SSE_HEARTBEAT_MS = 15_000;
+/** Most rows any list endpoint returns. */
+const MAX_LIMIT = 1000;
+
+/** What the API serves. */
+export interface ApiOptions {
+  engine: Engine;
+  store: Store;
+  service: string;
+  logger: Logger;
+  registry: Registry;
+}
+
+/** Maps the error classes to HTTP statuses; anything else is a 500 without details. */
+function statusOf(err: unknown): number {
+  if (err instanceof InputError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof ProviderError) return 502;
+  const fastifyError = err as FastifyError;
+  if (fastifyError.validation || fastifyError.statusCode === 400) return 400;
+  if (fastifyError.statusCode && fastifyError.statusCode < 500) return fastifyError.statusCode;
+  return 500;
+}
+
+function parseId(raw: string): number {
+  const id = Number(raw);
+  if (!Number.isInteger(id) || id <= 0) throw new InputError(`release id "${raw}" is not a positive integer`);
+  return id;
+}
+
+function parseLimit(raw: unknown, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit <= 0) throw new InputError(`limit "${String(raw)}" is not a positive integer`);
+  return Math.min(limit, MAX_LIMIT);
+}
+
+/** Builds the JSON API under /api/v1, the SSE stream, /healthz and /metrics. */
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const { engine, store, service, logger, registry } = options;
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const status = statusOf(err);
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    const message = status >= 500 ? 'internal error; see the server log' : (err as Error).message;
+    void reply.status(status).send({ error: message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  const checkService = (name: string): void => {
+    if (name !== service) throw new NotFoundError(`unknown service "${name}"; this server runs "${service}"`);
+  };
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/metrics', async (_request, reply) => {
+    void reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+
+  app.get('/api/v1/services', async () => {
+    const status = await engine.status();
+    return { services: [{ name: status.service, stable: status.stable }] };
+  });
+
+  app.get<{ Params: { service: string } }>('/api/v1/services/:service', async (request) => {
+    checkService(request.params.service);
+    return engine.status();
+  });
+
+  app.get<{ Params: { service: string }; Querystring: { limit?: string } }>(
+    '/api/v1/services/:service/releases',
+    async (request) => {
+      checkService(request.params.service);
+      return { releases: await engine.releases(parseLimit(request.query.limit, 20)) };
+    },
+  );
+
+  app.post<{ Params: { service: string }; Body: unknown }>('/api/v1/services/:service/releases', async (request, reply) => {
+    checkService(request.params.service);
+    const body = request.body as { version?: unknown } | undefined;
+    if (!body || typeof body !== 'object' || typeof body.version !== 'string' || body.version === '') {
+      throw new InputError('body must be JSON {"version": "..."}');
+    }
+    const release = await engine.deploy(body.version);
+    return reply.status(201).send(await engine.release(release.id));
+  });
+
+  const command = (name: string, run: (body: Record<string, unknown>) => Promise<{ id: number }>): void => {
+    app.post<{ Params: { service: string }; Body: unknown }>(`/api/v1/services/:service/${name}`, async (request) => {
+      checkService(request.params.service);
+      const body = request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
+      const release = await run(body);
+      return engine.release(release.id);
+    });
+  };
+  command('promote', (body) => engine.promote(body.full === true));
+  command('pause', () => engine.pause());
+  command('resume', () => engine.resume());
+  command('abort', () => engine.abort());
+  command('rollback', () => engine.rollback());
+
+  app.get<{ Params: { id: string } }>('/api/v1/releases/:id', async (request) =>
+    engine.release(parseId(request.params.id)),
+  );
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
+    '/api/v1/releases/:id/measurements',
+    async (request) => {
+      const release = await engine.release(parseId(request.params.id));
+      return { measurements: await store.listMeasurements(release.id, parseLimit(request.query.limit, MAX_LIMIT)) };
+    },
+  );
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/api/v1/releases/:id/events', async (request) => {
+    const release = await engine.release(parseId(request.params.id));
+    return {
+      events: await store.listEvents({ releaseId: release.id, limit: parseLimit(request.query.limit, MAX_LIMIT) }),
+    };
+  });
+
+  app.get<{ Querystring: { release?: string } }>('/api/v1/events', async (request, reply) => {
+    const releaseId = request.query.release === undefined ? undefined : parseId(request.query.release);
+    const lastId = Number(request.headers['last-event-id'] ?? Number.NaN);
+    await streamEvents(reply, { engine, store, service, releaseId, lastId: Number.isFinite(lastId) ? lastId : undefined });
+  });
+
+  return app;
+}
+
+async function streamEvents(
+  reply: FastifyReply,
+  opts: { engine: Engine; store: Store; service: string; releaseId: number | undefined; lastId: number | undefined },
+): Promise<void> {
+  const { engine, store, service, releaseId, lastId } = opts;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const matches = (e: EventRow): boolean => releaseId === undefined || e.releaseId === releaseId;
+  let sentUpTo = lastId ?? 0;
+  const send = (e: EventRow): void => {
+    if (e.id <= sentUpTo || !matches(e)) return;
+    sentUpTo = e.id;
+    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+  };
+  const buffered: EventRow[] = [];
+  let replaying = true;
+  const onEvent = (e: EventRow): void => (replaying ? void buffered.push(e) : send(e));
+  engine.events.on('event', onEvent);
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+  heartbeat.unref();
+  res.on('close', () => {
+    clearInterval(heartbeat);
+    engine.events.off('event', onEvent);
+  });
+  res.write(': connected\n\n');
+  const history =
+    lastId !== undefined
+      ? await store.listEvents({ service, releaseId, afterId: lastId, limit: MAX_LIMIT })
+      : (await store.listEvents({ service, releaseId, limit: 100_000 })).slice(-SSE_REPLAY);
+  history.forEach(send);
+  replaying = false;
+  buffered.forEach(send);
+}
+
+/** A prom-client registry with the process's default metrics. */
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'shipcheck_' });
+  return registry;
+}

@@ -1,0 +1,65 @@
+import type { ReleaseView, StatusView, VersionFigures } from '../engine/engine.js';
+
+/** Exit codes from PRODUCT.md: 0 ok or succeeded, 1 runtime error, 2 usage or config error, 3 rolled back, 4 aborted. */
+export const ExitCode = { ok: 0, runtime: 1, usage: 2, rolledBack: 3, aborted: 4 } as const;
+
+/** The exit code `deploy --wait` returns for a release that ended in `state`. */
+export function exitCodeFor(state: string): number {
+  switch (state) {
+    case 'succeeded':
+      return ExitCode.ok;
+    case 'rolled_back':
+      return ExitCode.rolledBack;
+    case 'aborted':
+      return ExitCode.aborted;
+    default:
+      return ExitCode.runtime;
+  }
+}
+
+function pct(fraction: number | null): string {
+  return fraction === null ? '-' : `${(fraction * 100).toFixed(1)}%`;
+}
+
+function ms(value: number | null): string {
+  return value === null ? '-' : value < 1000 ? `${value.toFixed(value < 10 ? 1 : 0)}ms` : `${(value / 1000).toFixed(2)}s`;
+}
+
+/** `v2 2/3 ready, 41.0 rps, 5xx 0.0%, p99 3.1ms` */
+export function formatFigures(f: VersionFigures): string {
+  const ready = f.instances.filter((i) => i.state === 'ready').length;
+  return `${f.version} ${ready}/${f.instances.length} ready, ${f.rps.toFixed(1)} rps, 5xx ${pct(f.errorRate)}, p99 ${ms(f.p99)}`;
+}
+
+/** Where a release is: `canary step 2/4 (pause 30s), weight 10%`. */
+export function formatPhase(r: ReleaseView): string {
+  const where =
+    r.phase === 'canary'
+      ? `canary step ${Math.min(r.step + 1, r.steps)}/${r.steps}${r.stepName ? ` (${r.stepName})` : ''}`
+      : r.phase;
+  return `${where}, weight ${r.weight}%`;
+}
+
+/** One line of `deploy --wait` progress. */
+export function formatProgress(status: StatusView): string {
+  const r = status.release;
+  if (!r) return `${status.service}: no release`;
+  const parts = [`#${r.id} ${r.version} ${r.state}: ${formatPhase(r)}`];
+  if (status.versions.stable) parts.push(`stable ${formatFigures(status.versions.stable)}`);
+  if (status.versions.canary) parts.push(`canary ${formatFigures(status.versions.canary)}`);
+  return parts.join(' | ');
+}
+
+/** The human form of `status`. */
+export function formatStatus(status: StatusView): string[] {
+  const lines = [`service  ${status.service}`, `stable   ${status.stable ?? '(none yet)'}`];
+  if (status.previous) lines.push(`previous ${status.previous} (warm, no traffic)`);
+  const r = status.release;
+  if (r) {
+    lines.push(`release  #${r.id} ${r.kind} ${r.fromVersion ?? '(none)'} -> ${r.version}: ${r.state}, ${formatPhase(r)}`);
+    if (r.reason) lines.push(`reason   ${r.reason}`);
+  }
+  if (status.versions.stable) lines.push(`  stable ${formatFigures(status.versions.stable)}`);
+  if (status.versions.canary) lines.push(`  canary ${formatFigures(status.versions.canary)}`);
+  return lines;
+}

@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from '../config/loader.js';
+import { ConfigError, InputError, ShipcheckError } from '../errors.js';
+import { ApiClient, ApiError } from './client.js';
+import { controlCommand } from './commands/control.js';
+import { demoCommand } from './commands/demo.js';
+import { deployCommand } from './commands/deploy.js';
+import { initCommand } from './commands/init.js';
+import { statusCommand } from './commands/status.js';
+import { upCommand } from './commands/up.js';
+import { validateCommand } from './commands/validate.js';
+import { ExitCode } from './format.js';
+
+/** Flags every command accepts. */
+export interface GlobalOptions {
+  config: string;
+  url?: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+/** Where command output goes; tests pass their own. */
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  isTTY: boolean;
+}
+
+const DEFAULT_CONFIG = 'shipcheck.yaml';
+const DEFAULT_URL = 'http://127.0.0.1:7070';
+
+/** The API client and service a client command talks to: --url, else SHIPCHECK_URL, else the config's server.listen. */
+export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiClient; service: string }> {
+  const explicitUrl = opts.url ?? process.env.SHIPCHECK_URL;
+  const hasConfig = fs.existsSync(opts.config);
+  const loaded = hasConfig ? await loadConfig(opts.config) : undefined;
+  const listen = loaded?.config.server.listen;
+  const url = explicitUrl ?? (listen ? `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
+  const client = new ApiClient(url);
+  if (loaded) return { client, service: loaded.config.service };
+  const { services } = await client.get<{ services: { name: string }[] }>('/api/v1/services');
+  const only = services.length === 1 ? services[0] : undefined;
+  if (!only) throw new InputError(`no ${opts.config} here and the server runs ${services.length} services; pass -c`);
+  return { client, service: only.name };
+}
+
+function toExitCode(err: unknown, io: Io, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0
+      ? ExitCode.ok
+      : ExitCode.usage;
+  }
+  if (err instanceof ConfigError) {
+    err.problems.forEach((p) => io.err(p));
+    return ExitCode.usage;
+  }
+  if (debug && err instanceof Error) io.err(err.stack ?? err.message);
+  if (err instanceof InputError) {
+    if (!debug) io.err(`error: ${err.message}`);
+    return ExitCode.usage;
+  }
+  if (err instanceof ApiError) {
+    if (!debug) io.err(`error: ${err.message}`);
+    return err.status === 400 ? ExitCode.usage : ExitCode.runtime;
+  }
+  if (err instanceof ShipcheckError) {
+    if (!debug) io.err(`error: ${err.message}`);
+    return ExitCode.runtime;
+  }
+  if (!debug) io.err(`error: ${(err as Error).message ?? String(err)} (run with --debug for details)`);
+  return ExitCode.runtime;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(
+  argv: string[],
+  io: Io = {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    isTTY: Boolean(process.stdout.isTTY),
+  },
+): Promise<number> {
+  let code: number = ExitCode.ok;
+  const program = new Command('shipcheck')
+    .description('Canary rollouts with automated rollback, driven by your production checklist.')
+    .addOption(new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG))
+    .option('--url <url>', 'control plane URL (default: SHIPCHECK_URL, else the config server.listen)')
+    .option('--json', 'print JSON')
+    .option('--debug', 'show stack traces and debug logs')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError('(run "shipcheck --help" for usage)');
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const run =
+    <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      code = await action(...args);
+    };
+
+  program
+    .command('init')
+    .description('write a commented starter shipcheck.yaml')
+    .option('--force', 'overwrite an existing file')
+    .action(run(async (o: { force?: boolean }) => initCommand({ config: globals().config, force: o.force ?? false }, io)));
+  program
+    .command('validate')
+    .description('check a config file')
+    .action(run(async () => validateCommand({ config: globals().config }, io)));
+  program
+    .command('up')
+    .description('run the control plane in the foreground: reconciler, fleet, proxy and API')
+    .action(run(async () => upCommand(globals(), io)));
+  program
+    .command('deploy <version>')
+    .description('start a release of <version>')
+    .option('--wait', 'show progress until the release ends; the exit code tells how it ended')
+    .action(run(async (version: string, o: { wait?: boolean }) => deployCommand(version, { ...globals(), wait: o.wait ?? false }, io)));
+  program
+    .command('status')
+    .description('the stable version and the active (or last) release')
+    .action(run(async () => statusCommand(globals(), io)));
+  program
+    .command('promote')
+    .description('move the active release to its next step')
+    .option('--full', 'go straight to 100%')
+    .action(run(async (o: { full?: boolean }) => controlCommand('promote', globals(), io, { full: o.full ?? false })));
+  for (const [name, description] of [
+    ['pause', 'hold the active release at its current step'],
+    ['resume', 'continue a paused release'],
+    ['abort', 'roll the active release back now'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .action(run(async () => controlCommand(name, globals(), io)));
+  }
+  program
+    .command('rollback')
+    .description('go back to the previous version after a success (itself a release)')
+    .option('--wait', 'wait for the rollback release to end')
+    .action(run(async (o: { wait?: boolean }) => controlCommand('rollback', globals(), io, { wait: o.wait ?? false })));
+  program
+    .command('demo')
+    .description('run the whole story on a sample app in a temporary folder')
+    .option('--keep', 'keep the temporary folder')
+    .action(run(async (o: { keep?: boolean }) => demoCommand({ ...globals(), keep: o.keep ?? false }, io)));
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    return toExitCode(err, io, Boolean(program.opts<GlobalOptions>().debug));
+  }
+  return code;
+}

@@ -1,0 +1,120 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApi, createRegistry } from './api/server.js';
+import { type LoadedConfig, resolveStorePath } from './config/loader.js';
+import { Engine } from './engine/engine.js';
+import { ProviderError } from './errors.js';
+import { LocalFleet } from './providers/fleet/local/local-fleet.js';
+import { BuiltinMetricSource } from './providers/metrics/builtin/builtin-metric-source.js';
+import { RequestMetrics } from './providers/metrics/builtin/request-metrics.js';
+import { ProxyRouter } from './providers/traffic/proxy/proxy-router.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/types.js';
+import type { Clock } from './util/clock.js';
+import { parseHostPort } from './util/net.js';
+
+/** A running control plane: store, fleet, proxy, engine and API in one process. */
+export interface ControlPlane {
+  engine: Engine;
+  store: Store;
+  fleet: LocalFleet;
+  router: ProxyRouter;
+  api: FastifyInstance;
+  /** Base URL of the API, e.g. http://127.0.0.1:7070. */
+  apiUrl: string;
+  /** Base URL of the traffic proxy. */
+  proxyUrl: string;
+  /** Stops everything; with `stopInstances` the app instances are stopped too (graceful shutdown). */
+  close(options: { stopInstances: boolean }): Promise<void>;
+}
+
+/** Starts what `shipcheck up` runs, in this process. */
+export async function startControlPlane(
+  loaded: LoadedConfig,
+  logger: Logger,
+  options: { clock?: Clock; tickMs?: number } = {},
+): Promise<ControlPlane> {
+  const { config } = loaded;
+  const store = await openStore(`sqlite:${resolveStorePath(loaded)}`);
+  const stateDir = path.join(loaded.dir, '.shipcheck');
+  const requestMetrics = new RequestMetrics(options.clock ? { clock: options.clock } : {});
+  // The router asks the fleet for ready instances per request, and the fleet asks the router to drain.
+  let fleet: LocalFleet | undefined;
+  const router = new ProxyRouter({
+    listen: config.traffic.listen,
+    upstreams: (version) => fleet?.readyAddresses(version) ?? [],
+    metrics: requestMetrics,
+    logger: logger.child({ component: 'proxy' }),
+  });
+  fleet = new LocalFleet({
+    service: config.service,
+    command: config.fleet.command,
+    cwd: path.resolve(loaded.dir, config.fleet.cwd ?? '.'),
+    env: config.fleet.env,
+    stopTimeoutMs: config.fleet.stopTimeout,
+    health: {
+      path: config.fleet.health.path,
+      intervalMs: config.fleet.health.interval,
+      timeoutMs: config.fleet.health.timeout,
+      unhealthyAfter: config.fleet.health.unhealthyAfter,
+    },
+    logDir: path.join(stateDir, 'logs'),
+    records: store,
+    drainer: router,
+    logger: logger.child({ component: 'fleet' }),
+  });
+  const engine = new Engine({
+    config,
+    store,
+    fleet,
+    router,
+    metrics: new BuiltinMetricSource(requestMetrics),
+    logger: logger.child({ component: 'engine' }),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.tickMs ? { tickMs: options.tickMs } : {}),
+  });
+  const api = buildApi({ engine, store, service: config.service, logger, registry: createRegistry() });
+
+  const started: (() => Promise<void>)[] = [() => store.close()];
+  const unwind = async (): Promise<void> => {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    await router.start();
+    started.push(() => router.close());
+    const { host, port } = parseHostPort(config.server.listen);
+    try {
+      await api.listen({ host, port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'address already in use' : (err as Error).message;
+      throw new ProviderError(`server.listen ${config.server.listen}: ${why}`, { cause: err });
+    }
+    started.push(() => api.close());
+    await engine.start();
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+  const apiAddress = api.server.address();
+  const apiPort = typeof apiAddress === 'object' && apiAddress ? apiAddress.port : 0;
+  const apiHost = parseHostPort(config.server.listen).host;
+  const localFleet = fleet;
+  return {
+    engine,
+    store,
+    fleet: localFleet,
+    router,
+    api,
+    apiUrl: `http://${apiHost}:${apiPort}`,
+    proxyUrl: `http://${router.address()}`,
+    async close({ stopInstances }) {
+      await engine.stop();
+      await api.close();
+      await localFleet.close({ stopInstances });
+      await router.close();
+      await store.close();
+    },
+  };
+}

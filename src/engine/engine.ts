@@ -1,0 +1,665 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { ForTracker, type Measurement, measureHealth, measureMetric } from '../analysis/triggers.js';
+import type { Config } from '../config/schema.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import type { Fleet, Instance } from '../providers/fleet/types.js';
+import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
+import type { Route, TrafficRouter } from '../providers/traffic/types.js';
+import type { EventRow, ReleasePatch, ReleaseRow, ReleaseState, ServiceRow, Store } from '../store/types.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { formatDuration } from '../util/duration.js';
+import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
+import { Reasons } from './reasons.js';
+
+/** How often the reconciler looks at every release; analysis runs on its own `analysis.interval`. */
+export const DEFAULT_TICK_MS = 200;
+/** Lookback for the live figures shown by `status` and `deploy --wait`. */
+const STATUS_WINDOW_MS = 10_000;
+
+/** Everything the engine drives; providers are created by the caller. */
+export interface EngineOptions {
+  config: Config;
+  store: Store;
+  fleet: Fleet;
+  router: TrafficRouter;
+  metrics: MetricSource;
+  logger: Logger;
+  clock?: Clock;
+  tickMs?: number;
+}
+
+/** Live figures of one version over the last few seconds. */
+export interface VersionFigures {
+  version: string;
+  rps: number;
+  requests: number;
+  errorRate: number | null;
+  p50: number | null;
+  p99: number | null;
+  instances: { id: string; address: string; state: string; restarts: number; lastError: string | null }[];
+}
+
+/** What `status` shows: the contract fields plus live figures. */
+export interface StatusView {
+  service: string;
+  stable: string | null;
+  previous: string | null;
+  release: ReleaseView | null;
+  versions: { stable: VersionFigures | null; canary: VersionFigures | null };
+}
+
+/** A release as the API shows it. */
+export interface ReleaseView extends ReleaseRow {
+  steps: number;
+  stepName: string | null;
+}
+
+interface AnalysisState {
+  lastAt: number;
+  tracker: ForTracker;
+  inconclusiveStreak: number;
+  latest: Measurement[];
+}
+
+/**
+ * The reconcile loop. Every change of intent is written to the store before it is acted on, and every
+ * action is idempotent, so a controller killed at any moment resumes from the store alone.
+ */
+export class Engine {
+  /** Emits `event` with each EventRow as it is stored. */
+  readonly events = new EventEmitter();
+  private readonly config: Config;
+  private readonly store: Store;
+  private readonly fleet: Fleet;
+  private readonly router: TrafficRouter;
+  private readonly metrics: MetricSource;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly tickMs: number;
+  private readonly analysis = new Map<number, AnalysisState>();
+  private readonly stopping = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: EngineOptions) {
+    this.config = options.config;
+    this.store = options.store;
+    this.fleet = options.fleet;
+    this.router = options.router;
+    this.metrics = options.metrics;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.events.setMaxListeners(0);
+  }
+
+  private get service(): string {
+    return this.config.service;
+  }
+
+  /** Adopts surviving instances, applies the stored route, and starts the loop. */
+  async start(): Promise<void> {
+    await this.fleet.start();
+    await this.tick();
+    this.timer = setInterval(() => {
+      this.tick().catch((err: unknown) => this.logger.error({ err }, 'reconcile failed'));
+    }, this.tickMs);
+  }
+
+  /** Stops the loop and waits for the tick in progress and for instances being stopped. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.exclusive(async () => undefined);
+    await Promise.allSettled(this.stopping.values());
+  }
+
+  /** Runs one reconcile pass; commands and passes never interleave. */
+  tick(): Promise<void> {
+    return this.exclusive(() => this.reconcile());
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- commands -------------------------------------------------------------------------------
+
+  /** Starts a release of `version`; ConflictError when one is already active. */
+  deploy(version: string): Promise<ReleaseRow> {
+    return this.exclusive(async () => {
+      if (!/^[\w.+-]{1,128}$/.test(version)) {
+        throw new InputError(`version "${version}": use letters, digits, dots, dashes, underscores or +`);
+      }
+      const service = await this.serviceRow();
+      const active = await this.store.activeRelease(this.service);
+      if (active) {
+        throw new ConflictError(
+          `service ${this.service} already has an active release: #${active.id} of ${active.version} (${active.state}); ` +
+            'wait for it, or run "shipcheck abort"',
+        );
+      }
+      if (service.stableVersion === version) {
+        throw new ConflictError(`${version} is already the stable version of ${this.service}`);
+      }
+      if (service.previousVersion === version) {
+        // The warm previous pool becomes this release's canary pool; the release scales it.
+        await this.store.saveService({ ...service, previousVersion: null, previousRetireAt: null, updatedAt: this.now() });
+      }
+      const now = this.now();
+      const release = await this.store.createRelease({
+        service: this.service,
+        version,
+        fromVersion: service.stableVersion,
+        kind: 'deploy',
+        state: 'progressing',
+        phase: 'starting',
+        step: 0,
+        weight: 0,
+        reason: null,
+        outcome: null,
+        stepStartedAt: now,
+        phaseStartedAt: now,
+        createdAt: now,
+      });
+      await this.emit(release, 'release.created', `release #${release.id}: ${service.stableVersion ?? '(none)'} -> ${version}`);
+      await this.reconcile();
+      return (await this.store.getRelease(release.id)) ?? release;
+    });
+  }
+
+  /** Rolls a succeeded release back to the previous version, itself a release. */
+  rollback(): Promise<ReleaseRow> {
+    return this.exclusive(async () => {
+      const active = await this.store.activeRelease(this.service);
+      if (active) {
+        throw new ConflictError(
+          `release #${active.id} of ${active.version} is still ${active.state}; use "shipcheck abort" to roll it back`,
+        );
+      }
+      const service = await this.serviceRow();
+      const target = service.previousVersion ?? (await this.lastSucceededBefore(service.stableVersion));
+      if (!target || !service.stableVersion) {
+        throw new NotFoundError(`service ${this.service} has no previous version to roll back to`);
+      }
+      const now = this.now();
+      await this.store.saveService({ ...service, previousVersion: null, previousRetireAt: null, updatedAt: now });
+      const release = await this.store.createRelease({
+        service: this.service,
+        version: target,
+        fromVersion: service.stableVersion,
+        kind: 'rollback',
+        state: 'progressing',
+        phase: 'verifying',
+        step: 0,
+        weight: 0,
+        reason: `rollback from ${service.stableVersion}`,
+        outcome: null,
+        stepStartedAt: now,
+        phaseStartedAt: now,
+        createdAt: now,
+      });
+      await this.emit(release, 'release.created', `rollback #${release.id}: ${service.stableVersion} -> ${target}`);
+      await this.reconcile();
+      return (await this.store.getRelease(release.id)) ?? release;
+    });
+  }
+
+  /** Moves the active release to its next step now, or to 100% with `full`. */
+  promote(full: boolean): Promise<ReleaseRow> {
+    return this.exclusive(async () => {
+      const release = await this.requireActive();
+      if (release.phase === 'rolling-back') throw new ConflictError(`release #${release.id} is rolling back`);
+      const now = this.now();
+      let patch: ReleasePatch = { state: 'progressing', reason: null };
+      if (full || release.phase === 'verifying') {
+        patch = { ...patch, phase: 'verifying', weight: release.weight, stepStartedAt: now, phaseStartedAt: now };
+      } else if (release.phase === 'canary') {
+        patch = { ...patch, step: this.nextStepAfter(release), stepStartedAt: now };
+      }
+      const updated = await this.update(release, patch);
+      await this.emit(updated, 'release.promoted', `promoted${full ? ' to 100%' : ''} by user`);
+      await this.reconcile();
+      return (await this.store.getRelease(release.id)) ?? updated;
+    });
+  }
+
+  /** Holds the active release at its current step; analysis and rollback triggers keep running. */
+  pause(): Promise<ReleaseRow> {
+    return this.exclusive(async () => {
+      const release = await this.requireActive();
+      if (release.phase === 'rolling-back') throw new ConflictError(`release #${release.id} is rolling back`);
+      const updated = await this.update(release, { state: 'paused', reason: Reasons.pausedByUser });
+      await this.emit(updated, 'release.paused', Reasons.pausedByUser);
+      return updated;
+    });
+  }
+
+  /** Lets a paused release continue; at an indefinite pause it moves past it. */
+  resume(): Promise<ReleaseRow> {
+    return this.exclusive(async () => {
+      const release = await this.requireActive();
+      if (release.state !== 'paused') throw new ConflictError(`release #${release.id} is ${release.state}, not paused`);
+      const steps = this.config.strategy.steps;
+      const atIndefinite = release.phase === 'canary' && isIndefinitePause(steps[release.step]);
+      const patch: ReleasePatch = { state: 'progressing', reason: null };
+      if (atIndefinite) Object.assign(patch, { step: release.step + 1, stepStartedAt: this.now() });
+      this.analysis.get(release.id)?.tracker.reset();
+      const state = this.analysis.get(release.id);
+      if (state) state.inconclusiveStreak = 0;
+      const updated = await this.update(release, patch);
+      await this.emit(updated, 'release.resumed', 'resumed by user');
+      await this.reconcile();
+      return (await this.store.getRelease(release.id)) ?? updated;
+    });
+  }
+
+  /** Rolls the active release back now; it ends `aborted`. */
+  abort(): Promise<ReleaseRow> {
+    return this.exclusive(async () => {
+      const release = await this.requireActive();
+      if (release.phase === 'rolling-back') return release;
+      const updated = await this.beginRollback(release, Reasons.abortedByUser, 'aborted');
+      await this.reconcile();
+      return (await this.store.getRelease(release.id)) ?? updated;
+    });
+  }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  /** The service's stable version, its active (or else last) release, and live figures. */
+  async status(): Promise<StatusView> {
+    const service = await this.serviceRow();
+    const release = (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
+    const active = release && release.phase !== 'completed' ? release : undefined;
+    return {
+      service: this.service,
+      stable: service.stableVersion,
+      previous: service.previousVersion,
+      release: release ? this.view(release) : null,
+      versions: {
+        stable: service.stableVersion ? await this.figures(service.stableVersion) : null,
+        canary: active && active.version !== service.stableVersion ? await this.figures(active.version) : null,
+      },
+    };
+  }
+
+  /** A release by id, with its step count. */
+  async release(id: number): Promise<ReleaseView> {
+    const release = await this.store.getRelease(id);
+    if (!release || release.service !== this.service) throw new NotFoundError(`release ${id} not found`);
+    return this.view(release);
+  }
+
+  /** Releases of the service, newest first. */
+  async releases(limit: number): Promise<ReleaseView[]> {
+    return (await this.store.listReleases(this.service, limit)).map((r) => this.view(r));
+  }
+
+  private view(release: ReleaseRow): ReleaseView {
+    const steps = this.config.strategy.steps;
+    const step = release.phase === 'canary' ? steps[release.step] : undefined;
+    return { ...release, steps: steps.length, stepName: step ? describeStep(step) : null };
+  }
+
+  private async figures(version: string): Promise<VersionFigures> {
+    let stats: WindowStats | undefined;
+    try {
+      stats = await this.metrics.window(version, STATUS_WINDOW_MS);
+    } catch {
+      stats = undefined;
+    }
+    return {
+      version,
+      rps: stats?.rps ?? 0,
+      requests: stats?.requests ?? 0,
+      errorRate: stats && stats.requests > 0 ? stats.errors / stats.requests : null,
+      p50: stats?.p50 ?? null,
+      p99: stats?.p99 ?? null,
+      instances: this.fleet.instances(version).map((i) => ({
+        id: i.id,
+        address: i.address,
+        state: i.state,
+        restarts: i.restarts,
+        lastError: i.lastError ?? null,
+      })),
+    };
+  }
+
+  // ---- reconcile ------------------------------------------------------------------------------
+
+  private async reconcile(): Promise<void> {
+    let service = await this.serviceRow();
+    const release = await this.store.activeRelease(this.service);
+    const { instances } = this.config.fleet;
+
+    if (service.stableVersion && service.stableVersion !== release?.version) {
+      await this.fleet.ensure(service.stableVersion, instances, { restartOnExit: true });
+    }
+    if (service.previousVersion) {
+      if (service.previousRetireAt !== null && service.previousRetireAt <= this.now()) {
+        const retired = service.previousVersion;
+        service = { ...service, previousVersion: null, previousRetireAt: null, updatedAt: this.now() };
+        await this.store.saveService(service);
+        await this.emitService('version.retired', `${retired} drained and stopped after rollback.keepPreviousFor`);
+      } else if (service.previousVersion !== release?.version) {
+        await this.fleet.ensure(service.previousVersion, instances, { restartOnExit: true });
+      }
+    }
+
+    if (release) await this.reconcileRelease(release, service);
+
+    const current = await this.store.activeRelease(this.service);
+    service = await this.serviceRow();
+    await this.router.setRoute(this.routeFor(service, current));
+    this.stopOrphans(service, current);
+  }
+
+  private routeFor(service: ServiceRow, release: ReleaseRow | undefined): Route {
+    if (!release) return { stable: service.stableVersion ?? undefined, canary: undefined, weight: 0 };
+    // A first release has nothing to protect: its instances take traffic as soon as they are ready.
+    if (!service.stableVersion) return { stable: release.version, canary: undefined, weight: 0 };
+    if (service.stableVersion === release.version) return { stable: release.version, canary: undefined, weight: 0 };
+    return { stable: service.stableVersion, canary: release.version, weight: release.weight };
+  }
+
+  /** Stops versions nobody needs any more: a finished canary, a retired previous version. */
+  private stopOrphans(service: ServiceRow, release: ReleaseRow | undefined): void {
+    const keep = new Set([service.stableVersion, service.previousVersion, release?.version]);
+    for (const version of this.fleet.versions()) {
+      if (!keep.has(version)) this.stopInBackground(version);
+    }
+  }
+
+  private stopInBackground(version: string): void {
+    if (this.stopping.has(version)) return;
+    const done = this.fleet
+      .stop(version)
+      .catch((err: unknown) => this.logger.error({ err, version }, 'stopping instances failed'))
+      .finally(() => this.stopping.delete(version));
+    this.stopping.set(version, done);
+  }
+
+  private async reconcileRelease(release: ReleaseRow, service: ServiceRow): Promise<void> {
+    if (release.phase === 'rolling-back') return this.continueRollback(release);
+    const instances = this.fleet.instances(release.version);
+    const exited = instances.find((i) => i.state === 'exited');
+    if (exited) {
+      const reason = Reasons.canaryExited(exited.id, exited.lastError ?? `exit ${String(exited.exitCode)}`);
+      await this.beginRollback(release, reason, 'rolled_back');
+      return;
+    }
+    switch (release.phase) {
+      case 'starting':
+        return this.reconcileStarting(release, service);
+      case 'canary':
+        return this.reconcileCanary(release);
+      case 'verifying':
+        return this.reconcileVerifying(release, service);
+      default:
+        return;
+    }
+  }
+
+  private async reconcileStarting(release: ReleaseRow, service: ServiceRow): Promise<void> {
+    const first = !service.stableVersion;
+    const count = first ? this.config.fleet.instances : canaryCount(this.config, 0);
+    if (!(await this.scaled(release, count, release.phaseStartedAt))) return;
+    if (first) return this.finish(release);
+    const updated = await this.update(release, { phase: 'canary', step: 0, stepStartedAt: this.now() });
+    await this.emit(updated, 'release.canary', `${release.version} canary ready (${count} instance${count > 1 ? 's' : ''})`);
+    return this.reconcileCanary(updated);
+  }
+
+  /** Ensures `count` instances of the release's version; true once all are ready, rolls back on timeout. */
+  private async scaled(release: ReleaseRow, count: number, since: number): Promise<boolean> {
+    await this.fleet.ensure(release.version, count, { restartOnExit: false });
+    const instances = this.fleet.instances(release.version);
+    const ready = instances.filter((i) => i.state === 'ready');
+    if (ready.length >= count) return true;
+    const timeout = this.config.fleet.startTimeout;
+    if (this.now() - since > timeout) {
+      const waiting = instances.filter((i) => i.state !== 'ready');
+      const detail = waiting.map((i) => `${i.id} ${i.state}${i.lastError ? ` (${i.lastError})` : ''}`).join(', ');
+      const reason = Reasons.notHealthyInTime(release.version, formatDuration(timeout), detail || 'no instance');
+      await this.beginRollback(release, reason, 'rolled_back');
+    }
+    return false;
+  }
+
+  private async reconcileCanary(release: ReleaseRow): Promise<void> {
+    if (await this.analyse(release)) return;
+    const current = (await this.store.getRelease(release.id)) ?? release;
+    if (current.state !== 'progressing' || current.phase !== 'canary') return;
+    const steps = this.config.strategy.steps;
+    const step = steps[current.step];
+    const now = this.now();
+    if (!step) {
+      const updated = await this.update(current, { phase: 'verifying', phaseStartedAt: now, stepStartedAt: now });
+      await this.emit(updated, 'release.verifying', `${current.version}: canary steps done, verifying at 100%`);
+      return this.reconcileVerifying(updated, await this.serviceRow());
+    }
+    if ('setWeight' in step) {
+      const count = canaryCount(this.config, step.setWeight);
+      if (!(await this.scaled(current, count, current.stepStartedAt))) return;
+      const updated = await this.update(current, { weight: step.setWeight, step: current.step + 1, stepStartedAt: now });
+      await this.router.setRoute(this.routeFor(await this.serviceRow(), updated));
+      await this.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
+        weight: step.setWeight,
+      });
+      return this.reconcileCanary(updated);
+    }
+    if (typeof step.pause !== 'number') {
+      const reason = Reasons.waitingForPromote(current.step + 1, steps.length);
+      const updated = await this.update(current, { state: 'paused', reason });
+      await this.emit(updated, 'release.paused', reason);
+      return;
+    }
+    if (now - current.stepStartedAt < step.pause) return;
+    if (!this.analysisPasses(current)) return;
+    const updated = await this.update(current, { step: current.step + 1, stepStartedAt: now });
+    await this.emit(updated, 'release.step', `${current.version}: ${describeStep(step)} done`);
+    return this.reconcileCanary(updated);
+  }
+
+  private async reconcileVerifying(release: ReleaseRow, service: ServiceRow): Promise<void> {
+    if (!(await this.scaled(release, this.config.fleet.instances, release.phaseStartedAt))) return;
+    const now = this.now();
+    if (release.weight < 100) {
+      const updated = await this.update(release, { weight: 100, stepStartedAt: now });
+      await this.router.setRoute(this.routeFor(service, updated));
+      await this.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
+      return;
+    }
+    if (release.kind === 'rollback') return this.finish(release);
+    if (await this.analyse(release)) return;
+    const current = (await this.store.getRelease(release.id)) ?? release;
+    if (current.state !== 'progressing') return;
+    const bake = this.config.strategy.bakeTime;
+    if (now - current.stepStartedAt < bake) return;
+    if (bake > 0 && !this.analysisPasses(current)) return;
+    return this.finish(current);
+  }
+
+  /** Marks the release succeeded: its version becomes stable, the old one stays warm for a while. */
+  private async finish(release: ReleaseRow): Promise<void> {
+    const now = this.now();
+    const keep = this.config.rollback.keepPreviousFor;
+    const previous = release.fromVersion && release.fromVersion !== release.version ? release.fromVersion : null;
+    await this.store.saveService({
+      name: this.service,
+      stableVersion: release.version,
+      previousVersion: previous,
+      previousRetireAt: previous ? now + keep : null,
+      updatedAt: now,
+    });
+    const updated = await this.update(release, { state: 'succeeded', phase: 'completed', weight: 100, endedAt: now });
+    this.analysis.delete(release.id);
+    const warm = previous ? `; ${previous} stays warm for ${formatDuration(keep)}` : '';
+    await this.emit(updated, 'release.succeeded', `${release.version} is now stable${warm}`);
+  }
+
+  /** Sets the weight to 0 at once and starts draining the canary; the release ends in `outcome`. */
+  private async beginRollback(release: ReleaseRow, reason: string, outcome: ReleaseState): Promise<ReleaseRow> {
+    const service = await this.serviceRow();
+    const first = !service.stableVersion || service.stableVersion === release.version;
+    const end: ReleaseState = first && outcome === 'rolled_back' ? 'failed' : outcome;
+    const why = first && outcome === 'rolled_back' ? Reasons.firstReleaseFailed(reason) : reason;
+    const updated = await this.update(release, { phase: 'rolling-back', weight: 0, reason: why, outcome: end });
+    await this.router.setRoute(this.routeFor(service, updated));
+    await this.emit(updated, 'release.rolling_back', why);
+    this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
+    if (!first) this.stopInBackground(release.version);
+    return updated;
+  }
+
+  private async continueRollback(release: ReleaseRow): Promise<void> {
+    const service = await this.serviceRow();
+    const first = !service.stableVersion || service.stableVersion === release.version;
+    if (first) {
+      // Nothing to fall back to: stop the failed version's instances so none lingers.
+      this.stopInBackground(release.version);
+    } else if (this.fleet.instances(release.version).length > 0) {
+      this.stopInBackground(release.version);
+      return;
+    }
+    const outcome = release.outcome ?? 'rolled_back';
+    const updated = await this.update(release, { state: outcome, phase: 'completed', endedAt: this.now() });
+    this.analysis.delete(release.id);
+    await this.emit(updated, `release.${outcome}`, `${release.version} ${outcome.replace('_', ' ')}: ${release.reason ?? ''}`);
+  }
+
+  // ---- analysis -------------------------------------------------------------------------------
+
+  /** Evaluates the triggers when due; true when the release was rolled back or paused as a result. */
+  private async analyse(release: ReleaseRow): Promise<boolean> {
+    const triggers = this.config.rollback.triggers;
+    if (triggers.length === 0) return false;
+    const now = this.now();
+    let state = this.analysis.get(release.id);
+    if (!state) {
+      state = { lastAt: Number.NEGATIVE_INFINITY, tracker: new ForTracker(), inconclusiveStreak: 0, latest: [] };
+      this.analysis.set(release.id, state);
+    }
+    if (now - state.lastAt < this.config.analysis.interval) return false;
+    state.lastAt = now;
+    const measurements: Measurement[] = [];
+    let fired: { measurement: Measurement; heldMs: number } | undefined;
+    for (const trigger of triggers) {
+      const measurement =
+        'health' in trigger
+          ? measureHealth(release.version, this.fleet.instances(release.version))
+          : await measureMetric(trigger, this.metrics, release.version);
+      measurements.push(measurement);
+      await this.store.addMeasurement({ ...measurement, releaseId: release.id, service: this.service, at: now });
+      const held = state.tracker.observe(measurement.trigger, measurement.verdict, now);
+      const needed = 'health' in trigger ? 0 : trigger.for;
+      if (!fired && held !== undefined && held >= needed) fired = { measurement, heldMs: held };
+    }
+    state.latest = measurements;
+    this.events.emit('measurements', { releaseId: release.id, at: now, measurements });
+    if (fired) {
+      const { measurement, heldMs } = fired;
+      const held = heldMs > 0 ? ` for ${formatDuration(heldMs)}` : '';
+      await this.beginRollback(release, Reasons.triggerFired(measurement.trigger, measurement.message + held), 'rolled_back');
+      return true;
+    }
+    const inconclusive = measurements.find((m) => m.verdict === 'inconclusive' && m.metric !== 'health');
+    state.inconclusiveStreak = inconclusive ? state.inconclusiveStreak + 1 : 0;
+    const limit = this.config.analysis.inconclusiveLimit;
+    if (inconclusive && state.inconclusiveStreak >= limit && release.state === 'progressing') {
+      const reason = Reasons.inconclusive(state.inconclusiveStreak, inconclusive.message);
+      if (this.config.analysis.onInconclusive === 'rollback') {
+        await this.beginRollback(release, reason, 'rolled_back');
+      } else {
+        const updated = await this.update(release, { state: 'paused', reason });
+        await this.emit(updated, 'release.paused', reason);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** A release moves past a timed pause only on a fresh pass of every metric trigger: no data is not good data. */
+  private analysisPasses(release: ReleaseRow): boolean {
+    const metricTriggers = this.config.rollback.triggers.filter((t) => !('health' in t));
+    if (metricTriggers.length === 0) return true;
+    const latest = this.analysis.get(release.id)?.latest ?? [];
+    const metric = latest.filter((m) => m.metric !== 'health');
+    return metric.length === metricTriggers.length && metric.every((m) => m.verdict === 'pass');
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private now(): number {
+    return this.clock.now();
+  }
+
+  private nextStepAfter(release: ReleaseRow): number {
+    const steps = this.config.strategy.steps;
+    const step = steps[release.step];
+    // Promoting during a pause skips it; promoting before a setWeight applies that weight now.
+    return step && 'pause' in step ? release.step + 1 : release.step;
+  }
+
+  private async serviceRow(): Promise<ServiceRow> {
+    return (
+      (await this.store.getService(this.service)) ?? {
+        name: this.service,
+        stableVersion: null,
+        previousVersion: null,
+        previousRetireAt: null,
+        updatedAt: this.now(),
+      }
+    );
+  }
+
+  private async requireActive(): Promise<ReleaseRow> {
+    const release = await this.store.activeRelease(this.service);
+    if (!release) throw new NotFoundError(`service ${this.service} has no active release`);
+    return release;
+  }
+
+  private async lastSucceededBefore(stable: string | null): Promise<string | undefined> {
+    const releases = await this.store.listReleases(this.service, 50);
+    return releases.find((r) => r.state === 'succeeded' && r.version !== stable)?.version;
+  }
+
+  private update(release: ReleaseRow, patch: ReleasePatch): Promise<ReleaseRow> {
+    return this.store.updateRelease(release.id, patch, this.now());
+  }
+
+  private async emit(release: ReleaseRow, type: string, message: string, data: Record<string, unknown> = {}): Promise<void> {
+    const row = await this.store.addEvent({
+      service: this.service,
+      releaseId: release.id,
+      at: this.now(),
+      type,
+      message,
+      data: { state: release.state, phase: release.phase, weight: release.weight, version: release.version, ...data },
+    });
+    this.logger.info({ release: release.id, event: type }, message);
+    this.events.emit('event', row);
+  }
+
+  private async emitService(type: string, message: string): Promise<void> {
+    const row: EventRow = await this.store.addEvent({
+      service: this.service,
+      releaseId: null,
+      at: this.now(),
+      type,
+      message,
+      data: {},
+    });
+    this.logger.info({ event: type }, message);
+    this.events.emit('event', row);
+  }
+}
+
+/** Instances that count as serving for a version: ready ones. */
+export function readyAddresses(instances: readonly Instance[]): string[] {
+  return instances.filter((i) => i.state === 'ready').map((i) => i.address);
+}

@@ -1,0 +1,19 @@
+import type { Config, StepConfig } from '../config/schema.js';
+import { formatDuration } from '../util/duration.js';
+
+/** Instances a canary needs at `weight`: its share of the fleet, never fewer than `canaryInstances`. */
+export function canaryCount(config: Config, weight: number): number {
+  const share = Math.ceil((config.fleet.instances * weight) / 100);
+  return Math.min(config.fleet.instances, Math.max(config.fleet.canaryInstances, share));
+}
+
+/** A step as the user wrote it: `setWeight 10`, `pause 30s`, `pause until promoted`. */
+export function describeStep(step: StepConfig): string {
+  if ('setWeight' in step) return `setWeight ${step.setWeight}`;
+  return typeof step.pause === 'number' ? `pause ${formatDuration(step.pause)}` : 'pause until promoted';
+}
+
+/** True for `{pause: {}}`, which waits for `promote` or `resume`. */
+export function isIndefinitePause(step: StepConfig | undefined): boolean {
+  return step !== undefined && 'pause' in step && typeof step.pause !== 'number';
+}

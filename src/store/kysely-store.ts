@@ -1,0 +1,313 @@
+import { type Kysely, type Selectable, type Updateable, Migrator } from 'kysely';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { InstanceRecord } from '../providers/fleet/types.js';
+import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
+import type { Database } from './schema.js';
+import {
+  type EventRow,
+  type MeasurementRow,
+  type ReleasePatch,
+  type ReleaseRow,
+  type ReleaseState,
+  type ServiceRow,
+  type Store,
+  TERMINAL_STATES,
+} from './types.js';
+
+type ReleaseRecord = Selectable<Database['releases']>;
+
+/** Numbers may come back as strings (PostgreSQL bigint); the rows always hold numbers. */
+const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
+
+function toRelease(r: ReleaseRecord): ReleaseRow {
+  return {
+    id: Number(r.id),
+    service: r.service,
+    version: r.version,
+    fromVersion: r.from_version,
+    kind: r.kind as ReleaseRow['kind'],
+    state: r.state as ReleaseState,
+    phase: r.phase as ReleaseRow['phase'],
+    step: Number(r.step),
+    weight: Number(r.weight),
+    reason: r.reason,
+    outcome: r.outcome as ReleaseState | null,
+    stepStartedAt: Number(r.step_started_at),
+    phaseStartedAt: Number(r.phase_started_at),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    endedAt: num(r.ended_at),
+  };
+}
+
+/** Recognises a unique-constraint violation in SQLite's and PostgreSQL's wording. */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505' || /UNIQUE constraint/.test(e.message ?? '');
+}
+
+/** A Store over any Kysely dialect; it uses only SQL both SQLite and PostgreSQL accept. */
+export class KyselyStore implements Store {
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: new CodeMigrationProvider(this.dialect) });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** Runs a write that must survive power loss before it returns. */
+  protected async durably<T>(write: () => Promise<T>): Promise<T> {
+    return write();
+  }
+
+  async getService(name: string): Promise<ServiceRow | undefined> {
+    const r = await this.db.selectFrom('services').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      name: r.name,
+      stableVersion: r.stable_version,
+      previousVersion: r.previous_version,
+      previousRetireAt: num(r.previous_retire_at),
+      updatedAt: Number(r.updated_at),
+    };
+  }
+
+  async saveService(row: ServiceRow): Promise<void> {
+    const values = {
+      stable_version: row.stableVersion,
+      previous_version: row.previousVersion,
+      previous_retire_at: row.previousRetireAt,
+      updated_at: row.updatedAt,
+    };
+    await this.durably(() =>
+      this.db
+        .insertInto('services')
+        .values({ name: row.name, ...values })
+        .onConflict((oc) => oc.column('name').doUpdateSet(values))
+        .execute(),
+    );
+  }
+
+  async createRelease(input: Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'>): Promise<ReleaseRow> {
+    try {
+      const r = await this.durably(() =>
+        this.db
+          .insertInto('releases')
+          .values({
+            service: input.service,
+            version: input.version,
+            from_version: input.fromVersion,
+            kind: input.kind,
+            state: input.state,
+            phase: input.phase,
+            step: input.step,
+            weight: input.weight,
+            reason: input.reason,
+            outcome: input.outcome,
+            step_started_at: input.stepStartedAt,
+            phase_started_at: input.phaseStartedAt,
+            created_at: input.createdAt,
+            updated_at: input.createdAt,
+            ended_at: null,
+            active: 1,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      );
+      return toRelease(r);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const active = await this.activeRelease(input.service);
+      throw new ConflictError(
+        `service ${input.service} already has an active release` +
+          (active ? ` (#${active.id}, version ${active.version}, ${active.state})` : ''),
+      );
+    }
+  }
+
+  async updateRelease(id: number, patch: ReleasePatch, now: number): Promise<ReleaseRow> {
+    const set: Updateable<Database['releases']> = { updated_at: now };
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.phase !== undefined) set.phase = patch.phase;
+    if (patch.step !== undefined) set.step = patch.step;
+    if (patch.weight !== undefined) set.weight = patch.weight;
+    if (patch.reason !== undefined) set.reason = patch.reason;
+    if (patch.outcome !== undefined) set.outcome = patch.outcome;
+    if (patch.stepStartedAt !== undefined) set.step_started_at = patch.stepStartedAt;
+    if (patch.phaseStartedAt !== undefined) set.phase_started_at = patch.phaseStartedAt;
+    if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
+    if (patch.state !== undefined && TERMINAL_STATES.includes(patch.state)) {
+      set.active = null;
+      set.ended_at = patch.endedAt ?? now;
+    }
+    const r = await this.durably(() =>
+      this.db.updateTable('releases').set(set).where('id', '=', id).returningAll().executeTakeFirst(),
+    );
+    if (!r) throw new NotFoundError(`release ${id} not found`);
+    return toRelease(r);
+  }
+
+  async getRelease(id: number): Promise<ReleaseRow | undefined> {
+    const r = await this.db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toRelease(r);
+  }
+
+  async activeRelease(service: string): Promise<ReleaseRow | undefined> {
+    const r = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('service', '=', service)
+      .where('active', '=', 1)
+      .executeTakeFirst();
+    return r && toRelease(r);
+  }
+
+  async activeReleases(): Promise<ReleaseRow[]> {
+    const rows = await this.db.selectFrom('releases').selectAll().where('active', '=', 1).orderBy('id').execute();
+    return rows.map(toRelease);
+  }
+
+  async listReleases(service: string, limit: number): Promise<ReleaseRow[]> {
+    const rows = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('service', '=', service)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toRelease);
+  }
+
+  async addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow> {
+    const r = await this.db
+      .insertInto('events')
+      .values({
+        service: event.service,
+        release_id: event.releaseId,
+        at: event.at,
+        type: event.type,
+        message: event.message,
+        data: JSON.stringify(event.data),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { ...event, id: Number(r.id) };
+  }
+
+  async listEvents(filter: {
+    service?: string;
+    releaseId?: number;
+    afterId?: number;
+    limit: number;
+  }): Promise<EventRow[]> {
+    let q = this.db.selectFrom('events').selectAll();
+    if (filter.service !== undefined) q = q.where('service', '=', filter.service);
+    if (filter.releaseId !== undefined) q = q.where('release_id', '=', filter.releaseId);
+    if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
+    const rows = await q.orderBy('id').limit(filter.limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      service: r.service,
+      releaseId: num(r.release_id),
+      at: Number(r.at),
+      type: r.type,
+      message: r.message,
+      data: JSON.parse(r.data) as Record<string, unknown>,
+    }));
+  }
+
+  async addMeasurement(m: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow> {
+    const r = await this.db
+      .insertInto('measurements')
+      .values({
+        release_id: m.releaseId,
+        service: m.service,
+        at: m.at,
+        trigger: m.trigger,
+        metric: m.metric,
+        version: m.version,
+        value: m.value,
+        threshold: m.threshold,
+        verdict: m.verdict,
+        window_ms: m.windowMs,
+        requests: m.requests,
+        message: m.message,
+        inputs: JSON.stringify(m.inputs),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { ...m, id: Number(r.id) };
+  }
+
+  async listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]> {
+    const rows = await this.db
+      .selectFrom('measurements')
+      .selectAll()
+      .where('release_id', '=', releaseId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      releaseId: Number(r.release_id),
+      service: r.service,
+      at: Number(r.at),
+      trigger: r.trigger,
+      metric: r.metric,
+      version: r.version,
+      value: num(r.value),
+      threshold: num(r.threshold),
+      verdict: r.verdict as MeasurementRow['verdict'],
+      windowMs: Number(r.window_ms),
+      requests: Number(r.requests),
+      message: r.message,
+      inputs: JSON.parse(r.inputs) as Record<string, unknown>,
+    }));
+  }
+
+  async listInstances(service: string): Promise<InstanceRecord[]> {
+    const rows = await this.db.selectFrom('instances').selectAll().where('service', '=', service).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      service: r.service,
+      version: r.version,
+      index: Number(r.idx),
+      port: Number(r.port),
+      pid: Number(r.pid),
+      pidStartTime: r.pid_start_time,
+      logFile: r.log_file,
+    }));
+  }
+
+  async saveInstance(rec: InstanceRecord): Promise<void> {
+    const values = {
+      service: rec.service,
+      version: rec.version,
+      idx: rec.index,
+      port: rec.port,
+      pid: rec.pid,
+      pid_start_time: rec.pidStartTime,
+      log_file: rec.logFile,
+    };
+    // Durable: a restarted controller must find every process it started.
+    await this.durably(() =>
+      this.db
+        .insertInto('instances')
+        .values({ id: rec.id, ...values })
+        .onConflict((oc) => oc.column('id').doUpdateSet(values))
+        .execute(),
+    );
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    await this.db.deleteFrom('instances').where('id', '=', id).execute();
+  }
+}

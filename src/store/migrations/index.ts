@@ -1,0 +1,104 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/** The SQL dialect a migration targets, for the few types that differ (auto-increment keys). */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** The store's own schema migrations, in order; never edit one that has shipped, add a new one. */
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  // Auto-increment keys are the one place SQLite and PostgreSQL spell differently.
+  const id = dialect === 'postgres' ? ('bigserial' as const) : ('integer' as const);
+  const time = dialect === 'postgres' ? ('bigint' as const) : ('integer' as const);
+  return {
+    '001_initial': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('services')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('stable_version', 'text')
+          .addColumn('previous_version', 'text')
+          .addColumn('previous_retire_at', time)
+          .addColumn('updated_at', time, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('releases')
+          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('from_version', 'text')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('phase', 'text', (c) => c.notNull())
+          .addColumn('step', 'integer', (c) => c.notNull())
+          .addColumn('weight', 'integer', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('outcome', 'text')
+          .addColumn('step_started_at', time, (c) => c.notNull())
+          .addColumn('phase_started_at', time, (c) => c.notNull())
+          .addColumn('created_at', time, (c) => c.notNull())
+          .addColumn('updated_at', time, (c) => c.notNull())
+          .addColumn('ended_at', time)
+          .addColumn('active', 'integer')
+          .execute();
+        await db.schema
+          .createIndex('releases_one_active')
+          .on('releases')
+          .columns(['service', 'active'])
+          .unique()
+          .execute();
+        await db.schema.createIndex('releases_by_service').on('releases').columns(['service', 'id']).execute();
+        await db.schema
+          .createTable('events')
+          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('release_id', 'integer')
+          .addColumn('at', time, (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('events_by_release').on('events').columns(['release_id', 'id']).execute();
+        await db.schema
+          .createTable('measurements')
+          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('release_id', 'integer', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('at', time, (c) => c.notNull())
+          .addColumn('trigger', 'text', (c) => c.notNull())
+          .addColumn('metric', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('value', 'double precision')
+          .addColumn('threshold', 'double precision')
+          .addColumn('verdict', 'text', (c) => c.notNull())
+          .addColumn('window_ms', 'integer', (c) => c.notNull())
+          .addColumn('requests', 'integer', (c) => c.notNull())
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('inputs', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('measurements_by_release')
+          .on('measurements')
+          .columns(['release_id', 'id'])
+          .execute();
+        await db.schema
+          .createTable('instances')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('idx', 'integer', (c) => c.notNull())
+          .addColumn('port', 'integer', (c) => c.notNull())
+          .addColumn('pid', 'integer', (c) => c.notNull())
+          .addColumn('pid_start_time', 'text', (c) => c.notNull())
+          .addColumn('log_file', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+/** Serves the in-code migrations to Kysely's Migrator. */
+export class CodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}

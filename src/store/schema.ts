@@ -1,0 +1,67 @@
+import type { Generated } from 'kysely';
+
+/** Table shapes as stored; the store maps them to the camelCase rows in types.ts. */
+export interface Database {
+  services: {
+    name: string;
+    stable_version: string | null;
+    previous_version: string | null;
+    previous_retire_at: number | null;
+    updated_at: number;
+  };
+  releases: {
+    id: Generated<number>;
+    service: string;
+    version: string;
+    from_version: string | null;
+    kind: string;
+    state: string;
+    phase: string;
+    step: number;
+    weight: number;
+    reason: string | null;
+    outcome: string | null;
+    step_started_at: number;
+    phase_started_at: number;
+    created_at: number;
+    updated_at: number;
+    ended_at: number | null;
+    /** 1 while the release is active, NULL after; a unique (service, active) index allows one active release. */
+    active: number | null;
+  };
+  events: {
+    id: Generated<number>;
+    service: string;
+    release_id: number | null;
+    at: number;
+    type: string;
+    message: string;
+    data: string;
+  };
+  measurements: {
+    id: Generated<number>;
+    release_id: number;
+    service: string;
+    at: number;
+    trigger: string;
+    metric: string;
+    version: string;
+    value: number | null;
+    threshold: number | null;
+    verdict: string;
+    window_ms: number;
+    requests: number;
+    message: string;
+    inputs: string;
+  };
+  instances: {
+    id: string;
+    service: string;
+    version: string;
+    idx: number;
+    port: number;
+    pid: number;
+    pid_start_time: string;
+    log_file: string;
+  };
+}

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { KyselyStore } from '../kysely-store.js';
+import type { Database } from '../schema.js';
+
+/** How long a writer waits on a lock held by another connection before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** The embedded store: one SQLite file in WAL mode, synced to disk on every release transition. */
+export class SqliteStore extends KyselyStore {
+  private constructor(
+    db: Kysely<Database>,
+    private readonly raw: BetterSqlite3.Database,
+  ) {
+    super(db, 'sqlite');
+  }
+
+  /** Opens (creating folders as needed) the database file at `file`, or `:memory:`. */
+  static open(file: string): SqliteStore {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const raw = new BetterSqlite3(file);
+    raw.pragma('journal_mode = WAL');
+    // NORMAL in WAL survives a process crash; transitions switch to FULL to survive power loss too.
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    return new SqliteStore(db, raw);
+  }
+
+  protected override async durably<T>(write: () => Promise<T>): Promise<T> {
+    await sql`PRAGMA synchronous = FULL`.execute(this.db);
+    try {
+      return await write();
+    } finally {
+      await sql`PRAGMA synchronous = NORMAL`.execute(this.db);
+    }
+  }
+
+  /** The underlying file handle is closed by Kysely; kept for diagnostics. */
+  get filename(): string {
+    return this.raw.name;
+  }
+}

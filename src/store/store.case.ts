@@ -1,0 +1,120 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConflictError } from '../errors.js';
+import type { ReleaseRow, Store } from './types.js';
+
+/** A release as the engine creates it, for contract tests. */
+export function newRelease(service: string, version: string, at = 1000): Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'> {
+  return {
+    service,
+    version,
+    fromVersion: null,
+    kind: 'deploy',
+    state: 'progressing',
+    phase: 'starting',
+    step: 0,
+    weight: 0,
+    reason: null,
+    outcome: null,
+    stepStartedAt: at,
+    phaseStartedAt: at,
+    createdAt: at,
+  };
+}
+
+/** The contract every Store implementation passes; `create` returns a fresh, migrated, empty store. */
+export function runStoreContract(name: string, create: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('migrates idempotently', async () => {
+      await store.migrate();
+      await store.migrate();
+      expect(await store.activeReleases()).toEqual([]);
+    });
+
+    it('allows one active release per service and reports the conflict', async () => {
+      const first = await store.createRelease(newRelease('web', 'v1'));
+      await expect(store.createRelease(newRelease('web', 'v2'))).rejects.toThrow(ConflictError);
+      await expect(store.createRelease(newRelease('web', 'v2'))).rejects.toThrow(/#1, version v1/);
+      await store.createRelease(newRelease('api', 'v1'));
+      await store.updateRelease(first.id, { state: 'succeeded', phase: 'completed' }, 2000);
+      const second = await store.createRelease(newRelease('web', 'v2'));
+      expect(second.id).toBeGreaterThan(first.id);
+      expect((await store.activeRelease('web'))?.version).toBe('v2');
+      expect((await store.activeReleases()).map((r) => r.service).sort()).toEqual(['api', 'web']);
+    });
+
+    it('applies transitions and stamps the end of terminal ones', async () => {
+      const r = await store.createRelease(newRelease('web', 'v1'));
+      const moved = await store.updateRelease(r.id, { phase: 'canary', step: 2, weight: 50, stepStartedAt: 1500 }, 1500);
+      expect(moved).toMatchObject({ phase: 'canary', step: 2, weight: 50, stepStartedAt: 1500, updatedAt: 1500 });
+      const ended = await store.updateRelease(r.id, { state: 'rolled_back', reason: 'error_rate 20%' }, 3000);
+      expect(ended).toMatchObject({ state: 'rolled_back', endedAt: 3000, reason: 'error_rate 20%' });
+      expect(await store.activeRelease('web')).toBeUndefined();
+      expect((await store.listReleases('web', 10))[0]?.id).toBe(r.id);
+      await expect(store.updateRelease(9999, { weight: 1 }, 1)).rejects.toThrow(/not found/);
+    });
+
+    it('keeps services', async () => {
+      expect(await store.getService('web')).toBeUndefined();
+      const row = { name: 'web', stableVersion: 'v1', previousVersion: null, previousRetireAt: null, updatedAt: 5 };
+      await store.saveService(row);
+      await store.saveService({ ...row, stableVersion: 'v2', previousVersion: 'v1', previousRetireAt: 99 });
+      expect(await store.getService('web')).toEqual({ ...row, stableVersion: 'v2', previousVersion: 'v1', previousRetireAt: 99 });
+    });
+
+    it('keeps events and measurements in order, with their data', async () => {
+      const r = await store.createRelease(newRelease('web', 'v1'));
+      const e1 = await store.addEvent({ service: 'web', releaseId: r.id, at: 1, type: 'a', message: 'one', data: { x: 1 } });
+      await store.addEvent({ service: 'web', releaseId: null, at: 2, type: 'b', message: 'two', data: {} });
+      expect((await store.listEvents({ service: 'web', limit: 10 })).map((e) => e.message)).toEqual(['one', 'two']);
+      expect(await store.listEvents({ releaseId: r.id, limit: 10 })).toEqual([e1]);
+      expect((await store.listEvents({ afterId: e1.id, limit: 10 })).map((e) => e.type)).toEqual(['b']);
+      const m = {
+        releaseId: r.id,
+        service: 'web',
+        at: 10,
+        trigger: 'error_rate > 5% over 1m',
+        metric: 'error_rate',
+        version: 'v1',
+        value: 0.2,
+        threshold: 0.05,
+        verdict: 'fail' as const,
+        windowMs: 60_000,
+        requests: 120,
+        message: 'error_rate 20% > 5%',
+        inputs: { errors: 24, requests: 120 },
+      };
+      await store.addMeasurement(m);
+      await store.addMeasurement({ ...m, at: 11, value: null, verdict: 'inconclusive', requests: 0 });
+      const list = await store.listMeasurements(r.id, 10);
+      expect(list).toHaveLength(2);
+      expect(list[0]).toMatchObject(m);
+      expect(list[1]).toMatchObject({ value: null, verdict: 'inconclusive' });
+    });
+
+    it('keeps instance records for adoption after a restart', async () => {
+      const rec = {
+        id: 'web-v1-0',
+        service: 'web',
+        version: 'v1',
+        index: 0,
+        port: 4000,
+        pid: 123,
+        pidStartTime: '555',
+        logFile: '/tmp/web-v1-0.log',
+      };
+      await store.saveInstance(rec);
+      await store.saveInstance({ ...rec, pid: 124 });
+      expect(await store.listInstances('web')).toEqual([{ ...rec, pid: 124 }]);
+      await store.deleteInstance(rec.id);
+      expect(await store.listInstances('web')).toEqual([]);
+    });
+  });
+}

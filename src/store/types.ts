@@ -1,0 +1,120 @@
+import type { InstanceRecordStore } from '../providers/fleet/types.js';
+
+/** Where a release stands; terminal states end it. */
+export type ReleaseState = 'progressing' | 'waiting' | 'paused' | 'succeeded' | 'rolled_back' | 'aborted' | 'failed';
+
+/** States after which a release never moves again. */
+export const TERMINAL_STATES: readonly ReleaseState[] = ['succeeded', 'rolled_back', 'aborted', 'failed'];
+
+/** Where a release is in its plan. */
+export type ReleasePhase = 'starting' | 'canary' | 'verifying' | 'rolling-back' | 'completed';
+
+/** Why a release was created. */
+export type ReleaseKind = 'deploy' | 'rollback';
+
+/** The persisted state of one release; every field the engine needs to resume after a crash. */
+export interface ReleaseRow {
+  id: number;
+  service: string;
+  version: string;
+  /** The stable version when the release began; undefined for a service's first release. */
+  fromVersion: string | null;
+  kind: ReleaseKind;
+  state: ReleaseState;
+  phase: ReleasePhase;
+  /** Index of the current strategy step during `canary`. */
+  step: number;
+  /** Percent of traffic the canary should get. */
+  weight: number;
+  /** Why the release ended, was paused, or is rolling back. */
+  reason: string | null;
+  /** The terminal state a release in `rolling-back` will end in. */
+  outcome: ReleaseState | null;
+  stepStartedAt: number;
+  phaseStartedAt: number;
+  createdAt: number;
+  updatedAt: number;
+  endedAt: number | null;
+}
+
+/** Fields a transition may change. */
+export type ReleasePatch = Partial<
+  Pick<
+    ReleaseRow,
+    'state' | 'phase' | 'step' | 'weight' | 'reason' | 'outcome' | 'stepStartedAt' | 'phaseStartedAt' | 'endedAt'
+  >
+>;
+
+/** What shipcheck remembers about a service between releases. */
+export interface ServiceRow {
+  name: string;
+  stableVersion: string | null;
+  /** The version replaced by the last success, kept warm until `previousRetireAt`. */
+  previousVersion: string | null;
+  previousRetireAt: number | null;
+  updatedAt: number;
+}
+
+/** Something that happened, for the event stream and history. */
+export interface EventRow {
+  id: number;
+  service: string;
+  releaseId: number | null;
+  at: number;
+  type: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+/** Verdict of one rule evaluation. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+/** One evaluation of a trigger, kept with its inputs so a decision can be explained later. */
+export interface MeasurementRow {
+  id: number;
+  releaseId: number;
+  service: string;
+  at: number;
+  /** The rule as written, e.g. `error_rate > 5% for 5s`. */
+  trigger: string;
+  metric: string;
+  version: string;
+  value: number | null;
+  threshold: number | null;
+  verdict: Verdict;
+  windowMs: number;
+  requests: number;
+  message: string;
+  inputs: Record<string, unknown>;
+}
+
+/** Durable state behind the engine. Implementations: SQLite (default) and, later, PostgreSQL. */
+export interface Store extends InstanceRecordStore {
+  /** Applies the store's own schema migrations; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  getService(name: string): Promise<ServiceRow | undefined>;
+  /** Insert or update a service; durable on return. */
+  saveService(row: ServiceRow): Promise<void>;
+
+  /** Creates a release; throws ConflictError when the service already has an active one. */
+  createRelease(input: Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'>): Promise<ReleaseRow>;
+  /** Applies a transition and syncs it to disk before returning. */
+  updateRelease(id: number, patch: ReleasePatch, now: number): Promise<ReleaseRow>;
+  getRelease(id: number): Promise<ReleaseRow | undefined>;
+  /** The release of `service` that has not reached a terminal state, if any. */
+  activeRelease(service: string): Promise<ReleaseRow | undefined>;
+  /** Every release not in a terminal state, for the reconciler. */
+  activeReleases(): Promise<ReleaseRow[]>;
+  /** Newest first. */
+  listReleases(service: string, limit: number): Promise<ReleaseRow[]>;
+
+  addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow>;
+  /** Events with id > afterId, oldest first. */
+  listEvents(filter: { service?: string; releaseId?: number; afterId?: number; limit: number }): Promise<EventRow[]>;
+
+  addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
+  /** Oldest first. */
+  listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]>;
+}
