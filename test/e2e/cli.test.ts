@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Scenario, runCli } from './harness.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-cli-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function writeConfig(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('the CLI with bad input', () => {
+  it('reports config problems as file:line:col with exit code 2 and no stack trace', async () => {
+    const file = writeConfig(
+      'bad.yaml',
+      ['service: web', 'fleet:', '  kind: local', '  command: ["node", "app.js"]', '  startTimeout: 5 mins', 'bogus: 1', ''].join('\n'),
+    );
+    fs.writeFileSync(path.join(dir, 'app.js'), '');
+    const result = await runCli(['validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`${file}:5:17: fleet.startTimeout: .*5 mins`));
+    expect(result.stderr).toMatch(new RegExp(`${file}:6:1: .*bogus`));
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('rejects a weight outside 0-100', async () => {
+    const file = writeConfig(
+      'weight.yaml',
+      'service: web\nfleet: { kind: local, command: ["node", "app.js"] }\nstrategy:\n  steps:\n    - setWeight: 150\n',
+    );
+    const result = await runCli(['validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/weight.yaml:5:\d+: strategy.steps\[0\].setWeight: weight must be between 0 and 100/);
+  });
+
+  it('names a command that does not exist', async () => {
+    const file = writeConfig('cmd.yaml', 'service: web\nfleet: { kind: local, command: ["no-such-binary-xyz"] }\n');
+    const result = await runCli(['validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no-such-binary-xyz/);
+  });
+
+  it('says when a config file is missing', async () => {
+    const result = await runCli(['validate', '-c', path.join(dir, 'missing.yaml')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/missing.yaml: no such file; run "shipcheck init"/);
+  });
+
+  it('writes a starter file that validates', async () => {
+    const file = path.join(dir, 'starter', 'shipcheck.yaml');
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(path.join(dir, 'starter', 'app.js'), '');
+    expect((await runCli(['init', '-c', file])).code).toBe(0);
+    const again = await runCli(['init', '-c', file]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists/);
+    const valid = await runCli(['validate', '-c', file], { cwd: path.dirname(file) });
+    expect(valid.code, valid.stderr).toBe(0);
+  });
+
+  it('reports an unreachable server on exit code 1 without a stack trace', async () => {
+    const result = await runCli(['status'], { cwd: dir, env: { SHIPCHECK_URL: 'http://127.0.0.1:9' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/cannot reach shipcheck at http:\/\/127.0.0.1:9/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('the CLI against a running control plane', () => {
+  let s: Scenario | undefined;
+  afterEach(async () => {
+    await s?.cleanup();
+    s = undefined;
+  });
+
+  it('prints the status contract as JSON and answers unknown things with clear errors', async () => {
+    s = await Scenario.create();
+    await s.up();
+    expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
+    const status = await s.cli('status', '--json');
+    expect(status.code).toBe(0);
+    const json = JSON.parse(status.stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      service: 'web',
+      stable: 'v1',
+      release: { id: 1, version: 'v1', phase: 'completed', state: 'succeeded', weight: 100, reason: null },
+    });
+    const human = await s.cli('status');
+    expect(human.stdout).toMatch(/stable\s+v1/);
+
+    expect((await s.cli('promote')).stderr).toMatch(/service web has no active release/);
+    const res = await fetch(`${s.apiUrl}/api/v1/releases/999`);
+    expect(res.status).toBe(404);
+    const bad = await fetch(`${s.apiUrl}/api/v1/services/web/releases`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"nope": 1}',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'body must be JSON {"version": "..."}' });
+    const other = await fetch(`${s.apiUrl}/api/v1/services/nope`);
+    expect(other.status).toBe(404);
+  });
+
+  it('refuses to start when the proxy port is taken', async () => {
+    s = await Scenario.create();
+    await s.up();
+    const second = await runCli(['up', '-c', s.file]);
+    expect(second.code).toBe(1);
+    expect(second.stderr + second.stdout).toMatch(/traffic.listen 127.0.0.1:\d+: address already in use/);
+  });
+});

@@ -1,0 +1,235 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
+import { freePort } from '../../src/util/net.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The CLI as a user runs it. */
+export const BIN = path.join(ROOT, 'bin', 'shipcheck');
+const SAMPLE_APP = path.join(ROOT, 'examples', 'app', 'server.js');
+/** Upper bound for any condition a test waits on; tests poll, they never assert durations. */
+const WAIT_LIMIT_MS = 45_000;
+
+/** Faults the sample app applies per version (see examples/app/README.md). */
+export type Faults = Record<
+  string,
+  { errorRate?: number; latencyMs?: number; crashAfterMs?: number; unhealthyAfterMs?: number; neverHealthy?: boolean }
+>;
+
+/** A config for a test, with short timings so a rollout takes seconds. */
+export interface ScenarioOptions {
+  faults?: Faults;
+  instances?: number;
+  steps?: string;
+  triggers?: string;
+  startTimeout?: string;
+  extra?: string;
+}
+
+/** Result of one CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One isolated shipcheck install: a temp folder, a config, a control plane process, and its app instances. */
+export class Scenario {
+  readonly dir: string;
+  readonly file: string;
+  apiUrl = '';
+  proxyUrl = '';
+  private server: ChildProcess | undefined;
+  private serverLog = '';
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.file = path.join(dir, 'shipcheck.yaml');
+  }
+
+  /** Writes the config with free ports. */
+  static async create(options: ScenarioOptions = {}): Promise<Scenario> {
+    const scenario = new Scenario(fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-e2e-')));
+    const apiPort = await freePort();
+    const proxyPort = await freePort();
+    scenario.apiUrl = `http://127.0.0.1:${apiPort}`;
+    scenario.proxyUrl = `http://127.0.0.1:${proxyPort}`;
+    const faults = JSON.stringify(JSON.stringify(options.faults ?? {}));
+    fs.writeFileSync(
+      scenario.file,
+      `service: web
+server: { listen: 127.0.0.1:${apiPort} }
+fleet:
+  kind: local
+  # The folder in argv lets the test find exactly the processes it started.
+  command: ["${process.execPath}", "${SAMPLE_APP}", "${scenario.dir}"]
+  instances: ${options.instances ?? 3}
+  startTimeout: ${options.startTimeout ?? '15s'}
+  stopTimeout: 3s
+  env: { SAMPLE_FAULTS: ${faults} }
+  health: { path: /healthz, interval: 100ms, timeout: 500ms, unhealthyAfter: 2 }
+traffic: { kind: proxy, listen: 127.0.0.1:${proxyPort} }
+strategy:
+  steps: ${options.steps ?? '[{setWeight: 20}, {pause: 1s}, {setWeight: 50}, {pause: 1s}]'}
+analysis: { interval: 250ms, inconclusiveLimit: 40 }
+rollback:
+  triggers: ${options.triggers ?? '[]'}
+  keepPreviousFor: 10m
+${options.extra ?? ''}`,
+    );
+    return scenario;
+  }
+
+  /** Starts `shipcheck up` and waits until its API answers. */
+  async up(): Promise<void> {
+    const child = spawn(process.execPath, [BIN, 'up', '-c', this.file], {
+      cwd: this.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.server = child;
+    child.stdout?.on('data', (d: Buffer) => (this.serverLog += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.serverLog += d.toString()));
+    await waitFor(`shipcheck up at ${this.apiUrl}`, async () => {
+      if (child.exitCode !== null) throw new Error(`shipcheck up exited ${child.exitCode}:\n${this.serverLog}`);
+      return fetch(`${this.apiUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    });
+  }
+
+  /** The pid of the running control plane. */
+  get serverPid(): number {
+    if (!this.server?.pid) throw new Error('shipcheck up is not running');
+    return this.server.pid;
+  }
+
+  /** Everything the control plane logged so far. */
+  get log(): string {
+    return this.serverLog;
+  }
+
+  /** Kills the control plane with SIGKILL, as a crash would, and waits for it to be gone. */
+  async crash(): Promise<void> {
+    const child = this.server;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.server = undefined;
+  }
+
+  /** Stops the control plane gracefully (it stops its app instances). */
+  async down(): Promise<void> {
+    const child = this.server;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    this.server = undefined;
+  }
+
+  /** Runs the CLI against this scenario. */
+  cli(...args: string[]): Promise<CliResult> {
+    return runCli(args, { cwd: this.dir, env: { SHIPCHECK_URL: this.apiUrl } });
+  }
+
+  /** The API's view of the service. */
+  async status(): Promise<{
+    stable: string | null;
+    release: { id: number; version: string; state: string; phase: string; weight: number; reason: string | null } | null;
+  }> {
+    const res = await fetch(`${this.apiUrl}/api/v1/services/web`);
+    return (await res.json()) as Awaited<ReturnType<Scenario['status']>>;
+  }
+
+  /** Waits until the active or last release reaches `state`. */
+  async waitForState(state: string): Promise<void> {
+    await waitFor(`release state ${state}`, async () => (await this.status()).release?.state === state);
+  }
+
+  /** App processes this scenario started, by version, read from /proc (the folder is in their argv). */
+  appProcesses(): { pid: number; version: string }[] {
+    const found: { pid: number; version: string }[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        if (!cmdline.includes(this.dir) || !cmdline.includes(SAMPLE_APP)) continue;
+        const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+        const version = environ.find((e) => e.startsWith('APP_VERSION='))?.slice('APP_VERSION='.length) ?? '?';
+        found.push({ pid: Number(entry), version });
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+    return found;
+  }
+
+  /** Counts app processes per version. */
+  processCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const p of this.appProcesses()) counts[p.version] = (counts[p.version] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Instance records the control plane persisted. */
+  instanceRecords(): { id: string; version: string; pid: number }[] {
+    const db = new BetterSqlite3(path.join(this.dir, '.shipcheck', 'state.db'), { readonly: true });
+    try {
+      return db.prepare('SELECT id, version, pid FROM instances').all() as { id: string; version: string; pid: number }[];
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Stops everything this scenario started and removes its folder. */
+  async cleanup(): Promise<void> {
+    await this.down().catch(() => undefined);
+    await this.crash().catch(() => undefined);
+    for (const p of this.appProcesses()) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs bin/shipcheck with `args`. */
+export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Polls `check` until it is true; fails with `what` after a generous bound. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, limitMs = WAIT_LIMIT_MS): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err;
+      if ((err as Error).message.startsWith('shipcheck up exited')) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
