@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 
+const DURATION_HINT = 'expected a duration such as 500ms, 5s, 5m or 1h';
+
 /** A duration written `500ms`, `5s`, `5m`, `1h`; parsed to milliseconds. */
 export const duration = z
-  .string()
-  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as 500ms, 5s, 5m or 1h')
+  // The same hint for a number (`30`) as for a malformed string: a unit is what is missing.
+  .string({ error: DURATION_HINT })
+  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, DURATION_HINT)
   .transform((text) => parseDuration(text) ?? 0)
   .describe('A duration such as 500ms, 5s, 5m or 1h.');
 
@@ -22,7 +25,11 @@ export const percent = z
 export const listenAddress = z
   .union([z.string(), z.number().int()])
   .transform((value) => String(value))
-  .refine((value) => /^(\[[0-9a-fA-F:]+\]|[\w.-]*):?\d{1,5}$/.test(value), 'expected host:port, e.g. 127.0.0.1:8080')
+  // A host needs the colon (`localhost8080` is a typo, not a port); a malformed address skips the port check.
+  .refine((value) => /^(?:(?:\[[0-9a-fA-F:]+\]|[\w.-]+)?:)?\d{1,5}$/.test(value), {
+    message: 'expected host:port, e.g. 127.0.0.1:8080',
+    abort: true,
+  })
   .refine((value) => {
     const port = Number(value.slice(value.lastIndexOf(':') + 1));
     return port >= 0 && port <= 65535;
@@ -37,36 +44,63 @@ const weight = z
 
 const healthSchema = z
   .strictObject({
-    path: z.string().startsWith('/', 'a health path starts with /').prefault('/healthz'),
-    interval: duration.prefault('2s'),
-    timeout: duration.prefault('1s'),
-    unhealthyAfter: z.number().int().min(1).prefault(3),
+    path: z
+      .string()
+      .startsWith('/', 'a health path starts with /')
+      .prefault('/healthz')
+      .describe('Path requested on every instance to check its health.'),
+    interval: duration.prefault('2s').describe('Time between two checks of one instance.'),
+    timeout: duration.prefault('1s').describe('A check that takes longer than this fails.'),
+    unhealthyAfter: z
+      .number()
+      .int()
+      .min(1)
+      .prefault(3)
+      .describe('Consecutive failed checks before an instance counts as unhealthy.'),
   })
   .describe('HTTP health check run against every instance.');
 
-const localFleet = z.strictObject({
-  kind: z.literal('local'),
-  command: z
-    .union([z.string().min(1), z.array(z.string()).min(1)])
-    .describe('The command that starts one instance: a shell string or an argv array. It must listen on $PORT.'),
-  cwd: z.string().optional().describe('Working directory for instances, relative to the config file.'),
-  env: z.record(z.string(), z.string()).prefault({}).describe('Extra environment variables for every instance.'),
-  instances: z.number().int().min(1).prefault(3).describe('Instances of the stable version.'),
-  canaryInstances: z.number().int().min(1).prefault(1).describe('Instances of a new version at its first step.'),
-  startTimeout: duration.prefault('30s').describe('How long a new instance may take to become healthy.'),
-  stopTimeout: duration.prefault('10s').describe('Grace after SIGTERM before SIGKILL.'),
-  health: healthSchema.prefault({ path: '/healthz', interval: '2s', timeout: '1s', unhealthyAfter: 3 }),
-});
+const localFleet = z
+  .strictObject({
+    kind: z.literal('local').describe('`local`: instances are processes on this machine.'),
+    command: z
+      .union([z.string().min(1), z.array(z.string()).min(1)])
+      .describe(
+        'The command that starts one instance: a shell string or an argv array. It must listen on $PORT.',
+      ),
+    cwd: z.string().optional().describe('Working directory for instances, relative to the config file.'),
+    env: z
+      .record(z.string(), z.string())
+      .prefault({})
+      .describe('Extra environment variables for every instance.'),
+    instances: z.number().int().min(1).prefault(3).describe('Instances of the stable version.'),
+    canaryInstances: z
+      .number()
+      .int()
+      .min(1)
+      .prefault(1)
+      .describe('Instances of a new version at its first step.'),
+    startTimeout: duration.prefault('30s').describe('How long a new instance may take to become healthy.'),
+    stopTimeout: duration.prefault('10s').describe('Grace after SIGTERM before SIGKILL.'),
+    health: healthSchema.prefault({ path: '/healthz', interval: '2s', timeout: '1s', unhealthyAfter: 3 }),
+  })
+  .describe('How instances of the service are run.');
 
-const proxyTraffic = z.strictObject({
-  kind: z.literal('proxy'),
-  listen: listenAddress.prefault('127.0.0.1:8080'),
-});
+const proxyTraffic = z
+  .strictObject({
+    kind: z.literal('proxy').describe('`proxy`: the built-in HTTP proxy splits requests by weight.'),
+    listen: listenAddress.prefault('127.0.0.1:8080').describe("Where the proxy takes the service's traffic."),
+  })
+  .describe('How requests are split between the stable version and the canary.');
 
-const builtinMetrics = z.strictObject({ kind: z.literal('builtin') });
+const builtinMetrics = z
+  .strictObject({
+    kind: z.literal('builtin').describe('`builtin`: request counts and latencies recorded by the proxy.'),
+  })
+  .describe('Where trigger metrics come from.');
 
 const step = z.union([
-  z.strictObject({ setWeight: weight }),
+  z.strictObject({ setWeight: weight.describe('Send this percentage of requests (0-100) to the canary.') }),
   z.strictObject({
     pause: z.union([duration, z.strictObject({})]).describe('A duration, or {} to wait for `promote`.'),
   }),
@@ -75,19 +109,25 @@ const step = z.union([
 const metricName = z.enum(['error_rate', 'latency_p50', 'latency_p90', 'latency_p99']);
 
 const metricTrigger = z.strictObject({
-  metric: metricName,
+  metric: metricName.describe('The canary metric to watch.'),
   above: z
     .union([z.number(), z.string()])
     .describe('Threshold: a percentage (5%) for error_rate, a duration (2s) or milliseconds for latency.'),
   window: duration.prefault('1m').describe('Lookback over which the metric is computed.'),
   for: duration.prefault('0s').describe('How long the condition must hold continuously before it fires.'),
-  minRequests: z.number().int().min(0).prefault(10).describe('Below this many requests the verdict is inconclusive.'),
+  minRequests: z
+    .number()
+    .int()
+    .min(0)
+    .prefault(10)
+    .describe('Below this many requests the verdict is inconclusive.'),
 });
 
 /** Turns `above` into a number: a fraction for error_rate, milliseconds for latency. */
 function normalizeThreshold(metric: z.infer<typeof metricName>, above: number | string): number | string {
   if (metric === 'error_rate') {
-    if (typeof above === 'number') return above >= 0 && above <= 100 ? above / 100 : 'a percentage must be 0-100';
+    if (typeof above === 'number')
+      return above >= 0 && above <= 100 ? above / 100 : 'a percentage must be 0-100';
     return /^\d+(\.\d+)?%$/.test(above) && Number(above.slice(0, -1)) <= 100
       ? Number(above.slice(0, -1)) / 100
       : `expected a percentage such as 5%, got "${above}"`;
@@ -105,7 +145,9 @@ const metricTriggerNormalized = metricTrigger.transform((trigger, ctx) => {
   return { ...trigger, above };
 });
 
-const healthTrigger = z.strictObject({ health: z.literal('failed') });
+const healthTrigger = z.strictObject({
+  health: z.literal('failed').describe('Fires when a canary instance becomes unhealthy.'),
+});
 
 /** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
 export const configSchema = z.strictObject({
@@ -115,19 +157,34 @@ export const configSchema = z.strictObject({
     .describe('Name of the service this file deploys.'),
   store: z
     .string()
-    .refine((s) => s.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(s), 'expected sqlite:PATH or postgres://...')
+    .refine(
+      (s) => /^sqlite:./.test(s) || /^postgres(ql)?:\/\//.test(s),
+      'expected sqlite:PATH or postgres://...',
+    )
     .prefault('sqlite:.shipcheck/state.db')
     .describe('Where state lives: sqlite:PATH (relative to the config file) or postgres://...'),
-  server: z.strictObject({ listen: listenAddress.prefault('127.0.0.1:7070') }).prefault({ listen: '127.0.0.1:7070' }),
+  server: z
+    .strictObject({
+      listen: listenAddress.prefault('127.0.0.1:7070').describe('Where the API and dashboard listen.'),
+    })
+    .prefault({ listen: '127.0.0.1:7070' })
+    .describe("The control plane's own HTTP server."),
   fleet: localFleet,
   traffic: proxyTraffic.prefault({ kind: 'proxy', listen: '127.0.0.1:8080' }),
   metrics: builtinMetrics.prefault({ kind: 'builtin' }),
   strategy: z
     .strictObject({
-      steps: z.array(step).prefault([{ setWeight: 10 }, { pause: '1m' }, { setWeight: 50 }, { pause: '1m' }]),
+      steps: z
+        .array(step)
+        .prefault([{ setWeight: 10 }, { pause: '1m' }, { setWeight: 50 }, { pause: '1m' }])
+        .describe('Run in order; when they are done the new version takes all traffic.'),
       bakeTime: duration.prefault('0s').describe('Time at 100% with analysis still running before success.'),
     })
-    .prefault({ steps: [{ setWeight: 10 }, { pause: '1m' }, { setWeight: 50 }, { pause: '1m' }], bakeTime: '0s' }),
+    .prefault({
+      steps: [{ setWeight: 10 }, { pause: '1m' }, { setWeight: 50 }, { pause: '1m' }],
+      bakeTime: '0s',
+    })
+    .describe('How a release moves traffic to the new version.'),
   analysis: z
     .strictObject({
       interval: duration.prefault('5s').describe('How often triggers are evaluated.'),
@@ -136,19 +193,32 @@ export const configSchema = z.strictObject({
         .int()
         .min(1)
         .prefault(5)
-        .describe('Inconclusive evaluations in a row, at a point that needs a verdict, before onInconclusive.'),
-      onInconclusive: z.enum(['pause', 'rollback']).prefault('pause'),
+        .describe(
+          'Inconclusive evaluations in a row, at a point that needs a verdict, before onInconclusive.',
+        ),
+      onInconclusive: z
+        .enum(['pause', 'rollback'])
+        .prefault('pause')
+        .describe('What to do when there is not enough data for a verdict: pause the release or roll back.'),
     })
-    .prefault({ interval: '5s', inconclusiveLimit: 5, onInconclusive: 'pause' }),
+    .prefault({ interval: '5s', inconclusiveLimit: 5, onInconclusive: 'pause' })
+    .describe('How rollback triggers are evaluated.'),
   rollback: z
     .strictObject({
-      triggers: z.array(z.union([metricTriggerNormalized, healthTrigger])).prefault([]),
-      keepPreviousFor: duration.prefault('10m').describe('How long the previous version stays warm after success.'),
+      triggers: z
+        .array(z.union([metricTriggerNormalized, healthTrigger]))
+        .prefault([])
+        .describe('Rules evaluated on the canary; any one firing rolls the release back.'),
+      keepPreviousFor: duration
+        .prefault('10m')
+        .describe('How long the previous version stays warm after success.'),
     })
-    .prefault({ triggers: [], keepPreviousFor: '10m' }),
+    .prefault({ triggers: [], keepPreviousFor: '10m' })
+    .describe('When and how a release is rolled back automatically.'),
   checklist: z
     .strictObject({ template: z.literal('none').describe('Checklist template; `none` for now.') })
-    .prefault({ template: 'none' }),
+    .prefault({ template: 'none' })
+    .describe('The release checklist.'),
 });
 
 /** A validated config, durations in ms and percentages as fractions. */

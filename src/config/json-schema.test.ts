@@ -1,0 +1,26 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SCHEMA_FILE, configJsonSchema, configJsonSchemaText } from './json-schema.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const STALE = `${SCHEMA_FILE} is stale: run npm run build && npm run schema`;
+
+describe('configJsonSchema', () => {
+  it('matches the committed docs/shipcheck.schema.json', async () => {
+    const onDisk = await readFile(path.join(ROOT, SCHEMA_FILE), 'utf8').catch(() => '');
+    if (onDisk !== configJsonSchemaText()) expect.fail(STALE);
+  });
+
+  it('describes what users write: durations and percentages as text, required keys only', () => {
+    const schema = configJsonSchema() as {
+      $id: string;
+      required: string[];
+      properties: { fleet: { properties: { startTimeout: { type: string; default: string } } } };
+    };
+    expect(schema.$id).toMatch(/shipcheck/);
+    expect(schema.required).toEqual(['service', 'fleet']);
+    expect(schema.properties.fleet.properties.startTimeout).toMatchObject({ type: 'string', default: '30s' });
+  });
+});

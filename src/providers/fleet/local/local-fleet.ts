@@ -1,0 +1,736 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { InputError, ProviderError } from '../../../errors.js';
+import { systemClock, type Clock } from '../../../util/clock.js';
+import { formatDuration } from '../../../util/duration.js';
+import { freePort } from '../../../util/net.js';
+import type {
+  Drainer,
+  EnsureOptions,
+  Fleet,
+  Instance,
+  InstanceRecord,
+  InstanceRecordStore,
+  InstanceState,
+} from '../types.js';
+
+/** Where the fleet reports what it does to instances; a pino logger fits. */
+export interface FleetLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** The HTTP health check run against every instance; durations in milliseconds. */
+export interface LocalHealthOptions {
+  /** Path requested with GET; any 2xx is healthy. */
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive failures after which a ready instance becomes unhealthy. */
+  unhealthyAfter: number;
+}
+
+/** How a `LocalFleet` runs one service's instances; durations in milliseconds. */
+export interface LocalFleetOptions {
+  service: string;
+  /** A shell string (run as `/bin/sh -c 'exec …'`) or an argv array run directly. */
+  command: string | string[];
+  cwd: string;
+  /** Extra environment on top of the controller's; PORT and the SHIPCHECK_* variables win over it. */
+  env: Record<string, string>;
+  /** Grace for draining and again after SIGTERM, before SIGKILL. */
+  stopTimeoutMs: number;
+  health: LocalHealthOptions;
+  /** Directory for the per-instance log files; created when missing. */
+  logDir: string;
+  records: InstanceRecordStore;
+  drainer?: Drainer;
+  logger?: FleetLogger;
+  /** Address instances listen on and are checked at; default 127.0.0.1. */
+  host?: string;
+  /** Delay before restarting an exited instance: `initialMs`, doubling per exit up to `maxMs`. */
+  restartBackoff?: { initialMs: number; maxMs: number };
+  /** Time source for the backoff reset; tests may inject one. */
+  clock?: Clock;
+}
+
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_RESTART_BACKOFF = { initialMs: 1_000, maxMs: 30_000 };
+/** A run that lasted this long was healthy enough that its exit restarts at the initial backoff again. */
+const BACKOFF_RESET_AFTER_MS = 60_000;
+/** How often a stop looks for the exit of an adopted process, which sends no 'exit' event. */
+const EXIT_POLL_MS = 50;
+/** How long to wait for the kernel to take a process down after SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+/** Enough of a log file's end to hold its last line. */
+const LOG_TAIL_BYTES = 4096;
+/** Keeps a runaway log line from flooding reasons and status output. */
+const MAX_LOG_LINE_CHARS = 300;
+/** Written to the log before each run, so an exit is never explained by an earlier run's output. */
+const RUN_MARKER = '--- shipcheck:';
+const SHELL = '/bin/sh';
+/** Index of `state` (field 3) among the /proc/PID/stat fields after the `(comm)` field. */
+const STAT_STATE_INDEX = 0;
+/** Index of `starttime` (field 22) among the /proc/PID/stat fields after the `(comm)` field. */
+const STAT_STARTTIME_INDEX = 19;
+/** Process states that are already gone: zombie and dead. */
+const DEAD_STATES = new Set(['Z', 'X']);
+/** Exit code recorded for an adopted process, whose real code only its old parent could read. */
+const UNKNOWN_EXIT = 'unknown';
+const HEALTH_USER_AGENT = 'shipcheck-health';
+const NOOP_LOGGER: FleetLogger = { info: () => {}, warn: () => {} };
+
+/** The object callers see; the fleet updates it in place, so a held reference stays current. */
+class LocalInstance implements Instance {
+  state: InstanceState = 'starting';
+  healthFailures = 0;
+  failedChecks = 0;
+  restarts = 0;
+  lastError: string | undefined = undefined;
+  exitCode: number | string | undefined = undefined;
+  pid: number | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly version: string,
+    readonly index: number,
+    public address: string,
+    public logFile: string,
+  ) {}
+}
+
+/** One process run of an instance; events of a run that is no longer current are ignored. */
+interface Run {
+  /** Undefined for a process adopted from an earlier controller. */
+  child: ChildProcess | undefined;
+  pid: number | undefined;
+  pidStartTime: string;
+  startedAt: number;
+  done: boolean;
+  exited: Promise<void>;
+  markExited: () => void;
+}
+
+/** The fleet's private bookkeeping for one instance, kept off the public object so it serializes cleanly. */
+interface Slot {
+  readonly instance: LocalInstance;
+  port: number;
+  run: Run | undefined;
+  checking: boolean;
+  restartTimer: NodeJS.Timeout | undefined;
+  backoffMs: number;
+  /** Record writes of one instance happen in order, so a late save never revives a deleted record. */
+  recordOps: Promise<void>;
+}
+
+/** Runs each instance as a detached child process on this host, checks its health and restarts it. */
+export class LocalFleet implements Fleet {
+  readonly type = 'local';
+
+  private readonly host: string;
+  private readonly logger: FleetLogger;
+  private readonly clock: Clock;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly slots = new Map<string, Slot>();
+  private readonly versionOptions = new Map<string, EnsureOptions>();
+  /** Operations on one version run one at a time; different versions never wait on each other. */
+  private readonly locks = new Map<string, Promise<void>>();
+  private healthTimer: NodeJS.Timeout | undefined;
+  private started = false;
+  private closing = false;
+  private closed = false;
+
+  /** Validates the command; nothing is started until `start()` and `ensure()`. */
+  constructor(private readonly options: LocalFleetOptions) {
+    const { command } = options;
+    const empty = typeof command === 'string' ? command.trim() === '' : command.length === 0 || !command[0];
+    if (empty) throw new InputError(`fleet.command for service ${options.service} is empty`);
+    this.host = options.host ?? DEFAULT_HOST;
+    this.logger = options.logger ?? NOOP_LOGGER;
+    this.clock = options.clock ?? systemClock;
+    this.backoff = options.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
+  }
+
+  /** Adopts live processes from the record store, forgets dead ones, then starts health checking. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    let records: InstanceRecord[];
+    try {
+      records = await this.options.records.listInstances(this.options.service);
+    } catch (err) {
+      throw new ProviderError(`cannot read instance records of ${this.options.service}: ${message(err)}`, {
+        cause: err,
+      });
+    }
+    for (const record of records) {
+      if (this.slots.has(record.id)) continue;
+      if (isSameProcess(record.pid, record.pidStartTime)) {
+        this.adopt(record);
+      } else {
+        this.logger.info(
+          { instance: record.id, pid: record.pid },
+          'forgetting instance whose process is gone',
+        );
+        await this.options.records.deleteInstance(record.id).catch((err: unknown) => {
+          this.logger.warn({ instance: record.id, err: message(err) }, 'cannot delete instance record');
+        });
+      }
+    }
+    this.healthTimer = setInterval(() => this.tick(), this.options.health.intervalMs);
+    this.healthTimer.unref();
+  }
+
+  /** Starts indexes 0..count-1 that are missing and stops higher ones, highest first; never waits for health. */
+  async ensure(version: string, count: number, options: EnsureOptions): Promise<void> {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new InputError(`instance count must be a whole number >= 0, got ${count}`);
+    }
+    this.assertOpen();
+    await this.withLock(version, async () => {
+      // Checked again: close() may have begun while this call waited for the version's lock.
+      this.assertOpen();
+      this.versionOptions.set(version, { ...options });
+      const existing = this.slotsOf(version);
+      const byIndex = new Map(existing.map((slot) => [slot.instance.index, slot]));
+      for (let index = 0; index < count; index++) {
+        const slot = byIndex.get(index);
+        if (!slot) {
+          await this.launch(this.newSlot(version, index));
+        } else if (options.restartOnExit && slot.instance.state === 'exited' && !slot.restartTimer) {
+          // An instance left exited earlier (e.g. ensured without restarts) now belongs to a version that restarts.
+          await this.relaunch(slot);
+        }
+      }
+      const extras = existing
+        .filter((slot) => slot.instance.index >= count)
+        .sort((a, b) => b.instance.index - a.instance.index);
+      for (const slot of extras) await this.stopSlot(slot);
+    });
+  }
+
+  /** Marks the version's instances stopping, drains them, stops their processes and forgets them. */
+  async stop(version: string): Promise<void> {
+    await this.withLock(version, async () => {
+      this.versionOptions.delete(version);
+      // In parallel, so stopping a version takes one stop timeout rather than one per instance.
+      await Promise.all(this.slotsOf(version).map((slot) => this.stopSlot(slot)));
+    });
+  }
+
+  /** Live instance objects, sorted by version then index. */
+  instances(version?: string): Instance[] {
+    return this.allSlots()
+      .filter((slot) => version === undefined || slot.instance.version === version)
+      .map((slot) => slot.instance);
+  }
+
+  /** Addresses of the version's `ready` instances: where a router may send new requests right now. */
+  readyAddresses(version: string): string[] {
+    return this.slotsOf(version)
+      .filter((slot) => slot.instance.state === 'ready')
+      .map((slot) => slot.instance.address);
+  }
+
+  /** Versions with at least one instance, exited ones included. */
+  versions(): string[] {
+    return [...new Set(this.allSlots().map((slot) => slot.instance.version))];
+  }
+
+  /** Stops health checks and restarts; `stopInstances` also stops every process, otherwise they keep running. */
+  async close(options: { stopInstances: boolean }): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+    for (const slot of this.slots.values()) {
+      clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+    }
+    if (options.stopInstances) {
+      await Promise.all(this.versions().map((version) => this.stop(version)));
+    }
+    // Let a launch already under way finish and record its process, so the next start() can adopt it.
+    await Promise.all([...this.locks.values()]);
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new ProviderError(`the local fleet of ${this.options.service} is closed`);
+  }
+
+  private withLock<T>(version: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(version) ?? Promise.resolve();
+    const result = previous.then(task);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(version, settled);
+    void settled.then(() => {
+      if (this.locks.get(version) === settled) this.locks.delete(version);
+    });
+    return result;
+  }
+
+  private allSlots(): Slot[] {
+    return [...this.slots.values()].sort(
+      (a, b) => a.instance.version.localeCompare(b.instance.version) || a.instance.index - b.instance.index,
+    );
+  }
+
+  private slotsOf(version: string): Slot[] {
+    return this.allSlots().filter((slot) => slot.instance.version === version);
+  }
+
+  private newSlot(version: string, index: number): Slot {
+    const id = `${this.options.service}-${version}-${index}`;
+    const logFile = path.join(this.options.logDir, `${id.replace(/[^\w.-]/g, '_')}.log`);
+    return {
+      instance: new LocalInstance(id, version, index, '', logFile),
+      port: 0,
+      run: undefined,
+      checking: false,
+      restartTimer: undefined,
+      backoffMs: this.backoff.initialMs,
+      recordOps: Promise.resolve(),
+    };
+  }
+
+  private adopt(record: InstanceRecord): void {
+    const slot = this.newSlot(record.version, record.index);
+    const { instance } = slot;
+    slot.port = record.port;
+    instance.address = `${this.host}:${record.port}`;
+    instance.logFile = record.logFile;
+    instance.pid = record.pid;
+    const run = newRun(this.clock.now());
+    run.pid = record.pid;
+    run.pidStartTime = record.pidStartTime;
+    slot.run = run;
+    this.slots.set(instance.id, slot);
+    this.logger.info(
+      { instance: instance.id, pid: record.pid, address: instance.address },
+      'adopted instance',
+    );
+  }
+
+  /** Starts a new process for the slot on a fresh port and records it. */
+  private async launch(slot: Slot): Promise<void> {
+    const { instance } = slot;
+    let port: number;
+    try {
+      port = await freePort(this.host);
+    } catch (err) {
+      throw new ProviderError(`no free port on ${this.host} for ${instance.id}: ${message(err)}`, {
+        cause: err,
+      });
+    }
+    slot.port = port;
+    instance.address = `${this.host}:${port}`;
+    instance.state = 'starting';
+    instance.healthFailures = 0;
+    instance.exitCode = undefined;
+    instance.pid = undefined;
+    this.slots.set(instance.id, slot);
+    const run = newRun(this.clock.now());
+    slot.run = run;
+    this.spawnRun(slot, run);
+    if (run.pid === undefined) return;
+    this.logger.info(
+      { instance: instance.id, pid: run.pid, address: instance.address, logFile: instance.logFile },
+      'started instance',
+    );
+    await this.saveRecord(slot, run);
+  }
+
+  private async relaunch(slot: Slot): Promise<void> {
+    slot.instance.restarts += 1;
+    this.logger.info({ instance: slot.instance.id, restarts: slot.instance.restarts }, 'restarting instance');
+    await this.launch(slot);
+  }
+
+  /** Spawns the run's process; a failure to spawn ends the run (the instance exits), it never throws. */
+  private spawnRun(slot: Slot, run: Run): void {
+    const { instance } = slot;
+    const { service, cwd, command } = this.options;
+    const env = {
+      ...process.env,
+      ...this.options.env,
+      PORT: String(slot.port),
+      APP_VERSION: instance.version,
+      SHIPCHECK_INSTANCE: String(instance.index),
+      SHIPCHECK_SERVICE: service,
+    };
+    const [file, args] =
+      typeof command === 'string' ? [SHELL, ['-c', `exec ${command}`]] : splitArgv(command);
+    let fd: number | undefined;
+    let child: ChildProcess;
+    try {
+      fs.mkdirSync(this.options.logDir, { recursive: true });
+      fd = fs.openSync(instance.logFile, 'a');
+      fs.writeSync(fd, `${RUN_MARKER} ${new Date().toISOString()} ${instance.id} on port ${slot.port}\n`);
+      // Detached: its own process group, so a Ctrl-C at the controller's terminal does not reach it and
+      // it outlives a killed controller. Output goes to the file itself, not through a pipe we would own.
+      child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
+    } catch (err) {
+      this.endRun(slot, run, errorCode(err), `cannot start ${instance.id}: ${message(err)}`);
+      return;
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    child.unref();
+    run.child = child;
+    run.pid = child.pid;
+    child.on('error', (err) => {
+      if (run.pid === undefined) {
+        this.endRun(slot, run, errorCode(err), this.describeSpawnError(err));
+      } else {
+        this.logger.warn({ instance: instance.id, err: err.message }, 'instance process error');
+      }
+    });
+    if (child.pid === undefined) return;
+    run.pidStartTime = processStartTime(child.pid) ?? '';
+    instance.pid = child.pid;
+    child.once('exit', (code, signal) => this.endRun(slot, run, code ?? signal ?? UNKNOWN_EXIT));
+  }
+
+  private describeSpawnError(err: Error): string {
+    const { cwd } = this.options;
+    if (errorCode(err) === 'ENOENT' && !fs.existsSync(cwd))
+      return `cwd ${cwd} does not exist (${err.message})`;
+    return err.message;
+  }
+
+  /** Handles the end of a run, whatever ended it: exit, failed spawn, or an adopted process found gone. */
+  private endRun(slot: Slot, run: Run, exitCode: number | string, reason?: string): void {
+    if (run.done) return;
+    run.done = true;
+    run.markExited();
+    // After close() without stopping, the processes belong to whichever controller adopts them next.
+    if (this.closed || slot.run !== run) return;
+    const { instance } = slot;
+    instance.exitCode = exitCode;
+    if (instance.state === 'stopping') return;
+    instance.state = 'exited';
+    const tail = lastLogLine(instance.logFile);
+    instance.lastError = [reason ?? describeExit(exitCode), tail].filter(Boolean).join(': ');
+    this.logger.warn({ instance: instance.id, exitCode, lastError: instance.lastError }, 'instance exited');
+    if (this.versionOptions.get(instance.version)?.restartOnExit && !this.closing) {
+      this.scheduleRestart(slot, run);
+    } else {
+      void this.deleteRecord(slot);
+    }
+  }
+
+  private scheduleRestart(slot: Slot, run: Run): void {
+    if (this.clock.now() - run.startedAt >= BACKOFF_RESET_AFTER_MS) slot.backoffMs = this.backoff.initialMs;
+    const delayMs = slot.backoffMs;
+    slot.backoffMs = Math.min(slot.backoffMs * 2, this.backoff.maxMs);
+    const { instance } = slot;
+    this.logger.info(
+      { instance: instance.id, delay: formatDuration(delayMs) },
+      'scheduling instance restart',
+    );
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      this.withLock(instance.version, async () => {
+        const stillWanted =
+          !this.closing &&
+          this.slots.get(instance.id) === slot &&
+          instance.state === 'exited' &&
+          this.versionOptions.get(instance.version)?.restartOnExit === true;
+        if (stillWanted) await this.relaunch(slot);
+      }).catch((err: unknown) => {
+        this.logger.warn({ instance: instance.id, err: message(err) }, 'cannot restart instance');
+      });
+    }, delayMs);
+    slot.restartTimer.unref();
+  }
+
+  private async stopSlot(slot: Slot): Promise<void> {
+    const { instance } = slot;
+    clearTimeout(slot.restartTimer);
+    slot.restartTimer = undefined;
+    const run = slot.run;
+    const running = run !== undefined && !run.done && run.pid !== undefined;
+    instance.state = 'stopping';
+    if (running) {
+      const { drainer, stopTimeoutMs } = this.options;
+      if (drainer) {
+        await drainer.drain(instance.address, stopTimeoutMs).catch((err: unknown) => {
+          this.logger.warn({ instance: instance.id, err: message(err) }, 'draining failed; stopping anyway');
+        });
+      }
+      await this.terminate(slot, run);
+    }
+    await this.deleteRecord(slot);
+    if (this.slots.get(instance.id) === slot) this.slots.delete(instance.id);
+    this.logger.info({ instance: instance.id }, 'stopped instance');
+  }
+
+  /** SIGTERM to the process group, SIGKILL after the stop timeout. */
+  private async terminate(slot: Slot, run: Run): Promise<void> {
+    const { instance } = slot;
+    const { stopTimeoutMs } = this.options;
+    signalGroup(run, 'SIGTERM');
+    if (await this.waitForExit(slot, run, stopTimeoutMs)) return;
+    this.logger.warn(
+      { instance: instance.id, pid: run.pid },
+      `no exit within ${formatDuration(stopTimeoutMs)} of SIGTERM; sending SIGKILL`,
+    );
+    signalGroup(run, 'SIGKILL');
+    if (!(await this.waitForExit(slot, run, KILL_GRACE_MS))) {
+      this.logger.warn({ instance: instance.id, pid: run.pid }, 'process still running after SIGKILL');
+    }
+  }
+
+  /** Resolves true once the run's process is gone, false after `timeoutMs`. */
+  private async waitForExit(slot: Slot, run: Run, timeoutMs: number): Promise<boolean> {
+    if (run.child) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const result = await Promise.race([run.exited.then(() => true), timedOut]);
+      clearTimeout(timer);
+      return result;
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (run.done) return true;
+      if (run.pid === undefined || !isSameProcess(run.pid, run.pidStartTime)) {
+        this.endRun(slot, run, UNKNOWN_EXIT);
+        return true;
+      }
+      if (Date.now() >= deadline) return false;
+      await sleep(EXIT_POLL_MS);
+    }
+  }
+
+  private tick(): void {
+    for (const slot of this.slots.values()) {
+      const { state } = slot.instance;
+      if (state === 'exited' || state === 'stopping' || slot.checking) continue;
+      slot.checking = true;
+      void this.check(slot)
+        .catch((err: unknown) => {
+          this.logger.warn({ instance: slot.instance.id, err: message(err) }, 'health check failed to run');
+        })
+        .finally(() => {
+          slot.checking = false;
+        });
+    }
+  }
+
+  private async check(slot: Slot): Promise<void> {
+    const run = slot.run;
+    if (!run || run.done || run.pid === undefined) return;
+    // Only a spawned child reports its exit; an adopted process is looked up on every tick.
+    if (!run.child && !isSameProcess(run.pid, run.pidStartTime)) {
+      this.endRun(slot, run, UNKNOWN_EXIT);
+      return;
+    }
+    const { path: healthPath, timeoutMs, unhealthyAfter } = this.options.health;
+    const failure = await probe(this.host, slot.port, healthPath, timeoutMs);
+    const { instance } = slot;
+    if (this.closing || slot.run !== run || run.done) return;
+    if (instance.state === 'exited' || instance.state === 'stopping') return;
+    if (failure === undefined) {
+      instance.healthFailures = 0;
+      if (instance.state !== 'ready') {
+        this.logger.info({ instance: instance.id, address: instance.address }, 'instance ready');
+        instance.state = 'ready';
+      }
+      return;
+    }
+    instance.healthFailures += 1;
+    instance.lastError = `GET ${healthPath}: ${failure}`;
+    // A starting process is expected to refuse connections for a while; fleet.startTimeout judges that,
+    // so only an instance that has served counts toward failedChecks, which the health trigger reads.
+    if (instance.state === 'starting') return;
+    instance.failedChecks += 1;
+    if (instance.state === 'ready' && instance.healthFailures >= unhealthyAfter) {
+      instance.state = 'unhealthy';
+      this.logger.warn({ instance: instance.id, lastError: instance.lastError }, 'instance unhealthy');
+    }
+  }
+
+  private saveRecord(slot: Slot, run: Run): Promise<void> {
+    const { instance } = slot;
+    const record: InstanceRecord = {
+      id: instance.id,
+      service: this.options.service,
+      version: instance.version,
+      index: instance.index,
+      port: slot.port,
+      pid: run.pid ?? 0,
+      pidStartTime: run.pidStartTime,
+      logFile: instance.logFile,
+    };
+    return this.recordOp(slot, 'save', () => this.options.records.saveInstance(record));
+  }
+
+  private deleteRecord(slot: Slot): Promise<void> {
+    return this.recordOp(slot, 'delete', () => this.options.records.deleteInstance(slot.instance.id));
+  }
+
+  /** A failed record write is logged, not thrown: the process runs either way, only adoption suffers. */
+  private recordOp(slot: Slot, what: string, op: () => Promise<void>): Promise<void> {
+    const next = slot.recordOps.then(op).catch((err: unknown) => {
+      this.logger.warn({ instance: slot.instance.id, err: message(err) }, `cannot ${what} instance record`);
+    });
+    slot.recordOps = next;
+    return next;
+  }
+}
+
+function newRun(startedAt: number): Run {
+  let markExited: () => void = () => {};
+  const exited = new Promise<void>((resolve) => {
+    markExited = resolve;
+  });
+  return { child: undefined, pid: undefined, pidStartTime: '', startedAt, done: false, exited, markExited };
+}
+
+function splitArgv(command: string[]): [string, string[]] {
+  const [file = '', ...args] = command;
+  return [file, args];
+}
+
+/** The fields of /proc/PID/stat after `(comm)`, which may itself hold spaces and parentheses. */
+function readStat(pid: number): string[] | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel's start time of `pid` (clock ticks since boot), or undefined without /proc. */
+function processStartTime(pid: number): string | undefined {
+  return readStat(pid)?.[STAT_STARTTIME_INDEX];
+}
+
+/** True when `pid` is alive and is the same process that was recorded, not a later one reusing the pid. */
+function isSameProcess(pid: number, startTime: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = readStat(pid);
+  // Without /proc the signal probe is all there is; a record written there has no start time either.
+  if (!stat) return startTime === '';
+  if (DEAD_STATES.has(stat[STAT_STATE_INDEX] ?? '')) return false;
+  return stat[STAT_STARTTIME_INDEX] === startTime;
+}
+
+/** Signals the run's process group; falls back to the pid alone if it is somehow not a group leader. */
+function signalGroup(run: Run, signal: NodeJS.Signals): void {
+  if (run.pid === undefined) return;
+  try {
+    process.kill(-run.pid, signal);
+  } catch {
+    if (!isSameProcess(run.pid, run.pidStartTime)) return;
+    try {
+      process.kill(run.pid, signal);
+    } catch {
+      // Exited between the check and the signal: nothing left to stop.
+    }
+  }
+}
+
+/** One health request; resolves undefined on 2xx, otherwise a short description of the failure. */
+function probe(
+  host: string,
+  port: number,
+  healthPath: string,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (failure: string | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(failure);
+    };
+    const req = http.request(
+      {
+        host,
+        port,
+        path: healthPath,
+        method: 'GET',
+        agent: false,
+        headers: { 'user-agent': HEALTH_USER_AGENT },
+      },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        finish(status >= 200 && status < 300 ? undefined : String(status));
+      },
+    );
+    const timer = setTimeout(() => {
+      finish(`timeout after ${formatDuration(timeoutMs)}`);
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (err) => finish(err.message));
+    req.end();
+  });
+}
+
+/** The last line this run wrote to its log, if any. */
+function lastLogLine(logFile: string): string | undefined {
+  let text: string;
+  let truncated: boolean;
+  try {
+    const fd = fs.openSync(logFile, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const length = Math.min(size, LOG_TAIL_BYTES);
+      const buffer = Buffer.alloc(length);
+      fs.readSync(fd, buffer, 0, length, size - length);
+      text = buffer.toString('utf8');
+      truncated = size > length;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const markerAt = text.lastIndexOf(RUN_MARKER);
+  const lines = text.split('\n');
+  if (markerAt >= 0) {
+    lines.splice(0, text.slice(0, markerAt).split('\n').length);
+  } else if (truncated) {
+    lines.shift(); // starts mid-line
+  }
+  const last = lines
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .at(-1);
+  return last && last.length > MAX_LOG_LINE_CHARS ? `${last.slice(0, MAX_LOG_LINE_CHARS)}…` : last;
+}
+
+function describeExit(exitCode: number | string): string {
+  if (typeof exitCode === 'number') return `exited with code ${exitCode}`;
+  if (exitCode === UNKNOWN_EXIT) return 'exited (code unknown: started by an earlier controller)';
+  return `exited on signal ${exitCode}`;
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'error';
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
