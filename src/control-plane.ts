@@ -39,15 +39,8 @@ export async function startControlPlane(
   const store = await openStore(`sqlite:${resolveStorePath(loaded)}`);
   const stateDir = path.join(loaded.dir, '.shipcheck');
   const requestMetrics = new RequestMetrics(options.clock ? { clock: options.clock } : {});
-  // The router asks the fleet for ready instances per request, and the fleet asks the router to drain.
-  let fleet: LocalFleet | undefined;
-  const router = new ProxyRouter({
-    listen: config.traffic.listen,
-    upstreams: (version) => fleet?.readyAddresses(version) ?? [],
-    metrics: requestMetrics,
-    logger: logger.child({ component: 'proxy' }),
-  });
-  fleet = new LocalFleet({
+  // The router asks the fleet for ready instances on each request; the fleet asks the router to drain.
+  const fleet: LocalFleet = new LocalFleet({
     service: config.service,
     command: config.fleet.command,
     cwd: path.resolve(loaded.dir, config.fleet.cwd ?? '.'),
@@ -61,8 +54,14 @@ export async function startControlPlane(
     },
     logDir: path.join(stateDir, 'logs'),
     records: store,
-    drainer: router,
+    drainer: { drain: (address, timeoutMs) => router.drain(address, timeoutMs) },
     logger: logger.child({ component: 'fleet' }),
+  });
+  const router: ProxyRouter = new ProxyRouter({
+    listen: config.traffic.listen,
+    upstreams: (version) => fleet.readyAddresses(version),
+    metrics: requestMetrics,
+    logger: logger.child({ component: 'proxy' }),
   });
   const engine = new Engine({
     config,
@@ -100,11 +99,10 @@ export async function startControlPlane(
   const apiAddress = api.server.address();
   const apiPort = typeof apiAddress === 'object' && apiAddress ? apiAddress.port : 0;
   const apiHost = parseHostPort(config.server.listen).host;
-  const localFleet = fleet;
   return {
     engine,
     store,
-    fleet: localFleet,
+    fleet,
     router,
     api,
     apiUrl: `http://${apiHost}:${apiPort}`,
@@ -112,7 +110,7 @@ export async function startControlPlane(
     async close({ stopInstances }) {
       await engine.stop();
       await api.close();
-      await localFleet.close({ stopInstances });
+      await fleet.close({ stopInstances });
       await router.close();
       await store.close();
     },

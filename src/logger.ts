@@ -8,6 +8,9 @@ export function createLogger(options: { debug?: boolean; pretty?: boolean; level
   return pino({
     level,
     base: undefined,
-    transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+    transport: {
+      target: 'pino-pretty',
+      options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+    },
   });
 }

@@ -73,7 +73,14 @@ export async function measureMetric(
     const message =
       `${trigger.metric} on ${version}: ${stats.requests} requests in ${formatDuration(trigger.window)}, ` +
       `fewer than minRequests ${trigger.minRequests}`;
-    return { ...base, value: value ?? null, verdict: 'inconclusive', requests: stats.requests, message, inputs };
+    return {
+      ...base,
+      value: value ?? null,
+      verdict: 'inconclusive',
+      requests: stats.requests,
+      message,
+      inputs,
+    };
   }
   const verdict: Verdict = value > trigger.above ? 'fail' : 'pass';
   const op = verdict === 'fail' ? '>' : '<=';
@@ -118,9 +125,19 @@ export function measureHealth(version: string, instances: readonly Instance[]): 
     };
   }
   if (checked.length === 0) {
-    return { ...base, value: null, verdict: 'inconclusive', message: `health: no ${version} instance checked yet` };
+    return {
+      ...base,
+      value: null,
+      verdict: 'inconclusive',
+      message: `health: no ${version} instance checked yet`,
+    };
   }
-  return { ...base, value: 0, verdict: 'pass', message: `health: ${instances.length} ${version} instances healthy` };
+  return {
+    ...base,
+    value: 0,
+    verdict: 'pass',
+    message: `health: ${instances.length} ${version} instances healthy`,
+  };
 }
 
 /**

@@ -1,4 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
@@ -42,7 +47,8 @@ function parseId(raw: string): number {
 function parseLimit(raw: unknown, fallback: number): number {
   if (raw === undefined) return fallback;
   const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit <= 0) throw new InputError(`limit "${String(raw)}" is not a positive integer`);
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new InputError(`limit "${String(raw)}" is not a positive integer`);
   return Math.min(limit, MAX_LIMIT);
 }
 
@@ -92,23 +98,30 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
-  app.post<{ Params: { service: string }; Body: unknown }>('/api/v1/services/:service/releases', async (request, reply) => {
-    checkService(request.params.service);
-    const body = request.body as { version?: unknown } | undefined;
-    if (!body || typeof body !== 'object' || typeof body.version !== 'string' || body.version === '') {
-      throw new InputError('body must be JSON {"version": "..."}');
-    }
-    const release = await engine.deploy(body.version);
-    return reply.status(201).send(await engine.release(release.id));
-  });
+  app.post<{ Params: { service: string }; Body: unknown }>(
+    '/api/v1/services/:service/releases',
+    async (request, reply) => {
+      checkService(request.params.service);
+      const body = request.body as { version?: unknown } | undefined;
+      if (!body || typeof body !== 'object' || typeof body.version !== 'string' || body.version === '') {
+        throw new InputError('body must be JSON {"version": "..."}');
+      }
+      const release = await engine.deploy(body.version);
+      return reply.status(201).send(await engine.release(release.id));
+    },
+  );
 
   const command = (name: string, run: (body: Record<string, unknown>) => Promise<{ id: number }>): void => {
-    app.post<{ Params: { service: string }; Body: unknown }>(`/api/v1/services/:service/${name}`, async (request) => {
-      checkService(request.params.service);
-      const body = request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
-      const release = await run(body);
-      return engine.release(release.id);
-    });
+    app.post<{ Params: { service: string }; Body: unknown }>(
+      `/api/v1/services/:service/${name}`,
+      async (request) => {
+        checkService(request.params.service);
+        const body =
+          request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
+        const release = await run(body);
+        return engine.release(release.id);
+      },
+    );
   };
   command('promote', (body) => engine.promote(body.full === true));
   command('pause', () => engine.pause());
@@ -123,20 +136,34 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     '/api/v1/releases/:id/measurements',
     async (request) => {
       const release = await engine.release(parseId(request.params.id));
-      return { measurements: await store.listMeasurements(release.id, parseLimit(request.query.limit, MAX_LIMIT)) };
+      return {
+        measurements: await store.listMeasurements(release.id, parseLimit(request.query.limit, MAX_LIMIT)),
+      };
     },
   );
-  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/api/v1/releases/:id/events', async (request) => {
-    const release = await engine.release(parseId(request.params.id));
-    return {
-      events: await store.listEvents({ releaseId: release.id, limit: parseLimit(request.query.limit, MAX_LIMIT) }),
-    };
-  });
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
+    '/api/v1/releases/:id/events',
+    async (request) => {
+      const release = await engine.release(parseId(request.params.id));
+      return {
+        events: await store.listEvents({
+          releaseId: release.id,
+          limit: parseLimit(request.query.limit, MAX_LIMIT),
+        }),
+      };
+    },
+  );
 
   app.get<{ Querystring: { release?: string } }>('/api/v1/events', async (request, reply) => {
     const releaseId = request.query.release === undefined ? undefined : parseId(request.query.release);
     const lastId = Number(request.headers['last-event-id'] ?? Number.NaN);
-    await streamEvents(reply, { engine, store, service, releaseId, lastId: Number.isFinite(lastId) ? lastId : undefined });
+    await streamEvents(reply, {
+      engine,
+      store,
+      service,
+      releaseId,
+      lastId: Number.isFinite(lastId) ? lastId : undefined,
+    });
   });
 
   return app;
@@ -144,7 +171,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
 async function streamEvents(
   reply: FastifyReply,
-  opts: { engine: Engine; store: Store; service: string; releaseId: number | undefined; lastId: number | undefined },
+  opts: {
+    engine: Engine;
+    store: Store;
+    service: string;
+    releaseId: number | undefined;
+    lastId: number | undefined;
+  },
 ): Promise<void> {
   const { engine, store, service, releaseId, lastId } = opts;
   reply.hijack();

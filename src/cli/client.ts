@@ -13,7 +13,8 @@ export class ApiError extends ShipcheckError {
 /** A thin JSON client of the shipcheck API; the CLI's only way to reach the control plane. */
 export class ApiClient {
   constructor(readonly baseUrl: string) {
-    if (!/^https?:\/\//.test(baseUrl)) throw new InputError(`server URL "${baseUrl}" must start with http:// or https://`);
+    if (!/^https?:\/\//.test(baseUrl))
+      throw new InputError(`server URL "${baseUrl}" must start with http:// or https://`);
   }
 
   get<T>(path: string): Promise<T> {
@@ -39,7 +40,9 @@ export class ApiClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ShipcheckError(`cannot reach shipcheck at ${this.baseUrl} (${cause}); is "shipcheck up" running?`);
+      throw new ShipcheckError(
+        `cannot reach shipcheck at ${this.baseUrl} (${cause}); is "shipcheck up" running?`,
+      );
     }
     const text = await response.text();
     let json: unknown;

@@ -22,7 +22,11 @@ function pct(fraction: number | null): string {
 }
 
 function ms(value: number | null): string {
-  return value === null ? '-' : value < 1000 ? `${value.toFixed(value < 10 ? 1 : 0)}ms` : `${(value / 1000).toFixed(2)}s`;
+  return value === null
+    ? '-'
+    : value < 1000
+      ? `${value.toFixed(value < 10 ? 1 : 0)}ms`
+      : `${(value / 1000).toFixed(2)}s`;
 }
 
 /** `v2 2/3 ready, 41.0 rps, 5xx 0.0%, p99 3.1ms` */
@@ -56,7 +60,9 @@ export function formatStatus(status: StatusView): string[] {
   if (status.previous) lines.push(`previous ${status.previous} (warm, no traffic)`);
   const r = status.release;
   if (r) {
-    lines.push(`release  #${r.id} ${r.kind} ${r.fromVersion ?? '(none)'} -> ${r.version}: ${r.state}, ${formatPhase(r)}`);
+    lines.push(
+      `release  #${r.id} ${r.kind} ${r.fromVersion ?? '(none)'} -> ${r.version}: ${r.state}, ${formatPhase(r)}`,
+    );
     if (r.reason) lines.push(`reason   ${r.reason}`);
   }
   if (status.versions.stable) lines.push(`  stable ${formatFigures(status.versions.stable)}`);

@@ -36,12 +36,14 @@ export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiC
   const hasConfig = fs.existsSync(opts.config);
   const loaded = hasConfig ? await loadConfig(opts.config) : undefined;
   const listen = loaded?.config.server.listen;
-  const url = explicitUrl ?? (listen ? `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
+  const url =
+    explicitUrl ?? (listen ? `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
   const client = new ApiClient(url);
   if (loaded) return { client, service: loaded.config.service };
   const { services } = await client.get<{ services: { name: string }[] }>('/api/v1/services');
   const only = services.length === 1 ? services[0] : undefined;
-  if (!only) throw new InputError(`no ${opts.config} here and the server runs ${services.length} services; pass -c`);
+  if (!only)
+    throw new InputError(`no ${opts.config} here and the server runs ${services.length} services; pass -c`);
   return { client, service: only.name };
 }
 
@@ -103,7 +105,11 @@ export async function main(
     .command('init')
     .description('write a commented starter shipcheck.yaml')
     .option('--force', 'overwrite an existing file')
-    .action(run(async (o: { force?: boolean }) => initCommand({ config: globals().config, force: o.force ?? false }, io)));
+    .action(
+      run(async (o: { force?: boolean }) =>
+        initCommand({ config: globals().config, force: o.force ?? false }, io),
+      ),
+    );
   program
     .command('validate')
     .description('check a config file')
@@ -116,7 +122,11 @@ export async function main(
     .command('deploy <version>')
     .description('start a release of <version>')
     .option('--wait', 'show progress until the release ends; the exit code tells how it ended')
-    .action(run(async (version: string, o: { wait?: boolean }) => deployCommand(version, { ...globals(), wait: o.wait ?? false }, io)));
+    .action(
+      run(async (version: string, o: { wait?: boolean }) =>
+        deployCommand(version, { ...globals(), wait: o.wait ?? false }, io),
+      ),
+    );
   program
     .command('status')
     .description('the stable version and the active (or last) release')
@@ -125,7 +135,11 @@ export async function main(
     .command('promote')
     .description('move the active release to its next step')
     .option('--full', 'go straight to 100%')
-    .action(run(async (o: { full?: boolean }) => controlCommand('promote', globals(), io, { full: o.full ?? false })));
+    .action(
+      run(async (o: { full?: boolean }) =>
+        controlCommand('promote', globals(), io, { full: o.full ?? false }),
+      ),
+    );
   for (const [name, description] of [
     ['pause', 'hold the active release at its current step'],
     ['resume', 'continue a paused release'],
@@ -140,7 +154,11 @@ export async function main(
     .command('rollback')
     .description('go back to the previous version after a success (itself a release)')
     .option('--wait', 'wait for the rollback release to end')
-    .action(run(async (o: { wait?: boolean }) => controlCommand('rollback', globals(), io, { wait: o.wait ?? false })));
+    .action(
+      run(async (o: { wait?: boolean }) =>
+        controlCommand('rollback', globals(), io, { wait: o.wait ?? false }),
+      ),
+    );
   program
     .command('demo')
     .description('run the whole story on a sample app in a temporary folder')

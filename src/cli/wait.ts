@@ -40,7 +40,10 @@ export async function waitForRelease(
     if (TERMINAL.has(release.state)) {
       clearLine();
       if (options.json) io.out(JSON.stringify(release));
-      else io.out(`release #${release.id} ${release.version}: ${release.state}${release.reason ? ` (${release.reason})` : ''}`);
+      else
+        io.out(
+          `release #${release.id} ${release.version}: ${release.state}${release.reason ? ` (${release.reason})` : ''}`,
+        );
       return exitCodeFor(release.state);
     }
     if (!options.json) {

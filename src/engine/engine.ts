@@ -98,10 +98,11 @@ export class Engine {
     return this.config.service;
   }
 
-  /** Adopts surviving instances, applies the stored route, and starts the loop. */
-  async start(): Promise<void> {
+  /** Adopts surviving instances, applies the stored route, and starts the loop (tests drive `tick()` with `loop: false`). */
+  async start(options: { loop?: boolean } = {}): Promise<void> {
     await this.fleet.start();
     await this.tick();
+    if (options.loop === false) return;
     this.timer = setInterval(() => {
       this.tick().catch((err: unknown) => this.logger.error({ err }, 'reconcile failed'));
     }, this.tickMs);
@@ -147,7 +148,12 @@ export class Engine {
       }
       if (service.previousVersion === version) {
         // The warm previous pool becomes this release's canary pool; the release scales it.
-        await this.store.saveService({ ...service, previousVersion: null, previousRetireAt: null, updatedAt: this.now() });
+        await this.store.saveService({
+          ...service,
+          previousVersion: null,
+          previousRetireAt: null,
+          updatedAt: this.now(),
+        });
       }
       const now = this.now();
       const release = await this.store.createRelease({
@@ -165,7 +171,11 @@ export class Engine {
         phaseStartedAt: now,
         createdAt: now,
       });
-      await this.emit(release, 'release.created', `release #${release.id}: ${service.stableVersion ?? '(none)'} -> ${version}`);
+      await this.emit(
+        release,
+        'release.created',
+        `release #${release.id}: ${service.stableVersion ?? '(none)'} -> ${version}`,
+      );
       await this.reconcile();
       return (await this.store.getRelease(release.id)) ?? release;
     });
@@ -186,7 +196,12 @@ export class Engine {
         throw new NotFoundError(`service ${this.service} has no previous version to roll back to`);
       }
       const now = this.now();
-      await this.store.saveService({ ...service, previousVersion: null, previousRetireAt: null, updatedAt: now });
+      await this.store.saveService({
+        ...service,
+        previousVersion: null,
+        previousRetireAt: null,
+        updatedAt: now,
+      });
       const release = await this.store.createRelease({
         service: this.service,
         version: target,
@@ -202,7 +217,11 @@ export class Engine {
         phaseStartedAt: now,
         createdAt: now,
       });
-      await this.emit(release, 'release.created', `rollback #${release.id}: ${service.stableVersion} -> ${target}`);
+      await this.emit(
+        release,
+        'release.created',
+        `rollback #${release.id}: ${service.stableVersion} -> ${target}`,
+      );
       await this.reconcile();
       return (await this.store.getRelease(release.id)) ?? release;
     });
@@ -216,7 +235,13 @@ export class Engine {
       const now = this.now();
       let patch: ReleasePatch = { state: 'progressing', reason: null };
       if (full || release.phase === 'verifying') {
-        patch = { ...patch, phase: 'verifying', weight: release.weight, stepStartedAt: now, phaseStartedAt: now };
+        patch = {
+          ...patch,
+          phase: 'verifying',
+          weight: release.weight,
+          stepStartedAt: now,
+          phaseStartedAt: now,
+        };
       } else if (release.phase === 'canary') {
         patch = { ...patch, step: this.nextStepAfter(release), stepStartedAt: now };
       }
@@ -242,7 +267,8 @@ export class Engine {
   resume(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
       const release = await this.requireActive();
-      if (release.state !== 'paused') throw new ConflictError(`release #${release.id} is ${release.state}, not paused`);
+      if (release.state !== 'paused')
+        throw new ConflictError(`release #${release.id} is ${release.state}, not paused`);
       const steps = this.config.strategy.steps;
       const atIndefinite = release.phase === 'canary' && isIndefinitePause(steps[release.step]);
       const patch: ReleasePatch = { state: 'progressing', reason: null };
@@ -273,7 +299,8 @@ export class Engine {
   /** The service's stable version, its active (or else last) release, and live figures. */
   async status(): Promise<StatusView> {
     const service = await this.serviceRow();
-    const release = (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
+    const release =
+      (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
     const active = release && release.phase !== 'completed' ? release : undefined;
     return {
       service: this.service,
@@ -282,7 +309,8 @@ export class Engine {
       release: release ? this.view(release) : null,
       versions: {
         stable: service.stableVersion ? await this.figures(service.stableVersion) : null,
-        canary: active && active.version !== service.stableVersion ? await this.figures(active.version) : null,
+        canary:
+          active && active.version !== service.stableVersion ? await this.figures(active.version) : null,
       },
     };
   }
@@ -344,7 +372,10 @@ export class Engine {
         const retired = service.previousVersion;
         service = { ...service, previousVersion: null, previousRetireAt: null, updatedAt: this.now() };
         await this.store.saveService(service);
-        await this.emitService('version.retired', `${retired} drained and stopped after rollback.keepPreviousFor`);
+        await this.emitService(
+          'version.retired',
+          `${retired} drained and stopped after rollback.keepPreviousFor`,
+        );
       } else if (service.previousVersion !== release?.version) {
         await this.fleet.ensure(service.previousVersion, instances, { restartOnExit: true });
       }
@@ -362,7 +393,8 @@ export class Engine {
     if (!release) return { stable: service.stableVersion ?? undefined, canary: undefined, weight: 0 };
     // A first release has nothing to protect: its instances take traffic as soon as they are ready.
     if (!service.stableVersion) return { stable: release.version, canary: undefined, weight: 0 };
-    if (service.stableVersion === release.version) return { stable: release.version, canary: undefined, weight: 0 };
+    if (service.stableVersion === release.version)
+      return { stable: release.version, canary: undefined, weight: 0 };
     return { stable: service.stableVersion, canary: release.version, weight: release.weight };
   }
 
@@ -410,7 +442,11 @@ export class Engine {
     if (!(await this.scaled(release, count, release.phaseStartedAt))) return;
     if (first) return this.finish(release);
     const updated = await this.update(release, { phase: 'canary', step: 0, stepStartedAt: this.now() });
-    await this.emit(updated, 'release.canary', `${release.version} canary ready (${count} instance${count > 1 ? 's' : ''})`);
+    await this.emit(
+      updated,
+      'release.canary',
+      `${release.version} canary ready (${count} instance${count > 1 ? 's' : ''})`,
+    );
     return this.reconcileCanary(updated);
   }
 
@@ -423,8 +459,14 @@ export class Engine {
     const timeout = this.config.fleet.startTimeout;
     if (this.now() - since > timeout) {
       const waiting = instances.filter((i) => i.state !== 'ready');
-      const detail = waiting.map((i) => `${i.id} ${i.state}${i.lastError ? ` (${i.lastError})` : ''}`).join(', ');
-      const reason = Reasons.notHealthyInTime(release.version, formatDuration(timeout), detail || 'no instance');
+      const detail = waiting
+        .map((i) => `${i.id} ${i.state}${i.lastError ? ` (${i.lastError})` : ''}`)
+        .join(', ');
+      const reason = Reasons.notHealthyInTime(
+        release.version,
+        formatDuration(timeout),
+        detail || 'no instance',
+      );
       await this.beginRollback(release, reason, 'rolled_back');
     }
     return false;
@@ -438,14 +480,26 @@ export class Engine {
     const step = steps[current.step];
     const now = this.now();
     if (!step) {
-      const updated = await this.update(current, { phase: 'verifying', phaseStartedAt: now, stepStartedAt: now });
-      await this.emit(updated, 'release.verifying', `${current.version}: canary steps done, verifying at 100%`);
+      const updated = await this.update(current, {
+        phase: 'verifying',
+        phaseStartedAt: now,
+        stepStartedAt: now,
+      });
+      await this.emit(
+        updated,
+        'release.verifying',
+        `${current.version}: canary steps done, verifying at 100%`,
+      );
       return this.reconcileVerifying(updated, await this.serviceRow());
     }
     if ('setWeight' in step) {
       const count = canaryCount(this.config, step.setWeight);
       if (!(await this.scaled(current, count, current.stepStartedAt))) return;
-      const updated = await this.update(current, { weight: step.setWeight, step: current.step + 1, stepStartedAt: now });
+      const updated = await this.update(current, {
+        weight: step.setWeight,
+        step: current.step + 1,
+        stepStartedAt: now,
+      });
       await this.router.setRoute(this.routeFor(await this.serviceRow(), updated));
       await this.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
         weight: step.setWeight,
@@ -488,7 +542,8 @@ export class Engine {
   private async finish(release: ReleaseRow): Promise<void> {
     const now = this.now();
     const keep = this.config.rollback.keepPreviousFor;
-    const previous = release.fromVersion && release.fromVersion !== release.version ? release.fromVersion : null;
+    const previous =
+      release.fromVersion && release.fromVersion !== release.version ? release.fromVersion : null;
     await this.store.saveService({
       name: this.service,
       stableVersion: release.version,
@@ -496,19 +551,33 @@ export class Engine {
       previousRetireAt: previous ? now + keep : null,
       updatedAt: now,
     });
-    const updated = await this.update(release, { state: 'succeeded', phase: 'completed', weight: 100, endedAt: now });
+    const updated = await this.update(release, {
+      state: 'succeeded',
+      phase: 'completed',
+      weight: 100,
+      endedAt: now,
+    });
     this.analysis.delete(release.id);
     const warm = previous ? `; ${previous} stays warm for ${formatDuration(keep)}` : '';
     await this.emit(updated, 'release.succeeded', `${release.version} is now stable${warm}`);
   }
 
   /** Sets the weight to 0 at once and starts draining the canary; the release ends in `outcome`. */
-  private async beginRollback(release: ReleaseRow, reason: string, outcome: ReleaseState): Promise<ReleaseRow> {
+  private async beginRollback(
+    release: ReleaseRow,
+    reason: string,
+    outcome: ReleaseState,
+  ): Promise<ReleaseRow> {
     const service = await this.serviceRow();
     const first = !service.stableVersion || service.stableVersion === release.version;
     const end: ReleaseState = first && outcome === 'rolled_back' ? 'failed' : outcome;
     const why = first && outcome === 'rolled_back' ? Reasons.firstReleaseFailed(reason) : reason;
-    const updated = await this.update(release, { phase: 'rolling-back', weight: 0, reason: why, outcome: end });
+    const updated = await this.update(release, {
+      phase: 'rolling-back',
+      weight: 0,
+      reason: why,
+      outcome: end,
+    });
     await this.router.setRoute(this.routeFor(service, updated));
     await this.emit(updated, 'release.rolling_back', why);
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
@@ -529,7 +598,11 @@ export class Engine {
     const outcome = release.outcome ?? 'rolled_back';
     const updated = await this.update(release, { state: outcome, phase: 'completed', endedAt: this.now() });
     this.analysis.delete(release.id);
-    await this.emit(updated, `release.${outcome}`, `${release.version} ${outcome.replace('_', ' ')}: ${release.reason ?? ''}`);
+    await this.emit(
+      updated,
+      `release.${outcome}`,
+      `${release.version} ${outcome.replace('_', ' ')}: ${release.reason ?? ''}`,
+    );
   }
 
   // ---- analysis -------------------------------------------------------------------------------
@@ -541,7 +614,12 @@ export class Engine {
     const now = this.now();
     let state = this.analysis.get(release.id);
     if (!state) {
-      state = { lastAt: Number.NEGATIVE_INFINITY, tracker: new ForTracker(), inconclusiveStreak: 0, latest: [] };
+      state = {
+        lastAt: Number.NEGATIVE_INFINITY,
+        tracker: new ForTracker(),
+        inconclusiveStreak: 0,
+        latest: [],
+      };
       this.analysis.set(release.id, state);
     }
     if (now - state.lastAt < this.config.analysis.interval) return false;
@@ -554,7 +632,12 @@ export class Engine {
           ? measureHealth(release.version, this.fleet.instances(release.version))
           : await measureMetric(trigger, this.metrics, release.version);
       measurements.push(measurement);
-      await this.store.addMeasurement({ ...measurement, releaseId: release.id, service: this.service, at: now });
+      await this.store.addMeasurement({
+        ...measurement,
+        releaseId: release.id,
+        service: this.service,
+        at: now,
+      });
       const held = state.tracker.observe(measurement.trigger, measurement.verdict, now);
       const needed = 'health' in trigger ? 0 : trigger.for;
       if (!fired && held !== undefined && held >= needed) fired = { measurement, heldMs: held };
@@ -564,7 +647,11 @@ export class Engine {
     if (fired) {
       const { measurement, heldMs } = fired;
       const held = heldMs > 0 ? ` for ${formatDuration(heldMs)}` : '';
-      await this.beginRollback(release, Reasons.triggerFired(measurement.trigger, measurement.message + held), 'rolled_back');
+      await this.beginRollback(
+        release,
+        Reasons.triggerFired(measurement.trigger, measurement.message + held),
+        'rolled_back',
+      );
       return true;
     }
     const inconclusive = measurements.find((m) => m.verdict === 'inconclusive' && m.metric !== 'health');
@@ -632,14 +719,25 @@ export class Engine {
     return this.store.updateRelease(release.id, patch, this.now());
   }
 
-  private async emit(release: ReleaseRow, type: string, message: string, data: Record<string, unknown> = {}): Promise<void> {
+  private async emit(
+    release: ReleaseRow,
+    type: string,
+    message: string,
+    data: Record<string, unknown> = {},
+  ): Promise<void> {
     const row = await this.store.addEvent({
       service: this.service,
       releaseId: release.id,
       at: this.now(),
       type,
       message,
-      data: { state: release.state, phase: release.phase, weight: release.weight, version: release.version, ...data },
+      data: {
+        state: release.state,
+        phase: release.phase,
+        weight: release.weight,
+        version: release.version,
+        ...data,
+      },
     });
     this.logger.info({ release: release.id, event: type }, message);
     this.events.emit('event', row);

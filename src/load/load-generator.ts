@@ -44,16 +44,20 @@ export class LoadGenerator {
     const gapMs = (1000 * concurrency) / this.options.rps;
     const worker = async (offset: number): Promise<void> => {
       await sleep(offset);
-      while (!this.stopped && Date.now() < deadline && this.report.sent < (this.options.maxRequests ?? Infinity)) {
+      while (
+        !this.stopped &&
+        Date.now() < deadline &&
+        this.report.sent < (this.options.maxRequests ?? Infinity)
+      ) {
         const started = Date.now();
         this.report.sent += 1;
         await this.once();
         await sleep(Math.max(0, gapMs - (Date.now() - started)));
       }
     };
-    this.running = Promise.all(Array.from({ length: concurrency }, (_, i) => worker((gapMs * i) / concurrency))).then(
-      () => undefined,
-    );
+    this.running = Promise.all(
+      Array.from({ length: concurrency }, (_, i) => worker((gapMs * i) / concurrency)),
+    ).then(() => undefined);
   }
 
   /** A copy of the counts so far. */
@@ -71,19 +75,23 @@ export class LoadGenerator {
 
   private once(): Promise<void> {
     return new Promise((resolve) => {
-      const req = http.get(this.options.url, { agent: this.agent, timeout: this.options.timeoutMs ?? 10_000 }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const served = res.headers['x-shipcheck-served-by'];
-          const version = typeof served === 'string' ? served : 'proxy';
-          if (PROXY_ERRORS.has(status)) this.report.proxyErrors += 1;
-          const counts = (this.report.byVersion[version] ??= {});
-          const klass = `${Math.floor(status / 100)}xx`;
-          counts[klass] = (counts[klass] ?? 0) + 1;
-          resolve();
-        });
-      });
+      const req = http.get(
+        this.options.url,
+        { agent: this.agent, timeout: this.options.timeoutMs ?? 10_000 },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const served = res.headers['x-shipcheck-served-by'];
+            const version = typeof served === 'string' ? served : 'proxy';
+            if (PROXY_ERRORS.has(status)) this.report.proxyErrors += 1;
+            const counts = (this.report.byVersion[version] ??= {});
+            const klass = `${Math.floor(status / 100)}xx`;
+            counts[klass] = (counts[klass] ?? 0) + 1;
+            resolve();
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', () => {
         this.report.failed += 1;

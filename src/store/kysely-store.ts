@@ -43,7 +43,9 @@ function toRelease(r: ReleaseRecord): ReleaseRow {
 /** Recognises a unique-constraint violation in SQLite's and PostgreSQL's wording. */
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  return e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505' || /UNIQUE constraint/.test(e.message ?? '');
+  return (
+    e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505' || /UNIQUE constraint/.test(e.message ?? '')
+  );
 }
 
 /** A Store over any Kysely dialect; it uses only SQL both SQLite and PostgreSQL accept. */
@@ -171,7 +173,12 @@ export class KyselyStore implements Store {
   }
 
   async activeReleases(): Promise<ReleaseRow[]> {
-    const rows = await this.db.selectFrom('releases').selectAll().where('active', '=', 1).orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('active', '=', 1)
+      .orderBy('id')
+      .execute();
     return rows.map(toRelease);
   }
 

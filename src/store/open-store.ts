@@ -10,7 +10,9 @@ export async function openStore(url: string): Promise<Store> {
     return store;
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new InputError(`store ${url}: the PostgreSQL store is not available in this version; use sqlite:PATH`);
+    throw new InputError(
+      `store ${url}: the PostgreSQL store is not available in this version; use sqlite:PATH`,
+    );
   }
   throw new InputError(`store ${url}: expected sqlite:PATH or postgres://...`);
 }

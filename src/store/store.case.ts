@@ -3,7 +3,11 @@ import { ConflictError } from '../errors.js';
 import type { ReleaseRow, Store } from './types.js';
 
 /** A release as the engine creates it, for contract tests. */
-export function newRelease(service: string, version: string, at = 1000): Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'> {
+export function newRelease(
+  service: string,
+  version: string,
+  at = 1000,
+): Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'> {
   return {
     service,
     version,
@@ -52,8 +56,18 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
 
     it('applies transitions and stamps the end of terminal ones', async () => {
       const r = await store.createRelease(newRelease('web', 'v1'));
-      const moved = await store.updateRelease(r.id, { phase: 'canary', step: 2, weight: 50, stepStartedAt: 1500 }, 1500);
-      expect(moved).toMatchObject({ phase: 'canary', step: 2, weight: 50, stepStartedAt: 1500, updatedAt: 1500 });
+      const moved = await store.updateRelease(
+        r.id,
+        { phase: 'canary', step: 2, weight: 50, stepStartedAt: 1500 },
+        1500,
+      );
+      expect(moved).toMatchObject({
+        phase: 'canary',
+        step: 2,
+        weight: 50,
+        stepStartedAt: 1500,
+        updatedAt: 1500,
+      });
       const ended = await store.updateRelease(r.id, { state: 'rolled_back', reason: 'error_rate 20%' }, 3000);
       expect(ended).toMatchObject({ state: 'rolled_back', endedAt: 3000, reason: 'error_rate 20%' });
       expect(await store.activeRelease('web')).toBeUndefined();
@@ -63,17 +77,38 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
 
     it('keeps services', async () => {
       expect(await store.getService('web')).toBeUndefined();
-      const row = { name: 'web', stableVersion: 'v1', previousVersion: null, previousRetireAt: null, updatedAt: 5 };
+      const row = {
+        name: 'web',
+        stableVersion: 'v1',
+        previousVersion: null,
+        previousRetireAt: null,
+        updatedAt: 5,
+      };
       await store.saveService(row);
       await store.saveService({ ...row, stableVersion: 'v2', previousVersion: 'v1', previousRetireAt: 99 });
-      expect(await store.getService('web')).toEqual({ ...row, stableVersion: 'v2', previousVersion: 'v1', previousRetireAt: 99 });
+      expect(await store.getService('web')).toEqual({
+        ...row,
+        stableVersion: 'v2',
+        previousVersion: 'v1',
+        previousRetireAt: 99,
+      });
     });
 
     it('keeps events and measurements in order, with their data', async () => {
       const r = await store.createRelease(newRelease('web', 'v1'));
-      const e1 = await store.addEvent({ service: 'web', releaseId: r.id, at: 1, type: 'a', message: 'one', data: { x: 1 } });
+      const e1 = await store.addEvent({
+        service: 'web',
+        releaseId: r.id,
+        at: 1,
+        type: 'a',
+        message: 'one',
+        data: { x: 1 },
+      });
       await store.addEvent({ service: 'web', releaseId: null, at: 2, type: 'b', message: 'two', data: {} });
-      expect((await store.listEvents({ service: 'web', limit: 10 })).map((e) => e.message)).toEqual(['one', 'two']);
+      expect((await store.listEvents({ service: 'web', limit: 10 })).map((e) => e.message)).toEqual([
+        'one',
+        'two',
+      ]);
       expect(await store.listEvents({ releaseId: r.id, limit: 10 })).toEqual([e1]);
       expect((await store.listEvents({ afterId: e1.id, limit: 10 })).map((e) => e.type)).toEqual(['b']);
       const m = {

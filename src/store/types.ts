@@ -1,7 +1,8 @@
 import type { InstanceRecordStore } from '../providers/fleet/types.js';
 
 /** Where a release stands; terminal states end it. */
-export type ReleaseState = 'progressing' | 'waiting' | 'paused' | 'succeeded' | 'rolled_back' | 'aborted' | 'failed';
+export type ReleaseState =
+  'progressing' | 'waiting' | 'paused' | 'succeeded' | 'rolled_back' | 'aborted' | 'failed';
 
 /** States after which a release never moves again. */
 export const TERMINAL_STATES: readonly ReleaseState[] = ['succeeded', 'rolled_back', 'aborted', 'failed'];
@@ -41,7 +42,15 @@ export interface ReleaseRow {
 export type ReleasePatch = Partial<
   Pick<
     ReleaseRow,
-    'state' | 'phase' | 'step' | 'weight' | 'reason' | 'outcome' | 'stepStartedAt' | 'phaseStartedAt' | 'endedAt'
+    | 'state'
+    | 'phase'
+    | 'step'
+    | 'weight'
+    | 'reason'
+    | 'outcome'
+    | 'stepStartedAt'
+    | 'phaseStartedAt'
+    | 'endedAt'
   >
 >;
 
@@ -112,7 +121,12 @@ export interface Store extends InstanceRecordStore {
 
   addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow>;
   /** Events with id > afterId, oldest first. */
-  listEvents(filter: { service?: string; releaseId?: number; afterId?: number; limit: number }): Promise<EventRow[]>;
+  listEvents(filter: {
+    service?: string;
+    releaseId?: number;
+    afterId?: number;
+    limit: number;
+  }): Promise<EventRow[]>;
 
   addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
   /** Oldest first. */

@@ -17,7 +17,15 @@ describe('the CLI with bad input', () => {
   it('reports config problems as file:line:col with exit code 2 and no stack trace', async () => {
     const file = writeConfig(
       'bad.yaml',
-      ['service: web', 'fleet:', '  kind: local', '  command: ["node", "app.js"]', '  startTimeout: 5 mins', 'bogus: 1', ''].join('\n'),
+      [
+        'service: web',
+        'fleet:',
+        '  kind: local',
+        '  command: ["node", "app.js"]',
+        '  startTimeout: 5 mins',
+        'bogus: 1',
+        '',
+      ].join('\n'),
     );
     fs.writeFileSync(path.join(dir, 'app.js'), '');
     const result = await runCli(['validate', '-c', file]);
@@ -34,11 +42,16 @@ describe('the CLI with bad input', () => {
     );
     const result = await runCli(['validate', '-c', file]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/weight.yaml:5:\d+: strategy.steps\[0\].setWeight: weight must be between 0 and 100/);
+    expect(result.stderr).toMatch(
+      /weight.yaml:5:\d+: strategy.steps\[0\].setWeight: weight must be between 0 and 100/,
+    );
   });
 
   it('names a command that does not exist', async () => {
-    const file = writeConfig('cmd.yaml', 'service: web\nfleet: { kind: local, command: ["no-such-binary-xyz"] }\n');
+    const file = writeConfig(
+      'cmd.yaml',
+      'service: web\nfleet: { kind: local, command: ["no-such-binary-xyz"] }\n',
+    );
     const result = await runCli(['validate', '-c', file]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/no-such-binary-xyz/);

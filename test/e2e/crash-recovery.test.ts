@@ -22,7 +22,12 @@ describe('a controller killed with kill -9', () => {
     // When the controller is killed with SIGKILL
     await s.crash();
     // Then the app processes keep running
-    expect(s.appProcesses().map((p) => p.pid).sort()).toEqual(before.map((p) => p.pid).sort());
+    expect(
+      s
+        .appProcesses()
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual(before.map((p) => p.pid).sort());
 
     // When it starts again
     await s.up();
@@ -33,7 +38,12 @@ describe('a controller killed with kill -9', () => {
     expect(s.processCounts()).toEqual({ v1: 3, v2: 3 });
     const after = s.appProcesses().map((p) => p.pid);
     for (const p of before) expect(after).toContain(p.pid);
-    expect(s.instanceRecords().map((r) => r.pid).sort()).toEqual([...after].sort());
+    expect(
+      s
+        .instanceRecords()
+        .map((r) => r.pid)
+        .sort(),
+    ).toEqual([...after].sort());
 
     // And a graceful stop leaves nothing behind
     await s.down();
@@ -41,7 +51,10 @@ describe('a controller killed with kill -9', () => {
   });
 
   it('survives a crash at every phase: starting, canary, verifying', async () => {
-    s = await Scenario.create({ steps: '[{setWeight: 20}, {pause: 2s}, {setWeight: 50}, {pause: 2s}]', extra: '' });
+    s = await Scenario.create({
+      steps: '[{setWeight: 20}, {pause: 2s}, {setWeight: 50}, {pause: 2s}]',
+      extra: '',
+    });
     await s.up();
     expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
     expect((await s.cli('deploy', 'v2')).code).toBe(0);

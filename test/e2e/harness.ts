@@ -16,7 +16,13 @@ const WAIT_LIMIT_MS = 45_000;
 /** Faults the sample app applies per version (see examples/app/README.md). */
 export type Faults = Record<
   string,
-  { errorRate?: number; latencyMs?: number; crashAfterMs?: number; unhealthyAfterMs?: number; neverHealthy?: boolean }
+  {
+    errorRate?: number;
+    latencyMs?: number;
+    crashAfterMs?: number;
+    unhealthyAfterMs?: number;
+    neverHealthy?: boolean;
+  }
 >;
 
 /** A config for a test, with short timings so a rollout takes seconds. */
@@ -93,7 +99,8 @@ ${options.extra ?? ''}`,
     child.stdout?.on('data', (d: Buffer) => (this.serverLog += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.serverLog += d.toString()));
     await waitFor(`shipcheck up at ${this.apiUrl}`, async () => {
-      if (child.exitCode !== null) throw new Error(`shipcheck up exited ${child.exitCode}:\n${this.serverLog}`);
+      if (child.exitCode !== null)
+        throw new Error(`shipcheck up exited ${child.exitCode}:\n${this.serverLog}`);
       return fetch(`${this.apiUrl}/healthz`).then(
         (r) => r.ok,
         () => false,
@@ -140,7 +147,14 @@ ${options.extra ?? ''}`,
   /** The API's view of the service. */
   async status(): Promise<{
     stable: string | null;
-    release: { id: number; version: string; state: string; phase: string; weight: number; reason: string | null } | null;
+    release: {
+      id: number;
+      version: string;
+      state: string;
+      phase: string;
+      weight: number;
+      reason: string | null;
+    } | null;
   }> {
     const res = await fetch(`${this.apiUrl}/api/v1/services/web`);
     return (await res.json()) as Awaited<ReturnType<Scenario['status']>>;
@@ -160,7 +174,8 @@ ${options.extra ?? ''}`,
         const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
         if (!cmdline.includes(this.dir) || !cmdline.includes(SAMPLE_APP)) continue;
         const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-        const version = environ.find((e) => e.startsWith('APP_VERSION='))?.slice('APP_VERSION='.length) ?? '?';
+        const version =
+          environ.find((e) => e.startsWith('APP_VERSION='))?.slice('APP_VERSION='.length) ?? '?';
         found.push({ pid: Number(entry), version });
       } catch {
         // The process ended while we looked.
@@ -180,7 +195,11 @@ ${options.extra ?? ''}`,
   instanceRecords(): { id: string; version: string; pid: number }[] {
     const db = new BetterSqlite3(path.join(this.dir, '.shipcheck', 'state.db'), { readonly: true });
     try {
-      return db.prepare('SELECT id, version, pid FROM instances').all() as { id: string; version: string; pid: number }[];
+      return db.prepare('SELECT id, version, pid FROM instances').all() as {
+        id: string;
+        version: string;
+        pid: number;
+      }[];
     } finally {
       db.close();
     }
@@ -202,7 +221,10 @@ ${options.extra ?? ''}`,
 }
 
 /** Runs bin/shipcheck with `args`. */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? ROOT,
@@ -219,7 +241,11 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
 }
 
 /** Polls `check` until it is true; fails with `what` after a generous bound. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, limitMs = WAIT_LIMIT_MS): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  limitMs = WAIT_LIMIT_MS,
+): Promise<void> {
   const deadline = Date.now() + limitMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -31,7 +31,12 @@ describe('a canary rollout through the built-in proxy', () => {
     });
     await s.up();
     expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
-    const load = new LoadGenerator({ url: `${s.proxyUrl}/`, rps: 100, concurrency: 8, maxDurationMs: 60_000 });
+    const load = new LoadGenerator({
+      url: `${s.proxyUrl}/`,
+      rps: 100,
+      concurrency: 8,
+      maxDurationMs: 60_000,
+    });
     load.start();
     // When v2 is deployed and followed to the end
     const result = await s.cli('deploy', 'v2', '--wait');
@@ -60,7 +65,10 @@ describe('a canary rollout through the built-in proxy', () => {
     expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
     expect((await s.cli('deploy', 'v2')).code).toBe(0);
     await s.waitForState('paused');
-    expect((await s.status()).release).toMatchObject({ weight: 20, reason: 'waiting for promote at step 2/4' });
+    expect((await s.status()).release).toMatchObject({
+      weight: 20,
+      reason: 'waiting for promote at step 2/4',
+    });
 
     // When it is resumed it moves past the indefinite pause into the timed one
     expect((await s.cli('resume')).code).toBe(0);
@@ -86,7 +94,11 @@ describe('a canary rollout through the built-in proxy', () => {
     expect((await s.cli('abort')).code).toBe(0);
     const aborted = await waiting;
     expect(aborted.code).toBe(4);
-    expect((await s.status()).release).toMatchObject({ version: 'v3', state: 'aborted', reason: 'aborted by user' });
+    expect((await s.status()).release).toMatchObject({
+      version: 'v3',
+      state: 'aborted',
+      reason: 'aborted by user',
+    });
     await waitFor('v3 stopped', () => !('v3' in s!.processCounts()));
     expect((await s.status()).stable).toBe('v1');
   });

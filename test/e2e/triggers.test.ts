@@ -51,7 +51,9 @@ describe('automated rollback on each trigger kind', () => {
     });
     const { code, reason } = await rollOutFaulty(s);
     expect(code).toBe(3);
-    expect(reason).toMatch(/latency_p99 > 150ms over 3s" fired: latency_p99 \d+(\.\d)?ms > 150ms over 3s on v2/);
+    expect(reason).toMatch(
+      /latency_p99 > 150ms over 3s" fired: latency_p99 \d+(\.\d)?ms > 150ms over 3s on v2/,
+    );
   });
 
   it('rolls back on failed health checks of the canary', async () => {
@@ -62,7 +64,9 @@ describe('automated rollback on each trigger kind', () => {
     });
     const { code, reason } = await rollOutFaulty(s);
     expect(code).toBe(3);
-    expect(reason).toMatch(/rollback trigger "health failed" fired: health: 1 of \d v2 instances failing; web-v2-\d failed/);
+    expect(reason).toMatch(
+      /rollback trigger "health failed" fired: health: 1 of \d v2 instances failing; web-v2-\d failed/,
+    );
     expect(s.processCounts()).toEqual({ v1: 3 });
   });
 
@@ -94,7 +98,10 @@ describe('a canary that cannot run', () => {
   });
 
   it('rolls back a canary that crashes', async () => {
-    s = await Scenario.create({ faults: { v2: { crashAfterMs: 1000 } }, steps: '[{setWeight: 20}, {pause: 1h}]' });
+    s = await Scenario.create({
+      faults: { v2: { crashAfterMs: 1000 } },
+      steps: '[{setWeight: 20}, {pause: 1h}]',
+    });
     const { code, reason } = await rollOutFaulty(s);
     expect(code).toBe(3);
     expect(reason).toMatch(/^canary instance web-v2-0 exited: exited with code 1/);
@@ -105,7 +112,9 @@ describe('a canary that cannot run', () => {
     s = await Scenario.create({ faults: { v2: { neverHealthy: true } }, startTimeout: '2s' });
     const { code, reason } = await rollOutFaulty(s);
     expect(code).toBe(3);
-    expect(reason).toMatch(/^v2 not healthy within fleet.startTimeout 2s: web-v2-0 starting \(GET \/healthz: 503\)/);
+    expect(reason).toMatch(
+      /^v2 not healthy within fleet.startTimeout 2s: web-v2-0 starting \(GET \/healthz: 503\)/,
+    );
     expect(s.processCounts()).toEqual({ v1: 3 });
   });
 });

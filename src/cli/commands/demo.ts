@@ -76,7 +76,9 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     plane = await startControlPlane(await loadConfig(file), logger);
     const client = new ApiClient(plane.apiUrl);
     io.out(`shipcheck demo in ${dir}`);
-    io.out(`  API and live events:  ${plane.apiUrl}/api/v1/services/demo   curl -N ${plane.apiUrl}/api/v1/events`);
+    io.out(
+      `  API and live events:  ${plane.apiUrl}/api/v1/services/demo   curl -N ${plane.apiUrl}/api/v1/events`,
+    );
     io.out(`  the service, proxied: ${plane.proxyUrl}/`);
     io.out(`  watch from another terminal: SHIPCHECK_URL=${plane.apiUrl} npx shipcheck status`);
 
@@ -91,24 +93,41 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     const first = await deploy('v1');
     expect(first.release.state === 'succeeded', 'v1 starts on 3 instances and becomes stable');
 
-    load = new LoadGenerator({ url: `${plane.proxyUrl}/`, rps: DEMO_RPS, concurrency: 8, maxDurationMs: DEMO_MAX_MS });
+    load = new LoadGenerator({
+      url: `${plane.proxyUrl}/`,
+      rps: DEMO_RPS,
+      concurrency: 8,
+      maxDurationMs: DEMO_MAX_MS,
+    });
     load.start();
     io.out('');
     io.out(`== load generator: ${DEMO_RPS} requests/s through the proxy`);
 
     const good = await deploy('v2');
-    expect(good.code === 0 && good.release.state === 'succeeded', 'good v2 goes 10% -> 50% -> 100% and is promoted');
+    expect(
+      good.code === 0 && good.release.state === 'succeeded',
+      'good v2 goes 10% -> 50% -> 100% and is promoted',
+    );
     const afterGood = load.snapshot();
 
     const bad = await deploy('v3');
-    expect(bad.code === 3 && bad.release.state === 'rolled_back', 'bad v3 (20% 5xx) is rolled back by itself');
-    expect(/error_rate/.test(bad.release.reason ?? ''), `the reason names the rule: ${bad.release.reason ?? '(none)'}`);
+    expect(
+      bad.code === 3 && bad.release.state === 'rolled_back',
+      'bad v3 (20% 5xx) is rolled back by itself',
+    );
+    expect(
+      /error_rate/.test(bad.release.reason ?? ''),
+      `the reason names the rule: ${bad.release.reason ?? '(none)'}`,
+    );
 
     const report = await load.stop();
     load = undefined;
     const status = await client.get<{ stable: string }>('/api/v1/services/demo');
     expect(status.stable === 'v2', `v2 is still stable (stable: ${status.stable})`);
-    expect(report.failed === 0 && report.proxyErrors === 0, `no request failed at the proxy (${describe(report)})`);
+    expect(
+      report.failed === 0 && report.proxyErrors === 0,
+      `no request failed at the proxy (${describe(report)})`,
+    );
     expect(
       (afterGood.byVersion.v1?.['5xx'] ?? 0) + (afterGood.byVersion.v2?.['5xx'] ?? 0) === 0,
       'no user saw an error during the good rollout',
@@ -129,7 +148,12 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
 
 function describe(report: LoadReport): string {
   const versions = Object.entries(report.byVersion)
-    .map(([v, c]) => `${v}: ${Object.entries(c).map(([k, n]) => `${n} ${k}`).join(', ')}`)
+    .map(
+      ([v, c]) =>
+        `${v}: ${Object.entries(c)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ')}`,
+    )
     .join('; ');
   return `${report.sent} sent; ${versions}; ${report.failed} failed, ${report.proxyErrors} proxy errors`;
 }

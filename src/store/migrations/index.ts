@@ -21,7 +21,9 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await db.schema
           .createTable('releases')
-          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('id', id, (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
           .addColumn('service', 'text', (c) => c.notNull())
           .addColumn('version', 'text', (c) => c.notNull())
           .addColumn('from_version', 'text')
@@ -45,10 +47,16 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .columns(['service', 'active'])
           .unique()
           .execute();
-        await db.schema.createIndex('releases_by_service').on('releases').columns(['service', 'id']).execute();
+        await db.schema
+          .createIndex('releases_by_service')
+          .on('releases')
+          .columns(['service', 'id'])
+          .execute();
         await db.schema
           .createTable('events')
-          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('id', id, (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
           .addColumn('service', 'text', (c) => c.notNull())
           .addColumn('release_id', 'integer')
           .addColumn('at', time, (c) => c.notNull())
@@ -59,7 +67,9 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('events_by_release').on('events').columns(['release_id', 'id']).execute();
         await db.schema
           .createTable('measurements')
-          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('id', id, (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
           .addColumn('release_id', 'integer', (c) => c.notNull())
           .addColumn('service', 'text', (c) => c.notNull())
           .addColumn('at', time, (c) => c.notNull())

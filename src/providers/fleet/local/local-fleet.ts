@@ -134,6 +134,8 @@ export class LocalFleet implements Fleet {
   private readonly clock: Clock;
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly slots = new Map<string, Slot>();
+  /** Ready addresses per version; cleared on every state or membership change. */
+  private readonly readyCache = new Map<string, readonly string[]>();
   private readonly versionOptions = new Map<string, EnsureOptions>();
   /** Operations on one version run one at a time; different versions never wait on each other. */
   private readonly locks = new Map<string, Promise<void>>();
@@ -228,10 +230,16 @@ export class LocalFleet implements Fleet {
   }
 
   /** Addresses of the version's `ready` instances: where a router may send new requests right now. */
-  readyAddresses(version: string): string[] {
-    return this.slotsOf(version)
-      .filter((slot) => slot.instance.state === 'ready')
-      .map((slot) => slot.instance.address);
+  readyAddresses(version: string): readonly string[] {
+    // Called by the proxy on every request: answer from a cache that every state change clears.
+    let addresses = this.readyCache.get(version);
+    if (!addresses) {
+      addresses = this.slotsOf(version)
+        .filter((slot) => slot.instance.state === 'ready')
+        .map((slot) => slot.instance.address);
+      this.readyCache.set(version, addresses);
+    }
+    return addresses;
   }
 
   /** Versions with at least one instance, exited ones included. */
@@ -311,6 +319,7 @@ export class LocalFleet implements Fleet {
     run.pidStartTime = record.pidStartTime;
     slot.run = run;
     this.slots.set(instance.id, slot);
+    this.readyCache.clear();
     this.logger.info(
       { instance: instance.id, pid: record.pid, address: instance.address },
       'adopted instance',
@@ -331,10 +340,12 @@ export class LocalFleet implements Fleet {
     slot.port = port;
     instance.address = `${this.host}:${port}`;
     instance.state = 'starting';
+    this.readyCache.clear();
     instance.healthFailures = 0;
     instance.exitCode = undefined;
     instance.pid = undefined;
     this.slots.set(instance.id, slot);
+    this.readyCache.clear();
     const run = newRun(this.clock.now());
     slot.run = run;
     this.spawnRun(slot, run);
@@ -415,6 +426,7 @@ export class LocalFleet implements Fleet {
     instance.exitCode = exitCode;
     if (instance.state === 'stopping') return;
     instance.state = 'exited';
+    this.readyCache.clear();
     const tail = lastLogLine(instance.logFile);
     instance.lastError = [reason ?? describeExit(exitCode), tail].filter(Boolean).join(': ');
     this.logger.warn({ instance: instance.id, exitCode, lastError: instance.lastError }, 'instance exited');
@@ -457,6 +469,7 @@ export class LocalFleet implements Fleet {
     const run = slot.run;
     const running = run !== undefined && !run.done && run.pid !== undefined;
     instance.state = 'stopping';
+    this.readyCache.clear();
     if (running) {
       const { drainer, stopTimeoutMs } = this.options;
       if (drainer) {
@@ -468,6 +481,7 @@ export class LocalFleet implements Fleet {
     }
     await this.deleteRecord(slot);
     if (this.slots.get(instance.id) === slot) this.slots.delete(instance.id);
+    this.readyCache.clear();
     this.logger.info({ instance: instance.id }, 'stopped instance');
   }
 
@@ -543,6 +557,7 @@ export class LocalFleet implements Fleet {
       if (instance.state !== 'ready') {
         this.logger.info({ instance: instance.id, address: instance.address }, 'instance ready');
         instance.state = 'ready';
+        this.readyCache.clear();
       }
       return;
     }
@@ -554,6 +569,7 @@ export class LocalFleet implements Fleet {
     instance.failedChecks += 1;
     if (instance.state === 'ready' && instance.healthFailures >= unhealthyAfter) {
       instance.state = 'unhealthy';
+      this.readyCache.clear();
       this.logger.warn({ instance: instance.id, lastError: instance.lastError }, 'instance unhealthy');
     }
   }
