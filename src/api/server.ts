@@ -55,9 +55,9 @@ function parseLimit(raw: unknown, fallback: number): number {
 /** Builds the JSON API under /api/v1, the SSE stream, /healthz and /metrics. */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { engine, store, service, logger, registry } = options;
+  // Per-request logs are info; the API logger keeps warnings and errors only.
   const app = Fastify({
-    loggerInstance: logger.child({ component: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    loggerInstance: logger.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
   });
 
   app.setErrorHandler((err, request, reply) => {

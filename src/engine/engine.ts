@@ -56,7 +56,10 @@ export interface ReleaseView extends ReleaseRow {
 }
 
 interface AnalysisState {
-  lastAt: number;
+  /** When the triggers are evaluated next. */
+  nextAt: number;
+  /** When an inconclusive evaluation last counted toward the streak; quick re-checks do not count. */
+  countedAt: number;
   tracker: ForTracker;
   inconclusiveStreak: number;
   latest: Measurement[];
@@ -615,15 +618,16 @@ export class Engine {
     let state = this.analysis.get(release.id);
     if (!state) {
       state = {
-        lastAt: Number.NEGATIVE_INFINITY,
+        nextAt: Number.NEGATIVE_INFINITY,
+        countedAt: Number.NEGATIVE_INFINITY,
         tracker: new ForTracker(),
         inconclusiveStreak: 0,
         latest: [],
       };
       this.analysis.set(release.id, state);
     }
-    if (now - state.lastAt < this.config.analysis.interval) return false;
-    state.lastAt = now;
+    if (now < state.nextAt) return false;
+    const interval = this.config.analysis.interval;
     const measurements: Measurement[] = [];
     let fired: { measurement: Measurement; heldMs: number } | undefined;
     for (const trigger of triggers) {
@@ -655,7 +659,16 @@ export class Engine {
       return true;
     }
     const inconclusive = measurements.find((m) => m.verdict === 'inconclusive' && m.metric !== 'health');
-    state.inconclusiveStreak = inconclusive ? state.inconclusiveStreak + 1 : 0;
+    // A source that answered with too few requests is re-checked on the next tick, so a new canary's
+    // first verdict comes as soon as it has enough traffic rather than up to an interval later.
+    const awaitingTraffic = inconclusive !== undefined && inconclusive.inputs.requests !== undefined;
+    state.nextAt = now + (awaitingTraffic ? Math.min(this.tickMs, interval) : interval);
+    if (!inconclusive) {
+      state.inconclusiveStreak = 0;
+    } else if (now - state.countedAt >= interval) {
+      state.countedAt = now;
+      state.inconclusiveStreak += 1;
+    }
     const limit = this.config.analysis.inconclusiveLimit;
     if (inconclusive && state.inconclusiveStreak >= limit && release.state === 'progressing') {
       const reason = Reasons.inconclusive(state.inconclusiveStreak, inconclusive.message);

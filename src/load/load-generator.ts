@@ -12,6 +12,9 @@ export interface LoadReport {
   failed: number;
   /** 502/503 answered by the proxy itself: no upstream could serve. */
   proxyErrors: number;
+  /** Epoch ms of the first and last response each version served. */
+  firstSeenAt: Record<string, number>;
+  lastSeenAt: Record<string, number>;
 }
 
 /** Options for a bounded load run. */
@@ -28,7 +31,14 @@ export interface LoadOptions {
 
 /** Sends steady GET traffic at a target rate until stopped or a limit is reached. */
 export class LoadGenerator {
-  private readonly report: LoadReport = { sent: 0, byVersion: {}, failed: 0, proxyErrors: 0 };
+  private readonly report: LoadReport = {
+    sent: 0,
+    byVersion: {},
+    failed: 0,
+    proxyErrors: 0,
+    firstSeenAt: {},
+    lastSeenAt: {},
+  };
   private readonly agent: http.Agent;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -85,6 +95,9 @@ export class LoadGenerator {
             const served = res.headers['x-shipcheck-served-by'];
             const version = typeof served === 'string' ? served : 'proxy';
             if (PROXY_ERRORS.has(status)) this.report.proxyErrors += 1;
+            const now = Date.now();
+            this.report.firstSeenAt[version] ??= now;
+            this.report.lastSeenAt[version] = now;
             const counts = (this.report.byVersion[version] ??= {});
             const klass = `${Math.floor(status / 100)}xx`;
             counts[klass] = (counts[klass] ?? 0) + 1;
