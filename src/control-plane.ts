@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { buildApi, createRegistry } from './api/server.js';
 import { type LoadedConfig, resolveStorePath } from './config/loader.js';
 import { Engine } from './engine/engine.js';
+import { EngineMetrics } from './engine/engine-metrics.js';
 import { ProviderError } from './errors.js';
 import { LocalFleet } from './providers/fleet/local/local-fleet.js';
 import { BuiltinMetricSource } from './providers/metrics/builtin/builtin-metric-source.js';
@@ -63,7 +64,9 @@ export async function startControlPlane(
     metrics: requestMetrics,
     logger: logger.child({ component: 'proxy' }),
   });
+  const registry = createRegistry();
   const engine = new Engine({
+    ownMetrics: new EngineMetrics(registry),
     config,
     store,
     fleet,
@@ -73,7 +76,7 @@ export async function startControlPlane(
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
   });
-  const api = buildApi({ engine, store, service: config.service, logger, registry: createRegistry() });
+  const api = buildApi({ engine, store, service: config.service, logger, registry });
 
   const started: (() => Promise<void>)[] = [() => store.close()];
   const unwind = async (): Promise<void> => {

@@ -9,6 +9,7 @@ import type { Route, TrafficRouter } from '../providers/traffic/types.js';
 import type { EventRow, ReleasePatch, ReleaseRow, ReleaseState, ServiceRow, Store } from '../store/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
+import type { EngineMetrics } from './engine-metrics.js';
 import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
 import { Reasons } from './reasons.js';
 
@@ -27,6 +28,8 @@ export interface EngineOptions {
   logger: Logger;
   clock?: Clock;
   tickMs?: number;
+  /** Where the engine's own metrics are registered; none when omitted. */
+  ownMetrics?: EngineMetrics;
 }
 
 /** Live figures of one version over the last few seconds. */
@@ -80,6 +83,7 @@ export class Engine {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly tickMs: number;
+  private readonly ownMetrics: EngineMetrics | undefined;
   private readonly analysis = new Map<number, AnalysisState>();
   private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -94,6 +98,7 @@ export class Engine {
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.ownMetrics = options.ownMetrics;
     this.events.setMaxListeners(0);
   }
 
@@ -363,6 +368,15 @@ export class Engine {
   // ---- reconcile ------------------------------------------------------------------------------
 
   private async reconcile(): Promise<void> {
+    const done = this.ownMetrics?.startReconcile();
+    try {
+      await this.reconcileOnce();
+    } finally {
+      done?.();
+    }
+  }
+
+  private async reconcileOnce(): Promise<void> {
     let service = await this.serviceRow();
     const release = await this.store.activeRelease(this.service);
     const { instances } = this.config.fleet;
@@ -388,7 +402,9 @@ export class Engine {
 
     const current = await this.store.activeRelease(this.service);
     service = await this.serviceRow();
-    await this.router.setRoute(this.routeFor(service, current));
+    const route = this.routeFor(service, current);
+    await this.router.setRoute(route);
+    this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);
     this.stopOrphans(service, current);
   }
 
@@ -560,6 +576,7 @@ export class Engine {
       weight: 100,
       endedAt: now,
     });
+    this.ownMetrics?.ended(this.service, 'succeeded');
     this.analysis.delete(release.id);
     const warm = previous ? `; ${previous} stays warm for ${formatDuration(keep)}` : '';
     await this.emit(updated, 'release.succeeded', `${release.version} is now stable${warm}`);
@@ -600,6 +617,7 @@ export class Engine {
     }
     const outcome = release.outcome ?? 'rolled_back';
     const updated = await this.update(release, { state: outcome, phase: 'completed', endedAt: this.now() });
+    this.ownMetrics?.ended(this.service, outcome);
     this.analysis.delete(release.id);
     await this.emit(
       updated,
@@ -636,6 +654,7 @@ export class Engine {
           ? measureHealth(release.version, this.fleet.instances(release.version))
           : await measureMetric(trigger, this.metrics, release.version);
       measurements.push(measurement);
+      this.ownMetrics?.measured(this.service, measurement.metric, measurement.verdict);
       await this.store.addMeasurement({
         ...measurement,
         releaseId: release.id,

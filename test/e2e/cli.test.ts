@@ -90,10 +90,37 @@ describe('the CLI against a running control plane', () => {
     s = undefined;
   });
 
-  it('prints the status contract as JSON and answers unknown things with clear errors', async () => {
+  it('prints the status contract as JSON, streams events, and answers unknown things with clear errors', async () => {
     s = await Scenario.create();
     await s.up();
+    const stream = await fetch(`${s.apiUrl}/api/v1/events`);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream');
+    const reader = stream.body!.getReader();
     expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
+    let text = '';
+    while (!text.includes('event: release.succeeded')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    await reader.cancel();
+    expect(text).toMatch(/id: 1\nevent: release.created\ndata: \{.*"message":"release #1: \(none\) -> v1"/);
+    expect(text).toMatch(/event: release.succeeded\ndata: .*"v1 is now stable"/);
+    const replay = await fetch(`${s.apiUrl}/api/v1/events`, { headers: { 'last-event-id': '1' } });
+    const replayReader = replay.body!.getReader();
+    let replayed = '';
+    while (!replayed.includes('release.succeeded')) {
+      const { value, done } = await replayReader.read();
+      if (done) break;
+      replayed += Buffer.from(value).toString();
+    }
+    await replayReader.cancel();
+    expect(replayed).not.toMatch(/id: 1\n/);
+    expect(replayed).toMatch(/id: 2\n/);
+
+    const metrics = await (await fetch(`${s.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/shipcheck_releases_total\{service="web",state="succeeded"\} 1/);
+    expect(metrics).toMatch(/shipcheck_reconcile_duration_seconds_count \d+/);
     const status = await s.cli('status', '--json');
     expect(status.code).toBe(0);
     const json = JSON.parse(status.stdout) as Record<string, unknown>;

@@ -13,6 +13,9 @@ import type { GlobalOptions, Io } from '../main.js';
 import { waitForRelease } from '../wait.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
+const BIN =
+  path.relative(process.cwd(), fileURLToPath(new URL('../../../../bin/shipcheck', import.meta.url))) ||
+  'bin/shipcheck';
 /** Steady demo traffic: enough that a 10% canary gets ~5 requests a second. */
 const DEMO_RPS = 50;
 /** Upper bound on the whole demo; it normally takes well under a minute. */
@@ -80,7 +83,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
       `  API and live events:  ${plane.apiUrl}/api/v1/services/demo   curl -N ${plane.apiUrl}/api/v1/events`,
     );
     io.out(`  the service, proxied: ${plane.proxyUrl}/`);
-    io.out(`  watch from another terminal: SHIPCHECK_URL=${plane.apiUrl} npx shipcheck status`);
+    io.out(`  watch from another terminal: SHIPCHECK_URL=${plane.apiUrl} ${BIN} status`);
 
     const deploy = async (version: string): Promise<{ code: number; release: ReleaseView }> => {
       io.out('');

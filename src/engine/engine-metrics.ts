@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The control plane's own metrics, served at /metrics. */
+export class EngineMetrics {
+  private readonly releases: Counter<'service' | 'state'>;
+  private readonly weight: Gauge<'service'>;
+  private readonly reconcile: Histogram;
+  private readonly measurements: Counter<'service' | 'metric' | 'verdict'>;
+
+  constructor(registry: Registry) {
+    this.releases = new Counter({
+      name: 'shipcheck_releases_total',
+      help: 'Releases that ended, by final state.',
+      labelNames: ['service', 'state'],
+      registers: [registry],
+    });
+    this.weight = new Gauge({
+      name: 'shipcheck_canary_weight_percent',
+      help: 'Percent of traffic the active canary should get.',
+      labelNames: ['service'],
+      registers: [registry],
+    });
+    this.reconcile = new Histogram({
+      name: 'shipcheck_reconcile_duration_seconds',
+      help: 'Time one reconcile pass takes.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    });
+    this.measurements = new Counter({
+      name: 'shipcheck_measurements_total',
+      help: 'Trigger evaluations, by metric and verdict.',
+      labelNames: ['service', 'metric', 'verdict'],
+      registers: [registry],
+    });
+  }
+
+  /** A release reached a terminal state. */
+  ended(service: string, state: string): void {
+    this.releases.inc({ service, state });
+  }
+
+  /** The weight the route now gives the canary. */
+  setWeight(service: string, weight: number): void {
+    this.weight.set({ service }, weight);
+  }
+
+  /** Starts timing a reconcile pass; call the result when it ends. */
+  startReconcile(): () => void {
+    return this.reconcile.startTimer();
+  }
+
+  /** One trigger evaluation. */
+  measured(service: string, metric: string, verdict: string): void {
+    this.measurements.inc({ service, metric, verdict });
+  }
+}
