@@ -1,22 +1,11 @@
 import type { MetricTriggerConfig, TriggerConfig } from '../config/schema.js';
 import type { Instance } from '../providers/fleet/types.js';
 import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
-import type { Verdict } from '../store/types.js';
+import type { MeasurementRow, Verdict } from '../store/types.js';
 import { formatDuration } from '../util/duration.js';
 
-/** One evaluation of one trigger, with the inputs that produced it. */
-export interface Measurement {
-  trigger: string;
-  metric: string;
-  version: string;
-  value: number | null;
-  threshold: number | null;
-  verdict: Verdict;
-  windowMs: number;
-  requests: number;
-  message: string;
-  inputs: Record<string, unknown>;
-}
+/** One evaluation of one trigger, with the inputs that produced it; the store adds where and when. */
+export type Measurement = Omit<MeasurementRow, 'id' | 'releaseId' | 'service' | 'at'>;
 
 /** Formats a metric value the way its threshold is written: percent for error_rate, time for latency. */
 export function formatMetricValue(metric: string, value: number): string {

@@ -163,29 +163,14 @@ export class Engine {
           updatedAt: this.now(),
         });
       }
-      const now = this.now();
-      const release = await this.store.createRelease({
-        service: this.service,
+      return this.startRelease({
         version,
         fromVersion: service.stableVersion,
         kind: 'deploy',
-        state: 'progressing',
         phase: 'starting',
-        step: 0,
-        weight: 0,
         reason: null,
-        outcome: null,
-        stepStartedAt: now,
-        phaseStartedAt: now,
-        createdAt: now,
+        message: `release #{id}: ${service.stableVersion ?? '(none)'} -> ${version}`,
       });
-      await this.emit(
-        release,
-        'release.created',
-        `release #${release.id}: ${service.stableVersion ?? '(none)'} -> ${version}`,
-      );
-      await this.reconcile();
-      return (await this.store.getRelease(release.id)) ?? release;
     });
   }
 
@@ -210,28 +195,15 @@ export class Engine {
         previousRetireAt: null,
         updatedAt: now,
       });
-      const release = await this.store.createRelease({
-        service: this.service,
+      return this.startRelease({
         version: target,
         fromVersion: service.stableVersion,
         kind: 'rollback',
-        state: 'progressing',
+        // A rollback skips the canary steps: the previous version is usually still warm.
         phase: 'verifying',
-        step: 0,
-        weight: 0,
         reason: `rollback from ${service.stableVersion}`,
-        outcome: null,
-        stepStartedAt: now,
-        phaseStartedAt: now,
-        createdAt: now,
+        message: `rollback #{id}: ${service.stableVersion} -> ${target}`,
       });
-      await this.emit(
-        release,
-        'release.created',
-        `rollback #${release.id}: ${service.stableVersion} -> ${target}`,
-      );
-      await this.reconcile();
-      return (await this.store.getRelease(release.id)) ?? release;
     });
   }
 
@@ -300,6 +272,36 @@ export class Engine {
       await this.reconcile();
       return (await this.store.getRelease(release.id)) ?? updated;
     });
+  }
+
+  /** Creates a release (the message's `{id}` becomes its id), records the event, and reconciles once. */
+  private async startRelease(input: {
+    version: string;
+    fromVersion: string | null;
+    kind: ReleaseRow['kind'];
+    phase: ReleaseRow['phase'];
+    reason: string | null;
+    message: string;
+  }): Promise<ReleaseRow> {
+    const now = this.now();
+    const release = await this.store.createRelease({
+      service: this.service,
+      version: input.version,
+      fromVersion: input.fromVersion,
+      kind: input.kind,
+      state: 'progressing',
+      phase: input.phase,
+      step: 0,
+      weight: 0,
+      reason: input.reason,
+      outcome: null,
+      stepStartedAt: now,
+      phaseStartedAt: now,
+      createdAt: now,
+    });
+    await this.emit(release, 'release.created', input.message.replace('{id}', String(release.id)));
+    await this.reconcile();
+    return (await this.store.getRelease(release.id)) ?? release;
   }
 
   // ---- queries --------------------------------------------------------------------------------
