@@ -58,6 +58,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // Per-request logs are info; the API logger keeps warnings and errors only.
   const app = Fastify({
     loggerInstance: logger.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
+    // Event streams never end on their own; closing the server must not wait for them.
+    forceCloseConnections: true,
   });
 
   app.setErrorHandler((err, request, reply) => {

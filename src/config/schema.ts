@@ -194,7 +194,7 @@ export const configSchema = z.strictObject({
         .min(1)
         .prefault(5)
         .describe(
-          'Inconclusive evaluations in a row, at a point that needs a verdict, before onInconclusive.',
+          'Inconclusive evaluations in a row (one per analysis.interval) before onInconclusive acts.',
         ),
       onInconclusive: z
         .enum(['pause', 'rollback'])

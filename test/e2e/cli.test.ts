@@ -144,6 +144,12 @@ describe('the CLI against a running control plane', () => {
     expect(await bad.json()).toEqual({ error: 'body must be JSON {"version": "..."}' });
     const other = await fetch(`${s.apiUrl}/api/v1/services/nope`);
     expect(other.status).toBe(404);
+
+    // A client still following the event stream does not keep a graceful stop from finishing.
+    const open = await fetch(`${s.apiUrl}/api/v1/events`);
+    expect(open.status).toBe(200);
+    await s.down();
+    expect(s.appProcesses()).toEqual([]);
   });
 
   it('refuses to start when the proxy port is taken', async () => {

@@ -1,0 +1,23 @@
+import { main as proxyOverhead } from './proxy.js';
+import { main as rollbacks } from './rollback.js';
+
+/**
+ * `npm run bench`: every benchmark in turn, each printing its figures as ratios against a reference
+ * run in the same script. The proxy benchmark needs Debian's nginx and wrk
+ * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository.
+ */
+async function run(): Promise<void> {
+  console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
+  await proxyOverhead();
+  console.log('');
+  console.log('== (b) time to roll back, (c) false rollbacks');
+  await rollbacks();
+}
+
+run().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
