@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi, createRegistry } from './api/server.js';
 import { type LoadedConfig, resolveStorePath } from './config/loader.js';
+import { ChecklistRunner } from './checklist/checklist-runner.js';
+import { checkKinds } from './checklist/kinds/index.js';
+import { loadTemplate, resolveItems } from './checklist/template.js';
 import { Engine } from './engine/engine.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { ProviderError } from './errors.js';
@@ -12,8 +15,18 @@ import { RequestMetrics } from './providers/metrics/builtin/request-metrics.js';
 import { ProxyRouter } from './providers/traffic/proxy/proxy-router.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
-import type { Clock } from './util/clock.js';
+import { type Clock, systemClock } from './util/clock.js';
 import { parseHostPort } from './util/net.js';
+
+/** True when `key` (dotted, e.g. `checklist.vars.healthUrl`) is set in the config. */
+function hasKey(config: object, key: string): boolean {
+  let node: unknown = config;
+  for (const part of key.split('.')) {
+    if (node === null || typeof node !== 'object' || !(part in node)) return false;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node !== undefined && node !== null;
+}
 
 /** A running control plane: store, fleet, proxy, engine and API in one process. */
 export interface ControlPlane {
@@ -37,6 +50,13 @@ export async function startControlPlane(
   options: { clock?: Clock; tickMs?: number } = {},
 ): Promise<ControlPlane> {
   const { config } = loaded;
+  // The template is checked before anything starts, so a bad one fails fast with file:line:col.
+  const kinds = checkKinds();
+  const template = await loadTemplate(config.checklist.template, { configDir: loaded.dir, kinds });
+  const items = resolveItems(template, {
+    vars: config.checklist.vars,
+    configured: (key) => hasKey(config, key),
+  });
   const store = await openStore(`sqlite:${resolveStorePath(loaded)}`);
   const stateDir = path.join(loaded.dir, '.shipcheck');
   const requestMetrics = new RequestMetrics(options.clock ? { clock: options.clock } : {});
@@ -64,14 +84,37 @@ export async function startControlPlane(
     metrics: requestMetrics,
     logger: logger.child({ component: 'proxy' }),
   });
+  const metricSource = new BuiltinMetricSource(requestMetrics);
+  const clock = options.clock ?? systemClock;
+  const runner: ChecklistRunner = new ChecklistRunner({
+    store,
+    kinds,
+    clock,
+    logger: logger.child({ component: 'checklist' }),
+    context: (release) => ({
+      service: config.service,
+      version: release.version,
+      fromVersion: release.fromVersion,
+      proxyUrl: `http://${router.address()}`,
+      configDir: loaded.dir,
+      metrics: metricSource,
+      instances: (version) => fleet.instances(version),
+      envOf: (version) => ({ ...config.fleet.env, APP_VERSION: version, SHIPCHECK_SERVICE: config.service }),
+      clock,
+    }),
+    onItem: (release, item) => {
+      engine.itemChanged(release, item).catch((err: unknown) => logger.error({ err }, 'recording an item event failed'));
+    },
+  });
   const registry = createRegistry();
-  const engine = new Engine({
+  const engine: Engine = new Engine({
+    checklist: { runner, items: () => items },
     ownMetrics: new EngineMetrics(registry),
     config,
     store,
     fleet,
     router,
-    metrics: new BuiltinMetricSource(requestMetrics),
+    metrics: metricSource,
     logger: logger.child({ component: 'engine' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),

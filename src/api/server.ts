@@ -131,6 +131,43 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   command('abort', () => engine.abort());
   command('rollback', () => engine.rollback());
 
+  app.get<{ Params: { service: string }; Querystring: { release?: string } }>(
+    '/api/v1/services/:service/checklist',
+    async (request) => {
+      checkService(request.params.service);
+      const id = request.query.release === undefined ? undefined : parseId(request.query.release);
+      return engine.checklistOf(id);
+    },
+  );
+  app.get<{ Params: { id: string } }>('/api/v1/releases/:id/checklist', async (request) =>
+    engine.checklistOf(parseId(request.params.id)),
+  );
+  const itemCommand = (
+    name: string,
+    run: (item: string, by: string, body: Record<string, unknown>) => Promise<unknown>,
+  ): void => {
+    app.post<{ Params: { service: string }; Body: unknown }>(
+      `/api/v1/services/:service/checklist/${name}`,
+      async (request) => {
+        checkService(request.params.service);
+        const body = request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
+        if (typeof body.item !== 'string' || body.item === '') {
+          throw new InputError(`body must be JSON {"item": "ITEM-ID", ...}`);
+        }
+        const by = typeof body.by === 'string' && body.by ? body.by : 'api';
+        return run(body.item, by, body);
+      },
+    );
+  };
+  itemCommand('sign', (item, by, body) =>
+    engine.signItem(item, by, typeof body.note === 'string' ? body.note : undefined),
+  );
+  itemCommand('waive', (item, by, body) => {
+    if (typeof body.reason !== 'string' || !body.reason.trim()) throw new InputError('waiving an item needs a "reason"');
+    return engine.waiveItem(item, by, body.reason);
+  });
+  itemCommand('rerun', (item, by) => engine.rerunItem(item, by));
+
   app.get<{ Params: { id: string } }>('/api/v1/releases/:id', async (request) =>
     engine.release(parseId(request.params.id)),
   );

@@ -3,6 +3,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/loader.js';
 import { ConfigError, InputError, ShipcheckError } from '../errors.js';
 import { ApiClient, ApiError } from './client.js';
+import { checkKinds } from '../checklist/kinds/index.js';
+import { checklistExportCommand, checklistShowCommand, itemCommand } from './commands/checklist.js';
+import { templateShowCommand, templateValidateCommand } from './commands/checklist-template.js';
 import { controlCommand } from './commands/control.js';
 import { demoCommand } from './commands/demo.js';
 import { deployCommand } from './commands/deploy.js';
@@ -157,6 +160,55 @@ export async function main(
     .action(
       run(async (o: { wait?: boolean }) =>
         controlCommand('rollback', globals(), io, { wait: o.wait ?? false }),
+      ),
+    );
+  program
+    .command('checklist [action] [item]')
+    .description('the release checklist; actions: rerun ITEM, export, template show|validate')
+    .option('--release <id>', 'a release other than the active (or last) one')
+    .option('--format <format>', 'for export: md or html', 'md')
+    .option('--template <ref>', 'for template show|validate: default, none or a path')
+    .action(
+      run(
+        async (
+          action: string | undefined,
+          item: string | undefined,
+          o: { release?: string; format?: string; template?: string },
+        ) => {
+          if (action === undefined) return checklistShowCommand({ ...globals(), ...o }, io);
+          if (action === 'rerun' && item) return itemCommand('rerun', item, globals(), io);
+          if (action === 'export') return checklistExportCommand({ ...globals(), ...o }, io);
+          if (action === 'template' && (item === 'show' || item === 'validate')) {
+            const command = item === 'show' ? templateShowCommand : templateValidateCommand;
+            const templateOpts = {
+              config: globals().config,
+              json: globals().json ?? false,
+              ...(o.template ? { template: o.template } : {}),
+            };
+            return command(templateOpts, io, checkKinds());
+          }
+          throw new InputError(
+            `unknown checklist action "${[action, item].filter(Boolean).join(' ')}"; use checklist, checklist rerun ITEM, checklist export, or checklist template show|validate`,
+          );
+        },
+      ),
+    );
+  program
+    .command('sign <item>')
+    .description('sign a manual checklist item at the current gate')
+    .option('--note <text>', 'a note kept with the sign-off')
+    .action(
+      run(async (item: string, o: { note?: string }) =>
+        itemCommand('sign', item, { ...globals(), ...o }, io),
+      ),
+    );
+  program
+    .command('waive <item>')
+    .description('waive a checklist item; the reason is kept as evidence')
+    .requiredOption('--reason <text>', 'why the item is waived')
+    .action(
+      run(async (item: string, o: { reason: string }) =>
+        itemCommand('waive', item, { ...globals(), ...o }, io),
       ),
     );
   program

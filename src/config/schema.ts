@@ -216,8 +216,18 @@ export const configSchema = z.strictObject({
     .prefault({ triggers: [], keepPreviousFor: '10m' })
     .describe('When and how a release is rolled back automatically.'),
   checklist: z
-    .strictObject({ template: z.literal('none').describe('Checklist template; `none` for now.') })
-    .prefault({ template: 'none' })
+    .strictObject({
+      template: z
+        .string()
+        .min(1)
+        .prefault('none')
+        .describe('`default` (the production checklist), `none`, or the path of a template file.'),
+      vars: z
+        .record(z.string(), z.string())
+        .prefault({})
+        .describe('Values for {{vars.NAME}} in template params, e.g. a health URL or a dependency host.'),
+    })
+    .prefault({ template: 'none', vars: {} })
     .describe('The release checklist.'),
 });
 

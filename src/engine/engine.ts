@@ -9,6 +9,10 @@ import type { Route, TrafficRouter } from '../providers/traffic/types.js';
 import type { EventRow, ReleasePatch, ReleaseRow, ReleaseState, ServiceRow, Store } from '../store/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
+import { type ChecklistRunner, type GateOutcome, gateOf } from '../checklist/checklist-runner.js';
+import type { ResolvedItem } from '../checklist/template.js';
+import type { Gate } from '../checklist/types.js';
+import type { ChecklistItemRow } from '../store/types.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
 import { Reasons } from './reasons.js';
@@ -30,6 +34,8 @@ export interface EngineOptions {
   tickMs?: number;
   /** Where the engine's own metrics are registered; none when omitted. */
   ownMetrics?: EngineMetrics;
+  /** The release checklist: its runner and the resolved template items each release gets. */
+  checklist?: { runner: ChecklistRunner; items: () => readonly ResolvedItem[] };
 }
 
 /** Live figures of one version over the last few seconds. */
@@ -84,6 +90,7 @@ export class Engine {
   private readonly clock: Clock;
   private readonly tickMs: number;
   private readonly ownMetrics: EngineMetrics | undefined;
+  private readonly checklist: EngineOptions['checklist'];
   private readonly analysis = new Map<number, AnalysisState>();
   private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -99,6 +106,7 @@ export class Engine {
     this.clock = options.clock ?? systemClock;
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.ownMetrics = options.ownMetrics;
+    this.checklist = options.checklist;
     this.events.setMaxListeners(0);
   }
 
@@ -121,6 +129,7 @@ export class Engine {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.exclusive(async () => undefined);
+    await this.checklist?.runner.close();
     await Promise.allSettled(this.stopping.values());
   }
 
@@ -167,7 +176,7 @@ export class Engine {
         version,
         fromVersion: service.stableVersion,
         kind: 'deploy',
-        phase: 'starting',
+        phase: 'pre-deploy',
         reason: null,
         message: `release #{id}: ${service.stableVersion ?? '(none)'} -> ${version}`,
       });
@@ -300,8 +309,67 @@ export class Engine {
       createdAt: now,
     });
     await this.emit(release, 'release.created', input.message.replace('{id}', String(release.id)));
+    // A rollback release restores a known version in a hurry: it carries no checklist.
+    if (this.checklist && input.kind === 'deploy') await this.checklist.runner.create(release, this.checklist.items());
     await this.reconcile();
     return (await this.store.getRelease(release.id)) ?? release;
+  }
+
+  /** Publishes a checklist item's change as an event (the checklist runner calls it). */
+  async itemChanged(release: ReleaseRow, item: ChecklistItemRow): Promise<void> {
+    if (item.state === 'running' || item.state === 'pending') return;
+    const last = item.evidence[item.evidence.length - 1];
+    await this.emit(release, 'checklist.item', `${item.id}: ${item.state}${last ? ` (${last.summary})` : ''}`, {
+      item: item.id,
+      itemState: item.state,
+      gate: item.gate,
+    });
+  }
+
+  /** Signs a manual item of the active release's current gate (or of a finished rollback). */
+  signItem(itemId: string, by: string, note: string | undefined): Promise<ChecklistItemRow> {
+    return this.checklistCommand(async (runner, release) => runner.sign(release, itemId, by, note));
+  }
+
+  /** Waives an item of the active (or last) release, with a reason kept as evidence. */
+  waiveItem(itemId: string, by: string, reason: string): Promise<ChecklistItemRow> {
+    return this.checklistCommand(async (runner, release) => runner.waive(release, itemId, by, reason));
+  }
+
+  /** Runs a failed automated item again. */
+  rerunItem(itemId: string, by: string): Promise<ChecklistItemRow> {
+    return this.checklistCommand(async (runner, release) => runner.rerun(release, itemId, by));
+  }
+
+  /** A release's checklist (default: the active, else the last release) and the gate it is at. */
+  async checklistOf(
+    releaseId?: number,
+  ): Promise<{ release: ReleaseView; gate: Gate | null; items: ChecklistItemRow[] }> {
+    const release = releaseId === undefined ? await this.currentRelease() : await this.release(releaseId);
+    return {
+      release: this.view(release),
+      gate: gateOf(release) ?? null,
+      items: await this.store.listChecklist(release.id),
+    };
+  }
+
+  private checklistCommand(
+    work: (runner: ChecklistRunner, release: ReleaseRow) => Promise<ChecklistItemRow>,
+  ): Promise<ChecklistItemRow> {
+    return this.exclusive(async () => {
+      if (!this.checklist) throw new ConflictError(`service ${this.service} has no checklist (checklist.template: none)`);
+      const release = await this.currentRelease();
+      const item = await work(this.checklist.runner, release);
+      await this.reconcile();
+      return item;
+    });
+  }
+
+  private async currentRelease(): Promise<ReleaseRow> {
+    const release =
+      (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
+    if (!release) throw new NotFoundError(`service ${this.service} has no release yet`);
+    return release;
   }
 
   // ---- queries --------------------------------------------------------------------------------
@@ -446,6 +514,11 @@ export class Engine {
       return;
     }
     switch (release.phase) {
+      case 'pre-deploy':
+        return this.reconcilePreDeploy(release);
+      case 'verify':
+      case 'post-deploy':
+        return this.reconcileFinalGates(release);
       case 'starting':
         return this.reconcileStarting(release, service);
       case 'canary':
@@ -461,7 +534,11 @@ export class Engine {
     const first = !service.stableVersion;
     const count = first ? this.config.fleet.instances : canaryCount(this.config, 0);
     if (!(await this.scaled(release, count, release.phaseStartedAt))) return;
-    if (first) return this.finish(release);
+    if (first) {
+      // Nothing to compare a first release with: no canary steps, straight to the verify gate.
+      const verifying = await this.update(release, { phase: 'verify', phaseStartedAt: this.now() });
+      return this.reconcileFinalGates(verifying);
+    }
     const updated = await this.update(release, { phase: 'canary', step: 0, stepStartedAt: this.now() });
     await this.emit(
       updated,
@@ -495,8 +572,15 @@ export class Engine {
 
   private async reconcileCanary(release: ReleaseRow): Promise<void> {
     if (await this.analyse(release)) return;
-    const current = (await this.store.getRelease(release.id)) ?? release;
-    if (current.state !== 'progressing' || current.phase !== 'canary') return;
+    let current = (await this.store.getRelease(release.id)) ?? release;
+    if (current.phase !== 'canary') return;
+    // The canary gate is passed before the canary gets any user traffic.
+    if (current.step === 0 && current.weight === 0 && current.state !== 'paused') {
+      const passed = await this.passGate(current, 'canary');
+      if (!passed) return;
+      current = (await this.store.getRelease(release.id)) ?? current;
+    }
+    if (current.state !== 'progressing') return;
     const steps = this.config.strategy.steps;
     const step = steps[current.step];
     const now = this.now();
@@ -556,7 +640,57 @@ export class Engine {
     const bake = this.config.strategy.bakeTime;
     if (now - current.stepStartedAt < bake) return;
     if (bake > 0 && !this.analysisPasses(current)) return;
+    const updated = await this.update(current, { phase: 'verify', phaseStartedAt: now });
+    return this.reconcileFinalGates(updated);
+  }
+
+  /** Holds the release at its pre-deploy gate; a failed check blocks it until fixed and re-run, or waived. */
+  private async reconcilePreDeploy(release: ReleaseRow): Promise<void> {
+    if (release.state === 'paused') return;
+    if (!(await this.passGate(release, 'pre-deploy'))) return;
+    const updated = await this.update(release, { phase: 'starting', phaseStartedAt: this.now() });
+    return this.reconcileStarting(updated, await this.serviceRow());
+  }
+
+  /** The verify gate at 100%, then the post-deploy gate; analysis keeps running through both. */
+  private async reconcileFinalGates(release: ReleaseRow): Promise<void> {
+    if (await this.analyse(release)) return;
+    const current = (await this.store.getRelease(release.id)) ?? release;
+    if (current.state === 'paused') return;
+    const gate: Gate = current.phase === 'verify' ? 'verify' : 'post-deploy';
+    if (!(await this.passGate(current, gate))) return;
+    if (gate === 'verify') {
+      const updated = await this.update(current, { phase: 'post-deploy', phaseStartedAt: this.now() });
+      return this.reconcileFinalGates(updated);
+    }
     return this.finish(current);
+  }
+
+  /**
+   * Evaluates a gate. True when the release may go on. Otherwise the release waits (manual items,
+   * checks still running), is blocked (a failed pre-deploy check), or is rolled back (a failed check
+   * at a later gate).
+   */
+  private async passGate(release: ReleaseRow, gate: Gate): Promise<boolean> {
+    if (!this.checklist) return true;
+    const outcome = await this.checklist.runner.gate(release, gate);
+    if (outcome.status === 'passed') {
+      if (release.state === 'waiting') {
+        const updated = await this.update(release, { state: 'progressing', reason: null });
+        await this.emit(updated, 'release.gate_passed', `${gate} gate passed`, { gate });
+      }
+      return true;
+    }
+    if (outcome.status === 'failed' && outcome.failed && gate !== 'pre-deploy') {
+      await this.beginRollback(release, Reasons.checkFailed(gate, describeItem(outcome.failed)), 'rolled_back');
+      return false;
+    }
+    const reason = waitingReason(gate, outcome);
+    if (release.state !== 'waiting' || release.reason !== reason) {
+      const updated = await this.update(release, { state: 'waiting', reason });
+      await this.emit(updated, 'release.waiting', reason, { gate });
+    }
+    return false;
   }
 
   /** Marks the release succeeded: its version becomes stable, the old one stays warm for a while. */
@@ -617,7 +751,13 @@ export class Engine {
       this.stopInBackground(release.version);
       return;
     }
+    if (this.checklist) {
+      // Automated rollback items (a CDN purge, down migrations) finish first; manual ones are signed after.
+      const gate = await this.checklist.runner.gate(release, 'rollback');
+      if (gate.running.length > 0) return;
+    }
     const outcome = release.outcome ?? 'rolled_back';
+    this.checklist?.runner.abort(release.id);
     const updated = await this.update(release, { state: outcome, phase: 'completed', endedAt: this.now() });
     this.ownMetrics?.ended(this.service, outcome);
     this.analysis.delete(release.id);
@@ -789,6 +929,27 @@ export class Engine {
     this.logger.info({ event: type }, message);
     this.events.emit('event', row);
   }
+}
+
+/** `"Run full test suite" (pre-deployment/testing/run-full-test-suite): npm test: exit 1 in 3.2s` */
+function describeItem(item: ChecklistItemRow): string {
+  const last = item.evidence[item.evidence.length - 1];
+  return `"${item.title}" (${item.id})${last ? `: ${last.summary}` : ''}`;
+}
+
+/** Why a release waits at a gate, in words that say what to do. */
+function waitingReason(gate: Gate, outcome: GateOutcome): string {
+  if (outcome.failed) {
+    return Reasons.blockedAtGate(gate, describeItem(outcome.failed));
+  }
+  const parts: string[] = [];
+  if (outcome.toSign.length > 0) {
+    parts.push(`${outcome.toSign.length} item${outcome.toSign.length > 1 ? 's' : ''} to sign: ${outcome.toSign.map((i) => i.id).join(', ')}`);
+  }
+  if (outcome.running.length > 0) {
+    parts.push(`${outcome.running.length} check${outcome.running.length > 1 ? 's' : ''} running: ${outcome.running.map((i) => i.id).join(', ')}`);
+  }
+  return `waiting at the ${gate} gate: ${parts.join('; ')}`;
 }
 
 /** Instances that count as serving for a version: ready ones. */

@@ -8,5 +8,8 @@ export const Reasons = {
     `${version} not healthy within fleet.startTimeout ${timeout}: ${detail}`,
   triggerFired: (rule: string, measured: string) => `rollback trigger "${rule}" fired: ${measured}`,
   inconclusive: (count: number, detail: string) => `analysis inconclusive ${count} times in a row: ${detail}`,
+  checkFailed: (gate: string, item: string) => `${gate} check failed: ${item}`,
+  blockedAtGate: (gate: string, item: string) =>
+    `blocked at the ${gate} gate: ${item}; fix it and run "shipcheck checklist rerun", waive it, or abort`,
   firstReleaseFailed: (detail: string) => `first release failed, nothing to roll back to: ${detail}`,
 } as const;

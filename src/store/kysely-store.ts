@@ -3,7 +3,9 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { InstanceRecord } from '../providers/fleet/types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
+import type { Evidence, Gate, ItemState } from '../checklist/types.js';
 import {
+  type ChecklistItemRow,
   type EventRow,
   type MeasurementRow,
   type ReleasePatch,
@@ -15,6 +17,24 @@ import {
 } from './types.js';
 
 type ReleaseRecord = Selectable<Database['releases']>;
+
+function toChecklistItem(r: Selectable<Database['checklist_items']>): ChecklistItemRow {
+  return {
+    releaseId: Number(r.release_id),
+    id: r.item_id,
+    position: Number(r.position),
+    section: r.section,
+    title: r.title,
+    kind: r.kind,
+    gate: r.gate as Gate,
+    params: JSON.parse(r.params) as Record<string, unknown>,
+    hint: r.hint,
+    automated: Number(r.automated) === 1,
+    state: r.state as ItemState,
+    evidence: JSON.parse(r.evidence) as Evidence[],
+    updatedAt: Number(r.updated_at),
+  };
+}
 
 /** Numbers may come back as strings (PostgreSQL bigint); the rows always hold numbers. */
 const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
@@ -278,6 +298,72 @@ export class KyselyStore implements Store {
       message: r.message,
       inputs: JSON.parse(r.inputs) as Record<string, unknown>,
     }));
+  }
+
+  async createChecklist(items: ChecklistItemRow[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.durably(() =>
+      this.db
+        .insertInto('checklist_items')
+        .values(
+          items.map((i) => ({
+            release_id: i.releaseId,
+            item_id: i.id,
+            position: i.position,
+            section: i.section,
+            title: i.title,
+            kind: i.kind,
+            gate: i.gate,
+            params: JSON.stringify(i.params),
+            hint: i.hint,
+            automated: i.automated ? 1 : 0,
+            state: i.state,
+            evidence: JSON.stringify(i.evidence),
+            updated_at: i.updatedAt,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['release_id', 'item_id']).doNothing())
+        .execute(),
+    );
+  }
+
+  async listChecklist(releaseId: number): Promise<ChecklistItemRow[]> {
+    const rows = await this.db
+      .selectFrom('checklist_items')
+      .selectAll()
+      .where('release_id', '=', releaseId)
+      .orderBy('position')
+      .execute();
+    return rows.map(toChecklistItem);
+  }
+
+  async updateChecklistItem(
+    releaseId: number,
+    itemId: string,
+    patch: { state: ItemState; evidence?: Evidence },
+    now: number,
+  ): Promise<ChecklistItemRow> {
+    return this.durably(async () =>
+      this.db.transaction().execute(async (tx) => {
+        const row = await tx
+          .selectFrom('checklist_items')
+          .selectAll()
+          .where('release_id', '=', releaseId)
+          .where('item_id', '=', itemId)
+          .executeTakeFirst();
+        if (!row) throw new NotFoundError(`no checklist item "${itemId}" in release #${releaseId}`);
+        const evidence = JSON.parse(row.evidence) as Evidence[];
+        if (patch.evidence) evidence.push(patch.evidence);
+        const updated = await tx
+          .updateTable('checklist_items')
+          .set({ state: patch.state, evidence: JSON.stringify(evidence), updated_at: now })
+          .where('release_id', '=', releaseId)
+          .where('item_id', '=', itemId)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toChecklistItem(updated);
+      }),
+    );
   }
 
   async listInstances(service: string): Promise<InstanceRecord[]> {

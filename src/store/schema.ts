@@ -54,6 +54,21 @@ export interface Database {
     message: string;
     inputs: string;
   };
+  checklist_items: {
+    release_id: number;
+    item_id: string;
+    position: number;
+    section: string;
+    title: string;
+    kind: string;
+    gate: string;
+    params: string;
+    hint: string | null;
+    automated: number;
+    state: string;
+    evidence: string;
+    updated_at: number;
+  };
   instances: {
     id: string;
     service: string;

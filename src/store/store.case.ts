@@ -134,6 +134,56 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(list[1]).toMatchObject({ value: null, verdict: 'inconclusive' });
     });
 
+    it('keeps a release checklist, appending evidence', async () => {
+      const r = await store.createRelease(newRelease('web', 'v1'));
+      const item = {
+        releaseId: r.id,
+        id: 'pre-deployment/testing/run-full-test-suite',
+        position: 0,
+        section: 'Pre-Deployment / Testing',
+        title: 'Run full test suite',
+        kind: 'command',
+        gate: 'pre-deploy' as const,
+        params: { run: 'npm test' },
+        hint: null,
+        automated: true,
+        state: 'pending' as const,
+        evidence: [],
+        updatedAt: 1,
+      };
+      const manual = {
+        ...item,
+        id: 'a/b/sign-me',
+        position: 1,
+        kind: 'manual',
+        automated: false,
+        hint: 'sign it',
+      };
+      await store.createChecklist([item, manual]);
+      await store.createChecklist([{ ...item, state: 'failed' }]);
+      expect((await store.listChecklist(r.id)).map((i) => [i.id, i.state])).toEqual([
+        [item.id, 'pending'],
+        [manual.id, 'pending'],
+      ]);
+      await store.updateChecklistItem(r.id, item.id, { state: 'running' }, 2);
+      const done = await store.updateChecklistItem(
+        r.id,
+        item.id,
+        { state: 'passed', evidence: { at: 3, summary: 'npm test: exit 0 in 1.2s', output: 'ok' } },
+        3,
+      );
+      expect(done).toMatchObject({
+        state: 'passed',
+        updatedAt: 3,
+        params: { run: 'npm test' },
+        automated: true,
+      });
+      expect(done.evidence).toEqual([{ at: 3, summary: 'npm test: exit 0 in 1.2s', output: 'ok' }]);
+      await expect(store.updateChecklistItem(r.id, 'nope', { state: 'passed' }, 4)).rejects.toThrow(
+        /no checklist item "nope" in release #\d+/,
+      );
+    });
+
     it('keeps instance records for adoption after a restart', async () => {
       const rec = {
         id: 'web-v1-0',

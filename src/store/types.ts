@@ -1,3 +1,4 @@
+import type { Evidence, Gate, ItemState } from '../checklist/types.js';
 import type { InstanceRecordStore } from '../providers/fleet/types.js';
 
 /** Where a release stands; terminal states end it. */
@@ -8,7 +9,15 @@ export type ReleaseState =
 export const TERMINAL_STATES: readonly ReleaseState[] = ['succeeded', 'rolled_back', 'aborted', 'failed'];
 
 /** Where a release is in its plan. */
-export type ReleasePhase = 'starting' | 'canary' | 'verifying' | 'rolling-back' | 'completed';
+export type ReleasePhase =
+  | 'pre-deploy'
+  | 'starting'
+  | 'canary'
+  | 'verifying'
+  | 'verify'
+  | 'post-deploy'
+  | 'rolling-back'
+  | 'completed';
 
 /** Why a release was created. */
 export type ReleaseKind = 'deploy' | 'rollback';
@@ -97,6 +106,25 @@ export interface MeasurementRow {
   inputs: Record<string, unknown>;
 }
 
+/** One item of one release's checklist, with everything it saw. */
+export interface ChecklistItemRow {
+  releaseId: number;
+  id: string;
+  position: number;
+  section: string;
+  title: string;
+  kind: string;
+  gate: Gate;
+  params: Record<string, unknown>;
+  /** Why an item is manual although it could be automated, e.g. `automated once "backup" is configured`. */
+  hint: string | null;
+  automated: boolean;
+  state: ItemState;
+  /** Oldest first: every run, sign-off or waiver. */
+  evidence: Evidence[];
+  updatedAt: number;
+}
+
 /** Durable state behind the engine. Implementations: SQLite (default) and, later, PostgreSQL. */
 export interface Store extends InstanceRecordStore {
   /** Applies the store's own schema migrations; safe to call on every start. */
@@ -131,4 +159,16 @@ export interface Store extends InstanceRecordStore {
   addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
   /** Oldest first. */
   listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]>;
+
+  /** Stores a release's checklist; items that already exist are left as they are (idempotent). */
+  createChecklist(items: ChecklistItemRow[]): Promise<void>;
+  /** The release's checklist in template order. */
+  listChecklist(releaseId: number): Promise<ChecklistItemRow[]>;
+  /** Sets an item's state, appending evidence when given; durable on return. */
+  updateChecklistItem(
+    releaseId: number,
+    itemId: string,
+    patch: { state: ItemState; evidence?: Evidence },
+    now: number,
+  ): Promise<ChecklistItemRow>;
 }

@@ -102,6 +102,27 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '002_checklists': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('checklist_items')
+          .addColumn('release_id', 'integer', (c) => c.notNull())
+          .addColumn('item_id', 'text', (c) => c.notNull())
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .addColumn('section', 'text', (c) => c.notNull())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('gate', 'text', (c) => c.notNull())
+          .addColumn('params', 'text', (c) => c.notNull())
+          .addColumn('hint', 'text')
+          .addColumn('automated', 'integer', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('evidence', 'text', (c) => c.notNull())
+          .addColumn('updated_at', time, (c) => c.notNull())
+          .addPrimaryKeyConstraint('checklist_items_pk', ['release_id', 'item_id'])
+          .execute();
+      },
+    },
   };
 }
 

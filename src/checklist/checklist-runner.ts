@@ -1,0 +1,210 @@
+import type { Logger } from 'pino';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+import type { ResolvedItem } from './template.js';
+import type { CheckContext, CheckKind, CheckResult, Evidence, Gate } from './types.js';
+
+/** Who runs automated checks, as evidence names it. */
+const AUTOMATION = 'shipcheck';
+/** Output kept per evidence entry; the check's own excerpt is usually shorter. */
+const MAX_OUTPUT_CHARS = 8192;
+
+/** Where a release stands at one gate. */
+export interface GateOutcome {
+  status: 'passed' | 'waiting' | 'failed';
+  /** Manual items at this gate still to sign. */
+  toSign: ChecklistItemRow[];
+  /** Automated items at this gate still running (or about to). */
+  running: ChecklistItemRow[];
+  /** The first failed item, when status is `failed`. */
+  failed: ChecklistItemRow | undefined;
+}
+
+/** The gate a release is at, derived from its phase; undefined between gates. */
+export function gateOf(release: ReleaseRow): Gate | undefined {
+  switch (release.phase) {
+    case 'pre-deploy':
+    case 'canary':
+    case 'verify':
+    case 'post-deploy':
+      return release.phase;
+    case 'rolling-back':
+      return 'rollback';
+    case 'completed':
+      return release.state === 'succeeded' ? undefined : 'rollback';
+    default:
+      return undefined;
+  }
+}
+
+/** What the runner needs from its surroundings. */
+export interface ChecklistRunnerOptions {
+  store: Store;
+  kinds: ReadonlyMap<string, CheckKind<unknown>>;
+  clock: Clock;
+  logger: Logger;
+  /** The context checks of `release` run in, without the abort signal (the runner owns it). */
+  context: (release: ReleaseRow) => Omit<CheckContext, 'signal'>;
+  /** Called after an item changes, so the engine can publish an event. */
+  onItem?: (release: ReleaseRow, item: ChecklistItemRow) => void;
+}
+
+/** Instantiates a release's checklist, runs its automated items at each gate, and takes sign-offs. */
+export class ChecklistRunner {
+  private readonly running = new Map<string, AbortController>();
+  private readonly tasks = new Set<Promise<void>>();
+
+  constructor(private readonly options: ChecklistRunnerOptions) {}
+
+  /** Stores the release's checklist from resolved template items; idempotent. */
+  async create(release: ReleaseRow, items: readonly ResolvedItem[]): Promise<void> {
+    const now = this.options.clock.now();
+    await this.options.store.createChecklist(
+      items.map((item, position) => ({
+        releaseId: release.id,
+        id: item.id,
+        position,
+        section: item.section,
+        title: item.title,
+        kind: item.kind,
+        gate: item.gate,
+        params: item.params,
+        hint: item.hint ?? null,
+        automated: item.automated,
+        state: 'pending',
+        evidence: [],
+        updatedAt: now,
+      })),
+    );
+  }
+
+  /**
+   * Starts the gate's automated items that have not run (or whose run a crash interrupted) and says
+   * whether the release may pass. Cheap to call on every reconcile.
+   */
+  async gate(release: ReleaseRow, gate: Gate): Promise<GateOutcome> {
+    let items = (await this.options.store.listChecklist(release.id)).filter((i) => i.gate === gate);
+    const toStart = items.filter(
+      (i) => i.automated && (i.state === 'pending' || (i.state === 'running' && !this.running.has(key(release, i)))),
+    );
+    for (const item of toStart) await this.start(release, item);
+    if (toStart.length > 0) {
+      items = (await this.options.store.listChecklist(release.id)).filter((i) => i.gate === gate);
+    }
+    const failed = items.find((i) => i.state === 'failed');
+    const toSign = items.filter((i) => !i.automated && i.state === 'pending');
+    const running = items.filter((i) => i.automated && (i.state === 'pending' || i.state === 'running'));
+    const status = failed ? 'failed' : toSign.length === 0 && running.length === 0 ? 'passed' : 'waiting';
+    return { status, toSign, running, failed };
+  }
+
+  /** Signs a manual item of the gate the release is at. */
+  async sign(release: ReleaseRow, itemId: string, by: string, note: string | undefined): Promise<ChecklistItemRow> {
+    const item = await this.item(release, itemId);
+    if (item.automated) {
+      throw new ConflictError(
+        `"${item.id}" is an automated ${item.kind} check and cannot be signed; waive it with a reason instead`,
+      );
+    }
+    const current = gateOf(release);
+    if (item.gate !== current) {
+      throw new ConflictError(
+        `"${item.id}" belongs to the ${item.gate} gate; release #${release.id} is ` +
+          (current ? `at the ${current} gate` : `between gates (${release.phase})`),
+      );
+    }
+    if (item.state === 'passed') return item;
+    const evidence: Evidence = { at: this.options.clock.now(), summary: `signed by ${by}`, by };
+    if (note) evidence.note = note;
+    return this.set(release, item, 'passed', evidence);
+  }
+
+  /** Waives an item that has not passed, with a reason that is kept as evidence. */
+  async waive(release: ReleaseRow, itemId: string, by: string, reason: string): Promise<ChecklistItemRow> {
+    if (!reason.trim()) throw new InputError('waiving an item needs a reason');
+    const item = await this.item(release, itemId);
+    if (item.state === 'passed') throw new ConflictError(`"${item.id}" has already passed; nothing to waive`);
+    this.running.get(key(release, item))?.abort();
+    const evidence: Evidence = { at: this.options.clock.now(), summary: `waived by ${by}`, by, note: reason };
+    return this.set(release, item, 'waived', evidence);
+  }
+
+  /** Runs a failed automated item again. */
+  async rerun(release: ReleaseRow, itemId: string, by: string): Promise<ChecklistItemRow> {
+    const item = await this.item(release, itemId);
+    if (!item.automated) throw new ConflictError(`"${item.id}" is a manual item; sign it instead`);
+    if (item.state !== 'failed') throw new ConflictError(`"${item.id}" is ${item.state}; only a failed check can be re-run`);
+    return this.set(release, item, 'pending', { at: this.options.clock.now(), summary: `re-run asked by ${by}`, by });
+  }
+
+  /** Stops the checks still running for a release (it ended, or the control plane stops). */
+  abort(releaseId?: number): void {
+    for (const [k, controller] of this.running) {
+      if (releaseId === undefined || k.startsWith(`${releaseId}:`)) controller.abort();
+    }
+  }
+
+  /** Aborts every check and waits for them to wind down. */
+  async close(): Promise<void> {
+    this.abort();
+    await Promise.allSettled(this.tasks);
+  }
+
+  private async item(release: ReleaseRow, itemId: string): Promise<ChecklistItemRow> {
+    const items = await this.options.store.listChecklist(release.id);
+    const item = items.find((i) => i.id === itemId) ?? items.filter((i) => i.id.endsWith(`/${itemId}`))[0];
+    if (!item) throw new NotFoundError(`no checklist item "${itemId}" in release #${release.id}`);
+    return item;
+  }
+
+  private async set(
+    release: ReleaseRow,
+    item: ChecklistItemRow,
+    state: ChecklistItemRow['state'],
+    evidence?: Evidence,
+  ): Promise<ChecklistItemRow> {
+    const patch = evidence ? { state, evidence } : { state };
+    const updated = await this.options.store.updateChecklistItem(release.id, item.id, patch, this.options.clock.now());
+    this.options.onItem?.(release, updated);
+    return updated;
+  }
+
+  private async start(release: ReleaseRow, item: ChecklistItemRow): Promise<void> {
+    const controller = new AbortController();
+    this.running.set(key(release, item), controller);
+    await this.set(release, item, 'running');
+    const task = this.run(release, item, controller.signal)
+      .then(async (result) => {
+        if (controller.signal.aborted) return;
+        const evidence: Evidence = { at: this.options.clock.now(), summary: result.summary, by: AUTOMATION };
+        if (result.output !== undefined) evidence.output = result.output.slice(-MAX_OUTPUT_CHARS);
+        if (result.value !== undefined) evidence.value = result.value;
+        if (result.data !== undefined) evidence.data = result.data;
+        await this.set(release, item, result.ok ? 'passed' : 'failed', evidence);
+      })
+      .catch((err: unknown) => this.options.logger.error({ err, item: item.id }, 'recording a check result failed'))
+      .finally(() => {
+        this.running.delete(key(release, item));
+        this.tasks.delete(task);
+      });
+    this.tasks.add(task);
+  }
+
+  private async run(release: ReleaseRow, item: ChecklistItemRow, signal: AbortSignal): Promise<CheckResult> {
+    const kind = this.options.kinds.get(item.kind);
+    if (!kind) return { ok: false, summary: `no check kind "${item.kind}" in this version of shipcheck` };
+    const params = kind.params.safeParse(item.params);
+    if (!params.success) return { ok: false, summary: `bad params: ${params.error.issues[0]?.message ?? 'invalid'}` };
+    try {
+      return await kind.run(params.data, { ...this.options.context(release), signal });
+    } catch (err) {
+      this.options.logger.error({ err, item: item.id }, 'check crashed');
+      return { ok: false, summary: `${item.kind} check crashed: ${(err as Error).message}` };
+    }
+  }
+}
+
+function key(release: ReleaseRow, item: ChecklistItemRow): string {
+  return `${release.id}:${item.id}`;
+}

@@ -1,0 +1,70 @@
+import type { z } from 'zod';
+import type { Instance } from '../providers/fleet/types.js';
+import type { MetricSource } from '../providers/metrics/types.js';
+import type { Clock } from '../util/clock.js';
+
+/** Where in a release an item is checked; a release passes a gate only when its items have passed. */
+export type Gate = 'pre-deploy' | 'canary' | 'verify' | 'post-deploy' | 'rollback' | 'scheduled';
+
+/** Every gate, in the order a release meets them (`scheduled` items never block a release). */
+export const GATES: readonly Gate[] = ['pre-deploy', 'canary', 'verify', 'post-deploy', 'rollback', 'scheduled'];
+
+/** The state of one item of one release's checklist. */
+export type ItemState = 'pending' | 'running' | 'passed' | 'failed' | 'waived' | 'not-applicable';
+
+/** What an item saw or who signed it, kept with the item. */
+export interface Evidence {
+  /** Epoch ms. */
+  at: number;
+  /** One line a person reads: `GET /healthz: 200 in 12ms`. */
+  summary: string;
+  /** An excerpt of output (command output, response body), at most a few KB. */
+  output?: string;
+  /** The measured value, when the check measures one (days to expiry, free MB, rps). */
+  value?: number;
+  /** Structured details (status code, row counts, env diff). */
+  data?: Record<string, unknown>;
+  /** Who signed or waived. */
+  by?: string;
+  /** The signer's note, or the waiver's reason. */
+  note?: string;
+}
+
+/** The outcome of running a check once. Checks report failure as data; they throw only on bugs. */
+export interface CheckResult {
+  ok: boolean;
+  summary: string;
+  output?: string;
+  value?: number;
+  data?: Record<string, unknown>;
+}
+
+/** What a check may use while it runs. */
+export interface CheckContext {
+  service: string;
+  /** The version being released, and the stable one it replaces (null for a first release). */
+  version: string;
+  fromVersion: string | null;
+  /** Base URL of the built-in proxy, e.g. http://127.0.0.1:8080; `params.target` goes through it. */
+  proxyUrl: string;
+  /** Folder of the config file; relative paths in params resolve against it. */
+  configDir: string;
+  metrics: MetricSource;
+  /** Instances of a version (for env, logs and health). */
+  instances(version: string): Instance[];
+  /** Environment a version's instances get (fleet.env merged with shipcheck's own variables). */
+  envOf(version: string): Record<string, string>;
+  clock: Clock;
+  /** Aborted when the release moves on or the control plane stops; long checks must honour it. */
+  signal: AbortSignal;
+}
+
+/** One kind of automated (or manual) check; one module per kind under checklist/kinds/. */
+export interface CheckKind<P = unknown> {
+  /** The name used in templates: `http`, `command`, ... */
+  readonly kind: string;
+  /** Validates and normalises `params` (durations to ms, defaults filled in). */
+  readonly params: z.ZodType<P>;
+  /** Runs the check. Idempotent: it may run again after a controller restart. */
+  run(params: P, context: CheckContext): Promise<CheckResult>;
+}

@@ -1,0 +1,109 @@
+import os from 'node:os';
+import { renderReport } from '../../checklist/report.js';
+import type { Gate } from '../../checklist/types.js';
+import { InputError } from '../../errors.js';
+import type { ReleaseView } from '../../engine/engine.js';
+import type { ChecklistItemRow } from '../../store/types.js';
+import type { GlobalOptions, Io } from '../main.js';
+import { resolveTarget } from '../main.js';
+
+/** What `checklist --json` prints: `{release, gate, items: [{id, section, title, kind, gate, state, evidence}]}`. */
+export interface ChecklistView {
+  release: ReleaseView;
+  gate: Gate | null;
+  items: ChecklistItemRow[];
+}
+
+const STATE_MARK: Record<string, string> = {
+  passed: 'ok  ',
+  waived: 'waiv',
+  failed: 'FAIL',
+  running: '... ',
+  pending: '    ',
+  'not-applicable': 'n/a ',
+};
+
+/** The person signing: SHIPCHECK_USER, else the login name. */
+export function signer(): string {
+  return process.env.SHIPCHECK_USER ?? os.userInfo().username;
+}
+
+/** `shipcheck checklist [--release ID] [--json]`: a tree with states and evidence, then what is left to sign. */
+export async function checklistShowCommand(
+  opts: GlobalOptions & { release?: string },
+  io: Io,
+): Promise<number> {
+  const { client, service } = await resolveTarget(opts);
+  const query = opts.release ? `?release=${encodeURIComponent(opts.release)}` : '';
+  const view = await client.get<ChecklistView>(`/api/v1/services/${service}/checklist${query}`);
+  if (opts.json) {
+    io.out(JSON.stringify(view, null, 2));
+    return 0;
+  }
+  formatChecklist(view).forEach((line) => io.out(line));
+  return 0;
+}
+
+/** The human form of a checklist. */
+export function formatChecklist(view: ChecklistView): string[] {
+  const { release, gate, items } = view;
+  const lines = [
+    `release #${release.id} ${release.version}: ${release.state}, ${release.phase}${gate ? ` (gate: ${gate})` : ''}`,
+  ];
+  if (release.reason) lines.push(`  ${release.reason}`);
+  if (items.length === 0) lines.push('  no checklist (checklist.template: none)');
+  let section = '';
+  for (const item of items) {
+    if (item.section !== section) {
+      section = item.section;
+      lines.push('', section);
+    }
+    const kind = item.automated ? item.kind : 'manual';
+    lines.push(
+      `  [${STATE_MARK[item.state] ?? item.state}] ${item.title}  (${item.id}; ${kind} at ${item.gate})`,
+    );
+    const last = item.evidence[item.evidence.length - 1];
+    if (last) lines.push(`         ${last.summary}${last.note ? `: ${last.note}` : ''}`);
+    else if (item.hint) lines.push(`         ${item.hint}`);
+  }
+  const toSign = items.filter((i) => !i.automated && i.state === 'pending' && i.gate === gate);
+  if (toSign.length > 0) {
+    lines.push('', `To sign at the ${gate} gate:`);
+    for (const item of toSign) lines.push(`  shipcheck sign ${item.id}`);
+  }
+  return lines;
+}
+
+/** `shipcheck checklist export --format md|html [--release ID]`: the report to file after a release. */
+export async function checklistExportCommand(
+  opts: GlobalOptions & { release?: string; format?: string },
+  io: Io,
+): Promise<number> {
+  const format = opts.format ?? 'md';
+  if (format !== 'md' && format !== 'html') throw new InputError(`--format ${format}: use md or html`);
+  const { client, service } = await resolveTarget(opts);
+  const query = opts.release ? `?release=${encodeURIComponent(opts.release)}` : '';
+  const view = await client.get<ChecklistView>(`/api/v1/services/${service}/checklist${query}`);
+  io.out(renderReport({ release: view.release, items: view.items }, format).trimEnd());
+  return 0;
+}
+
+/** `shipcheck sign ITEM [--note TEXT]`, `waive ITEM --reason TEXT`, `checklist rerun ITEM`. */
+export async function itemCommand(
+  action: 'sign' | 'waive' | 'rerun',
+  item: string,
+  opts: GlobalOptions & { note?: string; reason?: string },
+  io: Io,
+): Promise<number> {
+  const { client, service } = await resolveTarget(opts);
+  const body: Record<string, unknown> = { item, by: signer() };
+  if (opts.note) body.note = opts.note;
+  if (opts.reason) body.reason = opts.reason;
+  const updated = await client.post<ChecklistItemRow>(
+    `/api/v1/services/${service}/checklist/${action}`,
+    body,
+  );
+  if (opts.json) io.out(JSON.stringify(updated));
+  else io.out(`${updated.id}: ${updated.state}`);
+  return 0;
+}
