@@ -5,7 +5,7 @@ import { buildApi, createRegistry } from './api/server.js';
 import { type LoadedConfig, resolveStorePath } from './config/loader.js';
 import { ChecklistRunner } from './checklist/checklist-runner.js';
 import { checkKinds } from './checklist/kinds/index.js';
-import { loadTemplate, resolveItems } from './checklist/template.js';
+import { configuredIn, loadTemplate, resolveItems } from './checklist/template.js';
 import { Engine } from './engine/engine.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { ProviderError } from './errors.js';
@@ -17,16 +17,6 @@ import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { parseHostPort } from './util/net.js';
-
-/** True when `key` (dotted, e.g. `checklist.vars.healthUrl`) is set in the config. */
-function hasKey(config: object, key: string): boolean {
-  let node: unknown = config;
-  for (const part of key.split('.')) {
-    if (node === null || typeof node !== 'object' || !(part in node)) return false;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node !== undefined && node !== null;
-}
 
 /** A running control plane: store, fleet, proxy, engine and API in one process. */
 export interface ControlPlane {
@@ -55,7 +45,7 @@ export async function startControlPlane(
   const template = await loadTemplate(config.checklist.template, { configDir: loaded.dir, kinds });
   const items = resolveItems(template, {
     vars: config.checklist.vars,
-    configured: (key) => hasKey(config, key),
+    configured: configuredIn(config),
   });
   const store = await openStore(`sqlite:${resolveStorePath(loaded)}`);
   const stateDir = path.join(loaded.dir, '.shipcheck');
@@ -103,7 +93,9 @@ export async function startControlPlane(
       clock,
     }),
     onItem: (release, item) => {
-      engine.itemChanged(release, item).catch((err: unknown) => logger.error({ err }, 'recording an item event failed'));
+      engine
+        .itemChanged(release, item)
+        .catch((err: unknown) => logger.error({ err }, 'recording an item event failed'));
     },
   });
   const registry = createRegistry();

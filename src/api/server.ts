@@ -150,7 +150,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       `/api/v1/services/:service/checklist/${name}`,
       async (request) => {
         checkService(request.params.service);
-        const body = request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
+        const body =
+          request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
         if (typeof body.item !== 'string' || body.item === '') {
           throw new InputError(`body must be JSON {"item": "ITEM-ID", ...}`);
         }
@@ -163,7 +164,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     engine.signItem(item, by, typeof body.note === 'string' ? body.note : undefined),
   );
   itemCommand('waive', (item, by, body) => {
-    if (typeof body.reason !== 'string' || !body.reason.trim()) throw new InputError('waiving an item needs a "reason"');
+    if (typeof body.reason !== 'string' || !body.reason.trim())
+      throw new InputError('waiving an item needs a "reason"');
     return engine.waiveItem(item, by, body.reason);
   });
   itemCommand('rerun', (item, by) => engine.rerunItem(item, by));

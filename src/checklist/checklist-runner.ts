@@ -86,7 +86,9 @@ export class ChecklistRunner {
   async gate(release: ReleaseRow, gate: Gate): Promise<GateOutcome> {
     let items = (await this.options.store.listChecklist(release.id)).filter((i) => i.gate === gate);
     const toStart = items.filter(
-      (i) => i.automated && (i.state === 'pending' || (i.state === 'running' && !this.running.has(key(release, i)))),
+      (i) =>
+        i.automated &&
+        (i.state === 'pending' || (i.state === 'running' && !this.running.has(key(release, i)))),
     );
     for (const item of toStart) await this.start(release, item);
     if (toStart.length > 0) {
@@ -100,7 +102,12 @@ export class ChecklistRunner {
   }
 
   /** Signs a manual item of the gate the release is at. */
-  async sign(release: ReleaseRow, itemId: string, by: string, note: string | undefined): Promise<ChecklistItemRow> {
+  async sign(
+    release: ReleaseRow,
+    itemId: string,
+    by: string,
+    note: string | undefined,
+  ): Promise<ChecklistItemRow> {
     const item = await this.item(release, itemId);
     if (item.automated) {
       throw new ConflictError(
@@ -134,8 +141,28 @@ export class ChecklistRunner {
   async rerun(release: ReleaseRow, itemId: string, by: string): Promise<ChecklistItemRow> {
     const item = await this.item(release, itemId);
     if (!item.automated) throw new ConflictError(`"${item.id}" is a manual item; sign it instead`);
-    if (item.state !== 'failed') throw new ConflictError(`"${item.id}" is ${item.state}; only a failed check can be re-run`);
-    return this.set(release, item, 'pending', { at: this.options.clock.now(), summary: `re-run asked by ${by}`, by });
+    if (item.state !== 'failed')
+      throw new ConflictError(`"${item.id}" is ${item.state}; only a failed check can be re-run`);
+    return this.set(release, item, 'pending', {
+      at: this.options.clock.now(),
+      summary: `re-run asked by ${by}`,
+      by,
+    });
+  }
+
+  /** Marks a gate's open items not applicable, e.g. the canary gate of a first release. */
+  async skip(release: ReleaseRow, gate: Gate, why: string): Promise<void> {
+    const items = (await this.options.store.listChecklist(release.id)).filter(
+      (i) => i.gate === gate && (i.state === 'pending' || i.state === 'running'),
+    );
+    for (const item of items) {
+      this.running.get(key(release, item))?.abort();
+      await this.set(release, item, 'not-applicable', {
+        at: this.options.clock.now(),
+        summary: why,
+        by: AUTOMATION,
+      });
+    }
   }
 
   /** Stops the checks still running for a release (it ended, or the control plane stops). */
@@ -165,7 +192,12 @@ export class ChecklistRunner {
     evidence?: Evidence,
   ): Promise<ChecklistItemRow> {
     const patch = evidence ? { state, evidence } : { state };
-    const updated = await this.options.store.updateChecklistItem(release.id, item.id, patch, this.options.clock.now());
+    const updated = await this.options.store.updateChecklistItem(
+      release.id,
+      item.id,
+      patch,
+      this.options.clock.now(),
+    );
     this.options.onItem?.(release, updated);
     return updated;
   }
@@ -183,7 +215,9 @@ export class ChecklistRunner {
         if (result.data !== undefined) evidence.data = result.data;
         await this.set(release, item, result.ok ? 'passed' : 'failed', evidence);
       })
-      .catch((err: unknown) => this.options.logger.error({ err, item: item.id }, 'recording a check result failed'))
+      .catch((err: unknown) =>
+        this.options.logger.error({ err, item: item.id }, 'recording a check result failed'),
+      )
       .finally(() => {
         this.running.delete(key(release, item));
         this.tasks.delete(task);
@@ -195,7 +229,8 @@ export class ChecklistRunner {
     const kind = this.options.kinds.get(item.kind);
     if (!kind) return { ok: false, summary: `no check kind "${item.kind}" in this version of shipcheck` };
     const params = kind.params.safeParse(item.params);
-    if (!params.success) return { ok: false, summary: `bad params: ${params.error.issues[0]?.message ?? 'invalid'}` };
+    if (!params.success)
+      return { ok: false, summary: `bad params: ${params.error.issues[0]?.message ?? 'invalid'}` };
     try {
       return await kind.run(params.data, { ...this.options.context(release), signal });
     } catch (err) {

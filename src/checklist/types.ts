@@ -7,7 +7,14 @@ import type { Clock } from '../util/clock.js';
 export type Gate = 'pre-deploy' | 'canary' | 'verify' | 'post-deploy' | 'rollback' | 'scheduled';
 
 /** Every gate, in the order a release meets them (`scheduled` items never block a release). */
-export const GATES: readonly Gate[] = ['pre-deploy', 'canary', 'verify', 'post-deploy', 'rollback', 'scheduled'];
+export const GATES: readonly Gate[] = [
+  'pre-deploy',
+  'canary',
+  'verify',
+  'post-deploy',
+  'rollback',
+  'scheduled',
+];
 
 /** The state of one item of one release's checklist. */
 export type ItemState = 'pending' | 'running' | 'passed' | 'failed' | 'waived' | 'not-applicable';

@@ -204,7 +204,7 @@ describe('loadConfig: good files', () => {
       },
       analysis: { interval: 5000, inconclusiveLimit: 5, onInconclusive: 'pause' },
       rollback: { triggers: [], keepPreviousFor: 600_000 },
-      checklist: { template: 'none' },
+      checklist: { template: 'none', vars: {} },
     });
     expect(resolveStorePath(loaded)).toBe(path.join(dir, '.shipcheck', 'state.db'));
   });

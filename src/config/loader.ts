@@ -1,12 +1,27 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
-import type { YAMLError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
 import { configSchema, type Config } from './schema.js';
+import {
+  EXPECTED_STRING,
+  YamlSource,
+  closest,
+  describeIssue,
+  describeTyped,
+  describeValue,
+  gotSuffix,
+  isPlainObject,
+  isScalarValue,
+  pathLabel,
+  pathText,
+  valueAt,
+  type Finding,
+  type Problem,
+  type YamlPath,
+} from './yaml-positions.js';
 
 /** A validated config together with where it came from. */
 export interface LoadedConfig {
@@ -17,37 +32,10 @@ export interface LoadedConfig {
   dir: string;
 }
 
-type Path = readonly PropertyKey[];
-
-/** Where in the file a finding points: the value itself, or the key naming it. */
-type Anchor = 'value' | 'key';
-
-/** One problem before it is given a line and column. */
-interface Finding {
-  path: Path;
-  anchor: Anchor;
-  message: string;
-}
-
-/** One problem with its place in the source; sorted by `offset` before printing. */
-interface Problem {
-  offset: number;
-  message: string;
-}
+type Path = YamlPath;
 
 const SQLITE_PREFIX = 'sqlite:';
 const SQLITE_IN_MEMORY = ':memory:';
-
-/** Stand-ins for zod's own wording, so messages name things the way a YAML author thinks of them. */
-const EXPECTED_NAMES: Record<string, string> = {
-  string: 'a string',
-  number: 'a number',
-  int: 'a whole number',
-  boolean: 'true or false',
-  object: 'a mapping',
-  record: 'a mapping',
-  array: 'a list',
-};
 
 /**
  * What to say when a value matches none of a union's forms, keyed by path with list indexes as `[]`.
@@ -83,11 +71,6 @@ const SHELL_BUILTINS = new Set([
 /** Addresses that listen on every interface and so clash with any host on the same port. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
-/** A key this far from a known one (insertions, deletions, swaps) earns a "did you mean". */
-const MAX_SUGGESTION_DISTANCE = 2;
-/** Short keys get a stricter limit, or every two-letter typo would match something. */
-const SHORT_KEY_LENGTH = 4;
-
 /**
  * Reads, parses and validates a shipcheck.yaml.
  * Throws `ConfigError` listing every problem as `file:line:col: message` (file as given, 1-based),
@@ -102,7 +85,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const syntax = source.syntaxProblems();
   if (syntax.length > 0) throw new ConfigError(source.format(syntax));
 
-  const data = source.toData();
+  const data = configData(source);
   if (!data.ok) throw new ConfigError(source.format([data.problem]));
 
   const parsed = configSchema.safeParse(data.value, { error: describeIssue });
@@ -130,6 +113,31 @@ export function resolveStorePath(loaded: LoadedConfig): string {
   return file === SQLITE_IN_MEMORY ? file : path.resolve(loaded.dir, file);
 }
 
+/** The document as plain data, or a problem when it is empty, cannot be resolved or is not a mapping. */
+function configData(
+  source: YamlSource,
+): { ok: true; value: Record<string, unknown> } | { ok: false; problem: Problem } {
+  if (source.isEmpty) {
+    return {
+      ok: false,
+      problem: { offset: 0, message: 'the file is empty; it needs at least "service:" and "fleet:"' },
+    };
+  }
+  const data = source.toJS();
+  if (!data.ok) return data;
+  if (!isPlainObject(data.value)) {
+    const got = describeTyped(data.value);
+    return {
+      ok: false,
+      problem: {
+        offset: source.rootOffset,
+        message: `expected a mapping of keys such as "service:" at the top level, got ${got}`,
+      },
+    };
+  }
+  return { ok: true, value: data.value };
+}
+
 async function readConfigText(file: string, absolute: string): Promise<string> {
   try {
     return await readFile(absolute, 'utf8');
@@ -140,150 +148,6 @@ async function readConfigText(file: string, absolute: string): Promise<string> {
     }
     if (code === 'EISDIR') throw new ConfigError([`${file}: is a folder, not a config file`], { cause: err });
     throw new ConfigError([`${file}: cannot read: ${(err as Error).message}`], { cause: err });
-  }
-}
-
-/** The parsed YAML document, and the means to turn offsets and paths into `file:line:col`. */
-class YamlSource {
-  private readonly lines = new LineCounter();
-  private readonly doc: Document.Parsed;
-
-  constructor(
-    private readonly displayName: string,
-    text: string,
-  ) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false });
-  }
-
-  syntaxProblems(): Problem[] {
-    return this.doc.errors.map((error) => ({ offset: error.pos[0], message: this.describeYamlError(error) }));
-  }
-
-  /** The document as plain data, or a problem when the root is not a mapping or cannot be resolved. */
-  toData(): { ok: true; value: Record<string, unknown> } | { ok: false; problem: Problem } {
-    const root = this.doc.contents;
-    if (root === null) {
-      return {
-        ok: false,
-        problem: { offset: 0, message: 'the file is empty; it needs at least "service:" and "fleet:"' },
-      };
-    }
-    let value: unknown;
-    try {
-      value = this.doc.toJS();
-    } catch (err) {
-      return {
-        ok: false,
-        problem: { offset: root.range[0], message: `invalid YAML: ${lowerFirst((err as Error).message)}` },
-      };
-    }
-    if (!isPlainObject(value)) {
-      const got = describeTyped(value);
-      return {
-        ok: false,
-        problem: {
-          offset: root.range[0],
-          message: `expected a mapping of keys such as "service:" at the top level, got ${got}`,
-        },
-      };
-    }
-    return { ok: true, value };
-  }
-
-  /** Points a finding at its node: the value (or its key when the value is empty), the key, or the nearest parent. */
-  place(finding: Finding): Problem {
-    let node: unknown = this.doc.contents;
-    let key: unknown;
-    let found = 0;
-    for (const segment of finding.path) {
-      if (isAlias(node)) node = node.resolve(this.doc);
-      if (isMap(node)) {
-        const pair = node.items.find(
-          (item) => isScalar(item.key) && String(item.key.value) === String(segment),
-        );
-        if (!pair) break;
-        key = pair.key;
-        node = pair.value;
-      } else if (isSeq(node) && typeof segment === 'number' && node.items[segment] !== undefined) {
-        key = undefined;
-        node = node.items[segment];
-      } else {
-        break;
-      }
-      found += 1;
-    }
-    const missing = found < finding.path.length;
-    const emptyValue = isScalar(node) && node.value === null && node.range?.[0] === node.range?.[1];
-    const preferKey = missing || finding.anchor === 'key' || emptyValue || node === null;
-    const target = (preferKey ? (key ?? node) : (node ?? key)) as { range?: [number, number, number] } | null;
-    return { offset: target?.range?.[0] ?? 0, message: finding.message };
-  }
-
-  /** `file:line:col: message` lines in source order, without repeats. */
-  format(problems: Problem[]): string[] {
-    const sorted = [...problems].sort((a, b) => a.offset - b.offset);
-    const lines = sorted.map((problem) => {
-      const { line, col } = this.lines.linePos(problem.offset);
-      return `${this.displayName}:${line}:${col}: ${problem.message}`;
-    });
-    return [...new Set(lines)];
-  }
-
-  private describeYamlError(error: YAMLError): string {
-    switch (error.code) {
-      case 'DUPLICATE_KEY':
-        return `duplicate key "${this.keyAt(error.pos[0]) ?? '?'}"`;
-      case 'MULTIPLE_DOCS':
-        return 'only one YAML document is allowed; remove the second "---"';
-      case 'TAB_AS_INDENT':
-        return 'tabs cannot indent YAML; use spaces';
-      default:
-        return `invalid YAML: ${lowerFirst(error.message)}`;
-    }
-  }
-
-  private keyAt(offset: number): string | undefined {
-    let name: string | undefined;
-    visit(this.doc, {
-      Pair: (_, pair) => {
-        if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
-          name = String(pair.key.value);
-          return visit.BREAK;
-        }
-        return undefined;
-      },
-    });
-    return name;
-  }
-}
-
-/** Contextual zod error map: says what was expected in YAML terms; the value found is added later. */
-function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${EXPECTED_NAMES[issue.expected] ?? issue.expected}`;
-    case 'invalid_value':
-      return issue.values.length === 1
-        ? `expected ${JSON.stringify(issue.values[0])}`
-        : `expected one of ${issue.values.map(String).join(', ')}`;
-    case 'too_big':
-      if (issue.origin === 'array') return `has more than ${issue.maximum} entries`;
-      if (issue.origin === 'string') return `is longer than ${issue.maximum} characters`;
-      return `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}`;
-    case 'too_small':
-      if ((issue.origin === 'array' || issue.origin === 'string') && Number(issue.minimum) <= 1)
-        return 'must not be empty';
-      if (issue.origin === 'array') return `needs at least ${issue.minimum} entries`;
-      if (issue.origin === 'string') return `needs at least ${issue.minimum} characters`;
-      return `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}`;
-    case 'invalid_format':
-      if (issue.format === 'starts_with' && 'prefix' in issue)
-        return `must start with "${String(issue.prefix)}"`;
-      return issue.pattern ? `does not match ${issue.pattern}` : `is not a valid ${issue.format}`;
-    case 'not_multiple_of':
-      return `must be a multiple of ${issue.divisor}`;
-    default:
-      return undefined;
   }
 }
 
@@ -319,11 +183,7 @@ function explainOne(issue: z.core.$ZodIssue, fullPath: Path, data: unknown): Fin
   }
   let message = issue.message + gotSuffix(issue.message, value, issue.code === 'invalid_type');
   // A number or boolean where text is wanted is usually a value that YAML read too eagerly.
-  if (
-    issue.code === 'invalid_type' &&
-    issue.message === `expected ${EXPECTED_NAMES.string}` &&
-    isScalarValue(value)
-  ) {
+  if (issue.code === 'invalid_type' && issue.message === EXPECTED_STRING && isScalarValue(value)) {
     message += `; write it in quotes: "${String(value)}"`;
   }
   return { path: fullPath, anchor: 'value', message: label + message };
@@ -564,104 +424,6 @@ function keyPathsNamed(name: string): string[] {
 
 // ---- small helpers ----
 
-/** The closest candidate by edit distance (ignoring case, `-` and `_`), if it is close enough to be a typo. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  const squash = (text: string): string => text.toLowerCase().replace(/[-_]/g, '');
-  const limit = word.length <= SHORT_KEY_LENGTH ? 1 : MAX_SUGGESTION_DISTANCE;
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of candidates) {
-    const distance = editDistance(squash(word), squash(candidate));
-    if (distance <= limit && distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps each cost 1. */
-function editDistance(a: string, b: string): number {
-  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  const cell = (i: number, j: number): number => rows[i]?.[j] ?? Number.POSITIVE_INFINITY;
-  for (let i = 1; i <= a.length; i += 1) {
-    for (let j = 1; j <= b.length; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(cell(i - 1, j) + 1, cell(i, j - 1) + 1, cell(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, cell(i - 2, j - 2) + 1);
-      const row = rows[i];
-      if (row) row[j] = best;
-    }
-  }
-  return cell(a.length, b.length);
-}
-
-function valueAt(data: unknown, at: Path): unknown {
-  let current = data;
-  for (const segment of at) {
-    if (Array.isArray(current) && typeof segment === 'number') current = current[segment];
-    else if (isPlainObject(current)) current = current[String(segment)];
-    else return undefined;
-  }
-  return current;
-}
-
-/** `strategy.steps[0].setWeight: `, or nothing for the root. */
-function pathLabel(at: Path): string {
-  const text = pathText(at, false);
-  return text ? `${text}: ` : '';
-}
-
-/** Path as the user reads it; with `wildcard`, list indexes become `[]` for pattern lookups. */
-function pathText(at: Path, wildcard: boolean): string {
-  let text = '';
-  for (const segment of at) {
-    if (typeof segment === 'number') text += wildcard ? '[]' : `[${segment}]`;
-    else if (/^[A-Za-z_][\w-]*$/.test(String(segment)))
-      text += text ? `.${String(segment)}` : String(segment);
-    else text += `[${JSON.stringify(String(segment))}]`;
-  }
-  return text;
-}
-
 function pathPattern(at: Path): string {
   return pathText(at, true);
-}
-
-/** `, got <value>` unless the message already says what it got; with `typed`, the type is named too. */
-function gotSuffix(message: string, value: unknown, typed: boolean): string {
-  if (/\bgot\b|\bempty\b/.test(message)) return '';
-  if (typed) return `, got ${describeTyped(value)}`;
-  return isScalarValue(value) || typeof value === 'string' || value === null
-    ? `, got ${describeValue(value)}`
-    : '';
-}
-
-function describeTyped(value: unknown): string {
-  if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
-  if (value === null || value === undefined) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  return 'a mapping';
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || value === undefined) return 'an empty value';
-  return String(value);
-}
-
-function isScalarValue(value: unknown): value is number | boolean {
-  return typeof value === 'number' || typeof value === 'boolean';
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
 }

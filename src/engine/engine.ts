@@ -310,7 +310,8 @@ export class Engine {
     });
     await this.emit(release, 'release.created', input.message.replace('{id}', String(release.id)));
     // A rollback release restores a known version in a hurry: it carries no checklist.
-    if (this.checklist && input.kind === 'deploy') await this.checklist.runner.create(release, this.checklist.items());
+    if (this.checklist && input.kind === 'deploy')
+      await this.checklist.runner.create(release, this.checklist.items());
     await this.reconcile();
     return (await this.store.getRelease(release.id)) ?? release;
   }
@@ -319,11 +320,16 @@ export class Engine {
   async itemChanged(release: ReleaseRow, item: ChecklistItemRow): Promise<void> {
     if (item.state === 'running' || item.state === 'pending') return;
     const last = item.evidence[item.evidence.length - 1];
-    await this.emit(release, 'checklist.item', `${item.id}: ${item.state}${last ? ` (${last.summary})` : ''}`, {
-      item: item.id,
-      itemState: item.state,
-      gate: item.gate,
-    });
+    await this.emit(
+      release,
+      'checklist.item',
+      `${item.id}: ${item.state}${last ? ` (${last.summary})` : ''}`,
+      {
+        item: item.id,
+        itemState: item.state,
+        gate: item.gate,
+      },
+    );
   }
 
   /** Signs a manual item of the active release's current gate (or of a finished rollback). */
@@ -357,7 +363,8 @@ export class Engine {
     work: (runner: ChecklistRunner, release: ReleaseRow) => Promise<ChecklistItemRow>,
   ): Promise<ChecklistItemRow> {
     return this.exclusive(async () => {
-      if (!this.checklist) throw new ConflictError(`service ${this.service} has no checklist (checklist.template: none)`);
+      if (!this.checklist)
+        throw new ConflictError(`service ${this.service} has no checklist (checklist.template: none)`);
       const release = await this.currentRelease();
       const item = await work(this.checklist.runner, release);
       await this.reconcile();
@@ -536,6 +543,7 @@ export class Engine {
     if (!(await this.scaled(release, count, release.phaseStartedAt))) return;
     if (first) {
       // Nothing to compare a first release with: no canary steps, straight to the verify gate.
+      await this.checklist?.runner.skip(release, 'canary', 'not applicable: a first release has no canary');
       const verifying = await this.update(release, { phase: 'verify', phaseStartedAt: this.now() });
       return this.reconcileFinalGates(verifying);
     }
@@ -682,7 +690,11 @@ export class Engine {
       return true;
     }
     if (outcome.status === 'failed' && outcome.failed && gate !== 'pre-deploy') {
-      await this.beginRollback(release, Reasons.checkFailed(gate, describeItem(outcome.failed)), 'rolled_back');
+      await this.beginRollback(
+        release,
+        Reasons.checkFailed(gate, describeItem(outcome.failed)),
+        'rolled_back',
+      );
       return false;
     }
     const reason = waitingReason(gate, outcome);
@@ -944,10 +956,14 @@ function waitingReason(gate: Gate, outcome: GateOutcome): string {
   }
   const parts: string[] = [];
   if (outcome.toSign.length > 0) {
-    parts.push(`${outcome.toSign.length} item${outcome.toSign.length > 1 ? 's' : ''} to sign: ${outcome.toSign.map((i) => i.id).join(', ')}`);
+    parts.push(
+      `${outcome.toSign.length} item${outcome.toSign.length > 1 ? 's' : ''} to sign: ${outcome.toSign.map((i) => i.id).join(', ')}`,
+    );
   }
   if (outcome.running.length > 0) {
-    parts.push(`${outcome.running.length} check${outcome.running.length > 1 ? 's' : ''} running: ${outcome.running.map((i) => i.id).join(', ')}`);
+    parts.push(
+      `${outcome.running.length} check${outcome.running.length > 1 ? 's' : ''} running: ${outcome.running.map((i) => i.id).join(', ')}`,
+    );
   }
   return `waiting at the ${gate} gate: ${parts.join('; ')}`;
 }

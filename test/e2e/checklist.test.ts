@@ -114,9 +114,33 @@ describe('the release checklist', () => {
     expect((await first).code).toBe(0);
 
     const done = await checklist(s);
-    expect(done.items.map((i) => i.state)).toEqual(['passed', 'passed', 'passed', 'passed', 'passed']);
+    expect(done.items.map((i) => i.state)).toEqual([
+      'passed',
+      'passed',
+      'not-applicable',
+      'passed',
+      'passed',
+    ]);
     expect(done.items[1]!.evidence[0]).toMatchObject({ note: 'runbook 12' });
-    expect(done.items[2]!.evidence[0]!.summary).toMatch(/200/);
+    expect(done.items[2]!.evidence[0]!.summary).toBe('not applicable: a first release has no canary');
+    expect(done.items[3]!.evidence[0]!.summary).toMatch(/200/);
+
+    // And the report a person files shows every section with its evidence
+    const report = await s.cli('checklist', 'export', '--format', 'md');
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toMatch(/^# Release #1: web \(none\) -> v1/);
+    for (const section of [
+      'Pre-Deployment / Testing',
+      'Deployment / Process',
+      'Post-Deployment / Communication',
+    ]) {
+      expect(report.stdout).toContain(`## ${section}`);
+    }
+    expect(report.stdout).toMatch(
+      /- \[x\] \*\*Prepare rollback plan\*\* \(passed; manual at pre-deploy;.*\n {2}- .*signed by .* \(runbook 12\)/,
+    );
+    const html = await s.cli('checklist', 'export', '--format', 'html');
+    expect(html.stdout).toMatch(/^<!doctype html>/);
   });
 
   it('blocks at pre-deploy on a failing check, says why, and goes on once it is waived', async () => {

@@ -17,7 +17,11 @@ export const rollbackPlanCheck: CheckKind<RollbackPlanParams> = {
     const ready = instances.filter((i) => i.state === 'ready').length;
     const data = { previous, ready, instances: instances.length };
     if (ready === 0) {
-      return { ok: false, summary: `previous version ${previous} has no ready instance to roll back to`, data };
+      return {
+        ok: false,
+        summary: `previous version ${previous} has no ready instance to roll back to`,
+        data,
+      };
     }
     return {
       ok: true,
