@@ -90,6 +90,7 @@ export async function startControlPlane(
       metrics: metricSource,
       instances: (version) => fleet.instances(version),
       envOf: (version) => ({ ...config.fleet.env, APP_VERSION: version, SHIPCHECK_SERVICE: config.service }),
+      config,
       clock,
     }),
     onItem: (release, item) => {

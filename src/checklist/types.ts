@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { Config } from '../config/schema.js';
 import type { Instance } from '../providers/fleet/types.js';
 import type { MetricSource } from '../providers/metrics/types.js';
 import type { Clock } from '../util/clock.js';
@@ -61,6 +62,8 @@ export interface CheckContext {
   instances(version: string): Instance[];
   /** Environment a version's instances get (fleet.env merged with shipcheck's own variables). */
   envOf(version: string): Record<string, string>;
+  /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
+  config: Config;
   clock: Clock;
   /** Aborted when the release moves on or the control plane stops; long checks must honour it. */
   signal: AbortSignal;

@@ -203,7 +203,7 @@ describe('loadConfig: good files', () => {
         bakeTime: 0,
       },
       analysis: { interval: 5000, inconclusiveLimit: 5, onInconclusive: 'pause' },
-      rollback: { triggers: [], keepPreviousFor: 600_000 },
+      rollback: { triggers: [], keepPreviousFor: 600_000, migrations: 'keep' },
       checklist: { template: 'none', vars: {} },
     });
     expect(resolveStorePath(loaded)).toBe(path.join(dir, '.shipcheck', 'state.db'));

@@ -149,6 +149,84 @@ const healthTrigger = z.strictObject({
   health: z.literal('failed').describe('Fires when a canary instance becomes unhealthy.'),
 });
 
+const commandLine = z
+  .union([z.string().min(1), z.array(z.string()).min(1)])
+  .describe('A shell command string, or an argv array.');
+
+const databaseUrl = z
+  .string()
+  .refine(
+    (s) => /^sqlite:.+/.test(s) || /^postgres(ql)?:\/\//.test(s),
+    'expected postgres://... or sqlite:PATH',
+  )
+  .describe('postgres://... or sqlite:PATH (relative to the config file).');
+
+const migrationsSchema = z
+  .strictObject({
+    dir: z
+      .string()
+      .optional()
+      .describe('Folder of NNN_name.up.sql and NNN_name.down.sql files, relative to the config.'),
+    database: databaseUrl.optional().describe('The database the SQL files migrate.'),
+    up: commandLine.optional().describe('Instead of dir: a command that applies pending migrations.'),
+    down: commandLine.optional().describe('With up: a command that undoes what up applied.'),
+    timeout: duration.prefault('5m').describe('Longest a migration run may take.'),
+  })
+  .refine((m) => (m.dir !== undefined && m.database !== undefined) || m.up !== undefined, {
+    message: 'give dir and database, or an up command',
+  })
+  .refine((m) => !(m.dir !== undefined && m.up !== undefined), {
+    message: 'give dir and database, or up/down commands, not both',
+  })
+  .describe('Database migrations run as a release step, after the pre-deploy gate and before the canary.');
+
+const backupSchema = z
+  .strictObject({
+    database: databaseUrl
+      .optional()
+      .describe('The database backed up: PostgreSQL (pg_dump) or SQLite (online backup).'),
+    command: commandLine
+      .optional()
+      .describe('Instead of database: a command that writes a backup file into dir.'),
+    restoreCommand: commandLine
+      .optional()
+      .describe('With command: restores $SHIPCHECK_BACKUP_FILE into $SHIPCHECK_SCRATCH_DATABASE.'),
+    dir: z
+      .string()
+      .prefault('.shipcheck/backups')
+      .describe('Where backups are written and found, relative to the config.'),
+    reuseFor: duration
+      .prefault('0s')
+      .describe('Reuse a passed backup-restore result this long instead of restoring on every release.'),
+  })
+  .refine((b) => b.database !== undefined || b.command !== undefined, {
+    message: 'give database, or a command',
+  })
+  .describe('Backups: made and checked by the backup-age and backup-restore checklist items.');
+
+const cdnSchema = z
+  .strictObject({
+    purge: z
+      .array(
+        z.strictObject({
+          url: z.string().url('expected an absolute URL'),
+          method: z
+            .string()
+            .regex(/^[A-Z]+$/, 'expected an HTTP method such as PURGE or BAN')
+            .prefault('PURGE'),
+          headers: z.record(z.string(), z.string()).prefault({}),
+        }),
+      )
+      .optional()
+      .describe('Purge requests sent in order; any 2xx answer counts as done.'),
+    command: commandLine.optional().describe('Instead of purge: a command that clears the caches.'),
+    timeout: duration.prefault('10s'),
+  })
+  .refine((c) => c.purge !== undefined || c.command !== undefined, {
+    message: 'give purge requests, or a command',
+  })
+  .describe('CDN cache invalidation, run after 100% and again on rollback.');
+
 /** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
 export const configSchema = z.strictObject({
   service: z
@@ -212,9 +290,16 @@ export const configSchema = z.strictObject({
       keepPreviousFor: duration
         .prefault('10m')
         .describe('How long the previous version stays warm after success.'),
+      migrations: z
+        .enum(['down', 'keep'])
+        .prefault('keep')
+        .describe('On rollback: run the down migrations (down) or leave the schema as it is (keep).'),
     })
-    .prefault({ triggers: [], keepPreviousFor: '10m' })
+    .prefault({ triggers: [], keepPreviousFor: '10m', migrations: 'keep' })
     .describe('When and how a release is rolled back automatically.'),
+  migrations: migrationsSchema.optional(),
+  backup: backupSchema.optional(),
+  cdn: cdnSchema.optional(),
   checklist: z
     .strictObject({
       template: z

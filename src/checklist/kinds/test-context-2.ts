@@ -3,6 +3,7 @@ import { BuiltinMetricSource } from '../../providers/metrics/builtin/builtin-met
 import { RequestMetrics } from '../../providers/metrics/builtin/request-metrics.js';
 import { ManualClock } from '../../util/clock.js';
 import type { CheckContext } from '../types.js';
+import { TEST_CONFIG } from './test-context.js';
 
 /**
  * A CheckContext for tests of check kinds: service `web` releasing `v2` over `v1`, a ManualClock, a
@@ -19,6 +20,7 @@ export function contextFor(overrides: Partial<CheckContext> = {}): CheckContext 
     metrics: new BuiltinMetricSource(new RequestMetrics({ clock })),
     instances: () => [],
     envOf: () => ({}),
+    config: TEST_CONFIG,
     signal: new AbortController().signal,
     ...overrides,
     clock,

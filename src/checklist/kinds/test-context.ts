@@ -3,6 +3,10 @@ import { ProviderError } from '../../errors.js';
 import type { MetricSource } from '../../providers/metrics/types.js';
 import { systemClock } from '../../util/clock.js';
 import type { CheckContext } from '../types.js';
+import { configSchema } from '../../config/schema.js';
+
+/** A minimal valid config; kinds that read config blocks get theirs through overrides. */
+export const TEST_CONFIG = configSchema.parse({ service: 'web', fleet: { kind: 'local', command: 'true' } });
 
 /** The metrics of a test context: the check kinds tested with it never read metrics, so any call is a bug. */
 const unusedMetrics: MetricSource = {
@@ -24,6 +28,7 @@ export function testContext(overrides: Partial<CheckContext> = {}): CheckContext
     metrics: unusedMetrics,
     instances: () => [],
     envOf: () => ({}),
+    config: TEST_CONFIG,
     clock: systemClock,
     signal: new AbortController().signal,
     ...overrides,
