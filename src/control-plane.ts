@@ -7,6 +7,7 @@ import { ChecklistRunner } from './checklist/checklist-runner.js';
 import { checkKinds } from './checklist/kinds/index.js';
 import { configuredIn, loadTemplate, resolveItems } from './checklist/template.js';
 import { Engine } from './engine/engine.js';
+import { createMigrator } from './migrations/migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { ProviderError } from './errors.js';
 import { LocalFleet } from './providers/fleet/local/local-fleet.js';
@@ -100,7 +101,9 @@ export async function startControlPlane(
     },
   });
   const registry = createRegistry();
+  const migrator = createMigrator(config, loaded.dir);
   const engine: Engine = new Engine({
+    ...(migrator ? { migrator } : {}),
     checklist: { runner, items: () => items },
     ownMetrics: new EngineMetrics(registry),
     config,

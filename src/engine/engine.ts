@@ -13,6 +13,7 @@ import { type ChecklistRunner, type GateOutcome, gateOf } from '../checklist/che
 import type { ResolvedItem } from '../checklist/template.js';
 import type { Gate } from '../checklist/types.js';
 import type { ChecklistItemRow } from '../store/types.js';
+import type { Migrator } from '../migrations/migrator.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
 import { Reasons } from './reasons.js';
@@ -34,6 +35,8 @@ export interface EngineOptions {
   tickMs?: number;
   /** Where the engine's own metrics are registered; none when omitted. */
   ownMetrics?: EngineMetrics;
+  /** Database migrations run after the pre-deploy gate and, with rollback.migrations: down, undone on rollback. */
+  migrator?: Migrator;
   /** The release checklist: its runner and the resolved template items each release gets. */
   checklist?: { runner: ChecklistRunner; items: () => readonly ResolvedItem[] };
 }
@@ -91,6 +94,9 @@ export class Engine {
   private readonly tickMs: number;
   private readonly ownMetrics: EngineMetrics | undefined;
   private readonly checklist: EngineOptions['checklist'];
+  private readonly migrator: Migrator | undefined;
+  /** Migration runs in progress or finished, by release and direction; they run off the reconcile loop. */
+  private readonly migrationRuns = new Map<string, MigrationRun>();
   private readonly analysis = new Map<number, AnalysisState>();
   private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -107,6 +113,7 @@ export class Engine {
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.ownMetrics = options.ownMetrics;
     this.checklist = options.checklist;
+    this.migrator = options.migrator;
     this.events.setMaxListeners(0);
   }
 
@@ -523,6 +530,8 @@ export class Engine {
     switch (release.phase) {
       case 'pre-deploy':
         return this.reconcilePreDeploy(release);
+      case 'migrating':
+        return this.reconcileMigrating(release);
       case 'verify':
       case 'post-deploy':
         return this.reconcileFinalGates(release);
@@ -656,8 +665,71 @@ export class Engine {
   private async reconcilePreDeploy(release: ReleaseRow): Promise<void> {
     if (release.state === 'paused') return;
     if (!(await this.passGate(release, 'pre-deploy'))) return;
+    const next = this.migrator ? 'migrating' : 'starting';
+    const updated = await this.update(release, { phase: next, phaseStartedAt: this.now() });
+    if (next === 'migrating') return this.reconcileMigrating(updated);
+    return this.reconcileStarting(updated, await this.serviceRow());
+  }
+
+  /** Applies the release's migrations (idempotent, so a crash mid-way simply runs `up` again). */
+  private async reconcileMigrating(release: ReleaseRow): Promise<void> {
+    const run = this.migrationRun(release, 'up');
+    if (run.state === 'running') return;
+    if (run.state === 'failed') {
+      this.migrationRuns.delete(runKey(release, 'up'));
+      const reason = `migration failed: ${run.error}`;
+      if (this.config.rollback.migrations === 'down') {
+        const down = this.migrationRun(release, 'down');
+        if (down.state === 'running') return;
+      }
+      const now = this.now();
+      const updated = await this.update(release, {
+        state: 'failed',
+        phase: 'completed',
+        reason,
+        outcome: 'failed',
+        endedAt: now,
+      });
+      this.ownMetrics?.ended(this.service, 'failed');
+      await this.emit(updated, 'release.failed', `${release.version} failed: ${reason}`);
+      return;
+    }
+    const applied = run.applied;
+    await this.emit(
+      release,
+      'release.migrated',
+      applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'no pending migrations',
+      { migrations: applied },
+    );
     const updated = await this.update(release, { phase: 'starting', phaseStartedAt: this.now() });
     return this.reconcileStarting(updated, await this.serviceRow());
+  }
+
+  /** Starts (once) or reads a migration run for a release. */
+  private migrationRun(release: ReleaseRow, direction: 'up' | 'down'): MigrationRun {
+    const k = runKey(release, direction);
+    const existing = this.migrationRuns.get(k);
+    if (existing) return existing;
+    const run: MigrationRun = { state: 'running', applied: [], error: '' };
+    this.migrationRuns.set(k, run);
+    const migrator = this.migrator;
+    if (!migrator) {
+      run.state = 'done';
+      return run;
+    }
+    const work = direction === 'up' ? migrator.up(release.id) : migrator.down(release.id);
+    work.then(
+      (applied) => {
+        run.state = 'done';
+        run.applied = applied.map((m) => m.id);
+      },
+      (err: unknown) => {
+        run.state = 'failed';
+        run.error = (err as Error).message;
+        this.logger.error({ err, release: release.id, direction }, 'migrations failed');
+      },
+    );
+    return run;
   }
 
   /** The verify gate at 100%, then the post-deploy gate; analysis keeps running through both. */
@@ -762,6 +834,21 @@ export class Engine {
     } else if (this.fleet.instances(release.version).length > 0) {
       this.stopInBackground(release.version);
       return;
+    }
+    if (this.migrator && this.config.rollback.migrations === 'down' && release.outcome !== 'failed') {
+      // Traffic is back on the previous version before its schema is restored.
+      const down = this.migrationRun(release, 'down');
+      if (down.state === 'running') return;
+      const message =
+        down.state === 'failed'
+          ? `down migrations failed: ${down.error}`
+          : down.applied.length > 0
+            ? `undid ${down.applied.length} migration(s): ${down.applied.join(', ')}`
+            : 'no migrations to undo';
+      if (!down.reported) {
+        await this.emit(release, 'release.migrations_down', message, { migrations: down.applied });
+        down.reported = true;
+      }
     }
     if (this.checklist) {
       // Automated rollback items (a CDN purge, down migrations) finish first; manual ones are signed after.
@@ -941,6 +1028,18 @@ export class Engine {
     this.logger.info({ event: type }, message);
     this.events.emit('event', row);
   }
+}
+
+/** A migration run in the background, read by later reconcile passes. */
+interface MigrationRun {
+  state: 'running' | 'done' | 'failed';
+  applied: string[];
+  error: string;
+  reported?: boolean;
+}
+
+function runKey(release: ReleaseRow, direction: 'up' | 'down'): string {
+  return `${release.id}:${direction}`;
 }
 
 /** `"Run full test suite" (pre-deployment/testing/run-full-test-suite): npm test: exit 1 in 3.2s` */

@@ -11,6 +11,7 @@ export const TERMINAL_STATES: readonly ReleaseState[] = ['succeeded', 'rolled_ba
 /** Where a release is in its plan. */
 export type ReleasePhase =
   | 'pre-deploy'
+  | 'migrating'
   | 'starting'
   | 'canary'
   | 'verifying'
