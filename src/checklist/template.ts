@@ -121,43 +121,6 @@ export const TEMPLATE_KIND_NAMES: readonly string[] = [
   'rollout-step',
 ];
 
-/** `METRIC > THRESHOLD [for DURATION]` as in rollback.triggers, or `health failed`. */
-const TRIGGER_RULE =
-  /^(?:(?:error_rate|latency_p50|latency_p90|latency_p99) > \d+(?:\.\d+)?(?:%|ms|s|m|h)?(?: for \d+(?:\.\d+)?(?:ms|s|m|h))?|health failed)$/;
-const MAX_WEIGHT = 100;
-
-/**
- * Params of the kinds only templates define so far, so their items are validated when they load:
- * `trigger` (satisfied when rollback.triggers has a rule no looser than `rule`) and `rollout-step`
- * (satisfied once the release held each of `weights` with no trigger firing). The registry's own
- * schema wins once it has these kinds.
- */
-export const TEMPLATE_ONLY_KIND_PARAMS: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
-  [
-    'trigger',
-    z.strictObject({
-      rule: z
-        .string()
-        .regex(
-          TRIGGER_RULE,
-          'expected METRIC > THRESHOLD [for DURATION] or "health failed", e.g. error_rate > 5% for 5m',
-        ),
-    }),
-  ],
-  [
-    'rollout-step',
-    z.strictObject({
-      weights: z
-        .array(z.number().int().min(1).max(MAX_WEIGHT))
-        .min(1)
-        .refine(
-          (weights) => weights.every((w, i) => i === 0 || w > (weights[i - 1] ?? 0)),
-          'weights must go up, e.g. [10, 50, 100]',
-        ),
-    }),
-  ],
-]);
-
 const TOP_KEYS = ['name', 'extends', 'items', 'drop'] as const;
 const ITEM_KEYS = ['id', 'section', 'title', 'kind', 'gate', 'params', 'requires', 'hint'] as const;
 const DROP_KEYS = ['id', 'reason'] as const;
@@ -671,7 +634,7 @@ function knownKinds(kinds: KindParamsMap): string[] {
 }
 
 function paramsSchema(kind: string, kinds: KindParamsMap): z.ZodType | undefined {
-  return kinds.get(kind)?.params ?? TEMPLATE_ONLY_KIND_PARAMS.get(kind);
+  return kinds.get(kind)?.params;
 }
 
 // ---- params validation ----

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/loader.js';
 import { ConfigError, InputError, ShipcheckError } from '../errors.js';
 import { ApiClient, ApiError } from './client.js';
 import { checkKinds } from '../checklist/kinds/index.js';
+import { backupCommand } from './commands/backup.js';
 import { checklistExportCommand, checklistShowCommand, itemCommand } from './commands/checklist.js';
 import { templateShowCommand, templateValidateCommand } from './commands/checklist-template.js';
 import { controlCommand } from './commands/control.js';
@@ -211,6 +212,10 @@ export async function main(
         itemCommand('waive', item, { ...globals(), ...o }, io),
       ),
     );
+  program
+    .command('backup')
+    .description('make a backup now, as the config backup block says (runs locally, not through the API)')
+    .action(run(async () => backupCommand({ config: globals().config }, io)));
   program
     .command('demo')
     .description('run the whole story on a sample app in a temporary folder')

@@ -698,7 +698,9 @@ export class Engine {
     await this.emit(
       release,
       'release.migrated',
-      applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'no pending migrations',
+      applied.length > 0
+        ? `applied ${applied.length} migration(s): ${applied.join(', ')}`
+        : 'no pending migrations',
       { migrations: applied },
     );
     const updated = await this.update(release, { phase: 'starting', phaseStartedAt: this.now() });

@@ -1,4 +1,7 @@
 import type { CheckKind } from '../types.js';
+import { backupAgeCheck } from './backup-age.js';
+import { backupRestoreCheck } from './backup-restore.js';
+import { cdnPurgeCheck } from './cdn-purge.js';
 import { commandCheck } from './command.js';
 import { deployWindowCheck } from './deploy-window.js';
 import { envCheck } from './env.js';
@@ -7,11 +10,14 @@ import { journeyCheck } from './journey.js';
 import { logsCheck } from './logs.js';
 import { manualCheck } from './manual.js';
 import { metricsCheck } from './metrics.js';
+import { migrationRehearsalCheck } from './migration-rehearsal.js';
 import { resourcesCheck } from './resources.js';
 import { rollbackPlanCheck } from './rollback-plan.js';
+import { rolloutStepCheck } from './rollout-step.js';
 import { sqlCheck } from './sql.js';
 import { tcpCheck } from './tcp.js';
 import { tlsCheck } from './tls.js';
+import { triggerCheck } from './trigger.js';
 
 /** Every check kind this version of shipcheck can run, by name. */
 export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
@@ -29,6 +35,12 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     envCheck,
     logsCheck,
     rollbackPlanCheck,
+    triggerCheck,
+    rolloutStepCheck,
+    migrationRehearsalCheck,
+    backupAgeCheck,
+    backupRestoreCheck,
+    cdnPurgeCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }
