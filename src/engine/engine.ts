@@ -774,7 +774,10 @@ export class Engine {
     const reason = waitingReason(gate, outcome);
     if (release.state !== 'waiting' || release.reason !== reason) {
       const updated = await this.update(release, { state: 'waiting', reason });
-      await this.emit(updated, 'release.waiting', reason, { gate });
+      // One event when the release starts waiting or becomes blocked, not one per signature.
+      const newlyBlocked = outcome.failed !== undefined && !release.reason?.startsWith('blocked');
+      if (release.state !== 'waiting' || newlyBlocked)
+        await this.emit(updated, 'release.waiting', reason, { gate });
     }
     return false;
   }

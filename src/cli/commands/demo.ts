@@ -10,7 +10,12 @@ import { createLogger } from '../../logger.js';
 import { freePort } from '../../util/net.js';
 import { ApiClient } from '../client.js';
 import type { GlobalOptions, Io } from '../main.js';
-import { waitForRelease } from '../wait.js';
+import BetterSqlite3 from 'better-sqlite3';
+import { makeBackup } from '../../backup/backup.js';
+import { renderReport } from '../../checklist/report.js';
+import type { EventRow } from '../../store/types.js';
+import { systemClock } from '../../util/clock.js';
+import type { ChecklistView } from './checklist.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
 const BIN =
@@ -18,8 +23,21 @@ const BIN =
   'bin/shipcheck';
 /** Steady demo traffic: enough that a 10% canary gets ~5 requests a second. */
 const DEMO_RPS = 50;
-/** Upper bound on the whole demo; it normally takes well under a minute. */
+/** Upper bound on the whole demo; it normally takes about a minute. */
 const DEMO_MAX_MS = 5 * 60_000;
+/** How often the demo looks at a release it follows. */
+const FOLLOW_POLL_MS = 250;
+/** Items named when the demo lists what it signs. */
+const LISTED_ITEMS = 5;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The report HTML-escapes text; section names only contain `&` among the escaped characters. */
+function escapeForCheck(text: string): string {
+  return text.replace(/&/g, '&amp;');
+}
 
 function demoConfig(apiPort: number, proxyPort: number): string {
   return `# Written by "shipcheck demo": three instances of a sample app behind the built-in proxy.
@@ -54,10 +72,81 @@ rollback:
     - { metric: latency_p99, above: 2s, window: 10s, minRequests: 20 }
     - { health: failed }
   keepPreviousFor: 10m
+  migrations: down
+migrations:
+  dir: migrations
+  database: sqlite:app.db
+backup:
+  database: sqlite:app.db
+  dir: backups
+checklist:
+  template: default
+  vars:
+    healthPath: /healthz
+    readyPath: /healthz
+    journeyPath: /
+    requiredEnv: APP_VERSION
+    # v3's test suite fails: the demo shows a blocked release, then waives the item with a reason.
+    testCommand: >-
+      sh -c 'if [ "$SHIPCHECK_VERSION" = v3 ]; then echo "41 passed, 1 failed: checkout total"; exit 1; fi; echo "42 passed"'
 `;
 }
 
-/** `shipcheck demo`: v1 on three instances, a good v2 promoted, a bad v3 rolled back; exits 0 only if all of that happened. */
+/** Each version brings one migration; v3's is undone when v3 is rolled back. */
+const MIGRATIONS: Record<string, [name: string, up: string, down: string]> = {
+  v1: [
+    '001_create_orders',
+    'CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL NOT NULL);',
+    'DROP TABLE orders;',
+  ],
+  v2: [
+    '002_add_order_status',
+    "ALTER TABLE orders ADD COLUMN status TEXT NOT NULL DEFAULT 'new';",
+    'ALTER TABLE orders DROP COLUMN status;',
+  ],
+  v3: [
+    '003_create_coupons',
+    'CREATE TABLE coupons (code TEXT PRIMARY KEY, percent INTEGER);',
+    'DROP TABLE coupons;',
+  ],
+};
+
+function addMigration(dir: string, version: string): string {
+  const migration = MIGRATIONS[version];
+  if (!migration) return '';
+  const [name, up, down] = migration;
+  fs.mkdirSync(path.join(dir, 'migrations'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'migrations', `${name}.up.sql`), `${up}\n`);
+  fs.writeFileSync(path.join(dir, 'migrations', `${name}.down.sql`), `${down}\n`);
+  return name;
+}
+
+function addOrders(file: string): void {
+  const db = new BetterSqlite3(file);
+  try {
+    db.exec('INSERT INTO orders (total) VALUES (12.5), (30), (7.25)');
+  } finally {
+    db.close();
+  }
+}
+
+function tablesIn(file: string): string[] {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+      name: string;
+    }[];
+    return rows.map((r) => r.name);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * `shipcheck demo`: the production checklist run for real on a sample app: v1 on three instances, a
+ * good v2 promoted, a bad v3 blocked by its tests, waived, then rolled back by itself, with
+ * migrations applied and undone and a backup restore verified. Exits 0 only if all of that happened.
+ */
 export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: Io): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-demo-'));
   const file = path.join(dir, 'shipcheck.yaml');
@@ -76,7 +165,11 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
   }, DEMO_MAX_MS);
   deadline.unref();
   try {
-    plane = await startControlPlane(await loadConfig(file), logger);
+    fs.mkdirSync(path.join(dir, 'migrations'));
+    new BetterSqlite3(path.join(dir, 'app.db')).close();
+    const loaded = await loadConfig(file);
+    const config = loaded.config;
+    plane = await startControlPlane(loaded, logger);
     const client = new ApiClient(plane.apiUrl);
     io.out(`shipcheck demo in ${dir}`);
     io.out(
@@ -85,17 +178,76 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     io.out(`  the service, proxied: ${plane.proxyUrl}/`);
     io.out(`  watch from another terminal: SHIPCHECK_URL=${plane.apiUrl} ${BIN} status`);
 
-    const deploy = async (version: string): Promise<{ code: number; release: ReleaseView }> => {
+    const seen = { waitedWithEvidence: false, blocked: '', waived: false };
+    /** Follows a release like `deploy --wait`, signing what a person would sign at each gate. */
+    const follow = async (id: number): Promise<ReleaseView> => {
+      let afterId = 0;
+      const handled = new Set<string>();
+      for (;;) {
+        const { events } = await client.get<{ events: EventRow[] }>(`/api/v1/releases/${id}/events`);
+        for (const e of events.filter((x) => x.id > afterId)) {
+          afterId = e.id;
+          if (e.type !== 'checklist.item')
+            io.out(`${new Date(e.at).toISOString().slice(11, 19)} ${e.message}`);
+        }
+        const release = await client.get<ReleaseView>(`/api/v1/releases/${id}`);
+        if (['succeeded', 'rolled_back', 'aborted', 'failed'].includes(release.state)) return release;
+        if (release.state === 'waiting') await actAtGate(release, handled);
+        await sleep(FOLLOW_POLL_MS);
+      }
+    };
+    const actAtGate = async (release: ReleaseView, handled: Set<string>): Promise<void> => {
+      const view = await client.get<ChecklistView>(`/api/v1/releases/${release.id}/checklist`);
+      const atGate = view.items.filter((i) => i.gate === view.gate);
+      const failed = atGate.find((i) => i.state === 'failed');
+      if (failed && !handled.has(`waive:${failed.id}`)) {
+        handled.add(`waive:${failed.id}`);
+        seen.blocked = failed.evidence.at(-1)?.summary ?? 'failed';
+        io.out(`  -> blocked: ${failed.title}: ${failed.evidence.at(-1)?.summary ?? ''}`);
+        io.out(`  -> shipcheck waive ${failed.id} --reason "known flaky test, ticket DEMO-1"`);
+        await client.post(`/api/v1/services/demo/checklist/waive`, {
+          item: failed.id,
+          by: 'demo',
+          reason: 'known flaky test, ticket DEMO-1',
+        });
+        seen.waived = true;
+        return;
+      }
+      const running = atGate.filter((i) => i.automated && (i.state === 'pending' || i.state === 'running'));
+      const toSign = atGate.filter((i) => !i.automated && i.state === 'pending');
+      if (running.length > 0 || toSign.length === 0 || handled.has(`sign:${view.gate ?? ''}`)) return;
+      handled.add(`sign:${view.gate ?? ''}`);
+      const automated = atGate.filter((i) => i.automated);
+      if (automated.length > 0 && automated.every((i) => i.evidence.length > 0))
+        seen.waitedWithEvidence = true;
+      io.out(`  ${view.gate} gate: ${automated.length} automated items checked themselves:`);
+      for (const item of automated)
+        io.out(`    [${item.state}] ${item.title}: ${item.evidence.at(-1)?.summary ?? ''}`);
+      const items = toSign.length === 1 ? '1 item' : `${toSign.length} items`;
+      io.out(`  ${items} left for a person to sign; the demo signs them as "demo":`);
+      for (const item of toSign.slice(0, LISTED_ITEMS)) io.out(`    shipcheck sign ${item.id}`);
+      if (toSign.length > LISTED_ITEMS) io.out(`    ... and ${toSign.length - LISTED_ITEMS} more`);
+      for (const item of toSign) {
+        await client.post(`/api/v1/services/demo/checklist/sign`, {
+          item: item.id,
+          by: 'demo',
+          note: 'demo sign-off',
+        });
+      }
+    };
+    const deploy = async (version: string): Promise<ReleaseView> => {
       io.out('');
-      io.out(`== shipcheck deploy ${version} --wait`);
+      const migration = addMigration(dir, version);
+      io.out(`== shipcheck deploy ${version}${migration ? ` (brings migration ${migration})` : ''}`);
       const created = await client.post<ReleaseView>('/api/v1/services/demo/releases', { version });
-      const code = await waitForRelease(client, 'demo', created.id, { ...io, isTTY: false });
-      return { code, release: await client.get<ReleaseView>(`/api/v1/releases/${created.id}`) };
+      return follow(created.id);
     };
 
-    const first = await deploy('v1');
-    expect(first.release.state === 'succeeded', 'v1 starts on 3 instances and becomes stable');
+    const backup = await makeBackup(config.backup!, dir, systemClock);
+    io.out(`  backup of app.db: ${path.relative(dir, backup.file)} (shipcheck backup)`);
 
+    // Traffic runs from the start, so every release's metrics checks have data; before v1 is up the
+    // proxy answers 503, which is why failures are counted from v1's success on.
     load = new LoadGenerator({
       url: `${plane.proxyUrl}/`,
       rps: DEMO_RPS,
@@ -103,24 +255,53 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
       maxDurationMs: DEMO_MAX_MS,
     });
     load.start();
-    io.out('');
-    io.out(`== load generator: ${DEMO_RPS} requests/s through the proxy`);
+    io.out(`  load generator: ${DEMO_RPS} requests/s through the proxy`);
+
+    const first = await deploy('v1');
+    expect(first.state === 'succeeded', 'v1 starts on 3 instances and becomes stable');
+    expect(seen.waitedWithEvidence, 'it waited at the pre-deploy gate with evidence on the automated items');
+    const firstChecklist = await client.get<ChecklistView>(`/api/v1/releases/${first.id}/checklist`);
+    const restore = firstChecklist.items.find((i) => i.kind === 'backup-restore');
+    expect(
+      restore?.state === 'passed',
+      `the backup restore was verified: ${restore?.evidence.at(-1)?.summary ?? 'no item'}`,
+    );
+    expect(tablesIn(path.join(dir, 'app.db')).includes('orders'), 'migration 001 created the orders table');
+
+    const afterFirst = load.snapshot();
+    addOrders(path.join(dir, 'app.db'));
+    const second = await makeBackup(config.backup!, dir, systemClock);
+    io.out(`  3 orders written; backup ${path.relative(dir, second.file)} (shipcheck backup)`);
 
     const good = await deploy('v2');
+    expect(good.state === 'succeeded', 'good v2 goes 10% -> 50% -> 100% and is promoted');
+    const goodChecklist = await client.get<ChecklistView>(`/api/v1/releases/${good.id}/checklist`);
+    const restored =
+      goodChecklist.items.find((i) => i.kind === 'backup-restore')?.evidence.at(-1)?.summary ?? '';
     expect(
-      good.code === 0 && good.release.state === 'succeeded',
-      'good v2 goes 10% -> 50% -> 100% and is promoted',
+      / [1-9]\d* rows, all counts match/.test(restored),
+      `the backup with 3 orders restores: ${restored}`,
     );
     const afterGood = load.snapshot();
 
     const bad = await deploy('v3');
+    expect(seen.blocked !== '' && seen.waived, 'a failing test suite blocked v3 until it was waived');
+    expect(bad.state === 'rolled_back', 'bad v3 (20% 5xx) is rolled back by itself');
+    expect(/error_rate/.test(bad.reason ?? ''), `the reason names the rule: ${bad.reason ?? '(none)'}`);
+    const tables = tablesIn(path.join(dir, 'app.db'));
     expect(
-      bad.code === 3 && bad.release.state === 'rolled_back',
-      'bad v3 (20% 5xx) is rolled back by itself',
+      tables.includes('orders') && !tables.includes('coupons'),
+      "v3's migration ran, and was undone on rollback",
     );
+
+    const reportFile = path.join(dir, `release-${bad.id}.html`);
+    const badChecklist = await client.get<ChecklistView>(`/api/v1/releases/${bad.id}/checklist`);
+    const html = renderReport({ release: badChecklist.release, items: badChecklist.items }, 'html');
+    fs.writeFileSync(reportFile, html);
+    const sections = [...new Set(badChecklist.items.map((i) => i.section))];
     expect(
-      /error_rate/.test(bad.release.reason ?? ''),
-      `the reason names the rule: ${bad.release.reason ?? '(none)'}`,
+      sections.length > 0 && sections.every((section) => html.includes(escapeForCheck(section))),
+      `the exported report shows all ${sections.length} checklist sections (${reportFile}${opts.keep ? '' : ', removed at the end; --keep keeps it'})`,
     );
 
     const report = await load.stop();
@@ -128,8 +309,8 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     const status = await client.get<{ stable: string }>('/api/v1/services/demo');
     expect(status.stable === 'v2', `v2 is still stable (stable: ${status.stable})`);
     expect(
-      report.failed === 0 && report.proxyErrors === 0,
-      `no request failed at the proxy (${describe(report)})`,
+      report.failed === afterFirst.failed && report.proxyErrors === afterFirst.proxyErrors,
+      `no request failed at the proxy once v1 was up (${describe(report)})`,
     );
     expect(
       (afterGood.byVersion.v1?.['5xx'] ?? 0) + (afterGood.byVersion.v2?.['5xx'] ?? 0) === 0,
