@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { buildApi, createRegistry } from './api/server.js';
 import { type LoadedConfig, resolveStorePath } from './config/loader.js';
 import { ChecklistRunner } from './checklist/checklist-runner.js';
 import { checkKinds } from './checklist/kinds/index.js';
-import { configuredIn, loadTemplate, resolveItems } from './checklist/template.js';
+import { configuredIn, loadTemplate, type ResolvedItem, resolveItems } from './checklist/template.js';
+import type { Config } from './config/schema.js';
 import { Engine } from './engine/engine.js';
 import { createMigrator } from './migrations/migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
@@ -19,19 +21,161 @@ import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { parseHostPort } from './util/net.js';
 
-/** A running control plane: store, fleet, proxy, engine and API in one process. */
-export interface ControlPlane {
+/** Releases of another environment a promotion check looks through. */
+const HISTORY_RELEASES = 200;
+
+/** One deployable target: the service, or one of its environments, with its own fleet, proxy and engine. */
+export interface Unit {
+  /** The name releases are stored and addressed under: `web`, or `web@staging`. */
+  name: string;
+  environment: string | undefined;
   engine: Engine;
-  store: Store;
   fleet: LocalFleet;
   router: ProxyRouter;
+  /** Base URL of this unit's traffic proxy. */
+  proxyUrl: string;
+}
+
+/** A running control plane: the store and API, and a unit per environment (or one for the service). */
+export interface ControlPlane {
+  units: Unit[];
+  /** The first unit's engine, fleet and router: the only ones when the config has no environments. */
+  engine: Engine;
+  fleet: LocalFleet;
+  router: ProxyRouter;
+  store: Store;
   api: FastifyInstance;
   /** Base URL of the API, e.g. http://127.0.0.1:7070. */
   apiUrl: string;
-  /** Base URL of the traffic proxy. */
+  /** Base URL of the first unit's traffic proxy. */
   proxyUrl: string;
   /** Stops everything; with `stopInstances` the app instances are stopped too (graceful shutdown). */
   close(options: { stopInstances: boolean }): Promise<void>;
+}
+
+/** What every unit shares. */
+interface Shared {
+  store: Store;
+  kinds: ReturnType<typeof checkKinds>;
+  logger: Logger;
+  registry: Registry;
+  ownMetrics: EngineMetrics;
+  dir: string;
+  clock: Clock;
+  options: { clock?: Clock; tickMs?: number };
+}
+
+/** Environments after the first get two items proving the version went through the one before. */
+function promotionItems(previous: string): ResolvedItem[] {
+  const section = 'Pre-Deployment / Promotion';
+  return [
+    {
+      id: `pre-deployment/promotion/succeeded-in-${previous}`,
+      section,
+      title: `This version succeeded in ${previous}`,
+      kind: 'promoted',
+      gate: 'pre-deploy',
+      params: { environment: previous },
+      automated: true,
+    },
+    {
+      id: `pre-deployment/promotion/migrations-rehearsed-on-${previous}`,
+      section,
+      title: `Migrations rehearsed on ${previous}`,
+      kind: 'rehearsed',
+      gate: 'pre-deploy',
+      params: { environment: previous },
+      automated: true,
+    },
+  ];
+}
+
+/** Builds (but does not start) one unit. */
+async function createUnit(
+  config: Config,
+  environment: string | undefined,
+  previous: string | undefined,
+  shared: Shared,
+): Promise<Unit> {
+  const { store, kinds, logger, dir, clock, options } = shared;
+  const name = environment ? `${config.service}@${environment}` : config.service;
+  const log = environment ? logger.child({ environment }) : logger;
+  // The template is checked before anything starts, so a bad one fails fast with file:line:col.
+  const template = await loadTemplate(config.checklist.template, { configDir: dir, kinds });
+  const items = [
+    ...(previous ? promotionItems(previous) : []),
+    ...resolveItems(template, { vars: config.checklist.vars, configured: configuredIn(config) }),
+  ];
+  const requestMetrics = new RequestMetrics(options.clock ? { clock: options.clock } : {});
+  // The router asks the fleet for ready instances on each request; the fleet asks the router to drain.
+  const fleet: LocalFleet = new LocalFleet({
+    service: name,
+    command: config.fleet.command,
+    cwd: path.resolve(dir, config.fleet.cwd ?? '.'),
+    env: config.fleet.env,
+    stopTimeoutMs: config.fleet.stopTimeout,
+    health: {
+      path: config.fleet.health.path,
+      intervalMs: config.fleet.health.interval,
+      timeoutMs: config.fleet.health.timeout,
+      unhealthyAfter: config.fleet.health.unhealthyAfter,
+    },
+    logDir: path.join(dir, '.shipcheck', 'logs'),
+    records: store,
+    drainer: { drain: (address, timeoutMs) => router.drain(address, timeoutMs) },
+    logger: log.child({ component: 'fleet' }),
+  });
+  const router: ProxyRouter = new ProxyRouter({
+    listen: config.traffic.listen,
+    upstreams: (version) => fleet.readyAddresses(version),
+    metrics: requestMetrics,
+    logger: log.child({ component: 'proxy' }),
+  });
+  const metricSource = new BuiltinMetricSource(requestMetrics);
+  const history = {
+    releases: (env: string) => store.listReleases(`${config.service}@${env}`, HISTORY_RELEASES),
+    checklist: (releaseId: number) => store.listChecklist(releaseId),
+  };
+  const runner: ChecklistRunner = new ChecklistRunner({
+    store,
+    kinds,
+    clock,
+    logger: log.child({ component: 'checklist' }),
+    context: (release) => ({
+      service: config.service,
+      version: release.version,
+      fromVersion: release.fromVersion,
+      proxyUrl: `http://${router.address()}`,
+      configDir: dir,
+      metrics: metricSource,
+      instances: (version) => fleet.instances(version),
+      envOf: (version) => ({ ...config.fleet.env, APP_VERSION: version, SHIPCHECK_SERVICE: config.service }),
+      config,
+      clock,
+      history,
+    }),
+    onItem: (release, item) => {
+      engine
+        .itemChanged(release, item)
+        .catch((err: unknown) => log.error({ err }, 'recording an item event failed'));
+    },
+  });
+  const migrator = createMigrator(config, dir);
+  const engine: Engine = new Engine({
+    ...(migrator ? { migrator } : {}),
+    ...(environment ? { environment } : {}),
+    checklist: { runner, items: () => items },
+    ownMetrics: shared.ownMetrics,
+    config,
+    store,
+    fleet,
+    router,
+    metrics: metricSource,
+    logger: log.child({ component: 'engine' }),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.tickMs ? { tickMs: options.tickMs } : {}),
+  });
+  return { name, environment, engine, fleet, router, proxyUrl: '' };
 }
 
 /** Starts what `shipcheck up` runs, in this process. */
@@ -41,89 +185,46 @@ export async function startControlPlane(
   options: { clock?: Clock; tickMs?: number } = {},
 ): Promise<ControlPlane> {
   const { config } = loaded;
-  // The template is checked before anything starts, so a bad one fails fast with file:line:col.
+  const targets: { config: Config; environment: string | undefined; previous: string | undefined }[] =
+    loaded.environments.length === 0
+      ? [{ config, environment: undefined, previous: undefined }]
+      : loaded.environments.map((env, i) => ({
+          config: env.config,
+          environment: env.name,
+          previous: loaded.environments[i - 1]?.name,
+        }));
   const kinds = checkKinds();
-  const template = await loadTemplate(config.checklist.template, { configDir: loaded.dir, kinds });
-  const items = resolveItems(template, {
-    vars: config.checklist.vars,
-    configured: configuredIn(config),
-  });
+  // Templates load (and fail) before the store opens, so a bad one leaves nothing half-started.
+  for (const target of targets) {
+    await loadTemplate(target.config.checklist.template, { configDir: loaded.dir, kinds });
+  }
   const store = await openStore(`sqlite:${resolveStorePath(loaded)}`);
-  const stateDir = path.join(loaded.dir, '.shipcheck');
-  const requestMetrics = new RequestMetrics(options.clock ? { clock: options.clock } : {});
-  // The router asks the fleet for ready instances on each request; the fleet asks the router to drain.
-  const fleet: LocalFleet = new LocalFleet({
-    service: config.service,
-    command: config.fleet.command,
-    cwd: path.resolve(loaded.dir, config.fleet.cwd ?? '.'),
-    env: config.fleet.env,
-    stopTimeoutMs: config.fleet.stopTimeout,
-    health: {
-      path: config.fleet.health.path,
-      intervalMs: config.fleet.health.interval,
-      timeoutMs: config.fleet.health.timeout,
-      unhealthyAfter: config.fleet.health.unhealthyAfter,
-    },
-    logDir: path.join(stateDir, 'logs'),
-    records: store,
-    drainer: { drain: (address, timeoutMs) => router.drain(address, timeoutMs) },
-    logger: logger.child({ component: 'fleet' }),
-  });
-  const router: ProxyRouter = new ProxyRouter({
-    listen: config.traffic.listen,
-    upstreams: (version) => fleet.readyAddresses(version),
-    metrics: requestMetrics,
-    logger: logger.child({ component: 'proxy' }),
-  });
-  const metricSource = new BuiltinMetricSource(requestMetrics);
-  const clock = options.clock ?? systemClock;
-  const runner: ChecklistRunner = new ChecklistRunner({
+  const registry = createRegistry();
+  const shared: Shared = {
     store,
     kinds,
-    clock,
-    logger: logger.child({ component: 'checklist' }),
-    context: (release) => ({
-      service: config.service,
-      version: release.version,
-      fromVersion: release.fromVersion,
-      proxyUrl: `http://${router.address()}`,
-      configDir: loaded.dir,
-      metrics: metricSource,
-      instances: (version) => fleet.instances(version),
-      envOf: (version) => ({ ...config.fleet.env, APP_VERSION: version, SHIPCHECK_SERVICE: config.service }),
-      config,
-      clock,
-    }),
-    onItem: (release, item) => {
-      engine
-        .itemChanged(release, item)
-        .catch((err: unknown) => logger.error({ err }, 'recording an item event failed'));
-    },
-  });
-  const registry = createRegistry();
-  const migrator = createMigrator(config, loaded.dir);
-  const engine: Engine = new Engine({
-    ...(migrator ? { migrator } : {}),
-    checklist: { runner, items: () => items },
+    logger,
+    registry,
     ownMetrics: new EngineMetrics(registry),
-    config,
-    store,
-    fleet,
-    router,
-    metrics: metricSource,
-    logger: logger.child({ component: 'engine' }),
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.tickMs ? { tickMs: options.tickMs } : {}),
-  });
-  const api = buildApi({ engine, store, service: config.service, logger, registry });
+    dir: loaded.dir,
+    clock: options.clock ?? systemClock,
+    options,
+  };
+  const units: Unit[] = [];
+  for (const target of targets)
+    units.push(await createUnit(target.config, target.environment, target.previous, shared));
+  const api = buildApi({ engines: new Map(units.map((u) => [u.name, u.engine])), store, logger, registry });
 
   const started: (() => Promise<void>)[] = [() => store.close()];
   const unwind = async (): Promise<void> => {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
   };
   try {
-    await router.start();
-    started.push(() => router.close());
+    for (const unit of units) {
+      await unit.router.start();
+      started.push(() => unit.router.close());
+      unit.proxyUrl = `http://${unit.router.address()}`;
+    }
     const { host, port } = parseHostPort(config.server.listen);
     try {
       await api.listen({ host, port });
@@ -133,7 +234,7 @@ export async function startControlPlane(
       throw new ProviderError(`server.listen ${config.server.listen}: ${why}`, { cause: err });
     }
     started.push(() => api.close());
-    await engine.start();
+    for (const unit of units) await unit.engine.start();
   } catch (err) {
     await unwind();
     throw err;
@@ -141,19 +242,24 @@ export async function startControlPlane(
   const apiAddress = api.server.address();
   const apiPort = typeof apiAddress === 'object' && apiAddress ? apiAddress.port : 0;
   const apiHost = parseHostPort(config.server.listen).host;
+  const first = units[0];
+  if (!first) throw new Error('no unit to run');
   return {
-    engine,
+    units,
+    engine: first.engine,
+    fleet: first.fleet,
+    router: first.router,
     store,
-    fleet,
-    router,
     api,
     apiUrl: `http://${apiHost}:${apiPort}`,
-    proxyUrl: `http://${router.address()}`,
+    proxyUrl: first.proxyUrl,
     async close({ stopInstances }) {
-      await engine.stop();
+      for (const unit of units) await unit.engine.stop();
       await api.close();
-      await fleet.close({ stopInstances });
-      await router.close();
+      for (const unit of units) {
+        await unit.fleet.close({ stopInstances });
+        await unit.router.close();
+      }
       await store.close();
     },
   };

@@ -19,9 +19,9 @@ const MAX_LIMIT = 1000;
 
 /** What the API serves. */
 export interface ApiOptions {
-  engine: Engine;
+  /** The engine of each service (or service@environment), by that name. */
+  engines: ReadonlyMap<string, Engine>;
   store: Store;
-  service: string;
   logger: Logger;
   registry: Registry;
 }
@@ -54,7 +54,7 @@ function parseLimit(raw: unknown, fallback: number): number {
 
 /** Builds the JSON API under /api/v1, the SSE stream, /healthz and /metrics. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const { engine, store, service, logger, registry } = options;
+  const { engines, store, logger, registry } = options;
   // Per-request logs are info; the API logger keeps warnings and errors only.
   const app = Fastify({
     loggerInstance: logger.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
@@ -72,8 +72,21 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     void reply.status(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  const checkService = (name: string): void => {
-    if (name !== service) throw new NotFoundError(`unknown service "${name}"; this server runs "${service}"`);
+  const engineOf = (name: string): Engine => {
+    const engine = engines.get(name);
+    if (engine) return engine;
+    const names = [...engines.keys()];
+    const envs = names.filter((n) => n.startsWith(`${name}@`));
+    const hint = envs.length > 0 ? `; "${name}" has environments, pass --env (${envs.join(', ')})` : '';
+    throw new NotFoundError(
+      `unknown service "${name}"; this server runs ${names.map((n) => `"${n}"`).join(', ')}${hint}`,
+    );
+  };
+  const engineOfRelease = async (id: number): Promise<Engine> => {
+    const release = await store.getRelease(id);
+    const engine = release && engines.get(release.service);
+    if (!engine) throw new NotFoundError(`release ${id} not found`);
+    return engine;
   };
 
   app.get('/healthz', async () => ({ ok: true }));
@@ -83,19 +96,27 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
 
   app.get('/api/v1/services', async () => {
-    const status = await engine.status();
-    return { services: [{ name: status.service, stable: status.stable }] };
+    const services = [];
+    for (const [name, engine] of engines) {
+      const status = await engine.status();
+      services.push({
+        name,
+        service: status.service,
+        environment: status.environment,
+        stable: status.stable,
+      });
+    }
+    return { services };
   });
 
   app.get<{ Params: { service: string } }>('/api/v1/services/:service', async (request) => {
-    checkService(request.params.service);
-    return engine.status();
+    return engineOf(request.params.service).status();
   });
 
   app.get<{ Params: { service: string }; Querystring: { limit?: string } }>(
     '/api/v1/services/:service/releases',
     async (request) => {
-      checkService(request.params.service);
+      const engine = engineOf(request.params.service);
       return { releases: await engine.releases(parseLimit(request.query.limit, 20)) };
     },
   );
@@ -103,7 +124,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.post<{ Params: { service: string }; Body: unknown }>(
     '/api/v1/services/:service/releases',
     async (request, reply) => {
-      checkService(request.params.service);
+      const engine = engineOf(request.params.service);
       const body = request.body as { version?: unknown } | undefined;
       if (!body || typeof body !== 'object' || typeof body.version !== 'string' || body.version === '') {
         throw new InputError('body must be JSON {"version": "..."}');
@@ -113,70 +134,76 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
-  const command = (name: string, run: (body: Record<string, unknown>) => Promise<{ id: number }>): void => {
+  const command = (
+    name: string,
+    run: (engine: Engine, body: Record<string, unknown>) => Promise<{ id: number }>,
+  ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/${name}`,
       async (request) => {
-        checkService(request.params.service);
+        const engine = engineOf(request.params.service);
         const body =
           request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
-        const release = await run(body);
+        const release = await run(engine, body);
         return engine.release(release.id);
       },
     );
   };
-  command('promote', (body) => engine.promote(body.full === true));
-  command('pause', () => engine.pause());
-  command('resume', () => engine.resume());
-  command('abort', () => engine.abort());
-  command('rollback', () => engine.rollback());
+  command('promote', (engine, body) => engine.promote(body.full === true));
+  command('pause', (engine) => engine.pause());
+  command('resume', (engine) => engine.resume());
+  command('abort', (engine) => engine.abort());
+  command('rollback', (engine) => engine.rollback());
 
   app.get<{ Params: { service: string }; Querystring: { release?: string } }>(
     '/api/v1/services/:service/checklist',
     async (request) => {
-      checkService(request.params.service);
+      const engine = engineOf(request.params.service);
       const id = request.query.release === undefined ? undefined : parseId(request.query.release);
       return engine.checklistOf(id);
     },
   );
-  app.get<{ Params: { id: string } }>('/api/v1/releases/:id/checklist', async (request) =>
-    engine.checklistOf(parseId(request.params.id)),
-  );
+  app.get<{ Params: { id: string } }>('/api/v1/releases/:id/checklist', async (request) => {
+    const id = parseId(request.params.id);
+    return (await engineOfRelease(id)).checklistOf(id);
+  });
   const itemCommand = (
     name: string,
-    run: (item: string, by: string, body: Record<string, unknown>) => Promise<unknown>,
+    run: (engine: Engine, item: string, by: string, body: Record<string, unknown>) => Promise<unknown>,
   ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/checklist/${name}`,
       async (request) => {
-        checkService(request.params.service);
+        const engine = engineOf(request.params.service);
         const body =
           request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
         if (typeof body.item !== 'string' || body.item === '') {
           throw new InputError(`body must be JSON {"item": "ITEM-ID", ...}`);
         }
         const by = typeof body.by === 'string' && body.by ? body.by : 'api';
-        return run(body.item, by, body);
+        return run(engine, body.item, by, body);
       },
     );
   };
-  itemCommand('sign', (item, by, body) =>
+  itemCommand('sign', (engine, item, by, body) =>
     engine.signItem(item, by, typeof body.note === 'string' ? body.note : undefined),
   );
-  itemCommand('waive', (item, by, body) => {
+  itemCommand('waive', (engine, item, by, body) => {
     if (typeof body.reason !== 'string' || !body.reason.trim())
       throw new InputError('waiving an item needs a "reason"');
     return engine.waiveItem(item, by, body.reason);
   });
-  itemCommand('rerun', (item, by) => engine.rerunItem(item, by));
+  itemCommand('rerun', (engine, item, by) => engine.rerunItem(item, by));
 
-  app.get<{ Params: { id: string } }>('/api/v1/releases/:id', async (request) =>
-    engine.release(parseId(request.params.id)),
-  );
+  app.get<{ Params: { id: string } }>('/api/v1/releases/:id', async (request) => {
+    const id = parseId(request.params.id);
+    return (await engineOfRelease(id)).release(id);
+  });
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
     '/api/v1/releases/:id/measurements',
     async (request) => {
-      const release = await engine.release(parseId(request.params.id));
+      const id = parseId(request.params.id);
+      const release = await (await engineOfRelease(id)).release(id);
       return {
         measurements: await store.listMeasurements(release.id, parseLimit(request.query.limit, MAX_LIMIT)),
       };
@@ -185,7 +212,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
     '/api/v1/releases/:id/events',
     async (request) => {
-      const release = await engine.release(parseId(request.params.id));
+      const id = parseId(request.params.id);
+      const release = await (await engineOfRelease(id)).release(id);
       return {
         events: await store.listEvents({
           releaseId: release.id,
@@ -199,9 +227,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const releaseId = request.query.release === undefined ? undefined : parseId(request.query.release);
     const lastId = Number(request.headers['last-event-id'] ?? Number.NaN);
     await streamEvents(reply, {
-      engine,
+      engines: [...engines.values()],
       store,
-      service,
       releaseId,
       lastId: Number.isFinite(lastId) ? lastId : undefined,
     });
@@ -213,14 +240,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 async function streamEvents(
   reply: FastifyReply,
   opts: {
-    engine: Engine;
+    engines: Engine[];
     store: Store;
-    service: string;
     releaseId: number | undefined;
     lastId: number | undefined;
   },
 ): Promise<void> {
-  const { engine, store, service, releaseId, lastId } = opts;
+  const { engines, store, releaseId, lastId } = opts;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -230,30 +256,34 @@ async function streamEvents(
     'x-accel-buffering': 'no',
   });
   const matches = (e: EventRow): boolean => releaseId === undefined || e.releaseId === releaseId;
-  let sentUpTo = lastId ?? 0;
+  // Live events skip only what the replay already sent; engines may emit slightly out of id order.
+  let replayedUpTo = lastId ?? 0;
   const send = (e: EventRow): void => {
-    if (e.id <= sentUpTo || !matches(e)) return;
-    sentUpTo = e.id;
+    if (!matches(e)) return;
     res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
   };
   const buffered: EventRow[] = [];
   let replaying = true;
-  const onEvent = (e: EventRow): void => (replaying ? void buffered.push(e) : send(e));
-  engine.events.on('event', onEvent);
+  const onEvent = (e: EventRow): void => {
+    if (replaying) buffered.push(e);
+    else if (e.id > replayedUpTo) send(e);
+  };
+  for (const engine of engines) engine.events.on('event', onEvent);
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
   heartbeat.unref();
   res.on('close', () => {
     clearInterval(heartbeat);
-    engine.events.off('event', onEvent);
+    for (const engine of engines) engine.events.off('event', onEvent);
   });
   res.write(': connected\n\n');
   const history =
     lastId !== undefined
-      ? await store.listEvents({ service, releaseId, afterId: lastId, limit: MAX_LIMIT })
-      : (await store.listEvents({ service, releaseId, limit: 100_000 })).slice(-SSE_REPLAY);
+      ? await store.listEvents({ releaseId, afterId: lastId, limit: MAX_LIMIT })
+      : (await store.listEvents({ releaseId, limit: 100_000 })).slice(-SSE_REPLAY);
   history.forEach(send);
+  replayedUpTo = Math.max(replayedUpTo, ...history.map((e) => e.id));
   replaying = false;
-  buffered.forEach(send);
+  buffered.filter((e) => e.id > replayedUpTo).forEach(send);
 }
 
 /** A prom-client registry with the process's default metrics. */

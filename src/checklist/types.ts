@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import type { Instance } from '../providers/fleet/types.js';
 import type { MetricSource } from '../providers/metrics/types.js';
 import type { Clock } from '../util/clock.js';
@@ -62,11 +63,21 @@ export interface CheckContext {
   instances(version: string): Instance[];
   /** Environment a version's instances get (fleet.env merged with shipcheck's own variables). */
   envOf(version: string): Record<string, string>;
+  /** Other environments' releases, for promotion checks; absent when the config has no environments. */
+  history?: ReleaseHistory;
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;
   /** Aborted when the release moves on or the control plane stops; long checks must honour it. */
   signal: AbortSignal;
+}
+
+/** Read access to the releases of the service's other environments. */
+export interface ReleaseHistory {
+  /** Releases of the service in `environment`, newest first. */
+  releases(environment: string): Promise<ReleaseRow[]>;
+  /** The checklist of a release, in template order. */
+  checklist(releaseId: number): Promise<ChecklistItemRow[]>;
 }
 
 /** One kind of automated (or manual) check; one module per kind under checklist/kinds/. */

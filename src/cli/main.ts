@@ -20,6 +20,7 @@ import { ExitCode } from './format.js';
 export interface GlobalOptions {
   config: string;
   url?: string;
+  env?: string;
   json?: boolean;
   debug?: boolean;
 }
@@ -43,12 +44,25 @@ export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiC
   const url =
     explicitUrl ?? (listen ? `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
   const client = new ApiClient(url);
-  if (loaded) return { client, service: loaded.config.service };
-  const { services } = await client.get<{ services: { name: string }[] }>('/api/v1/services');
-  const only = services.length === 1 ? services[0] : undefined;
+  // An environment is addressed as service@environment.
+  const withEnv = (service: string): string => (opts.env ? `${service}@${opts.env}` : service);
+  if (loaded) {
+    const names = loaded.environments.map((e) => e.name);
+    if (opts.env && !names.includes(opts.env)) {
+      throw new InputError(
+        names.length > 0
+          ? `--env ${opts.env}: ${opts.config} has environments ${names.join(', ')}`
+          : `--env ${opts.env}: ${opts.config} has no environments block`,
+      );
+    }
+    return { client, service: withEnv(loaded.config.service) };
+  }
+  const { services } = await client.get<{ services: { service: string }[] }>('/api/v1/services');
+  const names = [...new Set(services.map((s) => s.service))];
+  const only = names.length === 1 ? names[0] : undefined;
   if (!only)
-    throw new InputError(`no ${opts.config} here and the server runs ${services.length} services; pass -c`);
-  return { client, service: only.name };
+    throw new InputError(`no ${opts.config} here and the server runs ${names.length} services; pass -c`);
+  return { client, service: withEnv(only) };
 }
 
 function toExitCode(err: unknown, io: Io, debug: boolean): number {
@@ -92,6 +106,7 @@ export async function main(
     .description('Canary rollouts with automated rollback, driven by your production checklist.')
     .addOption(new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG))
     .option('--url <url>', 'control plane URL (default: SHIPCHECK_URL, else the config server.listen)')
+    .option('--env <name>', 'the environment to act on, when the config has environments')
     .option('--json', 'print JSON')
     .option('--debug', 'show stack traces and debug logs')
     .exitOverride()

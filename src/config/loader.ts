@@ -23,9 +23,31 @@ import {
   type YamlPath,
 } from './yaml-positions.js';
 
+/** One environment's config: the base with the environment's overrides merged in, validated. */
+export interface EnvironmentConfig {
+  name: string;
+  config: Config;
+}
+
+/** Keys an environment may override; the rest (service, store, server) are shared by all. */
+export const ENVIRONMENT_KEYS = [
+  'fleet',
+  'traffic',
+  'metrics',
+  'strategy',
+  'analysis',
+  'rollback',
+  'checklist',
+  'migrations',
+  'backup',
+  'cdn',
+] as const;
+
 /** A validated config together with where it came from. */
 export interface LoadedConfig {
   config: Config;
+  /** The environments in promotion order; empty when the file has none. */
+  environments: EnvironmentConfig[];
   /** Absolute path of the config file. */
   file: string;
   /** Absolute path of the folder holding the config file; relative paths in it resolve here. */
@@ -99,7 +121,76 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     throw new ConfigError(source.format(semantic.map((finding) => source.place(finding))));
   }
 
-  return { config: parsed.data, file: absolute, dir };
+  const environments = await environmentConfigs(parsed.data, data.value, dir);
+  if (!environments.ok)
+    throw new ConfigError(source.format(environments.findings.map((f) => source.place(f))));
+  return { config: parsed.data, environments: environments.configs, file: absolute, dir };
+}
+
+/** Objects merge key by key; anything else (lists included) is replaced by the override. */
+function deepMerge(base: unknown, override: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(override)) return override;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) merged[key] = deepMerge(base[key], value);
+  return merged;
+}
+
+/**
+ * Validates every environment as the base config with its overrides merged in. A problem points at the
+ * override when the override wrote that value, else at the base value it inherited.
+ */
+async function environmentConfigs(
+  config: Config,
+  data: Record<string, unknown>,
+  dir: string,
+): Promise<{ ok: true; configs: EnvironmentConfig[] } | { ok: false; findings: Finding[] }> {
+  const overrides = config.environments ?? {};
+  const { environments: _ignored, ...base } = data;
+  const findings: Finding[] = [];
+  const configs: EnvironmentConfig[] = [];
+  const listens = new Map<string, string>();
+  for (const [name, override] of Object.entries(overrides)) {
+    const at = (p: Path): Path => (valueAt(override, p) !== undefined ? ['environments', name, ...p] : p);
+    const envFindings: Finding[] = [];
+    for (const key of Object.keys(override)) {
+      if (!(ENVIRONMENT_KEYS as readonly string[]).includes(key)) {
+        envFindings.push({
+          path: ['environments', name, key],
+          anchor: 'key',
+          message: `environments.${name}: "${key}" is shared by every environment; an environment may set ${ENVIRONMENT_KEYS.join(', ')}`,
+        });
+      }
+    }
+    if (envFindings.length > 0) {
+      findings.push(...envFindings);
+      continue;
+    }
+    const merged = deepMerge(base, override) as Record<string, unknown>;
+    const parsed = configSchema.safeParse(merged, { error: describeIssue });
+    const problems = parsed.success
+      ? await semanticFindings(parsed.data, merged, dir)
+      : explainIssues(parsed.error.issues, merged, []);
+    for (const finding of problems) {
+      findings.push({
+        ...finding,
+        path: at(finding.path),
+        message: `environments.${name}: ${finding.message}`,
+      });
+    }
+    if (!parsed.success || problems.length > 0) continue;
+    const listen = parsed.data.traffic.listen;
+    const clash = listens.get(listen);
+    if (clash !== undefined) {
+      findings.push({
+        path: at(['traffic', 'listen']),
+        anchor: 'value',
+        message: `environments.${name}: traffic.listen ${listen} is also ${clash}'s; give each environment its own`,
+      });
+    }
+    listens.set(listen, name);
+    configs.push({ name, config: parsed.data });
+  }
+  return findings.length > 0 ? { ok: false, findings } : { ok: true, configs };
 }
 
 /**

@@ -297,6 +297,15 @@ export const configSchema = z.strictObject({
     })
     .prefault({ triggers: [], keepPreviousFor: '10m', migrations: 'keep' })
     .describe('When and how a release is rolled back automatically.'),
+  environments: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9-]*$/, 'an environment name uses lowercase letters, digits and dashes'),
+      z.record(z.string(), z.unknown()),
+    )
+    .optional()
+    .describe(
+      'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn.',
+    ),
   migrations: migrationsSchema.optional(),
   backup: backupSchema.optional(),
   cdn: cdnSchema.optional(),

@@ -37,6 +37,8 @@ export interface EngineOptions {
   ownMetrics?: EngineMetrics;
   /** Database migrations run after the pre-deploy gate and, with rollback.migrations: down, undone on rollback. */
   migrator?: Migrator;
+  /** The environment this engine deploys to, when the config has environments. */
+  environment?: string;
   /** The release checklist: its runner and the resolved template items each release gets. */
   checklist?: { runner: ChecklistRunner; items: () => readonly ResolvedItem[] };
 }
@@ -55,6 +57,8 @@ export interface VersionFigures {
 /** What `status` shows: the contract fields plus live figures. */
 export interface StatusView {
   service: string;
+  /** The environment this engine deploys to; null without environments. */
+  environment: string | null;
   stable: string | null;
   previous: string | null;
   release: ReleaseView | null;
@@ -95,6 +99,7 @@ export class Engine {
   private readonly ownMetrics: EngineMetrics | undefined;
   private readonly checklist: EngineOptions['checklist'];
   private readonly migrator: Migrator | undefined;
+  private readonly environment: string | undefined;
   /** Migration runs in progress or finished, by release and direction; they run off the reconcile loop. */
   private readonly migrationRuns = new Map<string, MigrationRun>();
   private readonly analysis = new Map<number, AnalysisState>();
@@ -114,11 +119,13 @@ export class Engine {
     this.ownMetrics = options.ownMetrics;
     this.checklist = options.checklist;
     this.migrator = options.migrator;
+    this.environment = options.environment;
     this.events.setMaxListeners(0);
   }
 
+  /** The name releases are stored under: `web`, or `web@staging` for an environment. */
   private get service(): string {
-    return this.config.service;
+    return this.environment ? `${this.config.service}@${this.environment}` : this.config.service;
   }
 
   /** Adopts surviving instances, applies the stored route, and starts the loop (tests drive `tick()` with `loop: false`). */
@@ -395,7 +402,8 @@ export class Engine {
       (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
     const active = release && release.phase !== 'completed' ? release : undefined;
     return {
-      service: this.service,
+      service: this.config.service,
+      environment: this.environment ?? null,
       stable: service.stableVersion,
       previous: service.previousVersion,
       release: release ? this.view(release) : null,

@@ -10,6 +10,7 @@ import { journeyCheck } from './journey.js';
 import { logsCheck } from './logs.js';
 import { manualCheck } from './manual.js';
 import { metricsCheck } from './metrics.js';
+import { promotedCheck, rehearsedCheck } from './promotion.js';
 import { migrationRehearsalCheck } from './migration-rehearsal.js';
 import { resourcesCheck } from './resources.js';
 import { rollbackPlanCheck } from './rollback-plan.js';
@@ -41,6 +42,8 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     backupAgeCheck,
     backupRestoreCheck,
     cdnPurgeCheck,
+    promotedCheck,
+    rehearsedCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }
