@@ -16,6 +16,7 @@ import { renderReport } from '../../checklist/report.js';
 import type { EventRow } from '../../store/types.js';
 import { systemClock } from '../../util/clock.js';
 import type { ChecklistView } from './checklist.js';
+import { type DemoCache, startVarnish } from './demo-cache.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
 const BIN =
@@ -39,7 +40,7 @@ function escapeForCheck(text: string): string {
   return text.replace(/&/g, '&amp;');
 }
 
-function demoConfig(apiPort: number, proxyPort: number): string {
+function demoConfig(apiPort: number, proxyPort: number, cacheUrl: string | undefined): string {
   return `# Written by "shipcheck demo": three instances of a sample app behind the built-in proxy.
 service: demo
 server:
@@ -79,7 +80,7 @@ migrations:
 backup:
   database: sqlite:app.db
   dir: backups
-checklist:
+${cacheUrl ? `cdn:\n  purge:\n    - { url: "${cacheUrl}/", method: PURGE }\n` : ''}checklist:
   template: default
   vars:
     healthPath: /healthz
@@ -130,6 +131,13 @@ function addOrders(file: string): void {
   }
 }
 
+/** The version behind a page, as the cache serves it (possibly from its cache). */
+async function servedBy(url: string): Promise<string | undefined> {
+  const response = await fetch(url);
+  await response.text();
+  return response.headers.get('x-shipcheck-served-by') ?? undefined;
+}
+
 function tablesIn(file: string): string[] {
   const db = new BetterSqlite3(file, { readonly: true });
   try {
@@ -150,10 +158,10 @@ function tablesIn(file: string): string[] {
 export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: Io): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-demo-'));
   const file = path.join(dir, 'shipcheck.yaml');
-  fs.writeFileSync(file, demoConfig(await freePort(), await freePort()));
   const logger = createLogger({ debug: opts.debug ?? false, level: opts.debug ? 'debug' : 'warn' });
   let plane: ControlPlane | undefined;
   let load: LoadGenerator | undefined;
+  let cache: DemoCache | undefined;
   const failures: string[] = [];
   const expect = (ok: boolean, what: string): void => {
     io.out(`${ok ? '  ok  ' : '  FAIL'} ${what}`);
@@ -165,6 +173,10 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
   }, DEMO_MAX_MS);
   deadline.unref();
   try {
+    const proxyPort = await freePort();
+    // A real Varnish in front of the service, when this machine has one, shows the CDN purge.
+    cache = await startVarnish(proxyPort, dir);
+    fs.writeFileSync(file, demoConfig(await freePort(), proxyPort, cache?.url));
     fs.mkdirSync(path.join(dir, 'migrations'));
     new BetterSqlite3(path.join(dir, 'app.db')).close();
     const loaded = await loadConfig(file);
@@ -273,8 +285,18 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     const second = await makeBackup(config.backup!, dir, systemClock);
     io.out(`  3 orders written; backup ${path.relative(dir, second.file)} (shipcheck backup)`);
 
+    const cachedBefore = cache ? await servedBy(`${cache.url}/`) : undefined;
     const good = await deploy('v2');
     expect(good.state === 'succeeded', 'good v2 goes 10% -> 50% -> 100% and is promoted');
+    if (cache) {
+      const cachedAfter = await servedBy(`${cache.url}/`);
+      expect(
+        cachedBefore === 'v1' && cachedAfter === 'v2',
+        `the CDN purge reached Varnish: its cached page came from ${cachedBefore ?? '?'}, now from ${cachedAfter ?? '?'}`,
+      );
+    } else {
+      io.out('  skip CDN purge: varnishd is not installed here (Debian: apt-get install varnish)');
+    }
     const goodChecklist = await client.get<ChecklistView>(`/api/v1/releases/${good.id}/checklist`);
     const restored =
       goodChecklist.items.find((i) => i.kind === 'backup-restore')?.evidence.at(-1)?.summary ?? '';
@@ -323,6 +345,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     clearTimeout(deadline);
     if (load) await load.stop();
     if (plane) await plane.close({ stopInstances: true });
+    if (cache) await cache.stop();
     if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
   io.out('');
