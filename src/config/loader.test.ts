@@ -282,6 +282,6 @@ describe('starter config, init and validate', () => {
     await writeFile(file, STARTER_CONFIG);
     const out = io();
     expect(await validateCommand({ config: file }, out)).toBe(0);
-    expect(out.lines).toEqual([`${file}: ok (service my-app, 5 steps, 3 triggers, 0 checklist items)`]);
+    expect(out.lines).toEqual([`${file}: ok (service my-app, 5 steps, 3 triggers, 75 checklist items)`]);
   });
 });

@@ -90,6 +90,19 @@ rollback:
   keepPreviousFor: 10m
 
 checklist:
-  # Checklist template; none is the only one for now.
-  template: none
+  # default runs the production deployment checklist at each gate (docs/checklist.md); none skips it;
+  # or give the path of your own template, which may extend default.
+  template: default
+  # Values the default template's checks use; items whose values are missing become sign-offs.
+  vars:
+    healthPath: /healthz
+    journeyPath: /
+
+# Optional blocks, each documented in docs/config.md:
+# migrations: { dir: migrations, database: "sqlite:app.db" }   # run before each canary
+# backup: { database: "sqlite:app.db" }                          # checked by backup-age and backup-restore
+# cdn: { purge: [{ url: "http://127.0.0.1:6081/", method: PURGE }] }
+# environments:                                                  # promotion order
+#   staging: { traffic: { listen: 127.0.0.1:8081 } }
+#   production: { traffic: { listen: 127.0.0.1:8080 } }
 `;
