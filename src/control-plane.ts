@@ -198,7 +198,9 @@ export async function startControlPlane(
   for (const target of targets) {
     await loadTemplate(target.config.checklist.template, { configDir: loaded.dir, kinds });
   }
-  const store = await openStore(`sqlite:${resolveStorePath(loaded)}`);
+  const store = await openStore(
+    config.store.startsWith('sqlite:') ? `sqlite:${resolveStorePath(loaded)}` : config.store,
+  );
   const registry = createRegistry();
   const shared: Shared = {
     store,

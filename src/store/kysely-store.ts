@@ -75,8 +75,18 @@ export class KyselyStore implements Store {
     private readonly dialect: Dialect,
   ) {}
 
+  /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */
+  protected async migrationSchema(): Promise<string | undefined> {
+    return undefined;
+  }
+
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: new CodeMigrationProvider(this.dialect) });
+    const schema = await this.migrationSchema();
+    const migrator = new Migrator({
+      db: this.db,
+      provider: new CodeMigrationProvider(this.dialect),
+      ...(schema ? { migrationTableSchema: schema } : {}),
+    });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error;
   }

@@ -1,8 +1,9 @@
-import { InputError } from '../errors.js';
+import { InputError, ProviderError } from '../errors.js';
+import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
-/** Opens the store a config names (`sqlite:PATH`, already resolved to an absolute path) and migrates it. */
+/** Opens the store a config names (`sqlite:PATH` resolved to an absolute path, or `postgres://...`) and migrates it. */
 export async function openStore(url: string): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const store = SqliteStore.open(url.slice('sqlite:'.length));
@@ -10,9 +11,21 @@ export async function openStore(url: string): Promise<Store> {
     return store;
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new InputError(
-      `store ${url}: the PostgreSQL store is not available in this version; use sqlite:PATH`,
-    );
+    const store = PostgresStore.open(url);
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      const e = err as { code?: string; message?: string };
+      const why = e.code ?? e.message ?? 'unknown error';
+      throw new ProviderError(`store ${redact(url)}: cannot use PostgreSQL (${why})`, { cause: err });
+    }
+    return store;
   }
   throw new InputError(`store ${url}: expected sqlite:PATH or postgres://...`);
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
