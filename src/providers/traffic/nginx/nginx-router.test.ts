@@ -1,0 +1,315 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError, ProviderError } from '../../../errors.js';
+import { freePort } from '../../../util/net.js';
+import { LOG_FORMAT } from '../../metrics/nginx-log/nginx-log-source.js';
+import type { Route } from '../types.js';
+import { NginxTrafficRouter, parseRouteComment, upstreamBlock } from './nginx-router.js';
+
+const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
+const HAS_NGINX = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).error === undefined;
+const UPSTREAM_NAME = 'app';
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+const POLL_MS = 20;
+const SPLIT_REQUESTS = 2_000;
+const SPLIT_TOLERANCE_POINTS = 3;
+const LOAD_CLIENTS = 8;
+const LOAD_REQUESTS = 5_000;
+const WEIGHT_CHANGES = 20;
+
+const fixed: Record<string, string[]> = {
+  v1: ['127.0.0.1:1001', '127.0.0.1:1002'],
+  v2: ['127.0.0.1:2001', '127.0.0.1:2002'],
+  v3: ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003'],
+  none: [],
+};
+const fixedSource = (version: string): readonly string[] => fixed[version] ?? [];
+
+/** Sums the server weights per version in a block, to check the split it encodes. */
+function shares(block: string): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const [, address, weight] of block.matchAll(/server (\S+) weight=(\d+);/g)) {
+    const version = Object.keys(fixed).find((v) => fixed[v]!.includes(address!))!;
+    totals[version] = (totals[version] ?? 0) + Number(weight);
+  }
+  return totals;
+}
+
+describe('upstreamBlock', () => {
+  it('splits by weight with exact integer ratios and names the route', () => {
+    const block = upstreamBlock('app', { stable: 'v1', canary: 'v3', weight: 10 }, fixedSource);
+    const totals = shares(block);
+    expect(totals.v3! / (totals.v1! + totals.v3!)).toBeCloseTo(0.1, 10);
+    expect(block).toContain('# shipcheck route: stable=v1 canary=v3 weight=10\nupstream app {');
+    expect(block).toContain('    keepalive 32;\n}\n');
+    expect(parseRouteComment(block)).toEqual({ stable: 'v1', canary: 'v3', weight: 10 });
+  });
+
+  it('leaves out a version at 0% and gives a version without ready servers share to the other', () => {
+    expect(shares(upstreamBlock('app', { stable: 'v1', canary: 'v2', weight: 0 }, fixedSource))).toEqual({
+      v1: 2,
+    });
+    expect(shares(upstreamBlock('app', { stable: 'v1', canary: 'v2', weight: 100 }, fixedSource))).toEqual({
+      v2: 2,
+    });
+    expect(shares(upstreamBlock('app', { stable: 'none', canary: 'v2', weight: 5 }, fixedSource))).toEqual({
+      v2: 2,
+    });
+    expect(shares(upstreamBlock('app', { stable: 'v1', canary: 'none', weight: 50 }, fixedSource))).toEqual({
+      v1: 2,
+    });
+    expect(shares(upstreamBlock('app', { stable: 'v1', canary: undefined, weight: 0 }, fixedSource))).toEqual(
+      { v1: 2 },
+    );
+  });
+
+  it('never writes an empty upstream and rejects bad input', () => {
+    expect(() => upstreamBlock('app', { stable: 'none', canary: undefined, weight: 0 }, fixedSource)).toThrow(
+      ProviderError,
+    );
+    expect(() => upstreamBlock('app', { stable: 'v1', canary: 'v2', weight: 101 }, fixedSource)).toThrow(
+      InputError,
+    );
+    expect(() => upstreamBlock('a b', { stable: 'v1', canary: undefined, weight: 0 }, fixedSource)).toThrow(
+      InputError,
+    );
+    expect(() =>
+      upstreamBlock('app', { stable: 'v1', canary: undefined, weight: 0 }, () => ['x; }']),
+    ).toThrow(InputError);
+  });
+
+  it('round-trips version names that need escaping', () => {
+    const route: Route = { stable: undefined, canary: 'v 2\n#', weight: 100 };
+    const block = upstreamBlock('app', route, () => ['127.0.0.1:1']);
+    expect(block.split('\n')[0]).toBe('# shipcheck route: stable= canary=v%202%0A%23 weight=100');
+    expect(parseRouteComment(block)).toEqual(route);
+  });
+});
+
+describe.runIf(!HAS_NGINX && REQUIRE_REAL)('NginxTrafficRouter against nginx (required)', () => {
+  it('has nginx because SHIPCHECK_REQUIRE_REAL=1', () => {
+    expect.fail('nginx is not on PATH; install it (Debian: apt-get install -y nginx)');
+  });
+});
+
+describe.skipIf(!HAS_NGINX)(
+  HAS_NGINX
+    ? 'NginxTrafficRouter against a real nginx'
+    : 'NginxTrafficRouter: SKIPPED, nginx is not installed',
+  () => {
+    const servers: http.Server[] = [];
+    const addresses: Record<string, string[]> = { v1: [], v2: [] };
+    let tmp = '';
+    let conf = '';
+    let upstreamFile = '';
+    let port = 0;
+    let nginx: ChildProcess | undefined;
+    let router: NginxTrafficRouter;
+
+    beforeAll(async () => {
+      for (const version of ['v1', 'v1', 'v2', 'v2']) {
+        const server = http.createServer((_req, res) => res.end(version));
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        servers.push(server);
+        addresses[version]!.push(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+      }
+      tmp = mkdtempSync(path.join(os.tmpdir(), 'shipcheck-nginx-router-'));
+      conf = path.join(tmp, 'nginx.conf');
+      upstreamFile = path.join(tmp, 'upstream.conf');
+      port = await freePort();
+      writeFileSync(conf, nginxConf(tmp, port, upstreamFile));
+      const upstreams = (version: string): readonly string[] => addresses[version] ?? [];
+      // nginx cannot start without the included file, so the first one is written directly.
+      writeFileSync(
+        upstreamFile,
+        upstreamBlock(UPSTREAM_NAME, { stable: 'v1', canary: undefined, weight: 0 }, upstreams),
+      );
+      nginx = spawn('nginx', ['-p', tmp, '-c', conf, '-e', path.join(tmp, 'error.log')], { stdio: 'ignore' });
+      await waitFor(async () => (await get(port).catch(() => undefined)) === 'v1', START_TIMEOUT_MS);
+      router = new NginxTrafficRouter({
+        upstream: UPSTREAM_NAME,
+        upstreamFile,
+        nginxConfig: conf,
+        prefix: tmp,
+        upstreams,
+      });
+      await router.start();
+    });
+
+    afterAll(async () => {
+      await router?.close();
+      if (nginx?.pid !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
+        const exited = new Promise((resolve) => nginx!.once('exit', resolve));
+        spawnSync('nginx', ['-s', 'quit', '-p', tmp, '-c', conf], { stdio: 'ignore' });
+        const timer = setTimeout(
+          () => nginx?.pid !== undefined && process.kill(nginx.pid, 'SIGKILL'),
+          STOP_TIMEOUT_MS,
+        );
+        await exited;
+        clearTimeout(timer);
+      }
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+      if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it('sends the canary its weight of requests', async () => {
+      await router.setRoute({ stable: 'v1', canary: 'v2', weight: 10 });
+      // The reload is asynchronous: the first v2 answer shows the new workers took over.
+      await waitFor(async () => (await get(port)) === 'v2', START_TIMEOUT_MS);
+      const counts = await load(port, LOAD_CLIENTS, SPLIT_REQUESTS);
+      expect(counts.failures).toEqual([]);
+      const share = (100 * (counts.byBody.v2 ?? 0)) / SPLIT_REQUESTS;
+      expect(Math.abs(share - 10)).toBeLessThanOrEqual(SPLIT_TOLERANCE_POINTS);
+      expect(await router.currentRoute()).toEqual({ stable: 'v1', canary: 'v2', weight: 10 });
+    });
+
+    it('drops no request across weight changes under load', async () => {
+      let done = false;
+      const changes = (async () => {
+        for (let i = 0; i < WEIGHT_CHANGES; i++) {
+          await router.setRoute({ stable: 'v1', canary: 'v2', weight: (i * 37) % 101 });
+          await sleep(POLL_MS);
+        }
+        done = true;
+      })();
+      const counts = await load(port, LOAD_CLIENTS, LOAD_REQUESTS, () => done);
+      await changes;
+      expect(counts.failures).toEqual([]);
+      expect(counts.total).toBeGreaterThanOrEqual(LOAD_REQUESTS);
+      expect((counts.byBody.v1 ?? 0) + (counts.byBody.v2 ?? 0)).toBe(counts.total);
+    });
+
+    it('skips the reload when the file would not change', async () => {
+      const calls: string[][] = [];
+      const spy = new NginxTrafficRouter({
+        upstream: UPSTREAM_NAME,
+        upstreamFile,
+        nginxConfig: conf,
+        upstreams: (version) => addresses[version] ?? [],
+        run: async (_cmd, args) => {
+          calls.push(args);
+          return { code: 0, stdout: '', stderr: '' };
+        },
+      });
+      const route = (await router.currentRoute())!;
+      await spy.setRoute(route);
+      expect(calls).toEqual([]);
+    });
+
+    it('restores the last good file and reports nginx error when the config is broken', async () => {
+      await router.setRoute({ stable: 'v1', canary: 'v2', weight: 20 });
+      const good = readFileSync(upstreamFile, 'utf8');
+      const broken = path.join(tmp, 'broken.conf');
+      writeFileSync(
+        broken,
+        `events {}\nhttp {\n  include ${upstreamFile};\n  server { listen 127.0.0.1:${port}; location / { proxy_pass http://nowhere_defined; } }\n  not_a_directive on;\n}\n`,
+      );
+      const failing = new NginxTrafficRouter({
+        upstream: UPSTREAM_NAME,
+        upstreamFile,
+        nginxConfig: broken,
+        prefix: tmp,
+        upstreams: (version) => addresses[version] ?? [],
+      });
+      const attempt = failing.setRoute({ stable: 'v1', canary: 'v2', weight: 50 });
+      await expect(attempt).rejects.toThrow(ProviderError);
+      await expect(attempt).rejects.toThrow(/unknown directive "not_a_directive"/);
+      expect(readFileSync(upstreamFile, 'utf8')).toBe(good);
+      expect(await router.currentRoute()).toEqual({ stable: 'v1', canary: 'v2', weight: 20 });
+      // nginx still serves the last good route.
+      expect(['v1', 'v2']).toContain(await get(port));
+    });
+  },
+);
+
+function nginxConf(prefix: string, port: number, upstreamFile: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${path.join(prefix, 'nginx.pid')};
+error_log ${path.join(prefix, 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  ${LOG_FORMAT}
+  access_log ${path.join(prefix, 'access.log')} shipcheck;
+  client_body_temp_path ${path.join(prefix, 'body')};
+  proxy_temp_path ${path.join(prefix, 'proxy')};
+  fastcgi_temp_path ${path.join(prefix, 'fastcgi')};
+  uwsgi_temp_path ${path.join(prefix, 'uwsgi')};
+  scgi_temp_path ${path.join(prefix, 'scgi')};
+  include ${upstreamFile};
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://${UPSTREAM_NAME};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+/** One GET on a fresh connection; a reload closes idle keep-alive connections, which is the client's race to retry. */
+function get(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}: ${body}`)),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+interface LoadResult {
+  total: number;
+  byBody: Record<string, number>;
+  failures: string[];
+}
+
+/** `clients` concurrent loops until `requests` are done and `until()` holds. */
+async function load(
+  port: number,
+  clients: number,
+  requests: number,
+  until: () => boolean = () => true,
+): Promise<LoadResult> {
+  const result: LoadResult = { total: 0, byBody: {}, failures: [] };
+  let started = 0;
+  const client = async (): Promise<void> => {
+    while (started < requests || !until()) {
+      started++;
+      try {
+        const body = await get(port);
+        result.byBody[body] = (result.byBody[body] ?? 0) + 1;
+      } catch (err) {
+        result.failures.push((err as Error).message);
+      }
+      result.total++;
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  return result;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(POLL_MS);
+  }
+}
