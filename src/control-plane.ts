@@ -15,7 +15,12 @@ import { ProviderError } from './errors.js';
 import { LocalFleet } from './providers/fleet/local/local-fleet.js';
 import { BuiltinMetricSource } from './providers/metrics/builtin/builtin-metric-source.js';
 import { RequestMetrics } from './providers/metrics/builtin/request-metrics.js';
+import { NginxLogMetricSource } from './providers/metrics/nginx-log/nginx-log-source.js';
+import { PrometheusMetricSource } from './providers/metrics/prometheus/prometheus-metric-source.js';
+import type { MetricSource } from './providers/metrics/types.js';
+import { NginxTrafficRouter } from './providers/traffic/nginx/nginx-router.js';
 import { ProxyRouter } from './providers/traffic/proxy/proxy-router.js';
+import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
@@ -31,8 +36,11 @@ export interface Unit {
   environment: string | undefined;
   engine: Engine;
   fleet: LocalFleet;
-  router: ProxyRouter;
-  /** Base URL of this unit's traffic proxy. */
+  router: TrafficRouter;
+  /** The built-in proxy, when `traffic.kind` is proxy. */
+  proxy: ProxyRouter | undefined;
+  metricSource: MetricSource & { start?(): Promise<void>; close?(): Promise<void> };
+  /** Base URL of this unit's built-in proxy; empty with nginx. */
   proxyUrl: string;
 }
 
@@ -42,7 +50,7 @@ export interface ControlPlane {
   /** The first unit's engine, fleet and router: the only ones when the config has no environments. */
   engine: Engine;
   fleet: LocalFleet;
-  router: ProxyRouter;
+  router: TrafficRouter;
   store: Store;
   api: FastifyInstance;
   /** Base URL of the API, e.g. http://127.0.0.1:7070. */
@@ -122,16 +130,47 @@ async function createUnit(
     },
     logDir: path.join(dir, '.shipcheck', 'logs'),
     records: store,
-    drainer: { drain: (address, timeoutMs) => router.drain(address, timeoutMs) },
+    // Only the built-in proxy can wait for requests in flight; nginx drops a server from its upstream
+    // block on reload and lets its open requests finish, and the app finishes them on SIGTERM.
+    drainer: { drain: async (address, timeoutMs) => proxy?.drain(address, timeoutMs) },
     logger: log.child({ component: 'fleet' }),
   });
-  const router: ProxyRouter = new ProxyRouter({
-    listen: config.traffic.listen,
-    upstreams: (version) => fleet.readyAddresses(version),
-    metrics: requestMetrics,
-    logger: log.child({ component: 'proxy' }),
-  });
-  const metricSource = new BuiltinMetricSource(requestMetrics);
+  const upstreams = (version: string): readonly string[] => fleet.readyAddresses(version);
+  const traffic = config.traffic;
+  const proxy =
+    traffic.kind === 'proxy'
+      ? new ProxyRouter({
+          listen: traffic.listen,
+          upstreams,
+          metrics: requestMetrics,
+          logger: log.child({ component: 'proxy' }),
+        })
+      : undefined;
+  const router: TrafficRouter =
+    proxy ??
+    new NginxTrafficRouter({
+      upstream: traffic.kind === 'nginx' ? traffic.upstream : '',
+      upstreamFile: traffic.kind === 'nginx' ? path.resolve(dir, traffic.upstreamFile) : '',
+      nginxConfig: traffic.kind === 'nginx' ? path.resolve(dir, traffic.nginxConfig) : '',
+      nginxBinary: traffic.kind === 'nginx' ? traffic.nginxBinary : 'nginx',
+      upstreams,
+      logger: log.child({ component: 'nginx' }),
+    });
+  const metricsConfig = config.metrics;
+  const metricSource: MetricSource & { start?(): Promise<void>; close?(): Promise<void> } =
+    metricsConfig.kind === 'prometheus'
+      ? new PrometheusMetricSource({
+          url: metricsConfig.url,
+          service: config.service,
+          queries: metricsConfig.queries,
+          timeoutMs: metricsConfig.timeout,
+        })
+      : metricsConfig.kind === 'nginx-log'
+        ? new NginxLogMetricSource({
+            accessLog: path.resolve(dir, metricsConfig.accessLog),
+            versionOf: (address) => fleet.instances().find((i) => i.address === address)?.version,
+          })
+        : new BuiltinMetricSource(requestMetrics);
   const history = {
     releases: (env: string) => store.listReleases(`${config.service}@${env}`, HISTORY_RELEASES),
     checklist: (releaseId: number) => store.listChecklist(releaseId),
@@ -145,7 +184,8 @@ async function createUnit(
       service: config.service,
       version: release.version,
       fromVersion: release.fromVersion,
-      proxyUrl: `http://${router.address()}`,
+      // Checks with `target: canary|stable` need the built-in proxy's version header.
+      proxyUrl: proxy ? `http://${proxy.address()}` : '',
       configDir: dir,
       metrics: metricSource,
       instances: (version) => fleet.instances(version),
@@ -175,7 +215,7 @@ async function createUnit(
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
   });
-  return { name, environment, engine, fleet, router, proxyUrl: '' };
+  return { name, environment, engine, fleet, router, proxy, metricSource, proxyUrl: '' };
 }
 
 /** Starts what `shipcheck up` runs, in this process. */
@@ -225,7 +265,11 @@ export async function startControlPlane(
     for (const unit of units) {
       await unit.router.start();
       started.push(() => unit.router.close());
-      unit.proxyUrl = `http://${unit.router.address()}`;
+      if (unit.metricSource.start) {
+        await unit.metricSource.start();
+        started.push(async () => unit.metricSource.close?.());
+      }
+      if (unit.proxy) unit.proxyUrl = `http://${unit.proxy.address()}`;
     }
     const { host, port } = parseHostPort(config.server.listen);
     try {
@@ -261,6 +305,7 @@ export async function startControlPlane(
       for (const unit of units) {
         await unit.fleet.close({ stopInstances });
         await unit.router.close();
+        await unit.metricSource.close?.();
       }
       await store.close();
     },

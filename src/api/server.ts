@@ -7,6 +7,10 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
+import {
+  type PrometheusSdService,
+  prometheusTargets,
+} from '../providers/metrics/prometheus/prometheus-sd.js';
 import { ConflictError, InputError, NotFoundError, ProviderError } from '../errors.js';
 import type { EventRow, Store } from '../store/types.js';
 
@@ -107,6 +111,24 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       });
     }
     return { services };
+  });
+
+  app.get('/api/v1/sd/prometheus', async () => {
+    const services: PrometheusSdService[] = [];
+    for (const engine of engines.values()) {
+      const status = await engine.status();
+      const { stable, canary } = status.versions;
+      services.push({
+        service: status.service,
+        environment: status.environment,
+        stable: stable?.version,
+        canary: canary?.version,
+        instances: [stable, canary].flatMap((v) =>
+          v ? v.instances.map((i) => ({ address: i.address, version: v.version, state: i.state })) : [],
+        ),
+      });
+    }
+    return prometheusTargets(services);
   });
 
   app.get<{ Params: { service: string } }>('/api/v1/services/:service', async (request) => {

@@ -178,7 +178,10 @@ async function environmentConfigs(
       });
     }
     if (!parsed.success || problems.length > 0) continue;
-    const listen = parsed.data.traffic.listen;
+    const listen =
+      parsed.data.traffic.kind === 'proxy'
+        ? parsed.data.traffic.listen
+        : `nginx:${parsed.data.traffic.upstream}`;
     const clash = listens.get(listen);
     if (clash !== undefined) {
       findings.push({
@@ -352,6 +355,13 @@ async function semanticFindings(config: Config, data: unknown, dir: string): Pro
 
   const listenFinding = checkListenClash(config, data);
   if (listenFinding) findings.push(listenFinding);
+  if (config.metrics.kind === 'builtin' && config.traffic.kind !== 'proxy') {
+    findings.push({
+      path: ['metrics'],
+      anchor: 'key',
+      message: `metrics.kind: builtin reads the built-in proxy, but traffic.kind is ${config.traffic.kind}; use metrics.kind: nginx-log or prometheus`,
+    });
+  }
   return findings;
 }
 
@@ -398,6 +408,7 @@ async function checkCommand(
 }
 
 function checkListenClash(config: Config, data: unknown): Finding | undefined {
+  if (config.traffic.kind !== 'proxy') return undefined;
   const server = parseHostPort(config.server.listen);
   const traffic = parseHostPort(config.traffic.listen);
   // Port 0 asks the OS for a free port, so two of them never clash.
@@ -411,11 +422,12 @@ function checkListenClash(config: Config, data: unknown): Finding | undefined {
       ? (['server', 'traffic'] as const)
       : (['traffic', 'server'] as const);
   const otherIsDefault = valueAt(data, [other, 'listen']) === undefined;
+  const addresses = { server: config.server.listen, traffic: config.traffic.listen };
   return {
     path: [mine, 'listen'],
     anchor: 'value',
     message:
-      `${mine}.listen: ${config[mine].listen} clashes with ${other}.listen ${config[other].listen}` +
+      `${mine}.listen: ${addresses[mine]} clashes with ${other}.listen ${addresses[other]}` +
       `${otherIsDefault ? ' (the default)' : ''}; the proxy and the API need different ports`,
   };
 }

@@ -93,11 +93,47 @@ const proxyTraffic = z
   })
   .describe('How requests are split between the stable version and the canary.');
 
+const nginxTraffic = z
+  .strictObject({
+    kind: z
+      .literal('nginx')
+      .describe('`nginx`: shipcheck writes an upstream block with weights and reloads nginx.'),
+    upstream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'an upstream name uses letters, digits, - and _')
+      .describe('The upstream block shipcheck writes; your site proxies to http://NAME.'),
+    upstreamFile: z
+      .string()
+      .min(1)
+      .describe('The file shipcheck owns, included by nginx.conf at http level.'),
+    nginxConfig: z.string().min(1).describe('The nginx.conf that nginx -t and nginx -s reload use.'),
+    nginxBinary: z.string().min(1).prefault('nginx').describe('The nginx executable.'),
+  })
+  .describe('How requests are split between the stable version and the canary.');
+
 const builtinMetrics = z
   .strictObject({
     kind: z.literal('builtin').describe('`builtin`: request counts and latencies recorded by the proxy.'),
   })
   .describe('Where trigger metrics come from.');
+
+const prometheusMetrics = z.strictObject({
+  kind: z.literal('prometheus').describe('`prometheus`: instant queries against your Prometheus.'),
+  url: z.string().url('expected the Prometheus base URL, e.g. http://127.0.0.1:9090'),
+  timeout: duration.prefault('5s').describe('Longest one query may take.'),
+  queries: z
+    .partialRecord(
+      z.enum(['error_rate', 'latency_p50', 'latency_p90', 'latency_p99', 'request_rate', 'requests']),
+      z.string().min(1),
+    )
+    .prefault({})
+    .describe('PromQL templates with {{service}}, {{version}} and {{window}}, replacing the defaults.'),
+});
+
+const nginxLogMetrics = z.strictObject({
+  kind: z.literal('nginx-log').describe("`nginx-log`: nginx's JSON access log, tailed."),
+  accessLog: z.string().min(1).describe('The access log written with the shipcheck log_format.'),
+});
 
 const step = z.union([
   z.strictObject({ setWeight: weight.describe('Send this percentage of requests (0-100) to the canary.') }),
@@ -248,8 +284,13 @@ export const configSchema = z.strictObject({
     .prefault({ listen: '127.0.0.1:7070' })
     .describe("The control plane's own HTTP server."),
   fleet: localFleet,
-  traffic: proxyTraffic.prefault({ kind: 'proxy', listen: '127.0.0.1:8080' }),
-  metrics: builtinMetrics.prefault({ kind: 'builtin' }),
+  traffic: z
+    .discriminatedUnion('kind', [proxyTraffic, nginxTraffic])
+    .prefault({ kind: 'proxy', listen: '127.0.0.1:8080' }),
+  metrics: z
+    .discriminatedUnion('kind', [builtinMetrics, prometheusMetrics, nginxLogMetrics])
+    .prefault({ kind: 'builtin' })
+    .describe('Where trigger metrics come from.'),
   strategy: z
     .strictObject({
       steps: z

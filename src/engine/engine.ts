@@ -105,6 +105,7 @@ export class Engine {
   private readonly analysis = new Map<number, AnalysisState>();
   private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private lastRouteError: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: EngineOptions) {
@@ -495,7 +496,7 @@ export class Engine {
     const current = await this.store.activeRelease(this.service);
     service = await this.serviceRow();
     const route = this.routeFor(service, current);
-    await this.router.setRoute(route);
+    await this.applyRoute(route);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);
     this.stopOrphans(service, current);
   }
@@ -630,7 +631,7 @@ export class Engine {
         step: current.step + 1,
         stepStartedAt: now,
       });
-      await this.router.setRoute(this.routeFor(await this.serviceRow(), updated));
+      await this.applyRoute(this.routeFor(await this.serviceRow(), updated));
       await this.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
         weight: step.setWeight,
       });
@@ -654,7 +655,7 @@ export class Engine {
     const now = this.now();
     if (release.weight < 100) {
       const updated = await this.update(release, { weight: 100, stepStartedAt: now });
-      await this.router.setRoute(this.routeFor(service, updated));
+      await this.applyRoute(this.routeFor(service, updated));
       await this.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
       return;
     }
@@ -831,7 +832,7 @@ export class Engine {
       reason: why,
       outcome: end,
     });
-    await this.router.setRoute(this.routeFor(service, updated));
+    await this.applyRoute(this.routeFor(service, updated));
     await this.emit(updated, 'release.rolling_back', why);
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
     if (!first) this.stopInBackground(release.version);
@@ -969,6 +970,22 @@ export class Engine {
 
   private now(): number {
     return this.clock.now();
+  }
+
+  /**
+   * Applies a route. A router that cannot (nginx refusing a config, no ready server yet) is logged
+   * once per distinct problem and retried on the next pass; the stored intent is already durable.
+   */
+  private async applyRoute(route: Route): Promise<void> {
+    try {
+      await this.router.setRoute(route);
+      this.lastRouteError = undefined;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message !== this.lastRouteError)
+        this.logger.warn({ err, route }, `applying the route failed: ${message}`);
+      this.lastRouteError = message;
+    }
   }
 
   private nextStepAfter(release: ReleaseRow): number {

@@ -145,6 +145,15 @@ describe('the CLI against a running control plane', () => {
     const other = await fetch(`${s.apiUrl}/api/v1/services/nope`);
     expect(other.status).toBe(404);
 
+    // Prometheus finds the instances through HTTP service discovery.
+    const sd = (await (await fetch(`${s.apiUrl}/api/v1/sd/prometheus`)).json()) as {
+      targets: string[];
+      labels: Record<string, string>;
+    }[];
+    expect(sd).toHaveLength(1);
+    expect(sd[0]!.labels).toMatchObject({ service: 'web', version: 'v1', role: 'stable' });
+    expect(sd[0]!.targets).toHaveLength(3);
+
     // A client still following the event stream does not keep a graceful stop from finishing.
     const open = await fetch(`${s.apiUrl}/api/v1/events`);
     expect(open.status).toBe(200);

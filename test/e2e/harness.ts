@@ -32,6 +32,8 @@ export interface ScenarioOptions {
   steps?: string;
   triggers?: string;
   startTimeout?: string;
+  /** Replaces the traffic line (and may add metrics); `{{dir}}` is the scenario's folder. */
+  traffic?: string;
   extra?: string;
 }
 
@@ -77,7 +79,7 @@ fleet:
   stopTimeout: 3s
   env: { SAMPLE_FAULTS: ${faults} }
   health: { path: /healthz, interval: 100ms, timeout: 500ms, unhealthyAfter: 2 }
-traffic: { kind: proxy, listen: 127.0.0.1:${proxyPort} }
+${(options.traffic ?? `traffic: { kind: proxy, listen: 127.0.0.1:${proxyPort} }`).replaceAll('{{dir}}', scenario.dir)}
 strategy:
   steps: ${options.steps ?? '[{setWeight: 20}, {pause: 1s}, {setWeight: 50}, {pause: 1s}]'}
 analysis: { interval: 250ms, inconclusiveLimit: 40 }
