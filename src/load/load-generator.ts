@@ -12,6 +12,8 @@ export interface LoadReport {
   failed: number;
   /** 502/503 answered by the proxy itself: no upstream could serve. */
   proxyErrors: number;
+  /** Requests reset before any response and sent again (only with `retryResets`). */
+  retried: number;
   /** Epoch ms of the first and last response each version served. */
   firstSeenAt: Record<string, number>;
   lastSeenAt: Record<string, number>;
@@ -27,6 +29,8 @@ export interface LoadOptions {
   maxDurationMs: number;
   maxRequests?: number;
   timeoutMs?: number;
+  /** Retry a GET once when the connection is reset before any response (counted in `retried`). */
+  retryResets?: boolean;
 }
 
 /** Sends steady GET traffic at a target rate until stopped or a limit is reached. */
@@ -36,6 +40,7 @@ export class LoadGenerator {
     byVersion: {},
     failed: 0,
     proxyErrors: 0,
+    retried: 0,
     firstSeenAt: {},
     lastSeenAt: {},
   };
@@ -44,7 +49,10 @@ export class LoadGenerator {
   private running: Promise<void> | undefined;
 
   constructor(private readonly options: LoadOptions) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency ?? 4 });
+    this.agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: options.concurrency ?? 4,
+    });
   }
 
   /** Starts the workers; returns at once. */
@@ -83,7 +91,7 @@ export class LoadGenerator {
     return this.snapshot();
   }
 
-  private once(): Promise<void> {
+  private once(retry = this.options.retryResets ?? false): Promise<void> {
     return new Promise((resolve) => {
       const req = http.get(
         this.options.url,
@@ -106,7 +114,13 @@ export class LoadGenerator {
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A reset before any response is what a client retries once, as browsers do for a GET.
+        if (retry && err.code === 'ECONNRESET') {
+          this.report.retried += 1;
+          resolve(this.once(false));
+          return;
+        }
         this.report.failed += 1;
         resolve();
       });

@@ -99,7 +99,7 @@ metrics: { kind: nginx-log, accessLog: "{{dir}}/access.log" }`,
 
     // Then v2 was promoted with every request answered, and v3 was rolled back from nginx's own log
     expect(good.code, good.stdout).toBe(0);
-    expect(afterGood.failed + afterGood.proxyErrors).toBe(0);
+    expect(afterGood.failed + afterGood.proxyErrors, JSON.stringify(afterGood)).toBe(0);
     expect(bad.code, bad.stdout).toBe(3);
     expect((await s.status()).release?.reason).toMatch(/error_rate \d+(\.\d)?% > 5% over 3s on v3/);
     expect(report.failed).toBe(0);
