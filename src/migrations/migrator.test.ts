@@ -14,33 +14,10 @@ import {
   listMigrationFiles,
   type Migrator,
 } from './migrator.js';
-
-const PG_URL = process.env.SHIPCHECK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
-const PROBE_TIMEOUT_MS = 3000;
-
-/** Why PostgreSQL cannot be used, or undefined when it answers. */
-async function probePostgres(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../test/support/postgres.js';
 
 const pgProblem = await probePostgres(PG_URL);
-const PG_SHOWN = (() => {
-  const url = new URL(PG_URL);
-  if (url.password !== '') url.password = '***';
-  return url.href;
-})();
-const pgUnreachable = `PostgreSQL at ${PG_SHOWN} is not reachable (${pgProblem ?? ''}); set SHIPCHECK_TEST_PG to one that is`;
+const pgUnreachable = unreachableMessage(pgProblem);
 if (pgProblem !== undefined && !REQUIRE_REAL)
   console.warn(`SKIPPING the PostgreSQL tests of the migrator: ${pgUnreachable}`);
 
