@@ -20,7 +20,8 @@ export function describeTrigger(trigger: TriggerConfig): string {
   return `${trigger.metric} > ${formatMetricValue(trigger.metric, trigger.above)} over ${formatDuration(trigger.window)}${forPart}`;
 }
 
-function metricValue(metric: MetricTriggerConfig['metric'], stats: WindowStats): number | undefined {
+/** A trigger metric's value in a window: a fraction for error_rate, milliseconds for latency. */
+export function metricValue(metric: MetricTriggerConfig['metric'], stats: WindowStats): number | undefined {
   switch (metric) {
     case 'error_rate':
       return stats.requests > 0 ? stats.errors / stats.requests : undefined;

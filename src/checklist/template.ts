@@ -14,6 +14,8 @@ import {
   valueAt,
   type Finding,
   type YamlPath,
+  type Schema,
+  unwrap,
 } from '../config/yaml-positions.js';
 import { ConfigError } from '../errors.js';
 import { GATES, type Gate } from './types.js';
@@ -709,28 +711,6 @@ function describeParamIssue(issue: z.core.$ZodIssue, value: unknown): string {
     return message + gotSuffix(message, value, true);
   }
   return issue.message + gotSuffix(issue.message, value, issue.code === 'invalid_type');
-}
-
-type Schema = z.core.$ZodType;
-
-/** Looks through wrappers (defaults, optional, pipes) to the schema that gives the value its shape. */
-function unwrap(schema: Schema): Schema {
-  let current = schema;
-  for (;;) {
-    if (
-      current instanceof z.core.$ZodPrefault ||
-      current instanceof z.core.$ZodDefault ||
-      current instanceof z.core.$ZodOptional ||
-      current instanceof z.core.$ZodNullable ||
-      current instanceof z.core.$ZodReadonly
-    ) {
-      current = current._zod.def.innerType;
-    } else if (current instanceof z.core.$ZodPipe) {
-      current = current._zod.def.in;
-    } else {
-      return current;
-    }
-  }
 }
 
 function schemaAt(schema: Schema, at: YamlPath): Schema | undefined {

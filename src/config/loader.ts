@@ -21,6 +21,8 @@ import {
   type Finding,
   type Problem,
   type YamlPath,
+  type Schema,
+  unwrap,
 } from './yaml-positions.js';
 
 /** One environment's config: the base with the environment's overrides merged in, validated. */
@@ -454,28 +456,6 @@ async function isExecutableFile(file: string): Promise<boolean> {
 }
 
 // ---- schema walking: which keys are allowed at a path, and where else a key name is used ----
-
-type Schema = z.core.$ZodType;
-
-/** Looks through wrappers (defaults, optional, pipes) to the schema that gives the value its shape. */
-function unwrap(schema: Schema): Schema {
-  let current = schema;
-  for (;;) {
-    if (
-      current instanceof z.core.$ZodPrefault ||
-      current instanceof z.core.$ZodDefault ||
-      current instanceof z.core.$ZodOptional ||
-      current instanceof z.core.$ZodNullable ||
-      current instanceof z.core.$ZodReadonly
-    ) {
-      current = current._zod.def.innerType;
-    } else if (current instanceof z.core.$ZodPipe) {
-      current = current._zod.def.in;
-    } else {
-      return current;
-    }
-  }
-}
 
 function childSchemas(schema: Schema, segment: PropertyKey): Schema[] {
   const inner = unwrap(schema);

@@ -1,6 +1,6 @@
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import type { YAMLError } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** A place in a YAML document as keys and list indexes from the root, e.g. `['items', 3, 'kind']`. */
 export type YamlPath = readonly PropertyKey[];
@@ -289,4 +289,27 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /** The text with its first letter in lower case, to fit a library's sentence after a colon. */
 export function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** A zod schema of any kind, as the schema walkers see it. */
+export type Schema = z.core.$ZodType;
+
+/** Looks through wrappers (defaults, optional, pipes) to the schema that gives the value its shape. */
+export function unwrap(schema: Schema): Schema {
+  let current = schema;
+  for (;;) {
+    if (
+      current instanceof z.core.$ZodPrefault ||
+      current instanceof z.core.$ZodDefault ||
+      current instanceof z.core.$ZodOptional ||
+      current instanceof z.core.$ZodNullable ||
+      current instanceof z.core.$ZodReadonly
+    ) {
+      current = current._zod.def.innerType;
+    } else if (current instanceof z.core.$ZodPipe) {
+      current = current._zod.def.in;
+    } else {
+      return current;
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatMetricValue } from '../../analysis/triggers.js';
+import { formatMetricValue, metricValue } from '../../analysis/triggers.js';
 import { duration, percent } from '../../config/schema.js';
 import type { WindowStats } from '../../providers/metrics/types.js';
 import { formatDuration } from '../../util/duration.js';
@@ -90,21 +90,10 @@ export function versionFor(role: VersionRole, context: CheckContext): string {
   return role === 'stable' ? (context.fromVersion ?? context.version) : context.version;
 }
 
-function metricValue(metric: MetricsMetric, stats: WindowStats): number | undefined {
-  switch (metric) {
-    case 'requests':
-      return stats.requests;
-    case 'rps':
-      return stats.rps;
-    case 'error_rate':
-      return stats.requests > 0 ? stats.errors / stats.requests : undefined;
-    case 'latency_p50':
-      return stats.p50;
-    case 'latency_p90':
-      return stats.p90;
-    case 'latency_p99':
-      return stats.p99;
-  }
+function valueOf(metric: MetricsMetric, stats: WindowStats): number | undefined {
+  if (metric === 'requests') return stats.requests;
+  if (metric === 'rps') return stats.rps;
+  return metricValue(metric, stats);
 }
 
 function format(metric: MetricsMetric, value: number): string {
@@ -132,7 +121,7 @@ export const metricsCheck: CheckKind<MetricsParams> = {
     const data = { version, role: params.version, metric: params.metric, windowMs: params.window, ...stats };
     const requests =
       params.metric === 'requests' ? '' : ` (${stats.requests.toLocaleString('en-US')} requests)`;
-    const value = metricValue(params.metric, stats);
+    const value = valueOf(params.metric, stats);
     if (value === undefined) {
       return { ok: false, summary: `${params.metric} has no value ${where}: no requests recorded`, data };
     }
