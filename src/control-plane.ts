@@ -116,6 +116,7 @@ async function createUnit(
   ];
   const requestMetrics = new RequestMetrics(options.clock ? { clock: options.clock } : {});
   // The router asks the fleet for ready instances on each request; the fleet asks the router to drain.
+  if (config.fleet.kind !== 'local') throw new ProviderError('fleet.kind: hooks is not wired in yet');
   const fleet: LocalFleet = new LocalFleet({
     service: name,
     command: config.fleet.command,

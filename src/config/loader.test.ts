@@ -229,7 +229,7 @@ describe('loadConfig: good files', () => {
 
   it('accepts an argv command, and a relative executable found from fleet.cwd', async () => {
     await writeFile(file, 'service: web\nfleet:\n  kind: local\n  command: [node, app.js]\n');
-    expect((await loadConfig(file)).config.fleet.command).toEqual(['node', 'app.js']);
+    expect((await loadConfig(file)).config.fleet).toMatchObject({ command: ['node', 'app.js'] });
 
     await mkdir(path.join(dir, 'app'));
     await writeFile(path.join(dir, 'app', 'start'), '#!/bin/sh\nexec node app.js\n');

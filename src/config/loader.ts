@@ -352,8 +352,15 @@ async function semanticFindings(config: Config, data: unknown, dir: string): Pro
     }
   }
 
-  const commandFinding = await checkCommand(config.fleet, cwd, cwdOk);
-  if (commandFinding) findings.push(commandFinding);
+  const fleet = config.fleet;
+  const commands: [string | string[], Path][] =
+    fleet.kind === 'local'
+      ? [[fleet.command, ['fleet', 'command']]]
+      : (['start', 'stop', 'list'] as const).map((hook) => [fleet.hooks[hook], ['fleet', 'hooks', hook]]);
+  for (const [command, at] of commands) {
+    const commandFinding = await checkCommand(command, at, fleet.env, cwd, cwdOk);
+    if (commandFinding) findings.push(commandFinding);
+  }
 
   const listenFinding = checkListenClash(config, data);
   if (listenFinding) findings.push(listenFinding);
@@ -367,24 +374,27 @@ async function semanticFindings(config: Config, data: unknown, dir: string): Pro
   return findings;
 }
 
+/** Finds a command's executable the way the fleet will run it: from `cwd`, or in the fleet's PATH. */
 async function checkCommand(
-  fleet: Config['fleet'],
+  command: string | string[],
+  commandPath: Path,
+  env: Record<string, string>,
   cwd: string,
   cwdOk: boolean,
 ): Promise<Finding | undefined> {
   let executable: string;
   let at: Path;
-  if (Array.isArray(fleet.command)) {
-    executable = fleet.command[0] ?? '';
-    at = ['fleet', 'command', 0];
+  if (Array.isArray(command)) {
+    executable = command[0] ?? '';
+    at = [...commandPath, 0];
   } else {
-    if (SHELL_SYNTAX.test(fleet.command)) return undefined;
-    executable = fleet.command.trim().split(/\s+/)[0] ?? '';
+    if (SHELL_SYNTAX.test(command)) return undefined;
+    executable = command.trim().split(/\s+/)[0] ?? '';
     // `PORT=1 node app.js` and builtins are the shell's business, not an executable on disk.
     if (executable.includes('=') || SHELL_BUILTINS.has(executable)) return undefined;
-    at = ['fleet', 'command'];
+    at = commandPath;
   }
-  const label = 'fleet.command: ';
+  const label = `${commandPath.join('.')}: `;
 
   if (executable.includes('/') || executable.includes(path.sep)) {
     // A relative path only means something once the folder it is relative to exists.
@@ -402,7 +412,7 @@ async function checkCommand(
   }
 
   // Instances get the fleet's env on top of ours, so an overridden PATH is the one that counts.
-  const searchPath = fleet.env.PATH ?? process.env.PATH ?? '';
+  const searchPath = env.PATH ?? process.env.PATH ?? '';
   for (const folder of searchPath.split(path.delimiter)) {
     if (folder && (await isExecutableFile(path.join(folder, executable)))) return undefined;
   }

@@ -60,6 +60,29 @@ const healthSchema = z
   })
   .describe('HTTP health check run against every instance.');
 
+const commandLine = z
+  .union([z.string().min(1), z.array(z.string()).min(1)])
+  .describe('A shell command string, or an argv array.');
+
+/** What every fleet kind shares: sizes, timeouts, environment and the health check shipcheck runs. */
+const fleetCommon = {
+  cwd: z.string().optional().describe('Working directory for instances, relative to the config file.'),
+  env: z
+    .record(z.string(), z.string())
+    .prefault({})
+    .describe('Extra environment variables for every instance.'),
+  instances: z.number().int().min(1).prefault(3).describe('Instances of the stable version.'),
+  canaryInstances: z
+    .number()
+    .int()
+    .min(1)
+    .prefault(1)
+    .describe('Instances of a new version at its first step.'),
+  startTimeout: duration.prefault('30s').describe('How long a new instance may take to become healthy.'),
+  stopTimeout: duration.prefault('10s').describe('Grace after SIGTERM before SIGKILL.'),
+  health: healthSchema.prefault({ path: '/healthz', interval: '2s', timeout: '1s', unhealthyAfter: 3 }),
+};
+
 const localFleet = z
   .strictObject({
     kind: z.literal('local').describe('`local`: instances are processes on this machine.'),
@@ -68,21 +91,28 @@ const localFleet = z
       .describe(
         'The command that starts one instance: a shell string or an argv array. It must listen on $PORT.',
       ),
-    cwd: z.string().optional().describe('Working directory for instances, relative to the config file.'),
-    env: z
-      .record(z.string(), z.string())
-      .prefault({})
-      .describe('Extra environment variables for every instance.'),
-    instances: z.number().int().min(1).prefault(3).describe('Instances of the stable version.'),
-    canaryInstances: z
-      .number()
-      .int()
-      .min(1)
-      .prefault(1)
-      .describe('Instances of a new version at its first step.'),
-    startTimeout: duration.prefault('30s').describe('How long a new instance may take to become healthy.'),
-    stopTimeout: duration.prefault('10s').describe('Grace after SIGTERM before SIGKILL.'),
-    health: healthSchema.prefault({ path: '/healthz', interval: '2s', timeout: '1s', unhealthyAfter: 3 }),
+    ...fleetCommon,
+  })
+  .describe('How instances of the service are run.');
+
+const hooksFleet = z
+  .strictObject({
+    kind: z
+      .literal('hooks')
+      .describe(
+        '`hooks`: your commands start, stop and list instances anywhere; shipcheck checks their health.',
+      ),
+    hooks: z
+      .strictObject({
+        start: commandLine.describe(
+          'Starts one instance (env SHIPCHECK_SERVICE, SHIPCHECK_VERSION, SHIPCHECK_INSTANCE) and prints {"address": "host:port"}.',
+        ),
+        stop: commandLine.describe('Stops one instance (env SHIPCHECK_VERSION, SHIPCHECK_ADDRESS).'),
+        list: commandLine.describe('Prints a JSON array of {"address", "version"}: every running instance.'),
+        timeout: duration.prefault('2m').describe('Longest one hook may run before it counts as failed.'),
+      })
+      .describe('The three commands shipcheck runs; each gets the fleet env plus its own variables.'),
+    ...fleetCommon,
   })
   .describe('How instances of the service are run.');
 
@@ -185,10 +215,6 @@ const healthTrigger = z.strictObject({
   health: z.literal('failed').describe('Fires when a canary instance becomes unhealthy.'),
 });
 
-const commandLine = z
-  .union([z.string().min(1), z.array(z.string()).min(1)])
-  .describe('A shell command string, or an argv array.');
-
 const databaseUrl = z
   .string()
   .refine(
@@ -263,6 +289,40 @@ const cdnSchema = z
   })
   .describe('CDN cache invalidation, run after 100% and again on rollback.');
 
+const alertsSchema = z
+  .strictObject({
+    matchers: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^\s*[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*$/,
+            'expected a matcher such as service="{{service}}" (operators =, !=, =~, !~)',
+          ),
+      )
+      .min(1)
+      .prefault(['service="{{service}}"'])
+      .describe(
+        'Label matchers a firing alert must all satisfy; {{service}}, {{version}} and {{environment}} are filled in.',
+      ),
+    token: z
+      .string()
+      .min(16, 'use a token of at least 16 characters')
+      .optional()
+      .describe('Bearer token Alertmanager sends.'),
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+      .optional()
+      .describe('Instead of token: the environment variable that holds it.'),
+  })
+  .refine((a) => (a.token === undefined) !== (a.tokenEnv === undefined), {
+    message: 'give token or tokenEnv (one of them)',
+  })
+  .describe(
+    'Alertmanager webhook (POST /api/v1/alerts/alertmanager): a matching firing alert rolls the release back.',
+  );
+
 /** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
 export const configSchema = z.strictObject({
   service: z
@@ -280,10 +340,17 @@ export const configSchema = z.strictObject({
   server: z
     .strictObject({
       listen: listenAddress.prefault('127.0.0.1:7070').describe('Where the API and dashboard listen.'),
+      leaseTtl: duration
+        .prefault('10s')
+        .describe(
+          'How long a replica holds a service without renewing; another replica takes over after it (PostgreSQL store).',
+        ),
     })
-    .prefault({ listen: '127.0.0.1:7070' })
+    .prefault({ listen: '127.0.0.1:7070', leaseTtl: '10s' })
     .describe("The control plane's own HTTP server."),
-  fleet: localFleet,
+  fleet: z
+    .discriminatedUnion('kind', [localFleet, hooksFleet])
+    .describe('How instances of the service are run.'),
   traffic: z
     .discriminatedUnion('kind', [proxyTraffic, nginxTraffic])
     .prefault({ kind: 'proxy', listen: '127.0.0.1:8080' }),
@@ -335,6 +402,7 @@ export const configSchema = z.strictObject({
         .enum(['down', 'keep'])
         .prefault('keep')
         .describe('On rollback: run the down migrations (down) or leave the schema as it is (keep).'),
+      alerts: alertsSchema.optional(),
     })
     .prefault({ triggers: [], keepPreviousFor: '10m', migrations: 'keep' })
     .describe('When and how a release is rolled back automatically.'),

@@ -298,6 +298,33 @@ export class Engine {
     });
   }
 
+  /**
+   * A firing alert that matched this service rolls its active release back, with the alert as the
+   * reason. Returns the release, or undefined when none was active (the alert is recorded either way).
+   */
+  alertFired(reason: string, data: Record<string, unknown>): Promise<ReleaseRow | undefined> {
+    return this.exclusive(async () => {
+      const release = await this.store.activeRelease(this.service);
+      if (!release || release.phase === 'rolling-back') {
+        await this.emitService('alert.firing', `${reason}; no release to roll back`, data);
+        return release;
+      }
+      await this.emit(release, 'alert.firing', reason, data);
+      const updated = await this.beginRollback(release, Reasons.alertFired(reason), 'rolled_back');
+      await this.reconcile();
+      return (await this.store.getRelease(release.id)) ?? updated;
+    });
+  }
+
+  /** Records an alert that changes nothing, such as a resolved one. */
+  alertRecorded(type: string, message: string, data: Record<string, unknown>): Promise<void> {
+    return this.exclusive(async () => {
+      const release = await this.store.activeRelease(this.service);
+      if (release) await this.emit(release, type, message, data);
+      else await this.emitService(type, message, data);
+    });
+  }
+
   /** Creates a release (the message's `{id}` becomes its id), records the event, and reconciles once. */
   private async startRelease(input: {
     version: string;
@@ -1046,14 +1073,18 @@ export class Engine {
     this.events.emit('event', row);
   }
 
-  private async emitService(type: string, message: string): Promise<void> {
+  private async emitService(
+    type: string,
+    message: string,
+    data: Record<string, unknown> = {},
+  ): Promise<void> {
     const row: EventRow = await this.store.addEvent({
       service: this.service,
       releaseId: null,
       at: this.now(),
       type,
       message,
-      data: {},
+      data,
     });
     this.logger.info({ event: type }, message);
     this.events.emit('event', row);

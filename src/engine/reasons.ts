@@ -11,5 +11,6 @@ export const Reasons = {
   checkFailed: (gate: string, item: string) => `${gate} check failed: ${item}`,
   blockedAtGate: (gate: string, item: string) =>
     `blocked at the ${gate} gate: ${item}; fix it and run "shipcheck checklist rerun", waive it, or abort`,
+  alertFired: (alert: string) => `alert firing: ${alert}`,
   firstReleaseFailed: (detail: string) => `first release failed, nothing to roll back to: ${detail}`,
 } as const;
