@@ -1,10 +1,12 @@
 import { main as proxyOverhead } from './proxy.js';
+import { main as prometheusLatency } from './prometheus.js';
 import { main as rollbacks } from './rollback.js';
 
 /**
  * `npm run bench`: every benchmark in turn, each printing its figures as ratios against a reference
  * run in the same script. The proxy benchmark needs Debian's nginx and wrk
- * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository.
+ * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository; the
+ * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`).
  */
 async function run(): Promise<void> {
   console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
@@ -12,6 +14,9 @@ async function run(): Promise<void> {
   console.log('');
   console.log('== (b) time to roll back, (c) false rollbacks');
   await rollbacks();
+  console.log('');
+  console.log('== (d) analysis latency with Prometheus: query time and detection time vs builtin');
+  await prometheusLatency();
 }
 
 run().then(

@@ -1,8 +1,11 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { buildApi, createRegistry } from './api/server.js';
+import { alertTargetOf } from './api/alertmanager.js';
 import { type LoadedConfig, resolveStorePath } from './config/loader.js';
 import { ChecklistRunner } from './checklist/checklist-runner.js';
 import { checkKinds } from './checklist/kinds/index.js';
@@ -11,6 +14,7 @@ import type { Config } from './config/schema.js';
 import { Engine } from './engine/engine.js';
 import { createMigrator } from './migrations/migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
+import { Lease } from './engine/lease.js';
 import { ProviderError } from './errors.js';
 import { LocalFleet } from './providers/fleet/local/local-fleet.js';
 import { BuiltinMetricSource } from './providers/metrics/builtin/builtin-metric-source.js';
@@ -71,6 +75,18 @@ interface Shared {
   dir: string;
   clock: Clock;
   options: { clock?: Clock; tickMs?: number };
+  /** This replica's name in leases, when the store is shared (PostgreSQL); undefined with SQLite. */
+  replica: string | undefined;
+}
+
+/**
+ * A replica's name: SHIPCHECK_REPLICA_ID when set (a stable name lets a restarted replica resume its
+ * own lease at once), else host, pid and a random suffix.
+ */
+export function replicaId(env: NodeJS.ProcessEnv = process.env): string {
+  const configured = env.SHIPCHECK_REPLICA_ID?.trim();
+  if (configured) return configured;
+  return `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -202,8 +218,19 @@ async function createUnit(
     },
   });
   const migrator = createMigrator(config, dir);
+  const lease = shared.replica
+    ? new Lease({
+        store,
+        name,
+        holder: shared.replica,
+        ttlMs: config.server.leaseTtl,
+        clock,
+        logger: log.child({ component: 'lease' }),
+      })
+    : undefined;
   const engine: Engine = new Engine({
     ...(migrator ? { migrator } : {}),
+    ...(lease ? { lease } : {}),
     ...(environment ? { environment } : {}),
     checklist: { runner, items: () => items },
     ownMetrics: shared.ownMetrics,
@@ -239,6 +266,8 @@ export async function startControlPlane(
   for (const target of targets) {
     await loadTemplate(target.config.checklist.template, { configDir: loaded.dir, kinds });
   }
+  // Alertmanager webhook targets (rollback.alerts): a tokenEnv naming an unset variable fails here, early.
+  const alerts = targets.flatMap((target) => alertTargetOf(target.config, target.environment) ?? []);
   const store = await openStore(
     config.store.startsWith('sqlite:') ? `sqlite:${resolveStorePath(loaded)}` : config.store,
   );
@@ -252,11 +281,19 @@ export async function startControlPlane(
     dir: loaded.dir,
     clock: options.clock ?? systemClock,
     options,
+    // SQLite lives on one machine with one control plane; PostgreSQL may be shared by several.
+    replica: config.store.startsWith('sqlite:') ? undefined : replicaId(),
   };
   const units: Unit[] = [];
   for (const target of targets)
     units.push(await createUnit(target.config, target.environment, target.previous, shared));
-  const api = buildApi({ engines: new Map(units.map((u) => [u.name, u.engine])), store, logger, registry });
+  const api = buildApi({
+    engines: new Map(units.map((u) => [u.name, u.engine])),
+    store,
+    logger,
+    registry,
+    alerts,
+  });
 
   const started: (() => Promise<void>)[] = [() => store.close()];
   const unwind = async (): Promise<void> => {

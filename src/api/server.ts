@@ -7,6 +7,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
+import { type AlertTarget, registerAlertmanager } from './alertmanager.js';
 import {
   type PrometheusSdService,
   prometheusTargets,
@@ -18,6 +19,13 @@ import type { EventRow, Store } from '../store/types.js';
 const SSE_REPLAY = 50;
 /** Comment lines keep idle SSE connections open through proxies. */
 const SSE_HEARTBEAT_MS = 15_000;
+/** How often a stream looks in the store for events other replicas wrote. */
+const SSE_POLL_MS = 250;
+/**
+ * Concurrent writers may commit event ids out of order; a stream looks this many ids back for late
+ * ones and sends each id once.
+ */
+const SSE_REORDER_WINDOW = 200;
 /** Most rows any list endpoint returns. */
 const MAX_LIMIT = 1000;
 
@@ -28,6 +36,8 @@ export interface ApiOptions {
   store: Store;
   logger: Logger;
   registry: Registry;
+  /** Units that take Alertmanager webhooks (see `alertTargetOf`); none when omitted. */
+  alerts?: readonly AlertTarget[];
 }
 
 /** Maps the error classes to HTTP statuses; anything else is a 500 without details. */
@@ -98,6 +108,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
+  registerAlertmanager(app, { engines, store, alerts: options.alerts ?? [] });
 
   app.get('/api/v1/services', async () => {
     const services = [];
@@ -278,23 +289,45 @@ async function streamEvents(
     'x-accel-buffering': 'no',
   });
   const matches = (e: EventRow): boolean => releaseId === undefined || e.releaseId === releaseId;
-  // Live events skip only what the replay already sent; engines may emit slightly out of id order.
-  let replayedUpTo = lastId ?? 0;
+  // Ids up to `floor` were replayed or skipped; above it, `sent` remembers what went out.
+  let floor = lastId ?? 0;
+  let highest = floor;
+  const sent = new Set<number>();
   const send = (e: EventRow): void => {
-    if (!matches(e)) return;
+    if (!matches(e) || e.id <= floor || sent.has(e.id)) return;
+    sent.add(e.id);
+    highest = Math.max(highest, e.id);
     res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
   };
   const buffered: EventRow[] = [];
   let replaying = true;
+  // This replica's events go out at once; other replicas' arrive through the store poll.
   const onEvent = (e: EventRow): void => {
     if (replaying) buffered.push(e);
-    else if (e.id > replayedUpTo) send(e);
+    else send(e);
+  };
+  let polling = false;
+  const poll = async (): Promise<void> => {
+    if (polling || replaying) return;
+    polling = true;
+    try {
+      const after = Math.max(floor, highest - SSE_REORDER_WINDOW);
+      for (const e of await store.listEvents({ releaseId, afterId: after, limit: MAX_LIMIT })) send(e);
+      for (const id of sent) if (id <= highest - SSE_REORDER_WINDOW) sent.delete(id);
+    } finally {
+      polling = false;
+    }
   };
   for (const engine of engines) engine.events.on('event', onEvent);
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
   heartbeat.unref();
+  const poller = setInterval(() => {
+    poll().catch(() => undefined);
+  }, SSE_POLL_MS);
+  poller.unref();
   res.on('close', () => {
     clearInterval(heartbeat);
+    clearInterval(poller);
     for (const engine of engines) engine.events.off('event', onEvent);
   });
   res.write(': connected\n\n');
@@ -302,10 +335,11 @@ async function streamEvents(
     lastId !== undefined
       ? await store.listEvents({ releaseId, afterId: lastId, limit: MAX_LIMIT })
       : (await store.listEvents({ releaseId, limit: 100_000 })).slice(-SSE_REPLAY);
+  // Without Last-Event-ID the replay is the newest few; older ones are not sent later either.
+  if (lastId === undefined) floor = (history[0]?.id ?? 1) - 1;
   history.forEach(send);
-  replayedUpTo = Math.max(replayedUpTo, ...history.map((e) => e.id));
   replaying = false;
-  buffered.filter((e) => e.id > replayedUpTo).forEach(send);
+  buffered.forEach(send);
 }
 
 /** A prom-client registry with the process's default metrics. */

@@ -6,7 +6,16 @@ import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { Fleet, Instance } from '../providers/fleet/types.js';
 import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
 import type { Route, TrafficRouter } from '../providers/traffic/types.js';
-import type { EventRow, ReleasePatch, ReleaseRow, ReleaseState, ServiceRow, Store } from '../store/types.js';
+import type {
+  EffectKind,
+  EffectRow,
+  EventRow,
+  ReleasePatch,
+  ReleaseRow,
+  ReleaseState,
+  ServiceRow,
+  Store,
+} from '../store/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
 import { type ChecklistRunner, type GateOutcome, gateOf } from '../checklist/checklist-runner.js';
@@ -15,6 +24,7 @@ import type { Gate } from '../checklist/types.js';
 import type { ChecklistItemRow } from '../store/types.js';
 import type { Migrator } from '../migrations/migrator.js';
 import type { EngineMetrics } from './engine-metrics.js';
+import type { Lease } from './lease.js';
 import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
 import { Reasons } from './reasons.js';
 
@@ -41,6 +51,11 @@ export interface EngineOptions {
   environment?: string;
   /** The release checklist: its runner and the resolved template items each release gets. */
   checklist?: { runner: ChecklistRunner; items: () => readonly ResolvedItem[] };
+  /**
+   * With several replicas on one store: only the lease's holder reconciles. Without a lease this
+   * engine is the only one and always acts.
+   */
+  lease?: Lease;
 }
 
 /** Live figures of one version over the last few seconds. */
@@ -79,6 +94,8 @@ interface AnalysisState {
   tracker: ForTracker;
   inconclusiveStreak: number;
   latest: Measurement[];
+  /** The release was seen paused; a resume (possibly through another replica) starts the counts afresh. */
+  pausedSeen: boolean;
 }
 
 /**
@@ -86,7 +103,7 @@ interface AnalysisState {
  * action is idempotent, so a controller killed at any moment resumes from the store alone.
  */
 export class Engine {
-  /** Emits `event` with each EventRow as it is stored. */
+  /** Emits `event` with each EventRow this replica stores. */
   readonly events = new EventEmitter();
   private readonly config: Config;
   private readonly store: Store;
@@ -106,6 +123,11 @@ export class Engine {
   private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private lastRouteError: string | undefined;
+  private readonly lease: Lease | undefined;
+  /** Whether this replica drives the unit: always without a lease, else while it holds the lease. */
+  private leading: boolean;
+  /** The traffic effect last recorded as done, so a steady route costs no store round trip. */
+  private appliedEffect: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: EngineOptions) {
@@ -121,6 +143,8 @@ export class Engine {
     this.checklist = options.checklist;
     this.migrator = options.migrator;
     this.environment = options.environment;
+    this.lease = options.lease;
+    this.leading = options.lease === undefined;
     this.events.setMaxListeners(0);
   }
 
@@ -129,9 +153,12 @@ export class Engine {
     return this.environment ? `${this.config.service}@${this.environment}` : this.config.service;
   }
 
-  /** Adopts surviving instances, applies the stored route, and starts the loop (tests drive `tick()` with `loop: false`). */
+  /**
+   * Adopts surviving instances, applies the stored route, and starts the loop (tests drive `tick()`
+   * with `loop: false`). With a lease, adoption waits until this replica holds it.
+   */
   async start(options: { loop?: boolean } = {}): Promise<void> {
-    await this.fleet.start();
+    if (!this.lease) await this.fleet.start();
     await this.tick();
     if (options.loop === false) return;
     this.timer = setInterval(() => {
@@ -146,6 +173,42 @@ export class Engine {
     await this.exclusive(async () => undefined);
     await this.checklist?.runner.close();
     await Promise.allSettled(this.stopping.values());
+    // Another replica takes over at once instead of waiting for the lease to expire.
+    await this.lease
+      ?.release()
+      .catch((err: unknown) => this.logger.warn({ err }, 'releasing the lease failed'));
+  }
+
+  /** Whether this replica drives the unit now (always true without a lease). */
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Checks the lease. On gaining it, adopts the instances the last holder left (the fleet lists them)
+   * and carries on from the store; on losing it, stops acting and forgets what only the holder needs.
+   */
+  private async lead(): Promise<boolean> {
+    if (!this.lease) return true;
+    const held = await this.lease.check();
+    if (held && !this.leading) {
+      await this.fleet.start();
+      this.leading = true;
+      this.appliedEffect = undefined;
+      await this.emitService(
+        'replica.leading',
+        `${this.lease.holder} drives ${this.service} (lease epoch ${this.lease.epoch})`,
+        { holder: this.lease.holder, epoch: this.lease.epoch },
+      );
+    } else if (!held && this.leading) {
+      this.leading = false;
+      this.analysis.clear();
+      this.migrationRuns.clear();
+      this.checklist?.runner.abort();
+      await this.fleet.close({ stopInstances: false });
+      this.logger.warn({ service: this.service }, 'another replica drives this service now');
+    }
+    return held;
   }
 
   /** Runs one reconcile pass; commands and passes never interleave. */
@@ -488,6 +551,8 @@ export class Engine {
   // ---- reconcile ------------------------------------------------------------------------------
 
   private async reconcile(): Promise<void> {
+    // A replica without the lease only records intent (a deploy, a pause, a sign-off); the holder acts on it.
+    if (!(await this.lead())) return;
     const done = this.ownMetrics?.startReconcile();
     try {
       await this.reconcileOnce();
@@ -523,7 +588,7 @@ export class Engine {
     const current = await this.store.activeRelease(this.service);
     service = await this.serviceRow();
     const route = this.routeFor(service, current);
-    await this.applyRoute(route);
+    await this.applyRoute(route, current);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);
     this.stopOrphans(service, current);
   }
@@ -658,7 +723,7 @@ export class Engine {
         step: current.step + 1,
         stepStartedAt: now,
       });
-      await this.applyRoute(this.routeFor(await this.serviceRow(), updated));
+      await this.applyRoute(this.routeFor(await this.serviceRow(), updated), updated);
       await this.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
         weight: step.setWeight,
       });
@@ -682,7 +747,7 @@ export class Engine {
     const now = this.now();
     if (release.weight < 100) {
       const updated = await this.update(release, { weight: 100, stepStartedAt: now });
-      await this.applyRoute(this.routeFor(service, updated));
+      await this.applyRoute(this.routeFor(service, updated), updated);
       await this.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
       return;
     }
@@ -743,7 +808,11 @@ export class Engine {
     return this.reconcileStarting(updated, await this.serviceRow());
   }
 
-  /** Starts (once) or reads a migration run for a release. */
+  /**
+   * Starts (once) or reads a migration run for a release. The run is recorded under an idempotency
+   * key: a replica that takes over reuses a finished run, and runs again one that never finished (SQL
+   * migrations skip what the history table shows applied; migration commands must be idempotent).
+   */
   private migrationRun(release: ReleaseRow, direction: 'up' | 'down'): MigrationRun {
     const k = runKey(release, direction);
     const existing = this.migrationRuns.get(k);
@@ -755,11 +824,39 @@ export class Engine {
       run.state = 'done';
       return run;
     }
-    const work = direction === 'up' ? migrator.up(release.id) : migrator.down(release.id);
-    work.then(
+    const key = `${this.service}#${release.id}:migrations:${direction}`;
+    const work = async (): Promise<string[]> => {
+      const recorded = await this.store.getEffect(key);
+      if (recorded?.state === 'done') return (recorded.data.applied as string[] | undefined) ?? [];
+      const effect = this.effect(key, release, 'migration', { direction });
+      await this.store.saveEffect(effect);
+      try {
+        const applied = (
+          direction === 'up' ? await migrator.up(release.id) : await migrator.down(release.id)
+        ).map((m) => m.id);
+        await this.store.saveEffect({
+          ...effect,
+          state: 'done',
+          at: this.now(),
+          data: { direction, applied },
+        });
+        return applied;
+      } catch (err) {
+        await this.store
+          .saveEffect({
+            ...effect,
+            state: 'failed',
+            at: this.now(),
+            data: { direction, error: (err as Error).message },
+          })
+          .catch(() => undefined);
+        throw err;
+      }
+    };
+    work().then(
       (applied) => {
         run.state = 'done';
-        run.applied = applied.map((m) => m.id);
+        run.applied = applied;
       },
       (err: unknown) => {
         run.state = 'failed';
@@ -859,10 +956,11 @@ export class Engine {
       reason: why,
       outcome: end,
     });
-    await this.applyRoute(this.routeFor(service, updated));
+    // Another replica's alert or abort only records the rollback; the lease holder acts on it at once.
+    if (this.leading) await this.applyRoute(this.routeFor(service, updated), updated);
     await this.emit(updated, 'release.rolling_back', why);
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
-    if (!first) this.stopInBackground(release.version);
+    if (!first && this.leading) this.stopInBackground(release.version);
     return updated;
   }
 
@@ -923,8 +1021,16 @@ export class Engine {
         tracker: new ForTracker(),
         inconclusiveStreak: 0,
         latest: [],
+        pausedSeen: false,
       };
       this.analysis.set(release.id, state);
+    }
+    if (release.state === 'paused') {
+      state.pausedSeen = true;
+    } else if (state.pausedSeen) {
+      state.pausedSeen = false;
+      state.tracker.reset();
+      state.inconclusiveStreak = 0;
     }
     if (now < state.nextAt) return false;
     const interval = this.config.analysis.interval;
@@ -1003,9 +1109,21 @@ export class Engine {
    * Applies a route. A router that cannot (nginx refusing a config, no ready server yet) is logged
    * once per distinct problem and retried on the next pass; the stored intent is already durable.
    */
-  private async applyRoute(route: Route): Promise<void> {
+  private async applyRoute(route: Route, release?: ReleaseRow): Promise<void> {
+    const key = release ? this.trafficKey(release, route) : undefined;
     try {
+      let effect: EffectRow | undefined;
+      if (key && key !== this.appliedEffect) {
+        effect = (await this.store.getEffect(key)) ?? this.effect(key, release, 'traffic', route);
+        if (effect.state === 'done') this.appliedEffect = key;
+        else await this.store.saveEffect(effect);
+      }
+      // Routers compare what they would write with what is in place, so a repeat changes nothing.
       await this.router.setRoute(route);
+      if (key && effect && effect.state !== 'done') {
+        await this.store.saveEffect({ ...effect, state: 'done', at: this.now() });
+        this.appliedEffect = key;
+      }
       this.lastRouteError = undefined;
     } catch (err) {
       const message = (err as Error).message;
@@ -1013,6 +1131,29 @@ export class Engine {
         this.logger.warn({ err, route }, `applying the route failed: ${message}`);
       this.lastRouteError = message;
     }
+  }
+
+  /**
+   * The idempotency key of a weight change: one per release and weight, and one for its rollback.
+   * A replica that takes over finds the change done and neither repeats nor counts it again.
+   */
+  private trafficKey(release: ReleaseRow, route: Route): string | undefined {
+    if (release.phase === 'rolling-back') return `${this.service}#${release.id}:traffic:rollback`;
+    if (!route.canary || route.weight === 0) return undefined;
+    return `${this.service}#${release.id}:traffic:${route.weight}`;
+  }
+
+  private effect(key: string, release: ReleaseRow | undefined, kind: EffectKind, data: object): EffectRow {
+    return {
+      key,
+      service: this.service,
+      releaseId: release?.id ?? null,
+      kind,
+      state: 'started',
+      holder: this.lease?.holder ?? 'local',
+      at: this.now(),
+      data: { ...data },
+    };
   }
 
   private nextStepAfter(release: ReleaseRow): number {

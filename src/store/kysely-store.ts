@@ -6,7 +6,9 @@ import type { Database } from './schema.js';
 import type { Evidence, Gate, ItemState } from '../checklist/types.js';
 import {
   type ChecklistItemRow,
+  type EffectRow,
   type EventRow,
+  type LeaseRow,
   type MeasurementRow,
   type ReleasePatch,
   type ReleaseRow,
@@ -60,6 +62,29 @@ function toRelease(r: ReleaseRecord): ReleaseRow {
   };
 }
 
+function toLease(r: Selectable<Database['leases']>): LeaseRow {
+  return {
+    name: r.name,
+    holder: r.holder,
+    expiresAt: Number(r.expires_at),
+    epoch: Number(r.epoch),
+    acquiredAt: Number(r.acquired_at),
+  };
+}
+
+function toEffect(r: Selectable<Database['effects']>): EffectRow {
+  return {
+    key: r.key,
+    service: r.service,
+    releaseId: num(r.release_id),
+    kind: r.kind as EffectRow['kind'],
+    state: r.state as EffectRow['state'],
+    holder: r.holder,
+    at: Number(r.at),
+    data: JSON.parse(r.data) as Record<string, unknown>,
+  };
+}
+
 /** Recognises a unique-constraint violation in SQLite's and PostgreSQL's wording. */
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -97,6 +122,11 @@ export class KyselyStore implements Store {
 
   /** Runs a write that must survive power loss before it returns. */
   protected async durably<T>(write: () => Promise<T>): Promise<T> {
+    return this.retrying(write);
+  }
+
+  /** Runs a write that must not be lost to a dropped connection; a networked store retries it. */
+  protected async retrying<T>(write: () => Promise<T>): Promise<T> {
     return write();
   }
 
@@ -224,18 +254,20 @@ export class KyselyStore implements Store {
   }
 
   async addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow> {
-    const r = await this.db
-      .insertInto('events')
-      .values({
-        service: event.service,
-        release_id: event.releaseId,
-        at: event.at,
-        type: event.type,
-        message: event.message,
-        data: JSON.stringify(event.data),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const r = await this.retrying(() =>
+      this.db
+        .insertInto('events')
+        .values({
+          service: event.service,
+          release_id: event.releaseId,
+          at: event.at,
+          type: event.type,
+          message: event.message,
+          data: JSON.stringify(event.data),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow(),
+    );
     return { ...event, id: Number(r.id) };
   }
 
@@ -262,25 +294,27 @@ export class KyselyStore implements Store {
   }
 
   async addMeasurement(m: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow> {
-    const r = await this.db
-      .insertInto('measurements')
-      .values({
-        release_id: m.releaseId,
-        service: m.service,
-        at: m.at,
-        trigger: m.trigger,
-        metric: m.metric,
-        version: m.version,
-        value: m.value,
-        threshold: m.threshold,
-        verdict: m.verdict,
-        window_ms: m.windowMs,
-        requests: m.requests,
-        message: m.message,
-        inputs: JSON.stringify(m.inputs),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const r = await this.retrying(() =>
+      this.db
+        .insertInto('measurements')
+        .values({
+          release_id: m.releaseId,
+          service: m.service,
+          at: m.at,
+          trigger: m.trigger,
+          metric: m.metric,
+          version: m.version,
+          value: m.value,
+          threshold: m.threshold,
+          verdict: m.verdict,
+          window_ms: m.windowMs,
+          requests: m.requests,
+          message: m.message,
+          inputs: JSON.stringify(m.inputs),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow(),
+    );
     return { ...m, id: Number(r.id) };
   }
 
@@ -374,6 +408,100 @@ export class KyselyStore implements Store {
         return toChecklistItem(updated);
       }),
     );
+  }
+
+  async acquireLease(
+    name: string,
+    holder: string,
+    now: number,
+    ttlMs: number,
+  ): Promise<LeaseRow | undefined> {
+    // One statement: insert, or take over an expired lease, or renew our own; anything else returns no row.
+    const r = await this.durably(() =>
+      this.db
+        .insertInto('leases')
+        .values({ name, holder, expires_at: now + ttlMs, epoch: 1, acquired_at: now })
+        .onConflict((oc) =>
+          oc
+            .column('name')
+            .doUpdateSet((eb) => ({
+              expires_at: eb.ref('excluded.expires_at'),
+              epoch: eb
+                .case()
+                .when('leases.holder', '=', eb.ref('excluded.holder'))
+                .then(eb.ref('leases.epoch'))
+                .else(eb('leases.epoch', '+', 1))
+                .end(),
+              acquired_at: eb
+                .case()
+                .when('leases.holder', '=', eb.ref('excluded.holder'))
+                .then(eb.ref('leases.acquired_at'))
+                .else(eb.ref('excluded.acquired_at'))
+                .end(),
+              holder: eb.ref('excluded.holder'),
+            }))
+            .where((eb) =>
+              eb.or([
+                eb('leases.holder', '=', eb.ref('excluded.holder')),
+                eb('leases.expires_at', '<=', now),
+              ]),
+            ),
+        )
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return r && toLease(r);
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.durably(() =>
+      this.db
+        .updateTable('leases')
+        .set({ expires_at: 0 })
+        .where('name', '=', name)
+        .where('holder', '=', holder)
+        .execute(),
+    );
+  }
+
+  async getLease(name: string): Promise<LeaseRow | undefined> {
+    const r = await this.db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst();
+    return r && toLease(r);
+  }
+
+  async getEffect(key: string): Promise<EffectRow | undefined> {
+    const r = await this.db.selectFrom('effects').selectAll().where('key', '=', key).executeTakeFirst();
+    return r && toEffect(r);
+  }
+
+  async saveEffect(effect: EffectRow): Promise<void> {
+    const values = {
+      service: effect.service,
+      release_id: effect.releaseId,
+      kind: effect.kind,
+      state: effect.state,
+      holder: effect.holder,
+      at: effect.at,
+      data: JSON.stringify(effect.data),
+    };
+    await this.durably(() =>
+      this.db
+        .insertInto('effects')
+        .values({ key: effect.key, ...values })
+        .onConflict((oc) => oc.column('key').doUpdateSet(values))
+        .execute(),
+    );
+  }
+
+  async listEffects(releaseId: number): Promise<EffectRow[]> {
+    const rows = await this.db
+      .selectFrom('effects')
+      .selectAll()
+      .where('release_id', '=', releaseId)
+      .orderBy('at')
+      .orderBy('key')
+      .execute();
+    return rows.map(toEffect);
   }
 
   async listInstances(service: string): Promise<InstanceRecord[]> {

@@ -79,4 +79,21 @@ export interface Database {
     pid_start_time: string;
     log_file: string;
   };
+  leases: {
+    name: string;
+    holder: string;
+    expires_at: number;
+    epoch: number;
+    acquired_at: number;
+  };
+  effects: {
+    key: string;
+    service: string;
+    release_id: number | null;
+    kind: string;
+    state: string;
+    holder: string;
+    at: number;
+    data: string;
+  };
 }

@@ -201,5 +201,49 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       await store.deleteInstance(rec.id);
       expect(await store.listInstances('web')).toEqual([]);
     });
+
+    it('gives a lease to one holder at a time, renews it, and hands it over once it expires', async () => {
+      const a = await store.acquireLease('web', 'replica-a', 1000, 10_000);
+      expect(a).toMatchObject({ holder: 'replica-a', expiresAt: 11_000, epoch: 1, acquiredAt: 1000 });
+      expect(await store.acquireLease('web', 'replica-b', 5000, 10_000)).toBeUndefined();
+      const renewed = await store.acquireLease('web', 'replica-a', 6000, 10_000);
+      expect(renewed).toMatchObject({ holder: 'replica-a', expiresAt: 16_000, epoch: 1, acquiredAt: 1000 });
+      expect(await store.acquireLease('web', 'replica-b', 15_999, 10_000)).toBeUndefined();
+      const taken = await store.acquireLease('web', 'replica-b', 16_000, 10_000);
+      expect(taken).toMatchObject({ holder: 'replica-b', expiresAt: 26_000, epoch: 2, acquiredAt: 16_000 });
+      expect(await store.acquireLease('web', 'replica-a', 17_000, 10_000)).toBeUndefined();
+      expect(await store.acquireLease('api', 'replica-a', 17_000, 10_000)).toMatchObject({ epoch: 1 });
+      await store.releaseLease('web', 'replica-a');
+      expect((await store.getLease('web'))?.holder).toBe('replica-b');
+      await store.releaseLease('web', 'replica-b');
+      expect(await store.acquireLease('web', 'replica-c', 18_000, 10_000)).toMatchObject({ epoch: 3 });
+    });
+
+    it('lets exactly one of many concurrent claimants take a free lease', async () => {
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.acquireLease('web', `replica-${i}`, 1000, 10_000)),
+      );
+      expect(claims.filter((c) => c !== undefined)).toHaveLength(1);
+    });
+
+    it('records effects under their idempotency key', async () => {
+      const r = await store.createRelease(newRelease('web', 'v1'));
+      const effect = {
+        key: `web#${r.id}:traffic:10`,
+        service: 'web',
+        releaseId: r.id,
+        kind: 'traffic' as const,
+        state: 'started' as const,
+        holder: 'replica-a',
+        at: 5,
+        data: { weight: 10 },
+      };
+      expect(await store.getEffect(effect.key)).toBeUndefined();
+      await store.saveEffect(effect);
+      await store.saveEffect({ ...effect, state: 'done', at: 6 });
+      await store.saveEffect({ ...effect, key: `web#${r.id}:traffic:50`, at: 7, data: { weight: 50 } });
+      expect(await store.getEffect(effect.key)).toEqual({ ...effect, state: 'done', at: 6 });
+      expect((await store.listEffects(r.id)).map((e) => e.data.weight)).toEqual([10, 50]);
+    });
   });
 }

@@ -126,7 +126,40 @@ export interface ChecklistItemRow {
   updatedAt: number;
 }
 
-/** Durable state behind the engine. Implementations: SQLite (default) and, later, PostgreSQL. */
+/** Who drives a service (or service@environment) until when; see docs/decisions/004. */
+export interface LeaseRow {
+  name: string;
+  /** The replica's id, e.g. `host-1234-9f2c`. */
+  holder: string;
+  expiresAt: number;
+  /** Grows by one each time the lease changes hands; a fencing token for side effects. */
+  epoch: number;
+  /** When the current holder took it. */
+  acquiredAt: number;
+}
+
+/** Kinds of side effect recorded under an idempotency key. */
+export type EffectKind = 'traffic' | 'migration' | 'notification';
+
+/**
+ * A side effect outside the store (a weight change, a migration run, a notification), recorded under
+ * an idempotency key so a replica that takes a release over neither repeats nor loses it.
+ */
+export interface EffectRow {
+  /** e.g. `web#12:traffic:50`, `web#12:migrations:up`. */
+  key: string;
+  service: string;
+  releaseId: number | null;
+  kind: EffectKind;
+  /** `started` before the effect is attempted, `done` once it has taken effect. */
+  state: 'started' | 'done' | 'failed';
+  /** The replica that recorded it last. */
+  holder: string;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+/** Durable state behind the engine. Implementations: SQLite (default) and PostgreSQL. */
 export interface Store extends InstanceRecordStore {
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -160,6 +193,22 @@ export interface Store extends InstanceRecordStore {
   addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
   /** Oldest first. */
   listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]>;
+
+  /**
+   * Takes the lease on `name` for `holder` until `now + ttlMs` when it is free, expired, or already
+   * `holder`'s (a renewal). Returns the lease when `holder` has it, undefined when another replica does.
+   */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<LeaseRow | undefined>;
+  /** Gives a lease up at once (graceful shutdown), if `holder` still has it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+  getLease(name: string): Promise<LeaseRow | undefined>;
+
+  /** The effect recorded under `key`, if any. */
+  getEffect(key: string): Promise<EffectRow | undefined>;
+  /** Records an effect under its key, replacing an earlier record of the same key; durable on return. */
+  saveEffect(effect: EffectRow): Promise<void>;
+  /** Effects of a release, oldest first. */
+  listEffects(releaseId: number): Promise<EffectRow[]>;
 
   /** Stores a release's checklist; items that already exist are left as they are (idempotent). */
   createChecklist(items: ChecklistItemRow[]): Promise<void>;

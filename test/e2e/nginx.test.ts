@@ -1,57 +1,21 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoadGenerator } from '../../src/load/load-generator.js';
-import { LOG_FORMAT } from '../../src/providers/metrics/nginx-log/nginx-log-source.js';
-import { freePort } from '../../src/util/net.js';
+import { NGINX_PATH, startNginx, type TestNginx } from '../support/nginx.js';
 import { Scenario, waitFor } from './harness.js';
 
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
-const nginxPath = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((p) => fs.existsSync(p));
-const hasNginx = nginxPath !== undefined || spawnSync('nginx', ['-v']).status === 0;
+const hasNginx = NGINX_PATH !== undefined;
 if (!hasNginx && !REQUIRE_REAL)
   console.warn('SKIPPING the nginx end-to-end test: nginx is not installed (apt-get install nginx)');
 
-/** The user's own nginx: it includes the upstream file shipcheck owns and writes the JSON access log. */
-function nginxConf(dir: string, port: number): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log;
-events { worker_connections 512; }
-http {
-  ${LOG_FORMAT}
-  access_log ${dir}/access.log shipcheck;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  include ${dir}/upstream.conf;
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_next_upstream error timeout;
-    }
-  }
-}
-`;
-}
-
 describe.runIf(hasNginx || REQUIRE_REAL)('a rollout through the nginx the user already runs', () => {
   let s: Scenario | undefined;
-  let nginx: ChildProcess | undefined;
+  let nginx: TestNginx | undefined;
   afterEach(async () => {
     await s?.cleanup().catch(() => undefined);
-    if (nginx?.exitCode === null) {
-      const exited = new Promise((resolve) => nginx!.once('exit', resolve));
-      nginx.kill('SIGTERM');
-      await exited;
-    }
+    await nginx?.stop();
     s = undefined;
     nginx = undefined;
   });
@@ -66,20 +30,8 @@ describe.runIf(hasNginx || REQUIRE_REAL)('a rollout through the nginx the user a
       traffic: `traffic: { kind: nginx, upstream: app, upstreamFile: "{{dir}}/upstream.conf", nginxConfig: "{{dir}}/nginx.conf" }
 metrics: { kind: nginx-log, accessLog: "{{dir}}/access.log" }`,
     });
-    const port = await freePort();
-    const conf = path.join(s.dir, 'nginx.conf');
-    fs.mkdirSync(path.join(s.dir, 'tmp'));
-    fs.writeFileSync(conf, nginxConf(s.dir, port));
-    // nginx needs the included file to exist before shipcheck first writes it.
-    fs.writeFileSync(path.join(s.dir, 'upstream.conf'), 'upstream app { server 127.0.0.1:9 down; }\n');
-    fs.writeFileSync(path.join(s.dir, 'access.log'), '');
-    nginx = spawn(nginxPath ?? 'nginx', ['-c', conf, '-p', s.dir], { stdio: 'ignore' });
-    await waitFor('nginx', async () =>
-      fetch(`http://127.0.0.1:${port}/`).then(
-        () => true,
-        () => false,
-      ),
-    );
+    nginx = await startNginx(s.dir);
+    const port = nginx.port;
     await s.up();
 
     // When v1 and then a good v2 are deployed under load through nginx

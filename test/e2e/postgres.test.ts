@@ -57,4 +57,70 @@ describe.runIf(problem === undefined || REQUIRE_REAL)('the control plane on Post
       { version: 'v2', state: 'succeeded' },
     ]);
   });
+
+  it('rides out every connection to PostgreSQL being ended mid-rollout, losing nothing', async () => {
+    if (problem !== undefined) throw new Error(`PostgreSQL at ${PG_URL} is not reachable: ${problem}`);
+    const own = `${schema}_terminate`;
+    await admin((c) => c.query(`CREATE SCHEMA ${own}`));
+    // The application name lets the test end this control plane's connections and no one else's.
+    const app = `shipcheck-e2e-${crypto.randomBytes(4).toString('hex')}`;
+    const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}application_name=${app}&options=${encodeURIComponent(`-c search_path=${own}`)}`;
+    try {
+      s = await Scenario.create({
+        steps: '[{setWeight: 20}, {pause: 2s}, {setWeight: 50}, {pause: 2s}]',
+        extra: `store: "${url}"\n`,
+      });
+      await s.up();
+      expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
+      expect((await s.cli('deploy', 'v2')).code).toBe(0);
+
+      // When every backend of the control plane is terminated, again and again, until the release ends
+      let terminated = 0;
+      const deadline = Date.now() + 40_000;
+      while (Date.now() < deadline) {
+        const { rows } = await admin((c) =>
+          c.query<{ ended: boolean }>(
+            'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1',
+            [app],
+          ),
+        );
+        terminated += rows.filter((r) => r.ended).length;
+        const state = await s.status().then(
+          (st) => st.release?.state,
+          () => undefined,
+        );
+        if (state === 'succeeded') break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+
+      // Then the release succeeded, every weight change and event is there once, and the process lived on
+      expect(terminated).toBeGreaterThan(0);
+      expect((await s.status()).release?.state, s.log.slice(-6000)).toBe('succeeded');
+      await s.waitForState('succeeded');
+      const release = (await s.status()).release!;
+      const events = await admin((c) =>
+        c.query<{ type: string; message: string }>(
+          `SELECT type, message FROM ${own}.events WHERE release_id = $1 ORDER BY id`,
+          [release.id],
+        ),
+      );
+      const weights = events.rows.filter((e) => e.type === 'release.weight').map((e) => e.message);
+      expect(weights).toEqual(['v2 weight 20%', 'v2 weight 50%', 'v2 weight 100%']);
+      expect(events.rows.filter((e) => e.type === 'release.succeeded')).toHaveLength(1);
+      const effects = await admin((c) =>
+        c.query<{ key: string; state: string }>(
+          `SELECT key, state FROM ${own}.effects WHERE release_id = $1 ORDER BY at`,
+          [release.id],
+        ),
+      );
+      expect(effects.rows).toEqual([
+        { key: `web#${release.id}:traffic:20`, state: 'done' },
+        { key: `web#${release.id}:traffic:50`, state: 'done' },
+        { key: `web#${release.id}:traffic:100`, state: 'done' },
+      ]);
+      expect(s.processCounts()).toEqual({ v1: 3, v2: 3 });
+    } finally {
+      await admin((c) => c.query(`DROP SCHEMA IF EXISTS ${own} CASCADE`));
+    }
+  });
 });

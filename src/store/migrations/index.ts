@@ -123,6 +123,34 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '003_leases_and_effects': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', time, (c) => c.notNull())
+          .addColumn('epoch', 'integer', (c) => c.notNull())
+          .addColumn('acquired_at', time, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('effects')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('release_id', 'integer')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('at', time, (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('effects_by_release')
+          .on('effects')
+          .columns(['release_id', 'at'])
+          .execute();
+      },
+    },
   };
 }
 

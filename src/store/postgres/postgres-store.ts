@@ -7,11 +7,52 @@ import type { Database } from '../schema.js';
 const POOL_SIZE = 10;
 /** How long connecting may take before the store reports PostgreSQL unreachable. */
 const CONNECT_TIMEOUT_MS = 5000;
+/** A write lost to a dropped connection is tried again for this long (a server restart takes seconds). */
+const RETRY_LIMIT_MS = 30_000;
+const RETRY_FIRST_DELAY_MS = 100;
+const RETRY_MAX_DELAY_MS = 2000;
+/** SQLSTATEs and socket errors after which the statement did not run and a new connection may succeed. */
+const CONNECTION_ERRORS = new Set([
+  '57P01', // admin_shutdown: pg_terminate_backend, or the server stopping
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: the server is starting
+  '08000',
+  '08003',
+  '08006',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+/** True for an error that a dropped or refused connection caused, rather than the statement. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e.code !== undefined && CONNECTION_ERRORS.has(e.code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+    e.message ?? '',
+  );
+}
 
 /** The store shared by several control-plane replicas: PostgreSQL through the same portable SQL. */
 export class PostgresStore extends KyselyStore {
   private constructor(db: Kysely<Database>) {
     super(db, 'postgres');
+  }
+
+  /**
+   * Retries a write on a new connection when the old one was dropped (pg_terminate_backend, a server
+   * restart), so the control plane rides out a restart without losing a transition or an event.
+   */
+  protected override async retrying<T>(write: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + RETRY_LIMIT_MS;
+    for (let delay = RETRY_FIRST_DELAY_MS; ; delay = Math.min(delay * 2, RETRY_MAX_DELAY_MS)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!isConnectionError(err) || Date.now() + delay > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   /** The schema the tables go to (the search_path's first); Kysely would otherwise find another's. */

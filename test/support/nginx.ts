@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LOG_FORMAT } from '../../src/providers/metrics/nginx-log/nginx-log-source.js';
+import { freePort } from '../../src/util/net.js';
+
+/** The nginx binary tests use, if installed. */
+export const NGINX_PATH =
+  ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((p) => fs.existsSync(p)) ??
+  (spawnSync('nginx', ['-v']).status === 0 ? 'nginx' : undefined);
+
+/** A user's nginx in a test folder: it includes the upstream file shipcheck owns and writes the JSON access log. */
+export interface TestNginx {
+  port: number;
+  /** nginx.conf, for traffic.nginxConfig. */
+  conf: string;
+  upstreamFile: string;
+  accessLog: string;
+  stop(): Promise<void>;
+}
+
+/** nginx.conf proxying 127.0.0.1:PORT to the upstream `name` defined in `dir/upstream.conf`. */
+export function nginxConf(dir: string, port: number, name = 'app'): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log;
+events { worker_connections 512; }
+http {
+  ${LOG_FORMAT}
+  access_log ${dir}/access.log shipcheck;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  include ${dir}/upstream.conf;
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://${name};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_next_upstream error timeout;
+    }
+  }
+}
+`;
+}
+
+/** Starts nginx in `dir` on a free port and waits until it answers; `stop()` ends it by pid. */
+export async function startNginx(dir: string, name = 'app'): Promise<TestNginx> {
+  if (!NGINX_PATH) throw new Error('nginx is not installed (apt-get install nginx)');
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  fs.writeFileSync(conf, nginxConf(dir, port, name));
+  // nginx needs the included file to exist before shipcheck first writes it.
+  const upstreamFile = path.join(dir, 'upstream.conf');
+  fs.writeFileSync(upstreamFile, `upstream ${name} { server 127.0.0.1:9 down; }\n`);
+  const accessLog = path.join(dir, 'access.log');
+  fs.writeFileSync(accessLog, '');
+  const child: ChildProcess = spawn(NGINX_PATH, ['-c', conf, '-p', dir], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`nginx exited ${child.exitCode}; see ${dir}/nginx-error.log`);
+    const up = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
+    if (up) break;
+    if (Date.now() > deadline) throw new Error('nginx did not answer within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    port,
+    conf,
+    upstreamFile,
+    accessLog,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
