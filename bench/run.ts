@@ -1,12 +1,14 @@
 import { main as proxyOverhead } from './proxy.js';
 import { main as prometheusLatency } from './prometheus.js';
+import { main as replicas } from './replicas.js';
 import { main as rollbacks } from './rollback.js';
 
 /**
  * `npm run bench`: every benchmark in turn, each printing its figures as ratios against a reference
  * run in the same script. The proxy benchmark needs Debian's nginx and wrk
  * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository; the
- * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`).
+ * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`); the replica one needs
+ * nginx and the PostgreSQL at SHIPCHECK_TEST_PG.
  */
 async function run(): Promise<void> {
   console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
@@ -17,6 +19,9 @@ async function run(): Promise<void> {
   console.log('');
   console.log('== (d) analysis latency with Prometheus: query time and detection time vs builtin');
   await prometheusLatency();
+  console.log('');
+  console.log('== (e) nginx weight-change time, (f) takeover time after kill -9 of the lease holder');
+  await replicas();
 }
 
 run().then(

@@ -15,7 +15,10 @@ import { Engine } from './engine/engine.js';
 import { createMigrator } from './migrations/migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { Lease } from './engine/lease.js';
+import { Notifier } from './notify/notifier.js';
 import { ProviderError } from './errors.js';
+import { HooksFleet } from './providers/fleet/hooks/hooks-fleet.js';
+import type { Fleet } from './providers/fleet/types.js';
 import { LocalFleet } from './providers/fleet/local/local-fleet.js';
 import { BuiltinMetricSource } from './providers/metrics/builtin/builtin-metric-source.js';
 import { RequestMetrics } from './providers/metrics/builtin/request-metrics.js';
@@ -39,7 +42,7 @@ export interface Unit {
   name: string;
   environment: string | undefined;
   engine: Engine;
-  fleet: LocalFleet;
+  fleet: Fleet;
   router: TrafficRouter;
   /** The built-in proxy, when `traffic.kind` is proxy. */
   proxy: ProxyRouter | undefined;
@@ -53,7 +56,7 @@ export interface ControlPlane {
   units: Unit[];
   /** The first unit's engine, fleet and router: the only ones when the config has no environments. */
   engine: Engine;
-  fleet: LocalFleet;
+  fleet: Fleet;
   router: TrafficRouter;
   store: Store;
   api: FastifyInstance;
@@ -132,26 +135,47 @@ async function createUnit(
   ];
   const requestMetrics = new RequestMetrics(options.clock ? { clock: options.clock } : {});
   // The router asks the fleet for ready instances on each request; the fleet asks the router to drain.
-  if (config.fleet.kind !== 'local') throw new ProviderError('fleet.kind: hooks is not wired in yet');
-  const fleet: LocalFleet = new LocalFleet({
-    service: name,
-    command: config.fleet.command,
-    cwd: path.resolve(dir, config.fleet.cwd ?? '.'),
-    env: config.fleet.env,
-    stopTimeoutMs: config.fleet.stopTimeout,
-    health: {
-      path: config.fleet.health.path,
-      intervalMs: config.fleet.health.interval,
-      timeoutMs: config.fleet.health.timeout,
-      unhealthyAfter: config.fleet.health.unhealthyAfter,
-    },
-    logDir: path.join(dir, '.shipcheck', 'logs'),
-    records: store,
-    // Only the built-in proxy can wait for requests in flight; nginx drops a server from its upstream
-    // block on reload and lets its open requests finish, and the app finishes them on SIGTERM.
-    drainer: { drain: async (address, timeoutMs) => proxy?.drain(address, timeoutMs) },
-    logger: log.child({ component: 'fleet' }),
-  });
+  // Only the built-in proxy can wait for requests in flight; nginx drops a server from its upstream
+  // block on reload and lets its open requests finish, and the app finishes them on SIGTERM.
+  const drainer = { drain: async (address: string, timeoutMs: number) => proxy?.drain(address, timeoutMs) };
+  const health = {
+    path: config.fleet.health.path,
+    intervalMs: config.fleet.health.interval,
+    timeoutMs: config.fleet.health.timeout,
+    unhealthyAfter: config.fleet.health.unhealthyAfter,
+  };
+  const fleetLogger = log.child({ component: 'fleet' });
+  const cwd = path.resolve(dir, config.fleet.cwd ?? '.');
+  const fleet: Fleet =
+    config.fleet.kind === 'local'
+      ? new LocalFleet({
+          service: name,
+          command: config.fleet.command,
+          cwd,
+          env: config.fleet.env,
+          stopTimeoutMs: config.fleet.stopTimeout,
+          health,
+          logDir: path.join(dir, '.shipcheck', 'logs'),
+          records: store,
+          drainer,
+          logger: fleetLogger,
+        })
+      : new HooksFleet({
+          service: config.service,
+          ...(environment ? { environment } : {}),
+          hooks: {
+            start: config.fleet.hooks.start,
+            stop: config.fleet.hooks.stop,
+            list: config.fleet.hooks.list,
+            timeoutMs: config.fleet.hooks.timeout,
+          },
+          cwd,
+          env: config.fleet.env,
+          stopTimeoutMs: config.fleet.stopTimeout,
+          health,
+          drainer,
+          logger: fleetLogger,
+        });
   const upstreams = (version: string): readonly string[] => fleet.readyAddresses(version);
   const traffic = config.traffic;
   const proxy =
@@ -228,8 +252,20 @@ async function createUnit(
         logger: log.child({ component: 'lease' }),
       })
     : undefined;
+  const notifier = config.notifications
+    ? new Notifier({
+        service: name,
+        webhooks: config.notifications.webhooks,
+        timeoutMs: config.notifications.timeout,
+        store,
+        clock,
+        logger: log.child({ component: 'notify' }),
+        holder: shared.replica ?? 'local',
+      })
+    : undefined;
   const engine: Engine = new Engine({
     ...(migrator ? { migrator } : {}),
+    ...(notifier ? { notifier } : {}),
     ...(lease ? { lease } : {}),
     ...(environment ? { environment } : {}),
     checklist: { runner, items: () => items },
@@ -341,7 +377,8 @@ export async function startControlPlane(
       for (const unit of units) await unit.engine.stop();
       await api.close();
       for (const unit of units) {
-        await unit.fleet.close({ stopInstances });
+        // A hooks fleet's instances belong to the platform, not to this replica: they outlive it.
+        await unit.fleet.close({ stopInstances: stopInstances && unit.fleet.type === 'local' });
         await unit.router.close();
         await unit.metricSource.close?.();
       }

@@ -6,7 +6,7 @@ import { BuiltinMetricSource } from '../providers/metrics/builtin/builtin-metric
 import { RequestMetrics } from '../providers/metrics/builtin/request-metrics.js';
 import type { MetricSource } from '../providers/metrics/types.js';
 import { ManualClock } from '../util/clock.js';
-import { ForTracker, describeTrigger, measureHealth, measureMetric } from './triggers.js';
+import { ForTracker, describeTrigger, measureHealth, measureMetric, sharedWindows } from './triggers.js';
 
 /** Parses triggers the way the config loader does, so thresholds are normalised. */
 function triggers(...raw: unknown[]) {
@@ -175,5 +175,23 @@ describe('describeTrigger', () => {
     expect(describeTrigger(a!)).toBe('error_rate > 5% over 1m for 5m');
     expect(describeTrigger(b!)).toBe('latency_p99 > 2s over 30s');
     expect(describeTrigger(c!)).toBe('health failed');
+  });
+});
+
+describe('sharedWindows', () => {
+  it('asks the source once per version and window within one analysis pass', async () => {
+    const asked: string[] = [];
+    const source: MetricSource = {
+      type: 'counting',
+      window: async (version, windowMs) => {
+        asked.push(`${version}/${windowMs}`);
+        return { requests: 10, errors: 1, byClass: { '5xx': 1 }, p50: 1, p90: 2, p99: 3, rps: 1 };
+      },
+    };
+    const shared = sharedWindows(source);
+    await Promise.all([shared.window('v2', 1000), shared.window('v2', 1000), shared.window('v2', 5000)]);
+    await shared.window('v1', 1000);
+    expect(asked).toEqual(['v2/1000', 'v2/5000', 'v1/1000']);
+    expect(shared.type).toBe('counting');
   });
 });

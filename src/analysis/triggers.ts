@@ -38,6 +38,26 @@ export function metricValue(metric: MetricTriggerConfig['metric'], stats: Window
  * Evaluates a metric trigger on `version`'s own metrics. Never throws: a source failure or too few
  * requests is an inconclusive measurement with a message.
  */
+/**
+ * A source that asks the underlying one once per version and window: the triggers of one analysis
+ * pass share a window's figures (one round of PromQL queries instead of one per trigger).
+ */
+export function sharedWindows(source: MetricSource): MetricSource {
+  const asked = new Map<string, Promise<WindowStats>>();
+  return {
+    type: source.type,
+    window(version, windowMs) {
+      const key = `${version}\u0000${windowMs}`;
+      let stats = asked.get(key);
+      if (!stats) {
+        stats = source.window(version, windowMs);
+        asked.set(key, stats);
+      }
+      return stats;
+    },
+  };
+}
+
 export async function measureMetric(
   trigger: MetricTriggerConfig,
   source: MetricSource,
@@ -57,7 +77,13 @@ export async function measureMetric(
     const message = `${source.type} metrics unavailable: ${(err as Error).message}`;
     return { ...base, value: null, verdict: 'inconclusive', requests: 0, message, inputs: {} };
   }
-  const inputs = { requests: stats.requests, errors: stats.errors, byClass: stats.byClass, rps: stats.rps };
+  const inputs = {
+    source: source.type,
+    requests: stats.requests,
+    errors: stats.errors,
+    byClass: stats.byClass,
+    rps: stats.rps,
+  };
   const value = metricValue(trigger.metric, stats);
   if (stats.requests < trigger.minRequests || value === undefined) {
     const message =

@@ -232,6 +232,12 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const id = parseId(request.params.id);
     return (await engineOfRelease(id)).release(id);
   });
+  app.get<{ Params: { id: string } }>('/api/v1/releases/:id/effects', async (request) => {
+    const id = parseId(request.params.id);
+    const release = await (await engineOfRelease(id)).release(id);
+    return { effects: await store.listEffects(release.id) };
+  });
+
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
     '/api/v1/releases/:id/measurements',
     async (request) => {

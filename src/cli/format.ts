@@ -67,5 +67,12 @@ export function formatStatus(status: StatusView): string[] {
   }
   if (status.versions.stable) lines.push(`  stable ${formatFigures(status.versions.stable)}`);
   if (status.versions.canary) lines.push(`  canary ${formatFigures(status.versions.canary)}`);
+  const replica = status.replica;
+  if (replica && !replica.leading) {
+    // Instances are watched by the lease holder; this replica only sees the store.
+    lines.push(
+      `replica  ${replica.id}; ${replica.holder ? `${replica.holder} drives ${status.service} and watches its instances` : 'no replica drives this service right now'}`,
+    );
+  }
   return lines;
 }

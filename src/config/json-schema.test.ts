@@ -17,10 +17,19 @@ describe('configJsonSchema', () => {
     const schema = configJsonSchema() as {
       $id: string;
       required: string[];
-      properties: { fleet: { properties: { startTimeout: { type: string; default: string } } } };
+      properties: {
+        fleet: {
+          oneOf: {
+            properties: { kind: { const: string }; startTimeout: { type: string; default: string } };
+          }[];
+        };
+      };
     };
     expect(schema.$id).toMatch(/shipcheck/);
     expect(schema.required).toEqual(['service', 'fleet']);
-    expect(schema.properties.fleet.properties.startTimeout).toMatchObject({ type: 'string', default: '30s' });
+    const fleets = schema.properties.fleet.oneOf;
+    expect(fleets.map((f) => f.properties.kind.const)).toEqual(['local', 'hooks']);
+    for (const fleet of fleets)
+      expect(fleet.properties.startTimeout).toMatchObject({ type: 'string', default: '30s' });
   });
 });

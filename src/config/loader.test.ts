@@ -118,6 +118,13 @@ describe('loadConfig: problems are file:line:col: message', () => {
     ]);
   });
 
+  it('reports an nginx binary that is not in PATH', async () => {
+    const text = `${MINIMAL}traffic:\n  kind: nginx\n  upstream: app\n  upstreamFile: up.conf\n  nginxConfig: nginx.conf\n  nginxBinary: shipcheck-no-nginx\nmetrics: { kind: nginx-log, accessLog: access.log }\n`;
+    expect(await problemsOf(text)).toEqual([
+      `${file}:10:16: traffic.nginxBinary: "shipcheck-no-nginx" was not found in PATH`,
+    ]);
+  });
+
   it('reports a relative command that does not exist, and a missing cwd', async () => {
     expect(await problemsOf('service: web\nfleet:\n  kind: local\n  command: ./start --fast\n')).toEqual([
       `${file}:4:12: fleet.command: ${path.join(dir, 'start')} does not exist`,
@@ -185,7 +192,7 @@ describe('loadConfig: good files', () => {
     expect(loaded.config).toEqual({
       service: 'web',
       store: 'sqlite:.shipcheck/state.db',
-      server: { listen: '127.0.0.1:7070' },
+      server: { listen: '127.0.0.1:7070', leaseTtl: 10_000 },
       fleet: {
         kind: 'local',
         command: 'node app.js',
@@ -283,5 +290,57 @@ describe('starter config, init and validate', () => {
     const out = io();
     expect(await validateCommand({ config: file }, out)).toBe(0);
     expect(out.lines).toEqual([`${file}: ok (service my-app, 5 steps, 3 triggers, 75 checklist items)`]);
+  });
+});
+
+describe('loadConfig: fleet.kind hooks', () => {
+  const HOOKS = [
+    'service: web',
+    'fleet:',
+    '  kind: hooks',
+    '  cwd: deploy',
+    '  hooks:',
+    '    start: ./start.sh',
+    '    stop: [./stop.sh]',
+    '    list: ./list.sh --json',
+    '    timeout: 30s',
+    '',
+  ].join('\n');
+
+  /** Writes the three hook scripts into `deploy/`, executable, except those named in `skip`. */
+  async function writeHooks(skip: string[] = []): Promise<void> {
+    await mkdir(path.join(dir, 'deploy'));
+    for (const name of ['start.sh', 'stop.sh', 'list.sh']) {
+      if (skip.includes(name)) continue;
+      await writeFile(path.join(dir, 'deploy', name), '#!/bin/sh\n');
+      await chmod(path.join(dir, 'deploy', name), 0o755);
+    }
+  }
+
+  it('loads the three hooks, a string or an argv array each, and the timeout in milliseconds', async () => {
+    await writeHooks();
+    await writeFile(file, HOOKS);
+    expect((await loadConfig(file)).config.fleet).toMatchObject({
+      kind: 'hooks',
+      cwd: 'deploy',
+      hooks: { start: './start.sh', stop: ['./stop.sh'], list: './list.sh --json', timeout: 30_000 },
+      instances: 3,
+      health: { path: '/healthz' },
+    });
+  });
+
+  it('reports a start hook whose executable does not exist, at the hook', async () => {
+    await writeHooks(['start.sh']);
+    expect(await problemsOf(HOOKS)).toEqual([
+      `${file}:6:12: fleet.hooks.start: ${path.join(dir, 'deploy', 'start.sh')} does not exist`,
+    ]);
+  });
+
+  it('reports a missing list hook as a schema problem with its place', async () => {
+    await writeHooks();
+    // Placed at the `hooks:` key, the mapping that lacks it.
+    expect(await problemsOf(HOOKS.replace('    list: ./list.sh --json\n', ''))).toEqual([
+      `${file}:5:3: fleet.hooks.list: required`,
+    ]);
   });
 });

@@ -43,6 +43,7 @@ export const ENVIRONMENT_KEYS = [
   'migrations',
   'backup',
   'cdn',
+  'notifications',
 ] as const;
 
 /** A validated config together with where it came from. */
@@ -357,6 +358,8 @@ async function semanticFindings(config: Config, data: unknown, dir: string): Pro
     fleet.kind === 'local'
       ? [[fleet.command, ['fleet', 'command']]]
       : (['start', 'stop', 'list'] as const).map((hook) => [fleet.hooks[hook], ['fleet', 'hooks', hook]]);
+  if (config.traffic.kind === 'nginx')
+    commands.push([config.traffic.nginxBinary, ['traffic', 'nginxBinary']]);
   for (const [command, at] of commands) {
     const commandFinding = await checkCommand(command, at, fleet.env, cwd, cwdOk);
     if (commandFinding) findings.push(commandFinding);

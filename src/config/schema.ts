@@ -323,6 +323,37 @@ const alertsSchema = z
     'Alertmanager webhook (POST /api/v1/alerts/alertmanager): a matching firing alert rolls the release back.',
   );
 
+const eventPattern = z
+  .string()
+  .regex(
+    /^[a-z_]+(\.[a-z_]+)?$|^[a-z_]+\.\*$|^\*$/,
+    'expected an event type such as release.succeeded, or release.*',
+  )
+  .describe('An event type, `kind.*` for every event of a kind, or `*`.');
+
+const notificationsSchema = z
+  .strictObject({
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: z.string().url('expected an absolute URL'),
+          events: z
+            .array(eventPattern)
+            .min(1)
+            .prefault(['release.*', 'alert.*'])
+            .describe('The events sent to this webhook.'),
+          headers: z
+            .record(z.string(), z.string())
+            .prefault({})
+            .describe('Extra request headers, e.g. Authorization.'),
+        }),
+      )
+      .min(1)
+      .describe('Each event is POSTed as JSON with an Idempotency-Key header, once per webhook.'),
+    timeout: duration.prefault('5s').describe('Longest one delivery may take.'),
+  })
+  .describe('Webhook notifications of release events, delivered by the replica driving the service.');
+
 /** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
 export const configSchema = z.strictObject({
   service: z
@@ -413,11 +444,12 @@ export const configSchema = z.strictObject({
     )
     .optional()
     .describe(
-      'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn.',
+      'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn, notifications.',
     ),
   migrations: migrationsSchema.optional(),
   backup: backupSchema.optional(),
   cdn: cdnSchema.optional(),
+  notifications: notificationsSchema.optional(),
   checklist: z
     .strictObject({
       template: z

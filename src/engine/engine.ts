@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { ForTracker, type Measurement, measureHealth, measureMetric } from '../analysis/triggers.js';
+import {
+  ForTracker,
+  type Measurement,
+  measureHealth,
+  measureMetric,
+  sharedWindows,
+} from '../analysis/triggers.js';
 import type { Config } from '../config/schema.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { Fleet, Instance } from '../providers/fleet/types.js';
@@ -25,6 +31,7 @@ import type { ChecklistItemRow } from '../store/types.js';
 import type { Migrator } from '../migrations/migrator.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { Lease } from './lease.js';
+import type { Notifier } from '../notify/notifier.js';
 import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
 import { Reasons } from './reasons.js';
 
@@ -56,6 +63,8 @@ export interface EngineOptions {
    * engine is the only one and always acts.
    */
   lease?: Lease;
+  /** Sends the unit's events to webhooks; run by the replica that drives the unit. */
+  notifier?: Notifier;
 }
 
 /** Live figures of one version over the last few seconds. */
@@ -78,6 +87,11 @@ export interface StatusView {
   previous: string | null;
   release: ReleaseView | null;
   versions: { stable: VersionFigures | null; canary: VersionFigures | null };
+  /**
+   * With several replicas: this one, and the one holding the service's lease. Instances and their
+   * health are known to the holder; another replica shows the figures its own sources have.
+   */
+  replica: { id: string; leading: boolean; holder: string | null } | null;
 }
 
 /** A release as the API shows it. */
@@ -124,6 +138,7 @@ export class Engine {
   private timer: NodeJS.Timeout | undefined;
   private lastRouteError: string | undefined;
   private readonly lease: Lease | undefined;
+  private readonly notifier: Notifier | undefined;
   /** Whether this replica drives the unit: always without a lease, else while it holds the lease. */
   private leading: boolean;
   /** The traffic effect last recorded as done, so a steady route costs no store round trip. */
@@ -144,6 +159,7 @@ export class Engine {
     this.migrator = options.migrator;
     this.environment = options.environment;
     this.lease = options.lease;
+    this.notifier = options.notifier;
     this.leading = options.lease === undefined;
     this.events.setMaxListeners(0);
   }
@@ -173,6 +189,7 @@ export class Engine {
     await this.exclusive(async () => undefined);
     await this.checklist?.runner.close();
     await Promise.allSettled(this.stopping.values());
+    await this.notifier?.idle();
     // Another replica takes over at once instead of waiting for the lease to expire.
     await this.lease
       ?.release()
@@ -195,6 +212,7 @@ export class Engine {
       await this.fleet.start();
       this.leading = true;
       this.appliedEffect = undefined;
+      this.notifier?.reset();
       await this.emitService(
         'replica.leading',
         `${this.lease.holder} drives ${this.service} (lease epoch ${this.lease.epoch})`,
@@ -205,6 +223,8 @@ export class Engine {
       this.analysis.clear();
       this.migrationRuns.clear();
       this.checklist?.runner.abort();
+      await this.notifier?.idle();
+      this.notifier?.reset();
       await this.fleet.close({ stopInstances: false });
       this.logger.warn({ service: this.service }, 'another replica drives this service now');
     }
@@ -492,6 +512,7 @@ export class Engine {
     const release =
       (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
     const active = release && release.phase !== 'completed' ? release : undefined;
+    const lease = this.lease ? await this.store.getLease(this.service) : undefined;
     return {
       service: this.config.service,
       environment: this.environment ?? null,
@@ -503,6 +524,13 @@ export class Engine {
         canary:
           active && active.version !== service.stableVersion ? await this.figures(active.version) : null,
       },
+      replica: this.lease
+        ? {
+            id: this.lease.holder,
+            leading: this.leading,
+            holder: lease && lease.expiresAt > this.now() ? lease.holder : null,
+          }
+        : null,
     };
   }
 
@@ -591,6 +619,7 @@ export class Engine {
     await this.applyRoute(route, current);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);
     this.stopOrphans(service, current);
+    this.notifier?.kick();
   }
 
   private routeFor(service: ServiceRow, release: ReleaseRow | undefined): Route {
@@ -1036,11 +1065,12 @@ export class Engine {
     const interval = this.config.analysis.interval;
     const measurements: Measurement[] = [];
     let fired: { measurement: Measurement; heldMs: number } | undefined;
+    const source = sharedWindows(this.metrics);
     for (const trigger of triggers) {
       const measurement =
         'health' in trigger
           ? measureHealth(release.version, this.fleet.instances(release.version))
-          : await measureMetric(trigger, this.metrics, release.version);
+          : await measureMetric(trigger, source, release.version);
       measurements.push(measurement);
       this.ownMetrics?.measured(this.service, measurement.metric, measurement.verdict);
       await this.store.addMeasurement({
@@ -1110,6 +1140,8 @@ export class Engine {
    * once per distinct problem and retried on the next pass; the stored intent is already durable.
    */
   private async applyRoute(route: Route, release?: ReleaseRow): Promise<void> {
+    // Nothing deployed yet: nothing to route, and no router to bother.
+    if (route.stable === undefined && route.canary === undefined) return;
     const key = release ? this.trafficKey(release, route) : undefined;
     try {
       let effect: EffectRow | undefined;

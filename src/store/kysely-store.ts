@@ -271,6 +271,13 @@ export class KyselyStore implements Store {
     return { ...event, id: Number(r.id) };
   }
 
+  async lastEventId(service?: string): Promise<number> {
+    let q = this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('last'));
+    if (service !== undefined) q = q.where('service', '=', service);
+    const row = await q.executeTakeFirst();
+    return Number(row?.last ?? 0);
+  }
+
   async listEvents(filter: {
     service?: string;
     releaseId?: number;

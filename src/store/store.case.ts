@@ -111,6 +111,9 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       ]);
       expect(await store.listEvents({ releaseId: r.id, limit: 10 })).toEqual([e1]);
       expect((await store.listEvents({ afterId: e1.id, limit: 10 })).map((e) => e.type)).toEqual(['b']);
+      expect(await store.lastEventId()).toBe(e1.id + 1);
+      expect(await store.lastEventId('web')).toBe(e1.id + 1);
+      expect(await store.lastEventId('api')).toBe(0);
       const m = {
         releaseId: r.id,
         service: 'web',

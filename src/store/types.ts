@@ -182,6 +182,8 @@ export interface Store extends InstanceRecordStore {
   listReleases(service: string, limit: number): Promise<ReleaseRow[]>;
 
   addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow>;
+  /** The highest event id so far (of `service` when given); 0 when there is none. */
+  lastEventId(service?: string): Promise<number>;
   /** Events with id > afterId, oldest first. */
   listEvents(filter: {
     service?: string;

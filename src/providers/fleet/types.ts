@@ -46,6 +46,11 @@ export interface Fleet {
   stop(version: string): Promise<void>;
   /** Instances known to the fleet, optionally of one version. */
   instances(version?: string): Instance[];
+  /**
+   * Addresses of the version's `ready` instances: where a router may send new requests right now.
+   * Called on every proxied request, so it must answer from memory.
+   */
+  readyAddresses(version: string): readonly string[];
   /** Versions that have at least one instance. */
   versions(): string[];
   /** Find instances left by an earlier run (kill -9) and adopt them; start health checking. */

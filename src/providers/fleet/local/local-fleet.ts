@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { InputError, ProviderError } from '../../../errors.js';
 import { systemClock, type Clock } from '../../../util/clock.js';
 import { formatDuration } from '../../../util/duration.js';
 import { freePort } from '../../../util/net.js';
+import { HealthChecker, type FleetLogger, type HealthOptions, type HealthTarget } from '../health-checker.js';
 import type {
   Drainer,
   EnsureOptions,
@@ -16,21 +16,10 @@ import type {
   InstanceState,
 } from '../types.js';
 
-/** Where the fleet reports what it does to instances; a pino logger fits. */
-export interface FleetLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
+export type { FleetLogger } from '../health-checker.js';
 
 /** The HTTP health check run against every instance; durations in milliseconds. */
-export interface LocalHealthOptions {
-  /** Path requested with GET; any 2xx is healthy. */
-  path: string;
-  intervalMs: number;
-  timeoutMs: number;
-  /** Consecutive failures after which a ready instance becomes unhealthy. */
-  unhealthyAfter: number;
-}
+export type LocalHealthOptions = HealthOptions;
 
 /** How a `LocalFleet` runs one service's instances; durations in milliseconds. */
 export interface LocalFleetOptions {
@@ -79,7 +68,6 @@ const STAT_STARTTIME_INDEX = 19;
 const DEAD_STATES = new Set(['Z', 'X']);
 /** Exit code recorded for an adopted process, whose real code only its old parent could read. */
 const UNKNOWN_EXIT = 'unknown';
-const HEALTH_USER_AGENT = 'shipcheck-health';
 const NOOP_LOGGER: FleetLogger = { info: () => {}, warn: () => {} };
 
 /** The object callers see; the fleet updates it in place, so a held reference stays current. */
@@ -118,7 +106,6 @@ interface Slot {
   readonly instance: LocalInstance;
   port: number;
   run: Run | undefined;
-  checking: boolean;
   restartTimer: NodeJS.Timeout | undefined;
   backoffMs: number;
   /** Record writes of one instance happen in order, so a late save never revives a deleted record. */
@@ -139,7 +126,7 @@ export class LocalFleet implements Fleet {
   private readonly versionOptions = new Map<string, EnsureOptions>();
   /** Operations on one version run one at a time; different versions never wait on each other. */
   private readonly locks = new Map<string, Promise<void>>();
-  private healthTimer: NodeJS.Timeout | undefined;
+  private readonly health: HealthChecker;
   private started = false;
   private closing = false;
   private closed = false;
@@ -153,10 +140,22 @@ export class LocalFleet implements Fleet {
     this.logger = options.logger ?? NOOP_LOGGER;
     this.clock = options.clock ?? systemClock;
     this.backoff = options.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
+    this.health = new HealthChecker({
+      health: options.health,
+      logger: this.logger,
+      targets: () => this.healthTargets(),
+      onChange: () => this.readyCache.clear(),
+    });
   }
 
   /** Adopts live processes from the record store, forgets dead ones, then starts health checking. */
   async start(): Promise<void> {
+    if (this.closed) {
+      // Started again after close(): a replica that won its lease back resumes watching its processes.
+      this.closed = false;
+      this.closing = false;
+      this.started = false;
+    }
     if (this.started) return;
     this.started = true;
     let records: InstanceRecord[];
@@ -181,8 +180,7 @@ export class LocalFleet implements Fleet {
         });
       }
     }
-    this.healthTimer = setInterval(() => this.tick(), this.options.health.intervalMs);
-    this.healthTimer.unref();
+    this.health.start();
   }
 
   /** Starts indexes 0..count-1 that are missing and stops higher ones, highest first; never waits for health. */
@@ -251,8 +249,7 @@ export class LocalFleet implements Fleet {
   async close(options: { stopInstances: boolean }): Promise<void> {
     if (this.closed) return;
     this.closing = true;
-    clearInterval(this.healthTimer);
-    this.healthTimer = undefined;
+    this.health.stop();
     for (const slot of this.slots.values()) {
       clearTimeout(slot.restartTimer);
       slot.restartTimer = undefined;
@@ -300,7 +297,6 @@ export class LocalFleet implements Fleet {
       instance: new LocalInstance(id, version, index, '', logFile),
       port: 0,
       run: undefined,
-      checking: false,
       restartTimer: undefined,
       backoffMs: this.backoff.initialMs,
       recordOps: Promise.resolve(),
@@ -524,54 +520,25 @@ export class LocalFleet implements Fleet {
     }
   }
 
-  private tick(): void {
+  /** Instances with a live run; an adopted process, which sends no exit event, is looked up first. */
+  private healthTargets(): HealthTarget[] {
+    const targets: HealthTarget[] = [];
     for (const slot of this.slots.values()) {
-      const { state } = slot.instance;
-      if (state === 'exited' || state === 'stopping' || slot.checking) continue;
-      slot.checking = true;
-      void this.check(slot)
-        .catch((err: unknown) => {
-          this.logger.warn({ instance: slot.instance.id, err: message(err) }, 'health check failed to run');
-        })
-        .finally(() => {
-          slot.checking = false;
-        });
-    }
-  }
-
-  private async check(slot: Slot): Promise<void> {
-    const run = slot.run;
-    if (!run || run.done || run.pid === undefined) return;
-    // Only a spawned child reports its exit; an adopted process is looked up on every tick.
-    if (!run.child && !isSameProcess(run.pid, run.pidStartTime)) {
-      this.endRun(slot, run, UNKNOWN_EXIT);
-      return;
-    }
-    const { path: healthPath, timeoutMs, unhealthyAfter } = this.options.health;
-    const failure = await probe(this.host, slot.port, healthPath, timeoutMs);
-    const { instance } = slot;
-    if (this.closing || slot.run !== run || run.done) return;
-    if (instance.state === 'exited' || instance.state === 'stopping') return;
-    if (failure === undefined) {
-      instance.healthFailures = 0;
-      if (instance.state !== 'ready') {
-        this.logger.info({ instance: instance.id, address: instance.address }, 'instance ready');
-        instance.state = 'ready';
-        this.readyCache.clear();
+      const { run, instance } = slot;
+      if (instance.state === 'exited' || instance.state === 'stopping') continue;
+      if (!run || run.done || run.pid === undefined) continue;
+      if (!run.child && !isSameProcess(run.pid, run.pidStartTime)) {
+        this.endRun(slot, run, UNKNOWN_EXIT);
+        continue;
       }
-      return;
+      targets.push({
+        instance,
+        host: this.host,
+        port: slot.port,
+        current: () => !this.closing && slot.run === run && !run.done,
+      });
     }
-    instance.healthFailures += 1;
-    instance.lastError = `GET ${healthPath}: ${failure}`;
-    // A starting process is expected to refuse connections for a while; fleet.startTimeout judges that,
-    // so only an instance that has served counts toward failedChecks, which the health trigger reads.
-    if (instance.state === 'starting') return;
-    instance.failedChecks += 1;
-    if (instance.state === 'ready' && instance.healthFailures >= unhealthyAfter) {
-      instance.state = 'unhealthy';
-      this.readyCache.clear();
-      this.logger.warn({ instance: instance.id, lastError: instance.lastError }, 'instance unhealthy');
-    }
+    return targets;
   }
 
   private saveRecord(slot: Slot, run: Run): Promise<void> {
@@ -658,45 +625,6 @@ function signalGroup(run: Run, signal: NodeJS.Signals): void {
       // Exited between the check and the signal: nothing left to stop.
     }
   }
-}
-
-/** One health request; resolves undefined on 2xx, otherwise a short description of the failure. */
-function probe(
-  host: string,
-  port: number,
-  healthPath: string,
-  timeoutMs: number,
-): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (failure: string | undefined): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(failure);
-    };
-    const req = http.request(
-      {
-        host,
-        port,
-        path: healthPath,
-        method: 'GET',
-        agent: false,
-        headers: { 'user-agent': HEALTH_USER_AGENT },
-      },
-      (res) => {
-        res.resume();
-        const status = res.statusCode ?? 0;
-        finish(status >= 200 && status < 300 ? undefined : String(status));
-      },
-    );
-    const timer = setTimeout(() => {
-      finish(`timeout after ${formatDuration(timeoutMs)}`);
-      req.destroy();
-    }, timeoutMs);
-    req.on('error', (err) => finish(err.message));
-    req.end();
-  });
 }
 
 /** The last line this run wrote to its log, if any. */

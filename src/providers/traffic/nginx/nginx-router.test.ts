@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -228,6 +228,37 @@ describe.skipIf(!HAS_NGINX)(
       expect(await router.currentRoute()).toEqual({ stable: 'v1', canary: 'v2', weight: 20 });
       // nginx still serves the last good route.
       expect(['v1', 'v2']).toContain(await get(port));
+    });
+
+    it('reports a reload nginx did not act on, and restores the last good file', async () => {
+      await router.setRoute({ stable: 'v1', canary: 'v2', weight: 20 });
+      const good = readFileSync(upstreamFile, 'utf8');
+      // nginx -t does not bind ports, so a listen on a port in use passes the test and fails the reload.
+      const busy = net.createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      const busyPort = (busy.address() as net.AddressInfo).port;
+      const original = readFileSync(conf, 'utf8');
+      writeFileSync(
+        conf,
+        original.replace(/\n}\n$/, `\n  server { listen 127.0.0.1:${busyPort}; return 204; }\n}\n`),
+      );
+      try {
+        const strict = new NginxTrafficRouter({
+          upstream: UPSTREAM_NAME,
+          upstreamFile,
+          nginxConfig: conf,
+          prefix: tmp,
+          upstreams: (version) => addresses[version] ?? [],
+          reloadTimeoutMs: 1000,
+        });
+        const attempt = strict.setRoute({ stable: 'v1', canary: 'v2', weight: 60 });
+        await expect(attempt).rejects.toThrow(/nginx did not start workers on the new configuration/);
+        expect(readFileSync(upstreamFile, 'utf8')).toBe(good);
+        expect(['v1', 'v2']).toContain(await get(port));
+      } finally {
+        writeFileSync(conf, original);
+        await new Promise((resolve) => busy.close(resolve));
+      }
     });
   },
 );

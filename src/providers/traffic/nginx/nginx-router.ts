@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { InputError, ProviderError } from '../../../errors.js';
+import { childrenOf, compiledPidPath, pidFileOf, readMasterPid } from './nginx-workers.js';
 import type { Route, TrafficRouter, UpstreamSource } from '../types.js';
 
 const PERCENT = 100;
@@ -17,6 +18,9 @@ const SERVER_ADDRESS = /^[A-Za-z0-9_.:[\]/-]+$/;
 /** `nginx -t` and `-s reload` return at once; anything slower is stuck. */
 const COMMAND_TIMEOUT_MS = 30_000;
 const RANDOM_SUFFIX_BYTES = 6;
+/** How long nginx may take to start workers on the new configuration after `-s reload`. */
+const RELOAD_TAKES_EFFECT_MS = 10_000;
+const RELOAD_POLL_MS = 20;
 
 /** What running a command produced. */
 export interface CommandResult {
@@ -50,6 +54,8 @@ export interface NginxTrafficRouterOptions {
   upstreams: UpstreamSource;
   logger?: NginxRouterLogger;
   run?: CommandRunner;
+  /** How long nginx may take to start workers on the new configuration after a reload; 10 s by default. */
+  reloadTimeoutMs?: number;
 }
 
 /**
@@ -132,6 +138,8 @@ export class NginxTrafficRouter implements TrafficRouter {
   private readonly run: CommandRunner;
   /** setRoute calls run one at a time, so two reconciles cannot interleave a write and a rollback. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** nginx's pid file once found; null when there is none to find. */
+  private pidFile: string | null | undefined;
 
   constructor(private readonly options: NginxTrafficRouterOptions) {
     if (!UPSTREAM_NAME.test(options.upstream)) {
@@ -179,16 +187,52 @@ export class NginxTrafficRouter implements TrafficRouter {
       await this.restore(previous);
       throw this.failure('nginx -t rejected the config', route, test);
     }
+    const master = await this.masterPid();
+    const workers = master === undefined ? undefined : await childrenOf(master);
     const reload = await this.nginx(['-s', 'reload']);
     if (reload.code !== 0) {
       // The file passed the test but is not live: put back what nginx is actually running.
       await this.restore(previous);
       throw this.failure('nginx -s reload failed', route, reload);
     }
+    if (master !== undefined && workers !== undefined && !(await this.newWorkers(master, workers))) {
+      // The master refused the new configuration (a port it cannot bind, say) and kept the old workers.
+      await this.restore(previous);
+      throw this.failure('nginx did not start workers on the new configuration', route, {
+        code: 0,
+        stdout: '',
+        stderr: `no new worker within ${(this.options.reloadTimeoutMs ?? RELOAD_TAKES_EFFECT_MS) / 1000} s of the reload; see nginx's error log`,
+      });
+    }
     this.options.logger?.info(
       { upstream: this.options.upstream, stable: route.stable, canary: route.canary, weight: route.weight },
       'nginx: route applied',
     );
+  }
+
+  /**
+   * nginx's master pid, found through the config's `pid` directive or the compiled-in path; undefined
+   * (no check after reloads) when neither leads to a running process, e.g. away from Linux.
+   */
+  private async masterPid(): Promise<number | undefined> {
+    if (this.pidFile === undefined) {
+      const conf = await readFile(this.options.nginxConfig, 'utf8').catch(() => '');
+      this.pidFile =
+        pidFileOf(conf, this.options.nginxConfig, this.options.prefix) ??
+        compiledPidPath((await this.run(this.binary, ['-V']).catch(() => undefined))?.stderr ?? '') ??
+        null;
+    }
+    return this.pidFile === null ? undefined : readMasterPid(this.pidFile);
+  }
+
+  /** Whether the master started a worker that was not there before the reload: the new split is live. */
+  private async newWorkers(master: number, before: Set<number>): Promise<boolean> {
+    const deadline = Date.now() + (this.options.reloadTimeoutMs ?? RELOAD_TAKES_EFFECT_MS);
+    for (;;) {
+      for (const pid of await childrenOf(master)) if (!before.has(pid)) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, RELOAD_POLL_MS));
+    }
   }
 
   private failure(what: string, route: Route, result: CommandResult): ProviderError {
