@@ -439,6 +439,22 @@ describe(`POST ${ALERTMANAGER_PATH}`, () => {
     expect(web.fired).toHaveLength(1);
   });
 
+  it('records, and does not roll back for, an alert that was firing before the release began', async () => {
+    const web = new FakeUnit('web', 'v2');
+    web.release = { ...web.release!, createdAt: Date.parse('2026-11-26T11:30:00Z') };
+    app = api([web], [target('web')]);
+    expect((await post(payload())).json<AlertmanagerResult>()).toMatchObject({ rolledBack: [], recorded: 1 });
+    expect(web.fired).toEqual([]);
+    expect(web.recorded).toEqual([
+      {
+        type: 'alert.firing',
+        message:
+          'HighErrorRate (severity=page): 5xx above 5%; firing since before release #7 began, so it is not rolled back',
+        data: expect.objectContaining({ fingerprint: 'a2af387933447b25', release: 7 }),
+      },
+    ]);
+  });
+
   it('records a firing alert that has nothing to roll back, and a new firing of the same alert', async () => {
     const web = new FakeUnit('web', undefined);
     app = api([web], [target('web')]);

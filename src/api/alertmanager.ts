@@ -13,6 +13,8 @@ export const ALERTMANAGER_PATH = '/api/v1/alerts/alertmanager';
 export const PAYLOAD_VERSION = '4';
 /** Event recorded for a resolved alert; firing alerts are recorded by the engine as `alert.firing`. */
 export const ALERT_RESOLVED = 'alert.resolved';
+/** The event type of a firing alert that was recorded without a rollback. */
+export const ALERT_FIRING = 'alert.firing';
 /** Shortest token accepted, the same bound the config schema puts on `rollback.alerts.token`. */
 const MIN_TOKEN_LENGTH = 16;
 /** A large alert group is still one delivery; refusing it with 413 would make Alertmanager retry forever. */
@@ -352,6 +354,23 @@ export function registerAlertmanager(app: FastifyInstance, options: Alertmanager
   ): Promise<void> => {
     const before = await store.activeRelease(target.unit);
     const reason = describeAlert(alert);
+    if (before && Date.parse(alert.startsAt) < before.createdAt) {
+      // Firing since before this release began: the release did not cause it, and rolling it back
+      // would not cure it (a hotfix must get through an incident). Every replica decides the same way,
+      // so a repeat that reaches another replica, or comes after a restart, cannot roll back twice.
+      await engine.alertRecorded(
+        ALERT_FIRING,
+        `${reason}; firing since before release #${before.id} began, so it is not rolled back`,
+        {
+          fingerprint: alert.fingerprint,
+          labels: alert.labels,
+          startsAt: alert.startsAt,
+          release: before.id,
+        },
+      );
+      result.recorded += 1;
+      return;
+    }
     const release = await engine.alertFired(reason, {
       fingerprint: alert.fingerprint,
       labels: alert.labels,

@@ -681,6 +681,9 @@ export class Engine {
     const count = first ? this.config.fleet.instances : canaryCount(this.config, 0);
     if (!(await this.scaled(release, count, release.phaseStartedAt))) return;
     if (first) {
+      // The version takes its traffic before its gates judge it: a router that could not apply the
+      // route (nginx refused, no ready instance yet) is retried on the next pass.
+      if (!(await this.applyRoute(this.routeFor(service, release), release))) return;
       // Nothing to compare a first release with: no canary steps, straight to the verify gate.
       await this.checklist?.runner.skip(release, 'canary', 'not applicable: a first release has no canary');
       const verifying = await this.update(release, { phase: 'verify', phaseStartedAt: this.now() });
@@ -1139,9 +1142,9 @@ export class Engine {
    * Applies a route. A router that cannot (nginx refusing a config, no ready server yet) is logged
    * once per distinct problem and retried on the next pass; the stored intent is already durable.
    */
-  private async applyRoute(route: Route, release?: ReleaseRow): Promise<void> {
+  private async applyRoute(route: Route, release?: ReleaseRow): Promise<boolean> {
     // Nothing deployed yet: nothing to route, and no router to bother.
-    if (route.stable === undefined && route.canary === undefined) return;
+    if (route.stable === undefined && route.canary === undefined) return true;
     const key = release ? this.trafficKey(release, route) : undefined;
     try {
       let effect: EffectRow | undefined;
@@ -1157,11 +1160,13 @@ export class Engine {
         this.appliedEffect = key;
       }
       this.lastRouteError = undefined;
+      return true;
     } catch (err) {
       const message = (err as Error).message;
       if (message !== this.lastRouteError)
         this.logger.warn({ err, route }, `applying the route failed: ${message}`);
       this.lastRouteError = message;
+      return false;
     }
   }
 

@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../../src/util/net.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository: the nearest folder above this file with a package.json (this file may run from dist/). */
+export const ROOT = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 /** The CLI as a user runs it. */
 export const BIN = path.join(ROOT, 'bin', 'shipcheck');
 const SAMPLE_APP = path.join(ROOT, 'examples', 'app', 'server.js');

@@ -3,15 +3,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parseRouteComment } from '../../src/providers/traffic/nginx/nginx-router.js';
 import { freePort } from '../../src/util/net.js';
-import { BIN, runCli, waitFor } from '../e2e/harness.js';
+import { BIN, ROOT, runCli, waitFor } from '../e2e/harness.js';
 import { NGINX_PATH, startNginx, type TestNginx } from './nginx.js';
 import { PG_URL } from './postgres.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOOKS = path.join(ROOT, 'examples', 'hooks');
 
 export interface Replica {

@@ -69,8 +69,11 @@ export class PostgresStore extends KyselyStore {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
-    // A backend that dies (server restart) must not crash the process; the pool reconnects.
+    // A backend that dies (pg_terminate_backend, a server restart) must not crash the process: the
+    // pool drops an idle client that errs, and a client in use reports the error to its query too, so
+    // its own 'error' event carries nothing to act on. The next query gets a new connection.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return new PostgresStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
   }
 }
