@@ -46,6 +46,16 @@ export interface ScenarioOptions {
   extra?: string;
 }
 
+/** The fields of a release tests read from the API. */
+export interface ReleaseJson {
+  id: number;
+  version: string;
+  state: string;
+  phase: string;
+  weight: number;
+  reason: string | null;
+}
+
 /** Result of one CLI run. */
 export interface CliResult {
   code: number;
@@ -156,17 +166,7 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
   }
 
   /** The API's view of the service. */
-  async status(): Promise<{
-    stable: string | null;
-    release: {
-      id: number;
-      version: string;
-      state: string;
-      phase: string;
-      weight: number;
-      reason: string | null;
-    } | null;
-  }> {
+  async status(): Promise<{ stable: string | null; release: ReleaseJson | null }> {
     const res = await fetch(`${this.apiUrl}/api/v1/services/web`);
     return (await res.json()) as Awaited<ReturnType<Scenario['status']>>;
   }

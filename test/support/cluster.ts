@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { parseRouteComment } from '../../src/providers/traffic/nginx/nginx-router.js';
 import { freePort } from '../../src/util/net.js';
-import { BIN, ROOT, runCli, waitFor } from '../e2e/harness.js';
+import { BIN, ROOT, type ReleaseJson, runCli, waitFor } from '../e2e/harness.js';
 import { NGINX_PATH, startNginx, type TestNginx } from './nginx.js';
 import { PG_URL } from './postgres.js';
 
@@ -17,15 +17,6 @@ export interface Replica {
   url: string;
   child: ChildProcess;
   log: string;
-}
-
-export interface ReleaseJson {
-  id: number;
-  version: string;
-  state: string;
-  phase: string;
-  weight: number;
-  reason: string | null;
 }
 
 /** How a {@link Cluster} is set up. */

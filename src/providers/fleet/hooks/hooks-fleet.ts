@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../../../util/clock.js';
 import { formatDuration } from '../../../util/duration.js';
 import { parseHostPort } from '../../../util/net.js';
 import { HealthChecker, type FleetLogger, type HealthOptions, type HealthTarget } from '../health-checker.js';
+import { Slots } from '../slots.js';
 import type { Drainer, EnsureOptions, Fleet, Instance, InstanceState } from '../types.js';
 import { parseListOutput, parseStartOutput, type ListedInstance } from './hook-output.js';
 import { runHook, type HookOutput } from './run-hook.js';
@@ -94,9 +95,7 @@ export class HooksFleet implements Fleet {
   private readonly backoff: { initialMs: number; maxMs: number };
   /** `service` or `service@environment`: the start of instance ids and of hook labels. */
   private readonly name: string;
-  private readonly slots = new Map<string, Slot>();
-  /** Ready addresses per version; cleared on every state or membership change. */
-  private readonly readyCache = new Map<string, readonly string[]>();
+  private readonly slots = new Slots<Slot>();
   private readonly versionOptions = new Map<string, EnsureOptions>();
   private readonly health: HealthChecker;
   /** The `start()` under way or done; cleared by `close()`, so that a later `start()` adopts afresh. */
@@ -122,7 +121,7 @@ export class HooksFleet implements Fleet {
       health: options.health,
       logger: this.logger,
       targets: () => this.healthTargets(),
-      onChange: () => this.changed(),
+      onChange: () => this.slots.changed(),
     });
   }
 
@@ -151,7 +150,7 @@ export class HooksFleet implements Fleet {
     this.assertOpen();
     this.versionOptions.set(version, { ...options });
     const now = this.clock.now();
-    const existing = this.slotsOf(version);
+    const existing = this.slots.of(version);
     const byIndex = new Map(existing.map((slot) => [slot.instance.index, slot]));
     for (let index = 0; index < count; index++) {
       const slot = byIndex.get(index);
@@ -181,27 +180,17 @@ export class HooksFleet implements Fleet {
 
   /** Known instances, sorted by version then index, including ones whose start hook has not reported yet. */
   instances(version?: string): Instance[] {
-    return this.allSlots()
-      .filter((slot) => version === undefined || slot.instance.version === version)
-      .map((slot) => slot.instance);
+    return this.slots.instances(version);
   }
 
   /** Addresses of the version's `ready` instances: where a router may send new requests right now. */
   readyAddresses(version: string): readonly string[] {
-    // Called by the proxy on every request: answer from a cache that every state change clears.
-    let addresses = this.readyCache.get(version);
-    if (!addresses) {
-      addresses = this.slotsOf(version)
-        .filter((slot) => slot.instance.state === 'ready')
-        .map((slot) => slot.instance.address);
-      this.readyCache.set(version, addresses);
-    }
-    return addresses;
+    return this.slots.readyAddresses(version);
   }
 
   /** Versions with at least one instance, exited and stopping ones included. */
   versions(): string[] {
-    return [...new Set(this.allSlots().map((slot) => slot.instance.version))];
+    return this.slots.versions();
   }
 
   /**
@@ -229,7 +218,7 @@ export class HooksFleet implements Fleet {
       // Whatever this fleet knew may have changed under another replica; list tells what runs now.
       this.slots.clear();
       this.versionOptions.clear();
-      this.changed();
+      this.slots.changed();
       this.closeTask = undefined;
     }
     const listed = await this.list();
@@ -269,27 +258,13 @@ export class HooksFleet implements Fleet {
   private async stopVersion(version: string, force: boolean): Promise<void> {
     this.versionOptions.delete(version);
     const now = this.clock.now();
-    const slots = this.slotsOf(version).filter((slot) => force || this.stopDue(slot, now));
+    const slots = this.slots.of(version).filter((slot) => force || this.stopDue(slot, now));
     await Promise.all(slots.map((slot) => this.stopSlot(slot)));
   }
 
   /** False only for an instance whose stop hook failed and whose retry backoff has not passed. */
   private stopDue(slot: Slot, now: number): boolean {
     return slot.instance.state !== 'stopping' || slot.stopping !== undefined || now >= slot.retryAt;
-  }
-
-  private changed(): void {
-    this.readyCache.clear();
-  }
-
-  private allSlots(): Slot[] {
-    return [...this.slots.values()].sort(
-      (a, b) => a.instance.version.localeCompare(b.instance.version) || a.instance.index - b.instance.index,
-    );
-  }
-
-  private slotsOf(version: string): Slot[] {
-    return this.allSlots().filter((slot) => slot.instance.version === version);
   }
 
   private newSlot(version: string, index: number, indexKnown: boolean, address = ''): Slot {
@@ -336,7 +311,6 @@ export class HooksFleet implements Fleet {
   private adopt(entry: ListedInstance, index: number, indexKnown: boolean): void {
     const slot = this.newSlot(entry.version, index, indexKnown, entry.address);
     this.slots.set(slot.instance.id, slot);
-    this.changed();
     this.logger.info({ instance: slot.instance.id, address: entry.address }, 'adopted instance');
   }
 
@@ -345,7 +319,6 @@ export class HooksFleet implements Fleet {
     const { instance } = slot;
     instance.state = 'starting';
     this.slots.set(instance.id, slot);
-    this.changed();
     void this.enqueue(slot, () => this.runStart(slot));
   }
 
@@ -369,7 +342,7 @@ export class HooksFleet implements Fleet {
     slot.backoffMs = this.backoff.initialMs;
     instance.lastError = undefined;
     instance.healthFailures = 0;
-    this.changed();
+    this.slots.changed();
     this.logger.info({ instance: instance.id, address: instance.address }, 'started instance');
   }
 
@@ -381,7 +354,7 @@ export class HooksFleet implements Fleet {
     // A canary must not wait for a start that may never work: `exited` makes the engine roll it back.
     const retry = this.versionOptions.get(instance.version)?.restartOnExit === true;
     instance.state = retry ? 'starting' : 'exited';
-    this.changed();
+    this.slots.changed();
     this.logger.warn(
       {
         instance: instance.id,
@@ -397,7 +370,7 @@ export class HooksFleet implements Fleet {
     if (slot.stopping) return slot.stopping;
     const { instance } = slot;
     instance.state = 'stopping';
-    this.changed();
+    this.slots.changed();
     const done = this.enqueue(slot, () => this.runStop(slot)).finally(() => {
       slot.stopping = undefined;
     });
@@ -435,7 +408,6 @@ export class HooksFleet implements Fleet {
       }
     }
     this.slots.delete(instance.id);
-    this.changed();
     this.logger.info({ instance: instance.id, address: instance.address }, 'stopped instance');
   }
 

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../../../util/clock.js';
 import { formatDuration } from '../../../util/duration.js';
 import { freePort } from '../../../util/net.js';
 import { HealthChecker, type FleetLogger, type HealthOptions, type HealthTarget } from '../health-checker.js';
+import { Slots } from '../slots.js';
 import type {
   Drainer,
   EnsureOptions,
@@ -120,9 +121,7 @@ export class LocalFleet implements Fleet {
   private readonly logger: FleetLogger;
   private readonly clock: Clock;
   private readonly backoff: { initialMs: number; maxMs: number };
-  private readonly slots = new Map<string, Slot>();
-  /** Ready addresses per version; cleared on every state or membership change. */
-  private readonly readyCache = new Map<string, readonly string[]>();
+  private readonly slots = new Slots<Slot>();
   private readonly versionOptions = new Map<string, EnsureOptions>();
   /** Operations on one version run one at a time; different versions never wait on each other. */
   private readonly locks = new Map<string, Promise<void>>();
@@ -144,7 +143,7 @@ export class LocalFleet implements Fleet {
       health: options.health,
       logger: this.logger,
       targets: () => this.healthTargets(),
-      onChange: () => this.readyCache.clear(),
+      onChange: () => this.slots.changed(),
     });
   }
 
@@ -193,7 +192,7 @@ export class LocalFleet implements Fleet {
       // Checked again: close() may have begun while this call waited for the version's lock.
       this.assertOpen();
       this.versionOptions.set(version, { ...options });
-      const existing = this.slotsOf(version);
+      const existing = this.slots.of(version);
       const byIndex = new Map(existing.map((slot) => [slot.instance.index, slot]));
       for (let index = 0; index < count; index++) {
         const slot = byIndex.get(index);
@@ -216,33 +215,23 @@ export class LocalFleet implements Fleet {
     await this.withLock(version, async () => {
       this.versionOptions.delete(version);
       // In parallel, so stopping a version takes one stop timeout rather than one per instance.
-      await Promise.all(this.slotsOf(version).map((slot) => this.stopSlot(slot)));
+      await Promise.all(this.slots.of(version).map((slot) => this.stopSlot(slot)));
     });
   }
 
   /** Live instance objects, sorted by version then index. */
   instances(version?: string): Instance[] {
-    return this.allSlots()
-      .filter((slot) => version === undefined || slot.instance.version === version)
-      .map((slot) => slot.instance);
+    return this.slots.instances(version);
   }
 
   /** Addresses of the version's `ready` instances: where a router may send new requests right now. */
   readyAddresses(version: string): readonly string[] {
-    // Called by the proxy on every request: answer from a cache that every state change clears.
-    let addresses = this.readyCache.get(version);
-    if (!addresses) {
-      addresses = this.slotsOf(version)
-        .filter((slot) => slot.instance.state === 'ready')
-        .map((slot) => slot.instance.address);
-      this.readyCache.set(version, addresses);
-    }
-    return addresses;
+    return this.slots.readyAddresses(version);
   }
 
   /** Versions with at least one instance, exited ones included. */
   versions(): string[] {
-    return [...new Set(this.allSlots().map((slot) => slot.instance.version))];
+    return this.slots.versions();
   }
 
   /** Stops health checks and restarts; `stopInstances` also stops every process, otherwise they keep running. */
@@ -280,16 +269,6 @@ export class LocalFleet implements Fleet {
     return result;
   }
 
-  private allSlots(): Slot[] {
-    return [...this.slots.values()].sort(
-      (a, b) => a.instance.version.localeCompare(b.instance.version) || a.instance.index - b.instance.index,
-    );
-  }
-
-  private slotsOf(version: string): Slot[] {
-    return this.allSlots().filter((slot) => slot.instance.version === version);
-  }
-
   private newSlot(version: string, index: number): Slot {
     const id = `${this.options.service}-${version}-${index}`;
     const logFile = path.join(this.options.logDir, `${id.replace(/[^\w.-]/g, '_')}.log`);
@@ -315,7 +294,6 @@ export class LocalFleet implements Fleet {
     run.pidStartTime = record.pidStartTime;
     slot.run = run;
     this.slots.set(instance.id, slot);
-    this.readyCache.clear();
     this.logger.info(
       { instance: instance.id, pid: record.pid, address: instance.address },
       'adopted instance',
@@ -336,12 +314,11 @@ export class LocalFleet implements Fleet {
     slot.port = port;
     instance.address = `${this.host}:${port}`;
     instance.state = 'starting';
-    this.readyCache.clear();
+    this.slots.changed();
     instance.healthFailures = 0;
     instance.exitCode = undefined;
     instance.pid = undefined;
     this.slots.set(instance.id, slot);
-    this.readyCache.clear();
     const run = newRun(this.clock.now());
     slot.run = run;
     this.spawnRun(slot, run);
@@ -422,7 +399,7 @@ export class LocalFleet implements Fleet {
     instance.exitCode = exitCode;
     if (instance.state === 'stopping') return;
     instance.state = 'exited';
-    this.readyCache.clear();
+    this.slots.changed();
     const tail = lastLogLine(instance.logFile);
     instance.lastError = [reason ?? describeExit(exitCode), tail].filter(Boolean).join(': ');
     this.logger.warn({ instance: instance.id, exitCode, lastError: instance.lastError }, 'instance exited');
@@ -465,7 +442,7 @@ export class LocalFleet implements Fleet {
     const run = slot.run;
     const running = run !== undefined && !run.done && run.pid !== undefined;
     instance.state = 'stopping';
-    this.readyCache.clear();
+    this.slots.changed();
     if (running) {
       const { drainer, stopTimeoutMs } = this.options;
       if (drainer) {
@@ -477,7 +454,6 @@ export class LocalFleet implements Fleet {
     }
     await this.deleteRecord(slot);
     if (this.slots.get(instance.id) === slot) this.slots.delete(instance.id);
-    this.readyCache.clear();
     this.logger.info({ instance: instance.id }, 'stopped instance');
   }
 
