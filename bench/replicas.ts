@@ -5,7 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { childrenOf, readMasterPid } from '../src/providers/traffic/nginx/nginx-workers.js';
+import {
+  anyStillAccepting,
+  childrenOf,
+  readMasterPid,
+} from '../src/providers/traffic/nginx/nginx-workers.js';
 import { NginxTrafficRouter, upstreamBlock } from '../src/providers/traffic/nginx/nginx-router.js';
 import { Cluster } from '../test/support/cluster.js';
 import { NGINX_PATH, startNginx } from '../test/support/nginx.js';
@@ -67,8 +71,12 @@ async function nginxWeightChanges(): Promise<{ route: number[]; bare: number[] }
       const before = await childrenOf(master);
       start = performance.now();
       process.kill(master, 'SIGHUP');
-      // Polled as often as the router polls, so both sides wait the same way.
-      while (![...(await childrenOf(master))].some((p) => !before.has(p))) {
+      // Until the new split is live, checked as the router checks it: a new worker is up and no old
+      // one takes new connections, polled as often.
+      while (
+        ![...(await childrenOf(master))].some((p) => !before.has(p)) ||
+        (await anyStillAccepting(before))
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       bare.push(performance.now() - start);

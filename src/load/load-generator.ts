@@ -10,6 +10,8 @@ export interface LoadReport {
   byVersion: Record<string, Record<string, number>>;
   /** Requests that failed without an HTTP response (connection refused, reset, timeout). */
   failed: number;
+  /** The failed requests by error code (`ECONNREFUSED`, `timeout`, ...), to say why. */
+  failures: Record<string, number>;
   /** 502/503 answered by the proxy itself: no upstream could serve. */
   proxyErrors: number;
   /** Requests reset before any response and sent again (only with `retryResets`). */
@@ -39,6 +41,7 @@ export class LoadGenerator {
     sent: 0,
     byVersion: {},
     failed: 0,
+    failures: {},
     proxyErrors: 0,
     retried: 0,
     firstSeenAt: {},
@@ -122,6 +125,8 @@ export class LoadGenerator {
           return;
         }
         this.report.failed += 1;
+        const why = err.code ?? err.message;
+        this.report.failures[why] = (this.report.failures[why] ?? 0) + 1;
         resolve();
       });
     });

@@ -88,6 +88,15 @@ describe.runIf(missing.length === 0 || REQUIRE_REAL)(
       expect(release.version).toBe('v2');
       const newHolder = await c.holder();
       expect(survivors).toContain(newHolder);
+      // A replica without the lease says who drives the service, in the API and in `status`.
+      const follower = survivors.find((id) => id !== newHolder)!;
+      const view = (await (await fetch(`${c.replicas.get(follower)!.url}/api/v1/services/web`)).json()) as {
+        replica: { id: string; leading: boolean; holder: string | null };
+      };
+      expect(view.replica).toEqual({ id: follower, leading: false, holder: newHolder });
+      expect((await c.cli(follower, 'status')).stdout).toContain(
+        `replica  ${follower}; ${newHolder} drives web and watches its instances`,
+      );
 
       // And each weight of the plan was applied once: recorded once under its key, and reloaded once in nginx
       const effects = await c.sql<{ key: string; state: string; holder: string }>(

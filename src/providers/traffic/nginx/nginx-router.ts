@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { InputError, ProviderError } from '../../../errors.js';
-import { childrenOf, compiledPidPath, pidFileOf, readMasterPid } from './nginx-workers.js';
+import { anyStillAccepting, childrenOf, compiledPidPath, pidFileOf, readMasterPid } from './nginx-workers.js';
 import type { Route, TrafficRouter, UpstreamSource } from '../types.js';
 
 const PERCENT = 100;
@@ -225,11 +225,16 @@ export class NginxTrafficRouter implements TrafficRouter {
     return this.pidFile === null ? undefined : readMasterPid(this.pidFile);
   }
 
-  /** Whether the master started a worker that was not there before the reload: the new split is live. */
+  /**
+   * Whether the new split is live: the master started a worker that was not there before the reload,
+   * and every old worker has stopped taking new connections (it only finishes the ones it has).
+   */
   private async newWorkers(master: number, before: Set<number>): Promise<boolean> {
     const deadline = Date.now() + (this.options.reloadTimeoutMs ?? RELOAD_TAKES_EFFECT_MS);
+    let started = false;
     for (;;) {
-      for (const pid of await childrenOf(master)) if (!before.has(pid)) return true;
+      started ||= [...(await childrenOf(master))].some((pid) => !before.has(pid));
+      if (started && !(await anyStillAccepting(before))) return true;
       if (Date.now() > deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, RELOAD_POLL_MS));
     }

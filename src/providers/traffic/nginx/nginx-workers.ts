@@ -42,3 +42,21 @@ export async function childrenOf(pid: number): Promise<Set<number>> {
   }
   return children;
 }
+
+/**
+ * Whether any of `pids` is still a worker taking new connections: alive, and not yet titled
+ * "worker process is shutting down", which nginx sets once a reload has told it to finish.
+ */
+export async function anyStillAccepting(pids: Iterable<number>): Promise<boolean> {
+  for (const pid of pids) {
+    try {
+      const title = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ').trim();
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (title.includes('worker process') && !title.includes('shutting down')) return true;
+    } catch {
+      // Gone.
+    }
+  }
+  return false;
+}
