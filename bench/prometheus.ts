@@ -287,7 +287,7 @@ function printReport(result: PrometheusBenchResult): void {
       `${TOTAL_RPS} rps through the built-in proxy`,
   );
   console.log(
-    `(d1) one analysis pass (error_rate + latency_p99 over ${WINDOW}, 12 instant queries through Prometheus), ` +
+    `(d1) one analysis pass (error_rate + latency_p99 over ${WINDOW}, 6 instant queries through Prometheus, shared by both triggers), ` +
       `${passMs.prometheus.length} evaluations each, interleaved:`,
   );
   console.log(`    builtin:    median ${ms(bMed)}, p99 ${ms(bP99)}`);
