@@ -196,11 +196,6 @@ export class Engine {
       .catch((err: unknown) => this.logger.warn({ err }, 'releasing the lease failed'));
   }
 
-  /** Whether this replica drives the unit now (always true without a lease). */
-  get isLeading(): boolean {
-    return this.leading;
-  }
-
   /**
    * Checks the lease. On gaining it, adopts the instances the last holder left (the fleet lists them)
    * and carries on from the store; on losing it, stops acting and forgets what only the holder needs.
