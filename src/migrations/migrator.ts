@@ -241,20 +241,31 @@ class SqlFolderMigrator implements Migrator {
 
   async pending(options: PendingOptions = {}): Promise<{ id: string; reversible: boolean }[]> {
     const files = await listMigrationFiles(this.options.dir);
-    return this.operation('pending', options.signal, async (signal) => {
-      const session = await openSession(this.options.target, signal, {
-        write: false,
-        timeoutMs: this.options.timeoutMs,
-      });
-      try {
+    return this.operation('pending', options.signal, (signal) =>
+      this.inSession(signal, { write: false }, async (session) => {
         const applied = new Set((await session.history()).map((row) => row.id));
         return files
           .filter((file) => !applied.has(file.id))
           .map((file) => ({ id: file.id, reversible: file.downFile !== undefined }));
-      } finally {
-        await session.close();
-      }
+      }),
+    );
+  }
+
+  /** Runs `work` on a session of the target database, closed however `work` ends. */
+  private async inSession<T>(
+    signal: AbortSignal,
+    options: { write: boolean },
+    work: (session: Session) => Promise<T>,
+  ): Promise<T> {
+    const session = await openSession(this.options.target, signal, {
+      write: options.write,
+      timeoutMs: this.options.timeoutMs,
     });
+    try {
+      return await work(session);
+    } finally {
+      await session.close();
+    }
   }
 
   async up(releaseId: number, signal?: AbortSignal): Promise<AppliedMigration[]> {
@@ -274,12 +285,8 @@ class SqlFolderMigrator implements Migrator {
     return this.operation(
       'up',
       signal,
-      async (stop) => {
-        const session = await openSession(this.options.target, stop, {
-          write: true,
-          timeoutMs: this.options.timeoutMs,
-        });
-        try {
+      (stop) =>
+        this.inSession(stop, { write: true }, async (session) => {
           await session.ensureHistory();
           const applied = new Set((await session.history()).map((row) => row.id));
           const due = files.filter((file) => !applied.has(file.id));
@@ -291,10 +298,7 @@ class SqlFolderMigrator implements Migrator {
             await this.step(file.upFile, done, () => session.apply(texts[i]!, { insert: row }), row);
           }
           return done;
-        } finally {
-          await session.close();
-        }
-      },
+        }),
       done,
     );
   }
@@ -307,12 +311,8 @@ class SqlFolderMigrator implements Migrator {
     return this.operation(
       'down',
       signal,
-      async (stop) => {
-        const session = await openSession(this.options.target, stop, {
-          write: true,
-          timeoutMs: this.options.timeoutMs,
-        });
-        try {
+      (stop) =>
+        this.inSession(stop, { write: true }, async (session) => {
           const rows = (await session.history()).filter((row) => row.releaseId === releaseId);
           const missing = rows.filter((row) => !order.has(row.id)).map((row) => row.id);
           if (missing.length > 0) {
@@ -333,10 +333,7 @@ class SqlFolderMigrator implements Migrator {
             await this.step(downFiles[i]!, done, () => session.apply(texts[i]!, { remove: row }), row);
           }
           return done;
-        } finally {
-          await session.close();
-        }
-      },
+        }),
       done,
     );
   }

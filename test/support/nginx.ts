@@ -19,8 +19,24 @@ export interface TestNginx {
   stop(): Promise<void>;
 }
 
-/** nginx.conf proxying 127.0.0.1:PORT to the upstream `name` defined in `dir/upstream.conf`. */
-export function nginxConf(dir: string, port: number, name = 'app'): string {
+/** What a test's nginx serves; by default everything goes to the upstream `name` in `dir/upstream.conf`. */
+export interface NginxOptions {
+  name?: string;
+  /** Replaces the default `location / { proxy_pass http://NAME; ... }` of the one server block. */
+  locations?: string;
+}
+
+/** nginx.conf listening on 127.0.0.1:PORT, including `dir/upstream.conf` and logging JSON to `dir/access.log`. */
+export function nginxConf(dir: string, port: number, options: NginxOptions = {}): string {
+  const name = options.name ?? 'app';
+  const locations =
+    options.locations ??
+    `location / {
+      proxy_pass http://${name};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_next_upstream error timeout;
+    }`;
   return `worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
@@ -37,24 +53,20 @@ http {
   include ${dir}/upstream.conf;
   server {
     listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://${name};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_next_upstream error timeout;
-    }
+    ${locations}
   }
 }
 `;
 }
 
 /** Starts nginx in `dir` on a free port and waits until it answers; `stop()` ends it by pid. */
-export async function startNginx(dir: string, name = 'app'): Promise<TestNginx> {
+export async function startNginx(dir: string, options: NginxOptions = {}): Promise<TestNginx> {
+  const name = options.name ?? 'app';
   if (!NGINX_PATH) throw new Error('nginx is not installed (apt-get install nginx)');
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  fs.writeFileSync(conf, nginxConf(dir, port, name));
+  fs.writeFileSync(conf, nginxConf(dir, port, options));
   // nginx needs the included file to exist before shipcheck first writes it.
   const upstreamFile = path.join(dir, 'upstream.conf');
   fs.writeFileSync(upstreamFile, `upstream ${name} { server 127.0.0.1:9 down; }\n`);

@@ -1,57 +1,31 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DemoCache,
+  findVarnishd,
+  processesNaming,
+  startVarnish,
+} from '../../cli/commands/demo-cache.js';
 import { configSchema } from '../../config/schema.js';
+import { freePort } from '../../util/net.js';
 import { NO_CDN_BLOCK, NOTHING_TO_PURGE, cdnPurgeCheck } from './cdn-purge.js';
 import { testContext } from './test-context.js';
 
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
-/** Where Debian puts varnishd; /usr/sbin is often missing from a non-root PATH. */
-const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin'];
-/** VCL compilation takes a second or two; allow for a slow machine. */
-const VARNISH_START_TIMEOUT_MS = 20_000;
-const VARNISH_STOP_TIMEOUT_MS = 5_000;
-const POLL_INTERVAL_MS = 100;
 /** Long enough to still be cached when the test looks again. */
 const ORIGIN_MAX_AGE_S = 300;
 /** The header a BAN request names its URL regex in; the VCL below reads it. */
 const BAN_HEADER = 'X-Ban-Url';
-
-/** The varnishd binary, or undefined when it is not installed. */
-function findVarnishd(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...SBIN_DIRS].filter((d) => d !== '');
-  for (const dir of dirs) {
-    const candidate = path.join(dir, 'varnishd');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 
 const varnishd = findVarnishd();
 const missingVarnish =
   'varnishd is not installed (Debian: apt-get install -y varnish), so the cdn-purge check cannot be tested against a real Varnish';
 if (varnishd === undefined && !REQUIRE_REAL)
   console.warn(`SKIPPING the cdn-purge Varnish tests: ${missingVarnish}`);
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** A VCL that caches the origin and lets localhost PURGE one URL or BAN a URL regex. */
 function purgeVcl(originPort: number): string {
@@ -106,21 +80,6 @@ async function get(
   };
 }
 
-/** PIDs of every process whose command line holds `marker` (varnishd's manager and its forked worker). */
-function processesWith(marker: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(marker)) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
-}
-
 describe.runIf(varnishd === undefined && REQUIRE_REAL)('cdn-purge against Varnish (required)', () => {
   it('has varnishd because SHIPCHECK_REQUIRE_REAL=1', () => {
     expect.fail(missingVarnish);
@@ -154,8 +113,7 @@ describe.runIf(varnishd !== undefined)('cdn-purge against a real Varnish', () =>
   let origin: http.Server;
   let originUrl: string;
   let varnishUrl: string;
-  let varnish: ChildProcess | undefined;
-  let varnishLog = '';
+  let varnish: DemoCache | undefined;
   let originHits = 0;
 
   /** Runs the check with `cdn` as the config's cdn block. */
@@ -181,86 +139,15 @@ describe.runIf(varnishd !== undefined)('cdn-purge against a real Varnish', () =>
     const address = origin.address() as net.AddressInfo;
     originUrl = `http://127.0.0.1:${address.port}`;
 
-    const vclPath = path.join(tempDir, 'purge.vcl');
-    fs.writeFileSync(vclPath, purgeVcl(address.port));
-    const port = await freePort();
-    varnishUrl = `http://127.0.0.1:${port}`;
-    const args = [
-      '-F', // foreground: the test owns the manager, and the worker it forks stays in its process group
-      '-j',
-      'none', // no privilege separation: the default jail switches to the varnish user, which needs root and a readable -n
-      '-f',
-      vclPath,
-      '-a',
-      `127.0.0.1:${port}`,
-      '-n',
-      path.join(tempDir, 'varnish'),
-      '-s',
-      'malloc,32m',
-      '-T',
-      'none', // no management CLI port to collide with another run
-      '-l',
-      '2m', // a small shared-memory log: nothing reads it
-      '-p',
-      'thread_pools=1',
-      '-p',
-      'thread_pool_min=5',
-      '-p',
-      'thread_pool_max=50',
-    ];
-    // Detached: the manager leads its own process group, so afterAll can stop the worker with it.
-    const child = spawn(varnishd!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    varnish = child;
-    child.stdout.on('data', (chunk: Buffer) => (varnishLog += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (varnishLog += chunk.toString()));
-    let exited = false;
-    child.on('exit', () => (exited = true));
-
-    const startedAt = Date.now();
-    for (;;) {
-      if (exited) throw new Error(`varnishd exited during startup:\n${varnishLog}`);
-      if (Date.now() - startedAt > VARNISH_START_TIMEOUT_MS) {
-        throw new Error(`varnishd did not serve within ${VARNISH_START_TIMEOUT_MS}ms:\n${varnishLog}`);
-      }
-      try {
-        const response = await fetch(`${varnishUrl}/ready`);
-        await response.text();
-        if (response.headers.has('x-varnish')) break;
-      } catch {
-        // not listening yet
-      }
-      await sleep(POLL_INTERVAL_MS);
-    }
+    varnish = await startVarnish(address.port, tempDir, purgeVcl(address.port));
+    varnishUrl = varnish!.url;
   });
 
   afterAll(async () => {
-    const child = varnish;
-    if (child?.pid !== undefined) {
-      const pid = child.pid;
-      const exited = new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once('exit', () => resolve());
-      });
-      try {
-        process.kill(-pid, 'SIGTERM');
-      } catch {
-        // the group is already gone
-      }
-      await Promise.race([exited, sleep(VARNISH_STOP_TIMEOUT_MS)]);
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // ESRCH: manager and worker both exited, which is the goal
-      }
-      await exited;
-      // The worker may outlive the manager for a moment; anything naming our -n dir is ours.
-      const stopDeadline = Date.now() + VARNISH_STOP_TIMEOUT_MS;
-      while (processesWith(tempDir).length > 0 && Date.now() < stopDeadline) await sleep(POLL_INTERVAL_MS);
-      for (const leftover of processesWith(tempDir)) process.kill(leftover, 'SIGKILL');
-    }
+    await varnish?.stop();
     origin?.closeAllConnections();
     await new Promise((resolve) => origin?.close(resolve));
-    const left = tempDir === undefined ? [] : processesWith(tempDir);
+    const left = tempDir === undefined ? [] : processesNaming(tempDir);
     if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
     expect(left, 'varnish processes left running').toEqual([]);
   });

@@ -1,35 +1,13 @@
-import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ProxyRouter } from '../../providers/traffic/proxy/proxy-router.js';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../../util/net.js';
 import { httpCheck, MAX_BODY_BYTES, parseJsonPath, readJsonPath, type HttpParams } from './http.js';
+import { startApp, startProxy } from './test-apps.js';
 import { testContext } from './test-context.js';
 
 /** A delay the slow route takes, far above SLOW_LIMIT so the comparison cannot flip. */
 const SLOW_DELAY_MS = 150;
 const SLOW_LIMIT = '20ms';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-/** Starts an app on a free port; returns its `http://host:port` base URL. */
-async function startApp(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
@@ -256,15 +234,7 @@ describe('http check through the proxy', () => {
   it('reaches the canary with target: canary even at weight 0', async () => {
     const stable = await startApp((_, res) => res.end('stable v1'));
     const canary = await startApp((req, res) => res.end(`canary v2 ${req.url}`));
-    const addresses: Record<string, string> = { v1: new URL(stable).host, v2: new URL(canary).host };
-    const router = new ProxyRouter({
-      listen: '127.0.0.1:0',
-      upstreams: (version) => (addresses[version] === undefined ? [] : [addresses[version]]),
-    });
-    await router.start();
-    cleanups.push(() => router.close());
-    await router.setRoute({ stable: 'v1', canary: 'v2', weight: 0 });
-    const context = testContext({ proxyUrl: `http://${router.address()}` });
+    const context = testContext({ proxyUrl: await startProxy(stable, canary) });
 
     const toCanary = await run(
       { url: '/healthz', target: 'canary', expectBody: 'canary v2 /healthz' },

@@ -1,30 +1,9 @@
-import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ProxyRouter } from '../../providers/traffic/proxy/proxy-router.js';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../../util/net.js';
 import { journeyCheck, type JourneyParams } from './journey.js';
+import { startApp, startProxy } from './test-apps.js';
 import { testContext } from './test-context.js';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function startApp(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 function sendJson(
   res: ServerResponse,
@@ -211,15 +190,7 @@ describe('journey check', () => {
   it('sends every step to the canary with target: canary, even at weight 0', async () => {
     const stable = await startApp(shop('v1'));
     const canary = await startApp(shop('v2'));
-    const addresses: Record<string, string> = { v1: new URL(stable).host, v2: new URL(canary).host };
-    const router = new ProxyRouter({
-      listen: '127.0.0.1:0',
-      upstreams: (version) => (addresses[version] === undefined ? [] : [addresses[version]]),
-    });
-    await router.start();
-    cleanups.push(() => router.close());
-    await router.setRoute({ stable: 'v1', canary: 'v2', weight: 0 });
-    const context = testContext({ proxyUrl: `http://${router.address()}` });
+    const context = testContext({ proxyUrl: await startProxy(stable, canary) });
 
     const journey = shopJourney('', { target: 'canary' });
     const steps = journey.steps as Record<string, unknown>[];

@@ -16,7 +16,8 @@ export interface DemoCache {
   stop(): Promise<void>;
 }
 
-function findVarnishd(): string | undefined {
+/** The varnishd binary, or undefined when it is not installed. */
+export function findVarnishd(): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), ...VARNISHD_DIRS];
   return dirs.map((dir) => path.join(dir, 'varnishd')).find((file) => fs.existsSync(file));
 }
@@ -40,28 +41,25 @@ sub vcl_purge { return (synth(200, "Purged")); }
 }
 
 /**
- * Starts Debian's varnishd in front of `originPort`, or returns undefined when it is not installed
- * (the demo then says the CDN part was skipped).
+ * Starts Debian's varnishd in front of `originPort` with `vclText` (by default: cache 200s, let
+ * localhost PURGE), or returns undefined when it is not installed (the demo then says the CDN part
+ * was skipped). Its files live under `dir`; `stop()` ends every process that names them.
  */
-export async function startVarnish(originPort: number, dir: string): Promise<DemoCache | undefined> {
+export async function startVarnish(
+  originPort: number,
+  dir: string,
+  vclText = vcl(originPort),
+): Promise<DemoCache | undefined> {
   const varnishd = findVarnishd();
   if (!varnishd) return undefined;
   const vclFile = path.join(dir, 'cdn.vcl');
-  fs.writeFileSync(vclFile, vcl(originPort));
+  const workDir = path.join(dir, 'varnish');
+  fs.writeFileSync(vclFile, vclText);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // -j none: no privilege separation, so it runs as whoever runs the demo; -F keeps it in our hands.
-  const args = [
-    '-F',
-    '-j',
-    'none',
-    '-f',
-    vclFile,
-    '-a',
-    `127.0.0.1:${port}`,
-    '-n',
-    path.join(dir, 'varnish'),
-  ];
+  const args = ['-F', '-j', 'none', '-f', vclFile, '-a', `127.0.0.1:${port}`, '-n', workDir];
+  // No management port to collide with another run, a small log nothing reads, few threads.
   args.push('-s', 'malloc,32m', '-T', 'none', '-l', '2m', '-p', 'thread_pools=1', '-p', 'thread_pool_min=5');
   const child: ChildProcess = spawn(varnishd, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -83,6 +81,18 @@ export async function startVarnish(originPort: number, dir: string): Promise<Dem
     }, STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
+    // The worker may outlive the manager for a moment; anything naming our work folder is ours.
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (processesNaming(workDir).length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    for (const pid of processesNaming(workDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
   };
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
@@ -96,4 +106,18 @@ export async function startVarnish(originPort: number, dir: string): Promise<Dem
   }
   await stop();
   throw new Error(`varnishd did not serve within ${START_TIMEOUT_MS / 1000}s: ${log.trim()}`);
+}
+
+/** Pids of the processes whose command line holds `marker` (varnishd's manager and its worker). */
+export function processesNaming(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) pids.push(Number(entry));
+    } catch {
+      // It exited while we looked.
+    }
+  }
+  return pids;
 }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -16,13 +16,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../../errors.js';
-import { freePort } from '../../../util/net.js';
-import { LOG_FORMAT, NginxLogMetricSource, parseAccessLogLine } from './nginx-log-source.js';
+import { NGINX_PATH, startNginx, type TestNginx } from '../../../../test/support/nginx.js';
+import { NginxLogMetricSource, parseAccessLogLine } from './nginx-log-source.js';
 
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
-const HAS_NGINX = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).error === undefined;
+const HAS_NGINX = NGINX_PATH !== undefined;
 const START_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 20;
 const WINDOW_MS = 60_000;
 /** The slow endpoint's delay; nginx's request_time has millisecond resolution. */
@@ -95,10 +94,9 @@ describe.skipIf(!HAS_NGINX)(
     const versionByAddress = new Map<string, string>();
     const upstreamOf: Record<string, string> = {};
     let tmp = '';
-    let conf = '';
     let accessLog = '';
     let port = 0;
-    let nginx: ChildProcess | undefined;
+    let nginx: TestNginx | undefined;
     let source: NginxLogMetricSource;
 
     beforeAll(async () => {
@@ -115,11 +113,11 @@ describe.skipIf(!HAS_NGINX)(
         upstreamOf[version] = address;
       }
       tmp = mkdtempSync(path.join(os.tmpdir(), 'shipcheck-nginx-log-'));
-      conf = path.join(tmp, 'nginx.conf');
-      accessLog = path.join(tmp, 'access.log');
-      port = await freePort();
-      writeFileSync(conf, nginxConf(tmp, port, accessLog, upstreamOf));
-      nginx = spawn('nginx', ['-p', tmp, '-c', conf, '-e', path.join(tmp, 'error.log')], { stdio: 'ignore' });
+      nginx = await startNginx(tmp, {
+        locations: `location /v1/ { proxy_pass http://${upstreamOf.v1}/; }
+    location /v2/ { proxy_pass http://${upstreamOf.v2}/; }`,
+      });
+      ({ port, accessLog } = nginx);
       await waitFor(async () => (await get(port, '/v1/').catch(() => undefined)) === 200);
       source = new NginxLogMetricSource({ accessLog, versionOf: (addr) => versionByAddress.get(addr) });
       await source.start();
@@ -127,16 +125,7 @@ describe.skipIf(!HAS_NGINX)(
 
     afterAll(async () => {
       await source?.close();
-      if (nginx?.pid !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
-        const exited = new Promise((resolve) => nginx!.once('exit', resolve));
-        spawnSync('nginx', ['-s', 'quit', '-p', tmp, '-c', conf], { stdio: 'ignore' });
-        const timer = setTimeout(
-          () => nginx?.pid !== undefined && process.kill(nginx.pid, 'SIGKILL'),
-          STOP_TIMEOUT_MS,
-        );
-        await exited;
-        clearTimeout(timer);
-      }
+      await nginx?.stop();
       for (const server of servers) {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
@@ -169,7 +158,7 @@ describe.skipIf(!HAS_NGINX)(
 
       renameSync(accessLog, `${accessLog}.1`);
       await get(port, '/v1/'); // still written to the rotated file
-      spawnSync('nginx', ['-s', 'reopen', '-p', tmp, '-c', conf], { stdio: 'ignore' });
+      spawnSync('nginx', ['-s', 'reopen', '-p', tmp, '-c', nginx!.conf], { stdio: 'ignore' });
       await waitFor(async () => existsSync(accessLog));
       for (let i = 0; i < 2; i++) await get(port, '/v1/');
       await settle(source, 'v1', before + 4 + 1 + 2);
@@ -177,34 +166,6 @@ describe.skipIf(!HAS_NGINX)(
     });
   },
 );
-
-function nginxConf(
-  prefix: string,
-  port: number,
-  accessLog: string,
-  upstreamOf: Record<string, string>,
-): string {
-  return `worker_processes 1;
-daemon off;
-pid ${path.join(prefix, 'nginx.pid')};
-error_log ${path.join(prefix, 'error.log')} warn;
-events { worker_connections 1024; }
-http {
-  ${LOG_FORMAT}
-  access_log ${accessLog} shipcheck;
-  client_body_temp_path ${path.join(prefix, 'body')};
-  proxy_temp_path ${path.join(prefix, 'proxy')};
-  fastcgi_temp_path ${path.join(prefix, 'fastcgi')};
-  uwsgi_temp_path ${path.join(prefix, 'uwsgi')};
-  scgi_temp_path ${path.join(prefix, 'scgi')};
-  server {
-    listen 127.0.0.1:${port};
-    location /v1/ { proxy_pass http://${upstreamOf.v1}/; }
-    location /v2/ { proxy_pass http://${upstreamOf.v2}/; }
-  }
-}
-`;
-}
 
 function get(port: number, urlPath: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -7,16 +6,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, ProviderError } from '../../../errors.js';
-import { freePort } from '../../../util/net.js';
-import { LOG_FORMAT } from '../../metrics/nginx-log/nginx-log-source.js';
+import { NGINX_PATH, startNginx, type TestNginx } from '../../../../test/support/nginx.js';
 import type { Route } from '../types.js';
 import { NginxTrafficRouter, parseRouteComment, upstreamBlock } from './nginx-router.js';
 
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
-const HAS_NGINX = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).error === undefined;
+const HAS_NGINX = NGINX_PATH !== undefined;
 const UPSTREAM_NAME = 'app';
 const START_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 20;
 const SPLIT_REQUESTS = 2_000;
 const SPLIT_TOLERANCE_POINTS = 3;
@@ -110,7 +107,7 @@ describe.skipIf(!HAS_NGINX)(
     let conf = '';
     let upstreamFile = '';
     let port = 0;
-    let nginx: ChildProcess | undefined;
+    let nginx: TestNginx | undefined;
     let router: NginxTrafficRouter;
 
     beforeAll(async () => {
@@ -121,18 +118,9 @@ describe.skipIf(!HAS_NGINX)(
         addresses[version]!.push(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
       }
       tmp = mkdtempSync(path.join(os.tmpdir(), 'shipcheck-nginx-router-'));
-      conf = path.join(tmp, 'nginx.conf');
-      upstreamFile = path.join(tmp, 'upstream.conf');
-      port = await freePort();
-      writeFileSync(conf, nginxConf(tmp, port, upstreamFile));
+      nginx = await startNginx(tmp, { name: UPSTREAM_NAME });
+      ({ conf, upstreamFile, port } = nginx);
       const upstreams = (version: string): readonly string[] => addresses[version] ?? [];
-      // nginx cannot start without the included file, so the first one is written directly.
-      writeFileSync(
-        upstreamFile,
-        upstreamBlock(UPSTREAM_NAME, { stable: 'v1', canary: undefined, weight: 0 }, upstreams),
-      );
-      nginx = spawn('nginx', ['-p', tmp, '-c', conf, '-e', path.join(tmp, 'error.log')], { stdio: 'ignore' });
-      await waitFor(async () => (await get(port).catch(() => undefined)) === 'v1', START_TIMEOUT_MS);
       router = new NginxTrafficRouter({
         upstream: UPSTREAM_NAME,
         upstreamFile,
@@ -141,20 +129,13 @@ describe.skipIf(!HAS_NGINX)(
         upstreams,
       });
       await router.start();
+      await router.setRoute({ stable: 'v1', canary: undefined, weight: 0 });
+      await waitFor(async () => (await get(port).catch(() => undefined)) === 'v1', START_TIMEOUT_MS);
     });
 
     afterAll(async () => {
       await router?.close();
-      if (nginx?.pid !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
-        const exited = new Promise((resolve) => nginx!.once('exit', resolve));
-        spawnSync('nginx', ['-s', 'quit', '-p', tmp, '-c', conf], { stdio: 'ignore' });
-        const timer = setTimeout(
-          () => nginx?.pid !== undefined && process.kill(nginx.pid, 'SIGKILL'),
-          STOP_TIMEOUT_MS,
-        );
-        await exited;
-        clearTimeout(timer);
-      }
+      await nginx?.stop();
       for (const server of servers) {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
@@ -262,33 +243,6 @@ describe.skipIf(!HAS_NGINX)(
     });
   },
 );
-
-function nginxConf(prefix: string, port: number, upstreamFile: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${path.join(prefix, 'nginx.pid')};
-error_log ${path.join(prefix, 'error.log')} warn;
-events { worker_connections 1024; }
-http {
-  ${LOG_FORMAT}
-  access_log ${path.join(prefix, 'access.log')} shipcheck;
-  client_body_temp_path ${path.join(prefix, 'body')};
-  proxy_temp_path ${path.join(prefix, 'proxy')};
-  fastcgi_temp_path ${path.join(prefix, 'fastcgi')};
-  uwsgi_temp_path ${path.join(prefix, 'uwsgi')};
-  scgi_temp_path ${path.join(prefix, 'scgi')};
-  include ${upstreamFile};
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://${UPSTREAM_NAME};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`;
-}
 
 /** One GET on a fresh connection; a reload closes idle keep-alive connections, which is the client's race to retry. */
 function get(port: number): Promise<string> {
