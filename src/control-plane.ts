@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { buildApi, createRegistry } from './api/server.js';
 import { alertTargetOf } from './api/alertmanager.js';
+import { SyntheticLoad, type SyntheticTarget } from './analysis/synthetic-load.js';
 import { type LoadedConfig, resolveStorePath } from './config/loader.js';
 import { ChecklistRunner } from './checklist/checklist-runner.js';
 import { checkKinds } from './checklist/kinds/index.js';
@@ -26,7 +27,7 @@ import { NginxLogMetricSource } from './providers/metrics/nginx-log/nginx-log-so
 import { PrometheusMetricSource } from './providers/metrics/prometheus/prometheus-metric-source.js';
 import type { MetricSource } from './providers/metrics/types.js';
 import { NginxTrafficRouter } from './providers/traffic/nginx/nginx-router.js';
-import { ProxyRouter } from './providers/traffic/proxy/proxy-router.js';
+import { ProxyRouter, VERSION_HEADER } from './providers/traffic/proxy/proxy-router.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
@@ -212,6 +213,30 @@ async function createUnit(
             versionOf: (address) => fleet.instances().find((i) => i.address === address)?.version,
           })
         : new BuiltinMetricSource(requestMetrics);
+  const synthetic = config.analysis.syntheticLoad;
+  let nextInstance = 0;
+  const syntheticLoad = synthetic
+    ? new SyntheticLoad({
+        settings: {
+          rps: synthetic.rps,
+          path: synthetic.path,
+          headers: synthetic.headers,
+          timeoutMs: synthetic.timeout,
+        },
+        // Through the built-in proxy with the version header, so the proxy's metrics count it; behind
+        // nginx straight to the version's instances (their own metrics count it, nginx's log does not).
+        target: (version, role, requestPath): SyntheticTarget | undefined => {
+          if (proxy)
+            return { url: `http://${proxy.address()}${requestPath}`, headers: { [VERSION_HEADER]: role } };
+          const addresses = fleet.readyAddresses(version);
+          if (addresses.length === 0) return undefined;
+          nextInstance = (nextInstance + 1) % addresses.length;
+          return { url: `http://${addresses[nextInstance] ?? ''}${requestPath}`, headers: {} };
+        },
+        clock,
+        logger: log.child({ component: 'synthetic-load' }),
+      })
+    : undefined;
   const history = {
     releases: (env: string) => store.listReleases(`${config.service}@${env}`, HISTORY_RELEASES),
     checklist: (releaseId: number) => store.listChecklist(releaseId),
@@ -221,6 +246,7 @@ async function createUnit(
     kinds,
     clock,
     logger: log.child({ component: 'checklist' }),
+    recheckMs: config.analysis.interval,
     context: (release) => ({
       service: config.service,
       version: release.version,
@@ -229,6 +255,9 @@ async function createUnit(
       proxyUrl: proxy ? `http://${proxy.address()}` : '',
       configDir: dir,
       metrics: metricSource,
+      ...(syntheticLoad
+        ? { synthetic: (version: string, windowMs: number) => syntheticLoad.window(version, windowMs) }
+        : {}),
       instances: (version) => fleet.instances(version),
       envOf: (version) => ({ ...config.fleet.env, APP_VERSION: version, SHIPCHECK_SERVICE: config.service }),
       config,
@@ -267,6 +296,7 @@ async function createUnit(
     ...(migrator ? { migrator } : {}),
     ...(notifier ? { notifier } : {}),
     ...(lease ? { lease } : {}),
+    ...(syntheticLoad ? { syntheticLoad } : {}),
     ...(environment ? { environment } : {}),
     checklist: { runner, items: () => items },
     ownMetrics: shared.ownMetrics,

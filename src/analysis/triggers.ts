@@ -3,6 +3,7 @@ import type { Instance } from '../providers/fleet/types.js';
 import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
 import type { MeasurementRow, Verdict } from '../store/types.js';
 import { formatDuration } from '../util/duration.js';
+import type { SyntheticCounts } from './synthetic-load.js';
 
 /** One evaluation of one trigger, with the inputs that produced it; the store adds where and when. */
 export type Measurement = Omit<MeasurementRow, 'id' | 'releaseId' | 'service' | 'at'>;
@@ -35,10 +36,6 @@ export function metricValue(metric: MetricTriggerConfig['metric'], stats: Window
 }
 
 /**
- * Evaluates a metric trigger on `version`'s own metrics. Never throws: a source failure or too few
- * requests is an inconclusive measurement with a message.
- */
-/**
  * A source that asks the underlying one once per version and window: the triggers of one analysis
  * pass share a window's figures (one round of PromQL queries instead of one per trigger).
  */
@@ -58,10 +55,16 @@ export function sharedWindows(source: MetricSource): MetricSource {
   };
 }
 
+/**
+ * Evaluates a metric trigger on `version`'s own metrics. Never throws: a source failure or too few
+ * requests is an inconclusive measurement with a message. `synthetic`, when synthetic load runs, says
+ * how many of the window's requests it sent; they count, and the evidence says so.
+ */
 export async function measureMetric(
   trigger: MetricTriggerConfig,
   source: MetricSource,
   version: string,
+  synthetic?: (windowMs: number) => SyntheticCounts,
 ): Promise<Measurement> {
   const base = {
     trigger: describeTrigger(trigger),
@@ -77,17 +80,20 @@ export async function measureMetric(
     const message = `${source.type} metrics unavailable: ${(err as Error).message}`;
     return { ...base, value: null, verdict: 'inconclusive', requests: 0, message, inputs: {} };
   }
+  const counts = synthetic?.(trigger.window);
   const inputs = {
     source: source.type,
     requests: stats.requests,
     errors: stats.errors,
     byClass: stats.byClass,
     rps: stats.rps,
+    ...(counts ? { synthetic: counts } : {}),
   };
+  const of = counts && counts.requests > 0 ? `, ${counts.requests.toLocaleString('en-US')} synthetic` : '';
   const value = metricValue(trigger.metric, stats);
   if (stats.requests < trigger.minRequests || value === undefined) {
     const message =
-      `${trigger.metric} on ${version}: ${stats.requests} requests in ${formatDuration(trigger.window)}, ` +
+      `${trigger.metric} on ${version}: ${stats.requests} requests${of} in ${formatDuration(trigger.window)}, ` +
       `fewer than minRequests ${trigger.minRequests}`;
     return {
       ...base,
@@ -102,7 +108,7 @@ export async function measureMetric(
   const op = verdict === 'fail' ? '>' : '<=';
   const message =
     `${trigger.metric} ${formatMetricValue(trigger.metric, value)} ${op} ${formatMetricValue(trigger.metric, trigger.above)} ` +
-    `over ${formatDuration(trigger.window)} on ${version} (${stats.requests.toLocaleString('en-US')} requests)`;
+    `over ${formatDuration(trigger.window)} on ${version} (${stats.requests.toLocaleString('en-US')} requests${of})`;
   return { ...base, value, verdict, requests: stats.requests, message, inputs };
 }
 

@@ -17,12 +17,17 @@ export interface GateOutcome {
   toSign: ChecklistItemRow[];
   /** Automated items at this gate still running (or about to). */
   running: ChecklistItemRow[];
+  /** Items that could not judge (no data yet); they hold the release until they pass or a person acts. */
+  inconclusive: ChecklistItemRow[];
   /** The first failed item, when status is `failed`. */
   failed: ChecklistItemRow | undefined;
 }
 
 /** The gate a release is at, derived from its phase; undefined between gates. */
 export function gateOf(release: ReleaseRow): Gate | undefined {
+  // A rollback release's only gate is `rollback`, checked once its version serves again.
+  if (release.kind === 'rollback')
+    return release.phase === 'verifying' || release.phase === 'completed' ? 'rollback' : undefined;
   switch (release.phase) {
     case 'pre-deploy':
     case 'canary':
@@ -48,6 +53,11 @@ export interface ChecklistRunnerOptions {
   context: (release: ReleaseRow) => Omit<CheckContext, 'signal'>;
   /** Called after an item changes, so the engine can publish an event. */
   onItem?: (release: ReleaseRow, item: ChecklistItemRow) => void;
+  /**
+   * How often an inconclusive item is run again while its gate holds the release (analysis.interval):
+   * data may arrive, and the release then goes on by itself.
+   */
+  recheckMs: number;
 }
 
 /** Instantiates a release's checklist, runs its automated items at each gate, and takes sign-offs. */
@@ -85,10 +95,15 @@ export class ChecklistRunner {
    */
   async gate(release: ReleaseRow, gate: Gate): Promise<GateOutcome> {
     let items = (await this.options.store.listChecklist(release.id)).filter((i) => i.gate === gate);
+    const now = this.options.clock.now();
     const toStart = items.filter(
       (i) =>
         i.automated &&
-        (i.state === 'pending' || (i.state === 'running' && !this.running.has(key(release, i)))),
+        (i.state === 'pending' ||
+          (i.state === 'running' && !this.running.has(key(release, i))) ||
+          (i.state === 'inconclusive' &&
+            !this.running.has(key(release, i)) &&
+            now - lastAt(i) >= this.options.recheckMs)),
     );
     for (const item of toStart) await this.start(release, item);
     if (toStart.length > 0) {
@@ -97,8 +112,10 @@ export class ChecklistRunner {
     const failed = items.find((i) => i.state === 'failed');
     const toSign = items.filter((i) => !i.automated && i.state === 'pending');
     const running = items.filter((i) => i.automated && (i.state === 'pending' || i.state === 'running'));
-    const status = failed ? 'failed' : toSign.length === 0 && running.length === 0 ? 'passed' : 'waiting';
-    return { status, toSign, running, failed };
+    const inconclusive = items.filter((i) => i.state === 'inconclusive');
+    const open = toSign.length + running.length + inconclusive.length;
+    const status = failed ? 'failed' : open === 0 ? 'passed' : 'waiting';
+    return { status, toSign, running, inconclusive, failed };
   }
 
   /** Signs a manual item of the gate the release is at. */
@@ -109,7 +126,8 @@ export class ChecklistRunner {
     note: string | undefined,
   ): Promise<ChecklistItemRow> {
     const item = await this.item(release, itemId);
-    if (item.automated) {
+    // A person may judge what a check could not: an inconclusive automated item can be signed.
+    if (item.automated && item.state !== 'inconclusive') {
       throw new ConflictError(
         `"${item.id}" is an automated ${item.kind} check and cannot be signed; waive it with a reason instead`,
       );
@@ -141,8 +159,10 @@ export class ChecklistRunner {
   async rerun(release: ReleaseRow, itemId: string, by: string): Promise<ChecklistItemRow> {
     const item = await this.item(release, itemId);
     if (!item.automated) throw new ConflictError(`"${item.id}" is a manual item; sign it instead`);
-    if (item.state !== 'failed')
-      throw new ConflictError(`"${item.id}" is ${item.state}; only a failed check can be re-run`);
+    if (item.state !== 'failed' && item.state !== 'inconclusive')
+      throw new ConflictError(
+        `"${item.id}" is ${item.state}; only a failed or inconclusive check can be re-run`,
+      );
     return this.set(release, item, 'pending', {
       at: this.options.clock.now(),
       summary: `re-run asked by ${by}`,
@@ -190,30 +210,39 @@ export class ChecklistRunner {
     item: ChecklistItemRow,
     state: ChecklistItemRow['state'],
     evidence?: Evidence,
+    replaceLastEvidence = false,
   ): Promise<ChecklistItemRow> {
-    const patch = evidence ? { state, evidence } : { state };
+    const patch = evidence ? { state, evidence, replaceLastEvidence } : { state };
     const updated = await this.options.store.updateChecklistItem(
       release.id,
       item.id,
       patch,
       this.options.clock.now(),
     );
-    this.options.onItem?.(release, updated);
+    // A re-run that still cannot judge is not news.
+    if (!replaceLastEvidence) this.options.onItem?.(release, updated);
     return updated;
   }
 
   private async start(release: ReleaseRow, item: ChecklistItemRow): Promise<void> {
     const controller = new AbortController();
     this.running.set(key(release, item), controller);
-    await this.set(release, item, 'running');
+    // A re-run of an inconclusive item: while it still cannot judge, its one evidence entry is updated.
+    const previous = item.state === 'inconclusive' ? item.evidence[item.evidence.length - 1] : undefined;
+    // The item stays inconclusive while it is checked again, so the release's reason holds still.
+    if (!previous) await this.set(release, item, 'running');
     const task = this.run(release, item, controller.signal)
       .then(async (result) => {
         if (controller.signal.aborted) return;
-        const evidence: Evidence = { at: this.options.clock.now(), summary: result.summary, by: AUTOMATION };
+        const at = this.options.clock.now();
+        const evidence: Evidence = { at, summary: result.summary, by: AUTOMATION };
         if (result.output !== undefined) evidence.output = result.output.slice(-MAX_OUTPUT_CHARS);
         if (result.value !== undefined) evidence.value = result.value;
         if (result.data !== undefined) evidence.data = result.data;
-        await this.set(release, item, result.ok ? 'passed' : 'failed', evidence);
+        const state = result.ok ? 'passed' : result.inconclusive ? 'inconclusive' : 'failed';
+        const again = state === 'inconclusive' && previous !== undefined;
+        if (state === 'inconclusive') evidence.since = again ? (previous.since ?? previous.at) : at;
+        await this.set(release, item, state, evidence, again);
       })
       .catch((err: unknown) =>
         this.options.logger.error({ err, item: item.id }, 'recording a check result failed'),
@@ -238,6 +267,11 @@ export class ChecklistRunner {
       return { ok: false, summary: `${item.kind} check crashed: ${(err as Error).message}` };
     }
   }
+}
+
+/** When the item's newest evidence was recorded; an item with none counts as long ago. */
+function lastAt(item: ChecklistItemRow): number {
+  return item.evidence[item.evidence.length - 1]?.at ?? Number.NEGATIVE_INFINITY;
 }
 
 function key(release: ReleaseRow, item: ChecklistItemRow): string {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { SyntheticCounts } from '../analysis/synthetic-load.js';
 import type { Config } from '../config/schema.js';
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import type { Instance } from '../providers/fleet/types.js';
@@ -18,8 +19,13 @@ export const GATES: readonly Gate[] = [
   'scheduled',
 ];
 
-/** The state of one item of one release's checklist. */
-export type ItemState = 'pending' | 'running' | 'passed' | 'failed' | 'waived' | 'not-applicable';
+/**
+ * The state of one item of one release's checklist. `inconclusive`: the check could not judge (no
+ * requests yet, a source that did not answer); it holds the release for a person, and never fails or
+ * passes it.
+ */
+export type ItemState =
+  'pending' | 'running' | 'passed' | 'failed' | 'inconclusive' | 'waived' | 'not-applicable';
 
 /** What an item saw or who signed it, kept with the item. */
 export interface Evidence {
@@ -37,11 +43,18 @@ export interface Evidence {
   by?: string;
   /** The signer's note, or the waiver's reason. */
   note?: string;
+  /** For an inconclusive result: since when the item has been inconclusive without a break (epoch ms). */
+  since?: number;
 }
 
 /** The outcome of running a check once. Checks report failure as data; they throw only on bugs. */
 export interface CheckResult {
   ok: boolean;
+  /**
+   * The check could not judge: no data, too few samples, a source that did not answer. `ok` is then
+   * false, and the item is `inconclusive`, not `failed`: only a measured breach fails an item.
+   */
+  inconclusive?: boolean;
   summary: string;
   output?: string;
   value?: number;
@@ -65,6 +78,11 @@ export interface CheckContext {
   envOf(version: string): Record<string, string>;
   /** Other environments' releases, for promotion checks; absent when the config has no environments. */
   history?: ReleaseHistory;
+  /**
+   * Requests that analysis.syntheticLoad sent to a version over a window, so evidence can say how many
+   * of the counted requests were synthetic; absent when no synthetic load is configured.
+   */
+  synthetic?: (version: string, windowMs: number) => SyntheticCounts | undefined;
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;

@@ -354,6 +354,32 @@ const notificationsSchema = z
   })
   .describe('Webhook notifications of release events, delivered by the replica driving the service.');
 
+/** Most synthetic requests per second: enough for a verdict, never a load test. */
+const MAX_SYNTHETIC_RPS = 100;
+
+const syntheticLoadSchema = z
+  .strictObject({
+    rps: z
+      .number()
+      .positive('rps must be above 0')
+      .max(MAX_SYNTHETIC_RPS, `rps is at most ${MAX_SYNTHETIC_RPS}`)
+      .prefault(2)
+      .describe('Requests per second sent to the version under analysis.'),
+    path: z
+      .string()
+      .regex(/^\//, 'a path starts with /')
+      .prefault('/')
+      .describe('The path requested, e.g. /healthz or a cheap read-only page.'),
+    headers: z
+      .record(z.string(), z.string())
+      .prefault({})
+      .describe('Extra request headers, e.g. a test account token.'),
+    timeout: duration.prefault('5s').describe('Longest a synthetic request may take.'),
+  })
+  .describe(
+    "Synthetic traffic for the version under analysis, from its canary gate to its post-deploy gate, so a service with little or no traffic still gets a verdict. It goes through the built-in proxy with the version header, else straight to the version's instances; it counts in the verdict and is labelled synthetic in the evidence.",
+  );
+
 /** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
 export const configSchema = z.strictObject({
   service: z
@@ -417,6 +443,7 @@ export const configSchema = z.strictObject({
         .enum(['pause', 'rollback'])
         .prefault('pause')
         .describe('What to do when there is not enough data for a verdict: pause the release or roll back.'),
+      syntheticLoad: syntheticLoadSchema.optional(),
     })
     .prefault({ interval: '5s', inconclusiveLimit: 5, onInconclusive: 'pause' })
     .describe('How rollback triggers are evaluated.'),

@@ -11,6 +11,9 @@ import { RequestMetrics } from '../providers/metrics/builtin/request-metrics.js'
 import { ProxyRouter } from '../providers/traffic/proxy/proxy-router.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
+import { ChecklistRunner } from '../checklist/checklist-runner.js';
+import { checkKinds } from '../checklist/kinds/index.js';
+import type { ResolvedItem } from '../checklist/template.js';
 import { Engine } from './engine.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../examples/app/server.js', import.meta.url));
@@ -25,8 +28,31 @@ class Rig {
   readonly router: ProxyRouter;
   readonly engine: Engine;
 
-  constructor(readonly config: Config) {
+  constructor(
+    readonly config: Config,
+    items: readonly ResolvedItem[] = [],
+  ) {
     const metrics = new RequestMetrics({ clock: this.clock });
+    const source = new BuiltinMetricSource(metrics);
+    const runner = new ChecklistRunner({
+      store: this.store,
+      kinds: checkKinds(),
+      clock: this.clock,
+      logger: pino({ level: 'silent' }),
+      recheckMs: config.analysis.interval,
+      context: (release) => ({
+        service: config.service,
+        version: release.version,
+        fromVersion: release.fromVersion,
+        proxyUrl: `http://${this.router.address()}`,
+        configDir: this.dir,
+        metrics: source,
+        instances: (version) => this.fleet.instances(version),
+        envOf: () => ({}),
+        config,
+        clock: this.clock,
+      }),
+    });
     this.fleet = new LocalFleet({
       service: config.service,
       command: [process.execPath, SAMPLE_APP],
@@ -48,9 +74,10 @@ class Rig {
       store: this.store,
       fleet: this.fleet,
       router: this.router,
-      metrics: new BuiltinMetricSource(metrics),
+      metrics: source,
       logger: pino({ level: 'silent' }),
       clock: this.clock,
+      ...(items.length > 0 ? { checklist: { runner, items: () => items } } : {}),
     });
   }
 
@@ -88,6 +115,16 @@ class Rig {
     await this.store.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A checklist item bound to `gate`; manual ones are signed, others run their kind. */
+function item(
+  id: string,
+  gate: ResolvedItem['gate'],
+  kind: string,
+  params: Record<string, unknown> = {},
+): ResolvedItem {
+  return { id, section: 'Test', title: id, kind, gate, params, automated: kind !== 'manual' };
 }
 
 function config(overrides: Record<string, unknown>): Config {
@@ -166,6 +203,108 @@ describe('Engine, with an injected clock', () => {
     });
     await rig.engine.resume();
     expect(await rig.state()).toBe('progressing');
+  });
+
+  it('counts no inconclusive evaluation while the canary waits at its gate with no weight', async () => {
+    rig = new Rig(
+      config({
+        strategy: { steps: [{ setWeight: 10 }, { pause: '1h' }] },
+        analysis: { interval: '5s', inconclusiveLimit: 3 },
+        rollback: { triggers: [{ metric: 'error_rate', above: '5%', minRequests: 10 }] },
+      }),
+      [item('canary/approve', 'canary', 'manual')],
+    );
+    await rig.start();
+    await rig.engine.deploy('v1');
+    await rig.settle('v1 stable', async () => (await rig!.state()) === 'succeeded');
+    const v2 = await rig.engine.deploy('v2');
+    await rig.settle('v2 waiting at the canary gate', async () => (await rig!.state()) === 'waiting');
+
+    // Ten minutes at the gate, ticking every 200 ms as the loop does: no exposure, no streak.
+    for (let i = 0; i < 3000; i++) {
+      rig.clock.advance(200);
+      await rig.engine.tick();
+    }
+    expect((await rig.engine.status()).release).toMatchObject({ state: 'waiting', weight: 0 });
+    // Stored once per interval, not once per tick.
+    const stored = await rig.store.listMeasurements(v2.id, 10_000);
+    expect(stored.length).toBeLessThanOrEqual(10 * 12 + 1);
+
+    await rig.engine.signItem('canary/approve', 'alice', undefined);
+    await rig.settle('v2 at 10%', async () => (await rig!.engine.status()).release?.weight === 10);
+    // The grace is inconclusiveLimit x interval of real exposure: 2 intervals in, still progressing.
+    for (let i = 0; i < 2; i++) {
+      rig.clock.advance(5000);
+      await rig.engine.tick();
+      expect(await rig.state(), `after ${i + 1} intervals at 10%`).toBe('progressing');
+    }
+    rig.clock.advance(5000);
+    await rig.engine.tick();
+    expect((await rig.engine.status()).release).toMatchObject({
+      state: 'paused',
+      reason: expect.stringMatching(/^analysis inconclusive 3 times in a row/),
+    });
+  });
+
+  it('holds a first release with no traffic at a metrics item, then passes it once traffic arrives', async () => {
+    rig = new Rig(config({ analysis: { interval: '5s' } }), [
+      item('verify/monitor-metrics', 'verify', 'metrics', {
+        version: 'canary',
+        metric: 'error_rate',
+        window: '10m',
+        max: '5%',
+      }),
+    ]);
+    await rig.start();
+    await rig.engine.deploy('v1');
+    await rig.settle('v1 waiting at verify', async () => {
+      const items = (await rig!.engine.checklistOf()).items;
+      return items[0]?.state === 'inconclusive' && (await rig!.state()) === 'waiting';
+    });
+    // Not failed and not rolled back: nobody called v1 yet. It serves while it waits.
+    for (let i = 0; i < 20; i++) {
+      rig.clock.advance(5000);
+      await rig.engine.tick();
+    }
+    const waiting = (await rig.engine.status()).release;
+    expect(waiting).toMatchObject({ state: 'waiting', phase: 'verify', weight: 100 });
+    expect(waiting?.reason).toMatch(/1 item inconclusive .*verify\/monitor-metrics.*no requests recorded/);
+    const evidence = (await rig.engine.checklistOf()).items[0]?.evidence ?? [];
+    expect(evidence, 'a re-run that still cannot judge keeps one entry').toHaveLength(1);
+
+    await rig.requests(20);
+    rig.clock.advance(5000);
+    await rig.settle('v1 succeeded', async () => (await rig!.state()) === 'succeeded');
+    expect((await rig.engine.checklistOf()).items[0]).toMatchObject({ state: 'passed' });
+  });
+
+  it('keeps a failed first release serving: a version that answers beats a proxy that answers 503', async () => {
+    rig = new Rig(
+      config({
+        fleet: {
+          kind: 'local',
+          command: 'unused',
+          instances: 2,
+          env: { SAMPLE_FAULTS: '{"v1":{"errorRate":0.5}}' },
+        },
+        analysis: { interval: '1s' },
+        rollback: { triggers: [{ metric: 'error_rate', above: '5%', window: '1m', minRequests: 10 }] },
+      }),
+      [item('verify/approve', 'verify', 'manual')],
+    );
+    await rig.start();
+    await rig.engine.deploy('v1');
+    await rig.settle('v1 waiting at verify', async () => (await rig!.state()) === 'waiting');
+    await rig.requests(40);
+    rig.clock.advance(1000);
+    await rig.settle('v1 failed', async () => (await rig!.state()) === 'failed');
+    const status = await rig.engine.status();
+    expect(status.release?.reason).toMatch(/^first release failed, nothing to roll back to/);
+    expect(status.stable).toBe('v1');
+    expect(rig.fleet.readyAddresses('v1')).toHaveLength(2);
+    const response = await fetch(`http://${rig.router.address()}/`);
+    await response.text();
+    expect(response.status).not.toBe(503);
   });
 
   it('fires a trigger only once its condition has held for `for`', async () => {

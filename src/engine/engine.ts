@@ -7,6 +7,7 @@ import {
   measureMetric,
   sharedWindows,
 } from '../analysis/triggers.js';
+import type { SyntheticLoad } from '../analysis/synthetic-load.js';
 import type { Config } from '../config/schema.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { Fleet, Instance } from '../providers/fleet/types.js';
@@ -37,6 +38,15 @@ import { Reasons } from './reasons.js';
 
 /** How often the reconciler looks at every release; analysis runs on its own `analysis.interval`. */
 export const DEFAULT_TICK_MS = 200;
+/** Phases in which a release's version is under analysis and may need synthetic traffic. */
+const ANALYSED_PHASES: ReadonlySet<ReleaseRow['phase']> = new Set([
+  'canary',
+  'verifying',
+  'verify',
+  'post-deploy',
+]);
+/** A version's weight when it takes all traffic. */
+const FULL_WEIGHT = 100;
 /** Lookback for the live figures shown by `status` and `deploy --wait`. */
 const STATUS_WINDOW_MS = 10_000;
 
@@ -65,6 +75,8 @@ export interface EngineOptions {
   lease?: Lease;
   /** Sends the unit's events to webhooks; run by the replica that drives the unit. */
   notifier?: Notifier;
+  /** analysis.syntheticLoad: traffic for the version under analysis, so that little traffic still gets a verdict. */
+  syntheticLoad?: SyntheticLoad;
 }
 
 /** Live figures of one version over the last few seconds. */
@@ -103,9 +115,15 @@ export interface ReleaseView extends ReleaseRow {
 interface AnalysisState {
   /** When the triggers are evaluated next. */
   nextAt: number;
+  /** When measurements were last stored: once per interval, plus any quick re-check with a verdict. */
+  storedAt: number;
   /** When an inconclusive evaluation last counted toward the streak; quick re-checks do not count. */
   countedAt: number;
   tracker: ForTracker;
+  /**
+   * Inconclusive evaluations in a row, one per interval, while the version takes traffic and the
+   * release is progressing. Time at weight 0 or held at a gate is no exposure, and does not count.
+   */
   inconclusiveStreak: number;
   latest: Measurement[];
   /** The release was seen paused; a resume (possibly through another replica) starts the counts afresh. */
@@ -139,6 +157,7 @@ export class Engine {
   private lastRouteError: string | undefined;
   private readonly lease: Lease | undefined;
   private readonly notifier: Notifier | undefined;
+  private readonly syntheticLoad: SyntheticLoad | undefined;
   /** Whether this replica drives the unit: always without a lease, else while it holds the lease. */
   private leading: boolean;
   /** The traffic effect last recorded as done, so a steady route costs no store round trip. */
@@ -160,6 +179,7 @@ export class Engine {
     this.environment = options.environment;
     this.lease = options.lease;
     this.notifier = options.notifier;
+    this.syntheticLoad = options.syntheticLoad;
     this.leading = options.lease === undefined;
     this.events.setMaxListeners(0);
   }
@@ -187,6 +207,7 @@ export class Engine {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.exclusive(async () => undefined);
+    this.syntheticLoad?.close();
     await this.checklist?.runner.close();
     await Promise.allSettled(this.stopping.values());
     await this.notifier?.idle();
@@ -215,6 +236,7 @@ export class Engine {
       );
     } else if (!held && this.leading) {
       this.leading = false;
+      this.syntheticLoad?.stop();
       this.analysis.clear();
       this.migrationRuns.clear();
       this.checklist?.runner.abort();
@@ -429,9 +451,15 @@ export class Engine {
       createdAt: now,
     });
     await this.emit(release, 'release.created', input.message.replace('{id}', String(release.id)));
-    // A rollback release restores a known version in a hurry: it carries no checklist.
-    if (this.checklist && input.kind === 'deploy')
-      await this.checklist.runner.create(release, this.checklist.items());
+    // A rollback release restores a known version in a hurry: it carries the rollback gate's items
+    // (previous version serving, down migrations, CDN, rollback verified), checked once traffic is back.
+    if (this.checklist) {
+      const items = this.checklist.items();
+      await this.checklist.runner.create(
+        release,
+        input.kind === 'deploy' ? items : items.filter((item) => item.gate === 'rollback'),
+      );
+    }
     await this.reconcile();
     return (await this.store.getRelease(release.id)) ?? release;
   }
@@ -609,12 +637,25 @@ export class Engine {
     if (release) await this.reconcileRelease(release, service);
 
     const current = await this.store.activeRelease(this.service);
+    this.driveSyntheticLoad(current);
     service = await this.serviceRow();
     const route = this.routeFor(service, current);
     await this.applyRoute(route, current);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);
     this.stopOrphans(service, current);
     this.notifier?.kick();
+  }
+
+  /** Synthetic load goes to a deploy's version from its canary gate through its post-deploy gate. */
+  private driveSyntheticLoad(release: ReleaseRow | undefined): void {
+    if (!this.syntheticLoad) return;
+    if (release && release.kind === 'deploy' && ANALYSED_PHASES.has(release.phase)) {
+      // A first release is the route's stable version; any later one is its canary.
+      const first = release.fromVersion === null;
+      this.syntheticLoad.run(release.version, first ? 'stable' : 'canary');
+    } else {
+      this.syntheticLoad.stop();
+    }
   }
 
   private routeFor(service: ServiceRow, release: ReleaseRow | undefined): Route {
@@ -681,7 +722,14 @@ export class Engine {
       if (!(await this.applyRoute(this.routeFor(service, release), release))) return;
       // Nothing to compare a first release with: no canary steps, straight to the verify gate.
       await this.checklist?.runner.skip(release, 'canary', 'not applicable: a first release has no canary');
-      const verifying = await this.update(release, { phase: 'verify', phaseStartedAt: this.now() });
+      const verifying = await this.update(release, {
+        phase: 'verify',
+        weight: FULL_WEIGHT,
+        phaseStartedAt: this.now(),
+      });
+      await this.emit(verifying, 'release.weight', `${release.version} takes all traffic (first release)`, {
+        weight: FULL_WEIGHT,
+      });
       return this.reconcileFinalGates(verifying);
     }
     const updated = await this.update(release, { phase: 'canary', step: 0, stepStartedAt: this.now() });
@@ -778,7 +826,7 @@ export class Engine {
       await this.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
       return;
     }
-    if (release.kind === 'rollback') return this.finish(release);
+    if (release.kind === 'rollback') return this.finishRollbackRelease(release);
     if (await this.analyse(release)) return;
     const current = (await this.store.getRelease(release.id)) ?? release;
     if (current.state !== 'progressing') return;
@@ -931,6 +979,12 @@ export class Engine {
       );
       return false;
     }
+    const stale = this.inconclusiveTooLong(outcome.inconclusive);
+    if (stale && gate !== 'pre-deploy' && gate !== 'rollback') {
+      // analysis.onInconclusive: rollback also covers items that stay unable to judge for the same grace.
+      await this.beginRollback(release, Reasons.itemInconclusive(gate, describeItem(stale)), 'rolled_back');
+      return false;
+    }
     const reason = waitingReason(gate, outcome);
     if (release.state !== 'waiting' || release.reason !== reason) {
       const updated = await this.update(release, { state: 'waiting', reason });
@@ -942,19 +996,60 @@ export class Engine {
     return false;
   }
 
-  /** Marks the release succeeded: its version becomes stable, the old one stays warm for a while. */
-  private async finish(release: ReleaseRow): Promise<void> {
+  /**
+   * With `analysis.onInconclusive: rollback`, the first item that has been inconclusive for
+   * inconclusiveLimit x interval; with `pause` (the default) an inconclusive item holds the release.
+   */
+  private inconclusiveTooLong(items: readonly ChecklistItemRow[]): ChecklistItemRow | undefined {
+    const { onInconclusive, inconclusiveLimit, interval } = this.config.analysis;
+    if (onInconclusive !== 'rollback') return undefined;
+    const grace = inconclusiveLimit * interval;
+    return items.find((item) => {
+      const last = item.evidence[item.evidence.length - 1];
+      return last !== undefined && this.now() - (last.since ?? last.at) >= grace;
+    });
+  }
+
+  /**
+   * A rollback release at 100%: its version becomes stable at once, then the rollback gate's automated
+   * items check it (they address `stable`); manual ones can be signed afterwards.
+   */
+  private async finishRollbackRelease(release: ReleaseRow): Promise<void> {
+    const service = await this.serviceRow();
+    if (service.stableVersion !== release.version) await this.makeStable(release);
+    if (this.checklist) {
+      const gate = await this.checklist.runner.gate(release, 'rollback');
+      if (gate.running.length > 0) return;
+    }
+    return this.finish(release);
+  }
+
+  /** The release's version becomes stable; the one it replaces stays warm for rollback.keepPreviousFor. */
+  private async makeStable(release: ReleaseRow): Promise<string | null> {
     const now = this.now();
-    const keep = this.config.rollback.keepPreviousFor;
     const previous =
       release.fromVersion && release.fromVersion !== release.version ? release.fromVersion : null;
+    const current = await this.store.getService(this.service);
+    // Already switched (a rollback release that waited for its checks): keep the retire time it got.
+    const retireAt =
+      current?.stableVersion === release.version && current.previousRetireAt !== null
+        ? current.previousRetireAt
+        : now + this.config.rollback.keepPreviousFor;
     await this.store.saveService({
       name: this.service,
       stableVersion: release.version,
       previousVersion: previous,
-      previousRetireAt: previous ? now + keep : null,
+      previousRetireAt: previous ? retireAt : null,
       updatedAt: now,
     });
+    return previous;
+  }
+
+  /** Marks the release succeeded: its version becomes stable, the old one stays warm for a while. */
+  private async finish(release: ReleaseRow): Promise<void> {
+    const now = this.now();
+    const keep = this.config.rollback.keepPreviousFor;
+    const previous = await this.makeStable(release);
     const updated = await this.update(release, {
       state: 'succeeded',
       phase: 'completed',
@@ -994,10 +1089,12 @@ export class Engine {
   private async continueRollback(release: ReleaseRow): Promise<void> {
     const service = await this.serviceRow();
     const first = !service.stableVersion || service.stableVersion === release.version;
-    if (first) {
-      // Nothing to fall back to: stop the failed version's instances so none lingers.
+    // A failed first release that serves keeps serving: there is nothing to fall back to, and a version
+    // that answers beats a proxy that answers 503. One that never served, or was aborted, is stopped.
+    const keepServing = first && release.outcome === 'failed' && this.serving(release.version);
+    if (first && !keepServing) {
       this.stopInBackground(release.version);
-    } else if (this.fleet.instances(release.version).length > 0) {
+    } else if (!first && this.fleet.instances(release.version).length > 0) {
       this.stopInBackground(release.version);
       return;
     }
@@ -1023,6 +1120,14 @@ export class Engine {
     }
     const outcome = release.outcome ?? 'rolled_back';
     this.checklist?.runner.abort(release.id);
+    if (keepServing && !service.stableVersion) {
+      await this.store.saveService({ ...service, stableVersion: release.version, updatedAt: this.now() });
+      await this.emit(
+        release,
+        'release.kept_serving',
+        `${release.version} keeps serving: it is the only version; deploy a fixed one`,
+      );
+    }
     const updated = await this.update(release, { state: outcome, phase: 'completed', endedAt: this.now() });
     this.ownMetrics?.ended(this.service, outcome);
     this.analysis.delete(release.id);
@@ -1044,6 +1149,7 @@ export class Engine {
     if (!state) {
       state = {
         nextAt: Number.NEGATIVE_INFINITY,
+        storedAt: Number.NEGATIVE_INFINITY,
         countedAt: Number.NEGATIVE_INFINITY,
         tracker: new ForTracker(),
         inconclusiveStreak: 0,
@@ -1064,22 +1170,33 @@ export class Engine {
     const measurements: Measurement[] = [];
     let fired: { measurement: Measurement; heldMs: number } | undefined;
     const source = sharedWindows(this.metrics);
+    const synthetic = this.syntheticLoad;
+    const syntheticOf = synthetic
+      ? (windowMs: number) => synthetic.window(release.version, windowMs)
+      : undefined;
     for (const trigger of triggers) {
       const measurement =
         'health' in trigger
           ? measureHealth(release.version, this.fleet.instances(release.version))
-          : await measureMetric(trigger, source, release.version);
+          : await measureMetric(trigger, source, release.version, syntheticOf);
       measurements.push(measurement);
-      this.ownMetrics?.measured(this.service, measurement.metric, measurement.verdict);
-      await this.store.addMeasurement({
-        ...measurement,
-        releaseId: release.id,
-        service: this.service,
-        at: now,
-      });
       const held = state.tracker.observe(measurement.trigger, measurement.verdict, now);
       const needed = 'health' in trigger ? 0 : trigger.for;
       if (!fired && held !== undefined && held >= needed) fired = { measurement, heldMs: held };
+    }
+    // Quick re-checks while a canary waits for traffic are stored only when they reach a verdict.
+    const verdict = measurements.some((m) => m.verdict !== 'inconclusive');
+    if (now - state.storedAt >= interval || verdict || fired) {
+      state.storedAt = now;
+      for (const measurement of measurements) {
+        this.ownMetrics?.measured(this.service, measurement.metric, measurement.verdict);
+        await this.store.addMeasurement({
+          ...measurement,
+          releaseId: release.id,
+          service: this.service,
+          at: now,
+        });
+      }
     }
     state.latest = measurements;
     this.events.emit('measurements', { releaseId: release.id, at: now, measurements });
@@ -1098,8 +1215,10 @@ export class Engine {
     // first verdict comes as soon as it has enough traffic rather than up to an interval later.
     const awaitingTraffic = inconclusive !== undefined && inconclusive.inputs.requests !== undefined;
     state.nextAt = now + (awaitingTraffic ? Math.min(this.tickMs, interval) : interval);
-    if (!inconclusive) {
+    if (!inconclusive || !this.exposed(release) || release.state !== 'progressing') {
+      // Only exposure counts: at weight 0 no verdict could be had, and a held release has a person on it.
       state.inconclusiveStreak = 0;
+      state.countedAt = Number.NEGATIVE_INFINITY;
     } else if (now - state.countedAt >= interval) {
       state.countedAt = now;
       state.inconclusiveStreak += 1;
@@ -1116,6 +1235,16 @@ export class Engine {
       return true;
     }
     return false;
+  }
+
+  /** Whether a version has a ready instance taking requests. */
+  private serving(version: string): boolean {
+    return this.fleet.instances(version).some((i) => i.state === 'ready');
+  }
+
+  /** Whether the release's version takes user traffic (a first release takes all of it once ready). */
+  private exposed(release: ReleaseRow): boolean {
+    return release.weight > 0;
   }
 
   /** A release moves past a timed pause only on a fresh pass of every metric trigger: no data is not good data. */
@@ -1291,6 +1420,13 @@ function waitingReason(gate: Gate, outcome: GateOutcome): string {
   if (outcome.toSign.length > 0) {
     parts.push(
       `${outcome.toSign.length} item${outcome.toSign.length > 1 ? 's' : ''} to sign: ${outcome.toSign.map((i) => i.id).join(', ')}`,
+    );
+  }
+  if (outcome.inconclusive.length > 0) {
+    const n = outcome.inconclusive.length;
+    parts.push(
+      `${n} item${n > 1 ? 's' : ''} inconclusive (checked again each analysis.interval; rerun, sign or waive): ` +
+        outcome.inconclusive.map(describeItem).join('; '),
     );
   }
   if (outcome.running.length > 0) {

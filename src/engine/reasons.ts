@@ -9,6 +9,8 @@ export const Reasons = {
   triggerFired: (rule: string, measured: string) => `rollback trigger "${rule}" fired: ${measured}`,
   inconclusive: (count: number, detail: string) => `analysis inconclusive ${count} times in a row: ${detail}`,
   checkFailed: (gate: string, item: string) => `${gate} check failed: ${item}`,
+  itemInconclusive: (gate: string, item: string) =>
+    `${gate} check inconclusive for too long (analysis.onInconclusive: rollback): ${item}`,
   blockedAtGate: (gate: string, item: string) =>
     `blocked at the ${gate} gate: ${item}; fix it and run "shipcheck checklist rerun", waive it, or abort`,
   alertFired: (alert: string) => `alert firing: ${alert}`,

@@ -391,7 +391,7 @@ export class KyselyStore implements Store {
   async updateChecklistItem(
     releaseId: number,
     itemId: string,
-    patch: { state: ItemState; evidence?: Evidence },
+    patch: { state: ItemState; evidence?: Evidence; replaceLastEvidence?: boolean },
     now: number,
   ): Promise<ChecklistItemRow> {
     return this.durably(async () =>
@@ -404,7 +404,11 @@ export class KyselyStore implements Store {
           .executeTakeFirst();
         if (!row) throw new NotFoundError(`no checklist item "${itemId}" in release #${releaseId}`);
         const evidence = JSON.parse(row.evidence) as Evidence[];
-        if (patch.evidence) evidence.push(patch.evidence);
+        if (patch.evidence && patch.replaceLastEvidence && evidence.length > 0) {
+          evidence[evidence.length - 1] = patch.evidence;
+        } else if (patch.evidence) {
+          evidence.push(patch.evidence);
+        }
         const updated = await tx
           .updateTable('checklist_items')
           .set({ state: patch.state, evidence: JSON.stringify(evidence), updated_at: now })

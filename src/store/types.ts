@@ -216,11 +216,14 @@ export interface Store extends InstanceRecordStore {
   createChecklist(items: ChecklistItemRow[]): Promise<void>;
   /** The release's checklist in template order. */
   listChecklist(releaseId: number): Promise<ChecklistItemRow[]>;
-  /** Sets an item's state, appending evidence when given; durable on return. */
+  /**
+   * Sets an item's state, appending evidence when given (or replacing the newest entry with
+   * `replaceLastEvidence`, so a check re-run while it cannot judge keeps one entry); durable on return.
+   */
   updateChecklistItem(
     releaseId: number,
     itemId: string,
-    patch: { state: ItemState; evidence?: Evidence },
+    patch: { state: ItemState; evidence?: Evidence; replaceLastEvidence?: boolean },
     now: number,
   ): Promise<ChecklistItemRow>;
 }

@@ -30,6 +30,7 @@ describe('metrics params', () => {
       window: 300_000,
       min: 1,
       max: undefined,
+      minRequests: 10,
     });
   });
 
@@ -70,12 +71,41 @@ describe('metrics check', () => {
     expect(result.data).toMatchObject({ version: 'v1', requests: 1204 });
   });
 
-  it('fails when no metrics were recorded, naming the version and window', async () => {
+  it('is inconclusive, not failed, when nobody called the version: no traffic says nothing about it', async () => {
     const { requests, context } = setup();
     traffic(requests, 'v2', 10); // the canary has traffic, stable does not
     const result = await metricsCheck.run(metricsCheck.params.parse({}), context);
-    expect(result).toMatchObject({ ok: false, value: 0 });
-    expect(result.summary).toBe('requests 0 < min 1 over 5m on v1 (stable)');
+    expect(result).toMatchObject({ ok: false, inconclusive: true, value: 0 });
+    expect(result.summary).toMatch(/^requests 0 < min 1 over 5m on v1 \(stable\); it is checked again/);
+  });
+
+  it('is inconclusive below minRequests, and judges a rate once there are enough', async () => {
+    const { requests, context } = setup();
+    const params = metricsCheck.params.parse({ version: 'canary', metric: 'error_rate', max: '5%' });
+    traffic(requests, 'v2', 3, 1); // three requests, all 500: too few to call it 100% errors
+    const few = await metricsCheck.run(params, context);
+    expect(few).toMatchObject({ ok: false, inconclusive: true });
+    expect(few.summary).toMatch(
+      /^error_rate not judged over 5m on v2 \(canary\): 3 requests, fewer than minRequests 10/,
+    );
+    traffic(requests, 'v2', 20);
+    const enough = await metricsCheck.run(params, context);
+    expect(enough).toMatchObject({ ok: false });
+    expect(enough.inconclusive).toBeUndefined();
+  });
+
+  it('labels synthetic requests in the evidence', async () => {
+    const { requests, context } = setup({
+      synthetic: (version) => (version === 'v2' ? { requests: 40, errors: 0 } : undefined),
+    });
+    traffic(requests, 'v2', 50);
+    const params = metricsCheck.params.parse({ version: 'canary', metric: 'error_rate', max: '5%' });
+    const result = await metricsCheck.run(params, context);
+    expect(result.ok).toBe(true);
+    expect(result.summary).toBe(
+      'error_rate 0% <= 5% over 5m on v2 (canary) (50 requests, 40 of them synthetic)',
+    );
+    expect(result.data).toMatchObject({ synthetic: { requests: 40, errors: 0 } });
   });
 
   it('reads the new version for stable on a first release, and for canary', async () => {
@@ -114,22 +144,20 @@ describe('metrics check', () => {
     );
   });
 
-  it('fails a latency metric with no requests: there is no value to check', async () => {
+  it('is inconclusive for a latency metric with no requests: there is no value to check', async () => {
     const { context } = setup();
     const result = await metricsCheck.run(metricsCheck.params.parse({ metric: 'latency_p50' }), context);
-    expect(result).toMatchObject({
-      ok: false,
-      summary: 'latency_p50 has no value over 5m on v1 (stable): no requests recorded',
-    });
+    expect(result).toMatchObject({ ok: false, inconclusive: true });
+    expect(result.summary).toMatch(
+      /^latency_p50 has no value over 5m on v1 \(stable\): no requests recorded; it is checked again/,
+    );
   });
 
   it('requires traffic for rps without bounds, and compares rps with a bound', async () => {
     const { clock, requests, context } = setup();
     const none = await metricsCheck.run(metricsCheck.params.parse({ metric: 'rps' }), context);
-    expect(none).toMatchObject({
-      ok: false,
-      summary: 'rps 0/s over 5m on v1 (stable): no requests recorded',
-    });
+    expect(none).toMatchObject({ ok: false, inconclusive: true });
+    expect(none.summary).toMatch(/^rps 0\/s over 5m on v1 \(stable\): no requests recorded/);
 
     // 60 requests spread over the minute before now: 1 rps over a 1m window.
     for (let second = 0; second < 60; second++) {
@@ -142,7 +170,7 @@ describe('metrics check', () => {
     expect(result.summary).toBe('rps 1/s > max 0.5/s over 1m on v1 (stable) (60 requests)');
   });
 
-  it('fails with the source error message when metrics are unavailable', async () => {
+  it('is inconclusive with the source error message when metrics are unavailable', async () => {
     const broken: MetricSource = {
       type: 'prometheus',
       window: async () => {
@@ -152,6 +180,7 @@ describe('metrics check', () => {
     const result = await metricsCheck.run(metricsCheck.params.parse({}), contextFor({ metrics: broken }));
     expect(result).toEqual({
       ok: false,
+      inconclusive: true,
       summary: 'prometheus metrics unavailable for v1: connect ECONNREFUSED 127.0.0.1:9090',
     });
   });

@@ -13,7 +13,12 @@ export type VersionRole = (typeof VERSION_ROLES)[number];
 
 /** "Monitoring configured" with no bound means the metric has data: at least one request. */
 const PRESENT_MIN_REQUESTS = 1;
+/** Fewest requests a rate or a latency is judged on, as for rollback triggers. */
+const DEFAULT_MIN_REQUESTS = 10;
 const RPS_DECIMALS = 2;
+/** What a person can do about an item that has no traffic to judge. */
+const NO_TRAFFIC_HINT =
+  '; it is checked again until traffic arrives (analysis.syntheticLoad can send some), or sign or waive it';
 
 const bound = z
   .union([z.number(), z.string()])
@@ -62,6 +67,14 @@ const metricsParams = z
       .optional()
       .describe('The metric must be at least this; requests defaults to 1 (metrics are being recorded).'),
     max: bound.optional().describe('The metric must be at most this.'),
+    minRequests: z
+      .number()
+      .int()
+      .min(1)
+      .prefault(DEFAULT_MIN_REQUESTS)
+      .describe(
+        'error_rate and latency: below this many requests in the window the item is inconclusive, not judged.',
+      ),
   })
   .transform((params, ctx) => {
     const normalized: Record<'min' | 'max', number | undefined> = { min: undefined, max: undefined };
@@ -102,7 +115,11 @@ function format(metric: MetricsMetric, value: number): string {
   return formatMetricValue(metric, value);
 }
 
-/** `metrics`: reads one version's metric over a window; fails when it has no data or breaks a bound. */
+/**
+ * `metrics`: reads one version's metric over a window. Only a measured breach fails it. No data (no
+ * requests, too few to judge, a source that did not answer) is inconclusive, and so is traffic below
+ * a `requests` or `rps` minimum: nobody calling a version says nothing about the version.
+ */
 export const metricsCheck: CheckKind<MetricsParams> = {
   kind: 'metrics',
   params: metricsParams,
@@ -115,27 +132,58 @@ export const metricsCheck: CheckKind<MetricsParams> = {
     } catch (err) {
       return {
         ok: false,
+        inconclusive: true,
         summary: `${context.metrics.type} metrics unavailable for ${version}: ${(err as Error).message}`,
       };
     }
-    const data = { version, role: params.version, metric: params.metric, windowMs: params.window, ...stats };
-    const requests =
-      params.metric === 'requests' ? '' : ` (${stats.requests.toLocaleString('en-US')} requests)`;
+    const synthetic = context.synthetic?.(version, params.window);
+    const data = {
+      version,
+      role: params.version,
+      metric: params.metric,
+      windowMs: params.window,
+      ...stats,
+      ...(synthetic ? { synthetic } : {}),
+    };
+    const counted = `${stats.requests.toLocaleString('en-US')} requests${synthetic && synthetic.requests > 0 ? `, ${synthetic.requests.toLocaleString('en-US')} of them synthetic` : ''}`;
+    const requests = params.metric === 'requests' ? '' : ` (${counted})`;
+    const traffic = params.metric === 'requests' || params.metric === 'rps';
+    if (!traffic && stats.requests < params.minRequests) {
+      const summary =
+        stats.requests === 0
+          ? `${params.metric} has no value ${where}: no requests recorded`
+          : `${params.metric} not judged ${where}: ${counted}, fewer than minRequests ${params.minRequests}`;
+      return { ok: false, inconclusive: true, summary: summary + NO_TRAFFIC_HINT, data };
+    }
     const value = valueOf(params.metric, stats);
     if (value === undefined) {
-      return { ok: false, summary: `${params.metric} has no value ${where}: no requests recorded`, data };
+      return {
+        ok: false,
+        inconclusive: true,
+        summary: `${params.metric} has no value ${where}${requests}`,
+        data,
+      };
     }
     const shown = `${params.metric} ${format(params.metric, value)}`;
     if (params.min !== undefined && value < params.min) {
       const summary = `${shown} < min ${format(params.metric, params.min)} ${where}${requests}`;
-      return { ok: false, summary, value, data };
+      // Too little traffic cannot be held against the version; a rate or latency below a floor can.
+      return traffic
+        ? { ok: false, inconclusive: true, summary: summary + NO_TRAFFIC_HINT, value, data }
+        : { ok: false, summary, value, data };
     }
     if (params.max !== undefined && value > params.max) {
       const summary = `${shown} > max ${format(params.metric, params.max)} ${where}${requests}`;
       return { ok: false, summary, value, data };
     }
     if (params.min === undefined && params.max === undefined && stats.requests < PRESENT_MIN_REQUESTS) {
-      return { ok: false, summary: `${shown} ${where}: no requests recorded`, value, data };
+      return {
+        ok: false,
+        inconclusive: true,
+        summary: `${shown} ${where}: no requests recorded${NO_TRAFFIC_HINT}`,
+        value,
+        data,
+      };
     }
     const bounds = [
       params.min === undefined ? undefined : `>= ${format(params.metric, params.min)}`,
