@@ -55,6 +55,8 @@ export interface LoadedConfig {
   file: string;
   /** Absolute path of the folder holding the config file; relative paths in it resolve here. */
   dir: string;
+  /** `file:line:col` of a key path in the file (the nearest parent that is written), for later findings. */
+  locate(path: readonly (string | number)[]): string;
 }
 
 type Path = YamlPath;
@@ -127,7 +129,9 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const environments = await environmentConfigs(parsed.data, data.value, dir);
   if (!environments.ok)
     throw new ConfigError(source.format(environments.findings.map((f) => source.place(f))));
-  return { config: parsed.data, environments: environments.configs, file: absolute, dir };
+  const locate = (at: readonly (string | number)[]): string =>
+    source.position(source.place({ path: [...at], anchor: 'key', message: '' }).offset);
+  return { config: parsed.data, environments: environments.configs, file: absolute, dir, locate };
 }
 
 /** Objects merge key by key; anything else (lists included) is replaced by the override. */
