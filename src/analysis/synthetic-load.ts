@@ -2,10 +2,14 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 
-/** Synthetic requests sent to one version over a window, and how many of them failed (5xx or no answer). */
+/**
+ * Synthetic requests to one version over a window: those answered (they reach the version's metrics),
+ * how many of those were 5xx, and those that got no answer at all (refused, reset, timed out).
+ */
 export interface SyntheticCounts {
   requests: number;
   errors: number;
+  unanswered: number;
 }
 
 /** Where a synthetic request goes: a URL, with the headers that pin it to the version. */
@@ -13,6 +17,9 @@ export interface SyntheticTarget {
   url: string;
   headers: Record<string, string>;
 }
+
+/** How one synthetic request ended. */
+type Outcome = 'ok' | 'error' | 'unanswered';
 
 /** A version's place in the route. */
 export type RouteRole = 'stable' | 'canary';
@@ -94,13 +101,14 @@ export class SyntheticLoad {
   /** Synthetic requests sent to `version` whose answers arrived in the last `windowMs`. */
   window(version: string, windowMs: number): SyntheticCounts {
     const seconds = this.counts.get(version);
-    const total = { requests: 0, errors: 0 };
+    const total = { requests: 0, errors: 0, unanswered: 0 };
     if (!seconds) return total;
     const from = Math.floor((this.options.clock.now() - windowMs) / SECOND_MS);
     for (const [second, c] of seconds) {
       if (second <= from) continue;
       total.requests += c.requests;
       total.errors += c.errors;
+      total.unanswered += c.unanswered;
     }
     return total;
   }
@@ -118,12 +126,12 @@ export class SyntheticLoad {
     if (!target) return;
     this.inFlight += 1;
     let settled = false;
-    const done = (failed: boolean, why?: string): void => {
+    const done = (outcome: Outcome, why?: string): void => {
       // A timeout destroys the request, which then also reports an error: count it once.
       if (settled) return;
       settled = true;
       this.inFlight -= 1;
-      this.count(version, failed);
+      this.count(version, outcome);
       if (why && why !== this.lastError) {
         this.options.logger.warn({ version }, `synthetic request to ${version} failed: ${why}`);
       }
@@ -140,17 +148,17 @@ export class SyntheticLoad {
         response.resume();
         response.on('end', () => {
           const status = response.statusCode ?? 0;
-          done(status >= 500, status >= 500 ? `HTTP ${status}` : undefined);
+          done(status >= 500 ? 'error' : 'ok', status >= 500 ? `HTTP ${status}` : undefined);
         });
-        response.on('error', (err) => done(true, err.message));
+        response.on('error', (err) => done('unanswered', err.message));
       },
     );
     request.on('timeout', () => request.destroy(new Error(`no answer in ${settings.timeoutMs}ms`)));
-    request.on('error', (err) => done(true, err.message));
+    request.on('error', (err) => done('unanswered', err.message));
     request.end();
   }
 
-  private count(version: string, failed: boolean): void {
+  private count(version: string, outcome: Outcome): void {
     let seconds = this.counts.get(version);
     if (!seconds) {
       seconds = new Map();
@@ -159,9 +167,10 @@ export class SyntheticLoad {
       if (this.counts.size > MAX_VERSIONS) this.counts.delete(this.counts.keys().next().value as string);
     }
     const second = Math.floor(this.options.clock.now() / SECOND_MS);
-    const c = seconds.get(second) ?? { requests: 0, errors: 0 };
-    c.requests += 1;
-    if (failed) c.errors += 1;
+    const c = seconds.get(second) ?? { requests: 0, errors: 0, unanswered: 0 };
+    if (outcome === 'unanswered') c.unanswered += 1;
+    else c.requests += 1;
+    if (outcome === 'error') c.errors += 1;
     seconds.set(second, c);
     for (const old of seconds.keys()) {
       if (old > second - HISTORY_SECONDS) break;

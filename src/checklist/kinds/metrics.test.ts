@@ -96,7 +96,7 @@ describe('metrics check', () => {
 
   it('labels synthetic requests in the evidence', async () => {
     const { requests, context } = setup({
-      synthetic: (version) => (version === 'v2' ? { requests: 40, errors: 0 } : undefined),
+      synthetic: (version) => (version === 'v2' ? { requests: 40, errors: 0, unanswered: 0 } : undefined),
     });
     traffic(requests, 'v2', 50);
     const params = metricsCheck.params.parse({ version: 'canary', metric: 'error_rate', max: '5%' });
