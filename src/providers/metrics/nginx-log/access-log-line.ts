@@ -13,6 +13,11 @@ export const LOG_FORMAT =
 /** The name LOG_FORMAT gives the format, for the `access_log FILE NAME;` line. */
 export const LOG_FORMAT_NAME = 'shipcheck';
 
+/** What to add to nginx's config so that `accessLog` is written in a format shipcheck reads. */
+export function logFormatAdvice(accessLog: string): string {
+  return `add to nginx's http block: ${LOG_FORMAT} and write the log with: access_log ${accessLog} ${LOG_FORMAT_NAME};`;
+}
+
 /** The JSON keys the parser reads; each holds the nginx variable of the same name. */
 export const FIELDS = {
   status: 'status',

@@ -1,4 +1,4 @@
-import { LOG_FORMAT, LOG_FORMAT_NAME, describeLineProblem, type LineProblem } from './access-log-line.js';
+import { describeLineProblem, logFormatAdvice, type LineProblem } from './access-log-line.js';
 
 /** Distinct problems kept per stretch; more would only repeat the first ones' story. */
 const MAX_PROBLEMS_KEPT = 8;
@@ -70,8 +70,8 @@ export class UnusableLines {
       .join('; ');
     const since = new Date(stretch.firstAt).toISOString();
     return (
-      `${plural(stretch.lines, 'line')} read from ${this.accessLog} since ${since}, none usable: ${problems}. ` +
-      `Add to nginx's http block: ${LOG_FORMAT} and write the log with: access_log ${this.accessLog} ${LOG_FORMAT_NAME};`
+      `${plural(stretch.lines, 'line')} read from ${this.accessLog} since ${since}, none usable: ${problems}; ` +
+      logFormatAdvice(this.accessLog)
     );
   }
 }
