@@ -50,7 +50,7 @@ export interface AccessLogEntry {
 
 /** Why a line cannot be used: a field that is missing or holds something else, or a line that is not JSON. */
 export interface LineProblem {
-  /** The field at fault; for a missing one with an alternative, the one LOG_FORMAT names first. */
+  /** The field at fault; when both of a pair are missing, the client-side one (`status`, `request_time`). */
   field: AccessLogField | 'line';
   problem: 'missing' | 'malformed' | 'not-json' | 'too-long';
   /** The value found, for `malformed`. */
