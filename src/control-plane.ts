@@ -211,6 +211,7 @@ async function createUnit(
         ? new NginxLogMetricSource({
             accessLog: path.resolve(dir, metricsConfig.accessLog),
             versionOf: (address) => fleet.instances().find((i) => i.address === address)?.version,
+            logger: log.child({ component: 'metrics' }),
           })
         : new BuiltinMetricSource(requestMetrics);
   const synthetic = config.analysis.syntheticLoad;

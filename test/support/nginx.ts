@@ -24,6 +24,10 @@ export interface NginxOptions {
   name?: string;
   /** Replaces the default `location / { proxy_pass http://NAME; ... }` of the one server block. */
   locations?: string;
+  /** Replaces LOG_FORMAT: a `log_format shipcheck ...;` directive, as a user might have written it. */
+  logFormat?: string;
+  /** More directives for the `http` block, such as `upstream` blocks the locations proxy to. */
+  http?: string;
 }
 
 /** nginx.conf listening on 127.0.0.1:PORT, including `dir/upstream.conf` and logging JSON to `dir/access.log`. */
@@ -43,7 +47,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log;
 events { worker_connections 512; }
 http {
-  ${LOG_FORMAT}
+  ${options.logFormat ?? LOG_FORMAT}
   access_log ${dir}/access.log shipcheck;
   client_body_temp_path ${dir}/tmp/body;
   proxy_temp_path ${dir}/tmp/proxy;
@@ -51,6 +55,7 @@ http {
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
   include ${dir}/upstream.conf;
+  ${options.http ?? ''}
   server {
     listen 127.0.0.1:${port};
     ${locations}

@@ -1,62 +1,38 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { ProviderError } from '../../../errors.js';
-import type { Clock } from '../../../util/clock.js';
+import { systemClock, type Clock } from '../../../util/clock.js';
 import { RequestMetrics } from '../builtin/request-metrics.js';
 import type { MetricSource, WindowStats } from '../types.js';
+import { parseAccessLogLine, type LineProblem } from './access-log-line.js';
+import { UnusableLines } from './unusable-lines.js';
 
-/** The `log_format` to add to nginx.conf's `http` block; the access log must use it (`access_log FILE shipcheck;`). */
-export const LOG_FORMAT =
-  'log_format shipcheck escape=json \'{"status":$status,"upstream_addr":"$upstream_addr","request_time":$request_time}\';';
+// The format is what users of this source configure nginx with, so it is importable from here too.
+export { LOG_FORMAT } from './access-log-line.js';
 
-const MS_PER_SECOND = 1000;
 /** New lines show up in window() within this delay; nginx writes each line when its request ends. */
 const DEFAULT_POLL_INTERVAL_MS = 250;
 const READ_CHUNK_BYTES = 64 * 1024;
 /** A longer line is not one of ours; dropping it keeps a log without newlines from growing memory. */
 const MAX_LINE_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
-/** nginx joins the servers it tried with `, ` and internal redirects with ` : `; the last one answered. */
-const UPSTREAM_SEPARATOR = /\s*(?:,|\s:\s)\s*/;
+const TOO_LONG: LineProblem = { field: 'line', problem: 'too-long' };
 
-/** One access-log line: what analysis needs from it. */
-export interface AccessLogEntry {
-  status: number;
-  /** The upstream that answered, the last one when nginx tried several. */
-  upstreamAddr: string;
-  latencyMs: number;
+/** Where the source warns that lines arrive in a format it cannot read; pino fits. */
+export interface NginxLogLogger {
+  warn(obj: object, msg: string): void;
 }
 
 /** Options of the nginx access-log metric source. */
 export interface NginxLogMetricSourceOptions {
-  /** The access log written with LOG_FORMAT. */
+  /** The access log written with LOG_FORMAT (or any JSON format with its fields). */
   accessLog: string;
   /** The version an upstream address belongs to, or undefined for one shipcheck does not manage. */
   versionOf: (upstreamAddr: string) => string | undefined;
   clock?: Clock;
   /** How often the log is read; DEFAULT_POLL_INTERVAL_MS by default. */
   pollIntervalMs?: number;
-}
-
-/** Parses one LOG_FORMAT line; undefined for anything else (another format, a request nginx answered itself). */
-export function parseAccessLogLine(line: string): AccessLogEntry | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const {
-    status,
-    upstream_addr: upstreamAddr,
-    request_time: requestTime,
-  } = parsed as Record<string, unknown>;
-  if (typeof status !== 'number' || typeof upstreamAddr !== 'string' || typeof requestTime !== 'number') {
-    return undefined;
-  }
-  const last = upstreamAddr.split(UPSTREAM_SEPARATOR).pop()?.trim() ?? '';
-  if (last === '' || last === '-') return undefined;
-  return { status, upstreamAddr: last, latencyMs: requestTime * MS_PER_SECOND };
+  /** Told once per stretch of lines that cannot be used; silent without one. */
+  logger?: NginxLogLogger;
 }
 
 /**
@@ -67,6 +43,8 @@ export function parseAccessLogLine(line: string): AccessLogEntry | undefined {
 export class NginxLogMetricSource implements MetricSource {
   readonly type = 'nginx-log';
   private readonly metrics: RequestMetrics;
+  private readonly clock: Clock;
+  private readonly unusable: UnusableLines;
   private readonly pollIntervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private handle: FileHandle | undefined;
@@ -79,7 +57,9 @@ export class NginxLogMetricSource implements MetricSource {
   private lastError: Error | undefined;
 
   constructor(private readonly options: NginxLogMetricSourceOptions) {
-    this.metrics = new RequestMetrics({ clock: options.clock });
+    this.clock = options.clock ?? systemClock;
+    this.metrics = new RequestMetrics({ clock: this.clock });
+    this.unusable = new UnusableLines(options.accessLog);
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   }
 
@@ -114,13 +94,18 @@ export class NginxLogMetricSource implements MetricSource {
     return this.polling;
   }
 
-  /** Stats of `version` over the last `windowMs`; throws ProviderError while the log cannot be read. */
+  /**
+   * Stats of `version` over the last `windowMs`. Throws ProviderError while the log cannot be read, and
+   * when lines arrived in the window but none could be used, saying why and which log_format to add.
+   */
   async window(version: string, windowMs: number): Promise<WindowStats> {
     if (this.lastError !== undefined) {
       throw new ProviderError(`metrics.accessLog ${this.options.accessLog}: ${this.lastError.message}`, {
         cause: this.lastError,
       });
     }
+    const problem = this.unusable.problemSince(this.clock.now() - windowMs);
+    if (problem !== undefined) throw new ProviderError(problem);
     return this.metrics.window(version, windowMs);
   }
 
@@ -157,6 +142,10 @@ export class NginxLogMetricSource implements MetricSource {
     } catch (err) {
       this.lastError = err as Error;
     }
+    const warning = this.unusable.takeWarning();
+    if (warning !== undefined) {
+      this.options.logger?.warn({ accessLog: this.options.accessLog }, `nginx access log: ${warning}`);
+    }
   }
 
   /** Reads the open file from the offset to its end, recording complete lines. */
@@ -182,7 +171,9 @@ export class NginxLogMetricSource implements MetricSource {
         const line = overflow ? undefined : Buffer.concat([...this.partial, piece]).toString('utf8');
         this.clearPartial();
         if (line !== undefined) this.recordLine(line);
+        else this.unusable.unusable(TOO_LONG, this.clock.now());
       } else if (piece.length <= MAX_LINE_BYTES) this.recordLine(piece.toString('utf8'));
+      else this.unusable.unusable(TOO_LONG, this.clock.now());
     }
     if (start < chunk.length) {
       const rest = chunk.subarray(start);
@@ -199,8 +190,14 @@ export class NginxLogMetricSource implements MetricSource {
   }
 
   private recordLine(line: string): void {
-    const entry = parseAccessLogLine(line);
-    if (entry === undefined) return;
+    const parsed = parseAccessLogLine(line);
+    if (parsed.kind === 'ignored') return;
+    if (parsed.kind === 'unusable') {
+      this.unusable.unusable(parsed.problem, this.clock.now());
+      return;
+    }
+    this.unusable.usable(this.clock.now());
+    const { entry } = parsed;
     const version = this.options.versionOf(entry.upstreamAddr);
     if (version !== undefined) this.metrics.record(version, entry.status, entry.latencyMs);
   }
