@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { InstanceRecord } from '../providers/fleet/types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { appendEvidence } from '../checklist/evidence.js';
 import type { Evidence, Gate, ItemState } from '../checklist/types.js';
 import {
   type ChecklistItemRow,
@@ -391,7 +392,7 @@ export class KyselyStore implements Store {
   async updateChecklistItem(
     releaseId: number,
     itemId: string,
-    patch: { state: ItemState; evidence?: Evidence },
+    patch: { state: ItemState; evidence?: Evidence; evidenceLimit?: number },
     now: number,
   ): Promise<ChecklistItemRow> {
     return this.durably(async () =>
@@ -403,8 +404,9 @@ export class KyselyStore implements Store {
           .where('item_id', '=', itemId)
           .executeTakeFirst();
         if (!row) throw new NotFoundError(`no checklist item "${itemId}" in release #${releaseId}`);
-        const evidence = JSON.parse(row.evidence) as Evidence[];
-        if (patch.evidence) evidence.push(patch.evidence);
+        let evidence = JSON.parse(row.evidence) as Evidence[];
+        if (patch.evidence)
+          evidence = appendEvidence(evidence, patch.evidence, patch.evidenceLimit ?? Infinity);
         const updated = await tx
           .updateTable('checklist_items')
           .set({ state: patch.state, evidence: JSON.stringify(evidence), updated_at: now })

@@ -216,11 +216,14 @@ export interface Store extends InstanceRecordStore {
   createChecklist(items: ChecklistItemRow[]): Promise<void>;
   /** The release's checklist in template order. */
   listChecklist(releaseId: number): Promise<ChecklistItemRow[]>;
-  /** Sets an item's state, appending evidence when given; durable on return. */
+  /**
+   * Sets an item's state, appending evidence when given; durable on return. With `evidenceLimit`, the
+   * list is capped in the same transaction, as `appendEvidence` (checklist/evidence.ts) describes.
+   */
   updateChecklistItem(
     releaseId: number,
     itemId: string,
-    patch: { state: ItemState; evidence?: Evidence },
+    patch: { state: ItemState; evidence?: Evidence; evidenceLimit?: number },
     now: number,
   ): Promise<ChecklistItemRow>;
 }
