@@ -21,6 +21,7 @@ import {
   parseMatcher,
   sameToken,
 } from './alertmanager.js';
+import { API_BODY_LIMIT_BYTES } from './bodies.js';
 import { buildApi } from './server.js';
 
 const VARS = { service: 'web', environment: 'production', version: 'v1.2+3' };
@@ -500,6 +501,34 @@ describe(`POST ${ALERTMANAGER_PATH}`, () => {
     expect((await post(stable)).json<AlertmanagerResult>()).toMatchObject({ ignored: 1 });
     const canary = payload({}, { labels: { alertname: 'X', service: 'web', version: 'v2' } });
     expect((await post(canary)).json<AlertmanagerResult>().rolledBack).toHaveLength(1);
+  });
+
+  it('takes an alert group larger than the rest of the API takes, as JSON only, and checks the token first', async () => {
+    app = api([new FakeUnit('web', 'v2')], [target('web')]);
+    // A large group: hundreds of alerts with long annotations, well past the API's own body limit.
+    const alerts = Array.from({ length: 400 }, (_, i) => ({
+      ...payload().alerts[0],
+      fingerprint: `fp${i}`,
+      labels: { alertname: 'DiskFull', service: 'other', instance: `host-${i}:9100` },
+      annotations: { description: `disk of host-${i} is ${'full '.repeat(60)}` },
+    }));
+    const large = payload({ alerts });
+    expect(JSON.stringify(large).length).toBeGreaterThan(API_BODY_LIMIT_BYTES);
+    const res = await post(large);
+    expect(res.statusCode).toBe(200);
+    expect(res.json<AlertmanagerResult>()).toMatchObject({ ignored: 400 });
+
+    const asText = (token: string) =>
+      app!.inject({
+        method: 'POST',
+        url: ALERTMANAGER_PATH,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+        payload: JSON.stringify(payload()),
+      });
+    expect((await asText('not-the-token-at-all')).statusCode).toBe(401);
+    const plain = await asText(TOKEN);
+    expect(plain.statusCode).toBe(415);
+    expect(plain.json().error).toMatch(/takes a JSON body sent with "content-type: application\/json"/);
   });
 
   it("reaches only the units whose token was sent: staging's Alertmanager cannot roll back production", async () => {

@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
 import { type AlertTarget, registerAlertmanager } from './alertmanager.js';
@@ -13,6 +14,7 @@ import {
   prometheusTargets,
 } from '../providers/metrics/prometheus/prometheus-sd.js';
 import { ConflictError, InputError, NotFoundError, ProviderError } from '../errors.js';
+import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { EventRow, Store } from '../store/types.js';
 
 /** Events replayed to a new SSE client that sends no Last-Event-ID. */
@@ -28,6 +30,14 @@ const SSE_POLL_MS = 250;
 const SSE_REORDER_WINDOW = 200;
 /** Most rows any list endpoint returns. */
 const MAX_LIMIT = 1000;
+/**
+ * Methods that change something. They take JSON only: a form or a `text/plain` fetch from any web
+ * page is a "simple" request a browser sends cross-site without asking, so it must not pause,
+ * abort or promote a release.
+ */
+const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** HTTP 415: the body is not in a media type the route takes. */
+const UNSUPPORTED_MEDIA_TYPE = 415;
 
 /** What the API serves. */
 export interface ApiOptions {
@@ -38,6 +48,20 @@ export interface ApiOptions {
   registry: Registry;
   /** Units that take Alertmanager webhooks (see `alertTargetOf`); none when omitted. */
   alerts?: readonly AlertTarget[];
+}
+
+/** Fastify's wording for body problems, replaced by wording that says what to send. */
+function messageOf(err: FastifyError, bodyLimit: number): string {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is larger than ${bodyLimit.toLocaleString('en-US')} bytes`;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'the body is empty; send a JSON object, {} when there is nothing to say';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return `the body is not valid JSON: ${err.message}`;
+    default:
+      return err instanceof SyntaxError ? `the body is not valid JSON: ${err.message}` : err.message;
+  }
 }
 
 /** Maps the error classes to HTTP statuses; anything else is a 500 without details. */
@@ -74,13 +98,30 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     loggerInstance: logger.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
     // Event streams never end on their own; closing the server must not wait for them.
     forceCloseConnections: true,
+    bodyLimit: API_BODY_LIMIT_BYTES,
   });
 
   app.setErrorHandler((err, request, reply) => {
     const status = statusOf(err);
     if (status >= 500) request.log.error({ err }, 'request failed');
-    const message = status >= 500 ? 'internal error; see the server log' : (err as Error).message;
+    const message =
+      status >= 500
+        ? 'internal error; see the server log'
+        : messageOf(err as FastifyError, request.routeOptions.bodyLimit ?? API_BODY_LIMIT_BYTES);
     void reply.status(status).send({ error: message });
+  });
+  // preParsing runs after every onRequest hook, so a route's own checks (the webhook's token) come
+  // first, and before the body is read, so a refused request costs nothing.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    // An unknown route answers 404, whatever it was sent.
+    if (!MUTATING_METHODS.has(request.method) || request.routeOptions.url === undefined) return payload;
+    const problem = jsonContentTypeProblem(request.headers['content-type']);
+    if (problem === undefined) return payload;
+    const err = new Error(
+      `${request.method} ${request.routeOptions.url} takes a JSON body sent with "content-type: application/json" ` +
+        `(${problem}); send {} when there is nothing to say`,
+    );
+    throw Object.assign(err, { statusCode: UNSUPPORTED_MEDIA_TYPE });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
@@ -158,35 +199,31 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     '/api/v1/services/:service/releases',
     async (request, reply) => {
       const engine = engineOf(request.params.service);
-      const body = request.body as { version?: unknown } | undefined;
-      if (!body || typeof body !== 'object' || typeof body.version !== 'string' || body.version === '') {
-        throw new InputError('body must be JSON {"version": "..."}');
-      }
-      const release = await engine.deploy(body.version);
+      const { version } = parseBody(Bodies.deploy, request.body);
+      const release = await engine.deploy(version);
       return reply.status(201).send(await engine.release(release.id));
     },
   );
 
-  const command = (
+  const command = <S extends z.ZodObject>(
     name: string,
-    run: (engine: Engine, body: Record<string, unknown>) => Promise<{ id: number }>,
+    schema: S,
+    run: (engine: Engine, body: z.output<S>) => Promise<{ id: number }>,
   ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/${name}`,
       async (request) => {
         const engine = engineOf(request.params.service);
-        const body =
-          request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
-        const release = await run(engine, body);
+        const release = await run(engine, parseBody(schema, request.body));
         return engine.release(release.id);
       },
     );
   };
-  command('promote', (engine, body) => engine.promote(body.full === true));
-  command('pause', (engine) => engine.pause());
-  command('resume', (engine) => engine.resume());
-  command('abort', (engine) => engine.abort());
-  command('rollback', (engine) => engine.rollback());
+  command('promote', Bodies.promote, (engine, body) => engine.promote(body.full === true));
+  command('pause', Bodies.none, (engine) => engine.pause());
+  command('resume', Bodies.none, (engine) => engine.resume());
+  command('abort', Bodies.none, (engine) => engine.abort());
+  command('rollback', Bodies.none, (engine) => engine.rollback());
 
   app.get<{ Params: { service: string }; Querystring: { release?: string } }>(
     '/api/v1/services/:service/checklist',
@@ -200,33 +237,22 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const id = parseId(request.params.id);
     return (await engineOfRelease(id)).checklistOf(id);
   });
-  const itemCommand = (
+  const checklistCommand = <S extends z.ZodObject>(
     name: string,
-    run: (engine: Engine, item: string, by: string, body: Record<string, unknown>) => Promise<unknown>,
+    schema: S,
+    run: (engine: Engine, body: z.output<S>) => Promise<unknown>,
   ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/checklist/${name}`,
-      async (request) => {
-        const engine = engineOf(request.params.service);
-        const body =
-          request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
-        if (typeof body.item !== 'string' || body.item === '') {
-          throw new InputError(`body must be JSON {"item": "ITEM-ID", ...}`);
-        }
-        const by = typeof body.by === 'string' && body.by ? body.by : 'api';
-        return run(engine, body.item, by, body);
-      },
+      async (request) => run(engineOf(request.params.service), parseBody(schema, request.body)),
     );
   };
-  itemCommand('sign', (engine, item, by, body) =>
-    engine.signItem(item, by, typeof body.note === 'string' ? body.note : undefined),
+  checklistCommand('sign', Bodies.sign, (engine, body) => engine.signItem(body.item, body.by, body.note));
+  checklistCommand('sign-gate', Bodies.signGate, (engine, body) => engine.signGate(body.by, body.note));
+  checklistCommand('waive', Bodies.waive, (engine, body) =>
+    engine.waiveItem(body.item, body.by, body.reason),
   );
-  itemCommand('waive', (engine, item, by, body) => {
-    if (typeof body.reason !== 'string' || !body.reason.trim())
-      throw new InputError('waiving an item needs a "reason"');
-    return engine.waiveItem(item, by, body.reason);
-  });
-  itemCommand('rerun', (engine, item, by) => engine.rerunItem(item, by));
+  checklistCommand('rerun', Bodies.rerun, (engine, body) => engine.rerunItem(body.item, body.by));
 
   app.get<{ Params: { id: string } }>('/api/v1/releases/:id', async (request) => {
     const id = parseId(request.params.id);

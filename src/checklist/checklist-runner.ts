@@ -2,13 +2,30 @@ import type { Logger } from 'pino';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { keepTail } from '../util/cut.js';
+import { MAX_EVIDENCE_ENTRIES } from './evidence.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckContext, CheckKind, CheckResult, Evidence, Gate } from './types.js';
 
 /** Who runs automated checks, as evidence names it. */
 const AUTOMATION = 'shipcheck';
-/** Output kept per evidence entry; the check's own excerpt is usually shorter. */
-const MAX_OUTPUT_CHARS = 8192;
+/** Longest note or reason quoted back when an item is signed or waived again. */
+const QUOTED_NOTE_CHARS = 80;
+/** Output kept per evidence entry (its end, after a note of what was cut); a check's own excerpt is usually shorter. */
+export const MAX_OUTPUT_CHARS = 8192;
+
+/** Item states that no longer hold a gate: signing or waiving such an item again changes nothing. */
+export const SETTLED_STATES: ReadonlySet<ChecklistItemRow['state']> = new Set([
+  'passed',
+  'waived',
+  'not-applicable',
+]);
+
+/** What `signGate` signed, and at which gate. */
+export interface GateSignature {
+  gate: Gate;
+  signed: ChecklistItemRow[];
+}
 
 /** Where a release stands at one gate. */
 export interface GateOutcome {
@@ -132,6 +149,10 @@ export class ChecklistRunner {
         `"${item.id}" is an automated ${item.kind} check and cannot be signed; waive it with a reason instead`,
       );
     }
+    // Before the gate check: once its last item is signed the release moves on, and a repeat must
+    // still hear that it was signed, not that the item belongs to another gate.
+    const settled = describeSettled(item);
+    if (settled) throw new ConflictError(`${settled}; nothing to do`);
     const current = gateOf(release);
     if (item.gate !== current) {
       throw new ConflictError(
@@ -139,7 +160,8 @@ export class ChecklistRunner {
           (current ? `at the ${current} gate` : `between gates (${release.phase})`),
       );
     }
-    if (item.state === 'passed') return item;
+    // A check of an inconclusive item may be running again; the person's judgement wins.
+    this.running.get(key(release, item))?.abort();
     const evidence: Evidence = { at: this.options.clock.now(), summary: `signed by ${by}`, by };
     if (note) evidence.note = note;
     return this.set(release, item, 'passed', evidence);
@@ -149,10 +171,35 @@ export class ChecklistRunner {
   async waive(release: ReleaseRow, itemId: string, by: string, reason: string): Promise<ChecklistItemRow> {
     if (!reason.trim()) throw new InputError('waiving an item needs a reason');
     const item = await this.item(release, itemId);
-    if (item.state === 'passed') throw new ConflictError(`"${item.id}" has already passed; nothing to waive`);
+    const settled = describeSettled(item);
+    if (settled) throw new ConflictError(`${settled}; nothing to waive`);
     this.running.get(key(release, item))?.abort();
     const evidence: Evidence = { at: this.options.clock.now(), summary: `waived by ${by}`, by, note: reason };
     return this.set(release, item, 'waived', evidence);
+  }
+
+  /**
+   * Signs every pending manual item of the gate the release is at, with one note. ConflictError when
+   * the release is at no gate, or nothing is left to sign there (the message says what it waits on).
+   */
+  async signGate(release: ReleaseRow, by: string, note: string | undefined): Promise<GateSignature> {
+    const gate = gateOf(release);
+    if (!gate) {
+      throw new ConflictError(
+        `release #${release.id} is at no gate (phase ${release.phase}); nothing to sign until it reaches one`,
+      );
+    }
+    const items = (await this.options.store.listChecklist(release.id)).filter((i) => i.gate === gate);
+    const toSign = items.filter((i) => !i.automated && i.state === 'pending');
+    if (toSign.length === 0) {
+      const open = items.filter((i) => !SETTLED_STATES.has(i.state));
+      const waitsOn =
+        open.length > 0 ? `; it waits on ${open.map((i) => `${i.id} (${i.state})`).join(', ')}` : '';
+      throw new ConflictError(`nothing left to sign at the ${gate} gate of release #${release.id}${waitsOn}`);
+    }
+    const signed: ChecklistItemRow[] = [];
+    for (const item of toSign) signed.push(await this.sign(release, item.id, by, note));
+    return { gate, signed };
   }
 
   /** Runs a failed automated item again. */
@@ -212,7 +259,9 @@ export class ChecklistRunner {
     evidence?: Evidence,
     replaceLastEvidence = false,
   ): Promise<ChecklistItemRow> {
-    const patch = evidence ? { state, evidence, replaceLastEvidence } : { state };
+    const patch = evidence
+      ? { state, evidence, replaceLastEvidence, evidenceLimit: MAX_EVIDENCE_ENTRIES }
+      : { state };
     const updated = await this.options.store.updateChecklistItem(
       release.id,
       item.id,
@@ -236,7 +285,7 @@ export class ChecklistRunner {
         if (controller.signal.aborted) return;
         const at = this.options.clock.now();
         const evidence: Evidence = { at, summary: result.summary, by: AUTOMATION };
-        if (result.output !== undefined) evidence.output = result.output.slice(-MAX_OUTPUT_CHARS);
+        if (result.output !== undefined) evidence.output = keepTail(result.output, MAX_OUTPUT_CHARS);
         if (result.value !== undefined) evidence.value = result.value;
         if (result.data !== undefined) evidence.data = result.data;
         const state = result.ok ? 'passed' : result.inconclusive ? 'inconclusive' : 'failed';
@@ -276,4 +325,24 @@ function lastAt(item: ChecklistItemRow): number {
 
 function key(release: ReleaseRow, item: ChecklistItemRow): string {
   return `${release.id}:${item.id}`;
+}
+
+/** `"x" was already signed by alice at 2026-12-06T10:00:00Z`, or undefined while the item is open. */
+function describeSettled(item: ChecklistItemRow): string | undefined {
+  if (!SETTLED_STATES.has(item.state)) return undefined;
+  const last = item.evidence[item.evidence.length - 1];
+  const when = last ? ` at ${new Date(last.at).toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
+  const text = last?.note?.replace(/\s+/g, ' ').trim() ?? '';
+  const short = text.length > QUOTED_NOTE_CHARS ? `${text.slice(0, QUOTED_NOTE_CHARS - 1)}…` : text;
+  const note = short ? ` ("${short}")` : '';
+  switch (item.state) {
+    case 'passed':
+      return item.automated
+        ? `"${item.id}" has already passed${last ? ` (${last.summary})` : ''}${when}`
+        : `"${item.id}" was already signed by ${last?.by ?? 'someone'}${when}${note}`;
+    case 'waived':
+      return `"${item.id}" was already waived by ${last?.by ?? 'someone'}${when}${note}`;
+    default:
+      return `"${item.id}" is not applicable${last ? ` (${last.summary})` : ''}`;
+  }
 }

@@ -25,7 +25,13 @@ import type {
 } from '../store/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
-import { type ChecklistRunner, type GateOutcome, gateOf } from '../checklist/checklist-runner.js';
+import { checkVersion } from '../domain/version.js';
+import {
+  type ChecklistRunner,
+  type GateOutcome,
+  type GateSignature,
+  gateOf,
+} from '../checklist/checklist-runner.js';
 import type { ResolvedItem } from '../checklist/template.js';
 import type { Gate } from '../checklist/types.js';
 import type { ChecklistItemRow } from '../store/types.js';
@@ -34,6 +40,7 @@ import type { EngineMetrics } from './engine-metrics.js';
 import type { Lease } from './lease.js';
 import type { Notifier } from '../notify/notifier.js';
 import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
+import { promoteHold } from './promote-hold.js';
 import { Reasons } from './reasons.js';
 
 /** How often the reconciler looks at every release; analysis runs on its own `analysis.interval`. */
@@ -264,9 +271,8 @@ export class Engine {
   /** Starts a release of `version`; ConflictError when one is already active. */
   deploy(version: string): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      if (!/^[\w.+-]{1,128}$/.test(version)) {
-        throw new InputError(`version "${version}": use letters, digits, dots, dashes, underscores or +`);
-      }
+      const problem = checkVersion(version);
+      if (problem) throw new InputError(problem);
       const service = await this.serviceRow();
       const active = await this.store.activeRelease(this.service);
       if (active) {
@@ -334,8 +340,10 @@ export class Engine {
   /** Moves the active release to its next step now, or to 100% with `full`. */
   promote(full: boolean): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive();
+      const release = await this.requireActive('promote');
       if (release.phase === 'rolling-back') throw new ConflictError(`release #${release.id} is rolling back`);
+      const held = promoteHold(release, this.checklist ? await this.store.listChecklist(release.id) : []);
+      if (held) throw new ConflictError(held);
       const now = this.now();
       let patch: ReleasePatch = { state: 'progressing', reason: null };
       if (full || release.phase === 'verifying') {
@@ -359,7 +367,7 @@ export class Engine {
   /** Holds the active release at its current step; analysis and rollback triggers keep running. */
   pause(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive();
+      const release = await this.requireActive('pause');
       if (release.phase === 'rolling-back') throw new ConflictError(`release #${release.id} is rolling back`);
       const updated = await this.update(release, { state: 'paused', reason: Reasons.pausedByUser });
       await this.emit(updated, 'release.paused', Reasons.pausedByUser);
@@ -370,7 +378,7 @@ export class Engine {
   /** Lets a paused release continue; at an indefinite pause it moves past it. */
   resume(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive();
+      const release = await this.requireActive('resume');
       if (release.state !== 'paused')
         throw new ConflictError(`release #${release.id} is ${release.state}, not paused`);
       const steps = this.config.strategy.steps;
@@ -390,7 +398,7 @@ export class Engine {
   /** Rolls the active release back now; it ends `aborted`. */
   abort(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive();
+      const release = await this.requireActive('abort');
       if (release.phase === 'rolling-back') return release;
       const updated = await this.beginRollback(release, Reasons.abortedByUser, 'aborted');
       await this.reconcile();
@@ -485,6 +493,11 @@ export class Engine {
     return this.checklistCommand(async (runner, release) => runner.sign(release, itemId, by, note));
   }
 
+  /** Signs every pending manual item of the gate the active (or last) release is at, with one note. */
+  signGate(by: string, note: string | undefined): Promise<GateSignature> {
+    return this.checklistCommand(async (runner, release) => runner.signGate(release, by, note));
+  }
+
   /** Waives an item of the active (or last) release, with a reason kept as evidence. */
   waiveItem(itemId: string, by: string, reason: string): Promise<ChecklistItemRow> {
     return this.checklistCommand(async (runner, release) => runner.waive(release, itemId, by, reason));
@@ -507,9 +520,9 @@ export class Engine {
     };
   }
 
-  private checklistCommand(
-    work: (runner: ChecklistRunner, release: ReleaseRow) => Promise<ChecklistItemRow>,
-  ): Promise<ChecklistItemRow> {
+  private checklistCommand<T>(
+    work: (runner: ChecklistRunner, release: ReleaseRow) => Promise<T>,
+  ): Promise<T> {
     return this.exclusive(async () => {
       if (!this.checklist)
         throw new ConflictError(`service ${this.service} has no checklist (checklist.template: none)`);
@@ -1336,9 +1349,10 @@ export class Engine {
     );
   }
 
-  private async requireActive(): Promise<ReleaseRow> {
+  /** The active release; ConflictError naming `action` when there is none (the service exists, so not a 404). */
+  private async requireActive(action: string): Promise<ReleaseRow> {
     const release = await this.store.activeRelease(this.service);
-    if (!release) throw new NotFoundError(`service ${this.service} has no active release`);
+    if (!release) throw new ConflictError(`service ${this.service} has no active release to ${action}`);
     return release;
   }
 

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { InstanceRecord } from '../providers/fleet/types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { appendEvidence } from '../checklist/evidence.js';
 import type { Evidence, Gate, ItemState } from '../checklist/types.js';
 import {
   type ChecklistItemRow,
@@ -391,7 +392,7 @@ export class KyselyStore implements Store {
   async updateChecklistItem(
     releaseId: number,
     itemId: string,
-    patch: { state: ItemState; evidence?: Evidence; replaceLastEvidence?: boolean },
+    patch: { state: ItemState; evidence?: Evidence; replaceLastEvidence?: boolean; evidenceLimit?: number },
     now: number,
   ): Promise<ChecklistItemRow> {
     return this.durably(async () =>
@@ -403,11 +404,11 @@ export class KyselyStore implements Store {
           .where('item_id', '=', itemId)
           .executeTakeFirst();
         if (!row) throw new NotFoundError(`no checklist item "${itemId}" in release #${releaseId}`);
-        const evidence = JSON.parse(row.evidence) as Evidence[];
+        let evidence = JSON.parse(row.evidence) as Evidence[];
         if (patch.evidence && patch.replaceLastEvidence && evidence.length > 0) {
           evidence[evidence.length - 1] = patch.evidence;
         } else if (patch.evidence) {
-          evidence.push(patch.evidence);
+          evidence = appendEvidence(evidence, patch.evidence, patch.evidenceLimit ?? Infinity);
         }
         const updated = await tx
           .updateTable('checklist_items')

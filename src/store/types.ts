@@ -219,11 +219,13 @@ export interface Store extends InstanceRecordStore {
   /**
    * Sets an item's state, appending evidence when given (or replacing the newest entry with
    * `replaceLastEvidence`, so a check re-run while it cannot judge keeps one entry); durable on return.
+   * With `evidenceLimit`, the list is capped in the same transaction, as `appendEvidence`
+   * (checklist/evidence.ts) describes.
    */
   updateChecklistItem(
     releaseId: number,
     itemId: string,
-    patch: { state: ItemState; evidence?: Evidence; replaceLastEvidence?: boolean },
+    patch: { state: ItemState; evidence?: Evidence; replaceLastEvidence?: boolean; evidenceLimit?: number },
     now: number,
   ): Promise<ChecklistItemRow>;
 }

@@ -141,7 +141,9 @@ describe('the CLI against a running control plane', () => {
       body: '{"nope": 1}',
     });
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: 'body must be JSON {"version": "..."}' });
+    expect(await bad.json()).toEqual({
+      error: 'unknown field "nope" (this route takes version); version: required',
+    });
     const other = await fetch(`${s.apiUrl}/api/v1/services/nope`);
     expect(other.status).toBe(404);
 

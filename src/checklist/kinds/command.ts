@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { duration } from '../../config/schema.js';
+import { cutNote } from '../../util/cut.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckKind, CheckResult } from '../types.js';
 
@@ -51,7 +52,7 @@ type Ending =
   | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null }
   | { kind: 'not-started'; error: string };
 
-/** Keeps the last OUTPUT_TAIL_BYTES of what it is given, and counts the rest. */
+/** Keeps the last OUTPUT_TAIL_BYTES of what it is given while it reads, and counts the rest. */
 class OutputTail {
   private chunks: Buffer[] = [];
   private kept = 0;
@@ -72,7 +73,7 @@ class OutputTail {
     const dropped = this.total - tail.length;
     // A cut through a multi-byte character decodes as U+FFFD; drop it rather than show garbage.
     const text = tail.toString('utf8').replace(/^\uFFFD+/, '');
-    return dropped > 0 ? `[... ${dropped} earlier bytes]\n${text}` : text;
+    return dropped > 0 ? `${cutNote(dropped, 'bytes')}\n${text}` : text;
   }
 }
 

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../errors.js';
+import { Bodies, DEFAULT_SIGNER, jsonContentTypeProblem, parseBody } from './bodies.js';
+
+function problem(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(InputError);
+    return (err as Error).message;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('jsonContentTypeProblem', () => {
+  it('takes application/json, with charset=utf-8 at most, however it is written', () => {
+    for (const ok of [
+      'application/json',
+      'Application/JSON',
+      'application/json; charset=utf-8',
+      'application/json;charset=UTF-8',
+      'application/json; charset="utf-8"',
+      'application/json;',
+    ]) {
+      expect(jsonContentTypeProblem(ok), ok).toBeUndefined();
+    }
+  });
+
+  it('refuses what a browser sends cross-site without asking, and anything else', () => {
+    expect(jsonContentTypeProblem(undefined)).toBe('no content-type was sent');
+    expect(jsonContentTypeProblem('  ')).toBe('no content-type was sent');
+    expect(jsonContentTypeProblem('text/plain')).toBe('got content-type "text/plain"');
+    for (const bad of [
+      'text/plain;charset=UTF-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonp',
+      'application/json-patch+json',
+      'application/vnd.api+json',
+    ]) {
+      expect(jsonContentTypeProblem(bad), bad).toMatch(/^got content-type/);
+    }
+    expect(jsonContentTypeProblem('application/json; charset=latin1')).toMatch(
+      /the only parameter accepted is charset=utf-8$/,
+    );
+    expect(jsonContentTypeProblem('application/json; boundary=x')).toMatch(/charset=utf-8$/);
+  });
+});
+
+describe('parseBody', () => {
+  it('takes versions that read as neither an option nor a path', () => {
+    for (const version of ['1.4.2', 'v2+build.1', '2026-12-06_rc1', 'A', '9', 'v'.repeat(128)]) {
+      expect(parseBody(Bodies.deploy, { version })).toEqual({ version });
+    }
+    for (const version of [
+      '--help',
+      '-rf',
+      '.',
+      '..',
+      'a..b',
+      '',
+      '_x',
+      '+1',
+      'v1 ',
+      'v/1',
+      'v'.repeat(129),
+    ]) {
+      expect(() => parseBody(Bodies.deploy, { version }), version).toThrow(InputError);
+    }
+    expect(problem(() => parseBody(Bodies.deploy, { version: '--help' }))).toBe(
+      'version "--help" is not valid: a version starts with a letter or a digit and holds only letters, digits, ".", "_", "+" and "-", with no ".."',
+    );
+  });
+
+  it('signs as the default signer when no name, or a blank one, is given', () => {
+    expect(parseBody(Bodies.sign, { item: 'x' })).toEqual({ item: 'x', by: DEFAULT_SIGNER });
+    expect(parseBody(Bodies.sign, { item: 'x', by: '  ' })).toEqual({ item: 'x', by: DEFAULT_SIGNER });
+    expect(parseBody(Bodies.signGate, { by: ' ana ', note: 'ok' })).toEqual({ by: 'ana', note: 'ok' });
+  });
+
+  it('lists several problems, unknown fields first, and counts the rest', () => {
+    expect(problem(() => parseBody(Bodies.waive, { by: 1, a: 1, b: 2 }))).toBe(
+      'unknown fields "a", "b" (this route takes item, by, reason); ' +
+        'item: required; by: expected a string, got number 1; reason: required',
+    );
+    expect(
+      problem(() =>
+        parseBody(Bodies.none, Object.fromEntries([1, 2, 3, 4, 5, 6, 7].map((n) => [`k${n}`, n]))),
+      ),
+    ).toBe('unknown fields "k1", "k2", "k3", "k4", "k5", "k6", "k7" (this route takes no fields: send {})');
+    expect(problem(() => parseBody(Bodies.sign, { item: 1, by: 2, note: 3, x: 4 }))).toBe(
+      'unknown field "x" (this route takes item, by, note); item: expected a string, got number 1; ' +
+        'by: expected a string, got number 2; note: expected a string, got number 3',
+    );
+    expect(problem(() => parseBody(Bodies.sign, { item: '', by: 'x'.repeat(101), nite: 5 }))).toBe(
+      'unknown field "nite"; did you mean "note"?; item: must not be empty; by: at most 100 characters, got 101',
+    );
+    const typos = { iteem: 1, itme: 1, itm: 1, noet: 1, nots: 1, by: 1 };
+    expect(problem(() => parseBody(Bodies.sign, typos))).toMatch(
+      /^unknown field "iteem"; did you mean "item"\?; .*; and 2 more$/,
+    );
+  });
+});

@@ -1,0 +1,192 @@
+// Every body the API takes, in one place: each is a JSON object whose fields are checked for type
+// and length, and a field the route does not know is refused rather than silently ignored.
+import { z } from 'zod';
+import { closest } from '../config/yaml-positions.js';
+import { checkVersion } from '../domain/version.js';
+import { InputError } from '../errors.js';
+
+/** Largest request body the API reads; the Alertmanager webhook has its own, larger limit. */
+export const API_BODY_LIMIT_BYTES = 64 * 1024;
+/** Longest sign-off note or waiver reason. */
+export const MAX_NOTE_CHARS = 2000;
+/** Longest name in `by`. */
+export const MAX_SIGNER_CHARS = 100;
+/** Longest checklist item id (template ids are `section-slug/title-slug`). */
+export const MAX_ITEM_ID_CHARS = 256;
+/** Who signed, when a body names nobody. */
+export const DEFAULT_SIGNER = 'api';
+/** Problems listed in one 400 answer. */
+const ISSUE_LIMIT = 5;
+/** Longest piece of the caller's input quoted back in a message. */
+const QUOTE_CHARS = 40;
+/** Control characters: C0 (below a space), DEL, and C1. */
+const C0_END = 0x20;
+const DEL = 0x7f;
+const C1_END = 0x9f;
+/** Tab, line feed and carriage return: the control characters free text may hold. */
+const LINE_CONTROLS: ReadonlySet<number> = new Set([0x09, 0x0a, 0x0d]);
+/** Marks a custom issue whose message is a whole sentence that already names the field. */
+const WHOLE = { whole: true };
+
+/**
+ * A check that refuses control characters: names are one line and take none; free text
+ * (`lines: true`) keeps tabs and line breaks, but nothing that drives a terminal (escape sequences).
+ */
+function noControls({ lines }: { lines: boolean }) {
+  return (value: string, ctx: z.RefinementCtx): void => {
+    for (const char of value) {
+      const code = char.charCodeAt(0);
+      const control = code < C0_END || (code >= DEL && code <= C1_END);
+      if (!control || (lines && LINE_CONTROLS.has(code))) continue;
+      const hex = code.toString(16).toUpperCase().padStart(4, '0');
+      ctx.addIssue({ code: 'custom', message: `control character U+${hex} is not allowed` });
+      return;
+    }
+  };
+}
+
+const version = z.string().superRefine((value, ctx) => {
+  const problem = checkVersion(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, params: WHOLE });
+});
+const item = z
+  .string()
+  .min(1)
+  .max(MAX_ITEM_ID_CHARS)
+  .superRefine(noControls({ lines: false }));
+const signer = z
+  .string()
+  .max(MAX_SIGNER_CHARS)
+  .superRefine(noControls({ lines: false }))
+  .optional()
+  // A blank name is no name: such a body signs as DEFAULT_SIGNER, as one without `by` does.
+  .transform((by) => by?.trim() || DEFAULT_SIGNER);
+const note = z
+  .string()
+  .max(MAX_NOTE_CHARS)
+  .superRefine(noControls({ lines: true }))
+  .optional();
+const reason = z
+  .string()
+  .max(MAX_NOTE_CHARS)
+  .superRefine(noControls({ lines: true }))
+  .refine((text) => text.trim() !== '', 'must say why the item need not pass');
+
+/** The body of each route that takes one; routes with nothing to say take `{}`. */
+export const Bodies = {
+  /** `POST /services/:service/releases` */
+  deploy: z.strictObject({ version }),
+  /** `POST /services/:service/promote` */
+  promote: z.strictObject({ full: z.boolean().optional() }),
+  /** `pause`, `resume`, `abort`, `rollback`: nothing to say. */
+  none: z.strictObject({}),
+  /** `POST /services/:service/checklist/sign` */
+  sign: z.strictObject({ item, by: signer, note }),
+  /** `POST /services/:service/checklist/sign-gate` */
+  signGate: z.strictObject({ by: signer, note }),
+  /** `POST /services/:service/checklist/waive` */
+  waive: z.strictObject({ item, by: signer, reason }),
+  /** `POST /services/:service/checklist/rerun` */
+  rerun: z.strictObject({ item, by: signer }),
+} as const;
+
+/** Parses a request body; InputError naming each bad field (`note: at most 2000 characters, got 2001`). */
+export function parseBody<S extends z.ZodObject>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(body, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  const fields = Object.keys(schema.shape);
+  // A field the body already has is no guess for a misspelt one.
+  const given = body !== null && typeof body === 'object' ? Object.keys(body) : [];
+  const guesses = fields.filter((field) => !given.includes(field));
+  // Unknown fields first: a misspelt field also shows up as the real one missing, which follows.
+  const issues = [...parsed.error.issues].sort(
+    (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+  );
+  const problems = issues.flatMap((issue) => describe(issue, fields, guesses));
+  const more = problems.length > ISSUE_LIMIT ? `; and ${problems.length - ISSUE_LIMIT} more` : '';
+  throw new InputError(problems.slice(0, ISSUE_LIMIT).join('; ') + more);
+}
+
+function describe(issue: z.core.$ZodIssue, fields: readonly string[], guesses: readonly string[]): string[] {
+  const at = issue.path.map(String).join('.');
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return unknownFields(issue.keys, fields, guesses);
+    case 'invalid_type':
+      if (at === '') return [`body must be a JSON object${takes(fields)}; got ${typeName(input)}`];
+      if (input === undefined) return [`${at}: required`];
+      return [`${at}: expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${typeName(input)}`];
+    case 'too_big':
+      return [
+        `${at}: at most ${issue.maximum} characters${typeof input === 'string' ? `, got ${input.length}` : ''}`,
+      ];
+    case 'too_small':
+      return [`${at}: must not be empty`];
+    case 'custom':
+      return [issue.params?.whole === true || at === '' ? issue.message : `${at}: ${issue.message}`];
+    default:
+      return [at === '' ? issue.message : `${at}: ${issue.message}`];
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'a JSON object',
+};
+
+/** `unknown field "versoin"; did you mean "version"?`, and the rest together with what the route takes. */
+function unknownFields(
+  keys: readonly string[],
+  fields: readonly string[],
+  guesses: readonly string[],
+): string[] {
+  const messages: string[] = [];
+  const unexplained: string[] = [];
+  for (const key of keys) {
+    const guess = closest(key, guesses);
+    if (guess) messages.push(`unknown field ${quote(key)}; did you mean "${guess}"?`);
+    else unexplained.push(quote(key));
+  }
+  if (unexplained.length > 0) {
+    const noun = unexplained.length === 1 ? 'field' : 'fields';
+    messages.push(`unknown ${noun} ${unexplained.join(', ')}${takes(fields)}`);
+  }
+  return messages;
+}
+
+function takes(fields: readonly string[]): string {
+  return fields.length === 0
+    ? ' (this route takes no fields: send {})'
+    : ` (this route takes ${fields.join(', ')})`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return `the string ${quote(value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** The caller's text quoted back, shortened: a message must not echo a huge key or value whole. */
+function quote(text: string): string {
+  const short = text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS - 1)}…` : text;
+  return JSON.stringify(short);
+}
+
+/** What is wrong with a mutating request's Content-Type header, or undefined for JSON in UTF-8. */
+export function jsonContentTypeProblem(header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === '') return 'no content-type was sent';
+  const [type = '', ...params] = header.split(';');
+  if (type.trim().toLowerCase() !== 'application/json') return `got content-type ${quote(header.trim())}`;
+  for (const param of params) {
+    if (param.trim() === '') continue;
+    const [name = '', value = ''] = param.split('=');
+    const unquoted = value.trim().replace(/^"(.*)"$/, '$1');
+    if (name.trim().toLowerCase() !== 'charset' || unquoted.toLowerCase() !== 'utf-8')
+      return `got content-type ${quote(header.trim())}; the only parameter accepted is charset=utf-8`;
+  }
+  return undefined;
+}
