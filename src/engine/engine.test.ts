@@ -278,6 +278,40 @@ describe('Engine, with an injected clock', () => {
     expect((await rig.engine.checklistOf()).items[0]).toMatchObject({ state: 'passed' });
   });
 
+  it('rolls back on an item that stays inconclusive, when analysis.onInconclusive is rollback', async () => {
+    rig = new Rig(
+      config({
+        strategy: { steps: [{ setWeight: 50 }] },
+        analysis: { interval: '5s', inconclusiveLimit: 3, onInconclusive: 'rollback' },
+      }),
+      [item('verify/monitor-metrics', 'verify', 'metrics', { version: 'canary', metric: 'error_rate' })],
+    );
+    await rig.start();
+    await rig.engine.deploy('v1');
+    await rig.settle(
+      'v1 waiting',
+      async () => (await rig!.engine.checklistOf()).items[0]?.state === 'inconclusive',
+    );
+    await rig.requests(20);
+    rig.clock.advance(5000);
+    await rig.settle('v1 succeeded', async () => (await rig!.state()) === 'succeeded');
+
+    await rig.engine.deploy('v2');
+    await rig.settle('v2 inconclusive at verify', async () => {
+      const view = await rig!.engine.checklistOf();
+      return view.release.version === 'v2' && view.items[0]?.state === 'inconclusive';
+    });
+    // Two intervals in, it still holds; past inconclusiveLimit x interval, it rolls back.
+    rig.clock.advance(10_000);
+    await rig.engine.tick();
+    expect(await rig.state()).toBe('waiting');
+    rig.clock.advance(5000);
+    await rig.settle('v2 rolled back', async () => (await rig!.state()) === 'rolled_back');
+    expect((await rig.engine.status()).release?.reason).toMatch(
+      /^verify check inconclusive for too long \(analysis.onInconclusive: rollback\): "verify\/monitor-metrics"/,
+    );
+  });
+
   it('keeps a failed first release serving: a version that answers beats a proxy that answers 503', async () => {
     rig = new Rig(
       config({
