@@ -1,4 +1,5 @@
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
+import type { ItemState } from './types.js';
 
 /** A report format `checklist export` writes. */
 export type ReportFormat = 'md' | 'html';
@@ -12,7 +13,8 @@ export interface ReportInput {
   items: ChecklistItemRow[];
 }
 
-const STATE_LABEL: Record<string, string> = {
+const STATE_LABEL: Record<ItemState, string> = {
+  inconclusive: 'inconclusive',
   passed: 'passed',
   waived: 'waived',
   failed: 'FAILED',
@@ -64,7 +66,7 @@ export function renderReport(input: ReportInput, format: ReportFormat): string {
       for (const item of list) {
         const box = item.state === 'passed' || item.state === 'waived' ? '[x]' : '[ ]';
         lines.push(
-          `- ${box} **${item.title}** (${STATE_LABEL[item.state] ?? item.state}; ${item.kind} at ${item.gate}; \`${item.id}\`)`,
+          `- ${box} **${item.title}** (${STATE_LABEL[item.state]}; ${item.kind} at ${item.gate}; \`${item.id}\`)`,
         );
         for (const line of evidenceLines(item)) lines.push(`  - ${line}`);
         if (item.evidence.length === 0 && item.hint) lines.push(`  - ${item.hint}`);
@@ -88,7 +90,7 @@ export function renderReport(input: ReportInput, format: ReportFormat): string {
       const evidence = evidenceLines(item).map(escapeHtml).join('<br>') || escapeHtml(item.hint ?? '');
       body.push(
         `<tr class="${escapeHtml(item.state)}"><td>${escapeHtml(item.title)}<br><code>${escapeHtml(item.id)}</code></td>` +
-          `<td>${escapeHtml(STATE_LABEL[item.state] ?? item.state)}</td><td>${escapeHtml(item.kind)}, ${escapeHtml(item.gate)}</td>` +
+          `<td>${escapeHtml(STATE_LABEL[item.state])}</td><td>${escapeHtml(item.kind)}, ${escapeHtml(item.gate)}</td>` +
           `<td>${evidence}</td></tr>`,
       );
     }

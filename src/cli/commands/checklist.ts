@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { renderReport } from '../../checklist/report.js';
-import type { Gate } from '../../checklist/types.js';
+import type { Gate, ItemState } from '../../checklist/types.js';
 import { InputError } from '../../errors.js';
 import type { ReleaseView } from '../../engine/engine.js';
 import type { ChecklistItemRow } from '../../store/types.js';
@@ -14,7 +14,8 @@ export interface ChecklistView {
   items: ChecklistItemRow[];
 }
 
-const STATE_MARK: Record<string, string> = {
+const STATE_MARK: Record<ItemState, string> = {
+  inconclusive: '??  ',
   passed: 'ok  ',
   waived: 'waiv',
   failed: 'FAIL',
@@ -59,9 +60,7 @@ export function formatChecklist(view: ChecklistView): string[] {
       lines.push('', section);
     }
     const kind = item.automated ? item.kind : 'manual';
-    lines.push(
-      `  [${STATE_MARK[item.state] ?? item.state}] ${item.title}  (${item.id}; ${kind} at ${item.gate})`,
-    );
+    lines.push(`  [${STATE_MARK[item.state]}] ${item.title}  (${item.id}; ${kind} at ${item.gate})`);
     const last = item.evidence[item.evidence.length - 1];
     if (last) lines.push(`         ${last.summary}${last.note ? `: ${last.note}` : ''}`);
     else if (item.hint) lines.push(`         ${item.hint}`);
