@@ -60,12 +60,20 @@ export class ApiClient {
   ): Promise<T> {
     const url = this.baseUrl.replace(/\/$/, '') + path;
     const what = `${method} ${path}`;
-    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // One controller per request, tied to the caller's signal only while the request runs: a wait
+    // that polls for hours must not pile listeners onto its long-lived signal.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, REQUEST_TIMEOUT_MS);
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     // The caller's abort goes back to the caller as is; our own time limit is a message.
     const throwIfAborted = (err: unknown): void => {
       options.signal?.throwIfAborted();
-      if (timeout.aborted) {
+      if (timedOut) {
         throw new ShipcheckError(
           `shipcheck at ${this.baseUrl} did not answer ${what} within ${REQUEST_TIMEOUT_MS / 1000}s`,
           { cause: err },
@@ -73,33 +81,42 @@ export class ApiClient {
       }
     };
     let response: Response;
+    let text: string | undefined;
     try {
-      response = await fetch(url, {
-        method,
-        signal,
-        headers: {
-          accept: 'application/json',
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(process.env.SHIPCHECK_TOKEN ? { authorization: `Bearer ${process.env.SHIPCHECK_TOKEN}` } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      options.signal?.throwIfAborted();
+      try {
+        response = await fetch(url, {
+          method,
+          signal: controller.signal,
+          headers: {
+            accept: 'application/json',
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(process.env.SHIPCHECK_TOKEN
+              ? { authorization: `Bearer ${process.env.SHIPCHECK_TOKEN}` }
+              : {}),
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      } catch (err) {
+        throwIfAborted(err);
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        throw new ShipcheckError(
+          `cannot reach shipcheck at ${this.baseUrl} (${cause?.code ?? cause?.message ?? (err as Error).message}); is "shipcheck up" running?`,
+          { cause: err },
+        );
+      }
+      text = await readCapped(response).catch((err: unknown) => {
+        throwIfAborted(err);
+        throw err;
       });
-    } catch (err) {
-      throwIfAborted(err);
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ShipcheckError(
-        `cannot reach shipcheck at ${this.baseUrl} (${cause?.code ?? cause?.message ?? (err as Error).message}); is "shipcheck up" running?`,
-        { cause: err },
-      );
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
     }
     const answered = `${what} answered HTTP ${response.status} ${response.headers.get('content-type') ?? '(no content type)'}`;
     const notShipcheck = (detail: string): NotShipcheckError =>
       new NotShipcheckError(`${this.baseUrl} is not a shipcheck API (${answered}${detail})`);
 
-    const text = await readCapped(response).catch((err: unknown) => {
-      throwIfAborted(err);
-      throw err;
-    });
     if (text === undefined) throw notShipcheck(`, more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`);
     let json: unknown;
     try {
