@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import { InputError, ShipcheckError } from '../errors.js';
+import { type ApiShape, errorSchema } from './api-shapes.js';
 
 /** The API answered with an error status; `status` is the HTTP status. */
 export class ApiError extends ShipcheckError {
@@ -10,51 +12,159 @@ export class ApiError extends ShipcheckError {
   }
 }
 
-/** A thin JSON client of the shipcheck API; the CLI's only way to reach the control plane. */
+/** What answered is not the shipcheck API: another server at that address, or a proxy in front of it. */
+export class NotShipcheckError extends ShipcheckError {}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** Aborts the request; the signal's reason is thrown as is. */
+  signal?: AbortSignal;
+}
+
+/** Longest any one request may take; a peer that accepts and never answers must not hang a CI job. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** The largest answer read; the API's biggest (a checklist with evidence) is far below this. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** How much of an unexpected answer is quoted, so the user can recognise what answered. */
+const EXCERPT_CHARS = 80;
+/** Shape problems named in one message. */
+const ISSUES_SHOWN = 2;
+
+/**
+ * A thin JSON client of the shipcheck API; the CLI's only way to reach the control plane. Every
+ * answer is checked against the shape the caller expects, so a server that is not shipcheck is named
+ * as such instead of being read as `undefined`.
+ */
 export class ApiClient {
   constructor(readonly baseUrl: string) {
     if (!/^https?:\/\//.test(baseUrl))
       throw new InputError(`server URL "${baseUrl}" must start with http:// or https://`);
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.request<T>('GET', path);
+  /** GETs `path` and returns its answer, checked against `shape`. */
+  get<T>(path: string, shape: ApiShape<T>, options: RequestOptions = {}): Promise<T> {
+    return this.request('GET', path, undefined, shape, options);
   }
 
-  post<T>(path: string, body: unknown = {}): Promise<T> {
-    return this.request<T>('POST', path, body);
+  /** POSTs `body` as JSON to `path` and returns the answer, checked against `shape`. */
+  post<T>(path: string, body: object, shape: ApiShape<T>, options: RequestOptions = {}): Promise<T> {
+    return this.request('POST', path, body, shape, options);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    body: object | undefined,
+    shape: ApiShape<T>,
+    options: RequestOptions,
+  ): Promise<T> {
     const url = this.baseUrl.replace(/\/$/, '') + path;
+    const what = `${method} ${path}`;
+    // One controller per request, tied to the caller's signal only while the request runs: a wait
+    // that polls for hours must not pile listeners onto its long-lived signal.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, REQUEST_TIMEOUT_MS);
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // The caller's abort goes back to the caller as is; our own time limit is a message.
+    const throwIfAborted = (err: unknown): void => {
+      options.signal?.throwIfAborted();
+      if (timedOut) {
+        throw new ShipcheckError(
+          `shipcheck at ${this.baseUrl} did not answer ${what} within ${REQUEST_TIMEOUT_MS / 1000}s`,
+          { cause: err },
+        );
+      }
+    };
     let response: Response;
+    let text: string | undefined;
     try {
-      response = await fetch(url, {
-        method,
-        headers: {
-          accept: 'application/json',
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(process.env.SHIPCHECK_TOKEN ? { authorization: `Bearer ${process.env.SHIPCHECK_TOKEN}` } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      options.signal?.throwIfAborted();
+      try {
+        response = await fetch(url, {
+          method,
+          signal: controller.signal,
+          headers: {
+            accept: 'application/json',
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(process.env.SHIPCHECK_TOKEN
+              ? { authorization: `Bearer ${process.env.SHIPCHECK_TOKEN}` }
+              : {}),
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      } catch (err) {
+        throwIfAborted(err);
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        throw new ShipcheckError(
+          `cannot reach shipcheck at ${this.baseUrl} (${cause?.code ?? cause?.message ?? (err as Error).message}); is "shipcheck up" running?`,
+          { cause: err },
+        );
+      }
+      text = await readCapped(response).catch((err: unknown) => {
+        throwIfAborted(err);
+        throw err;
       });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ShipcheckError(
-        `cannot reach shipcheck at ${this.baseUrl} (${cause}); is "shipcheck up" running?`,
-      );
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
     }
-    const text = await response.text();
+    const answered = `${what} answered HTTP ${response.status} ${response.headers.get('content-type') ?? '(no content type)'}`;
+    const notShipcheck = (detail: string): NotShipcheckError =>
+      new NotShipcheckError(`${this.baseUrl} is not a shipcheck API (${answered}${detail})`);
+
+    if (text === undefined) throw notShipcheck(`, more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`);
     let json: unknown;
     try {
-      json = text ? JSON.parse(text) : {};
+      json = JSON.parse(text);
     } catch {
-      json = { error: text };
+      throw notShipcheck(`: ${excerpt(text)}`);
     }
     if (!response.ok) {
-      const message = (json as { error?: string }).error ?? `HTTP ${response.status}`;
-      throw new ApiError(message, response.status);
+      const error = errorSchema.safeParse(json);
+      if (!error.success) throw notShipcheck(` without {"error": ...}: ${excerpt(text)}`);
+      throw new ApiError(error.data.error, response.status);
     }
-    return json as T;
+    const parsed = shape.schema.safeParse(json);
+    if (!parsed.success) {
+      throw notShipcheck(`, not ${shape.what}: ${describeIssues(parsed.error.issues)}; got ${excerpt(text)}`);
+    }
+    return parsed.data as T;
   }
+}
+
+/** The body as text, or undefined when it is larger than MAX_ANSWER_BYTES. */
+async function readCapped(response: Response): Promise<string | undefined> {
+  if (!response.body) return '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Leaving the loop early cancels the stream, so the rest of a huge answer is never read.
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    if (size > MAX_ANSWER_BYTES) return undefined;
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat === '') return 'an empty body';
+  return JSON.stringify(flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat);
+}
+
+/** `release.id: expected number, received undefined` */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, ISSUES_SHOWN)
+    .map((issue) => {
+      const at = issue.path.map(String).join('.');
+      const message = issue.message.replace(/^Invalid input: /, '');
+      return at ? `${at}: ${message}` : message;
+    })
+    .join('; ');
 }

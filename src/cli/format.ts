@@ -1,7 +1,22 @@
 import type { ReleaseView, StatusView, VersionFigures } from '../engine/engine.js';
+import { TERMINAL_STATES, type ReleasePhase } from '../store/types.js';
 
-/** Exit codes from PRODUCT.md: 0 ok or succeeded, 1 runtime error, 2 usage or config error, 3 rolled back, 4 aborted. */
-export const ExitCode = { ok: 0, runtime: 1, usage: 2, rolledBack: 3, aborted: 4 } as const;
+/**
+ * Exit codes. 0 to 4 are PRODUCT.md's: ok or succeeded, runtime error, usage or config error, rolled
+ * back, aborted. Then `--wait`'s own: its --timeout ran out, the release is held for a person
+ * (`--until-held`), the release failed; and 130 when Ctrl-C stopped the wait.
+ */
+export const ExitCode = {
+  ok: 0,
+  runtime: 1,
+  usage: 2,
+  rolledBack: 3,
+  aborted: 4,
+  timedOut: 5,
+  held: 6,
+  failed: 7,
+  interrupted: 130,
+} as const;
 
 /** The exit code `deploy --wait` returns for a release that ended in `state`. */
 export function exitCodeFor(state: string): number {
@@ -12,9 +27,30 @@ export function exitCodeFor(state: string): number {
       return ExitCode.rolledBack;
     case 'aborted':
       return ExitCode.aborted;
+    case 'failed':
+      return ExitCode.failed;
     default:
       return ExitCode.runtime;
   }
+}
+
+/** Phases in which a first release's instances exist and take the traffic. */
+const FIRST_RELEASE_SERVING: readonly ReleasePhase[] = [
+  'starting',
+  'canary',
+  'verifying',
+  'verify',
+  'post-deploy',
+];
+
+/**
+ * A first release has no stable version beside it: its instances take every request as soon as
+ * they are ready, although its stored canary weight stays 0.
+ */
+function takesAllTraffic(r: ReleaseView): boolean {
+  return (
+    r.fromVersion === null && !TERMINAL_STATES.includes(r.state) && FIRST_RELEASE_SERVING.includes(r.phase)
+  );
 }
 
 function pct(fraction: number | null): string {
@@ -35,13 +71,13 @@ export function formatFigures(f: VersionFigures): string {
   return `${f.version} ${ready}/${f.instances.length} ready, ${f.rps.toFixed(1)} rps, 5xx ${pct(f.errorRate)}, p99 ${ms(f.p99)}`;
 }
 
-/** Where a release is: `canary step 2/4 (pause 30s), weight 10%`. */
+/** Where a release is: `canary step 2/4 (pause 30s), weight 10%`; `verify, all traffic (first release)`. */
 export function formatPhase(r: ReleaseView): string {
   const where =
     r.phase === 'canary'
       ? `canary step ${Math.min(r.step + 1, r.steps)}/${r.steps}${r.stepName ? ` (${r.stepName})` : ''}`
       : r.phase;
-  return `${where}, weight ${r.weight}%`;
+  return `${where}, ${takesAllTraffic(r) ? 'all traffic (first release)' : `weight ${r.weight}%`}`;
 }
 
 /** One line of `deploy --wait` progress. */

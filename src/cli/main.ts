@@ -2,10 +2,16 @@ import fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/loader.js';
 import { ConfigError, InputError, ShipcheckError } from '../errors.js';
+import { servicesShape } from './api-shapes.js';
 import { ApiClient, ApiError } from './client.js';
 import { checkKinds } from '../checklist/kinds/index.js';
 import { backupCommand } from './commands/backup.js';
-import { checklistExportCommand, checklistShowCommand, itemCommand } from './commands/checklist.js';
+import {
+  checklistExportCommand,
+  checklistShowCommand,
+  itemCommand,
+  signGateCommand,
+} from './commands/checklist.js';
 import { templateShowCommand, templateValidateCommand } from './commands/checklist-template.js';
 import { controlCommand } from './commands/control.js';
 import { demoCommand } from './commands/demo.js';
@@ -15,10 +21,13 @@ import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { validateCommand } from './commands/validate.js';
 import { ExitCode } from './format.js';
+import { parseTimeout } from './wait.js';
 
 /** Flags every command accepts. */
 export interface GlobalOptions {
   config: string;
+  /** True when -c was given: then a missing file is an error, not a reason to ask the server. */
+  configGiven?: boolean;
   url?: string;
   env?: string;
   json?: boolean;
@@ -35,10 +44,14 @@ export interface Io {
 const DEFAULT_CONFIG = 'shipcheck.yaml';
 const DEFAULT_URL = 'http://127.0.0.1:7070';
 
-/** The API client and service a client command talks to: --url, else SHIPCHECK_URL, else the config's server.listen. */
+/**
+ * The API client and service a client command talks to: --url, else SHIPCHECK_URL, else the config's
+ * server.listen. A -c file that does not exist is an error; a missing default shipcheck.yaml is not,
+ * when the server runs a single service.
+ */
 export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiClient; service: string }> {
   const explicitUrl = opts.url ?? process.env.SHIPCHECK_URL;
-  const hasConfig = fs.existsSync(opts.config);
+  const hasConfig = opts.configGiven === true || fs.existsSync(opts.config);
   const loaded = hasConfig ? await loadConfig(opts.config) : undefined;
   const listen = loaded?.config.server.listen;
   const url =
@@ -57,7 +70,7 @@ export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiC
     }
     return { client, service: withEnv(loaded.config.service) };
   }
-  const { services } = await client.get<{ services: { service: string }[] }>('/api/v1/services');
+  const { services } = await client.get('/api/v1/services', servicesShape);
   const names = [...new Set(services.map((s) => s.service))];
   const only = names.length === 1 ? names[0] : undefined;
   if (!only)
@@ -92,15 +105,65 @@ function toExitCode(err: unknown, io: Io, debug: boolean): number {
   return ExitCode.runtime;
 }
 
-/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
-export async function main(
-  argv: string[],
-  io: Io = {
+let pipeGuarded = false;
+
+/**
+ * The process's own stdout and stderr. A reader that goes away (`shipcheck checklist | head -1`)
+ * ends the command quietly with status 0, as Unix tools do, instead of an EPIPE stack trace.
+ */
+function processIo(): Io {
+  if (!pipeGuarded) {
+    pipeGuarded = true;
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(ExitCode.ok);
+        throw err;
+      });
+    }
+  }
+  return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     isTTY: Boolean(process.stdout.isTTY),
-  },
-): Promise<number> {
+  };
+}
+
+/** `--wait` and the flags that shape it, as deploy and rollback take them. */
+interface WaitFlags {
+  wait?: boolean;
+  timeout?: number;
+  untilHeld?: boolean;
+}
+
+/** Adds `--wait`, `--timeout` and `--until-held` to `command`. */
+function withWaitOptions(command: Command, waitHelp: string): Command {
+  return command
+    .option('--wait', waitHelp)
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'with --wait: stop waiting after this long (500ms, 5s, 5m, 1h) and exit 5; the release goes on',
+      ).argParser(parseTimeout),
+    )
+    .option('--until-held', 'with --wait: return as soon as the release needs a person, and exit 6');
+}
+
+/** --timeout and --until-held only mean something while waiting, so either one implies --wait. */
+function waitOptionsOf(flags: WaitFlags): {
+  wait: boolean;
+  timeoutMs?: number;
+  untilHeld: boolean;
+} {
+  const wait = flags.wait === true || flags.timeout !== undefined || flags.untilHeld === true;
+  return {
+    wait,
+    untilHeld: flags.untilHeld ?? false,
+    ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
+  };
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let code: number = ExitCode.ok;
   const program = new Command('shipcheck')
     .description('Canary rollouts with automated rollback, driven by your production checklist.')
@@ -111,9 +174,14 @@ export async function main(
     .option('--debug', 'show stack traces and debug logs')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    // Subcommands inherit this, so `shipcheck deploy --help` lists -c, --url and the rest too.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run "shipcheck --help" for usage)');
 
-  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const globals = (): GlobalOptions => ({
+    ...program.opts<GlobalOptions>(),
+    configGiven: program.getOptionValueSource('config') === 'cli',
+  });
   const run =
     <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
     async (...args: A): Promise<void> => {
@@ -137,15 +205,14 @@ export async function main(
     .command('up')
     .description('run the control plane in the foreground: reconciler, fleet, proxy and API')
     .action(run(async () => upCommand(globals(), io)));
-  program
-    .command('deploy <version>')
-    .description('start a release of <version>')
-    .option('--wait', 'show progress until the release ends; the exit code tells how it ended')
-    .action(
-      run(async (version: string, o: { wait?: boolean }) =>
-        deployCommand(version, { ...globals(), wait: o.wait ?? false }, io),
-      ),
-    );
+  withWaitOptions(
+    program.command('deploy <version>').description('start a release of <version>'),
+    'show progress until the release ends; the exit code tells how it ended',
+  ).action(
+    run(async (version: string, o: WaitFlags) =>
+      deployCommand(version, { ...globals(), ...waitOptionsOf(o) }, io),
+    ),
+  );
   program
     .command('status')
     .description('the stable version and the active (or last) release')
@@ -169,15 +236,12 @@ export async function main(
       .description(description)
       .action(run(async () => controlCommand(name, globals(), io)));
   }
-  program
-    .command('rollback')
-    .description('go back to the previous version after a success (itself a release)')
-    .option('--wait', 'wait for the rollback release to end')
-    .action(
-      run(async (o: { wait?: boolean }) =>
-        controlCommand('rollback', globals(), io, { wait: o.wait ?? false }),
-      ),
-    );
+  withWaitOptions(
+    program
+      .command('rollback')
+      .description('go back to the previous version after a success (itself a release)'),
+    'wait for the rollback release to end',
+  ).action(run(async (o: WaitFlags) => controlCommand('rollback', globals(), io, waitOptionsOf(o))));
   program
     .command('checklist [action] [item]')
     .description('the release checklist; actions: rerun ITEM, export, template show|validate')
@@ -210,13 +274,19 @@ export async function main(
       ),
     );
   program
-    .command('sign <item>')
-    .description('sign a manual checklist item at the current gate')
+    .command('sign [item]')
+    .description('sign a manual checklist item at the current gate, or all of them with --gate')
+    .option('--gate', 'sign every manual item left at the current gate, with one note')
     .option('--note <text>', 'a note kept with the sign-off')
     .action(
-      run(async (item: string, o: { note?: string }) =>
-        itemCommand('sign', item, { ...globals(), ...o }, io),
-      ),
+      run(async (item: string | undefined, o: { gate?: boolean; note?: string }) => {
+        if (o.gate && item !== undefined)
+          throw new InputError(`sign ${item} --gate: give an item or --gate, not both`);
+        if (o.gate) return signGateCommand({ ...globals(), ...o }, io);
+        if (item === undefined)
+          throw new InputError('sign: name the item (shipcheck sign ITEM), or pass --gate to sign them all');
+        return itemCommand('sign', item, { ...globals(), ...o }, io);
+      }),
     );
   program
     .command('waive <item>')

@@ -68,6 +68,29 @@ describe('loadConfig: problems are file:line:col: message', () => {
     ]);
   });
 
+  it('reports a percentage out of range with the range, however it is written', async () => {
+    const triggers =
+      'rollback:\n  triggers:\n    - { metric: error_rate, above: 500% }\n    - { metric: error_rate, above: 500 }\n';
+    expect(await problemsOf(MINIMAL + triggers)).toEqual([
+      `${file}:7:36: rollback.triggers[0].above: a percentage is between 0% and 100%, got "500%"`,
+      `${file}:8:36: rollback.triggers[1].above: a percentage is between 0% and 100%, got 500`,
+    ]);
+  });
+
+  it('lists the accepted kinds for an unknown or missing kind', async () => {
+    const fleet = 'service: web\nfleet:\n  kind: docker\n  command: node app.js\n';
+    expect(await problemsOf(`${fleet}traffic: { kind: haproxy }\n`)).toEqual([
+      `${file}:3:9: fleet.kind: unknown kind "docker"; the accepted kinds are local, hooks`,
+      `${file}:5:18: traffic.kind: unknown kind "haproxy"; the accepted kinds are proxy, nginx`,
+    ]);
+    expect(await problemsOf(`${MINIMAL}metrics: { kind: 5 }\n`)).toEqual([
+      `${file}:5:18: metrics.kind: the accepted kinds are builtin, prometheus, nginx-log, got number 5`,
+    ]);
+    expect(await problemsOf('service: web\nfleet:\n  command: node app.js\n')).toEqual([
+      `${file}:2:1: fleet.kind: required, one of local, hooks`,
+    ]);
+  });
+
   it('reports a missing service at the root mapping', async () => {
     expect(await problemsOf('fleet:\n  kind: local\n  command: node app.js\n')).toEqual([
       `${file}:1:1: service: required`,

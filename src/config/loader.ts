@@ -295,6 +295,8 @@ function explainOne(issue: z.core.$ZodIssue, fullPath: Path, data: unknown): Fin
  * that option's own issues are the useful ones; otherwise say which forms are accepted.
  */
 function explainUnion(issue: z.core.$ZodIssueInvalidUnion, fullPath: Path, data: unknown): Finding[] {
+  const discriminated = discriminatorFinding(issue, fullPath, data);
+  if (discriminated) return [discriminated];
   const value = valueAt(data, fullPath);
   if (value === undefined)
     return [{ path: fullPath, anchor: 'value', message: `${pathLabel(fullPath)}required` }];
@@ -315,6 +317,33 @@ function explainUnion(issue: z.core.$ZodIssueInvalidUnion, fullPath: Path, data:
     detail = `, got ${isScalarValue(value) || typeof value === 'string' ? describeValue(value) : describeTyped(value)}`;
   }
   return [{ path: fullPath, anchor: 'value', message: pathLabel(fullPath) + hint + detail }];
+}
+
+/**
+ * A discriminated union (`fleet.kind`, `traffic.kind`, `metrics.kind`) whose discriminator matched no
+ * option: zod points at the discriminator and lists the accepted values, and so does the message.
+ */
+function discriminatorFinding(
+  issue: z.core.$ZodIssueInvalidUnion,
+  fullPath: Path,
+  data: unknown,
+): Finding | undefined {
+  const { discriminator } = issue;
+  const options = 'options' in issue ? issue.options : undefined;
+  if (discriminator === undefined || !options || options.length === 0 || issue.errors.length > 0)
+    return undefined;
+  const accepted = options.map(String);
+  const value = valueAt(data, fullPath);
+  const label = pathLabel(fullPath);
+  if (value === undefined) {
+    return { path: fullPath, anchor: 'value', message: `${label}required, one of ${accepted.join(', ')}` };
+  }
+  const choices = `the accepted ${discriminator}s are ${accepted.join(', ')}`;
+  const message =
+    typeof value === 'string'
+      ? `unknown ${discriminator} "${value}"; ${choices}`
+      : `${choices}, got ${describeTyped(value)}`;
+  return { path: fullPath, anchor: 'value', message: label + message };
 }
 
 /** Whether an option's issues are about details rather than about the value being another form entirely. */

@@ -11,14 +11,19 @@ export const duration = z
   .transform((text) => parseDuration(text) ?? 0)
   .describe('A duration such as 500ms, 5s, 5m or 1h.');
 
+const PERCENT_HINT = 'expected a percentage such as 5%';
+/** Said of any percentage out of range, whichever way it was written. */
+const PERCENT_RANGE = 'a percentage is between 0% and 100%';
+const PERCENT_PATTERN = /^\d+(\.\d+)?%$/;
+
 /** A percentage written `5%` or as a number of percent (`5`); parsed to a fraction (0.05). */
 export const percent = z
   .union([
-    z.number().min(0, 'a percentage cannot be negative').max(100, 'a percentage cannot exceed 100'),
-    z.string().regex(/^\d+(\.\d+)?%$/, 'expected a percentage such as 5%'),
+    z.number().min(0, PERCENT_RANGE).max(100, PERCENT_RANGE),
+    z.string().regex(PERCENT_PATTERN, PERCENT_HINT),
   ])
   .transform((value) => (typeof value === 'number' ? value : Number(value.slice(0, -1))) / 100)
-  .refine((fraction) => fraction <= 1, 'a percentage cannot exceed 100%')
+  .refine((fraction) => fraction <= 1, PERCENT_RANGE)
   .describe('A percentage: 5% or 5.');
 
 /** `host:port`, with host optional (`:8080` or `8080` bind to 127.0.0.1). */
@@ -192,11 +197,10 @@ const metricTrigger = z.strictObject({
 /** Turns `above` into a number: a fraction for error_rate, milliseconds for latency. */
 function normalizeThreshold(metric: z.infer<typeof metricName>, above: number | string): number | string {
   if (metric === 'error_rate') {
-    if (typeof above === 'number')
-      return above >= 0 && above <= 100 ? above / 100 : 'a percentage must be 0-100';
-    return /^\d+(\.\d+)?%$/.test(above) && Number(above.slice(0, -1)) <= 100
-      ? Number(above.slice(0, -1)) / 100
-      : `expected a percentage such as 5%, got "${above}"`;
+    if (typeof above === 'number') return above >= 0 && above <= 100 ? above / 100 : PERCENT_RANGE;
+    if (!PERCENT_PATTERN.test(above)) return `${PERCENT_HINT}, got "${above}"`;
+    const value = Number(above.slice(0, -1));
+    return value <= 100 ? value / 100 : `${PERCENT_RANGE}, got "${above}"`;
   }
   if (typeof above === 'number') return above >= 0 ? above : 'a latency threshold cannot be negative';
   return parseDuration(above) ?? `expected a duration such as 500ms or 2s, got "${above}"`;

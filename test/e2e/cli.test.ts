@@ -63,6 +63,54 @@ describe('the CLI with bad input', () => {
     expect(result.stderr).toMatch(/missing.yaml: no such file; run "shipcheck init"/);
   });
 
+  it('says a -c file is missing for every command, not only validate', async () => {
+    const missing = path.join(dir, 'missing.yaml');
+    for (const args of [['status'], ['deploy', 'v1'], ['checklist'], ['sign', '--gate'], ['up']]) {
+      // A URL is given, so nothing but the missing file can stop the command.
+      const result = await runCli([...args, '-c', missing, '--url', 'http://127.0.0.1:9']);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toBe(
+        `${missing}: no such file; run "shipcheck init" to write one\n`,
+      );
+    }
+  });
+
+  it('refuses a version that breaks the version rule before asking the server', async () => {
+    // The server URL cannot be reached: an answer about the version comes from the CLI itself.
+    const env = { SHIPCHECK_URL: 'http://127.0.0.1:9' };
+    const empty = await runCli(['deploy', ''], { cwd: dir, env });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe('error: a version is required: shipcheck deploy VERSION\n');
+    for (const version of ['-rf', '..', '.', 'a..b', `v${'1'.repeat(128)}`]) {
+      const result = await runCli(['deploy', '--', version], { cwd: dir, env });
+      expect(result.code, version).toBe(2);
+      expect(result.stderr, version).toMatch(
+        version.length > 128
+          ? /version is 129 characters long; at most 128/
+          : /a version starts with a letter or a digit/,
+      );
+    }
+    const option = await runCli(['deploy', '-rf'], { cwd: dir, env });
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(/unknown option '-rf'/);
+  });
+
+  it("shows the global options in each command's help", async () => {
+    for (const command of ['deploy', 'status', 'sign', 'rollback']) {
+      const help = await runCli([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout, command).toMatch(/Global Options:\n\s+-c, --config <file>[\s\S]*--url <url>/);
+    }
+    const deploy = await runCli(['deploy', '--help']);
+    expect(deploy.stdout).toMatch(/--timeout <duration>/);
+    expect(deploy.stdout).toMatch(/--until-held/);
+    const bad = await runCli(['deploy', 'v1', '--timeout', '5']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(
+      /--timeout <duration>' argument '5' is invalid. expected a duration such as 500ms/,
+    );
+  });
+
   it('writes a starter file that validates', async () => {
     const file = path.join(dir, 'starter', 'shipcheck.yaml');
     fs.mkdirSync(path.dirname(file));

@@ -231,24 +231,49 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
   }
 }
 
+/** A command a test started and may signal before it ends. */
+export interface RunningCommand {
+  pid: number;
+  /** What it printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Settles when it has exited and its output is closed. */
+  result: Promise<CliResult>;
+}
+
+/** Starts `command` with `args` in `cwd` (default: the repository), with `env` added to ours. */
+export function startCommand(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): RunningCommand {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const result = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  if (child.pid === undefined) {
+    // The spawn error arrives as a rejection; this throw already says it.
+    result.catch(() => undefined);
+    throw new Error(`${command} did not start`);
+  }
+  return { pid: child.pid, stdout: () => stdout, stderr: () => stderr, result };
+}
+
 /** Runs bin/shipcheck with `args`. */
 export function runCli(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return startCommand(process.execPath, [BIN, ...args], options).result;
 }
 
 /** Polls `check` until it is true; fails with `what` after a generous bound. */

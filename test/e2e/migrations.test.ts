@@ -80,7 +80,8 @@ describe('database migrations as release steps', () => {
     migration(s, '002_broken', 'CREATE TABLE half (id INTEGER);\nCREATE TABLE oops (;', 'DROP TABLE half;');
     await s.up();
     const result = await s.cli('deploy', 'v1', '--wait');
-    expect(result.code).toBe(1);
+    // A failed release has its own exit code (docs/cli.md), apart from errors of the CLI itself.
+    expect(result.code).toBe(7);
     const release = (await s.status()).release;
     expect(release).toMatchObject({ state: 'failed' });
     expect(release?.reason).toMatch(/^migration failed: .*002_broken\.up\.sql.*syntax error/);

@@ -1,18 +1,15 @@
 import os from 'node:os';
 import { renderReport } from '../../checklist/report.js';
-import type { Gate, ItemState } from '../../checklist/types.js';
+import type { ItemState } from '../../checklist/types.js';
 import { InputError } from '../../errors.js';
-import type { ReleaseView } from '../../engine/engine.js';
-import type { ChecklistItemRow } from '../../store/types.js';
+import { type ChecklistView, checklistItemShape, checklistShape, signedGateShape } from '../api-shapes.js';
+import { ApiError } from '../client.js';
 import type { GlobalOptions, Io } from '../main.js';
 import { resolveTarget } from '../main.js';
 
-/** What `checklist --json` prints: `{release, gate, items: [{id, section, title, kind, gate, state, evidence}]}`. */
-export interface ChecklistView {
-  release: ReleaseView;
-  gate: Gate | null;
-  items: ChecklistItemRow[];
-}
+/** What a server without `sign --gate` (older than the CLI) answers for its route. */
+const NO_ROUTE_STATUS = 404;
+const NO_ROUTE_PREFIX = 'no route ';
 
 const STATE_MARK: Record<ItemState, string> = {
   inconclusive: '??  ',
@@ -36,7 +33,7 @@ export async function checklistShowCommand(
 ): Promise<number> {
   const { client, service } = await resolveTarget(opts);
   const query = opts.release ? `?release=${encodeURIComponent(opts.release)}` : '';
-  const view = await client.get<ChecklistView>(`/api/v1/services/${service}/checklist${query}`);
+  const view = await client.get(`/api/v1/services/${service}/checklist${query}`, checklistShape);
   if (opts.json) {
     io.out(JSON.stringify(view, null, 2));
     return 0;
@@ -69,6 +66,7 @@ export function formatChecklist(view: ChecklistView): string[] {
   if (toSign.length > 0) {
     lines.push('', `To sign at the ${gate} gate:`);
     for (const item of toSign) lines.push(`  shipcheck sign ${item.id}`);
+    if (toSign.length > 1) lines.push('or all of them with one note:', '  shipcheck sign --gate --note TEXT');
   }
   return lines;
 }
@@ -82,7 +80,7 @@ export async function checklistExportCommand(
   if (format !== 'md' && format !== 'html') throw new InputError(`--format ${format}: use md or html`);
   const { client, service } = await resolveTarget(opts);
   const query = opts.release ? `?release=${encodeURIComponent(opts.release)}` : '';
-  const view = await client.get<ChecklistView>(`/api/v1/services/${service}/checklist${query}`);
+  const view = await client.get(`/api/v1/services/${service}/checklist${query}`, checklistShape);
   io.out(renderReport({ release: view.release, items: view.items }, format).trimEnd());
   return 0;
 }
@@ -98,11 +96,45 @@ export async function itemCommand(
   const body: Record<string, unknown> = { item, by: signer() };
   if (opts.note) body.note = opts.note;
   if (opts.reason) body.reason = opts.reason;
-  const updated = await client.post<ChecklistItemRow>(
+  const updated = await client.post(
     `/api/v1/services/${service}/checklist/${action}`,
     body,
+    checklistItemShape,
   );
   if (opts.json) io.out(JSON.stringify(updated));
   else io.out(`${updated.id}: ${updated.state}`);
+  return 0;
+}
+
+/**
+ * `shipcheck sign --gate [--note TEXT]`: signs every manual item left at the current gate with one
+ * note, and lists them. The API refuses (409) when the release is not at a gate or nothing is left.
+ */
+export async function signGateCommand(opts: GlobalOptions & { note?: string }, io: Io): Promise<number> {
+  const { client, service } = await resolveTarget(opts);
+  const body: Record<string, unknown> = { by: signer() };
+  if (opts.note) body.note = opts.note;
+  const answer = await client
+    .post(`/api/v1/services/${service}/checklist/sign-gate`, body, signedGateShape)
+    .catch((err: unknown) => {
+      if (
+        err instanceof ApiError &&
+        err.status === NO_ROUTE_STATUS &&
+        err.message.startsWith(NO_ROUTE_PREFIX)
+      ) {
+        throw new ApiError(
+          `the server at ${client.baseUrl} cannot sign a whole gate (${err.message}); upgrade it, or sign the items one by one: "shipcheck checklist", then "shipcheck sign ITEM"`,
+          err.status,
+        );
+      }
+      throw err;
+    });
+  if (opts.json) {
+    io.out(JSON.stringify(answer));
+    return 0;
+  }
+  const count = answer.signed.length;
+  io.out(`signed ${count} item${count === 1 ? '' : 's'} at the ${answer.gate} gate:`);
+  for (const item of answer.signed) io.out(`  ${item.id}  ${item.title}`);
   return 0;
 }

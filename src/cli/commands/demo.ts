@@ -8,14 +8,13 @@ import type { ReleaseView } from '../../engine/engine.js';
 import { LoadGenerator, type LoadReport } from '../../load/load-generator.js';
 import { createLogger } from '../../logger.js';
 import { freePort } from '../../util/net.js';
+import { checklistItemShape, checklistShape, eventsShape, releaseShape, statusShape } from '../api-shapes.js';
 import { ApiClient } from '../client.js';
 import type { GlobalOptions, Io } from '../main.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { makeBackup } from '../../backup/backup.js';
 import { renderReport } from '../../checklist/report.js';
-import type { EventRow } from '../../store/types.js';
 import { systemClock } from '../../util/clock.js';
-import type { ChecklistView } from './checklist.js';
 import { type DemoCache, startVarnish } from './demo-cache.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
@@ -196,20 +195,20 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
       let afterId = 0;
       const handled = new Set<string>();
       for (;;) {
-        const { events } = await client.get<{ events: EventRow[] }>(`/api/v1/releases/${id}/events`);
+        const { events } = await client.get(`/api/v1/releases/${id}/events`, eventsShape);
         for (const e of events.filter((x) => x.id > afterId)) {
           afterId = e.id;
           if (e.type !== 'checklist.item')
             io.out(`${new Date(e.at).toISOString().slice(11, 19)} ${e.message}`);
         }
-        const release = await client.get<ReleaseView>(`/api/v1/releases/${id}`);
+        const release = await client.get(`/api/v1/releases/${id}`, releaseShape);
         if (['succeeded', 'rolled_back', 'aborted', 'failed'].includes(release.state)) return release;
         if (release.state === 'waiting') await actAtGate(release, handled);
         await sleep(FOLLOW_POLL_MS);
       }
     };
     const actAtGate = async (release: ReleaseView, handled: Set<string>): Promise<void> => {
-      const view = await client.get<ChecklistView>(`/api/v1/releases/${release.id}/checklist`);
+      const view = await client.get(`/api/v1/releases/${release.id}/checklist`, checklistShape);
       const atGate = view.items.filter((i) => i.gate === view.gate);
       const failed = atGate.find((i) => i.state === 'failed');
       if (failed && !handled.has(`waive:${failed.id}`)) {
@@ -217,11 +216,11 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
         seen.blocked = failed.evidence.at(-1)?.summary ?? 'failed';
         io.out(`  -> blocked: ${failed.title}: ${failed.evidence.at(-1)?.summary ?? ''}`);
         io.out(`  -> shipcheck waive ${failed.id} --reason "known flaky test, ticket DEMO-1"`);
-        await client.post(`/api/v1/services/demo/checklist/waive`, {
-          item: failed.id,
-          by: 'demo',
-          reason: 'known flaky test, ticket DEMO-1',
-        });
+        await client.post(
+          `/api/v1/services/demo/checklist/waive`,
+          { item: failed.id, by: 'demo', reason: 'known flaky test, ticket DEMO-1' },
+          checklistItemShape,
+        );
         seen.waived = true;
         return;
       }
@@ -240,18 +239,18 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
       for (const item of toSign.slice(0, LISTED_ITEMS)) io.out(`    shipcheck sign ${item.id}`);
       if (toSign.length > LISTED_ITEMS) io.out(`    ... and ${toSign.length - LISTED_ITEMS} more`);
       for (const item of toSign) {
-        await client.post(`/api/v1/services/demo/checklist/sign`, {
-          item: item.id,
-          by: 'demo',
-          note: 'demo sign-off',
-        });
+        await client.post(
+          `/api/v1/services/demo/checklist/sign`,
+          { item: item.id, by: 'demo', note: 'demo sign-off' },
+          checklistItemShape,
+        );
       }
     };
     const deploy = async (version: string): Promise<ReleaseView> => {
       io.out('');
       const migration = addMigration(dir, version);
       io.out(`== shipcheck deploy ${version}${migration ? ` (brings migration ${migration})` : ''}`);
-      const created = await client.post<ReleaseView>('/api/v1/services/demo/releases', { version });
+      const created = await client.post('/api/v1/services/demo/releases', { version }, releaseShape);
       return follow(created.id);
     };
 
@@ -272,7 +271,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     const first = await deploy('v1');
     expect(first.state === 'succeeded', 'v1 starts on 3 instances and becomes stable');
     expect(seen.waitedWithEvidence, 'it waited at the pre-deploy gate with evidence on the automated items');
-    const firstChecklist = await client.get<ChecklistView>(`/api/v1/releases/${first.id}/checklist`);
+    const firstChecklist = await client.get(`/api/v1/releases/${first.id}/checklist`, checklistShape);
     const restore = firstChecklist.items.find((i) => i.kind === 'backup-restore');
     expect(
       restore?.state === 'passed',
@@ -297,7 +296,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     } else {
       io.out('  skip CDN purge: varnishd is not installed here (Debian: apt-get install varnish)');
     }
-    const goodChecklist = await client.get<ChecklistView>(`/api/v1/releases/${good.id}/checklist`);
+    const goodChecklist = await client.get(`/api/v1/releases/${good.id}/checklist`, checklistShape);
     const restored =
       goodChecklist.items.find((i) => i.kind === 'backup-restore')?.evidence.at(-1)?.summary ?? '';
     expect(
@@ -317,7 +316,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     );
 
     const reportFile = path.join(dir, `release-${bad.id}.html`);
-    const badChecklist = await client.get<ChecklistView>(`/api/v1/releases/${bad.id}/checklist`);
+    const badChecklist = await client.get(`/api/v1/releases/${bad.id}/checklist`, checklistShape);
     const html = renderReport({ release: badChecklist.release, items: badChecklist.items }, 'html');
     fs.writeFileSync(reportFile, html);
     const sections = [...new Set(badChecklist.items.map((i) => i.section))];
@@ -328,7 +327,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
 
     const report = await load.stop();
     load = undefined;
-    const status = await client.get<{ stable: string }>('/api/v1/services/demo');
+    const status = await client.get('/api/v1/services/demo', statusShape);
     expect(status.stable === 'v2', `v2 is still stable (stable: ${status.stable})`);
     expect(
       report.failed === afterFirst.failed && report.proxyErrors === afterFirst.proxyErrors,

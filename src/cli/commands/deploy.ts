@@ -1,25 +1,34 @@
-import type { ReleaseView } from '../../engine/engine.js';
+import { checkVersion } from '../../domain/version.js';
+import { InputError } from '../../errors.js';
+import { releaseShape } from '../api-shapes.js';
 import { formatPhase } from '../format.js';
 import type { GlobalOptions, Io } from '../main.js';
 import { resolveTarget } from '../main.js';
-import { waitForRelease } from '../wait.js';
+import { type WaitOptions, waitForRelease } from '../wait.js';
 
-/** `shipcheck deploy <version> [--wait]`: starts a release; with --wait, follows it to the end. */
+/**
+ * `shipcheck deploy <version> [--wait [--timeout D] [--until-held]]`: starts a release; with --wait,
+ * follows it to the end. A version that breaks VERSION_RULE is refused here, before any request.
+ */
 export async function deployCommand(
   version: string,
-  opts: GlobalOptions & { wait: boolean },
+  opts: GlobalOptions & Omit<WaitOptions, 'json'> & { wait: boolean },
   io: Io,
 ): Promise<number> {
+  const problem = checkVersion(version);
+  if (problem !== undefined) {
+    throw new InputError(version === '' ? `${problem}: shipcheck deploy VERSION` : problem);
+  }
   const { client, service } = await resolveTarget(opts);
-  const release = await client.post<ReleaseView>(`/api/v1/services/${service}/releases`, { version });
+  const release = await client.post(`/api/v1/services/${service}/releases`, { version }, releaseShape);
   if (!opts.wait) {
     io.out(
       opts.json
         ? JSON.stringify(release)
-        : `release #${release.id} of ${service} ${version}: ${release.state}, ${formatPhase(release)}`,
+        : `release #${release.id} of ${service} ${release.version}: ${release.state}, ${formatPhase(release)}`,
     );
     return 0;
   }
-  if (!opts.json) io.out(`release #${release.id}: ${release.fromVersion ?? '(none)'} -> ${version}`);
-  return waitForRelease(client, service, release.id, io, { json: opts.json ?? false });
+  if (!opts.json) io.out(`release #${release.id}: ${release.fromVersion ?? '(none)'} -> ${release.version}`);
+  return waitForRelease(client, service, release.id, io, { ...opts, json: opts.json ?? false });
 }

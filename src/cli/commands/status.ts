@@ -1,4 +1,4 @@
-import type { StatusView } from '../../engine/engine.js';
+import { statusShape } from '../api-shapes.js';
 import { formatStatus } from '../format.js';
 import type { GlobalOptions, Io } from '../main.js';
 import { resolveTarget } from '../main.js';
@@ -6,7 +6,7 @@ import { resolveTarget } from '../main.js';
 /** `shipcheck status [--json]`: the contract JSON is `{service, stable, release: {id, version, phase, state, weight, reason}}`. */
 export async function statusCommand(opts: GlobalOptions, io: Io): Promise<number> {
   const { client, service } = await resolveTarget(opts);
-  const status = await client.get<StatusView>(`/api/v1/services/${service}`);
+  const status = await client.get(`/api/v1/services/${service}`, statusShape);
   if (opts.json) io.out(JSON.stringify(status, null, 2));
   else formatStatus(status).forEach((line) => io.out(line));
   return 0;

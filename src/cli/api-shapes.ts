@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import type { Gate } from '../checklist/types.js';
+import type { ReleaseView, StatusView } from '../engine/engine.js';
+import type { ChecklistItemRow, EventRow } from '../store/types.js';
+
+/**
+ * The shape of one API answer: a schema of every field the CLI reads, typed as the server's view.
+ * Objects are loose, so a newer server may add fields; states and kinds are checked as strings, so a
+ * new state reaches the CLI as data (and its exit-code fallback) rather than as "not shipcheck".
+ */
+export interface ApiShape<T> {
+  /** What the answer is, for messages: `a release`, `the checklist`. */
+  readonly what: string;
+  readonly schema: z.ZodType;
+  /** Only carries `T`; never set. */
+  readonly type?: T;
+}
+
+function shape<T>(what: string, schema: z.ZodType): ApiShape<T> {
+  return { what, schema };
+}
+
+const epochMs = z.number().nonnegative();
+const percent = z.number().min(0).max(100);
+
+const release = z.looseObject({
+  id: z.number().int().positive(),
+  service: z.string(),
+  version: z.string(),
+  fromVersion: z.string().nullable(),
+  kind: z.string(),
+  state: z.string().min(1),
+  phase: z.string().min(1),
+  step: z.number().int().nonnegative(),
+  steps: z.number().int().nonnegative(),
+  stepName: z.string().nullable(),
+  weight: percent,
+  reason: z.string().nullable(),
+  createdAt: epochMs,
+  endedAt: epochMs.nullable(),
+});
+
+const figures = z.looseObject({
+  version: z.string(),
+  rps: z.number(),
+  errorRate: z.number().nullable(),
+  p99: z.number().nullable(),
+  instances: z.array(z.looseObject({ id: z.string(), state: z.string() })),
+});
+
+const evidence = z.looseObject({
+  at: epochMs,
+  summary: z.string(),
+  note: z.string().optional(),
+  by: z.string().optional(),
+});
+
+const checklistItem = z.looseObject({
+  id: z.string().min(1),
+  section: z.string(),
+  title: z.string(),
+  kind: z.string(),
+  gate: z.string(),
+  automated: z.boolean(),
+  state: z.string().min(1),
+  hint: z.string().nullable(),
+  evidence: z.array(evidence),
+});
+
+/** A release: what deploy, promote, pause, resume, abort and rollback answer, and GET /releases/:id. */
+export const releaseShape = shape<ReleaseView>('a release', release);
+
+/** GET /services/:service. */
+export const statusShape = shape<StatusView>(
+  'the service status',
+  z.looseObject({
+    service: z.string(),
+    environment: z.string().nullable().optional(),
+    stable: z.string().nullable(),
+    previous: z.string().nullable(),
+    release: release.nullable(),
+    versions: z.looseObject({ stable: figures.nullable(), canary: figures.nullable() }),
+    replica: z
+      .looseObject({ id: z.string(), leading: z.boolean(), holder: z.string().nullable() })
+      .nullable()
+      .optional(),
+  }),
+);
+
+/** GET /services. */
+export const servicesShape = shape<{ services: { service: string }[] }>(
+  'the list of services',
+  z.looseObject({ services: z.array(z.looseObject({ service: z.string() })) }),
+);
+
+/** GET /releases/:id/events. */
+export const eventsShape = shape<{ events: EventRow[] }>(
+  "a release's events",
+  z.looseObject({
+    events: z.array(
+      z.looseObject({ id: z.number().int(), at: epochMs, type: z.string(), message: z.string() }),
+    ),
+  }),
+);
+
+/** What `checklist --json` prints: `{release, gate, items: [{id, section, title, kind, gate, state, evidence}]}`. */
+export interface ChecklistView {
+  release: ReleaseView;
+  gate: Gate | null;
+  items: ChecklistItemRow[];
+}
+
+/** GET /services/:service/checklist and /releases/:id/checklist. */
+export const checklistShape = shape<ChecklistView>(
+  'a checklist',
+  z.looseObject({ release, gate: z.string().nullable(), items: z.array(checklistItem) }),
+);
+
+/** POST /services/:service/checklist/sign, waive and rerun. */
+export const checklistItemShape = shape<ChecklistItemRow>('a checklist item', checklistItem);
+
+/** What `sign --gate` gets back: the items it signed, and the gate they belong to. */
+export interface SignedGate {
+  gate: Gate;
+  signed: ChecklistItemRow[];
+}
+
+/** POST /services/:service/checklist/sign-gate. */
+export const signedGateShape = shape<SignedGate>(
+  'the signed items',
+  z.looseObject({ gate: z.string().min(1), signed: z.array(checklistItem) }),
+);
+
+/** Every error answer of the API: `{"error": "..."}`. */
+export const errorSchema = z.looseObject({ error: z.string() });
