@@ -247,13 +247,14 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .description('the release checklist; actions: rerun ITEM, export, template show|validate')
     .option('--release <id>', 'a release other than the active (or last) one')
     .option('--format <format>', 'for export: md or html', 'md')
+    .option('--out <file>', 'for export: write the report to this file instead of standard output')
     .option('--template <ref>', 'for template show|validate: default, none or a path')
     .action(
       run(
         async (
           action: string | undefined,
           item: string | undefined,
-          o: { release?: string; format?: string; template?: string },
+          o: { release?: string; format?: string; out?: string; template?: string },
         ) => {
           if (action === undefined) return checklistShowCommand({ ...globals(), ...o }, io);
           if (action === 'rerun' && item) return itemCommand('rerun', item, globals(), io);

@@ -65,8 +65,9 @@ describe('promoteHold', () => {
     ];
     expect(promoteHold(release({ state: 'paused' }), items)).toBe(
       'release #4 is paused at the canary gate: 1 item to sign (a), 1 check running (b), 1 check failed (c), ' +
-        '1 item inconclusive (d); sign them ("shipcheck sign --gate") or waive them; wait for the checks to finish; ' +
-        'fix and re-run ("shipcheck checklist rerun ITEM") or waive what failed; see "shipcheck checklist" for what to do',
+        '1 check inconclusive (d); sign them ("shipcheck sign --gate") or waive them; wait for the checks to finish; ' +
+        'fix and re-run ("shipcheck checklist rerun ITEM") or waive what failed; ' +
+        'wait for data, or re-run, sign or waive what could not judge',
     );
   });
 

@@ -137,6 +137,7 @@ describe.runIf(missing.length === 0 || REQUIRE_REAL)(
       for (const r of repeated) expect(inFlight).toContain(r.key);
       const once = received.filter((r, i) => keys.indexOf(r.key) === i);
       expect(once.filter((r) => r.type === 'release.weight').map((r) => r.message)).toEqual([
+        'v1 takes all traffic (first release)',
         'v2 weight 20%',
         'v2 weight 50%',
         'v2 weight 100%',

@@ -65,12 +65,20 @@ describe('a manual rollback', () => {
 
     // And the manual step is signed after the release ended, and the report records both
     expect((await s.cli('sign', 'verify-rollback-success', '--note', 'orders page checked')).code).toBe(0);
-    const report = await s.cli('checklist', 'export', '--format', 'md');
+    const out = path.join(s.dir, 'reports', 'rollback.md');
+    fs.mkdirSync(path.dirname(out));
+    const exported = await s.cli('checklist', 'export', '--format', 'md', '--out', out);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toBe(`wrote ${out}: release #3, 2 items (md)\n`);
+    const report = { stdout: fs.readFileSync(out, 'utf8') };
     expect(report.stdout).toMatch(/^# Release #3: web v2 -> v1/);
     expect(report.stdout).toContain('## Rollback Plan / Manual Rollback Steps');
     expect(report.stdout).toMatch(
       /\*\*Verify rollback success\*\* \(passed;.*\n {2}- .*signed by .*\(orders page checked\)/,
     );
-    await waitFor('v2 kept warm as the previous version', async () => (await s!.status()).stable === 'v1');
+    const unwritable = await s.cli('checklist', 'export', '--out', path.join(s.dir, 'no', 'such', 'dir.md'));
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toMatch(/cannot write .*dir\.md: ENOENT/);
+    await waitFor('v1 stays stable', async () => (await s!.status()).stable === 'v1');
   });
 });

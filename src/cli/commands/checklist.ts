@@ -1,3 +1,4 @@
+import { rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { renderReport } from '../../checklist/report.js';
 import type { ItemState } from '../../checklist/types.js';
@@ -71,9 +72,13 @@ export function formatChecklist(view: ChecklistView): string[] {
   return lines;
 }
 
-/** `shipcheck checklist export --format md|html [--release ID]`: the report to file after a release. */
+/**
+ * `shipcheck checklist export --format md|html [--release ID] [--out FILE]`: the report after a
+ * release, on standard output or written whole to FILE (through a temporary file, so a reader never
+ * sees half a report).
+ */
 export async function checklistExportCommand(
-  opts: GlobalOptions & { release?: string; format?: string },
+  opts: GlobalOptions & { release?: string; format?: string; out?: string },
   io: Io,
 ): Promise<number> {
   const format = opts.format ?? 'md';
@@ -81,7 +86,25 @@ export async function checklistExportCommand(
   const { client, service } = await resolveTarget(opts);
   const query = opts.release ? `?release=${encodeURIComponent(opts.release)}` : '';
   const view = await client.get(`/api/v1/services/${service}/checklist${query}`, checklistShape);
-  io.out(renderReport({ release: view.release, items: view.items }, format).trimEnd());
+  const report = renderReport({ release: view.release, items: view.items }, format).trimEnd();
+  if (opts.out === undefined) {
+    io.out(report);
+    return 0;
+  }
+  const temporary = `${opts.out}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, `${report}\n`);
+    await rename(temporary, opts.out);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw new InputError(
+      `cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const items = view.items.length;
+  io.out(
+    `wrote ${opts.out}: release #${view.release.id}, ${items} item${items === 1 ? '' : 's'} (${format})`,
+  );
   return 0;
 }
 
