@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { InputError, ProviderError, ShipcheckError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
+import { plural } from '../util/words.js';
 
 /** The validated `backup` block of a config. */
 export type BackupConfig = NonNullable<Config['backup']>;
@@ -1002,10 +1003,6 @@ async function isExecutableFile(file: string): Promise<boolean> {
 /** `1,234` */
 export function formatCount(count: number): string {
   return count.toLocaleString('en-US');
-}
-
-function plural(count: number, noun: string): string {
-  return `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function message(err: unknown): string {

@@ -4,6 +4,7 @@ import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { keepTail } from '../util/cut.js';
 import { MAX_EVIDENCE_ENTRIES } from './evidence.js';
+import { gateItems } from './gate-items.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckContext, CheckKind, CheckResult, Evidence, Gate } from './types.js';
 
@@ -126,13 +127,10 @@ export class ChecklistRunner {
     if (toStart.length > 0) {
       items = (await this.options.store.listChecklist(release.id)).filter((i) => i.gate === gate);
     }
-    const failed = items.find((i) => i.state === 'failed');
-    const toSign = items.filter((i) => !i.automated && i.state === 'pending');
-    const running = items.filter((i) => i.automated && (i.state === 'pending' || i.state === 'running'));
-    const inconclusive = items.filter((i) => i.state === 'inconclusive');
+    const { toSign, running, inconclusive, failed } = gateItems(items, gate);
     const open = toSign.length + running.length + inconclusive.length;
-    const status = failed ? 'failed' : open === 0 ? 'passed' : 'waiting';
-    return { status, toSign, running, inconclusive, failed };
+    const status = failed.length > 0 ? 'failed' : open === 0 ? 'passed' : 'waiting';
+    return { status, toSign, running, inconclusive, failed: failed[0] };
   }
 
   /** Signs a manual item of the gate the release is at. */
@@ -190,7 +188,7 @@ export class ChecklistRunner {
       );
     }
     const items = (await this.options.store.listChecklist(release.id)).filter((i) => i.gate === gate);
-    const toSign = items.filter((i) => !i.automated && i.state === 'pending');
+    const { toSign } = gateItems(items, gate);
     if (toSign.length === 0) {
       const open = items.filter((i) => !SETTLED_STATES.has(i.state));
       const waitsOn =

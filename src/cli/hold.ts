@@ -2,6 +2,8 @@ import type { ReleaseView } from '../engine/engine.js';
 import type { ChecklistItemRow } from '../store/types.js';
 import type { ChecklistView } from './api-shapes.js';
 import { formatPhase } from './format.js';
+import { gateItems } from '../checklist/gate-items.js';
+import { listIds, plural } from '../util/words.js';
 
 /** A release stopped until a person acts: paused, or waiting at a gate for a signature or a decision. */
 export interface Hold {
@@ -42,27 +44,24 @@ function pausedHold(release: ReleaseView): Hold {
 }
 
 function gateHold(release: ReleaseView, gate: string, items: readonly ChecklistItemRow[]): Hold | undefined {
-  const atGate = items.filter((item) => item.gate === gate);
-  // Compared as strings: item states may grow (e.g. `inconclusive`) before this file learns of them.
-  const stateOf = (item: ChecklistItemRow): string => item.state;
-  const failed = atGate.filter((item) => stateOf(item) === 'failed');
-  const inconclusive = atGate.filter((item) => stateOf(item) === 'inconclusive');
-  const toSign = atGate.filter((item) => !item.automated && stateOf(item) === 'pending');
+  const { failed, inconclusive, toSign } = gateItems(items, gate);
   const what: string[] = [];
   const todo: string[] = [];
   if (failed.length > 0) {
-    what.push(`${count(failed.length, 'check')} failed: ${names(failed)}`);
+    what.push(`${plural(failed.length, 'check')} failed: ${listIds(failed, ITEMS_NAMED)}`);
     todo.push(
       'fix it and run "shipcheck checklist rerun ITEM"',
       'waive it ("shipcheck waive ITEM --reason TEXT")',
     );
   }
   if (inconclusive.length > 0) {
-    what.push(`${count(inconclusive.length, 'item')} could not be judged: ${names(inconclusive)}`);
+    what.push(
+      `${plural(inconclusive.length, 'item')} could not be judged: ${listIds(inconclusive, ITEMS_NAMED)}`,
+    );
     todo.push('rerun it ("shipcheck checklist rerun ITEM")', 'sign or waive it');
   }
   if (toSign.length > 0) {
-    what.push(`${count(toSign.length, 'item')} to sign: ${names(toSign)}`);
+    what.push(`${plural(toSign.length, 'item')} to sign: ${listIds(toSign, ITEMS_NAMED)}`);
     todo.push('run "shipcheck checklist", then "shipcheck sign ITEM" or "shipcheck sign --gate"');
   }
   // Only checks still running: the release goes on by itself once they finish.
@@ -74,14 +73,4 @@ function gateHold(release: ReleaseView, gate: string, items: readonly ChecklistI
     key: `waiting:${gate}:${kinds}`,
     message: `release #${release.id} is ${verb} at the ${gate} gate: ${what.join('; ')} — ${todo.join(', or ')}`,
   };
-}
-
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-function names(items: readonly ChecklistItemRow[]): string {
-  const shown = items.slice(0, ITEMS_NAMED).map((item) => item.id);
-  const more = items.length - shown.length;
-  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
 }

@@ -1,27 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import { promoteHold } from './promote-hold.js';
+import { checklistItem, releaseView } from './test-release.js';
 
 function release(patch: Partial<ReleaseRow>): ReleaseRow {
-  return {
-    id: 4,
-    service: 'web',
-    version: 'v2',
-    fromVersion: 'v1',
-    kind: 'deploy',
-    state: 'progressing',
-    phase: 'canary',
-    step: 0,
-    weight: 0,
-    reason: null,
-    outcome: null,
-    stepStartedAt: 0,
-    phaseStartedAt: 0,
-    createdAt: 0,
-    updatedAt: 0,
-    endedAt: null,
-    ...patch,
-  };
+  return releaseView({ weight: 0, ...patch });
 }
 
 function item(
@@ -30,21 +13,14 @@ function item(
   state: string,
   automated = false,
 ): ChecklistItemRow {
-  return {
-    releaseId: 4,
+  return checklistItem({
     id,
-    position: 0,
-    section: 'S',
     title: id,
-    kind: automated ? 'http' : 'manual',
     gate,
-    params: {},
-    hint: null,
     automated,
+    kind: automated ? 'http' : 'manual',
     state: state as ChecklistItemRow['state'],
-    evidence: [],
-    updatedAt: 0,
-  };
+  });
 }
 
 describe('promoteHold', () => {

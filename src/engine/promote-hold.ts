@@ -1,6 +1,8 @@
 import { SETTLED_STATES } from '../checklist/checklist-runner.js';
+import { gateItems } from '../checklist/gate-items.js';
 import type { Gate } from '../checklist/types.js';
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
+import { listIds, plural } from '../util/words.js';
 
 /** Item ids named in one message; the rest are counted. */
 const LISTED_ITEMS = 5;
@@ -40,46 +42,34 @@ export function promoteHold(release: ReleaseRow, items: readonly ChecklistItemRo
 function gateHold(release: ReleaseRow, gate: Gate, items: readonly ChecklistItemRow[]): string | undefined {
   const open = items.filter((i) => i.gate === gate && !SETTLED_STATES.has(i.state));
   if (open.length === 0) return undefined;
-  const toSign = open.filter((i) => !i.automated && i.state === 'pending');
-  const running = open.filter((i) => i.automated && (i.state === 'pending' || i.state === 'running'));
-  const failed = open.filter((i) => i.state === 'failed');
-  const inconclusive = open.filter((i) => i.state === 'inconclusive');
-  const other = open.filter(
-    (i) => !toSign.includes(i) && !running.includes(i) && !failed.includes(i) && !inconclusive.includes(i),
-  );
+  const { toSign, running, failed, inconclusive } = gateItems(open, gate);
+  const sorted = new Set([...toSign, ...running, ...failed, ...inconclusive]);
+  const other = open.filter((i) => !sorted.has(i));
   const parts: string[] = [];
   const todo: string[] = [];
   if (toSign.length > 0) {
-    parts.push(`${count(toSign.length, 'item')} to sign (${ids(toSign)})`);
+    parts.push(`${plural(toSign.length, 'item')} to sign (${listIds(toSign, LISTED_ITEMS)})`);
     todo.push('sign them ("shipcheck sign --gate") or waive them');
   }
   if (running.length > 0) {
-    parts.push(`${count(running.length, 'check')} running (${ids(running)})`);
+    parts.push(`${plural(running.length, 'check')} running (${listIds(running, LISTED_ITEMS)})`);
     todo.push('wait for the checks to finish');
   }
   if (failed.length > 0) {
-    parts.push(`${count(failed.length, 'check')} failed (${ids(failed)})`);
+    parts.push(`${plural(failed.length, 'check')} failed (${listIds(failed, LISTED_ITEMS)})`);
     todo.push('fix and re-run ("shipcheck checklist rerun ITEM") or waive what failed');
   }
   if (inconclusive.length > 0) {
-    parts.push(`${count(inconclusive.length, 'check')} inconclusive (${ids(inconclusive)})`);
+    parts.push(
+      `${plural(inconclusive.length, 'check')} inconclusive (${listIds(inconclusive, LISTED_ITEMS)})`,
+    );
     todo.push('wait for data, or re-run, sign or waive what could not judge');
   }
   for (const state of new Set(other.map((i) => i.state))) {
     const these = other.filter((i) => i.state === state);
-    parts.push(`${count(these.length, 'item')} ${state} (${ids(these)})`);
+    parts.push(`${plural(these.length, 'item')} ${state} (${listIds(these, LISTED_ITEMS)})`);
   }
   if (other.length > 0) todo.push('see "shipcheck checklist" for what to do');
   const how = release.state === 'waiting' || release.state === 'paused' ? `${release.state} ` : '';
   return `release #${release.id} is ${how}at the ${gate} gate: ${parts.join(', ')}; ${todo.join('; ')}`;
-}
-
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-function ids(items: readonly ChecklistItemRow[]): string {
-  const listed = items.slice(0, LISTED_ITEMS).map((i) => i.id);
-  const more = items.length - listed.length;
-  return more > 0 ? `${listed.join(', ')} and ${more} more` : listed.join(', ');
 }

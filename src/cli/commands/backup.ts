@@ -2,6 +2,7 @@ import { makeBackup, readRecordedCounts } from '../../backup/backup.js';
 import { loadConfig } from '../../config/loader.js';
 import { InputError, ShipcheckError } from '../../errors.js';
 import { systemClock } from '../../util/clock.js';
+import { plural } from '../../util/words.js';
 
 const KIB = 1024;
 const SIZE_UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB'];
@@ -51,8 +52,4 @@ function formatSize(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${SIZE_UNITS[unit]}`;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

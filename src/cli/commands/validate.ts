@@ -8,6 +8,7 @@ import type { Config } from '../../config/schema.js';
 import { YamlSource, valueAt, type YamlPath } from '../../config/yaml-positions.js';
 import { ConfigError } from '../../errors.js';
 import { checkAccessLogFormat } from '../../providers/metrics/nginx-log/log-format-check.js';
+import { plural } from '../../util/words.js';
 
 /**
  * `shipcheck validate`: loads the config and its checklist template with every check, runs the
@@ -129,8 +130,4 @@ async function accessLogProblems(
 function shortPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

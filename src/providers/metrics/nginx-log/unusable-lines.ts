@@ -1,4 +1,5 @@
 import { describeLineProblem, logFormatAdvice, type LineProblem } from './access-log-line.js';
+import { plural } from '../../../util/words.js';
 
 /** Distinct problems kept per stretch; more would only repeat the first ones' story. */
 const MAX_PROBLEMS_KEPT = 8;
@@ -74,8 +75,4 @@ export class UnusableLines {
       logFormatAdvice(this.accessLog)
     );
   }
-}
-
-function plural(count: number, noun: string): string {
-  return `${count.toLocaleString('en-US')} ${noun}${count === 1 ? '' : 's'}`;
 }

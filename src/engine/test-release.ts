@@ -1,9 +1,9 @@
-import type { ReleaseView } from '../engine/engine.js';
+import type { ReleaseView } from './engine.js';
 import type { ChecklistItemRow } from '../store/types.js';
 
 const CREATED_AT = 1_700_000_000_000;
 
-/** A release as the API shows it, for tests of what the CLI prints: v2 replacing v1, at canary step 1/4. */
+/** A release as the API shows it, for tests of what is said about it: v2 replacing v1, at canary step 1/4. */
 export function releaseView(overrides: Partial<ReleaseView> = {}): ReleaseView {
   return {
     id: 4,
