@@ -210,7 +210,9 @@ describe('Engine, with an injected clock', () => {
       config({
         strategy: { steps: [{ setWeight: 10 }, { pause: '1h' }] },
         analysis: { interval: '5s', inconclusiveLimit: 3 },
-        rollback: { triggers: [{ metric: 'error_rate', above: '5%', minRequests: 10 }] },
+        rollback: {
+          triggers: [{ metric: 'error_rate', above: '5%', minRequests: 10 }, { health: 'failed' }],
+        },
       }),
       [item('canary/approve', 'canary', 'manual')],
     );
@@ -228,7 +230,9 @@ describe('Engine, with an injected clock', () => {
     expect((await rig.engine.status()).release).toMatchObject({ state: 'waiting', weight: 0 });
     // Stored once per interval, not once per tick.
     const stored = await rig.store.listMeasurements(v2.id, 10_000);
-    expect(stored.length).toBeLessThanOrEqual(10 * 12 + 1);
+    expect(stored.length, 'two triggers, one evaluation per 5s interval').toBeLessThanOrEqual(
+      2 * (10 * 12 + 1),
+    );
 
     await rig.engine.signItem('canary/approve', 'alice', undefined);
     await rig.settle('v2 at 10%', async () => (await rig!.engine.status()).release?.weight === 10);

@@ -1197,8 +1197,8 @@ export class Engine {
       const needed = 'health' in trigger ? 0 : trigger.for;
       if (!fired && held !== undefined && held >= needed) fired = { measurement, heldMs: held };
     }
-    // Quick re-checks while a canary waits for traffic are stored only when they reach a verdict.
-    const verdict = measurements.some((m) => m.verdict !== 'inconclusive');
+    // Quick re-checks while a canary waits for traffic are stored only once a metric reaches a verdict.
+    const verdict = measurements.some((m) => m.metric !== 'health' && m.verdict !== 'inconclusive');
     if (now - state.storedAt >= interval || verdict || fired) {
       state.storedAt = now;
       for (const measurement of measurements) {
