@@ -27,3 +27,12 @@ export class ConflictError extends ShipcheckError {}
 
 /** A provider (fleet, traffic, metrics) failed to do what was asked. */
 export class ProviderError extends ShipcheckError {}
+
+/**
+ * The message of anything thrown, for one line a person reads: an Error's message (the first of an
+ * AggregateError's, as Node reports each address it tried), or the thrown value as text.
+ */
+export function errorMessage(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return errorMessage(err.errors[0]);
+  return err instanceof Error ? err.message : String(err);
+}

@@ -8,9 +8,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { InputError, ProviderError, ShipcheckError } from '../errors.js';
+import { errorMessage, InputError, ProviderError, ShipcheckError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import { plural } from '../util/words.js';
+import { databaseOf, forLibpq, isPostgresUrl, libpqEnv, withDatabase } from '../util/postgres-url.js';
+import { redactUrl } from '../util/redact.js';
 
 /** The validated `backup` block of a config. */
 export type BackupConfig = NonNullable<Config['backup']>;
@@ -58,7 +60,6 @@ export interface RecordedCounts {
 export class BackupStopped extends ShipcheckError {}
 
 const SQLITE_PREFIX = 'sqlite:';
-const POSTGRES_URL = /^postgres(ql)?:\/\//;
 /** Suffix of the sidecar holding the counts taken at backup time. */
 export const COUNTS_SUFFIX = '.counts.json';
 const PG_DUMP_EXTENSION = '.dump';
@@ -202,7 +203,7 @@ export async function findPgTool(
 
 async function postgresBackup(url: string, dir: string, at: number, signal: AbortSignal): Promise<Backup> {
   const pgDump = await findPgTool('pg_dump');
-  const target = await freeName(dir, `${safeName(databaseName(url))}-${timestamp(at)}`, PG_DUMP_EXTENSION);
+  const target = await freeName(dir, `${safeName(databaseOf(url))}-${timestamp(at)}`, PG_DUMP_EXTENSION);
   const partial = partialPath(target);
   const client = await connect(url, signal);
   try {
@@ -218,12 +219,12 @@ async function postgresBackup(url: string, dir: string, at: number, signal: Abor
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     }
     const tables = await abortable(countPostgresTables(client), signal);
-    const { url: bare, password } = splitPassword(url);
+    const { uri: bare, password } = forLibpq(url);
     const args = ['--format=custom', `--file=${partial}`, ...(snapshot ? [`--snapshot=${snapshot}`] : [])];
     // The URL goes in argv without its password, which travels in the environment instead.
     const ending = await runProgram(pgDump, [...args, `--dbname=${bare}`], {
       cwd: dir,
-      env: pgEnv(password),
+      env: libpqEnv(password),
       signal,
     });
     if (ending.stopped) throw new BackupStopped('backup stopped');
@@ -397,10 +398,10 @@ async function restorePostgres(
 ): Promise<RestoreComparison> {
   const pgRestore = await findPgTool('pg_restore');
   return withScratchDatabase(url, signal, async (scratchUrl, scratchName) => {
-    const { url: bare, password } = splitPassword(scratchUrl);
+    const { uri: bare, password } = forLibpq(scratchUrl);
     const ending = await runProgram(pgRestore, ['--no-owner', `--dbname=${bare}`, file], {
       cwd: path.dirname(file),
-      env: pgEnv(password),
+      env: libpqEnv(password),
       signal,
     });
     if (ending.stopped) throw new BackupStopped('restore stopped');
@@ -458,7 +459,7 @@ async function restoreWithCommand(
   };
 
   const source = config.database;
-  if (source !== undefined && POSTGRES_URL.test(source)) {
+  if (source !== undefined && isPostgresUrl(source)) {
     return withScratchDatabase(source, signal, async (scratchUrl, scratchName) => {
       const failure = await restoreInto(scratchUrl);
       const restored = await countPostgresUrl(scratchUrl, signal);
@@ -499,7 +500,7 @@ async function withScratchDatabase<T>(
       : '';
     await admin.query(`CREATE DATABASE ${identifier(name)} TEMPLATE template0${options}`);
   } catch (err) {
-    throw new ProviderError(`cannot create a scratch database on ${redact(url)}: ${message(err)}`, {
+    throw new ProviderError(`cannot create a scratch database on ${redactUrl(url)}: ${errorMessage(err)}`, {
       cause: err,
     });
   } finally {
@@ -520,7 +521,7 @@ async function withScratchDatabase<T>(
 async function dropDatabase(url: string, name: string): Promise<void> {
   // Not tied to the caller's signal: the drop must happen precisely when the check was stopped.
   const client = await connect(url, new AbortController().signal).catch((err: unknown) => {
-    throw new ProviderError(`cannot drop scratch database ${name}: ${message(err)}; drop it by hand`);
+    throw new ProviderError(`cannot drop scratch database ${name}: ${errorMessage(err)}; drop it by hand`);
   });
   try {
     try {
@@ -530,7 +531,7 @@ async function dropDatabase(url: string, name: string): Promise<void> {
       await client.query(`DROP DATABASE IF EXISTS ${identifier(name)}`);
     }
   } catch (err) {
-    throw new ProviderError(`cannot drop scratch database ${name}: ${message(err)}; drop it by hand`, {
+    throw new ProviderError(`cannot drop scratch database ${name}: ${errorMessage(err)}; drop it by hand`, {
       cause: err,
     });
   } finally {
@@ -677,7 +678,7 @@ async function countSqliteRestore(file: string, signal: AbortSignal): Promise<Re
     return { tables: reply.tables, ...(reply.problem ? { unreadable: reply.problem } : {}) };
   } catch (err) {
     if (err instanceof BackupStopped) throw err;
-    return { tables: {}, unreadable: message(err) };
+    return { tables: {}, unreadable: errorMessage(err) };
   }
 }
 
@@ -796,7 +797,7 @@ async function connect(url: string, signal: AbortSignal): Promise<pg.Client> {
   } catch (err) {
     await client.end().catch(() => undefined);
     if (err instanceof BackupStopped) throw err;
-    throw new ProviderError(`cannot connect to ${redact(url)}: ${message(err)}`, { cause: err });
+    throw new ProviderError(`cannot connect to ${redactUrl(url)}: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -804,47 +805,6 @@ async function endClient(client: pg.Client, signal: AbortSignal): Promise<void> 
   const ending = client.end().catch(() => undefined);
   // After a stop, a query may still be running; the socket closes in the background rather than wait for it.
   if (!signal.aborted) await ending;
-}
-
-/** `url` pointing at database `name` instead of its own. */
-function withDatabase(url: string, name: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(name)}`;
-  return parsed.href;
-}
-
-function databaseName(url: string): string {
-  const parsed = new URL(url);
-  const name = decodeURIComponent(parsed.pathname.slice(1));
-  return name || decodeURIComponent(parsed.username) || 'postgres';
-}
-
-/** The URL without its password, and the password: a password in argv would show in every process list. */
-function splitPassword(url: string): { url: string; password: string | undefined } {
-  const parsed = new URL(url);
-  const password =
-    parsed.password !== ''
-      ? decodeURIComponent(parsed.password)
-      : (parsed.searchParams.get('password') ?? undefined);
-  parsed.password = '';
-  parsed.searchParams.delete('password');
-  return { url: parsed.href, password };
-}
-
-function pgEnv(password: string | undefined): NodeJS.ProcessEnv {
-  return password === undefined ? { ...process.env } : { ...process.env, PGPASSWORD: password };
-}
-
-/** The URL as it may be shown: its password replaced. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    parsed.searchParams.delete('password');
-    return parsed.href;
-  } catch {
-    return 'postgres://…';
-  }
 }
 
 function identifier(name: string): string {
@@ -887,7 +847,7 @@ async function runProgram(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
-    throw new ProviderError(`cannot start ${file}: ${message(err)}`, { cause: err });
+    throw new ProviderError(`cannot start ${file}: ${errorMessage(err)}`, { cause: err });
   }
   const timers: NodeJS.Timeout[] = [];
   const onAbort = (): void => {
@@ -1003,8 +963,4 @@ async function isExecutableFile(file: string): Promise<boolean> {
 /** `1,234` */
 export function formatCount(count: number): string {
   return count.toLocaleString('en-US');
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -6,8 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
-import { ShipcheckError } from '../errors.js';
+import { errorMessage, ShipcheckError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { forLibpq, libpqEnv, namedDatabase, withDatabase } from '../util/postgres-url.js';
+import { redactUrl } from '../util/redact.js';
 
 /** The table, in the migrated database, that records which migration each release applied. */
 export const HISTORY_TABLE = 'shipcheck_migrations';
@@ -23,7 +25,6 @@ const HISTORY_DDL = `CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (id text PRIMAR
 const MIGRATION_FILE = /^(\d+)_([A-Za-z0-9][\w-]*)\.(up|down)\.sql$/;
 const SQL_EXTENSION = '.sql';
 const SQLITE_PREFIX = 'sqlite:';
-const REDACTED = '***';
 /** Longest wait for a PostgreSQL connection; the operation's own timeout may be much longer. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** After a stop, how long a cancelled statement gets to roll back before its connection is dropped. */
@@ -160,7 +161,7 @@ export async function listMigrationFiles(dir: string): Promise<MigrationFile[]> 
   try {
     names = await fs.readdir(dir);
   } catch (err) {
-    throw new MigrationError(`migrations.dir ${dir} cannot be read: ${message(err)}`, { cause: err });
+    throw new MigrationError(`migrations.dir ${dir} cannot be read: ${errorMessage(err)}`, { cause: err });
   }
   const found = new Map<string, { number: number; up?: string; down?: string }>();
   const problems: string[] = [];
@@ -344,7 +345,7 @@ class SqlFolderMigrator implements Migrator {
     try {
       pending = await this.pending(signal === undefined ? {} : { signal });
     } catch (err) {
-      return { ok: false, summary: message(err), steps };
+      return { ok: false, summary: errorMessage(err), steps };
     }
     if (pending.length === 0) return { ok: true, summary: 'no pending migrations to rehearse', steps };
     const names = pending.map((m) => m.id).join(', ');
@@ -357,7 +358,7 @@ class SqlFolderMigrator implements Migrator {
       );
       steps.push(`copy: ${copy.description}`);
     } catch (err) {
-      const why = withoutPrefix(message(err), 'copy');
+      const why = withoutPrefix(errorMessage(err), 'copy');
       steps.push(`copy: FAILED: ${why}`);
       return { ok: false, summary: `rehearsal failed at copy: ${why}`, steps };
     }
@@ -370,7 +371,7 @@ class SqlFolderMigrator implements Migrator {
         await copy.drop();
         steps.push(`drop: removed ${copy.name}`);
       } catch (err) {
-        steps.push(`drop: FAILED to remove ${copy.name}: ${message(err)}`);
+        steps.push(`drop: FAILED to remove ${copy.name}: ${errorMessage(err)}`);
       }
     }
     const dropFailed = steps.at(-1)?.startsWith('drop: FAILED') === true;
@@ -394,7 +395,7 @@ class SqlFolderMigrator implements Migrator {
         steps.push(`${step}: ${verb} ${rows.map((row) => row.id).join(', ') || 'nothing'}`);
         return undefined;
       } catch (err) {
-        const why = withoutPrefix(withoutPrefix(message(err), 'up'), 'down');
+        const why = withoutPrefix(withoutPrefix(errorMessage(err), 'up'), 'down');
         steps.push(`${step}: FAILED: ${why}`);
         return { ok: false, summary: `rehearsal failed at ${step}: ${why}` };
       }
@@ -430,7 +431,7 @@ class SqlFolderMigrator implements Migrator {
       if (await apply()) done.push(row);
     } catch (err) {
       if (err instanceof Stopped) throw new Stopped(this.show(file));
-      throw new MigrationError(`${this.show(file)}: ${message(err)}`, {
+      throw new MigrationError(`${this.show(file)}: ${errorMessage(err)}`, {
         cause: err,
         file: this.show(file),
         done,
@@ -463,7 +464,7 @@ class SqlFolderMigrator implements Migrator {
         throw new MigrationError(`${why}${where}`, { cause: err, done, ...(file ? { file } : {}) });
       }
       const prefix = listing ? 'cannot list pending migrations' : name;
-      throw new MigrationError(`${prefix}: ${message(err)}`, { cause: err, done });
+      throw new MigrationError(`${prefix}: ${errorMessage(err)}`, { cause: err, done });
     }
   }
 
@@ -471,7 +472,7 @@ class SqlFolderMigrator implements Migrator {
     try {
       return await fs.readFile(file, 'utf8');
     } catch (err) {
-      throw new MigrationError(`${this.show(file)} cannot be read: ${message(err)}`, {
+      throw new MigrationError(`${this.show(file)} cannot be read: ${errorMessage(err)}`, {
         cause: err,
         file: this.show(file),
       });
@@ -539,8 +540,8 @@ class CommandMigrator implements Migrator {
         steps.push(`${step}: migrations.${direction} exited 0 in ${formatDuration(took)}`);
         return undefined;
       } catch (err) {
-        steps.push(`${step}: FAILED: ${message(err)}`);
-        return { ok: false, summary: `rehearsal failed at ${step}: ${message(err)}`, steps };
+        steps.push(`${step}: FAILED: ${errorMessage(err)}`);
+        return { ok: false, summary: `rehearsal failed at ${step}: ${errorMessage(err)}`, steps };
       }
     };
     const up = await attempt('up', this.options.up, 'up');
@@ -613,7 +614,7 @@ class CommandMigrator implements Migrator {
       text = await fs.readFile(this.historyFile, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw new MigrationError(`${this.historyFile} cannot be read: ${message(err)}`, { cause: err });
+      throw new MigrationError(`${this.historyFile} cannot be read: ${errorMessage(err)}`, { cause: err });
     }
     try {
       const parsed: unknown = JSON.parse(text);
@@ -627,7 +628,7 @@ class CommandMigrator implements Migrator {
       }
       return parsed as Record<string, number>;
     } catch (err) {
-      throw new MigrationError(`${this.historyFile} is not a migration history: ${message(err)}`, {
+      throw new MigrationError(`${this.historyFile} is not a migration history: ${errorMessage(err)}`, {
         cause: err,
       });
     }
@@ -716,9 +717,9 @@ async function fillCopy(
     const code = errorCode(err);
     const inUse = code === OBJECT_IN_USE;
     // Only the owner or a superuser may copy a database that is not marked as a template.
-    const notOwner = code === INSUFFICIENT_PRIVILEGE && /copy database/i.test(message(err));
-    if (!inUse && !notOwner) throw new Error(`cannot create ${name}: ${message(err)}`, { cause: err });
-    const why = inUse ? `${source} has other connections, which TEMPLATE does not allow` : message(err);
+    const notOwner = code === INSUFFICIENT_PRIVILEGE && /copy database/i.test(errorMessage(err));
+    if (!inUse && !notOwner) throw new Error(`cannot create ${name}: ${errorMessage(err)}`, { cause: err });
+    const why = inUse ? `${source} has other connections, which TEMPLATE does not allow` : errorMessage(err);
     try {
       await withMaintenanceClient(url, signal, async (client) => {
         const settings = await client.query<{ encoding: string; datcollate: string; datctype: string }>(
@@ -734,13 +735,13 @@ async function fillCopy(
         await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0${like}`);
       });
     } catch (createErr) {
-      throw new Error(`cannot create ${name} (${why}): ${message(createErr)}`, { cause: createErr });
+      throw new Error(`cannot create ${name} (${why}): ${errorMessage(createErr)}`, { cause: createErr });
     }
     try {
       await dumpAndRestore(url, targetUrl, signal);
     } catch (copyErr) {
       throw new Error(
-        `cannot copy ${source} into ${name}: ${why}, and pg_dump | psql failed: ${message(copyErr)}`,
+        `cannot copy ${source} into ${name}: ${why}, and pg_dump | psql failed: ${errorMessage(copyErr)}`,
         {
           cause: copyErr,
         },
@@ -798,12 +799,14 @@ async function withMaintenanceClient<T>(
 
 /** Pipes pg_dump of `sourceUrl` into psql on `targetUrl`; passwords travel in PGPASSWORD, not in argv. */
 async function dumpAndRestore(sourceUrl: string, targetUrl: string, signal: AbortSignal): Promise<void> {
-  const source = libpqUri(sourceUrl);
-  const target = libpqUri(targetUrl);
-  const env = { ...process.env, ...(source.password === undefined ? {} : { PGPASSWORD: source.password }) };
-  const dump = spawn('pg_dump', ['--dbname', source.uri], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const source = forLibpq(sourceUrl);
+  const target = forLibpq(targetUrl);
+  const dump = spawn('pg_dump', ['--dbname', source.uri], {
+    env: libpqEnv(source.password),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const restore = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', target.uri], {
-    env,
+    env: libpqEnv(target.password),
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   // psql exiting early breaks the pipe; its exit status says why.
@@ -843,18 +846,6 @@ function finished(child: ChildProcess): Promise<string | undefined> {
   });
 }
 
-/** A URI libpq accepts, with the password taken out (to go in PGPASSWORD instead). */
-function libpqUri(url: string): { uri: string; password: string | undefined } {
-  const parsed = new URL(url);
-  const password = parsed.password === '' ? undefined : decodeURIComponent(parsed.password);
-  parsed.password = '';
-  // node-postgres reads `+` in the query as a space, libpq as a plus: percent-encoding means the same to both.
-  parsed.search = [...parsed.searchParams]
-    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
-    .join('&');
-  return { uri: parsed.href, password };
-}
-
 async function openSession(
   target: DatabaseTarget,
   signal: AbortSignal,
@@ -889,7 +880,7 @@ class PostgresSession implements Session {
     } catch (err) {
       await client.end().catch(() => undefined);
       if (err instanceof Stopped) throw err;
-      throw new Error(`cannot connect to ${redact(url)}: ${message(err)}`, { cause: err });
+      throw new Error(`cannot connect to ${redactUrl(url)}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
@@ -989,7 +980,7 @@ function cancelBackend(url: string, pid: number | undefined): void {
 /** The database's error, with the line of the file it points at when PostgreSQL gives a position. */
 function describePostgresError(err: unknown, sql: string): string {
   const position = Number((err as { position?: unknown }).position);
-  const text = message(err);
+  const text = errorMessage(err);
   if (!Number.isInteger(position) || position < 1) return text;
   const line = sql.slice(0, position - 1).split('\n').length;
   return `line ${line}: ${text}`;
@@ -1272,33 +1263,16 @@ function parseDatabase(database: string, configDir: string): DatabaseTarget {
 }
 
 /** The database as the command form passes it on: a SQLite path made absolute, a URL unchanged. */
-function absoluteDatabase(database: string, configDir: string): string {
-  const target = parseDatabase(database, configDir);
-  return target.kind === 'sqlite' ? `${SQLITE_PREFIX}${target.file}` : target.url;
-}
-
+/** The database `url` names, which a copy needs: libpq's default (the user's name) is not assumed. */
 function databaseName(url: string): string {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1));
-  if (name === '') throw new Error(`${redact(url)} names no database to copy`);
+  const name = namedDatabase(url);
+  if (name === undefined) throw new Error(`${redactUrl(url)} names no database to copy`);
   return name;
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.href;
-}
-
-/** The URL as it may be shown: its password replaced. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = REDACTED;
-    return parsed.href;
-  } catch {
-    // Not parseable: show nothing of it rather than risk showing a password.
-    return 'postgres://…';
-  }
+function absoluteDatabase(database: string, configDir: string): string {
+  const target = parseDatabase(database, configDir);
+  return target.kind === 'sqlite' ? `${SQLITE_PREFIX}${target.file}` : target.url;
 }
 
 /** Says that the migrations `ids` cannot be undone: `001_drop_column has no down step: a rollback cannot undo it`. */
@@ -1332,8 +1306,4 @@ function lastLines(text: string): string {
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,6 +2,7 @@ import { InputError, ProviderError } from '../errors.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
+import { redactUrl } from '../util/redact.js';
 
 /** Opens the store a config names (`sqlite:PATH` resolved to an absolute path, or `postgres://...`) and migrates it. */
 export async function openStore(url: string): Promise<Store> {
@@ -18,14 +19,9 @@ export async function openStore(url: string): Promise<Store> {
       await store.close().catch(() => undefined);
       const e = err as { code?: string; message?: string };
       const why = e.code ?? e.message ?? 'unknown error';
-      throw new ProviderError(`store ${redact(url)}: cannot use PostgreSQL (${why})`, { cause: err });
+      throw new ProviderError(`store ${redactUrl(url)}: cannot use PostgreSQL (${why})`, { cause: err });
     }
     return store;
   }
   throw new InputError(`store ${url}: expected sqlite:PATH or postgres://...`);
-}
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

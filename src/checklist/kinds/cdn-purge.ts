@@ -4,6 +4,7 @@ import { formatDuration } from '../../util/duration.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
 import { commandCheck, type CommandParams } from './command.js';
 import { bodyExcerpt, deadline, sendHttpRequest, type HttpRequest } from './http.js';
+import { redactUrl } from '../../util/redact.js';
 
 /** The summary when the config has no `cdn` block to read. */
 export const NO_CDN_BLOCK = 'no cdn block in shipcheck.yaml';
@@ -14,8 +15,6 @@ const SUCCESS_MIN = 200;
 const SUCCESS_MAX = 299;
 /** Characters of a failed reply's body quoted in the one-line summary; the output keeps more. */
 const SUMMARY_BODY_CHARS = 120;
-/** Shown instead of a password written into a purge URL, which evidence must never hold. */
-const REDACTED = '***';
 
 const cdnPurgeParamsSchema = z
   .strictObject({})
@@ -151,16 +150,4 @@ function combine(parts: CheckResult[]): CheckResult {
       .join('\n\n'),
     data: { ...purge?.data, command: command?.data },
   };
-}
-
-/** The URL with any password replaced, so a credential written into it does not reach evidence. */
-function redactUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password === '') return text;
-    url.password = REDACTED;
-    return url.href;
-  } catch {
-    return text;
-  }
 }

@@ -7,6 +7,7 @@ import { duration } from '../../config/schema.js';
 import { cutNote } from '../../util/cut.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckKind, CheckResult } from '../types.js';
+import { errorMessage } from '../../errors.js';
 
 const SHELL = '/bin/sh';
 /** Bytes of combined output kept in evidence: the end, where test runners and scripts say what failed. */
@@ -104,7 +105,7 @@ export const commandCheck: CheckKind<CommandParams> = {
       // Detached: the command leads its own process group, so stopping it reaches everything it started.
       child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
-      return { ok: false, summary: `${label}: cannot start: ${message(err)}` };
+      return { ok: false, summary: `${label}: cannot start: ${errorMessage(err)}` };
     }
     let killTimer: NodeJS.Timeout | undefined;
     let pipeTimer: NodeJS.Timeout | undefined;
@@ -123,7 +124,7 @@ export const commandCheck: CheckKind<CommandParams> = {
       child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
       child.on('error', (err) => {
         // Without a pid nothing runs and no exit follows; other errors (a failed kill) change nothing.
-        if (child.pid === undefined) resolve({ kind: 'not-started', error: message(err) });
+        if (child.pid === undefined) resolve({ kind: 'not-started', error: errorMessage(err) });
       });
       child.on('exit', () => {
         pipeTimer = setTimeout(() => {
@@ -197,8 +198,4 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: every process of the group has exited.
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

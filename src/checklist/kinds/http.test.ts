@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../util/net.js';
-import { httpCheck, MAX_BODY_BYTES, parseJsonPath, readJsonPath, type HttpParams } from './http.js';
+import {
+  httpCheck,
+  MAX_BODY_BYTES,
+  parseJsonPath,
+  readJsonPath,
+  requestLabel,
+  type HttpParams,
+} from './http.js';
 import { startApp, startProxy } from './test-apps.js';
 import { testContext } from './test-context.js';
 
@@ -248,5 +255,16 @@ describe('http check through the proxy', () => {
     expect(unforced.ok, unforced.summary).toBe(true);
     const toStable = await run({ url: '/healthz', target: 'stable', expectBody: 'stable v1' }, context);
     expect(toStable.ok, toStable.summary).toBe(true);
+  });
+});
+
+describe('http evidence', () => {
+  it('never shows a password or token written into the URL', () => {
+    const request = {
+      method: 'GET',
+      url: 'https://ops:s3cret@status.example.com/ping?token=abc',
+      headers: {},
+    };
+    expect(requestLabel(request, undefined)).toBe('GET https://ops:***@status.example.com/ping?token=***');
   });
 });

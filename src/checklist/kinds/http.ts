@@ -8,6 +8,8 @@ import { duration } from '../../config/schema.js';
 import { VERSION_HEADER } from '../../providers/traffic/proxy/proxy-router.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
+import { errorMessage } from '../../errors.js';
+import { redactUrl } from '../../util/redact.js';
 
 /** Bytes of a response body kept in evidence; the start, where error messages and JSON keys are. */
 export const BODY_EXCERPT_BYTES = 4096;
@@ -237,7 +239,7 @@ export function sendHttpRequest(
     const fail = (err: unknown): void => {
       resolve({
         ok: false,
-        error: signal.aborted ? abortReason() : describeError(err),
+        error: signal.aborted ? abortReason() : errorMessage(err),
         latencyMs: elapsed(),
       });
     };
@@ -394,14 +396,9 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
   return Object.keys(headers).some((key) => key.toLowerCase() === name);
 }
 
-function describeError(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return describeError(err.errors[0]);
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** The label a summary starts with: `GET http://127.0.0.1:8080/healthz (canary)`. */
 export function requestLabel(request: HttpRequest, target: Target | undefined): string {
-  return `${request.method} ${request.url}${target === undefined ? '' : ` (${target})`}`;
+  return `${request.method} ${redactUrl(request.url)}${target === undefined ? '' : ` (${target})`}`;
 }
 
 /** `http`: one request, checked for status, body, JSON fields and latency. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createMigrator } from '../../migrations/migrator.js';
 import type { CheckKind, CheckResult } from '../types.js';
+import { errorMessage } from '../../errors.js';
 
 /** `migration-rehearsal` takes no params: what to rehearse is the config's `migrations` block. */
 export type MigrationRehearsalParams = Record<string, never>;
@@ -17,14 +18,14 @@ export const migrationRehearsalCheck: CheckKind<MigrationRehearsalParams> = {
     try {
       migrator = createMigrator(context.config, context.configDir);
     } catch (err) {
-      return { ok: false, summary: message(err) };
+      return { ok: false, summary: errorMessage(err) };
     }
     if (migrator === undefined) return { ok: false, summary: 'no migrations block' };
     let pending: { id: string; reversible: boolean }[];
     try {
       pending = await migrator.pending({ signal: context.signal });
     } catch (err) {
-      return { ok: false, summary: message(err) };
+      return { ok: false, summary: errorMessage(err) };
     }
     if (pending.length === 0) return { ok: true, summary: 'no pending migrations to rehearse' };
     const rehearsal = await migrator.rehearse(context.signal);
@@ -36,7 +37,3 @@ export const migrationRehearsalCheck: CheckKind<MigrationRehearsalParams> = {
     };
   },
 };
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

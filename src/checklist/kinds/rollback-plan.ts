@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createMigrator, describeIrreversible } from '../../migrations/migrator.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
+import { errorMessage } from '../../errors.js';
 
 /** `rollback-plan` takes no params. */
 export type RollbackPlanParams = Record<string, never>;
@@ -60,7 +61,7 @@ async function migrationsPart(context: CheckContext): Promise<PlanPart | undefin
   try {
     migrator = createMigrator(context.config, context.configDir);
   } catch (err) {
-    return { ok: false, summary: `migrations: ${message(err)}`, data: { mode } };
+    return { ok: false, summary: `migrations: ${errorMessage(err)}`, data: { mode } };
   }
   if (migrator === undefined) return undefined;
   if (mode === 'keep') {
@@ -75,7 +76,7 @@ async function migrationsPart(context: CheckContext): Promise<PlanPart | undefin
   try {
     pending = await migrator.pending({ signal: context.signal });
   } catch (err) {
-    return { ok: false, summary: message(err), data: { mode } };
+    return { ok: false, summary: errorMessage(err), data: { mode } };
   }
   const irreversible = pending.filter((m) => !m.reversible).map((m) => m.id);
   const data = { mode, pending: pending.map((m) => m.id), irreversible };
@@ -84,8 +85,4 @@ async function migrationsPart(context: CheckContext): Promise<PlanPart | undefin
   const count =
     pending.length === 1 ? '1 pending migration has' : `${pending.length} pending migrations have`;
   return { ok: true, summary: `${count} a down step for rollback (rollback.migrations: down)`, data };
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -7,16 +7,17 @@ import { z } from 'zod';
 import { duration } from '../../config/schema.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckKind, CheckResult } from '../types.js';
+import { redactUrl } from '../../util/redact.js';
+import { isPostgresUrl } from '../../util/postgres-url.js';
+import { errorMessage } from '../../errors.js';
 
 const SQLITE_PREFIX = 'sqlite:';
-const POSTGRES_URL = /^postgres(ql)?:\/\//;
 /** Rows kept as evidence; the check still counts every row. */
 export const SAMPLE_ROWS = 20;
 /** Bytes of the rendered rows kept as output. */
 const OUTPUT_BYTES = 4096;
 /** Longest query text in a summary. */
 const LABEL_CHARS = 80;
-const REDACTED = '***';
 /** Bytes of the SQLite runner's stderr kept to explain a crash. */
 const STDERR_BYTES = 4096;
 const NUMERIC_TEXT = /^-?\d+(\.\d+)?$/;
@@ -67,7 +68,7 @@ const sqlParamsSchema = z
       .string()
       .refine(
         (text) =>
-          POSTGRES_URL.test(text) || (text.startsWith(SQLITE_PREFIX) && text.length > SQLITE_PREFIX.length),
+          isPostgresUrl(text) || (text.startsWith(SQLITE_PREFIX) && text.length > SQLITE_PREFIX.length),
         'expected postgres://... or sqlite:PATH',
       )
       .describe(
@@ -113,7 +114,7 @@ export const sqlCheck: CheckKind<SqlParams> = {
   params: sqlParamsSchema,
   async run(params, context): Promise<CheckResult> {
     const label = queryLabel(params.query);
-    const database = redact(params.database);
+    const database = redactUrl(params.database);
     const signal = AbortSignal.any([context.signal, AbortSignal.timeout(params.timeout)]);
     let result: QueryRows;
     try {
@@ -131,7 +132,7 @@ export const sqlCheck: CheckKind<SqlParams> = {
           ? context.signal.aborted
             ? 'aborted'
             : `no result within ${formatDuration(params.timeout)}`
-          : message(err);
+          : errorMessage(err);
       return { ok: false, summary: `${label}: ${why}`, data: { database } };
     }
 
@@ -342,21 +343,4 @@ function rowsText(count: number): string {
 function queryLabel(query: string): string {
   const text = query.replace(/\s+/g, ' ').trim();
   return text.length > LABEL_CHARS ? `${text.slice(0, LABEL_CHARS - 1)}…` : text;
-}
-
-/** The database as it may be shown: the password of a URL replaced. */
-function redact(database: string): string {
-  if (!POSTGRES_URL.test(database)) return database;
-  try {
-    const url = new URL(database);
-    if (url.password !== '') url.password = REDACTED;
-    return url.href;
-  } catch {
-    // Not parseable as a URL: show nothing of it rather than risk showing a password.
-    return 'postgres://…';
-  }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -5,6 +5,7 @@ import { duration } from '../../config/schema.js';
 import { formatDuration } from '../../util/duration.js';
 import { parseHostPort } from '../../util/net.js';
 import type { CheckKind, CheckResult } from '../types.js';
+import { errorMessage } from '../../errors.js';
 
 const DEFAULT_HOST = '127.0.0.1';
 const PORT_MAX = 65535;
@@ -74,7 +75,7 @@ export const tcpCheck: CheckKind<TcpParams> = {
       context.signal.addEventListener('abort', onAbort, { once: true });
       socket.once('connect', () => finish({ ok: true }));
       // Node's message already names the address: `connect ECONNREFUSED 127.0.0.1:9`.
-      socket.once('error', (err) => finish({ ok: false, error: describeError(err) }));
+      socket.once('error', (err) => finish({ ok: false, error: errorMessage(err) }));
     });
     const latencyMs = Math.round(performance.now() - startedAt);
     const data = { host: params.host, port: params.port, latencyMs };
@@ -87,9 +88,3 @@ export const tcpCheck: CheckKind<TcpParams> = {
     };
   },
 };
-
-function describeError(err: Error): string {
-  // With several addresses for a name (IPv4 and IPv6), Node reports each; the first says enough.
-  if (err instanceof AggregateError && err.errors[0] instanceof Error) return describeError(err.errors[0]);
-  return err.message;
-}

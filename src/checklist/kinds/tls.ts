@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { duration } from '../../config/schema.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckKind, CheckResult } from '../types.js';
+import { errorMessage } from '../../errors.js';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_PORT = 443;
@@ -81,7 +82,7 @@ export const tlsCheck: CheckKind<TlsParams> = {
       try {
         ca = await fs.readFile(caPath);
       } catch (err) {
-        return { ok: false, summary: `${label}: cannot read ca ${caPath}: ${message(err)}` };
+        return { ok: false, summary: `${label}: cannot read ca ${caPath}: ${errorMessage(err)}` };
       }
     }
     if (context.signal.aborted) return { ok: false, summary: `${label}: aborted` };
@@ -124,7 +125,7 @@ export const tlsCheck: CheckKind<TlsParams> = {
                 : String(authorizationError),
         });
       });
-      socket.once('error', (err) => finish({ ok: false, error: message(err) }));
+      socket.once('error', (err) => finish({ ok: false, error: errorMessage(err) }));
     });
     if (!handshake.ok) return { ok: false, summary: `${label}: ${handshake.error}` };
 
@@ -185,8 +186,4 @@ function formatName(name: PeerCertificate['subject'] | undefined): string {
   return Object.entries(name)
     .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : String(value)}`)
     .join(', ');
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

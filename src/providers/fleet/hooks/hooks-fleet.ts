@@ -1,4 +1,4 @@
-import { InputError, ProviderError } from '../../../errors.js';
+import { errorMessage, InputError, ProviderError } from '../../../errors.js';
 import { systemClock, type Clock } from '../../../util/clock.js';
 import { formatDuration } from '../../../util/duration.js';
 import { parseHostPort } from '../../../util/net.js';
@@ -348,7 +348,7 @@ export class HooksFleet implements Fleet {
 
   private startFailed(slot: Slot, err: unknown): void {
     const { instance } = slot;
-    instance.lastError = message(err);
+    instance.lastError = errorMessage(err);
     const delayMs = this.scheduleRetry(slot);
     if (instance.state === 'stopping') return;
     // A canary must not wait for a start that may never work: `exited` makes the engine roll it back.
@@ -386,7 +386,10 @@ export class HooksFleet implements Fleet {
       const { drainer, stopTimeoutMs } = this.options;
       if (drainer && !slot.drained) {
         await drainer.drain(instance.address, stopTimeoutMs).catch((err: unknown) => {
-          this.logger.warn({ instance: instance.id, err: message(err) }, 'draining failed; stopping anyway');
+          this.logger.warn(
+            { instance: instance.id, err: errorMessage(err) },
+            'draining failed; stopping anyway',
+          );
         });
         slot.drained = true;
       }
@@ -398,7 +401,7 @@ export class HooksFleet implements Fleet {
           ...(slot.indexKnown ? { SHIPCHECK_INSTANCE: String(instance.index) } : {}),
         });
       } catch (err) {
-        instance.lastError = message(err);
+        instance.lastError = errorMessage(err);
         const delayMs = this.scheduleRetry(slot);
         this.logger.warn(
           { instance: instance.id, lastError: instance.lastError, retryIn: formatDuration(delayMs) },
@@ -425,7 +428,10 @@ export class HooksFleet implements Fleet {
     const next = slot.queue
       .then(task)
       .catch((err: unknown) => {
-        this.logger.warn({ instance: slot.instance.id, err: message(err) }, 'fleet hook bookkeeping failed');
+        this.logger.warn(
+          { instance: slot.instance.id, err: errorMessage(err) },
+          'fleet hook bookkeeping failed',
+        );
       })
       .finally(() => {
         slot.pending -= 1;
@@ -462,8 +468,4 @@ export class HooksFleet implements Fleet {
     }
     return targets;
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, ProviderError } from '../../../errors.js';
+import { errorMessage, InputError, ProviderError } from '../../../errors.js';
 import { systemClock, type Clock } from '../../../util/clock.js';
 import { formatDuration } from '../../../util/duration.js';
 import { freePort } from '../../../util/net.js';
@@ -161,9 +161,12 @@ export class LocalFleet implements Fleet {
     try {
       records = await this.options.records.listInstances(this.options.service);
     } catch (err) {
-      throw new ProviderError(`cannot read instance records of ${this.options.service}: ${message(err)}`, {
-        cause: err,
-      });
+      throw new ProviderError(
+        `cannot read instance records of ${this.options.service}: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
     for (const record of records) {
       if (this.slots.has(record.id)) continue;
@@ -175,7 +178,7 @@ export class LocalFleet implements Fleet {
           'forgetting instance whose process is gone',
         );
         await this.options.records.deleteInstance(record.id).catch((err: unknown) => {
-          this.logger.warn({ instance: record.id, err: message(err) }, 'cannot delete instance record');
+          this.logger.warn({ instance: record.id, err: errorMessage(err) }, 'cannot delete instance record');
         });
       }
     }
@@ -307,7 +310,7 @@ export class LocalFleet implements Fleet {
     try {
       port = await freePort(this.host);
     } catch (err) {
-      throw new ProviderError(`no free port on ${this.host} for ${instance.id}: ${message(err)}`, {
+      throw new ProviderError(`no free port on ${this.host} for ${instance.id}: ${errorMessage(err)}`, {
         cause: err,
       });
     }
@@ -360,7 +363,7 @@ export class LocalFleet implements Fleet {
       // it outlives a killed controller. Output goes to the file itself, not through a pipe we would own.
       child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
     } catch (err) {
-      this.endRun(slot, run, errorCode(err), `cannot start ${instance.id}: ${message(err)}`);
+      this.endRun(slot, run, errorCode(err), `cannot start ${instance.id}: ${errorMessage(err)}`);
       return;
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
@@ -429,7 +432,7 @@ export class LocalFleet implements Fleet {
           this.versionOptions.get(instance.version)?.restartOnExit === true;
         if (stillWanted) await this.relaunch(slot);
       }).catch((err: unknown) => {
-        this.logger.warn({ instance: instance.id, err: message(err) }, 'cannot restart instance');
+        this.logger.warn({ instance: instance.id, err: errorMessage(err) }, 'cannot restart instance');
       });
     }, delayMs);
     slot.restartTimer.unref();
@@ -447,7 +450,10 @@ export class LocalFleet implements Fleet {
       const { drainer, stopTimeoutMs } = this.options;
       if (drainer) {
         await drainer.drain(instance.address, stopTimeoutMs).catch((err: unknown) => {
-          this.logger.warn({ instance: instance.id, err: message(err) }, 'draining failed; stopping anyway');
+          this.logger.warn(
+            { instance: instance.id, err: errorMessage(err) },
+            'draining failed; stopping anyway',
+          );
         });
       }
       await this.terminate(slot, run);
@@ -539,7 +545,10 @@ export class LocalFleet implements Fleet {
   /** A failed record write is logged, not thrown: the process runs either way, only adoption suffers. */
   private recordOp(slot: Slot, what: string, op: () => Promise<void>): Promise<void> {
     const next = slot.recordOps.then(op).catch((err: unknown) => {
-      this.logger.warn({ instance: slot.instance.id, err: message(err) }, `cannot ${what} instance record`);
+      this.logger.warn(
+        { instance: slot.instance.id, err: errorMessage(err) },
+        `cannot ${what} instance record`,
+      );
     });
     slot.recordOps = next;
     return next;
@@ -645,10 +654,6 @@ function describeExit(exitCode: number | string): string {
 function errorCode(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : 'error';
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function sleep(ms: number): Promise<void> {
