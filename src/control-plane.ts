@@ -33,6 +33,7 @@ import { openStore } from './store/open-store.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { parseHostPort } from './util/net.js';
+import { unitName } from './domain/release.js';
 
 /** Releases of another environment a promotion check looks through. */
 const HISTORY_RELEASES = 200;
@@ -126,7 +127,7 @@ async function createUnit(
   shared: Shared,
 ): Promise<Unit> {
   const { store, kinds, logger, dir, clock, options } = shared;
-  const name = environment ? `${config.service}@${environment}` : config.service;
+  const name = unitName(config.service, environment);
   const log = environment ? logger.child({ environment }) : logger;
   // The template is checked before anything starts, so a bad one fails fast with file:line:col.
   const template = await loadTemplate(config.checklist.template, { configDir: dir, kinds });
@@ -239,7 +240,7 @@ async function createUnit(
       })
     : undefined;
   const history = {
-    releases: (env: string) => store.listReleases(`${config.service}@${env}`, HISTORY_RELEASES),
+    releases: (env: string) => store.listReleases(unitName(config.service, env), HISTORY_RELEASES),
     checklist: (releaseId: number) => store.listChecklist(releaseId),
   };
   const runner: ChecklistRunner = new ChecklistRunner({

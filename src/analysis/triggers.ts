@@ -1,7 +1,8 @@
 import type { MetricTriggerConfig, TriggerConfig } from '../config/schema.js';
 import type { Instance } from '../providers/fleet/types.js';
 import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
-import type { MeasurementRow, Verdict } from '../store/types.js';
+import type { MeasurementRow } from '../store/types.js';
+import type { Verdict } from '../domain/release.js';
 import { formatDuration } from '../util/duration.js';
 import type { SyntheticCounts } from './synthetic-load.js';
 

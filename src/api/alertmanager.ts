@@ -6,6 +6,7 @@ import type { Engine } from '../engine/engine.js';
 import { Reasons } from '../engine/reasons.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { Store } from '../store/types.js';
+import { unitName } from '../domain/release.js';
 
 /** Where Alertmanager's webhook receiver posts. */
 export const ALERTMANAGER_PATH = '/api/v1/alerts/alertmanager';
@@ -83,7 +84,7 @@ export function alertTargetOf(
     }
   });
   return {
-    unit: environment ? `${config.service}@${environment}` : config.service,
+    unit: unitName(config.service, environment),
     service: config.service,
     ...(environment ? { environment } : {}),
     matchers: [...alerts.matchers],

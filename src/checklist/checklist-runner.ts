@@ -6,7 +6,8 @@ import { keepTail } from '../util/cut.js';
 import { MAX_EVIDENCE_ENTRIES } from './evidence.js';
 import { gateItems } from './gate-items.js';
 import type { ResolvedItem } from './template.js';
-import type { CheckContext, CheckKind, CheckResult, Evidence, Gate } from './types.js';
+import type { CheckContext, CheckKind, CheckResult } from './types.js';
+import type { Evidence, Gate } from '../domain/checklist.js';
 
 /** Who runs automated checks, as evidence names it. */
 const AUTOMATION = 'shipcheck';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { appendEvidence, droppedBy } from './evidence.js';
-import type { Evidence } from './types.js';
+import type { Evidence } from '../domain/checklist.js';
 
 const entry = (at: number): Evidence => ({ at, summary: `run ${at}` });
 

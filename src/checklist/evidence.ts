@@ -1,4 +1,4 @@
-import type { Evidence } from './types.js';
+import type { Evidence } from '../domain/checklist.js';
 
 /**
  * Evidence entries kept per item. A check re-run in a loop, or a script signing again and again, must

@@ -1,5 +1,5 @@
 import type { ChecklistItemRow } from '../store/types.js';
-import type { Gate } from './types.js';
+import type { Gate } from '../domain/checklist.js';
 
 /** A gate's open items, by what each waits for. */
 export interface GateItems {

@@ -1,5 +1,5 @@
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
-import type { ItemState } from './types.js';
+import type { ItemState } from '../domain/checklist.js';
 
 /** A report format `checklist export` writes. */
 export type ReportFormat = 'md' | 'html';

@@ -16,7 +16,7 @@ import {
   type KindParamsMap,
   type Template,
 } from './template.js';
-import { GATES } from './types.js';
+import { GATES } from '../domain/checklist.js';
 
 /**
  * The seed checklist, verbatim. The repository does not hold the seed itself, so the copy lives here;

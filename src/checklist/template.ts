@@ -18,7 +18,7 @@ import {
   unwrap,
 } from '../config/yaml-positions.js';
 import { ConfigError } from '../errors.js';
-import { GATES, type Gate } from './types.js';
+import { GATES, type Gate } from '../domain/checklist.js';
 
 /** One line of a checklist template: what to check, when, and how. */
 export interface TemplateItem {

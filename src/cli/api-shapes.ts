@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Gate } from '../checklist/types.js';
+import type { Gate } from '../domain/checklist.js';
 import type { ReleaseView, StatusView } from '../engine/engine.js';
 import type { ChecklistItemRow, EventRow } from '../store/types.js';
 

@@ -1,5 +1,5 @@
 import type { ReleaseView, StatusView, VersionFigures } from '../engine/engine.js';
-import { TERMINAL_STATES, type ReleasePhase } from '../store/types.js';
+import { TERMINAL_STATES, type ReleasePhase } from '../domain/release.js';
 
 /**
  * Exit codes. 0 to 4 are PRODUCT.md's: ok or succeeded, runtime error, usage or config error, rolled

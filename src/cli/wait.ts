@@ -1,13 +1,13 @@
 import { InvalidArgumentError } from 'commander';
 import type { ReleaseView } from '../engine/engine.js';
-import { TERMINAL_STATES } from '../store/types.js';
+import { TERMINAL_STATES } from '../domain/release.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { type ChecklistView, checklistShape, eventsShape, releaseShape, statusShape } from './api-shapes.js';
 import { ApiError, type ApiClient } from './client.js';
 import { ExitCode, exitCodeFor, formatPhase, formatProgress } from './format.js';
 import { holdOf } from './hold.js';
-import type { Io } from './main.js';
+import type { Io } from './target.js';
 
 /** How often `--wait` polls the API. */
 const POLL_MS = 500;

@@ -19,10 +19,10 @@ import type {
   EventRow,
   ReleasePatch,
   ReleaseRow,
-  ReleaseState,
   ServiceRow,
   Store,
 } from '../store/types.js';
+import type { ReleaseState } from '../domain/release.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
 import { checkVersion } from '../domain/version.js';
@@ -33,7 +33,7 @@ import {
   gateOf,
 } from '../checklist/checklist-runner.js';
 import type { ResolvedItem } from '../checklist/template.js';
-import type { Gate } from '../checklist/types.js';
+import type { Gate } from '../domain/checklist.js';
 import type { ChecklistItemRow } from '../store/types.js';
 import type { Migrator } from '../migrations/migrator.js';
 import type { EngineMetrics } from './engine-metrics.js';
@@ -42,6 +42,7 @@ import type { Notifier } from '../notify/notifier.js';
 import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
 import { promoteHold } from './promote-hold.js';
 import { Reasons } from './reasons.js';
+import { unitName } from '../domain/release.js';
 
 /** How often the reconciler looks at every release; analysis runs on its own `analysis.interval`. */
 export const DEFAULT_TICK_MS = 200;
@@ -193,7 +194,7 @@ export class Engine {
 
   /** The name releases are stored under: `web`, or `web@staging` for an environment. */
   private get service(): string {
-    return this.environment ? `${this.config.service}@${this.environment}` : this.config.service;
+    return unitName(this.config.service, this.environment);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { SETTLED_STATES } from '../checklist/checklist-runner.js';
 import { gateItems } from '../checklist/gate-items.js';
-import type { Gate } from '../checklist/types.js';
+import type { Gate } from '../domain/checklist.js';
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import { listIds, plural } from '../util/words.js';
 

@@ -1,10 +1,10 @@
 import { type Kysely, type Selectable, type Updateable, Migrator } from 'kysely';
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { InstanceRecord } from '../providers/fleet/types.js';
+import type { InstanceRecord } from './types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { appendEvidence } from '../checklist/evidence.js';
-import type { Evidence, Gate, ItemState } from '../checklist/types.js';
+import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import {
   type ChecklistItemRow,
   type EffectRow,
@@ -13,11 +13,10 @@ import {
   type MeasurementRow,
   type ReleasePatch,
   type ReleaseRow,
-  type ReleaseState,
   type ServiceRow,
   type Store,
-  TERMINAL_STATES,
 } from './types.js';
+import { type ReleaseState, TERMINAL_STATES } from '../domain/release.js';
 
 type ReleaseRecord = Selectable<Database['releases']>;
 

@@ -1,27 +1,5 @@
-import type { Evidence, Gate, ItemState } from '../checklist/types.js';
-import type { InstanceRecordStore } from '../providers/fleet/types.js';
-
-/** Where a release stands; terminal states end it. */
-export type ReleaseState =
-  'progressing' | 'waiting' | 'paused' | 'succeeded' | 'rolled_back' | 'aborted' | 'failed';
-
-/** States after which a release never moves again. */
-export const TERMINAL_STATES: readonly ReleaseState[] = ['succeeded', 'rolled_back', 'aborted', 'failed'];
-
-/** Where a release is in its plan. */
-export type ReleasePhase =
-  | 'pre-deploy'
-  | 'migrating'
-  | 'starting'
-  | 'canary'
-  | 'verifying'
-  | 'verify'
-  | 'post-deploy'
-  | 'rolling-back'
-  | 'completed';
-
-/** Why a release was created. */
-export type ReleaseKind = 'deploy' | 'rollback';
+import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
+import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
 
 /** The persisted state of one release; every field the engine needs to resume after a crash. */
 export interface ReleaseRow {
@@ -46,6 +24,27 @@ export interface ReleaseRow {
   createdAt: number;
   updatedAt: number;
   endedAt: number | null;
+}
+
+/** What the fleet persists about an instance so a restarted controller can find it again. */
+export interface InstanceRecord {
+  id: string;
+  service: string;
+  version: string;
+  index: number;
+  port: number;
+  pid: number;
+  /** Process start time as the OS reports it (Linux: /proc/PID/stat field 22), to tell a reused pid apart. */
+  pidStartTime: string;
+  logFile: string;
+}
+
+/** Durable storage for instance records; the store implements it. */
+export interface InstanceRecordStore {
+  listInstances(service: string): Promise<InstanceRecord[]>;
+  /** Insert or replace by id. */
+  saveInstance(record: InstanceRecord): Promise<void>;
+  deleteInstance(id: string): Promise<void>;
 }
 
 /** Fields a transition may change. */
@@ -84,9 +83,6 @@ export interface EventRow {
   message: string;
   data: Record<string, unknown>;
 }
-
-/** Verdict of one rule evaluation. */
-export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
 /** One evaluation of a trigger, kept with its inputs so a decision can be explained later. */
 export interface MeasurementRow {

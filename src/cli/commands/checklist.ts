@@ -1,12 +1,12 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { renderReport } from '../../checklist/report.js';
-import type { ItemState } from '../../checklist/types.js';
+import type { ItemState } from '../../domain/checklist.js';
 import { InputError } from '../../errors.js';
 import { type ChecklistView, checklistItemShape, checklistShape, signedGateShape } from '../api-shapes.js';
 import { ApiError } from '../client.js';
-import type { GlobalOptions, Io } from '../main.js';
-import { resolveTarget } from '../main.js';
+import type { GlobalOptions, Io } from '../target.js';
+import { resolveTarget } from '../target.js';
 
 /** What a server without `sign --gate` (older than the CLI) answers for its route. */
 const NO_ROUTE_STATUS = 404;

@@ -1,8 +1,8 @@
 import { ShipcheckError } from '../../errors.js';
 import { releaseShape, statusShape } from '../api-shapes.js';
 import { formatPhase } from '../format.js';
-import type { GlobalOptions, Io } from '../main.js';
-import { resolveTarget } from '../main.js';
+import type { GlobalOptions, Io } from '../target.js';
+import { resolveTarget } from '../target.js';
 import { type WaitOptions, waitForRelease } from '../wait.js';
 
 /** The commands that act on a service's active release, or start a rollback release. */

@@ -10,7 +10,7 @@ import { createLogger } from '../../logger.js';
 import { freePort } from '../../util/net.js';
 import { checklistItemShape, checklistShape, eventsShape, releaseShape, statusShape } from '../api-shapes.js';
 import { ApiClient } from '../client.js';
-import type { GlobalOptions, Io } from '../main.js';
+import type { GlobalOptions, Io } from '../target.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { makeBackup } from '../../backup/backup.js';
 import { renderReport } from '../../checklist/report.js';

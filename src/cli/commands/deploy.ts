@@ -2,8 +2,8 @@ import { checkVersion } from '../../domain/version.js';
 import { InputError } from '../../errors.js';
 import { releaseShape } from '../api-shapes.js';
 import { formatPhase } from '../format.js';
-import type { GlobalOptions, Io } from '../main.js';
-import { resolveTarget } from '../main.js';
+import type { GlobalOptions, Io } from '../target.js';
+import { resolveTarget } from '../target.js';
 import { type WaitOptions, waitForRelease } from '../wait.js';
 
 /**

@@ -1,7 +1,7 @@
 import { statusShape } from '../api-shapes.js';
 import { formatStatus } from '../format.js';
-import type { GlobalOptions, Io } from '../main.js';
-import { resolveTarget } from '../main.js';
+import type { GlobalOptions, Io } from '../target.js';
+import { resolveTarget } from '../target.js';
 
 /** `shipcheck status [--json]`: the contract JSON is `{service, stable, release: {id, version, phase, state, weight, reason}}`. */
 export async function statusCommand(opts: GlobalOptions, io: Io): Promise<number> {

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config/loader.js';
 import { startControlPlane } from '../../control-plane.js';
 import { createLogger } from '../../logger.js';
-import type { GlobalOptions, Io } from '../main.js';
+import type { GlobalOptions, Io } from '../target.js';
 
 /** `shipcheck up`: runs the control plane until SIGINT or SIGTERM, then stops app instances and exits 0. */
 export async function upCommand(opts: GlobalOptions, io: Io): Promise<number> {

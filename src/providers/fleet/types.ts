@@ -64,24 +64,3 @@ export interface Drainer {
   /** Resolves when no request to `address` is in flight, or after `timeoutMs`. */
   drain(address: string, timeoutMs: number): Promise<void>;
 }
-
-/** What the fleet persists about an instance so a restarted controller can find it again. */
-export interface InstanceRecord {
-  id: string;
-  service: string;
-  version: string;
-  index: number;
-  port: number;
-  pid: number;
-  /** Process start time as the OS reports it (Linux: /proc/PID/stat field 22), to tell a reused pid apart. */
-  pidStartTime: string;
-  logFile: string;
-}
-
-/** Durable storage for instance records; the store implements it. */
-export interface InstanceRecordStore {
-  listInstances(service: string): Promise<InstanceRecord[]>;
-  /** Insert or replace by id. */
-  saveInstance(record: InstanceRecord): Promise<void>;
-  deleteInstance(id: string): Promise<void>;
-}

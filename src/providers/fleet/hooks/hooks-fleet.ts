@@ -7,6 +7,7 @@ import { Slots } from '../slots.js';
 import type { Drainer, EnsureOptions, Fleet, Instance, InstanceState } from '../types.js';
 import { parseListOutput, parseStartOutput, type ListedInstance } from './hook-output.js';
 import { runHook, type HookOutput } from './run-hook.js';
+import { unitName } from '../../../domain/release.js';
 
 /** The three commands of `fleet.hooks`: each a shell string (run with `/bin/sh -c`) or an argv array. */
 export interface HookCommands {
@@ -116,7 +117,7 @@ export class HooksFleet implements Fleet {
     this.clock = options.clock ?? systemClock;
     this.backoff = options.retryBackoff ?? DEFAULT_RETRY_BACKOFF;
     this.listBackoffMs = this.backoff.initialMs;
-    this.name = options.environment ? `${options.service}@${options.environment}` : options.service;
+    this.name = unitName(options.service, options.environment);
     this.health = new HealthChecker({
       health: options.health,
       logger: this.logger,

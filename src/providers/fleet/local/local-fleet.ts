@@ -7,15 +7,8 @@ import { formatDuration } from '../../../util/duration.js';
 import { freePort } from '../../../util/net.js';
 import { HealthChecker, type FleetLogger, type HealthOptions, type HealthTarget } from '../health-checker.js';
 import { Slots } from '../slots.js';
-import type {
-  Drainer,
-  EnsureOptions,
-  Fleet,
-  Instance,
-  InstanceRecord,
-  InstanceRecordStore,
-  InstanceState,
-} from '../types.js';
+import type { Drainer, EnsureOptions, Fleet, Instance, InstanceState } from '../types.js';
+import type { InstanceRecord, InstanceRecordStore } from '../../../store/types.js';
 
 export type { FleetLogger } from '../health-checker.js';
 

@@ -1,4 +1,4 @@
-import type { InstanceRecord, InstanceRecordStore } from '../types.js';
+import type { InstanceRecord, InstanceRecordStore } from '../../../store/types.js';
 
 /** An `InstanceRecordStore` held in memory, for tests: records survive a fleet, not the process. */
 export class MemoryInstanceRecordStore implements InstanceRecordStore {
