@@ -11,7 +11,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
 import { ChecklistRunner, MAX_OUTPUT_CHARS } from './checklist-runner.js';
 import { MAX_EVIDENCE_ENTRIES, droppedBy } from './evidence.js';
-import { testContext } from './kinds/test-context.js';
+import { testContext } from '../../test/support/check-context.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckKind } from './types.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExitCode, exitCodeFor, formatPhase } from './format.js';
-import { releaseView } from '../engine/test-release.js';
+import { releaseView } from '../../test/support/release-fixtures.js';
 
 describe('formatPhase', () => {
   it('shows the canary step and its weight', () => {

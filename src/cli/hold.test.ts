@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChecklistView } from './api-shapes.js';
 import { holdOf } from './hold.js';
-import { checklistItem, releaseView } from '../engine/test-release.js';
+import { checklistItem, releaseView } from '../../test/support/release-fixtures.js';
 import type { ChecklistItemRow } from '../store/types.js';
 
 const AT_VERIFY = releaseView({

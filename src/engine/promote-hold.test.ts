@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import { promoteHold } from './promote-hold.js';
-import { checklistItem, releaseView } from './test-release.js';
+import { checklistItem, releaseView } from '../../test/support/release-fixtures.js';
 
 function release(patch: Partial<ReleaseRow>): ReleaseRow {
   return releaseView({ weight: 0, ...patch });

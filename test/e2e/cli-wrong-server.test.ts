@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startApp } from '../../src/checklist/kinds/test-apps.js';
+import { startApp } from '../support/test-apps.js';
 import { runCli } from './harness.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-wrong-server-'));

@@ -7,7 +7,7 @@ import { makeBackup } from '../../backup/backup.js';
 import { configSchema, type Config } from '../../config/schema.js';
 import { ManualClock } from '../../util/clock.js';
 import { backupAgeCheck } from './backup-age.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 
 /** 2023-11-14T22:13:20Z, the ManualClock's default start. */
 const T0 = 1_700_000_000_000;

@@ -9,7 +9,7 @@ import { COUNTS_SUFFIX, makeBackup, type RecordedCounts } from '../../backup/bac
 import { configSchema, type Config } from '../../config/schema.js';
 import { ManualClock } from '../../util/clock.js';
 import { backupRestoreCheck, RESTORE_MEMO_FILE } from './backup-restore.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../../test/support/postgres.js';
 
 /** 2023-11-14T22:13:20Z, the ManualClock's default start. */

@@ -13,7 +13,7 @@ import {
 import { configSchema } from '../../config/schema.js';
 import { freePort } from '../../util/net.js';
 import { NO_CDN_BLOCK, NOTHING_TO_PURGE, cdnPurgeCheck } from './cdn-purge.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
 /** Long enough to still be cached when the test looks again. */

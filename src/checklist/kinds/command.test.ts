@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandCheck, OUTPUT_TAIL_BYTES, type CommandParams } from './command.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 
 /** Longer than any test waits, so a process still alive afterwards was left behind, not slow. */
 const LONG_SLEEP = 'sleep 30';

@@ -3,7 +3,7 @@ import { BuiltinMetricSource } from '../../providers/metrics/builtin/builtin-met
 import { RequestMetrics } from '../../providers/metrics/builtin/request-metrics.js';
 import { ManualClock } from '../../util/clock.js';
 import { deployWindowCheck } from './deploy-window.js';
-import { contextFor } from './test-context-2.js';
+import { contextFor } from '../../../test/support/check-context.js';
 
 /** 2024-01-01 was a Monday; `at(0, 14, 30)` is Monday 14:30 UTC. */
 function at(dayOffset: number, hour: number, minute = 0): number {

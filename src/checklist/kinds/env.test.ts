@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffEnv, envCheck } from './env.js';
-import { contextFor } from './test-context-2.js';
+import { contextFor } from '../../../test/support/check-context.js';
 
 const SECRET = 's3cr3t-password';
 

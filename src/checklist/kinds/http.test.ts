@@ -9,8 +9,8 @@ import {
   requestLabel,
   type HttpParams,
 } from './http.js';
-import { startApp, startProxy } from './test-apps.js';
-import { testContext } from './test-context.js';
+import { startApp, startProxy } from '../../../test/support/test-apps.js';
+import { testContext } from '../../../test/support/check-context.js';
 
 /** A delay the slow route takes, far above SLOW_LIMIT so the comparison cannot flip. */
 const SLOW_DELAY_MS = 150;

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../util/net.js';
 import { journeyCheck, type JourneyParams } from './journey.js';
-import { startApp, startProxy } from './test-apps.js';
-import { testContext } from './test-context.js';
+import { startApp, startProxy } from '../../../test/support/test-apps.js';
+import { testContext } from '../../../test/support/check-context.js';
 
 function sendJson(
   res: ServerResponse,

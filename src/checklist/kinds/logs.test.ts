@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Instance } from '../../providers/fleet/types.js';
 import { logsCheck } from './logs.js';
-import { contextFor } from './test-context-2.js';
+import { contextFor } from '../../../test/support/check-context.js';
 
 let dir: string;
 beforeEach(async () => {

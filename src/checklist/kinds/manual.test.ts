@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { manualCheck } from './manual.js';
-import { contextFor } from './test-context-2.js';
+import { contextFor } from '../../../test/support/check-context.js';
 
 describe('manual check', () => {
   it('takes an optional role and hint', () => {

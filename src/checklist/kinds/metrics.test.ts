@@ -5,7 +5,7 @@ import { RequestMetrics } from '../../providers/metrics/builtin/request-metrics.
 import type { MetricSource } from '../../providers/metrics/types.js';
 import { ManualClock } from '../../util/clock.js';
 import { metricsCheck } from './metrics.js';
-import { contextFor } from './test-context-2.js';
+import { contextFor } from '../../../test/support/check-context.js';
 
 /** A context whose built-in metrics the test feeds; stable is v1 and canary v2. */
 function setup(overrides: Parameters<typeof contextFor>[0] = {}) {

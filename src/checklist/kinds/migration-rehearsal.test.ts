@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
 import { HISTORY_TABLE } from '../../migrations/migrator.js';
 import { migrationRehearsalCheck } from './migration-rehearsal.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../../test/support/postgres.js';
 
 const pgProblem = await probePostgres(PG_URL);

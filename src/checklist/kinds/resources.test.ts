@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatBytes, resourcesCheck } from './resources.js';
-import { contextFor } from './test-context-2.js';
+import { contextFor } from '../../../test/support/check-context.js';
 
 const GB = 1024 ** 3;
 const HUGE = '1000000TB';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
 import type { Instance, InstanceState } from '../../providers/fleet/types.js';
 import { rollbackPlanCheck } from './rollback-plan.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 
 function instance(version: string, index: number, state: InstanceState): Instance {
   return {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlCheck, type SqlParams } from './sql.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../../test/support/postgres.js';
 
 /** A query that runs for seconds, far past the timeouts below. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../util/net.js';
 import { tcpCheck, type TcpParams } from './tcp.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 

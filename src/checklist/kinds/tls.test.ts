@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../util/clock.js';
 import { freePort } from '../../util/net.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 import { tlsCheck, type TlsParams } from './tls.js';
 
 const DAY_MS = 86_400_000;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
 import { rolloutStepCheck } from './rollout-step.js';
-import { testContext } from './test-context.js';
+import { testContext } from '../../../test/support/check-context.js';
 import { triggerCheck } from './trigger.js';
 
 function context(overrides: Record<string, unknown>) {

@@ -1,5 +1,5 @@
-import type { ReleaseView } from './engine.js';
-import type { ChecklistItemRow } from '../store/types.js';
+import type { ReleaseView } from '../../src/engine/engine.js';
+import type { ChecklistItemRow } from '../../src/store/types.js';
 
 const CREATED_AT = 1_700_000_000_000;
 

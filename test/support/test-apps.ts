@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
-import { ProxyRouter } from '../../providers/traffic/proxy/proxy-router.js';
+import { ProxyRouter } from '../../src/providers/traffic/proxy/proxy-router.js';
 
 /** Starts an app on a free port for the current test, closed when it ends; returns its base URL. */
 export async function startApp(
