@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { templateShowCommand, templateValidateCommand } from '../cli/commands/checklist-template.js';
 import { ConfigError } from '../errors.js';
 import {
-  TEMPLATE_KIND_NAMES,
+  PLANNED_KIND_NAMES,
   configuredIn,
   loadTemplate,
   placeholderNames,
@@ -17,6 +17,7 @@ import {
   type Template,
 } from './template.js';
 import { GATES } from '../domain/checklist.js';
+import { checkKinds } from './kinds/index.js';
 
 /**
  * The seed checklist, verbatim. The repository does not hold the seed itself, so the copy lives here;
@@ -159,8 +160,9 @@ const SHARED_SEED = fileURLToPath(
   new URL('../../../shared/seed/production-deployment-checklist.md', import.meta.url),
 );
 
-/** A few real schemas, standing in for the check kinds registry. */
-const TEST_KINDS: KindParamsMap = new Map([
+/** The check kinds registry, with a few kinds' schemas replaced by small ones the tests below read. */
+const TEST_KINDS: KindParamsMap = new Map<string, { params: z.ZodType }>([
+  ...checkKinds(),
   ['manual', { params: z.strictObject({ role: z.string().optional(), hint: z.string().optional() }) }],
   [
     'http',
@@ -320,7 +322,7 @@ describe('the default template', () => {
     for (const item of items) {
       const top = item.section.split(' / ')[0] ?? '';
       expect(GATES).toContain(item.gate);
-      expect(TEMPLATE_KIND_NAMES).toContain(item.kind);
+      expect(checkKinds().has(item.kind) || PLANNED_KIND_NAMES.includes(item.kind), item.kind).toBe(true);
       expect(item.gate === 'scheduled', `${item.id} at ${item.gate}`).toBe(scheduledSections.includes(top));
     }
   });
@@ -708,12 +710,12 @@ describe('resolveItems', () => {
     gate: post-deploy
     params: { role: release-manager }
     hint: tell people
-  - id: a/trigger
+  - id: a/status
     section: A
-    title: Trigger
-    kind: trigger
-    gate: pre-deploy
-    params: { rule: error_rate > 5% for 5m }
+    title: Status page
+    kind: status-page
+    gate: post-deploy
+    params: {}
 `;
 
   it('fills in vars deeply, expands a list entry, and leaves other placeholders alone', async () => {
@@ -734,7 +736,7 @@ describe('resolveItems', () => {
       ['a/backup', 'backup-age', true],
       ['a/tests', 'command', true],
       ['a/sign', 'manual', false],
-      ['a/trigger', 'manual', false],
+      ['a/status', 'manual', false],
     ]);
     expect(items[0]?.params).toEqual({
       url: '/healthz',
@@ -767,10 +769,10 @@ describe('resolveItems', () => {
       ],
       ['a/sign', 'manual', false, 'tell people'],
       [
-        'a/trigger',
+        'a/status',
         'manual',
         false,
-        'this version of shipcheck cannot run "trigger" checks; sign it by hand',
+        'this version of shipcheck cannot run "status-page" checks; sign it by hand',
       ],
     ]);
     expect(items[2]?.params).toEqual({ hint: items[2]?.hint });

@@ -97,31 +97,11 @@ export const NO_TEMPLATE = 'none';
 export const MANUAL_KIND = 'manual';
 
 /**
- * Every kind name a template may use, runnable by this build or not. An item whose kind the build
- * cannot run yet loads fine and resolves to a sign-off, so a template is never refused for it.
+ * Kinds a template may name before this build can run them (the status page arrives with the
+ * communications work). An item of such a kind loads fine and resolves to a sign-off, so a template
+ * is never refused for it. Every other kind is one of the registered check kinds (kinds/index.ts).
  */
-export const TEMPLATE_KIND_NAMES: readonly string[] = [
-  MANUAL_KIND,
-  'http',
-  'journey',
-  'command',
-  'tcp',
-  'tls',
-  'sql',
-  'metrics',
-  'deploy-window',
-  'resources',
-  'env',
-  'logs',
-  'rollback-plan',
-  'migration-rehearsal',
-  'backup-restore',
-  'backup-age',
-  'cdn-purge',
-  'status-page',
-  'trigger',
-  'rollout-step',
-];
+export const PLANNED_KIND_NAMES: readonly string[] = ['status-page'];
 
 const TOP_KEYS = ['name', 'extends', 'items', 'drop'] as const;
 const ITEM_KEYS = ['id', 'section', 'title', 'kind', 'gate', 'params', 'requires', 'hint'] as const;
@@ -632,7 +612,7 @@ interface Drop {
 }
 
 function knownKinds(kinds: KindParamsMap): string[] {
-  return [...new Set([...kinds.keys(), ...TEMPLATE_KIND_NAMES])];
+  return [...new Set([...kinds.keys(), ...PLANNED_KIND_NAMES])];
 }
 
 function paramsSchema(kind: string, kinds: KindParamsMap): z.ZodType | undefined {
