@@ -13,6 +13,7 @@ import type { Clock } from '../util/clock.js';
 import { plural } from '../util/words.js';
 import { databaseOf, forLibpq, isPostgresUrl, libpqEnv, withDatabase } from '../util/postgres-url.js';
 import { redactUrl } from '../util/redact.js';
+import { commandArgv, signalChildGroup } from '../util/process-group.js';
 
 /** The validated `backup` block of a config. */
 export type BackupConfig = NonNullable<Config['backup']>;
@@ -89,7 +90,6 @@ const OUTPUT_TAIL_CHARS = 4096;
 const QUOTED_LINE_CHARS = 200;
 /** Differences named in a summary; the rest are counted, and all are in the evidence data. */
 const DIFFERENCES_SHOWN = 3;
-const SHELL = '/bin/sh';
 /** PostgreSQL's SQLSTATE for a syntax error: servers before 13 do not know DROP DATABASE ... WITH (FORCE). */
 const SQLSTATE_SYNTAX_ERROR = '42601';
 
@@ -852,8 +852,8 @@ async function runProgram(
   const timers: NodeJS.Timeout[] = [];
   const onAbort = (): void => {
     stopped = true;
-    signalGroup(child, 'SIGTERM');
-    timers.push(setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS));
+    signalChildGroup(child, 'SIGTERM');
+    timers.push(setTimeout(() => signalChildGroup(child, 'SIGKILL'), KILL_GRACE_MS));
   };
   options.signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -872,7 +872,7 @@ async function runProgram(
         // A background child that inherited the pipes would otherwise hold this open indefinitely.
         timers.push(
           setTimeout(() => {
-            signalGroup(child, 'SIGKILL');
+            signalChildGroup(child, 'SIGKILL');
             child.stdout?.destroy();
             child.stderr?.destroy();
           }, OUTPUT_GRACE_MS),
@@ -884,23 +884,8 @@ async function runProgram(
     timers.forEach(clearTimeout);
     options.signal.removeEventListener('abort', onAbort);
     // Whatever the program left running in its group belongs to this run, not to anyone else.
-    signalGroup(child, 'SIGKILL');
+    signalChildGroup(child, 'SIGKILL');
   }
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // ESRCH: the group has already exited.
-  }
-}
-
-function commandArgv(command: string | string[]): [string, string[]] {
-  if (typeof command === 'string') return [SHELL, ['-c', command]];
-  const [file, ...args] = command;
-  return [file ?? 'true', args];
 }
 
 function exitText(ending: ProgramEnding): string {

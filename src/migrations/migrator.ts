@@ -10,6 +10,7 @@ import { errorMessage, ShipcheckError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { forLibpq, libpqEnv, namedDatabase, withDatabase } from '../util/postgres-url.js';
 import { redactUrl } from '../util/redact.js';
+import { commandArgv, signalChildGroup } from '../util/process-group.js';
 
 /** The table, in the migrated database, that records which migration each release applied. */
 export const HISTORY_TABLE = 'shipcheck_migrations';
@@ -53,7 +54,6 @@ const OUTPUT_TAIL_LINES = 5;
 const KILL_GRACE_MS = 2_000;
 /** Time the SQLite runner gets to close its database before it is killed. */
 const RUNNER_EXIT_GRACE_MS = 2_000;
-const SHELL = '/bin/sh';
 
 /** One migration of the folder form: `NNN_name.up.sql` and, when it can be undone, `NNN_name.down.sql`. */
 export interface MigrationFile {
@@ -1172,8 +1172,7 @@ type ProcessOutcome =
 
 /** Runs a shell line (/bin/sh -c) or an argv array in its own process group, stopped on timeout or abort. */
 async function runProcess(command: string | string[], options: ProcessOptions): Promise<ProcessOutcome> {
-  const [file, args] =
-    typeof command === 'string' ? [SHELL, ['-c', command]] : [command[0]!, command.slice(1)];
+  const [file, args] = commandArgv(command);
   if (options.signal?.aborted) return { kind: 'aborted', output: '' };
   const startedAt = Date.now();
   let output = '';
@@ -1194,8 +1193,8 @@ async function runProcess(command: string | string[], options: ProcessOptions): 
   const stop = (why: 'timeout' | 'aborted') => {
     if (stoppedBy !== undefined) return;
     stoppedBy = why;
-    signalGroup(child, 'SIGTERM');
-    killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS);
+    signalChildGroup(child, 'SIGTERM');
+    killTimer = setTimeout(() => signalChildGroup(child, 'SIGKILL'), KILL_GRACE_MS);
   };
   const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
   const onAbort = () => stop('aborted');
@@ -1213,23 +1212,13 @@ async function runProcess(command: string | string[], options: ProcessOptions): 
   clearTimeout(killTimer);
   options.signal?.removeEventListener('abort', onAbort);
   // Whatever the command left running in its group belongs to the step, not to the control plane.
-  signalGroup(child, 'SIGKILL');
+  signalChildGroup(child, 'SIGKILL');
   child.stdout?.destroy();
   child.stderr?.destroy();
   if ('error' in ending) return { kind: 'not-started', error: ending.error, output };
   if (stoppedBy === 'timeout') return { kind: 'timeout', output };
   if (stoppedBy === 'aborted') return { kind: 'aborted', output };
   return { kind: 'exited', ...ending, output, durationMs: Date.now() - startedAt };
-}
-
-/** Signals a process group; a group already gone is the goal, not an error. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // ESRCH: every process of the group has exited.
-  }
 }
 
 /**

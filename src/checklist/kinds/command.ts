@@ -8,8 +8,8 @@ import { cutNote } from '../../util/cut.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckKind, CheckResult } from '../types.js';
 import { errorMessage } from '../../errors.js';
+import { commandArgv, signalChildGroup } from '../../util/process-group.js';
 
-const SHELL = '/bin/sh';
 /** Bytes of combined output kept in evidence: the end, where test runners and scripts say what failed. */
 export const OUTPUT_TAIL_BYTES = 4096;
 /** Time a stopped command gets between SIGTERM and SIGKILL. */
@@ -89,7 +89,7 @@ export const commandCheck: CheckKind<CommandParams> = {
     if (cwdProblem !== undefined) return { ok: false, summary: `${label}: cwd ${cwd} ${cwdProblem}` };
     if (context.signal.aborted) return { ok: false, summary: `${label}: aborted before it started` };
 
-    const [file, args] = typeof params.run === 'string' ? [SHELL, ['-c', params.run]] : argv(params.run);
+    const [file, args] = commandArgv(params.run);
     const env: Record<string, string | undefined> = {
       ...process.env,
       ...params.env,
@@ -112,8 +112,8 @@ export const commandCheck: CheckKind<CommandParams> = {
     const stop = (why: 'timeout' | 'abort'): void => {
       if (stoppedBy !== undefined) return;
       stoppedBy = why;
-      signalGroup(child, 'SIGTERM');
-      killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS);
+      signalChildGroup(child, 'SIGTERM');
+      killTimer = setTimeout(() => signalChildGroup(child, 'SIGKILL'), KILL_GRACE_MS);
     };
     const timeoutTimer = setTimeout(() => stop('timeout'), params.timeout);
     const onAbort = (): void => stop('abort');
@@ -128,7 +128,7 @@ export const commandCheck: CheckKind<CommandParams> = {
       });
       child.on('exit', () => {
         pipeTimer = setTimeout(() => {
-          signalGroup(child, 'SIGKILL');
+          signalChildGroup(child, 'SIGKILL');
           child.stdout?.destroy();
           child.stderr?.destroy();
         }, OUTPUT_GRACE_MS);
@@ -140,7 +140,7 @@ export const commandCheck: CheckKind<CommandParams> = {
     clearTimeout(pipeTimer);
     context.signal.removeEventListener('abort', onAbort);
     // Whatever the command left running in its group is part of the check, not something to keep.
-    signalGroup(child, 'SIGKILL');
+    signalChildGroup(child, 'SIGKILL');
 
     const durationMs = Math.round(performance.now() - startedAt);
     const took = formatDuration(durationMs);
@@ -177,25 +177,11 @@ function commandLabel(run: string | string[]): string {
   return text.length > LABEL_CHARS ? `${text.slice(0, LABEL_CHARS - 1)}…` : text;
 }
 
-function argv(run: string[]): [string, string[]] {
-  return [run[0]!, run.slice(1)];
-}
-
 async function checkDirectory(dir: string): Promise<string | undefined> {
   try {
     const stat = await fs.stat(dir);
     return stat.isDirectory() ? undefined : 'is not a directory';
   } catch {
     return 'does not exist';
-  }
-}
-
-/** Signals the command's process group; a group already gone is the goal, not an error. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // ESRCH: every process of the group has exited.
   }
 }

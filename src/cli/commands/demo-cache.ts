@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../util/net.js';
+import { signalChildGroup } from '../../util/process-group.js';
 
 /** Debian installs varnishd here, which a non-root PATH often lacks. */
 const VARNISHD_DIRS = ['/usr/sbin', '/usr/local/sbin'];
@@ -67,18 +68,8 @@ export async function startVarnish(
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.pid === undefined) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-(child.pid ?? 0), 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }, STOP_GRACE_MS);
+    if (!signalChildGroup(child, 'SIGTERM')) return;
+    const timer = setTimeout(() => signalChildGroup(child, 'SIGKILL'), STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
     // The worker may outlive the manager for a moment; anything naming our work folder is ours.

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { ProviderError } from '../../../errors.js';
 import { formatDuration } from '../../../util/duration.js';
+import { commandArgv, lastLines, signalChildGroup } from '../../../util/process-group.js';
 
-const SHELL = '/bin/sh';
 /** Time a timed-out hook gets between SIGTERM and SIGKILL of its process group. */
 const KILL_GRACE_MS = 2_000;
 /**
@@ -43,7 +43,7 @@ export function runHook(
   command: string | string[],
   options: HookRunOptions,
 ): Promise<HookOutput> {
-  const [file, args] = typeof command === 'string' ? [SHELL, ['-c', command]] : splitArgv(command);
+  const [file, args] = commandArgv(command);
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
@@ -80,8 +80,8 @@ export function runHook(
     timers.push(
       setTimeout(() => {
         timedOut = true;
-        signalGroup(child, 'SIGTERM');
-        timers.push(setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS));
+        signalChildGroup(child, 'SIGTERM');
+        timers.push(setTimeout(() => signalChildGroup(child, 'SIGKILL'), KILL_GRACE_MS));
       }, options.timeoutMs),
     );
     child.on('error', (err) => {
@@ -89,7 +89,7 @@ export function runHook(
       if (child.pid === undefined) settle(cannotRun(label, err, options.cwd));
     });
     const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-      const errors = lastLines(stderr.toString('utf8'));
+      const errors = lastLines(stderr.toString('utf8'), STDERR_LINES);
       if (timedOut) {
         settle(
           new ProviderError(`${label} timed out after ${formatDuration(options.timeoutMs)}${quote(errors)}`),
@@ -122,29 +122,10 @@ export function quote(stderr: string): string {
   return stderr === '' ? '' : `: ${stderr}`;
 }
 
-function lastLines(text: string): string {
-  return text.trim().split('\n').slice(-STDERR_LINES).join('\n').trim();
-}
-
 function cannotRun(label: string, err: unknown, cwd: string): ProviderError {
   const text = err instanceof Error ? err.message : String(err);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   // spawn reports a missing cwd as the command not being found; say which one it is.
   const detail = code === 'ENOENT' && !fs.existsSync(cwd) ? `cwd ${cwd} does not exist (${text})` : text;
   return new ProviderError(`${label} cannot run: ${detail}`, { cause: err });
-}
-
-function splitArgv(command: string[]): [string, string[]] {
-  const [file = '', ...args] = command;
-  return [file, args];
-}
-
-/** Signals the hook's process group; a group already gone is the goal, not an error. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // ESRCH: every process of the group has exited.
-  }
 }

@@ -9,6 +9,7 @@ import { HealthChecker, type FleetLogger, type HealthOptions, type HealthTarget 
 import { Slots } from '../slots.js';
 import type { Drainer, EnsureOptions, Fleet, Instance, InstanceState } from '../types.js';
 import type { InstanceRecord, InstanceRecordStore } from '../../../store/types.js';
+import { commandArgv, signalGroup } from '../../../util/process-group.js';
 
 export type { FleetLogger } from '../health-checker.js';
 
@@ -53,7 +54,6 @@ const LOG_TAIL_BYTES = 4096;
 const MAX_LOG_LINE_CHARS = 300;
 /** Written to the log before each run, so an exit is never explained by an earlier run's output. */
 const RUN_MARKER = '--- shipcheck:';
-const SHELL = '/bin/sh';
 /** Index of `state` (field 3) among the /proc/PID/stat fields after the `(comm)` field. */
 const STAT_STATE_INDEX = 0;
 /** Index of `starttime` (field 22) among the /proc/PID/stat fields after the `(comm)` field. */
@@ -344,8 +344,7 @@ export class LocalFleet implements Fleet {
       SHIPCHECK_INSTANCE: String(instance.index),
       SHIPCHECK_SERVICE: service,
     };
-    const [file, args] =
-      typeof command === 'string' ? [SHELL, ['-c', `exec ${command}`]] : splitArgv(command);
+    const [file, args] = commandArgv(command, { exec: true });
     let fd: number | undefined;
     let child: ChildProcess;
     try {
@@ -460,13 +459,13 @@ export class LocalFleet implements Fleet {
   private async terminate(slot: Slot, run: Run): Promise<void> {
     const { instance } = slot;
     const { stopTimeoutMs } = this.options;
-    signalGroup(run, 'SIGTERM');
+    signalRun(run, 'SIGTERM');
     if (await this.waitForExit(slot, run, stopTimeoutMs)) return;
     this.logger.warn(
       { instance: instance.id, pid: run.pid },
       `no exit within ${formatDuration(stopTimeoutMs)} of SIGTERM; sending SIGKILL`,
     );
-    signalGroup(run, 'SIGKILL');
+    signalRun(run, 'SIGKILL');
     if (!(await this.waitForExit(slot, run, KILL_GRACE_MS))) {
       this.logger.warn({ instance: instance.id, pid: run.pid }, 'process still running after SIGKILL');
     }
@@ -556,11 +555,6 @@ function newRun(startedAt: number): Run {
   return { child: undefined, pid: undefined, pidStartTime: '', startedAt, done: false, exited, markExited };
 }
 
-function splitArgv(command: string[]): [string, string[]] {
-  const [file = '', ...args] = command;
-  return [file, args];
-}
-
 /** The fields of /proc/PID/stat after `(comm)`, which may itself hold spaces and parentheses. */
 function readStat(pid: number): string[] | undefined {
   try {
@@ -591,11 +585,9 @@ function isSameProcess(pid: number, startTime: string): boolean {
 }
 
 /** Signals the run's process group; falls back to the pid alone if it is somehow not a group leader. */
-function signalGroup(run: Run, signal: NodeJS.Signals): void {
+function signalRun(run: Run, signal: NodeJS.Signals): void {
   if (run.pid === undefined) return;
-  try {
-    process.kill(-run.pid, signal);
-  } catch {
+  if (!signalGroup(run.pid, signal)) {
     if (!isSameProcess(run.pid, run.pidStartTime)) return;
     try {
       process.kill(run.pid, signal);
