@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
-import { errorMessage, ShipcheckError } from '../errors.js';
+import { errorMessage, InputError, ProviderError, ShipcheckError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { forLibpq, libpqEnv, namedDatabase, withDatabase } from '../util/postgres-url.js';
 import { redactUrl } from '../util/redact.js';
@@ -624,7 +624,7 @@ class CommandMigrator implements Migrator {
         Array.isArray(parsed) ||
         !Object.values(parsed).every((value) => typeof value === 'number')
       ) {
-        throw new Error('expected {"releaseId": appliedAt, ...}');
+        throw new ProviderError('expected {"releaseId": appliedAt, ...}');
       }
       return parsed as Record<string, number>;
     } catch (err) {
@@ -718,7 +718,8 @@ async function fillCopy(
     const inUse = code === OBJECT_IN_USE;
     // Only the owner or a superuser may copy a database that is not marked as a template.
     const notOwner = code === INSUFFICIENT_PRIVILEGE && /copy database/i.test(errorMessage(err));
-    if (!inUse && !notOwner) throw new Error(`cannot create ${name}: ${errorMessage(err)}`, { cause: err });
+    if (!inUse && !notOwner)
+      throw new ProviderError(`cannot create ${name}: ${errorMessage(err)}`, { cause: err });
     const why = inUse ? `${source} has other connections, which TEMPLATE does not allow` : errorMessage(err);
     try {
       await withMaintenanceClient(url, signal, async (client) => {
@@ -735,12 +736,14 @@ async function fillCopy(
         await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0${like}`);
       });
     } catch (createErr) {
-      throw new Error(`cannot create ${name} (${why}): ${errorMessage(createErr)}`, { cause: createErr });
+      throw new ProviderError(`cannot create ${name} (${why}): ${errorMessage(createErr)}`, {
+        cause: createErr,
+      });
     }
     try {
       await dumpAndRestore(url, targetUrl, signal);
     } catch (copyErr) {
-      throw new Error(
+      throw new ProviderError(
         `cannot copy ${source} into ${name}: ${why}, and pg_dump | psql failed: ${errorMessage(copyErr)}`,
         {
           cause: copyErr,
@@ -820,8 +823,8 @@ async function dumpAndRestore(sourceUrl: string, targetUrl: string, signal: Abor
   try {
     const [dumped, restored] = await Promise.all([finished(dump), finished(restore)]);
     if (signal.aborted) throw new Stopped();
-    if (dumped !== undefined) throw new Error(`pg_dump ${dumped}`);
-    if (restored !== undefined) throw new Error(`psql ${restored}`);
+    if (dumped !== undefined) throw new ProviderError(`pg_dump ${dumped}`);
+    if (restored !== undefined) throw new ProviderError(`psql ${restored}`);
   } finally {
     signal.removeEventListener('abort', kill);
   }
@@ -880,7 +883,7 @@ class PostgresSession implements Session {
     } catch (err) {
       await client.end().catch(() => undefined);
       if (err instanceof Stopped) throw err;
-      throw new Error(`cannot connect to ${redactUrl(url)}: ${errorMessage(err)}`, { cause: err });
+      throw new ProviderError(`cannot connect to ${redactUrl(url)}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
@@ -935,10 +938,10 @@ class PostgresSession implements Session {
       try {
         await client.query(sql);
       } catch (err) {
-        throw new Error(describePostgresError(err, sql), { cause: err });
+        throw new InputError(describePostgresError(err, sql), { cause: err });
       }
       if (client.getTransactionStatus() === 'I') {
-        throw new Error(
+        throw new InputError(
           'the file ended the transaction itself (COMMIT or ROLLBACK in it); remove those statements',
         );
       }
@@ -1065,7 +1068,7 @@ class SqliteSession implements Session {
       const waiting = this.waiting;
       this.waiting = undefined;
       if (reply.ok) waiting?.resolve(reply.result);
-      else waiting?.reject(new Error(reply.error));
+      else waiting?.reject(new ProviderError(reply.error));
     });
     const fail = (err: Error) => {
       this.exited ??= err;
@@ -1076,7 +1079,7 @@ class SqliteSession implements Session {
     child.on('error', fail);
     child.once('exit', (code, signal) => {
       const last = this.stderr.trim().split('\n').at(-1);
-      fail(new Error(`the SQLite runner exited (${signal ?? code})${last ? `: ${last}` : ''}`));
+      fail(new ProviderError(`the SQLite runner exited (${signal ?? code})${last ? `: ${last}` : ''}`));
     });
   }
 
@@ -1089,7 +1092,7 @@ class SqliteSession implements Session {
       await fs.access(file);
     } catch {
       // A typo in the path must not quietly create, and migrate, a new empty database.
-      throw new Error(`database file ${file} does not exist`);
+      throw new InputError(`database file ${file} does not exist`);
     }
     const child = spawn(process.execPath, ['-e', SQLITE_RUNNER], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -1255,7 +1258,7 @@ function parseDatabase(database: string, configDir: string): DatabaseTarget {
 /** The database `url` names, which a copy needs: libpq's default (the user's name) is not assumed. */
 function databaseName(url: string): string {
   const name = namedDatabase(url);
-  if (name === undefined) throw new Error(`${redactUrl(url)} names no database to copy`);
+  if (name === undefined) throw new InputError(`${redactUrl(url)} names no database to copy`);
   return name;
 }
 
