@@ -48,7 +48,7 @@ export interface Unit {
   router: TrafficRouter;
   /** The built-in proxy, when `traffic.kind` is proxy. */
   proxy: ProxyRouter | undefined;
-  metricSource: MetricSource & { start?(): Promise<void>; close?(): Promise<void> };
+  metricSource: MetricSource;
   /** Base URL of this unit's built-in proxy; empty with nginx. */
   proxyUrl: string;
 }
@@ -200,7 +200,7 @@ async function createUnit(
       logger: log.child({ component: 'nginx' }),
     });
   const metricsConfig = config.metrics;
-  const metricSource: MetricSource & { start?(): Promise<void>; close?(): Promise<void> } =
+  const metricSource: MetricSource =
     metricsConfig.kind === 'prometheus'
       ? new PrometheusMetricSource({
           url: metricsConfig.url,

@@ -23,4 +23,11 @@ export interface MetricSource {
    * answer; analysis turns that into an inconclusive measurement.
    */
   window(version: string, windowMs: number): Promise<WindowStats>;
+  /**
+   * Begins what the source needs before its first window (tailing a log file); called once when the
+   * control plane starts. Sources that need nothing leave it out.
+   */
+  start?(): Promise<void>;
+  /** Releases what `start` took (file handles, timers); idempotent. */
+  close?(): Promise<void>;
 }
