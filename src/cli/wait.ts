@@ -84,13 +84,15 @@ export async function waitForRelease(
   const request = { signal: stop.signal };
   try {
     for (;;) {
+      // The release before its events: every event written before the state read is then printed,
+      // so the steps that led to an ending (down migrations, a CDN purge) show before it.
+      const release = await client.get(`/api/v1/releases/${releaseId}`, releaseShape, request);
+      last = release;
       const { events } = await client.get(`/api/v1/releases/${releaseId}/events`, eventsShape, request);
       for (const e of events.filter((x) => x.id > afterId)) {
         afterId = e.id;
         if (!options.json) notice(`${new Date(e.at).toISOString().slice(11, 19)} ${e.message}`);
       }
-      const release = await client.get(`/api/v1/releases/${releaseId}`, releaseShape, request);
-      last = release;
       if (TERMINAL_STATES.includes(release.state)) {
         clearLine();
         if (!options.json)
