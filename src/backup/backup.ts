@@ -767,7 +767,9 @@ async function runSqliteJob<T>(job: SqliteJob, signal: AbortSignal): Promise<T> 
       else reject(new ProviderError(reply.error));
     });
     child.once('error', reject);
-    child.once('exit', (code, exitSignal) => {
+    // 'close', not 'exit': a reply sent just before exiting may still be queued on the IPC channel when
+    // 'exit' fires; 'close' comes after every message has been delivered.
+    child.once('close', (code, exitSignal) => {
       const last = stderr.trim().split('\n').at(-1);
       reject(new ProviderError(`the SQLite runner exited (${exitSignal ?? code})${last ? `: ${last}` : ''}`));
     });

@@ -1077,7 +1077,9 @@ class SqliteSession implements Session {
     };
     // `on`, not `once`: a failed send after a failed start is a second error, and it must not crash the control plane.
     child.on('error', fail);
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': a reply sent just before exiting may still be queued on the IPC channel when
+    // 'exit' fires; 'close' comes after every message has been delivered.
+    child.once('close', (code, signal) => {
       const last = this.stderr.trim().split('\n').at(-1);
       fail(new ProviderError(`the SQLite runner exited (${signal ?? code})${last ? `: ${last}` : ''}`));
     });

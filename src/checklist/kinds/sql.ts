@@ -248,7 +248,9 @@ async function querySqlite(file: string, params: SqlParams, signal: AbortSignal)
       else reject(new Error(reply.error));
     });
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': a reply sent just before exiting may still be queued on the IPC channel when
+    // 'exit' fires; 'close' comes after every message has been delivered.
+    child.once('close', (code, signal) => {
       const last = stderr.trim().split('\n').at(-1);
       reject(new Error(`the SQLite runner exited (${signal ?? code})${last ? `: ${last}` : ''}`));
     });
