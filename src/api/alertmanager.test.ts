@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../config/schema.js';
 import type { Engine } from '../engine/engine.js';
 import { Reasons } from '../engine/reasons.js';
-import { InputError } from '../errors.js';
 import type { ReleaseRow, Store } from '../store/types.js';
 import {
   ALERTMANAGER_PATH,
@@ -23,6 +22,7 @@ import {
 } from './alertmanager.js';
 import { API_BODY_LIMIT_BYTES } from './bodies.js';
 import { buildApi } from './server.js';
+import { inputErrorMessage } from '../../test/support/errors.js';
 
 const VARS = { service: 'web', environment: 'production', version: 'v1.2+3' };
 const TOKEN = 'correct-horse-battery-staple';
@@ -55,16 +55,6 @@ function payload(overrides: Record<string, unknown> = {}, alert: Record<string, 
   };
 }
 
-function inputError(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return (err as Error).message;
-  }
-  throw new Error('expected an InputError');
-}
-
 describe('parseMatcher', () => {
   it('reads label, operator and quoted value, with or without spaces', () => {
     expect(parseMatcher('service="{{service}}"')).toEqual({
@@ -85,11 +75,11 @@ describe('parseMatcher', () => {
 
   it('rejects anything but label OP "value", and unknown placeholders', () => {
     for (const bad of ['service', 'service=web', '1abc="x"', 'service=="web"', 'service="web" extra']) {
-      expect(inputError(() => parseMatcher(bad))).toMatch(
+      expect(inputErrorMessage(() => parseMatcher(bad))).toMatch(
         /is not label OP "value" \(operators =, !=, =~, !~\)/,
       );
     }
-    expect(inputError(() => parseMatcher('service="{{app}}"'))).toMatch(
+    expect(inputErrorMessage(() => parseMatcher('service="{{app}}"'))).toMatch(
       /unknown placeholder \{\{app\}\}; use \{\{service\}\}, \{\{environment\}\} or \{\{version\}\}/,
     );
   });
@@ -132,7 +122,7 @@ describe('compileMatcher', () => {
   });
 
   it('rejects an invalid regex with the matcher in the message', () => {
-    expect(inputError(() => compileMatcher(parseMatcher('x=~"(unclosed"'), VARS))).toMatch(
+    expect(inputErrorMessage(() => compileMatcher(parseMatcher('x=~"(unclosed"'), VARS))).toMatch(
       /^matcher 'x=~"\(unclosed"': Invalid regular expression/,
     );
   });
@@ -164,16 +154,16 @@ describe('parseAlertmanagerPayload', () => {
   });
 
   it('rejects another payload version, naming the field', () => {
-    expect(inputError(() => parseAlertmanagerPayload(payload({ version: '3' })))).toBe(
+    expect(inputErrorMessage(() => parseAlertmanagerPayload(payload({ version: '3' })))).toBe(
       'invalid Alertmanager payload: version: expected "4" (the Alertmanager webhook payload version shipcheck reads), got "3"',
     );
-    expect(inputError(() => parseAlertmanagerPayload(payload({ version: undefined })))).toBe(
+    expect(inputErrorMessage(() => parseAlertmanagerPayload(payload({ version: undefined })))).toBe(
       'invalid Alertmanager payload: version: missing; Alertmanager sends "version": "4"',
     );
   });
 
   it('names each bad field of each alert', () => {
-    const message = inputError(() =>
+    const message = inputErrorMessage(() =>
       parseAlertmanagerPayload(
         payload({}, { status: 'pending', startsAt: 'yesterday', fingerprint: undefined, labels: { a: 1 } }),
       ),
@@ -187,11 +177,11 @@ describe('parseAlertmanagerPayload', () => {
 
   it('rejects a body that is not an object', () => {
     for (const body of [undefined, null, 'text', [payload()]]) {
-      expect(inputError(() => parseAlertmanagerPayload(body))).toBe(
+      expect(inputErrorMessage(() => parseAlertmanagerPayload(body))).toBe(
         'body must be a JSON object: the Alertmanager webhook payload (version 4)',
       );
     }
-    expect(inputError(() => parseAlertmanagerPayload({ version: '4' }))).toMatch(
+    expect(inputErrorMessage(() => parseAlertmanagerPayload({ version: '4' }))).toMatch(
       /receiver: missing; status: .*; alerts: missing; groupKey: missing/,
     );
   });
@@ -266,21 +256,21 @@ describe('alertTargetOf', () => {
   it('reads tokenEnv, and says which variable is unset or too short', () => {
     const withEnv = config({ tokenEnv: 'AM_TOKEN' });
     expect(alertTargetOf(withEnv, undefined, { AM_TOKEN: TOKEN })?.token).toBe(TOKEN);
-    expect(inputError(() => alertTargetOf(withEnv, 'production', {}))).toBe(
+    expect(inputErrorMessage(() => alertTargetOf(withEnv, 'production', {}))).toBe(
       'rollback.alerts.tokenEnv (environment production): the environment variable AM_TOKEN is not set; ' +
         'set it to the bearer token Alertmanager sends',
     );
-    expect(inputError(() => alertTargetOf(withEnv, undefined, { AM_TOKEN: '' }))).toMatch(
+    expect(inputErrorMessage(() => alertTargetOf(withEnv, undefined, { AM_TOKEN: '' }))).toMatch(
       /AM_TOKEN is not set/,
     );
-    expect(inputError(() => alertTargetOf(withEnv, undefined, { AM_TOKEN: 'short' }))).toBe(
+    expect(inputErrorMessage(() => alertTargetOf(withEnv, undefined, { AM_TOKEN: 'short' }))).toBe(
       'rollback.alerts.tokenEnv: AM_TOKEN holds 5 characters; use a token of at least 16',
     );
   });
 
   it('rejects a matcher whose regex does not compile, naming it', () => {
     const bad = config({ token: TOKEN, matchers: ['service="{{service}}"', 'code=~"5(("'] });
-    expect(inputError(() => alertTargetOf(bad, undefined))).toMatch(
+    expect(inputErrorMessage(() => alertTargetOf(bad, undefined))).toMatch(
       /^rollback\.alerts\.matchers\[1\]: matcher 'code=~"5\(\("': Invalid regular expression/,
     );
   });

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.js';
 import { Bodies, DEFAULT_SIGNER, jsonContentTypeProblem, parseBody } from './bodies.js';
-
-function problem(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return (err as Error).message;
-  }
-  throw new Error('expected an InputError');
-}
+import { inputErrorMessage } from '../../test/support/errors.js';
 
 describe('jsonContentTypeProblem', () => {
   it('takes application/json, with charset=utf-8 at most, however it is written', () => {
@@ -67,7 +58,7 @@ describe('parseBody', () => {
     ]) {
       expect(() => parseBody(Bodies.deploy, { version }), version).toThrow(InputError);
     }
-    expect(problem(() => parseBody(Bodies.deploy, { version: '--help' }))).toBe(
+    expect(inputErrorMessage(() => parseBody(Bodies.deploy, { version: '--help' }))).toBe(
       'version "--help" is not valid: a version starts with a letter or a digit and holds only letters, digits, ".", "_", "+" and "-", with no ".."',
     );
   });
@@ -79,24 +70,24 @@ describe('parseBody', () => {
   });
 
   it('lists several problems, unknown fields first, and counts the rest', () => {
-    expect(problem(() => parseBody(Bodies.waive, { by: 1, a: 1, b: 2 }))).toBe(
+    expect(inputErrorMessage(() => parseBody(Bodies.waive, { by: 1, a: 1, b: 2 }))).toBe(
       'unknown fields "a", "b" (this route takes item, by, reason); ' +
         'item: required; by: expected a string, got number 1; reason: required',
     );
     expect(
-      problem(() =>
+      inputErrorMessage(() =>
         parseBody(Bodies.none, Object.fromEntries([1, 2, 3, 4, 5, 6, 7].map((n) => [`k${n}`, n]))),
       ),
     ).toBe('unknown fields "k1", "k2", "k3", "k4", "k5", "k6", "k7" (this route takes no fields: send {})');
-    expect(problem(() => parseBody(Bodies.sign, { item: 1, by: 2, note: 3, x: 4 }))).toBe(
+    expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: 1, by: 2, note: 3, x: 4 }))).toBe(
       'unknown field "x" (this route takes item, by, note); item: expected a string, got number 1; ' +
         'by: expected a string, got number 2; note: expected a string, got number 3',
     );
-    expect(problem(() => parseBody(Bodies.sign, { item: '', by: 'x'.repeat(101), nite: 5 }))).toBe(
+    expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: '', by: 'x'.repeat(101), nite: 5 }))).toBe(
       'unknown field "nite"; did you mean "note"?; item: must not be empty; by: at most 100 characters, got 101',
     );
     const typos = { iteem: 1, itme: 1, itm: 1, noet: 1, nots: 1, by: 1 };
-    expect(problem(() => parseBody(Bodies.sign, typos))).toMatch(
+    expect(inputErrorMessage(() => parseBody(Bodies.sign, typos))).toMatch(
       /^unknown field "iteem"; did you mean "item"\?; .*; and 2 more$/,
     );
   });

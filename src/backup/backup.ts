@@ -1,3 +1,10 @@
+/**
+ * Backups of the user's database (pg_dump, SQLite's online backup, or a command) and the
+ * restore-and-compare check. One file for now because the three sources share one flow: make, count,
+ * restore into scratch, compare. It is due to be split (issue 9): the SQLite runner program kept in a
+ * template string becomes a typed child module shared with the migrator and the SQL check, and
+ * PostgreSQL and SQLite each get their own file.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import { constants as fsConstants, type Dirent } from 'node:fs';

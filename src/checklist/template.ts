@@ -1,3 +1,9 @@
+/**
+ * Checklist templates: loading (extends, drops), params checked against each kind, `{{vars.NAME}}`
+ * resolved, and `file:line:col` findings. One file for now because the three steps share the
+ * positions of one parsed YAML; it is due to be split into loading, parameter checks and var
+ * resolution (issue 9).
+ */
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

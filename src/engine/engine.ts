@@ -1,3 +1,8 @@
+/**
+ * The reconcile loop and the release state machine. It is long because it still holds, besides the
+ * state machine, its commands, read views, effects with their idempotency keys, the migration step and
+ * the analysis policy; issue 9 moves each of those to its own file, leaving the release's life here.
+ */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import {

@@ -1,3 +1,9 @@
+/**
+ * The user's database migrations: SQL folders (PostgreSQL, and SQLite through a child runner) with a
+ * history table, or up/down commands; rehearsal on a copy. One file for now because both dialects
+ * share the plan, history and rehearsal logic; issue 9 moves the SQLite runner to a typed child module
+ * shared with backups and the SQL check, and the copy-a-database step beside the backup code.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';

@@ -1,3 +1,8 @@
+/**
+ * LocalFleet: starts, health-checks, restarts, drains, stops and adopts app processes. One file
+ * because each step reads and writes the same per-instance state (pid, start time, health, restarts);
+ * the /proc reading for adoption is the part worth its own file next (issue 9's fleet contract suite).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
