@@ -343,7 +343,7 @@ function api(units: FakeUnit[], alerts: AlertTarget[]): FastifyInstance {
     store: store as unknown as Store,
     logger: pino({ level: 'silent' }),
     registry: new Registry(),
-    alerts,
+    alerts: () => alerts,
   });
 }
 

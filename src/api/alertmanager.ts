@@ -289,8 +289,8 @@ export interface AlertmanagerOptions {
   engines: ReadonlyMap<string, AlertSink>;
   /** Read for the version `{{version}}` stands for and the release an alert would roll back. */
   store: Pick<Store, 'activeRelease' | 'getService'>;
-  /** Units that take alerts; empty when no config has `rollback.alerts`. */
-  alerts: readonly AlertTarget[];
+  /** Units that take alerts now (a reload may change them); empty when no config has `rollback.alerts`. */
+  alerts: () => readonly AlertTarget[];
 }
 
 /** What one delivery did; Alertmanager ignores the body, people and tests read it. */
@@ -333,7 +333,7 @@ class SeenAlerts {
  */
 export function registerAlertmanager(app: FastifyInstance, options: AlertmanagerOptions): void {
   const { engines, store } = options;
-  const targets = options.alerts.filter((t) => engines.has(t.unit));
+  const targetsNow = (): AlertTarget[] => options.alerts().filter((t) => engines.has(t.unit));
   const seen = new SeenAlerts();
   const allowedFor = new WeakMap<FastifyRequest, AlertTarget[]>();
 
@@ -415,6 +415,7 @@ export function registerAlertmanager(app: FastifyInstance, options: Alertmanager
       bodyLimit: BODY_LIMIT_BYTES,
       // Runs before the body is read: nobody without the token gets a rollback or a parse error.
       onRequest: async (request, reply) => {
+        const targets = targetsNow();
         if (targets.length === 0) throw new NotFoundError(NOT_CONFIGURED);
         const token = bearerToken(request.headers.authorization);
         if (token === undefined) {

@@ -46,8 +46,10 @@ export interface ApiOptions {
   store: Store;
   logger: Logger;
   registry: Registry;
-  /** Units that take Alertmanager webhooks (see `alertTargetOf`); none when omitted. */
-  alerts?: readonly AlertTarget[];
+  /** Units that take Alertmanager webhooks now (see `alertTargetOf`); none when omitted. */
+  alerts?: () => readonly AlertTarget[];
+  /** Re-reads the installation's files and applies them (`POST /api/v1/reload`); absent in tests of the API alone. */
+  reload?: () => Promise<unknown>;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -137,6 +139,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       `unknown service "${name}"; this server runs ${names.map((n) => `"${n}"`).join(', ')}${hint}`,
     );
   };
+  /** The engines of one service (its environments too), or of every service without a filter. */
+  const enginesOf = (service: string | undefined): [string, Engine][] => {
+    const all = [...engines];
+    if (service === undefined) return all;
+    const found = all.filter(([name]) => name === service || name.startsWith(`${service}@`));
+    if (found.length === 0) engineOf(service);
+    return found;
+  };
   const engineOfRelease = async (id: number): Promise<Engine> => {
     const release = await store.getRelease(id);
     const engine = release && engines.get(release.service);
@@ -149,25 +159,27 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-  registerAlertmanager(app, { engines, store, alerts: options.alerts ?? [] });
+  registerAlertmanager(app, { engines, store, alerts: options.alerts ?? (() => []) });
 
-  app.get('/api/v1/services', async () => {
+  // Every unit (service, or service@environment) with its stable version and active or last release.
+  app.get<{ Querystring: { service?: string } }>('/api/v1/services', async (request) => {
     const services = [];
-    for (const [name, engine] of engines) {
+    for (const [name, engine] of enginesOf(request.query.service)) {
       const status = await engine.status();
       services.push({
         name,
         service: status.service,
         environment: status.environment,
         stable: status.stable,
+        release: status.release,
       });
     }
     return { services };
   });
 
-  app.get('/api/v1/sd/prometheus', async () => {
+  app.get<{ Querystring: { service?: string } }>('/api/v1/sd/prometheus', async (request) => {
     const services: PrometheusSdService[] = [];
-    for (const engine of engines.values()) {
+    for (const [, engine] of enginesOf(request.query.service)) {
       const status = await engine.status();
       const { stable, canary } = status.versions;
       services.push({
@@ -288,16 +300,31 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
-  app.get<{ Querystring: { release?: string } }>('/api/v1/events', async (request, reply) => {
-    const releaseId = request.query.release === undefined ? undefined : parseId(request.query.release);
-    const lastId = Number(request.headers['last-event-id'] ?? Number.NaN);
-    await streamEvents(reply, {
-      engines: [...engines.values()],
-      store,
-      releaseId,
-      lastId: Number.isFinite(lastId) ? lastId : undefined,
+  if (options.reload) {
+    const reload = options.reload;
+    app.post<{ Body: unknown }>('/api/v1/reload', async (request) => {
+      parseBody(Bodies.none, request.body);
+      return reload();
     });
-  });
+  }
+
+  app.get<{ Querystring: { release?: string; service?: string } }>(
+    '/api/v1/events',
+    async (request, reply) => {
+      const releaseId = request.query.release === undefined ? undefined : parseId(request.query.release);
+      const service = request.query.service;
+      // An unknown service is a 404 before the stream starts, not a stream that stays silent.
+      if (service !== undefined) enginesOf(service);
+      const lastId = Number(request.headers['last-event-id'] ?? Number.NaN);
+      await streamEvents(reply, {
+        engines: [...engines.values()],
+        store,
+        releaseId,
+        service,
+        lastId: Number.isFinite(lastId) ? lastId : undefined,
+      });
+    },
+  );
 
   return app;
 }
@@ -308,10 +335,12 @@ async function streamEvents(
     engines: Engine[];
     store: Store;
     releaseId: number | undefined;
+    /** Only this service's events (its environments' too). */
+    service: string | undefined;
     lastId: number | undefined;
   },
 ): Promise<void> {
-  const { engines, store, releaseId, lastId } = opts;
+  const { engines, store, releaseId, service, lastId } = opts;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -320,7 +349,9 @@ async function streamEvents(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  const matches = (e: EventRow): boolean => releaseId === undefined || e.releaseId === releaseId;
+  const matches = (e: EventRow): boolean =>
+    (releaseId === undefined || e.releaseId === releaseId) &&
+    (service === undefined || e.service === service || e.service.startsWith(`${service}@`));
   // Ids up to `floor` were replayed or skipped; above it, `sent` remembers what went out.
   let floor = lastId ?? 0;
   let highest = floor;
@@ -366,7 +397,7 @@ async function streamEvents(
   const history =
     lastId !== undefined
       ? await store.listEvents({ releaseId, afterId: lastId, limit: MAX_LIMIT })
-      : (await store.listEvents({ releaseId, limit: 100_000 })).slice(-SSE_REPLAY);
+      : (await store.listEvents({ releaseId, limit: 100_000 })).filter(matches).slice(-SSE_REPLAY);
   // Without Last-Event-ID the replay is the newest few; older ones are not sent later either.
   if (lastId === undefined) floor = (history[0]?.id ?? 1) - 1;
   history.forEach(send);

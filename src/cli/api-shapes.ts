@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Gate } from '../domain/checklist.js';
 import type { ReleaseView, StatusView } from '../engine/engine.js';
 import type { ChecklistItemRow, EventRow } from '../store/types.js';
+import type { ServiceSummary } from './format.js';
+import type { ReloadReport } from '../control-plane.js';
 
 /**
  * The shape of one API answer: a schema of every field the CLI reads, typed as the server's view.
@@ -87,10 +89,19 @@ export const statusShape = shape<StatusView>(
   }),
 );
 
-/** GET /services. */
-export const servicesShape = shape<{ services: { service: string }[] }>(
+/** GET /services: every unit with its stable version and its active or last release. */
+export const servicesShape = shape<{ services: (ServiceSummary & { service: string })[] }>(
   'the list of services',
-  z.looseObject({ services: z.array(z.looseObject({ service: z.string() })) }),
+  z.looseObject({
+    services: z.array(
+      z.looseObject({
+        name: z.string(),
+        service: z.string(),
+        stable: z.string().nullable(),
+        release: release.nullable().optional(),
+      }),
+    ),
+  }),
 );
 
 /** GET /releases/:id/events. */
@@ -133,3 +144,16 @@ export const signedGateShape = shape<SignedGate>(
 
 /** Every error answer of the API: `{"error": "..."}`. */
 export const errorSchema = z.looseObject({ error: z.string() });
+
+/** POST /reload: what the reload did, by service name. */
+export const reloadShape = shape<ReloadReport>(
+  'a reload report',
+  z.looseObject({
+    added: z.array(z.string()),
+    changed: z.array(z.string()),
+    removed: z.array(z.string()),
+    deferred: z.array(z.string()),
+    unchanged: z.array(z.string()),
+    restartNeeded: z.array(z.string()),
+  }),
+);

@@ -112,3 +112,42 @@ export function formatStatus(status: StatusView): string[] {
   }
   return lines;
 }
+
+/** One row of `GET /services`: a unit with its stable version and its active or last release. */
+export interface ServiceSummary {
+  name: string;
+  stable: string | null;
+  release: ReleaseView | null;
+}
+
+/** `status` of an installation with several services: one row per unit, in the installation's order. */
+export function formatServicesTable(services: readonly ServiceSummary[]): string[] {
+  const header = ['SERVICE', 'STABLE', 'RELEASE', 'STATE', 'WHERE', 'REASON'];
+  const rows = services.map((s) => {
+    const r = s.release;
+    const active = r !== null && !TERMINAL_STATES.includes(r.state);
+    return [
+      s.name,
+      s.stable ?? '-',
+      r ? `#${r.id} ${r.version}` : '-',
+      r ? r.state : '-',
+      r && active ? formatPhase(r) : '-',
+      r?.reason ? oneLine(r.reason, 60) : '',
+    ];
+  });
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** The first line of `text`, cut to `max` characters with an ellipsis. */
+function oneLine(text: string, max: number): string {
+  const first = text.split('\n')[0] ?? '';
+  return first.length > max ? `${first.slice(0, max - 1)}…` : first;
+}

@@ -14,6 +14,7 @@ import { controlCommand } from './commands/control.js';
 import { demoCommand } from './commands/demo.js';
 import { deployCommand } from './commands/deploy.js';
 import { initCommand } from './commands/init.js';
+import { reloadCommand } from './commands/reload.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { validateCommand } from './commands/validate.js';
@@ -112,7 +113,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .description('Canary rollouts with automated rollback, driven by your production checklist.')
     .addOption(new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG))
     .option('--url <url>', 'control plane URL (default: SHIPCHECK_URL, else the config server.listen)')
-    .option('--env <name>', 'the environment to act on, when the config has environments')
+    .option('-s, --service <name>', 'the service to act on, when the control plane runs several')
+    .option('--env <name>', 'the environment to act on, when the service has environments')
     .option('--json', 'print JSON')
     .option('--debug', 'show stack traces and debug logs')
     .exitOverride()
@@ -156,6 +158,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       deployCommand(version, { ...globals(), ...waitOptionsOf(o) }, io),
     ),
   );
+  program
+    .command('reload')
+    .description('make the running control plane read its files again: add, change and remove services')
+    .action(run(async () => reloadCommand(globals(), io)));
   program
     .command('status')
     .description('the stable version and the active (or last) release')
@@ -206,6 +212,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             const command = item === 'show' ? templateShowCommand : templateValidateCommand;
             const templateOpts = {
               config: globals().config,
+              ...(globals().service ? { service: globals().service } : {}),
               json: globals().json ?? false,
               ...(o.template ? { template: o.template } : {}),
             };
@@ -244,7 +251,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   program
     .command('backup')
     .description('make a backup now, as the config backup block says (runs locally, not through the API)')
-    .action(run(async () => backupCommand({ config: globals().config }, io)));
+    .action(run(async () => backupCommand(globals(), io)));
   program
     .command('demo')
     .description('run the whole story on a sample app in a temporary folder')

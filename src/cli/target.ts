@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { loadConfig } from '../config/loader.js';
+import { type Installation, loadInstallation, serviceNamed } from '../config/installation.js';
+import type { LoadedConfig } from '../config/loader.js';
 import { unitName } from '../domain/release.js';
 import { InputError } from '../errors.js';
 import { servicesShape } from './api-shapes.js';
@@ -11,6 +12,8 @@ export interface GlobalOptions {
   /** True when -c was given: then a missing file is an error, not a reason to ask the server. */
   configGiven?: boolean;
   url?: string;
+  /** -s/--service: which service of an installation with several. */
+  service?: string;
   env?: string;
   json?: boolean;
   debug?: boolean;
@@ -28,35 +31,69 @@ export const DEFAULT_CONFIG = 'shipcheck.yaml';
 const DEFAULT_URL = 'http://127.0.0.1:7070';
 
 /**
- * The API client and service a client command talks to: --url, else SHIPCHECK_URL, else the config's
- * server.listen. A -c file that does not exist is an error; a missing default shipcheck.yaml is not,
- * when the server runs a single service.
+ * The API client a client command talks to, and the installation when its file is here: --url, else
+ * SHIPCHECK_URL, else the file's server.listen. A -c file that does not exist is an error; a missing
+ * default shipcheck.yaml is not (the server is asked instead).
  */
-export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiClient; service: string }> {
+export async function resolveServer(
+  opts: GlobalOptions,
+): Promise<{ client: ApiClient; installation: Installation | undefined }> {
   const explicitUrl = opts.url ?? process.env.SHIPCHECK_URL;
   const hasConfig = opts.configGiven === true || fs.existsSync(opts.config);
-  const loaded = hasConfig ? await loadConfig(opts.config) : undefined;
-  const listen = loaded?.config.server.listen;
+  const installation = hasConfig ? await loadInstallation(opts.config) : undefined;
+  const listen = installation?.server.listen;
   const url =
     explicitUrl ?? (listen ? `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
-  const client = new ApiClient(url);
+  return { client: new ApiClient(url), installation };
+}
+
+/** The services the server runs (each once, whatever its environments), in its order. */
+export async function serverServices(client: ApiClient): Promise<string[]> {
+  const { services } = await client.get('/api/v1/services', servicesShape);
+  return [...new Set(services.map((s) => s.service))];
+}
+
+/** The service a command acts on: -s/--service, else the only one; an InputError names the choices. */
+export function chooseService(
+  installation: Installation,
+  opts: { config: string; service?: string | undefined },
+): LoadedConfig {
+  if (opts.service) return serviceNamed(installation, opts.service);
+  const [only, ...others] = installation.services;
+  if (only && others.length === 0) return only;
+  const names = installation.services.map((s) => s.config.service);
+  throw new InputError(
+    `${opts.config} runs ${names.length} services (${names.join(', ')}); pass -s NAME to say which`,
+  );
+}
+
+/**
+ * The API client and unit a client command acts on: -s/--service, else the only service there is
+ * (in the config file, else on the server), with --env appended as `service@environment`.
+ */
+export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiClient; service: string }> {
+  const { client, installation } = await resolveServer(opts);
   // An environment is addressed as service@environment.
   const withEnv = (service: string): string => unitName(service, opts.env);
-  if (loaded) {
+  if (installation) {
+    const loaded = chooseService(installation, opts);
     const names = loaded.environments.map((e) => e.name);
     if (opts.env && !names.includes(opts.env)) {
       throw new InputError(
         names.length > 0
-          ? `--env ${opts.env}: ${opts.config} has environments ${names.join(', ')}`
-          : `--env ${opts.env}: ${opts.config} has no environments block`,
+          ? `--env ${opts.env}: service ${loaded.config.service} has environments ${names.join(', ')}`
+          : `--env ${opts.env}: service ${loaded.config.service} has no environments block`,
       );
     }
     return { client, service: withEnv(loaded.config.service) };
   }
-  const { services } = await client.get('/api/v1/services', servicesShape);
-  const names = [...new Set(services.map((s) => s.service))];
+  if (opts.service) return { client, service: withEnv(opts.service) };
+  const names = await serverServices(client);
   const only = names.length === 1 ? names[0] : undefined;
-  if (!only)
-    throw new InputError(`no ${opts.config} here and the server runs ${names.length} services; pass -c`);
+  if (!only) {
+    throw new InputError(
+      `no ${opts.config} here and the server runs ${names.length} services (${names.join(', ')}); pass -s NAME or -c`,
+    );
+  }
   return { client, service: withEnv(only) };
 }

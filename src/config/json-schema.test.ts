@@ -14,20 +14,25 @@ describe('configJsonSchema', () => {
   });
 
   it('describes what users write: durations and percentages as text, required keys only', () => {
-    const schema = configJsonSchema() as {
-      $id: string;
-      required: string[];
-      properties: {
-        fleet: {
-          oneOf: {
-            properties: { kind: { const: string }; startTimeout: { type: string; default: string } };
-          }[];
+    const { $id, anyOf } = configJsonSchema() as { $id: string; anyOf: unknown[] };
+    const [serviceFile, controlPlaneFile] = anyOf as [
+      {
+        required: string[];
+        properties: {
+          fleet: {
+            oneOf: {
+              properties: { kind: { const: string }; startTimeout: { type: string; default: string } };
+            }[];
+          };
         };
-      };
-    };
-    expect(schema.$id).toMatch(/shipcheck/);
-    expect(schema.required).toEqual(['service', 'fleet']);
-    const fleets = schema.properties.fleet.oneOf;
+      },
+      { required: string[]; properties: Record<string, unknown> },
+    ];
+    expect($id).toMatch(/shipcheck/);
+    expect(serviceFile.required).toEqual(['service', 'fleet']);
+    expect(controlPlaneFile.required).toEqual(['services']);
+    expect(Object.keys(controlPlaneFile.properties)).toEqual(['store', 'server', 'services']);
+    const fleets = serviceFile.properties.fleet.oneOf;
     expect(fleets.map((f) => f.properties.kind.const)).toEqual(['local', 'hooks']);
     for (const fleet of fleets)
       expect(fleet.properties.startTimeout).toMatchObject({ type: 'string', default: '30s' });

@@ -57,6 +57,18 @@ export interface LoadedConfig {
   dir: string;
   /** `file:line:col` of a key path in the file (the nearest parent that is written), for later findings. */
   locate(path: readonly (string | number)[]): string;
+  /** Whether the file itself writes a value at the key path (rather than leaving it to a default). */
+  written(path: readonly (string | number)[]): boolean;
+}
+
+/**
+ * What a service file listed by a control-plane file takes from it: the installation's `server` and
+ * `store`, as written there, which a service file may not set itself.
+ */
+export interface Inherited {
+  /** The control-plane file, as the user named it, for messages. */
+  file: string;
+  data: Record<string, unknown>;
 }
 
 type Path = YamlPath;
@@ -103,7 +115,7 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
  * Throws `ConfigError` listing every problem as `file:line:col: message` (file as given, 1-based),
  * sorted by position; a missing file is one problem that suggests `shipcheck init`.
  */
-export async function loadConfig(file: string): Promise<LoadedConfig> {
+export async function loadConfig(file: string, inherited?: Inherited): Promise<LoadedConfig> {
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
   const text = await readConfigText(file, absolute);
@@ -114,6 +126,16 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
 
   const data = configData(source);
   if (!data.ok) throw new ConfigError(source.format([data.problem]));
+  if (inherited) {
+    const shared = Object.keys(data.value).filter((key) => key === 'server' || key === 'store');
+    const findings: Finding[] = shared.map((key) => ({
+      path: [key],
+      anchor: 'key',
+      message: `"${key}" belongs to the whole installation: set it in ${inherited.file}, not in a service file`,
+    }));
+    if (findings.length > 0) throw new ConfigError(source.format(findings.map((f) => source.place(f))));
+    data.value = { ...data.value, ...inherited.data };
+  }
 
   const parsed = configSchema.safeParse(data.value, { error: describeIssue });
   if (!parsed.success) {
@@ -131,7 +153,8 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     throw new ConfigError(source.format(environments.findings.map((f) => source.place(f))));
   const locate = (at: readonly (string | number)[]): string =>
     source.position(source.place({ path: [...at], anchor: 'key', message: '' }).offset);
-  return { config: parsed.data, environments: environments.configs, file: absolute, dir, locate };
+  const written = (at: readonly (string | number)[]): boolean => valueAt(data.value, at) !== undefined;
+  return { config: parsed.data, environments: environments.configs, file: absolute, dir, locate, written };
 }
 
 /** Objects merge key by key; anything else (lists included) is replaced by the override. */
@@ -155,7 +178,6 @@ async function environmentConfigs(
   const { environments: _ignored, ...base } = data;
   const findings: Finding[] = [];
   const configs: EnvironmentConfig[] = [];
-  const listens = new Map<string, string>();
   for (const [name, override] of Object.entries(overrides)) {
     const at = (p: Path): Path => (valueAt(override, p) !== undefined ? ['environments', name, ...p] : p);
     const envFindings: Finding[] = [];
@@ -185,19 +207,6 @@ async function environmentConfigs(
       });
     }
     if (!parsed.success || problems.length > 0) continue;
-    const listen =
-      parsed.data.traffic.kind === 'proxy'
-        ? parsed.data.traffic.listen
-        : `nginx:${parsed.data.traffic.upstream}`;
-    const clash = listens.get(listen);
-    if (clash !== undefined) {
-      findings.push({
-        path: at(['traffic', 'listen']),
-        anchor: 'value',
-        message: `environments.${name}: traffic.listen ${listen} is also ${clash}'s; give each environment its own`,
-      });
-    }
-    listens.set(listen, name);
     configs.push({ name, config: parsed.data });
   }
   return findings.length > 0 ? { ok: false, findings } : { ok: true, configs };
@@ -208,10 +217,14 @@ async function environmentConfigs(
  * folder; `:memory:` kept as is). A postgres URL is returned unchanged.
  */
 export function resolveStorePath(loaded: LoadedConfig): string {
-  const store = loaded.config.store;
+  return storeLocation(loaded.config.store, loaded.dir);
+}
+
+/** `store` with a sqlite PATH resolved against `dir` (`:memory:` kept as is); a postgres URL unchanged. */
+export function storeLocation(store: string, dir: string): string {
   if (!store.startsWith(SQLITE_PREFIX)) return store;
   const file = store.slice(SQLITE_PREFIX.length);
-  return file === SQLITE_IN_MEMORY ? file : path.resolve(loaded.dir, file);
+  return file === SQLITE_IN_MEMORY ? file : path.resolve(dir, file);
 }
 
 /** The document as plain data, or a problem when it is empty, cannot be resolved or is not a mapping. */

@@ -384,31 +384,37 @@ const syntheticLoadSchema = z
     "Synthetic traffic for the version under analysis, from its canary gate to its post-deploy gate, so a service with little or no traffic still gets a verdict. It goes through the built-in proxy with the version header, else straight to the version's instances; it counts in the verdict and is labelled synthetic in the evidence.",
   );
 
+/** Where state lives; shared by every service of an installation. */
+const storeSchema = z
+  .string()
+  .refine(
+    (s) => /^sqlite:./.test(s) || /^postgres(ql)?:\/\//.test(s),
+    'expected sqlite:PATH or postgres://...',
+  )
+  .prefault('sqlite:.shipcheck/state.db')
+  .describe('Where state lives: sqlite:PATH (relative to the config file) or postgres://...');
+
+/** The control plane's own HTTP server; shared by every service of an installation. */
+const serverSchema = z
+  .strictObject({
+    listen: listenAddress.prefault('127.0.0.1:7070').describe('Where the API and dashboard listen.'),
+    leaseTtl: duration
+      .prefault('10s')
+      .describe(
+        'How long a replica holds a service without renewing; another replica takes over after it (PostgreSQL store).',
+      ),
+  })
+  .prefault({ listen: '127.0.0.1:7070', leaseTtl: '10s' })
+  .describe("The control plane's own HTTP server.");
+
 /** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
 export const configSchema = z.strictObject({
   service: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]*$/, 'a service name uses lowercase letters, digits and dashes')
     .describe('Name of the service this file deploys.'),
-  store: z
-    .string()
-    .refine(
-      (s) => /^sqlite:./.test(s) || /^postgres(ql)?:\/\//.test(s),
-      'expected sqlite:PATH or postgres://...',
-    )
-    .prefault('sqlite:.shipcheck/state.db')
-    .describe('Where state lives: sqlite:PATH (relative to the config file) or postgres://...'),
-  server: z
-    .strictObject({
-      listen: listenAddress.prefault('127.0.0.1:7070').describe('Where the API and dashboard listen.'),
-      leaseTtl: duration
-        .prefault('10s')
-        .describe(
-          'How long a replica holds a service without renewing; another replica takes over after it (PostgreSQL store).',
-        ),
-    })
-    .prefault({ listen: '127.0.0.1:7070', leaseTtl: '10s' })
-    .describe("The control plane's own HTTP server."),
+  store: storeSchema,
+  server: serverSchema,
   fleet: z
     .discriminatedUnion('kind', [localFleet, hooksFleet])
     .describe('How instances of the service are run.'),
@@ -507,3 +513,23 @@ export type MetricTriggerConfig = Extract<TriggerConfig, { metric: string }>;
 export type MetricName = z.infer<typeof metricName>;
 /** One strategy step after validation. */
 export type StepConfig = Config['strategy']['steps'][number];
+
+/** Keys of a control-plane file: what belongs to the whole installation rather than to one service. */
+export const CONTROL_PLANE_KEYS = ['store', 'server', 'services'] as const;
+
+/**
+ * A control-plane file: the installation's server and store, and the service files it runs. Each
+ * service file is a shipcheck.yaml without `server` and `store`.
+ */
+export const controlPlaneSchema = z.strictObject({
+  store: storeSchema,
+  server: serverSchema,
+  services: z
+    .array(z.string({ error: 'expected a path or a glob such as services/*.yaml' }).min(1))
+    .min(1, 'list at least one service file, e.g. services/*.yaml')
+    .describe(
+      'Service files run by this control plane: paths or globs (services/*.yaml), relative to this file.',
+    ),
+});
+
+export type ControlPlaneConfig = z.output<typeof controlPlaneSchema>;

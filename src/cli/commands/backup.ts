@@ -1,5 +1,6 @@
 import { makeBackup, readRecordedCounts } from '../../backup/backup.js';
-import { loadConfig } from '../../config/loader.js';
+import { loadInstallation } from '../../config/installation.js';
+import { chooseService } from '../target.js';
 import { InputError, ShipcheckError } from '../../errors.js';
 import { systemClock } from '../../util/clock.js';
 import { plural } from '../../util/words.js';
@@ -15,10 +16,10 @@ const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
  * block, `ProviderError` when the dump or the command fails.
  */
 export async function backupCommand(
-  opts: { config: string },
+  opts: { config: string; service?: string },
   io: { out: (line: string) => void },
 ): Promise<number> {
-  const { config, dir } = await loadConfig(opts.config);
+  const { config, dir } = chooseService(await loadInstallation(opts.config), opts);
   if (config.backup === undefined) {
     throw new InputError(`${opts.config} has no backup block; add backup.database or backup.command`);
   }

@@ -9,12 +9,15 @@ import {
   type ResolvedItem,
   type Template,
 } from '../../checklist/template.js';
-import { loadConfig } from '../../config/loader.js';
+import { loadInstallation } from '../../config/installation.js';
+import { chooseService } from '../target.js';
 
 /** Options of `checklist template show|validate`. */
 export interface TemplateCommandOptions {
   /** The config file; its `checklist.template` and `checklist.vars` are used. */
   config: string;
+  /** Which service's, when the file lists several. */
+  service?: string;
   /** A template to use instead of the config's: `default`, `none` or a path (relative to the working folder). */
   template?: string;
   json?: boolean;
@@ -109,7 +112,7 @@ async function resolvedTemplate(
   opts: TemplateCommandOptions,
   kinds: KindParamsMap,
 ): Promise<{ ref: string; template: Template; items: ResolvedItem[] }> {
-  const { config, dir } = await loadConfig(opts.config);
+  const { config, dir } = chooseService(await loadInstallation(opts.config), opts);
   // A path on the command line means what the shell means: relative to the working folder.
   const fromFlag =
     opts.template === undefined || opts.template === DEFAULT_TEMPLATE || opts.template === NO_TEMPLATE

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { checkKinds } from '../../checklist/kinds/index.js';
 import { checkPlan } from '../../checklist/plan-check.js';
 import { configuredIn, loadTemplate, resolveItems } from '../../checklist/template.js';
-import { loadConfig, type LoadedConfig } from '../../config/loader.js';
+import type { LoadedConfig } from '../../config/loader.js';
+import { loadInstallation } from '../../config/installation.js';
 import type { Config } from '../../config/schema.js';
 import { YamlSource, valueAt, type YamlPath } from '../../config/yaml-positions.js';
 import { ConfigError } from '../../errors.js';
@@ -22,19 +23,28 @@ export async function validateCommand(
   opts: { config: string },
   io: { out: (line: string) => void; err?: (line: string) => void },
 ): Promise<number> {
-  const loaded = await loadConfig(opts.config);
-  const { config, dir } = loaded;
+  const installation = await loadInstallation(opts.config);
   const kinds = checkKinds();
-  const template = await loadTemplate(config.checklist.template, { configDir: dir, kinds });
-  const { errors, warnings } = await accessLogProblems(opts.config, loaded);
-  // Warnings go with the errors when the caller keeps one stream only.
-  warnings.forEach((line) => (io.err ?? io.out)(line));
-  errors.push(...(await planProblems(loaded, kinds)));
+  const errors: string[] = [];
+  const lines: string[] = [];
+  for (const loaded of installation.services) {
+    const { config, dir } = loaded;
+    // A lone service file is named as the user gave it; a listed one relative to where they are.
+    const shown = installation.form === 'service' ? opts.config : shortPath(loaded.file);
+    const template = await loadTemplate(config.checklist.template, { configDir: dir, kinds });
+    const { errors: logErrors, warnings } = await accessLogProblems(shown, loaded);
+    // Warnings go with the errors when the caller keeps one stream only.
+    warnings.forEach((line) => (io.err ?? io.out)(line));
+    errors.push(...logErrors, ...(await planProblems(loaded, kinds)));
+    const steps = plural(config.strategy.steps.length, 'step');
+    const triggers = plural(config.rollback.triggers.length, 'trigger');
+    const items = plural(template.items.length, 'checklist item');
+    lines.push(`${shown}: ok (service ${config.service}, ${steps}, ${triggers}, ${items})`);
+  }
   if (errors.length > 0) throw new ConfigError(errors);
-  const steps = plural(config.strategy.steps.length, 'step');
-  const triggers = plural(config.rollback.triggers.length, 'trigger');
-  const items = plural(template.items.length, 'checklist item');
-  io.out(`${opts.config}: ok (service ${config.service}, ${steps}, ${triggers}, ${items})`);
+  lines.forEach((line) => io.out(line));
+  if (installation.form === 'control-plane')
+    io.out(`${opts.config}: ok (${plural(installation.services.length, 'service')})`);
   return 0;
 }
 
