@@ -75,7 +75,11 @@ export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiC
   const { client, installation } = await resolveServer(opts);
   // An environment is addressed as service@environment.
   const withEnv = (service: string): string => unitName(service, opts.env);
-  if (installation) {
+  // A service the local files no longer list may still run on the server (a reload refused to remove
+  // it while its release was in flight): the server is asked, and says when it does not know it.
+  const listed =
+    opts.service === undefined || installation?.services.some((s) => s.config.service === opts.service);
+  if (installation && listed) {
     const loaded = chooseService(installation, opts);
     const names = loaded.environments.map((e) => e.name);
     if (opts.env && !names.includes(opts.env)) {
