@@ -1,5 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { systemClock } from '../util/clock.js';
+import { rolloutStepCheck } from './kinds/rollout-step.js';
+import { triggerCheck } from './kinds/trigger.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckKind } from './types.js';
 
@@ -8,8 +10,8 @@ import type { CheckKind } from './types.js';
  * nothing else, so they can run before anything starts: in `shipcheck validate` and at pre-deploy.
  */
 const PLAN_KINDS: Readonly<Record<string, readonly string[]>> = {
-  'rollout-step': ['strategy', 'steps'],
-  trigger: ['rollback', 'triggers'],
+  [rolloutStepCheck.kind]: ['strategy', 'steps'],
+  [triggerCheck.kind]: ['rollback', 'triggers'],
 };
 
 /** A plan item that would fail, and the config key it is about. */

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { CheckKind } from '../types.js';
 
+/** The kind of a sign-off by a person; templates resolve an item they cannot automate to it. */
+export const MANUAL_KIND = 'manual';
+
 /** A manual item is signed by a person through the API; the checklist never runs it. */
 const NOT_RUN_SUMMARY = 'manual items are signed, not run';
 
@@ -24,7 +27,7 @@ export type ManualParams = z.output<typeof manualParams>;
 
 /** `manual`: a sign-off by a person (optionally of a given role); `run()` always fails because it must not be called. */
 export const manualCheck: CheckKind<ManualParams> = {
-  kind: 'manual',
+  kind: MANUAL_KIND,
   params: manualParams,
   async run() {
     return { ok: false, summary: NOT_RUN_SUMMARY };

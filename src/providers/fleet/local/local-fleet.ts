@@ -1,7 +1,8 @@
 /**
- * LocalFleet: starts, health-checks, restarts, drains, stops and adopts app processes. One file
- * because each step reads and writes the same per-instance state (pid, start time, health, restarts);
- * the /proc reading for adoption is the part worth its own file next (issue 9's fleet contract suite).
+ * LocalFleet: starts, health-checks, restarts, drains, stops and adopts app processes. One class
+ * because each step reads and writes the same per-instance state (pid, start time, health, restarts).
+ * Telling a recorded pid from a reused one is process-identity.ts; an instance's log file (the run
+ * marker and the last line that explains an exit) is instance-log.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,6 +16,8 @@ import { Slots } from '../slots.js';
 import type { Drainer, EnsureOptions, Fleet, Instance, InstanceState } from '../types.js';
 import type { InstanceRecord, InstanceRecordStore } from '../../../store/types.js';
 import { commandArgv, signalGroup } from '../../../util/process-group.js';
+import { lastLogLine, runMarkerLine } from './instance-log.js';
+import { isSameProcess, processStartTime } from './process-identity.js';
 
 export type { FleetLogger } from '../health-checker.js';
 
@@ -53,18 +56,6 @@ const BACKOFF_RESET_AFTER_MS = 60_000;
 const EXIT_POLL_MS = 50;
 /** How long to wait for the kernel to take a process down after SIGKILL. */
 const KILL_GRACE_MS = 2_000;
-/** Enough of a log file's end to hold its last line. */
-const LOG_TAIL_BYTES = 4096;
-/** Keeps a runaway log line from flooding reasons and status output. */
-const MAX_LOG_LINE_CHARS = 300;
-/** Written to the log before each run, so an exit is never explained by an earlier run's output. */
-const RUN_MARKER = '--- shipcheck:';
-/** Index of `state` (field 3) among the /proc/PID/stat fields after the `(comm)` field. */
-const STAT_STATE_INDEX = 0;
-/** Index of `starttime` (field 22) among the /proc/PID/stat fields after the `(comm)` field. */
-const STAT_STARTTIME_INDEX = 19;
-/** Process states that are already gone: zombie and dead. */
-const DEAD_STATES = new Set(['Z', 'X']);
 /** Exit code recorded for an adopted process, whose real code only its old parent could read. */
 const UNKNOWN_EXIT = 'unknown';
 const NOOP_LOGGER: FleetLogger = { info: () => {}, warn: () => {} };
@@ -355,7 +346,7 @@ export class LocalFleet implements Fleet {
     try {
       fs.mkdirSync(this.options.logDir, { recursive: true });
       fd = fs.openSync(instance.logFile, 'a');
-      fs.writeSync(fd, `${RUN_MARKER} ${new Date().toISOString()} ${instance.id} on port ${slot.port}\n`);
+      fs.writeSync(fd, runMarkerLine(instance.id, slot.port));
       // Detached: its own process group, so a Ctrl-C at the controller's terminal does not reach it and
       // it outlives a killed controller. Output goes to the file itself, not through a pipe we would own.
       child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
@@ -560,35 +551,6 @@ function newRun(startedAt: number): Run {
   return { child: undefined, pid: undefined, pidStartTime: '', startedAt, done: false, exited, markExited };
 }
 
-/** The fields of /proc/PID/stat after `(comm)`, which may itself hold spaces and parentheses. */
-function readStat(pid: number): string[] | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** The kernel's start time of `pid` (clock ticks since boot), or undefined without /proc. */
-function processStartTime(pid: number): string | undefined {
-  return readStat(pid)?.[STAT_STARTTIME_INDEX];
-}
-
-/** True when `pid` is alive and is the same process that was recorded, not a later one reusing the pid. */
-function isSameProcess(pid: number, startTime: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = readStat(pid);
-  // Without /proc the signal probe is all there is; a record written there has no start time either.
-  if (!stat) return startTime === '';
-  if (DEAD_STATES.has(stat[STAT_STATE_INDEX] ?? '')) return false;
-  return stat[STAT_STARTTIME_INDEX] === startTime;
-}
-
 /** Signals the run's process group; falls back to the pid alone if it is somehow not a group leader. */
 function signalRun(run: Run, signal: NodeJS.Signals): void {
   if (run.pid === undefined) return;
@@ -600,39 +562,6 @@ function signalRun(run: Run, signal: NodeJS.Signals): void {
       // Exited between the check and the signal: nothing left to stop.
     }
   }
-}
-
-/** The last line this run wrote to its log, if any. */
-function lastLogLine(logFile: string): string | undefined {
-  let text: string;
-  let truncated: boolean;
-  try {
-    const fd = fs.openSync(logFile, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const length = Math.min(size, LOG_TAIL_BYTES);
-      const buffer = Buffer.alloc(length);
-      fs.readSync(fd, buffer, 0, length, size - length);
-      text = buffer.toString('utf8');
-      truncated = size > length;
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
-  const markerAt = text.lastIndexOf(RUN_MARKER);
-  const lines = text.split('\n');
-  if (markerAt >= 0) {
-    lines.splice(0, text.slice(0, markerAt).split('\n').length);
-  } else if (truncated) {
-    lines.shift(); // starts mid-line
-  }
-  const last = lines
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .at(-1);
-  return last && last.length > MAX_LOG_LINE_CHARS ? `${last.slice(0, MAX_LOG_LINE_CHARS)}…` : last;
 }
 
 function describeExit(exitCode: number | string): string {

@@ -1,7 +1,14 @@
+/**
+ * Keep-alive HTTP/1.1 connections from the built-in proxy to one upstream address (decision 003):
+ * writes each request as one latin1 string and streams its body, reads the response with
+ * Http1ResponseParser, and reports to the proxy's exchange. Listeners are allocated once per module,
+ * not per request, because this is the proxy's hot path.
+ */
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseHostPort } from '../../../util/net.js';
+import { Http1ResponseParser, type Http1ResponseHandler } from './http1-response-parser.js';
 
 /**
  * Idle connections are closed before Node's default 5 s server keep-alive timeout, so a request is
@@ -12,26 +19,9 @@ export const UPSTREAM_IDLE_TIMEOUT_MS = 4000;
 const MAX_IDLE_CONNECTIONS = 128;
 /** An address that accepts nothing in this time fails like a refused one. */
 const CONNECT_TIMEOUT_MS = 5000;
-/** Larger response heads are refused as malformed (Node's own client stops at 16 KB; big cookies need more). */
-const MAX_HEAD_BYTES = 64 * 1024;
-/** A chunk-size line or trailer line longer than this is malformed. */
-const MAX_LINE_BYTES = 4096;
+/** Chunk sizes of a re-chunked request body are written in hex. */
 const HEX = 16;
-const STATUS_LINE_PREFIX = 'HTTP/1.';
-/** `HTTP/1.x SSS`: the status code sits at these offsets. */
-const STATUS_START = 9;
-const STATUS_END = 12;
-const STATUS_NO_CONTENT = 204;
-const STATUS_NOT_MODIFIED = 304;
-const STATUS_SWITCHING_PROTOCOLS = 101;
-const STATUS_INFORMATIONAL_END = 200;
-const HEAD_END = Buffer.from('\r\n\r\n');
-const HEAD_END_LENGTH = HEAD_END.length;
 const CRLF = '\r\n';
-const CR = 13;
-const LF = 10;
-const SPACE = 32;
-const TAB = 9;
 const LAST_CHUNK = '0\r\n\r\n';
 
 // Failure codes reported besides the socket's own (ECONNREFUSED, ECONNRESET, ...):
@@ -41,19 +31,6 @@ export const HANG_UP = 'EHANGUP';
 export const CONNECT_TIMEOUT = 'ECONNTIMEOUT';
 /** The upstream sent bytes that are not a well-formed HTTP/1.1 response. */
 export const BAD_RESPONSE = 'EBADRESPONSE';
-
-/** Parser states of a connection. */
-const IDLE = 0;
-const HEAD = 1;
-const BODY_LENGTH = 2;
-const CHUNK_SIZE = 3;
-const CHUNK_DATA = 4;
-const CHUNK_DATA_END = 5;
-const CHUNK_TRAILERS = 6;
-const BODY_UNTIL_CLOSE = 7;
-
-/** Hop-by-hop response headers, dropped before the response is forwarded (RFC 9110 7.6.1). */
-const HOP_BY_HOP = new Set(['keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
 
 const CONNECTION_OF = Symbol('shipcheck.upstream.connection');
 interface Carrier {
@@ -152,16 +129,12 @@ export class UpstreamPool {
 }
 
 /** One keep-alive connection: writes a request, parses the response, and streams it to an exchange. */
-export class UpstreamConnection {
+export class UpstreamConnection implements Http1ResponseHandler {
   readonly socket: net.Socket;
   dead = false;
   idleSince = 0;
   private exchange: UpstreamExchange | undefined = undefined;
-  private state = IDLE;
-  private pending: Buffer | undefined = undefined;
-  private remaining = 0;
-  private keepAlive = true;
-  private headRequest = false;
+  private readonly parser = new Http1ResponseParser(this);
   private responseStarted = false;
   private reused = false;
   private connected = false;
@@ -196,10 +169,7 @@ export class UpstreamConnection {
     chunked: boolean,
   ): void {
     this.exchange = exchange;
-    this.state = HEAD;
-    this.pending = undefined;
-    this.keepAlive = true;
-    this.headRequest = headRequest;
+    this.parser.expect(headRequest);
     this.responseStarted = false;
     this.socket.write(head, 'latin1');
     if (body === undefined) {
@@ -223,6 +193,7 @@ export class UpstreamConnection {
   /** Drops the exchange without telling it, and closes the connection (the client went away). */
   abort(): void {
     this.exchange = undefined;
+    this.parser.stop();
     this.destroy();
   }
 
@@ -263,7 +234,7 @@ export class UpstreamConnection {
     const exchange = this.exchange;
     if (exchange === undefined) return;
     this.exchange = undefined;
-    if (this.state === BODY_UNTIL_CLOSE && this.error === undefined) {
+    if (this.parser.readsUntilClose && this.error === undefined) {
       exchange.onResponseEnd(undefined);
       return;
     }
@@ -301,245 +272,38 @@ export class UpstreamConnection {
       return;
     }
     this.responseStarted = true;
-    let data = chunk;
-    if (this.pending !== undefined) {
-      data = Buffer.concat([this.pending, chunk]);
-      this.pending = undefined;
-    }
-    this.parse(data);
+    this.parser.execute(chunk);
   }
 
-  // ---- response parsing ----
+  // ---- what the parser reads, called while it runs; not for other callers ----
 
-  private parse(data: Buffer): void {
-    let offset = 0;
-    const length = data.length;
-    while (offset < length) {
-      const exchange = this.exchange;
-      if (exchange === undefined) {
-        // More bytes after a complete response (or after a failure): never reuse this connection.
-        this.destroy();
-        return;
-      }
-      switch (this.state) {
-        case HEAD: {
-          const end = data.indexOf(HEAD_END, offset);
-          if (end < 0) {
-            if (length - offset > MAX_HEAD_BYTES) return this.fail(BAD_RESPONSE);
-            this.pending = data.subarray(offset);
-            return;
-          }
-          if (end - offset > MAX_HEAD_BYTES) return this.fail(BAD_RESPONSE);
-          const head = data.toString('latin1', offset, end);
-          offset = end + HEAD_END_LENGTH;
-          // A failed head, or an exchange that gave up on the head, leaves nothing to parse for.
-          if (!this.parseHead(head, exchange) || this.exchange === undefined) return;
-          if (this.awaitsNoBody()) {
-            this.complete(undefined);
-            if (offset < length) this.destroy();
-            return;
-          }
-          break;
-        }
-        case BODY_LENGTH: {
-          const available = length - offset;
-          if (available >= this.remaining) {
-            const last = data.subarray(offset, offset + this.remaining);
-            offset += this.remaining;
-            this.remaining = 0;
-            this.complete(last);
-            if (offset < length) this.destroy();
-            return;
-          }
-          this.remaining -= available;
-          if (!exchange.onResponseData(data.subarray(offset))) this.socket.pause();
-          return;
-        }
-        case CHUNK_SIZE: {
-          const lineEnd = data.indexOf(CRLF, offset, 'latin1');
-          if (lineEnd < 0) return this.keepPartialLine(data, offset);
-          const size = parseChunkSize(data.toString('latin1', offset, lineEnd));
-          if (size < 0) return this.fail(BAD_RESPONSE);
-          offset = lineEnd + CRLF.length;
-          if (size === 0) this.state = CHUNK_TRAILERS;
-          else {
-            this.remaining = size;
-            this.state = CHUNK_DATA;
-          }
-          break;
-        }
-        case CHUNK_DATA: {
-          const take = Math.min(this.remaining, length - offset);
-          const piece = data.subarray(offset, offset + take);
-          offset += take;
-          this.remaining -= take;
-          if (this.remaining === 0) this.state = CHUNK_DATA_END;
-          if (!exchange.onResponseData(piece)) this.socket.pause();
-          break;
-        }
-        case CHUNK_DATA_END: {
-          if (length - offset < CRLF.length) {
-            this.pending = data.subarray(offset);
-            return;
-          }
-          if (data[offset] !== CR || data[offset + 1] !== LF) return this.fail(BAD_RESPONSE);
-          offset += CRLF.length;
-          this.state = CHUNK_SIZE;
-          break;
-        }
-        case CHUNK_TRAILERS: {
-          const lineEnd = data.indexOf(CRLF, offset, 'latin1');
-          if (lineEnd < 0) return this.keepPartialLine(data, offset);
-          const empty = lineEnd === offset;
-          // Trailer fields are dropped: the response head is already out.
-          offset = lineEnd + CRLF.length;
-          if (empty) {
-            this.complete(undefined);
-            if (offset < length) this.destroy();
-            return;
-          }
-          break;
-        }
-        case BODY_UNTIL_CLOSE: {
-          if (!exchange.onResponseData(offset === 0 ? data : data.subarray(offset))) this.socket.pause();
-          return;
-        }
-        default:
-          this.destroy();
-          return;
-      }
-    }
+  onResponseHead(status: number, reason: string, headers: string[]): void {
+    this.exchange?.onResponseHead(status, reason, headers);
   }
 
-  /** Parses a response head; returns false when it failed the exchange. Skips 1xx interim responses. */
-  private parseHead(head: string, exchange: UpstreamExchange): boolean {
-    if (!head.startsWith(STATUS_LINE_PREFIX) || head.charCodeAt(STATUS_START - 1) !== SPACE) {
-      this.fail(BAD_RESPONSE);
-      return false;
-    }
-    const http10 = head.charCodeAt(STATUS_LINE_PREFIX.length) === '0'.charCodeAt(0);
-    const status = parseStatus(head);
-    if (status < 0) {
-      this.fail(BAD_RESPONSE);
-      return false;
-    }
-    let lineEnd = head.indexOf(CRLF);
-    const statusLineEnd = lineEnd < 0 ? head.length : lineEnd;
-    const reason = statusLineEnd > STATUS_END ? head.slice(STATUS_END + 1, statusLineEnd) : '';
-
-    const headers: string[] = [];
-    let contentLength: string | undefined;
-    let transferEncoding: string | undefined;
-    let connection: string | undefined;
-    while (lineEnd >= 0) {
-      const start = lineEnd + CRLF.length;
-      lineEnd = head.indexOf(CRLF, start);
-      const line = lineEnd < 0 ? head.slice(start) : head.slice(start, lineEnd);
-      const colon = line.indexOf(':');
-      const first = line.charCodeAt(0);
-      // No name, or an obsolete line folding: refuse rather than guess.
-      if (colon <= 0 || first === SPACE || first === TAB) {
-        this.fail(BAD_RESPONSE);
-        return false;
-      }
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
-      switch (name.length) {
-        case 10: {
-          const lower = name.toLowerCase();
-          if (lower === 'connection') {
-            connection = connection === undefined ? value : `${connection}, ${value}`;
-            continue;
-          }
-          if (lower === 'keep-alive') continue;
-          break;
-        }
-        case 14:
-          if (name.toLowerCase() === 'content-length') {
-            if (contentLength !== undefined && contentLength !== value) {
-              this.fail(BAD_RESPONSE);
-              return false;
-            }
-            if (contentLength !== undefined) continue;
-            contentLength = value;
-          }
-          break;
-        case 17:
-          if (name.toLowerCase() === 'transfer-encoding') {
-            transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-            continue;
-          }
-          break;
-        case 2:
-        case 7:
-        case 16:
-          if (HOP_BY_HOP.has(name.toLowerCase())) continue;
-          break;
-      }
-      headers.push(name, value);
-    }
-
-    if (status < STATUS_INFORMATIONAL_END) {
-      if (status === STATUS_SWITCHING_PROTOCOLS) {
-        // The proxy never asks for an upgrade, so an upstream that switches protocols is broken.
-        this.fail(BAD_RESPONSE);
-        return false;
-      }
-      return true; // interim response (100, 103): wait for the final one
-    }
-
-    if (connection !== undefined) {
-      const tokens = connection.toLowerCase();
-      if (tokens.includes('close')) this.keepAlive = false;
-      if (tokens !== 'keep-alive' && tokens !== 'close') dropListed(headers, tokens);
-    }
-    if (http10 && !(connection ?? '').toLowerCase().includes('keep-alive')) this.keepAlive = false;
-
-    if (this.headRequest || status === STATUS_NO_CONTENT || status === STATUS_NOT_MODIFIED) {
-      this.state = IDLE;
-    } else if (transferEncoding !== undefined) {
-      if (contentLength !== undefined) removeHeader(headers, 'content-length');
-      if (/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) this.state = CHUNK_SIZE;
-      else {
-        this.state = BODY_UNTIL_CLOSE;
-        this.keepAlive = false;
-      }
-    } else if (contentLength !== undefined) {
-      if (!/^\d{1,15}$/.test(contentLength)) {
-        this.fail(BAD_RESPONSE);
-        return false;
-      }
-      this.remaining = Number(contentLength);
-      this.state = this.remaining === 0 ? IDLE : BODY_LENGTH;
-    } else {
-      this.state = BODY_UNTIL_CLOSE;
-      this.keepAlive = false;
-    }
-    exchange.onResponseHead(status, reason, headers);
-    return true;
+  onResponseBody(chunk: Buffer): void {
+    if (this.exchange?.onResponseData(chunk) === false) this.socket.pause();
   }
 
-  /** After a head: true when the response has no body (the switch narrowing cannot see parseHead's update). */
-  private awaitsNoBody(): boolean {
-    return this.state === IDLE;
-  }
-
-  private keepPartialLine(data: Buffer, offset: number): void {
-    if (data.length - offset > MAX_LINE_BYTES) return this.fail(BAD_RESPONSE);
-    this.pending = data.subarray(offset);
-  }
-
-  private complete(last: Buffer | undefined): void {
+  onResponseComplete(last: Buffer | undefined, keepAlive: boolean): void {
     const exchange = this.exchange!;
     this.exchange = undefined;
-    this.state = IDLE;
     this.reused = true;
     // The upstream answered before the whole request body went out: the connection is mid-request.
-    const reusable = this.keepAlive && this.bodyDone;
+    const reusable = keepAlive && this.bodyDone;
     if (!this.bodyDone) this.detachBody();
     exchange.onResponseEnd(last);
     if (reusable) this.pool.release(this);
     else this.destroy();
+  }
+
+  onMalformedResponse(): void {
+    this.fail(BAD_RESPONSE);
+  }
+
+  onStrayBytes(): void {
+    // More bytes after a complete response (or after a failure): never reuse this connection.
+    this.destroy();
   }
 
   private fail(code: string): void {
@@ -593,37 +357,4 @@ function onBodyEnd(this: IncomingMessage): void {
 
 function monotonicNow(): number {
   return performance.now();
-}
-
-/** The three-digit status of `HTTP/1.x SSS ...`, or -1. */
-function parseStatus(head: string): number {
-  let status = 0;
-  for (let i = STATUS_START; i < STATUS_END; i++) {
-    const digit = head.charCodeAt(i) - '0'.charCodeAt(0);
-    if (digit < 0 || digit > 9) return -1;
-    status = status * 10 + digit;
-  }
-  const after = head.charCodeAt(STATUS_END);
-  return Number.isNaN(after) || after === SPACE || after === CR ? status : -1;
-}
-
-/** The size on a chunk-size line (extensions after `;` ignored), or -1 when malformed. */
-function parseChunkSize(line: string): number {
-  const semicolon = line.indexOf(';');
-  const digits = (semicolon < 0 ? line : line.slice(0, semicolon)).trim();
-  if (!/^[0-9a-fA-F]{1,12}$/.test(digits)) return -1;
-  return parseInt(digits, HEX);
-}
-
-function dropListed(headers: string[], tokens: string): void {
-  const listed = new Set(tokens.split(',').map((token) => token.trim()));
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    if (listed.has(headers[i]!.toLowerCase())) headers.splice(i, 2);
-  }
-}
-
-function removeHeader(headers: string[], lowerName: string): void {
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    if (headers[i]!.toLowerCase() === lowerName) headers.splice(i, 2);
-  }
 }
