@@ -50,7 +50,7 @@ const readmes = filesUnder(EXAMPLES, (name) => name === 'README.md');
 describe('the examples', () => {
   it('has a config in every setup folder', () => {
     // Given the setups the top-level README lists, each has at least one shipcheck config
-    for (const setup of ['nginx', 'prometheus', 'hooks', 'postgres-ha']) {
+    for (const setup of ['nginx', 'prometheus', 'hooks', 'postgres-ha', 'multi-service']) {
       expect(
         configs.filter((file) => file.startsWith(`examples/${setup}/`)),
         setup,
