@@ -91,7 +91,7 @@ export interface ControlPlane {
   installation: Installation;
   /** Every unit, in the installation's order. */
   readonly units: Unit[];
-  /** The first unit's engine, fleet and router: the only ones when the config has one service and no environments. */
+  /** The first unit's engine, fleet and router at start: the only ones when the config has one service and no environments. */
   engine: Engine;
   fleet: Fleet;
   router: TrafficRouter;
@@ -561,10 +561,8 @@ export async function startControlPlane(
       }
       for (const [name, run] of [...services]) {
         if (wantedNames.has(name)) continue;
-        await closeUnits(
-          run.units,
-          run.units.every((unit) => unit.fleet.type === 'local'),
-        );
+        // A removed service's local instances stop with it; a hooks fleet's belong to the platform.
+        await closeUnits(run.units, true);
         services.delete(name);
         pending.delete(name);
         report.removed.push(name);
@@ -593,7 +591,11 @@ export async function startControlPlane(
       const order = wanted.services.map((loaded) => loaded.config.service);
       const sorted = new Map([...services].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)));
       services.clear();
-      for (const [name, run] of sorted) services.set(name, run);
+      engines.clear();
+      for (const [name, run] of sorted) {
+        services.set(name, run);
+        for (const unit of run.units) engines.set(unit.name, unit.engine);
+      }
       current = { ...wanted, server: current.server, store: current.store };
       plane.installation = current;
       logger.info(report, describeReload(report));
