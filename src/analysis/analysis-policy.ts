@@ -1,8 +1,8 @@
 /**
- * The analysis policy of a release ([decision 005](../../docs/decisions/005-no-data-is-inconclusive.md)):
- * when its triggers are evaluated, how long a failing condition has held (`for`), how many
- * inconclusive evaluations came in a row while the version had exposure, and what the release should
- * do about it. It decides; the engine stores the measurements and acts on the decision.
+ * The analysis policy of a release (docs/decisions/005-no-data-is-inconclusive.md): when its triggers
+ * are evaluated, how long a failing condition has held (`for`), how many inconclusive evaluations came
+ * in a row while the version had exposure, and what the release should do about it. It decides; the
+ * engine stores the measurements and acts on the decision. Nothing here imports the engine.
  */
 import type { Config } from '../config/schema.js';
 import type { Fleet } from '../providers/fleet/types.js';

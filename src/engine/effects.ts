@@ -1,5 +1,5 @@
 /**
- * Side effects recorded under idempotency keys ([decision 004](../../docs/decisions/004-leases-and-effects.md)).
+ * Side effects recorded under idempotency keys (docs/decisions/004-leases-and-effects.md).
  * Each weight change and migration run is written `started` before it is attempted and `done` after,
  * so a replica that takes a unit over sees what is done, skips it, and redoes only what never
  * finished. The effects themselves are idempotent; the record is what keeps them from counting twice.

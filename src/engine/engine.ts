@@ -5,8 +5,11 @@
  * transition, then acts. What it works with lives beside it: the unit's rows and events
  * (`unit-records.ts`), the read views (`views.ts`), what runs and takes traffic (`serving.ts`),
  * effects under idempotency keys (`effects.ts`), the migration step (`migration-step.ts`), the
- * checklist's gates (`gates.ts`), the commands' rules (`commands.ts`), and the analysis policy
+ * checklist's gates (`gates.ts`), the commands' rules (`command-rules.ts`), and the analysis policy
  * (`../analysis/analysis-policy.ts`), whose decisions the engine acts on.
+ *
+ * It is longer than 600 lines because it is one job: the phases hand a release to each other and to
+ * the rollback path within one pass, and reading them in one place is how the state machine is checked.
  */
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -35,7 +38,7 @@ import {
   promotion,
   resumption,
   rollbackStart,
-} from './commands.js';
+} from './command-rules.js';
 import { Effects } from './effects.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import { Gates, type ReleaseChecklist } from './gates.js';

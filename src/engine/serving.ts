@@ -45,7 +45,7 @@ export interface ServingOptions {
   logger: Logger;
 }
 
-/** One unit's route, synthetic load, and versions being stopped. */
+/** One unit's versions kept running, its route, its synthetic load, and the versions being stopped. */
 export class Serving {
   private readonly stopping = new Map<string, Promise<void>>();
   private lastRouteError: string | undefined;
