@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Gate } from '../domain/checklist.js';
-import type { ReleaseView, StatusView } from '../engine/engine.js';
+import type { ReleaseView, StatusView } from '../engine/views.js';
 import type { ChecklistItemRow, EventRow } from '../store/types.js';
 import type { ServiceSummary } from './format.js';
 import type { ReloadReport } from '../control-plane.js';

@@ -1,4 +1,4 @@
-import type { ReleaseView, StatusView, VersionFigures } from '../engine/engine.js';
+import type { ReleaseView, StatusView, VersionFigures } from '../engine/views.js';
 import { TERMINAL_STATES, type ReleasePhase } from '../domain/release.js';
 
 /**

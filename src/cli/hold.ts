@@ -1,4 +1,4 @@
-import type { ReleaseView } from '../engine/engine.js';
+import type { ReleaseView } from '../engine/views.js';
 import type { ChecklistItemRow } from '../store/types.js';
 import type { ChecklistView } from './api-shapes.js';
 import { formatPhase } from './format.js';

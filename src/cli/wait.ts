@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import type { ReleaseView } from '../engine/engine.js';
+import type { ReleaseView } from '../engine/views.js';
 import { TERMINAL_STATES } from '../domain/release.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration, parseDuration } from '../util/duration.js';

@@ -1,67 +1,60 @@
 /**
- * The reconcile loop and the release state machine. It is long because it still holds, besides the
- * state machine, its commands, read views, effects with their idempotency keys, the migration step and
- * the analysis policy; issue 9 moves each of those to its own file, leaving the release's life here.
+ * The release state machine: the reconcile loop and each phase of a release's life, from the
+ * pre-deploy gate through its canary steps, verification and final gates to `completed`, or through
+ * `rolling-back`; and the commands that start, move, hold and end a release. It persists a
+ * transition, then acts. What it works with lives beside it: the unit's rows and events
+ * (`unit-records.ts`), the read views (`views.ts`), what runs and takes traffic (`serving.ts`),
+ * effects under idempotency keys (`effects.ts`), the migration step (`migration-step.ts`), the
+ * checklist's gates (`gates.ts`), the commands' rules (`command-rules.ts`), and the analysis policy
+ * (`../analysis/analysis-policy.ts`), whose decisions the engine acts on.
+ *
+ * It is longer than 600 lines because it is one job: the phases hand a release to each other and to
+ * the rollback path within one pass, and reading them in one place is how the state machine is checked.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import {
-  ForTracker,
-  type Measurement,
-  measureHealth,
-  measureMetric,
-  sharedWindows,
-} from '../analysis/triggers.js';
+import { AnalysisPolicy } from '../analysis/analysis-policy.js';
 import type { SyntheticLoad } from '../analysis/synthetic-load.js';
+import type { ChecklistRunner, GateSignature } from '../checklist/checklist-runner.js';
 import type { Config } from '../config/schema.js';
-import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import type { Fleet, Instance } from '../providers/fleet/types.js';
-import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
-import type { Route, TrafficRouter } from '../providers/traffic/types.js';
-import type {
-  EffectKind,
-  EffectRow,
-  EventRow,
-  ReleasePatch,
-  ReleaseRow,
-  ServiceRow,
-  Store,
-} from '../store/types.js';
-import type { ReleaseState } from '../domain/release.js';
+import type { Gate } from '../domain/checklist.js';
+import { type ReleaseState, unitName } from '../domain/release.js';
+import { checkVersion } from '../domain/version.js';
+import { ConflictError, InputError } from '../errors.js';
+import type { Migrator } from '../migrations/migrator.js';
+import type { Notifier } from '../notify/notifier.js';
+import type { Fleet } from '../providers/fleet/types.js';
+import type { MetricSource } from '../providers/metrics/types.js';
+import type { TrafficRouter } from '../providers/traffic/types.js';
+import type { ChecklistItemRow, ReleasePatch, ReleaseRow, ServiceRow, Store } from '../store/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
-import { checkVersion } from '../domain/version.js';
 import {
-  type ChecklistRunner,
-  type GateOutcome,
-  type GateSignature,
-  gateOf,
-} from '../checklist/checklist-runner.js';
-import type { ResolvedItem } from '../checklist/template.js';
-import type { Gate } from '../domain/checklist.js';
-import type { ChecklistItemRow } from '../store/types.js';
-import type { Migrator } from '../migrations/migrator.js';
+  type ReleaseStart,
+  requireActive,
+  checkNoActiveRelease,
+  checkNotRollingBack,
+  deployStart,
+  promotion,
+  resumption,
+  rollbackStart,
+} from './command-rules.js';
+import { Effects } from './effects.js';
 import type { EngineMetrics } from './engine-metrics.js';
+import { Gates, type ReleaseChecklist } from './gates.js';
 import type { Lease } from './lease.js';
-import type { Notifier } from '../notify/notifier.js';
-import { canaryCount, describeStep, isIndefinitePause } from './plan.js';
+import { MigrationStep, describeDown, describeUp } from './migration-step.js';
+import { canaryCount, describeStep } from './plan.js';
 import { promoteHold } from './promote-hold.js';
-import { Reasons } from './reasons.js';
-import { unitName } from '../domain/release.js';
+import { Reasons, analysisReason, describeNotReady } from './reasons.js';
+import { Serving, routeFor } from './serving.js';
+import { UnitRecords } from './unit-records.js';
+import { type ChecklistView, type ReleaseView, type StatusView, Views } from './views.js';
 
 /** How often the reconciler looks at every release; analysis runs on its own `analysis.interval`. */
 export const DEFAULT_TICK_MS = 200;
-/** Phases in which a release's version is under analysis and may need synthetic traffic. */
-const ANALYSED_PHASES: ReadonlySet<ReleaseRow['phase']> = new Set([
-  'canary',
-  'verifying',
-  'verify',
-  'post-deploy',
-]);
 /** A version's weight when it takes all traffic. */
 const FULL_WEIGHT = 100;
-/** Lookback for the live figures shown by `status` and `deploy --wait`. */
-const STATUS_WINDOW_MS = 10_000;
 
 /** Everything the engine drives; providers are created by the caller. */
 export interface EngineOptions {
@@ -80,7 +73,7 @@ export interface EngineOptions {
   /** The environment this engine deploys to, when the config has environments. */
   environment?: string;
   /** The release checklist: its runner and the resolved template items each release gets. */
-  checklist?: { runner: ChecklistRunner; items: () => readonly ResolvedItem[] };
+  checklist?: ReleaseChecklist;
   /**
    * With several replicas on one store: only the lease's holder reconciles. Without a lease this
    * engine is the only one and always acts.
@@ -92,114 +85,66 @@ export interface EngineOptions {
   syntheticLoad?: SyntheticLoad;
 }
 
-/** Live figures of one version over the last few seconds. */
-export interface VersionFigures {
-  version: string;
-  rps: number;
-  requests: number;
-  errorRate: number | null;
-  p50: number | null;
-  p99: number | null;
-  instances: { id: string; address: string; state: string; restarts: number; lastError: string | null }[];
-}
-
-/** What `status` shows: the contract fields plus live figures. */
-export interface StatusView {
-  service: string;
-  /** The environment this engine deploys to; null without environments. */
-  environment: string | null;
-  stable: string | null;
-  previous: string | null;
-  release: ReleaseView | null;
-  versions: { stable: VersionFigures | null; canary: VersionFigures | null };
-  /**
-   * With several replicas: this one, and the one holding the service's lease. Instances and their
-   * health are known to the holder; another replica shows the figures its own sources have.
-   */
-  replica: { id: string; leading: boolean; holder: string | null } | null;
-}
-
-/** A release as the API shows it. */
-export interface ReleaseView extends ReleaseRow {
-  steps: number;
-  stepName: string | null;
-}
-
-interface AnalysisState {
-  /** When the triggers are evaluated next. */
-  nextAt: number;
-  /** When measurements were last stored: once per interval, plus any quick re-check with a verdict. */
-  storedAt: number;
-  /** When an inconclusive evaluation last counted toward the streak; quick re-checks do not count. */
-  countedAt: number;
-  tracker: ForTracker;
-  /**
-   * Inconclusive evaluations in a row, one per interval, while the version takes traffic and the
-   * release is progressing. Time at weight 0 or held at a gate is no exposure, and does not count.
-   */
-  inconclusiveStreak: number;
-  latest: Measurement[];
-  /** The release was seen paused; a resume (possibly through another replica) starts the counts afresh. */
-  pausedSeen: boolean;
-}
-
 /**
  * The reconcile loop. Every change of intent is written to the store before it is acted on, and every
  * action is idempotent, so a controller killed at any moment resumes from the store alone.
  */
 export class Engine {
   /** Emits `event` with each EventRow this replica stores. */
-  readonly events = new EventEmitter();
+  readonly events: EventEmitter;
   private readonly config: Config;
   private readonly store: Store;
   private readonly fleet: Fleet;
-  private readonly router: TrafficRouter;
-  private readonly metrics: MetricSource;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly tickMs: number;
   private readonly ownMetrics: EngineMetrics | undefined;
-  private readonly checklist: EngineOptions['checklist'];
-  private readonly migrator: Migrator | undefined;
-  private readonly environment: string | undefined;
-  /** Migration runs in progress or finished, by release and direction; they run off the reconcile loop. */
-  private readonly migrationRuns = new Map<string, MigrationRun>();
-  private readonly analysis = new Map<number, AnalysisState>();
-  private readonly stopping = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
-  private lastRouteError: string | undefined;
   private readonly lease: Lease | undefined;
   private readonly notifier: Notifier | undefined;
   private readonly syntheticLoad: SyntheticLoad | undefined;
+  /** The name releases are stored under: `web`, or `web@staging` for an environment. */
+  private readonly service: string;
+  private readonly records: UnitRecords;
+  private readonly views: Views;
+  private readonly effects: Effects;
+  private readonly migrations: MigrationStep;
+  private readonly serving: Serving;
+  private readonly gates: Gates;
+  private readonly analysis: AnalysisPolicy;
+  private timer: NodeJS.Timeout | undefined;
   /** Whether this replica drives the unit: always without a lease, else while it holds the lease. */
   private leading: boolean;
-  /** The traffic effect last recorded as done, so a steady route costs no store round trip. */
-  private appliedEffect: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: EngineOptions) {
-    this.config = options.config;
-    this.store = options.store;
-    this.fleet = options.fleet;
-    this.router = options.router;
-    this.metrics = options.metrics;
-    this.logger = options.logger;
-    this.clock = options.clock ?? systemClock;
-    this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    const { config, store, fleet, router, metrics, logger, lease, syntheticLoad, environment } = options;
+    const clock = options.clock ?? systemClock;
+    const tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    const unit = unitName(config.service, environment);
+    const records = new UnitRecords({ store, name: unit, clock, logger });
+    const effects = new Effects({ store, unit, holder: lease?.holder ?? 'local', clock });
+    const analysis = new AnalysisPolicy({ config, metrics, fleet, syntheticLoad, recheckMs: tickMs });
+    this.config = config;
+    this.store = store;
+    this.fleet = fleet;
+    this.logger = logger;
+    this.clock = clock;
+    this.tickMs = tickMs;
     this.ownMetrics = options.ownMetrics;
-    this.checklist = options.checklist;
-    this.migrator = options.migrator;
-    this.environment = options.environment;
-    this.lease = options.lease;
+    this.lease = lease;
     this.notifier = options.notifier;
-    this.syntheticLoad = options.syntheticLoad;
-    this.leading = options.lease === undefined;
-    this.events.setMaxListeners(0);
-  }
-
-  /** The name releases are stored under: `web`, or `web@staging` for an environment. */
-  private get service(): string {
-    return unitName(this.config.service, this.environment);
+    this.syntheticLoad = syntheticLoad;
+    this.leading = lease === undefined;
+    this.service = unit;
+    this.records = records;
+    this.events = records.events;
+    this.effects = effects;
+    this.analysis = analysis;
+    this.views = new Views({ config, store, records, fleet, metrics, clock, environment, lease });
+    this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger });
+    const { instances } = config.fleet;
+    this.serving = new Serving({ instances, fleet, router, effects, syntheticLoad, records, clock, logger });
+    this.gates = new Gates({ checklist: options.checklist, store, analysis, unit, clock });
   }
 
   /**
@@ -221,8 +166,8 @@ export class Engine {
     this.timer = undefined;
     await this.exclusive(async () => undefined);
     this.syntheticLoad?.close();
-    await this.checklist?.runner.close();
-    await Promise.allSettled(this.stopping.values());
+    await this.gates.close();
+    await this.serving.idle();
     await this.notifier?.idle();
     // Another replica takes over at once instead of waiting for the lease to expire.
     await this.lease
@@ -240,19 +185,17 @@ export class Engine {
     if (held && !this.leading) {
       await this.fleet.start();
       this.leading = true;
-      this.appliedEffect = undefined;
+      this.effects.forget();
       this.notifier?.reset();
-      await this.emitService(
-        'replica.leading',
-        `${this.lease.holder} drives ${this.service} (lease epoch ${this.lease.epoch})`,
-        { holder: this.lease.holder, epoch: this.lease.epoch },
-      );
+      const { holder, epoch } = this.lease;
+      const message = `${holder} drives ${this.service} (lease epoch ${epoch})`;
+      await this.records.emitService('replica.leading', message, { holder, epoch });
     } else if (!held && this.leading) {
       this.leading = false;
       this.syntheticLoad?.stop();
       this.analysis.clear();
-      this.migrationRuns.clear();
-      this.checklist?.runner.abort();
+      this.migrations.clear();
+      this.gates.abort();
       await this.notifier?.idle();
       this.notifier?.reset();
       await this.fleet.close({ stopInstances: false });
@@ -279,104 +222,48 @@ export class Engine {
     return this.exclusive(async () => {
       const problem = checkVersion(version);
       if (problem) throw new InputError(problem);
-      const service = await this.serviceRow();
-      const active = await this.store.activeRelease(this.service);
-      if (active) {
-        throw new ConflictError(
-          `service ${this.service} already has an active release: #${active.id} of ${active.version} (${active.state}); ` +
-            'wait for it, or run "shipcheck abort"',
-        );
-      }
-      if (service.stableVersion === version) {
-        throw new ConflictError(`${version} is already the stable version of ${this.service}`);
-      }
-      if (service.previousVersion === version) {
-        // The warm previous pool becomes this release's canary pool; the release scales it.
-        await this.store.saveService({
-          ...service,
-          previousVersion: null,
-          previousRetireAt: null,
-          updatedAt: this.now(),
-        });
-      }
-      return this.startRelease({
-        version,
-        fromVersion: service.stableVersion,
-        kind: 'deploy',
-        phase: 'pre-deploy',
-        reason: null,
-        message: `release #{id}: ${service.stableVersion ?? '(none)'} -> ${version}`,
-      });
+      const service = await this.records.service();
+      const start = deployStart(this.service, version, service, await this.records.active());
+      // The warm previous pool becomes this release's canary pool; the release scales it.
+      if (service.previousVersion === version) await this.records.dropPrevious(service);
+      return this.startRelease(start);
     });
   }
 
   /** Rolls a succeeded release back to the previous version, itself a release. */
   rollback(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const active = await this.store.activeRelease(this.service);
-      if (active) {
-        throw new ConflictError(
-          `release #${active.id} of ${active.version} is still ${active.state}; use "shipcheck abort" to roll it back`,
-        );
-      }
-      const service = await this.serviceRow();
-      const target = service.previousVersion ?? (await this.lastSucceededBefore(service.stableVersion));
-      if (!target || !service.stableVersion) {
-        throw new NotFoundError(`service ${this.service} has no previous version to roll back to`);
-      }
-      const now = this.now();
-      await this.store.saveService({
-        ...service,
-        previousVersion: null,
-        previousRetireAt: null,
-        updatedAt: now,
-      });
-      return this.startRelease({
-        version: target,
-        fromVersion: service.stableVersion,
-        kind: 'rollback',
-        // A rollback skips the canary steps: the previous version is usually still warm.
-        phase: 'verifying',
-        reason: `rollback from ${service.stableVersion}`,
-        message: `rollback #{id}: ${service.stableVersion} -> ${target}`,
-      });
+      checkNoActiveRelease(await this.records.active());
+      const service = await this.records.service();
+      const target =
+        service.previousVersion ?? (await this.records.lastSucceededBefore(service.stableVersion));
+      const start = rollbackStart(this.service, service, target);
+      await this.records.dropPrevious(service);
+      return this.startRelease(start);
     });
   }
 
   /** Moves the active release to its next step now, or to 100% with `full`. */
   promote(full: boolean): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive('promote');
-      if (release.phase === 'rolling-back') throw new ConflictError(`release #${release.id} is rolling back`);
-      const held = promoteHold(release, this.checklist ? await this.store.listChecklist(release.id) : []);
+      const release = requireActive(this.service, 'promote', await this.records.active());
+      checkNotRollingBack(release);
+      const held = promoteHold(release, await this.gates.items(release));
       if (held) throw new ConflictError(held);
-      const now = this.now();
-      let patch: ReleasePatch = { state: 'progressing', reason: null };
-      if (full || release.phase === 'verifying') {
-        patch = {
-          ...patch,
-          phase: 'verifying',
-          weight: release.weight,
-          stepStartedAt: now,
-          phaseStartedAt: now,
-        };
-      } else if (release.phase === 'canary') {
-        patch = { ...patch, step: this.nextStepAfter(release), stepStartedAt: now };
-      }
-      const updated = await this.update(release, patch);
-      await this.emit(updated, 'release.promoted', `promoted${full ? ' to 100%' : ''} by user`);
-      await this.reconcile();
-      return (await this.store.getRelease(release.id)) ?? updated;
+      const patch = promotion(release, full, this.config.strategy.steps, this.now());
+      const updated = await this.records.update(release, patch);
+      await this.records.emit(updated, 'release.promoted', `promoted${full ? ' to 100%' : ''} by user`);
+      return this.settle(updated);
     });
   }
 
   /** Holds the active release at its current step; analysis and rollback triggers keep running. */
   pause(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive('pause');
-      if (release.phase === 'rolling-back') throw new ConflictError(`release #${release.id} is rolling back`);
-      const updated = await this.update(release, { state: 'paused', reason: Reasons.pausedByUser });
-      await this.emit(updated, 'release.paused', Reasons.pausedByUser);
+      const release = requireActive(this.service, 'pause', await this.records.active());
+      checkNotRollingBack(release);
+      const updated = await this.records.update(release, { state: 'paused', reason: Reasons.pausedByUser });
+      await this.records.emit(updated, 'release.paused', Reasons.pausedByUser);
       return updated;
     });
   }
@@ -384,31 +271,21 @@ export class Engine {
   /** Lets a paused release continue; at an indefinite pause it moves past it. */
   resume(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive('resume');
-      if (release.state !== 'paused')
-        throw new ConflictError(`release #${release.id} is ${release.state}, not paused`);
-      const steps = this.config.strategy.steps;
-      const atIndefinite = release.phase === 'canary' && isIndefinitePause(steps[release.step]);
-      const patch: ReleasePatch = { state: 'progressing', reason: null };
-      if (atIndefinite) Object.assign(patch, { step: release.step + 1, stepStartedAt: this.now() });
-      this.analysis.get(release.id)?.tracker.reset();
-      const state = this.analysis.get(release.id);
-      if (state) state.inconclusiveStreak = 0;
-      const updated = await this.update(release, patch);
-      await this.emit(updated, 'release.resumed', 'resumed by user');
-      await this.reconcile();
-      return (await this.store.getRelease(release.id)) ?? updated;
+      const release = requireActive(this.service, 'resume', await this.records.active());
+      const patch = resumption(release, this.config.strategy.steps, this.now());
+      this.analysis.resumed(release.id);
+      const updated = await this.records.update(release, patch);
+      await this.records.emit(updated, 'release.resumed', 'resumed by user');
+      return this.settle(updated);
     });
   }
 
   /** Rolls the active release back now; it ends `aborted`. */
   abort(): Promise<ReleaseRow> {
     return this.exclusive(async () => {
-      const release = await this.requireActive('abort');
+      const release = requireActive(this.service, 'abort', await this.records.active());
       if (release.phase === 'rolling-back') return release;
-      const updated = await this.beginRollback(release, Reasons.abortedByUser, 'aborted');
-      await this.reconcile();
-      return (await this.store.getRelease(release.id)) ?? updated;
+      return this.settle(await this.beginRollback(release, Reasons.abortedByUser, 'aborted'));
     });
   }
 
@@ -418,62 +295,35 @@ export class Engine {
    */
   alertFired(reason: string, data: Record<string, unknown>): Promise<ReleaseRow | undefined> {
     return this.exclusive(async () => {
-      const release = await this.store.activeRelease(this.service);
+      const release = await this.records.active();
       if (!release || release.phase === 'rolling-back') {
-        await this.emitService('alert.firing', `${reason}; no release to roll back`, data);
+        await this.records.emitService('alert.firing', `${reason}; no release to roll back`, data);
         return release;
       }
-      await this.emit(release, 'alert.firing', reason, data);
-      const updated = await this.beginRollback(release, Reasons.alertFired(reason), 'rolled_back');
-      await this.reconcile();
-      return (await this.store.getRelease(release.id)) ?? updated;
+      await this.records.emit(release, 'alert.firing', reason, data);
+      return this.settle(await this.beginRollback(release, Reasons.alertFired(reason), 'rolled_back'));
     });
   }
 
   /** Records an alert that changes nothing, such as a resolved one. */
   alertRecorded(type: string, message: string, data: Record<string, unknown>): Promise<void> {
     return this.exclusive(async () => {
-      const release = await this.store.activeRelease(this.service);
-      if (release) await this.emit(release, type, message, data);
-      else await this.emitService(type, message, data);
+      const release = await this.records.active();
+      if (release) await this.records.emit(release, type, message, data);
+      else await this.records.emitService(type, message, data);
     });
   }
 
-  /** Creates a release (the message's `{id}` becomes its id), records the event, and reconciles once. */
-  private async startRelease(input: {
-    version: string;
-    fromVersion: string | null;
-    kind: ReleaseRow['kind'];
-    phase: ReleaseRow['phase'];
-    reason: string | null;
-    message: string;
-  }): Promise<ReleaseRow> {
-    const now = this.now();
-    const release = await this.store.createRelease({
-      service: this.service,
-      version: input.version,
-      fromVersion: input.fromVersion,
-      kind: input.kind,
-      state: 'progressing',
-      phase: input.phase,
-      step: 0,
-      weight: 0,
-      reason: input.reason,
-      outcome: null,
-      stepStartedAt: now,
-      phaseStartedAt: now,
-      createdAt: now,
-    });
-    await this.emit(release, 'release.created', input.message.replace('{id}', String(release.id)));
-    // A rollback release restores a known version in a hurry: it carries the rollback gate's items
-    // (previous version serving, down migrations, CDN, rollback verified), checked once traffic is back.
-    if (this.checklist) {
-      const items = this.checklist.items();
-      await this.checklist.runner.create(
-        release,
-        input.kind === 'deploy' ? items : items.filter((item) => item.gate === 'rollback'),
-      );
-    }
+  /** Creates a release (the message's `{id}` becomes its id) with its checklist, and reconciles once. */
+  private async startRelease(start: ReleaseStart): Promise<ReleaseRow> {
+    const release = await this.records.create(start);
+    await this.records.emit(release, 'release.created', start.message.replace('{id}', String(release.id)));
+    await this.gates.create(release);
+    return this.settle(release);
+  }
+
+  /** Reconciles after a command, then reads the release as the pass left it. */
+  private async settle(release: ReleaseRow): Promise<ReleaseRow> {
     await this.reconcile();
     return (await this.store.getRelease(release.id)) ?? release;
   }
@@ -482,16 +332,12 @@ export class Engine {
   async itemChanged(release: ReleaseRow, item: ChecklistItemRow): Promise<void> {
     if (item.state === 'running' || item.state === 'pending') return;
     const last = item.evidence[item.evidence.length - 1];
-    await this.emit(
-      release,
-      'checklist.item',
-      `${item.id}: ${item.state}${last ? ` (${last.summary})` : ''}`,
-      {
-        item: item.id,
-        itemState: item.state,
-        gate: item.gate,
-      },
-    );
+    const message = `${item.id}: ${item.state}${last ? ` (${last.summary})` : ''}`;
+    await this.records.emit(release, 'checklist.item', message, {
+      item: item.id,
+      itemState: item.state,
+      gate: item.gate,
+    });
   }
 
   /** Signs a manual item of the active release's current gate (or of a finished rollback). */
@@ -514,108 +360,38 @@ export class Engine {
     return this.checklistCommand(async (runner, release) => runner.rerun(release, itemId, by));
   }
 
-  /** A release's checklist (default: the active, else the last release) and the gate it is at. */
-  async checklistOf(
-    releaseId?: number,
-  ): Promise<{ release: ReleaseView; gate: Gate | null; items: ChecklistItemRow[] }> {
-    const release = releaseId === undefined ? await this.currentRelease() : await this.release(releaseId);
-    return {
-      release: this.view(release),
-      gate: gateOf(release) ?? null,
-      items: await this.store.listChecklist(release.id),
-    };
-  }
-
   private checklistCommand<T>(
     work: (runner: ChecklistRunner, release: ReleaseRow) => Promise<T>,
   ): Promise<T> {
     return this.exclusive(async () => {
-      if (!this.checklist)
-        throw new ConflictError(`service ${this.service} has no checklist (checklist.template: none)`);
-      const release = await this.currentRelease();
-      const item = await work(this.checklist.runner, release);
+      const runner = this.gates.runner();
+      const release = await this.records.current();
+      const item = await work(runner, release);
       await this.reconcile();
       return item;
     });
   }
 
-  private async currentRelease(): Promise<ReleaseRow> {
-    const release =
-      (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
-    if (!release) throw new NotFoundError(`service ${this.service} has no release yet`);
-    return release;
-  }
-
-  // ---- queries --------------------------------------------------------------------------------
+  // ---- queries (views.ts builds them) ---------------------------------------------------------
 
   /** The service's stable version, its active (or else last) release, and live figures. */
-  async status(): Promise<StatusView> {
-    const service = await this.serviceRow();
-    const release =
-      (await this.store.activeRelease(this.service)) ?? (await this.store.listReleases(this.service, 1))[0];
-    const active = release && release.phase !== 'completed' ? release : undefined;
-    const lease = this.lease ? await this.store.getLease(this.service) : undefined;
-    return {
-      service: this.config.service,
-      environment: this.environment ?? null,
-      stable: service.stableVersion,
-      previous: service.previousVersion,
-      release: release ? this.view(release) : null,
-      versions: {
-        stable: service.stableVersion ? await this.figures(service.stableVersion) : null,
-        canary:
-          active && active.version !== service.stableVersion ? await this.figures(active.version) : null,
-      },
-      replica: this.lease
-        ? {
-            id: this.lease.holder,
-            leading: this.leading,
-            holder: lease && lease.expiresAt > this.now() ? lease.holder : null,
-          }
-        : null,
-    };
+  status(): Promise<StatusView> {
+    return this.views.status(this.leading);
   }
 
   /** A release by id, with its step count. */
-  async release(id: number): Promise<ReleaseView> {
-    const release = await this.store.getRelease(id);
-    if (!release || release.service !== this.service) throw new NotFoundError(`release ${id} not found`);
-    return this.view(release);
+  release(id: number): Promise<ReleaseView> {
+    return this.views.release(id);
   }
 
   /** Releases of the service, newest first. */
-  async releases(limit: number): Promise<ReleaseView[]> {
-    return (await this.store.listReleases(this.service, limit)).map((r) => this.view(r));
+  releases(limit: number): Promise<ReleaseView[]> {
+    return this.views.releases(limit);
   }
 
-  private view(release: ReleaseRow): ReleaseView {
-    const steps = this.config.strategy.steps;
-    const step = release.phase === 'canary' ? steps[release.step] : undefined;
-    return { ...release, steps: steps.length, stepName: step ? describeStep(step) : null };
-  }
-
-  private async figures(version: string): Promise<VersionFigures> {
-    let stats: WindowStats | undefined;
-    try {
-      stats = await this.metrics.window(version, STATUS_WINDOW_MS);
-    } catch {
-      stats = undefined;
-    }
-    return {
-      version,
-      rps: stats?.rps ?? 0,
-      requests: stats?.requests ?? 0,
-      errorRate: stats && stats.requests > 0 ? stats.errors / stats.requests : null,
-      p50: stats?.p50 ?? null,
-      p99: stats?.p99 ?? null,
-      instances: this.fleet.instances(version).map((i) => ({
-        id: i.id,
-        address: i.address,
-        state: i.state,
-        restarts: i.restarts,
-        lastError: i.lastError ?? null,
-      })),
-    };
+  /** A release's checklist (default: the active, else the last release) and the gate it is at. */
+  checklistOf(releaseId?: number): Promise<ChecklistView> {
+    return this.views.checklist(releaseId);
   }
 
   // ---- reconcile ------------------------------------------------------------------------------
@@ -632,76 +408,22 @@ export class Engine {
   }
 
   private async reconcileOnce(): Promise<void> {
-    let service = await this.serviceRow();
-    const release = await this.store.activeRelease(this.service);
-    const { instances } = this.config.fleet;
-
-    if (service.stableVersion && service.stableVersion !== release?.version) {
-      await this.fleet.ensure(service.stableVersion, instances, { restartOnExit: true });
-    }
-    if (service.previousVersion) {
-      if (service.previousRetireAt !== null && service.previousRetireAt <= this.now()) {
-        const retired = service.previousVersion;
-        service = { ...service, previousVersion: null, previousRetireAt: null, updatedAt: this.now() };
-        await this.store.saveService(service);
-        await this.emitService(
-          'version.retired',
-          `${retired} drained and stopped after rollback.keepPreviousFor`,
-        );
-      } else if (service.previousVersion !== release?.version) {
-        await this.fleet.ensure(service.previousVersion, instances, { restartOnExit: true });
-      }
-    }
-
+    const stored = await this.records.service();
+    const release = await this.records.active();
+    let service = await this.serving.keepVersions(stored, release);
     if (release) await this.reconcileRelease(release, service);
 
-    const current = await this.store.activeRelease(this.service);
-    this.driveSyntheticLoad(current);
-    service = await this.serviceRow();
-    const route = this.routeFor(service, current);
-    await this.applyRoute(route, current);
+    const current = await this.records.active();
+    this.serving.driveSyntheticLoad(current);
+    service = await this.records.service();
+    const route = routeFor(service, current);
+    await this.serving.apply(route, current);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);
-    this.stopOrphans(service, current);
+    this.serving.stopOrphans(service, current);
     this.notifier?.kick();
   }
 
-  /** Synthetic load goes to a deploy's version from its canary gate through its post-deploy gate. */
-  private driveSyntheticLoad(release: ReleaseRow | undefined): void {
-    if (!this.syntheticLoad) return;
-    if (release && release.kind === 'deploy' && ANALYSED_PHASES.has(release.phase)) {
-      // A first release is the route's stable version; any later one is its canary.
-      const first = release.fromVersion === null;
-      this.syntheticLoad.run(release.version, first ? 'stable' : 'canary');
-    } else {
-      this.syntheticLoad.stop();
-    }
-  }
-
-  private routeFor(service: ServiceRow, release: ReleaseRow | undefined): Route {
-    if (!release) return { stable: service.stableVersion ?? undefined, canary: undefined, weight: 0 };
-    // A first release has nothing to protect: its instances take traffic as soon as they are ready.
-    if (!service.stableVersion) return { stable: release.version, canary: undefined, weight: 0 };
-    if (service.stableVersion === release.version)
-      return { stable: release.version, canary: undefined, weight: 0 };
-    return { stable: service.stableVersion, canary: release.version, weight: release.weight };
-  }
-
-  /** Stops versions nobody needs any more: a finished canary, a retired previous version. */
-  private stopOrphans(service: ServiceRow, release: ReleaseRow | undefined): void {
-    const keep = new Set([service.stableVersion, service.previousVersion, release?.version]);
-    for (const version of this.fleet.versions()) {
-      if (!keep.has(version)) this.stopInBackground(version);
-    }
-  }
-
-  private stopInBackground(version: string): void {
-    if (this.stopping.has(version)) return;
-    const done = this.fleet
-      .stop(version)
-      .catch((err: unknown) => this.logger.error({ err, version }, 'stopping instances failed'))
-      .finally(() => this.stopping.delete(version));
-    this.stopping.set(version, done);
-  }
+  // ---- a release's life -----------------------------------------------------------------------
 
   private async reconcileRelease(release: ReleaseRow, service: ServiceRow): Promise<void> {
     if (release.phase === 'rolling-back') return this.continueRollback(release);
@@ -731,6 +453,39 @@ export class Engine {
     }
   }
 
+  /** Holds the release at its pre-deploy gate; a failed check blocks it until fixed and re-run, or waived. */
+  private async reconcilePreDeploy(release: ReleaseRow): Promise<void> {
+    if (release.state === 'paused') return;
+    if (!(await this.passGate(release, 'pre-deploy'))) return;
+    const next = this.migrations.configured ? 'migrating' : 'starting';
+    const updated = await this.records.update(release, { phase: next, phaseStartedAt: this.now() });
+    if (next === 'migrating') return this.reconcileMigrating(updated);
+    return this.reconcileStarting(updated, await this.records.service());
+  }
+
+  /** Applies the release's migrations (idempotent, so a crash mid-way simply runs `up` again). */
+  private async reconcileMigrating(release: ReleaseRow): Promise<void> {
+    const run = this.migrations.run(release, 'up');
+    if (run.state === 'running') return;
+    if (run.state === 'failed') {
+      this.migrations.forget(release, 'up');
+      const reason = `migration failed: ${run.error}`;
+      if (this.config.rollback.migrations === 'down') {
+        const down = this.migrations.run(release, 'down');
+        if (down.state === 'running') return;
+      }
+      const failed: ReleasePatch = { state: 'failed', phase: 'completed', reason, outcome: 'failed' };
+      const updated = await this.records.update(release, { ...failed, endedAt: this.now() });
+      this.ownMetrics?.ended(this.service, 'failed');
+      await this.records.emit(updated, 'release.failed', `${release.version} failed: ${reason}`);
+      return;
+    }
+    const migrated = { migrations: run.applied };
+    await this.records.emit(release, 'release.migrated', describeUp(run.applied), migrated);
+    const updated = await this.records.update(release, { phase: 'starting', phaseStartedAt: this.now() });
+    return this.reconcileStarting(updated, await this.records.service());
+  }
+
   private async reconcileStarting(release: ReleaseRow, service: ServiceRow): Promise<void> {
     const first = !service.stableVersion;
     const count = first ? this.config.fleet.instances : canaryCount(this.config, 0);
@@ -738,25 +493,25 @@ export class Engine {
     if (first) {
       // The version takes its traffic before its gates judge it: a router that could not apply the
       // route (nginx refused, no ready instance yet) is retried on the next pass.
-      if (!(await this.applyRoute(this.routeFor(service, release), release))) return;
+      if (!(await this.serving.route(service, release))) return;
       // Nothing to compare a first release with: no canary steps, straight to the verify gate.
-      await this.checklist?.runner.skip(release, 'canary', 'not applicable: a first release has no canary');
-      const verifying = await this.update(release, {
+      await this.gates.skipCanary(release);
+      const verifying = await this.records.update(release, {
         phase: 'verify',
         weight: FULL_WEIGHT,
         phaseStartedAt: this.now(),
       });
-      await this.emit(verifying, 'release.weight', `${release.version} takes all traffic (first release)`, {
-        weight: FULL_WEIGHT,
-      });
+      const message = `${release.version} takes all traffic (first release)`;
+      await this.records.emit(verifying, 'release.weight', message, { weight: FULL_WEIGHT });
       return this.reconcileFinalGates(verifying);
     }
-    const updated = await this.update(release, { phase: 'canary', step: 0, stepStartedAt: this.now() });
-    await this.emit(
-      updated,
-      'release.canary',
-      `${release.version} canary ready (${count} instance${count > 1 ? 's' : ''})`,
-    );
+    const updated = await this.records.update(release, {
+      phase: 'canary',
+      step: 0,
+      stepStartedAt: this.now(),
+    });
+    const ready = `${release.version} canary ready (${count} instance${count > 1 ? 's' : ''})`;
+    await this.records.emit(updated, 'release.canary', ready);
     return this.reconcileCanary(updated);
   }
 
@@ -768,16 +523,9 @@ export class Engine {
     if (ready.length >= count) return true;
     const timeout = this.config.fleet.startTimeout;
     if (this.now() - since > timeout) {
-      const waiting = instances.filter((i) => i.state !== 'ready');
-      const detail = waiting
-        .map((i) => `${i.id} ${i.state}${i.lastError ? ` (${i.lastError})` : ''}`)
-        .join(', ');
-      const reason = Reasons.notHealthyInTime(
-        release.version,
-        formatDuration(timeout),
-        detail || 'no instance',
-      );
-      await this.beginRollback(release, reason, 'rolled_back');
+      const detail = describeNotReady(instances);
+      const why = Reasons.notHealthyInTime(release.version, formatDuration(timeout), detail);
+      await this.beginRollback(release, why, 'rolled_back');
     }
     return false;
   }
@@ -797,42 +545,39 @@ export class Engine {
     const step = steps[current.step];
     const now = this.now();
     if (!step) {
-      const updated = await this.update(current, {
+      const updated = await this.records.update(current, {
         phase: 'verifying',
         phaseStartedAt: now,
         stepStartedAt: now,
       });
-      await this.emit(
-        updated,
-        'release.verifying',
-        `${current.version}: canary steps done, verifying at 100%`,
-      );
-      return this.reconcileVerifying(updated, await this.serviceRow());
+      const message = `${current.version}: canary steps done, verifying at 100%`;
+      await this.records.emit(updated, 'release.verifying', message);
+      return this.reconcileVerifying(updated, await this.records.service());
     }
     if ('setWeight' in step) {
       const count = canaryCount(this.config, step.setWeight);
       if (!(await this.scaled(current, count, current.stepStartedAt))) return;
-      const updated = await this.update(current, {
+      const updated = await this.records.update(current, {
         weight: step.setWeight,
         step: current.step + 1,
         stepStartedAt: now,
       });
-      await this.applyRoute(this.routeFor(await this.serviceRow(), updated), updated);
-      await this.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
+      await this.serving.route(await this.records.service(), updated);
+      await this.records.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
         weight: step.setWeight,
       });
       return this.reconcileCanary(updated);
     }
     if (typeof step.pause !== 'number') {
       const reason = Reasons.waitingForPromote(current.step + 1, steps.length);
-      const updated = await this.update(current, { state: 'paused', reason });
-      await this.emit(updated, 'release.paused', reason);
+      const updated = await this.records.update(current, { state: 'paused', reason });
+      await this.records.emit(updated, 'release.paused', reason);
       return;
     }
     if (now - current.stepStartedAt < step.pause) return;
-    if (!this.analysisPasses(current)) return;
-    const updated = await this.update(current, { step: current.step + 1, stepStartedAt: now });
-    await this.emit(updated, 'release.step', `${current.version}: ${describeStep(step)} done`);
+    if (!this.analysis.passes(current)) return;
+    const updated = await this.records.update(current, { step: current.step + 1, stepStartedAt: now });
+    await this.records.emit(updated, 'release.step', `${current.version}: ${describeStep(step)} done`);
     return this.reconcileCanary(updated);
   }
 
@@ -840,9 +585,9 @@ export class Engine {
     if (!(await this.scaled(release, this.config.fleet.instances, release.phaseStartedAt))) return;
     const now = this.now();
     if (release.weight < 100) {
-      const updated = await this.update(release, { weight: 100, stepStartedAt: now });
-      await this.applyRoute(this.routeFor(service, updated), updated);
-      await this.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
+      const updated = await this.records.update(release, { weight: 100, stepStartedAt: now });
+      await this.serving.route(service, updated);
+      await this.records.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
       return;
     }
     if (release.kind === 'rollback') return this.finishRollbackRelease(release);
@@ -851,114 +596,9 @@ export class Engine {
     if (current.state !== 'progressing') return;
     const bake = this.config.strategy.bakeTime;
     if (now - current.stepStartedAt < bake) return;
-    if (bake > 0 && !this.analysisPasses(current)) return;
-    const updated = await this.update(current, { phase: 'verify', phaseStartedAt: now });
+    if (bake > 0 && !this.analysis.passes(current)) return;
+    const updated = await this.records.update(current, { phase: 'verify', phaseStartedAt: now });
     return this.reconcileFinalGates(updated);
-  }
-
-  /** Holds the release at its pre-deploy gate; a failed check blocks it until fixed and re-run, or waived. */
-  private async reconcilePreDeploy(release: ReleaseRow): Promise<void> {
-    if (release.state === 'paused') return;
-    if (!(await this.passGate(release, 'pre-deploy'))) return;
-    const next = this.migrator ? 'migrating' : 'starting';
-    const updated = await this.update(release, { phase: next, phaseStartedAt: this.now() });
-    if (next === 'migrating') return this.reconcileMigrating(updated);
-    return this.reconcileStarting(updated, await this.serviceRow());
-  }
-
-  /** Applies the release's migrations (idempotent, so a crash mid-way simply runs `up` again). */
-  private async reconcileMigrating(release: ReleaseRow): Promise<void> {
-    const run = this.migrationRun(release, 'up');
-    if (run.state === 'running') return;
-    if (run.state === 'failed') {
-      this.migrationRuns.delete(runKey(release, 'up'));
-      const reason = `migration failed: ${run.error}`;
-      if (this.config.rollback.migrations === 'down') {
-        const down = this.migrationRun(release, 'down');
-        if (down.state === 'running') return;
-      }
-      const now = this.now();
-      const updated = await this.update(release, {
-        state: 'failed',
-        phase: 'completed',
-        reason,
-        outcome: 'failed',
-        endedAt: now,
-      });
-      this.ownMetrics?.ended(this.service, 'failed');
-      await this.emit(updated, 'release.failed', `${release.version} failed: ${reason}`);
-      return;
-    }
-    const applied = run.applied;
-    await this.emit(
-      release,
-      'release.migrated',
-      applied.length > 0
-        ? `applied ${applied.length} migration(s): ${applied.join(', ')}`
-        : 'no pending migrations',
-      { migrations: applied },
-    );
-    const updated = await this.update(release, { phase: 'starting', phaseStartedAt: this.now() });
-    return this.reconcileStarting(updated, await this.serviceRow());
-  }
-
-  /**
-   * Starts (once) or reads a migration run for a release. The run is recorded under an idempotency
-   * key: a replica that takes over reuses a finished run, and runs again one that never finished (SQL
-   * migrations skip what the history table shows applied; migration commands must be idempotent).
-   */
-  private migrationRun(release: ReleaseRow, direction: 'up' | 'down'): MigrationRun {
-    const k = runKey(release, direction);
-    const existing = this.migrationRuns.get(k);
-    if (existing) return existing;
-    const run: MigrationRun = { state: 'running', applied: [], error: '' };
-    this.migrationRuns.set(k, run);
-    const migrator = this.migrator;
-    if (!migrator) {
-      run.state = 'done';
-      return run;
-    }
-    const key = `${this.service}#${release.id}:migrations:${direction}`;
-    const work = async (): Promise<string[]> => {
-      const recorded = await this.store.getEffect(key);
-      if (recorded?.state === 'done') return (recorded.data.applied as string[] | undefined) ?? [];
-      const effect = this.effect(key, release, 'migration', { direction });
-      await this.store.saveEffect(effect);
-      try {
-        const applied = (
-          direction === 'up' ? await migrator.up(release.id) : await migrator.down(release.id)
-        ).map((m) => m.id);
-        await this.store.saveEffect({
-          ...effect,
-          state: 'done',
-          at: this.now(),
-          data: { direction, applied },
-        });
-        return applied;
-      } catch (err) {
-        await this.store
-          .saveEffect({
-            ...effect,
-            state: 'failed',
-            at: this.now(),
-            data: { direction, error: (err as Error).message },
-          })
-          .catch(() => undefined);
-        throw err;
-      }
-    };
-    work().then(
-      (applied) => {
-        run.state = 'done';
-        run.applied = applied;
-      },
-      (err: unknown) => {
-        run.state = 'failed';
-        run.error = (err as Error).message;
-        this.logger.error({ err, release: release.id, direction }, 'migrations failed');
-      },
-    );
-    return run;
   }
 
   /** The verify gate at 100%, then the post-deploy gate; analysis keeps running through both. */
@@ -969,64 +609,76 @@ export class Engine {
     const gate: Gate = current.phase === 'verify' ? 'verify' : 'post-deploy';
     if (!(await this.passGate(current, gate))) return;
     if (gate === 'verify') {
-      const updated = await this.update(current, { phase: 'post-deploy', phaseStartedAt: this.now() });
+      const updated = await this.records.update(current, {
+        phase: 'post-deploy',
+        phaseStartedAt: this.now(),
+      });
       return this.reconcileFinalGates(updated);
     }
     return this.finish(current);
   }
 
   /**
-   * Evaluates a gate. True when the release may go on. Otherwise the release waits (manual items,
-   * checks still running), is blocked (a failed pre-deploy check), or is rolled back (a failed check
-   * at a later gate).
+   * Moves the release by its gate's judgement. True when the release may go on. Otherwise the release
+   * waits (manual items, checks still running), is blocked (a failed pre-deploy check), or is rolled
+   * back (a failed check at a later gate).
    */
   private async passGate(release: ReleaseRow, gate: Gate): Promise<boolean> {
-    if (!this.checklist) return true;
-    const outcome = await this.checklist.runner.gate(release, gate);
-    if (outcome.status === 'passed') {
+    const judged = await this.gates.judge(release, gate);
+    if (!judged) return true;
+    if (judged.action === 'pass') {
       if (release.state === 'waiting') {
-        const updated = await this.update(release, { state: 'progressing', reason: null });
-        await this.emit(updated, 'release.gate_passed', `${gate} gate passed`, { gate });
+        const updated = await this.records.update(release, { state: 'progressing', reason: null });
+        await this.records.emit(updated, 'release.gate_passed', `${gate} gate passed`, { gate });
       }
       return true;
     }
-    if (outcome.status === 'failed' && outcome.failed && gate !== 'pre-deploy') {
-      await this.beginRollback(
-        release,
-        Reasons.checkFailed(gate, describeItem(outcome.failed)),
-        'rolled_back',
-      );
+    if (judged.action === 'rollback') {
+      await this.beginRollback(release, judged.reason, 'rolled_back');
       return false;
     }
-    const stale = this.inconclusiveTooLong(outcome.inconclusive);
-    if (stale && gate !== 'pre-deploy' && gate !== 'rollback') {
-      // analysis.onInconclusive: rollback also covers items that stay unable to judge for the same grace.
-      await this.beginRollback(release, Reasons.itemInconclusive(gate, describeItem(stale)), 'rolled_back');
-      return false;
-    }
-    const reason = waitingReason(gate, outcome);
+    const { reason } = judged;
     if (release.state !== 'waiting' || release.reason !== reason) {
-      const updated = await this.update(release, { state: 'waiting', reason });
+      const updated = await this.records.update(release, { state: 'waiting', reason });
       // One event when the release starts waiting or becomes blocked, not one per signature.
-      const newlyBlocked = outcome.failed !== undefined && !release.reason?.startsWith('blocked');
+      const newlyBlocked = judged.blocked && !release.reason?.startsWith('blocked');
       if (release.state !== 'waiting' || newlyBlocked)
-        await this.emit(updated, 'release.waiting', reason, { gate });
+        await this.records.emit(updated, 'release.waiting', reason, { gate });
     }
     return false;
   }
 
   /**
-   * With `analysis.onInconclusive: rollback`, the first item that has been inconclusive for
-   * inconclusiveLimit x interval; with `pause` (the default) an inconclusive item holds the release.
+   * Evaluates the triggers when due and acts on the analysis policy's decision; true when the release
+   * was rolled back or paused as a result.
    */
-  private inconclusiveTooLong(items: readonly ChecklistItemRow[]): ChecklistItemRow | undefined {
-    const { onInconclusive, inconclusiveLimit, interval } = this.config.analysis;
-    if (onInconclusive !== 'rollback') return undefined;
-    const grace = inconclusiveLimit * interval;
-    return items.find((item) => {
-      const last = item.evidence[item.evidence.length - 1];
-      return last !== undefined && this.now() - (last.since ?? last.at) >= grace;
-    });
+  private async analyse(release: ReleaseRow): Promise<boolean> {
+    const now = this.now();
+    const evaluation = await this.analysis.evaluate(release, now);
+    if (!evaluation) return false;
+    const { measurements } = evaluation;
+    if (evaluation.store) {
+      for (const measurement of measurements) {
+        this.ownMetrics?.measured(this.service, measurement.metric, measurement.verdict);
+        await this.store.addMeasurement({
+          ...measurement,
+          releaseId: release.id,
+          service: this.service,
+          at: now,
+        });
+      }
+    }
+    const decision = this.analysis.decide(release, evaluation, now);
+    this.events.emit('measurements', { releaseId: release.id, at: now, measurements });
+    if (decision.action !== 'rollback' && decision.action !== 'hold') return false;
+    const reason = analysisReason(decision);
+    if (decision.action === 'rollback') {
+      await this.beginRollback(release, reason, 'rolled_back');
+    } else {
+      const updated = await this.records.update(release, { state: 'paused', reason });
+      await this.records.emit(updated, 'release.paused', reason);
+    }
+    return true;
   }
 
   /**
@@ -1034,12 +686,9 @@ export class Engine {
    * items check it (they address `stable`); manual ones can be signed afterwards.
    */
   private async finishRollbackRelease(release: ReleaseRow): Promise<void> {
-    const service = await this.serviceRow();
+    const service = await this.records.service();
     if (service.stableVersion !== release.version) await this.makeStable(release);
-    if (this.checklist) {
-      const gate = await this.checklist.runner.gate(release, 'rollback');
-      if (gate.running.length > 0) return;
-    }
+    if (await this.gates.rollbackChecksRunning(release)) return;
     return this.finish(release);
   }
 
@@ -1069,16 +718,12 @@ export class Engine {
     const now = this.now();
     const keep = this.config.rollback.keepPreviousFor;
     const previous = await this.makeStable(release);
-    const updated = await this.update(release, {
-      state: 'succeeded',
-      phase: 'completed',
-      weight: 100,
-      endedAt: now,
-    });
+    const ended: ReleasePatch = { state: 'succeeded', phase: 'completed', weight: 100, endedAt: now };
+    const updated = await this.records.update(release, ended);
     this.ownMetrics?.ended(this.service, 'succeeded');
-    this.analysis.delete(release.id);
+    this.analysis.forget(release.id);
     const warm = previous ? `; ${previous} stays warm for ${formatDuration(keep)}` : '';
-    await this.emit(updated, 'release.succeeded', `${release.version} is now stable${warm}`);
+    await this.records.emit(updated, 'release.succeeded', `${release.version} is now stable${warm}`);
   }
 
   /** Sets the weight to 0 at once and starts draining the canary; the release ends in `outcome`. */
@@ -1087,377 +732,64 @@ export class Engine {
     reason: string,
     outcome: ReleaseState,
   ): Promise<ReleaseRow> {
-    const service = await this.serviceRow();
+    const service = await this.records.service();
     const first = !service.stableVersion || service.stableVersion === release.version;
     const end: ReleaseState = first && outcome === 'rolled_back' ? 'failed' : outcome;
     const why = first && outcome === 'rolled_back' ? Reasons.firstReleaseFailed(reason) : reason;
-    const updated = await this.update(release, {
-      phase: 'rolling-back',
-      weight: 0,
-      reason: why,
-      outcome: end,
-    });
+    const rollingBack: ReleasePatch = { phase: 'rolling-back', weight: 0, reason: why, outcome: end };
+    const updated = await this.records.update(release, rollingBack);
     // Another replica's alert or abort only records the rollback; the lease holder acts on it at once.
-    if (this.leading) await this.applyRoute(this.routeFor(service, updated), updated);
-    await this.emit(updated, 'release.rolling_back', why);
+    if (this.leading) await this.serving.route(service, updated);
+    await this.records.emit(updated, 'release.rolling_back', why);
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
-    if (!first && this.leading) this.stopInBackground(release.version);
+    if (!first && this.leading) this.serving.stop(release.version);
     return updated;
   }
 
   private async continueRollback(release: ReleaseRow): Promise<void> {
-    const service = await this.serviceRow();
+    const service = await this.records.service();
     const first = !service.stableVersion || service.stableVersion === release.version;
     // A failed first release that serves keeps serving: there is nothing to fall back to, and a version
     // that answers beats a proxy that answers 503. One that never served, or was aborted, is stopped.
-    const keepServing = first && release.outcome === 'failed' && this.serving(release.version);
+    const keepServing = first && release.outcome === 'failed' && this.serving.answers(release.version);
     if (first && !keepServing) {
-      this.stopInBackground(release.version);
+      this.serving.stop(release.version);
     } else if (!first && this.fleet.instances(release.version).length > 0) {
-      this.stopInBackground(release.version);
+      this.serving.stop(release.version);
       return;
     }
-    if (this.migrator && this.config.rollback.migrations === 'down' && release.outcome !== 'failed') {
+    const undo = this.migrations.configured && this.config.rollback.migrations === 'down';
+    if (undo && release.outcome !== 'failed') {
       // Traffic is back on the previous version before its schema is restored.
-      const down = this.migrationRun(release, 'down');
+      const down = this.migrations.run(release, 'down');
       if (down.state === 'running') return;
-      const message =
-        down.state === 'failed'
-          ? `down migrations failed: ${down.error}`
-          : down.applied.length > 0
-            ? `undid ${down.applied.length} migration(s): ${down.applied.join(', ')}`
-            : 'no migrations to undo';
       if (!down.reported) {
-        await this.emit(release, 'release.migrations_down', message, { migrations: down.applied });
+        const undone = { migrations: down.applied };
+        await this.records.emit(release, 'release.migrations_down', describeDown(down), undone);
         down.reported = true;
       }
     }
-    if (this.checklist) {
-      // Automated rollback items (a CDN purge, down migrations) finish first; manual ones are signed after.
-      const gate = await this.checklist.runner.gate(release, 'rollback');
-      if (gate.running.length > 0) return;
-    }
+    // Automated rollback items (a CDN purge, down migrations) finish first; manual ones are signed after.
+    if (await this.gates.rollbackChecksRunning(release)) return;
     const outcome = release.outcome ?? 'rolled_back';
-    this.checklist?.runner.abort(release.id);
+    this.gates.abort(release.id);
     if (keepServing && !service.stableVersion) {
       await this.store.saveService({ ...service, stableVersion: release.version, updatedAt: this.now() });
-      await this.emit(
-        release,
-        'release.kept_serving',
-        `${release.version} keeps serving: it is the only version; deploy a fixed one`,
-      );
+      const message = `${release.version} keeps serving: it is the only version; deploy a fixed one`;
+      await this.records.emit(release, 'release.kept_serving', message);
     }
-    const updated = await this.update(release, { state: outcome, phase: 'completed', endedAt: this.now() });
+    const updated = await this.records.update(release, {
+      state: outcome,
+      phase: 'completed',
+      endedAt: this.now(),
+    });
     this.ownMetrics?.ended(this.service, outcome);
-    this.analysis.delete(release.id);
-    await this.emit(
-      updated,
-      `release.${outcome}`,
-      `${release.version} ${outcome.replace('_', ' ')}: ${release.reason ?? ''}`,
-    );
+    this.analysis.forget(release.id);
+    const message = `${release.version} ${outcome.replace('_', ' ')}: ${release.reason ?? ''}`;
+    await this.records.emit(updated, `release.${outcome}`, message);
   }
-
-  // ---- analysis -------------------------------------------------------------------------------
-
-  /** Evaluates the triggers when due; true when the release was rolled back or paused as a result. */
-  private async analyse(release: ReleaseRow): Promise<boolean> {
-    const triggers = this.config.rollback.triggers;
-    if (triggers.length === 0) return false;
-    const now = this.now();
-    let state = this.analysis.get(release.id);
-    if (!state) {
-      state = {
-        nextAt: Number.NEGATIVE_INFINITY,
-        storedAt: Number.NEGATIVE_INFINITY,
-        countedAt: Number.NEGATIVE_INFINITY,
-        tracker: new ForTracker(),
-        inconclusiveStreak: 0,
-        latest: [],
-        pausedSeen: false,
-      };
-      this.analysis.set(release.id, state);
-    }
-    if (release.state === 'paused') {
-      state.pausedSeen = true;
-    } else if (state.pausedSeen) {
-      state.pausedSeen = false;
-      state.tracker.reset();
-      state.inconclusiveStreak = 0;
-    }
-    if (now < state.nextAt) return false;
-    const interval = this.config.analysis.interval;
-    const measurements: Measurement[] = [];
-    let fired: { measurement: Measurement; heldMs: number } | undefined;
-    const source = sharedWindows(this.metrics);
-    const synthetic = this.syntheticLoad;
-    const syntheticOf = synthetic
-      ? (windowMs: number) => synthetic.window(release.version, windowMs)
-      : undefined;
-    for (const trigger of triggers) {
-      const measurement =
-        'health' in trigger
-          ? measureHealth(release.version, this.fleet.instances(release.version))
-          : await measureMetric(trigger, source, release.version, syntheticOf);
-      measurements.push(measurement);
-      const held = state.tracker.observe(measurement.trigger, measurement.verdict, now);
-      const needed = 'health' in trigger ? 0 : trigger.for;
-      if (!fired && held !== undefined && held >= needed) fired = { measurement, heldMs: held };
-    }
-    // Quick re-checks while a canary waits for traffic are stored only once a metric reaches a verdict.
-    const verdict = measurements.some((m) => m.metric !== 'health' && m.verdict !== 'inconclusive');
-    if (now - state.storedAt >= interval || verdict || fired) {
-      state.storedAt = now;
-      for (const measurement of measurements) {
-        this.ownMetrics?.measured(this.service, measurement.metric, measurement.verdict);
-        await this.store.addMeasurement({
-          ...measurement,
-          releaseId: release.id,
-          service: this.service,
-          at: now,
-        });
-      }
-    }
-    state.latest = measurements;
-    this.events.emit('measurements', { releaseId: release.id, at: now, measurements });
-    if (fired) {
-      const { measurement, heldMs } = fired;
-      const held = heldMs > 0 ? ` for ${formatDuration(heldMs)}` : '';
-      await this.beginRollback(
-        release,
-        Reasons.triggerFired(measurement.trigger, measurement.message + held),
-        'rolled_back',
-      );
-      return true;
-    }
-    const inconclusive = measurements.find((m) => m.verdict === 'inconclusive' && m.metric !== 'health');
-    // A source that answered with too few requests is re-checked on the next tick, so a new canary's
-    // first verdict comes as soon as it has enough traffic rather than up to an interval later.
-    const awaitingTraffic = inconclusive !== undefined && inconclusive.inputs.requests !== undefined;
-    state.nextAt = now + (awaitingTraffic ? Math.min(this.tickMs, interval) : interval);
-    if (!inconclusive || !this.exposed(release) || release.state !== 'progressing') {
-      // Only exposure counts: at weight 0 no verdict could be had, and a held release has a person on it.
-      state.inconclusiveStreak = 0;
-      state.countedAt = Number.NEGATIVE_INFINITY;
-    } else if (now - state.countedAt >= interval) {
-      state.countedAt = now;
-      state.inconclusiveStreak += 1;
-    }
-    const limit = this.config.analysis.inconclusiveLimit;
-    if (inconclusive && state.inconclusiveStreak >= limit && release.state === 'progressing') {
-      const reason = Reasons.inconclusive(state.inconclusiveStreak, inconclusive.message);
-      if (this.config.analysis.onInconclusive === 'rollback') {
-        await this.beginRollback(release, reason, 'rolled_back');
-      } else {
-        const updated = await this.update(release, { state: 'paused', reason });
-        await this.emit(updated, 'release.paused', reason);
-      }
-      return true;
-    }
-    return false;
-  }
-
-  /** Whether a version has a ready instance taking requests. */
-  private serving(version: string): boolean {
-    return this.fleet.instances(version).some((i) => i.state === 'ready');
-  }
-
-  /** Whether the release's version takes user traffic (a first release takes all of it once ready). */
-  private exposed(release: ReleaseRow): boolean {
-    return release.weight > 0;
-  }
-
-  /** A release moves past a timed pause only on a fresh pass of every metric trigger: no data is not good data. */
-  private analysisPasses(release: ReleaseRow): boolean {
-    const metricTriggers = this.config.rollback.triggers.filter((t) => !('health' in t));
-    if (metricTriggers.length === 0) return true;
-    const latest = this.analysis.get(release.id)?.latest ?? [];
-    const metric = latest.filter((m) => m.metric !== 'health');
-    return metric.length === metricTriggers.length && metric.every((m) => m.verdict === 'pass');
-  }
-
-  // ---- helpers --------------------------------------------------------------------------------
 
   private now(): number {
     return this.clock.now();
   }
-
-  /**
-   * Applies a route. A router that cannot (nginx refusing a config, no ready server yet) is logged
-   * once per distinct problem and retried on the next pass; the stored intent is already durable.
-   */
-  private async applyRoute(route: Route, release?: ReleaseRow): Promise<boolean> {
-    // Nothing deployed yet: nothing to route, and no router to bother.
-    if (route.stable === undefined && route.canary === undefined) return true;
-    const key = release ? this.trafficKey(release, route) : undefined;
-    try {
-      let effect: EffectRow | undefined;
-      if (key && key !== this.appliedEffect) {
-        effect = (await this.store.getEffect(key)) ?? this.effect(key, release, 'traffic', route);
-        if (effect.state === 'done') this.appliedEffect = key;
-        else await this.store.saveEffect(effect);
-      }
-      // Routers compare what they would write with what is in place, so a repeat changes nothing.
-      await this.router.setRoute(route);
-      if (key && effect && effect.state !== 'done') {
-        await this.store.saveEffect({ ...effect, state: 'done', at: this.now() });
-        this.appliedEffect = key;
-      }
-      this.lastRouteError = undefined;
-      return true;
-    } catch (err) {
-      const message = (err as Error).message;
-      if (message !== this.lastRouteError)
-        this.logger.warn({ err, route }, `applying the route failed: ${message}`);
-      this.lastRouteError = message;
-      return false;
-    }
-  }
-
-  /**
-   * The idempotency key of a weight change: one per release and weight, and one for its rollback.
-   * A replica that takes over finds the change done and neither repeats nor counts it again.
-   */
-  private trafficKey(release: ReleaseRow, route: Route): string | undefined {
-    if (release.phase === 'rolling-back') return `${this.service}#${release.id}:traffic:rollback`;
-    if (!route.canary || route.weight === 0) return undefined;
-    return `${this.service}#${release.id}:traffic:${route.weight}`;
-  }
-
-  private effect(key: string, release: ReleaseRow | undefined, kind: EffectKind, data: object): EffectRow {
-    return {
-      key,
-      service: this.service,
-      releaseId: release?.id ?? null,
-      kind,
-      state: 'started',
-      holder: this.lease?.holder ?? 'local',
-      at: this.now(),
-      data: { ...data },
-    };
-  }
-
-  private nextStepAfter(release: ReleaseRow): number {
-    const steps = this.config.strategy.steps;
-    const step = steps[release.step];
-    // Promoting during a pause skips it; promoting before a setWeight applies that weight now.
-    return step && 'pause' in step ? release.step + 1 : release.step;
-  }
-
-  private async serviceRow(): Promise<ServiceRow> {
-    return (
-      (await this.store.getService(this.service)) ?? {
-        name: this.service,
-        stableVersion: null,
-        previousVersion: null,
-        previousRetireAt: null,
-        updatedAt: this.now(),
-      }
-    );
-  }
-
-  /** The active release; ConflictError naming `action` when there is none (the service exists, so not a 404). */
-  private async requireActive(action: string): Promise<ReleaseRow> {
-    const release = await this.store.activeRelease(this.service);
-    if (!release) throw new ConflictError(`service ${this.service} has no active release to ${action}`);
-    return release;
-  }
-
-  private async lastSucceededBefore(stable: string | null): Promise<string | undefined> {
-    const releases = await this.store.listReleases(this.service, 50);
-    return releases.find((r) => r.state === 'succeeded' && r.version !== stable)?.version;
-  }
-
-  private update(release: ReleaseRow, patch: ReleasePatch): Promise<ReleaseRow> {
-    return this.store.updateRelease(release.id, patch, this.now());
-  }
-
-  private async emit(
-    release: ReleaseRow,
-    type: string,
-    message: string,
-    data: Record<string, unknown> = {},
-  ): Promise<void> {
-    const row = await this.store.addEvent({
-      service: this.service,
-      releaseId: release.id,
-      at: this.now(),
-      type,
-      message,
-      data: {
-        state: release.state,
-        phase: release.phase,
-        weight: release.weight,
-        version: release.version,
-        ...data,
-      },
-    });
-    this.logger.info({ release: release.id, event: type }, message);
-    this.events.emit('event', row);
-  }
-
-  private async emitService(
-    type: string,
-    message: string,
-    data: Record<string, unknown> = {},
-  ): Promise<void> {
-    const row: EventRow = await this.store.addEvent({
-      service: this.service,
-      releaseId: null,
-      at: this.now(),
-      type,
-      message,
-      data,
-    });
-    this.logger.info({ event: type }, message);
-    this.events.emit('event', row);
-  }
-}
-
-/** A migration run in the background, read by later reconcile passes. */
-interface MigrationRun {
-  state: 'running' | 'done' | 'failed';
-  applied: string[];
-  error: string;
-  reported?: boolean;
-}
-
-function runKey(release: ReleaseRow, direction: 'up' | 'down'): string {
-  return `${release.id}:${direction}`;
-}
-
-/** `"Run full test suite" (pre-deployment/testing/run-full-test-suite): npm test: exit 1 in 3.2s` */
-function describeItem(item: ChecklistItemRow): string {
-  const last = item.evidence[item.evidence.length - 1];
-  return `"${item.title}" (${item.id})${last ? `: ${last.summary}` : ''}`;
-}
-
-/** Why a release waits at a gate, in words that say what to do. */
-function waitingReason(gate: Gate, outcome: GateOutcome): string {
-  if (outcome.failed) {
-    return Reasons.blockedAtGate(gate, describeItem(outcome.failed));
-  }
-  const parts: string[] = [];
-  if (outcome.toSign.length > 0) {
-    parts.push(
-      `${outcome.toSign.length} item${outcome.toSign.length > 1 ? 's' : ''} to sign: ${outcome.toSign.map((i) => i.id).join(', ')}`,
-    );
-  }
-  if (outcome.inconclusive.length > 0) {
-    const n = outcome.inconclusive.length;
-    parts.push(
-      `${n} item${n > 1 ? 's' : ''} inconclusive (checked again each analysis.interval; rerun, sign or waive): ` +
-        outcome.inconclusive.map(describeItem).join('; '),
-    );
-  }
-  if (outcome.running.length > 0) {
-    parts.push(
-      `${outcome.running.length} check${outcome.running.length > 1 ? 's' : ''} running: ${outcome.running.map((i) => i.id).join(', ')}`,
-    );
-  }
-  return `waiting at the ${gate} gate: ${parts.join('; ')}`;
-}
-
-/** Instances that count as serving for a version: ready ones. */
-export function readyAddresses(instances: readonly Instance[]): string[] {
-  return instances.filter((i) => i.state === 'ready').map((i) => i.address);
 }

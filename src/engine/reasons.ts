@@ -1,3 +1,7 @@
+import type { Decision } from '../analysis/analysis-policy.js';
+import type { Instance } from '../providers/fleet/types.js';
+import { formatDuration } from '../util/duration.js';
+
 /** Reasons a user reads on a release, named so tests and scripts can recognise them. */
 export const Reasons = {
   abortedByUser: 'aborted by user',
@@ -16,3 +20,18 @@ export const Reasons = {
   alertFired: (alert: string) => `alert firing: ${alert}`,
   firstReleaseFailed: (detail: string) => `first release failed, nothing to roll back to: ${detail}`,
 } as const;
+
+/** Why analysis rolls a release back or pauses it: the rule that fired and what it measured, or the streak. */
+export function analysisReason(decision: Extract<Decision, { action: 'rollback' | 'hold' }>): string {
+  const { measurement } = decision;
+  if (decision.cause === 'inconclusive') return Reasons.inconclusive(decision.streak, measurement.message);
+  const held = decision.heldMs > 0 ? ` for ${formatDuration(decision.heldMs)}` : '';
+  return Reasons.triggerFired(measurement.trigger, measurement.message + held);
+}
+
+/** Instances that are not ready, as `v2-1 starting, v2-2 unhealthy (connection refused)`; `no instance` without any. */
+export function describeNotReady(instances: readonly Instance[]): string {
+  const waiting = instances.filter((i) => i.state !== 'ready');
+  const detail = waiting.map((i) => `${i.id} ${i.state}${i.lastError ? ` (${i.lastError})` : ''}`).join(', ');
+  return detail || 'no instance';
+}

@@ -1,4 +1,4 @@
-import type { ReleaseView } from '../../src/engine/engine.js';
+import type { ReleaseView } from '../../src/engine/views.js';
 import type { ChecklistItemRow } from '../../src/store/types.js';
 
 const CREATED_AT = 1_700_000_000_000;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/loader.js';
 import { type ControlPlane, startControlPlane } from '../../control-plane.js';
-import type { ReleaseView } from '../../engine/engine.js';
+import type { ReleaseView } from '../../engine/views.js';
 import { LoadGenerator, type LoadReport } from '../../load/load-generator.js';
 import { createLogger } from '../../logger.js';
 import { freePort } from '../../util/net.js';

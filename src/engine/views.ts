@@ -1,0 +1,158 @@
+/**
+ * What the API and the CLI read about one unit: its status with live figures, its releases with their
+ * step, and a release's checklist. Reads only; every replica serves them from the shared store.
+ */
+import { gateOf } from '../checklist/checklist-runner.js';
+import type { Config } from '../config/schema.js';
+import type { Gate } from '../domain/checklist.js';
+import { NotFoundError } from '../errors.js';
+import type { Fleet } from '../providers/fleet/types.js';
+import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
+import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+import type { Lease } from './lease.js';
+import { describeStep } from './plan.js';
+import type { UnitRecords } from './unit-records.js';
+
+/** Lookback for the live figures shown by `status` and `deploy --wait`. */
+const STATUS_WINDOW_MS = 10_000;
+
+/** Live figures of one version over the last few seconds. */
+export interface VersionFigures {
+  version: string;
+  rps: number;
+  requests: number;
+  errorRate: number | null;
+  p50: number | null;
+  p99: number | null;
+  instances: { id: string; address: string; state: string; restarts: number; lastError: string | null }[];
+}
+
+/** What `status` shows: the contract fields plus live figures. */
+export interface StatusView {
+  service: string;
+  /** The environment this engine deploys to; null without environments. */
+  environment: string | null;
+  stable: string | null;
+  previous: string | null;
+  release: ReleaseView | null;
+  versions: { stable: VersionFigures | null; canary: VersionFigures | null };
+  /**
+   * With several replicas: this one, and the one holding the service's lease. Instances and their
+   * health are known to the holder; another replica shows the figures its own sources have.
+   */
+  replica: { id: string; leading: boolean; holder: string | null } | null;
+}
+
+/** A release as the API shows it. */
+export interface ReleaseView extends ReleaseRow {
+  steps: number;
+  stepName: string | null;
+}
+
+/** A release's checklist and the gate the release is at. */
+export interface ChecklistView {
+  release: ReleaseView;
+  gate: Gate | null;
+  items: ChecklistItemRow[];
+}
+
+/** What the views of one unit read. */
+export interface ViewsOptions {
+  config: Config;
+  store: Store;
+  records: UnitRecords;
+  fleet: Fleet;
+  metrics: MetricSource;
+  clock: Clock;
+  /** The environment the unit deploys to, when the config has environments. */
+  environment: string | undefined;
+  lease: Lease | undefined;
+}
+
+/** The read views of one unit. */
+export class Views {
+  constructor(private readonly options: ViewsOptions) {}
+
+  /** The service's stable version, its active (or else last) release, and live figures. */
+  async status(leading: boolean): Promise<StatusView> {
+    const { config, store, records, lease } = this.options;
+    const service = await records.service();
+    const release = await records.latest();
+    const active = release && release.phase !== 'completed' ? release : undefined;
+    const held = lease ? await store.getLease(records.name) : undefined;
+    return {
+      service: config.service,
+      environment: this.options.environment ?? null,
+      stable: service.stableVersion,
+      previous: service.previousVersion,
+      release: release ? this.view(release) : null,
+      versions: {
+        stable: service.stableVersion ? await this.figures(service.stableVersion) : null,
+        canary:
+          active && active.version !== service.stableVersion ? await this.figures(active.version) : null,
+      },
+      replica: lease
+        ? {
+            id: lease.holder,
+            leading,
+            holder: held && held.expiresAt > this.options.clock.now() ? held.holder : null,
+          }
+        : null,
+    };
+  }
+
+  /** A release by id, with its step count. */
+  async release(id: number): Promise<ReleaseView> {
+    const release = await this.options.store.getRelease(id);
+    if (!release || release.service !== this.options.records.name)
+      throw new NotFoundError(`release ${id} not found`);
+    return this.view(release);
+  }
+
+  /** Releases of the unit, newest first. */
+  async releases(limit: number): Promise<ReleaseView[]> {
+    return (await this.options.store.listReleases(this.options.records.name, limit)).map((r) => this.view(r));
+  }
+
+  /** A release's checklist (default: the active, else the last release) and the gate it is at. */
+  async checklist(releaseId?: number): Promise<ChecklistView> {
+    const release =
+      releaseId === undefined ? await this.options.records.current() : await this.release(releaseId);
+    return {
+      release: this.view(release),
+      gate: gateOf(release) ?? null,
+      items: await this.options.store.listChecklist(release.id),
+    };
+  }
+
+  private view(release: ReleaseRow): ReleaseView {
+    const steps = this.options.config.strategy.steps;
+    const step = release.phase === 'canary' ? steps[release.step] : undefined;
+    return { ...release, steps: steps.length, stepName: step ? describeStep(step) : null };
+  }
+
+  private async figures(version: string): Promise<VersionFigures> {
+    let stats: WindowStats | undefined;
+    try {
+      stats = await this.options.metrics.window(version, STATUS_WINDOW_MS);
+    } catch {
+      stats = undefined;
+    }
+    return {
+      version,
+      rps: stats?.rps ?? 0,
+      requests: stats?.requests ?? 0,
+      errorRate: stats && stats.requests > 0 ? stats.errors / stats.requests : null,
+      p50: stats?.p50 ?? null,
+      p99: stats?.p99 ?? null,
+      instances: this.options.fleet.instances(version).map((i) => ({
+        id: i.id,
+        address: i.address,
+        state: i.state,
+        restarts: i.restarts,
+        lastError: i.lastError ?? null,
+      })),
+    };
+  }
+}
