@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export class EngineMetrics {
   private readonly releases: Counter<'service' | 'state'>;
   private readonly weight: Gauge<'service'>;
-  private readonly reconcile: Histogram;
+  private readonly reconcile: Histogram<'service'>;
   private readonly measurements: Counter<'service' | 'metric' | 'verdict'>;
 
   constructor(registry: Registry) {
@@ -22,7 +22,8 @@ export class EngineMetrics {
     });
     this.reconcile = new Histogram({
       name: 'shipcheck_reconcile_duration_seconds',
-      help: 'Time one reconcile pass takes.',
+      help: 'Time one reconcile pass of a service (or service@environment) takes.',
+      labelNames: ['service'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     });
@@ -44,9 +45,9 @@ export class EngineMetrics {
     this.weight.set({ service }, weight);
   }
 
-  /** Starts timing a reconcile pass; call the result when it ends. */
-  startReconcile(): () => void {
-    return this.reconcile.startTimer();
+  /** Starts timing a reconcile pass of `service`; call the result when it ends. */
+  startReconcile(service: string): () => void {
+    return this.reconcile.startTimer({ service });
   }
 
   /** One trigger evaluation. */

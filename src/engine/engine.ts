@@ -399,7 +399,7 @@ export class Engine {
   private async reconcile(): Promise<void> {
     // A replica without the lease only records intent (a deploy, a pause, a sign-off); the holder acts on it.
     if (!(await this.lead())) return;
-    const done = this.ownMetrics?.startReconcile();
+    const done = this.ownMetrics?.startReconcile(this.service);
     try {
       await this.reconcileOnce();
     } finally {

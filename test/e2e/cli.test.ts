@@ -168,7 +168,7 @@ describe('the CLI against a running control plane', () => {
 
     const metrics = await (await fetch(`${s.apiUrl}/metrics`)).text();
     expect(metrics).toMatch(/shipcheck_releases_total\{service="web",state="succeeded"\} 1/);
-    expect(metrics).toMatch(/shipcheck_reconcile_duration_seconds_count \d+/);
+    expect(metrics).toMatch(/shipcheck_reconcile_duration_seconds_count\{service="web"\} \d+/);
     const status = await s.cli('status', '--json');
     expect(status.code).toBe(0);
     const json = JSON.parse(status.stdout) as Record<string, unknown>;
