@@ -468,12 +468,13 @@ export class Engine {
     const run = this.migrations.run(release, 'up');
     if (run.state === 'running') return;
     if (run.state === 'failed') {
-      this.migrations.forget(release, 'up');
       const reason = `migration failed: ${run.error}`;
       if (this.config.rollback.migrations === 'down') {
+        // The failed `up` run is kept until `down` ends, so the passes in between do not start it again.
         const down = this.migrations.run(release, 'down');
         if (down.state === 'running') return;
       }
+      this.migrations.forget(release, 'up');
       const failed: ReleasePatch = { state: 'failed', phase: 'completed', reason, outcome: 'failed' };
       const updated = await this.records.update(release, { ...failed, endedAt: this.now() });
       this.ownMetrics?.ended(this.service, 'failed');

@@ -74,7 +74,7 @@ describe('database migrations as release steps', () => {
     expect(tables(s)).not.toContain('coupons');
   });
 
-  it('stops a release whose migration fails, naming the file and the SQL error, with nothing half-applied', async () => {
+  it('stops a release whose migration fails, naming the file and the SQL error, and undoes what it applied', async () => {
     s = await withMigrations();
     migration(s, '001_create_orders', 'CREATE TABLE orders (id INTEGER PRIMARY KEY);', 'DROP TABLE orders;');
     migration(s, '002_broken', 'CREATE TABLE half (id INTEGER);\nCREATE TABLE oops (;', 'DROP TABLE half;');
@@ -85,7 +85,9 @@ describe('database migrations as release steps', () => {
     const release = (await s.status()).release;
     expect(release).toMatchObject({ state: 'failed' });
     expect(release?.reason).toMatch(/^migration failed: .*002_broken\.up\.sql.*syntax error/);
-    expect(tables(s)).toContain('orders');
+    // rollback.migrations: down undoes 001, which this release applied before 002 failed; the failed
+    // run is not started again while `down` runs (it once was, and put 001 back).
+    expect(tables(s)).not.toContain('orders');
     expect(tables(s)).not.toContain('half');
     expect(s.processCounts()).toEqual({});
   });
