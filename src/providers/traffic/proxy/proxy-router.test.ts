@@ -1,12 +1,13 @@
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../../errors.js';
 import { ManualClock } from '../../../util/clock.js';
 import { freePort } from '../../../util/net.js';
 import { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import { ProxyRouter, SERVED_BY_HEADER } from './proxy-router.js';
+import { runTrafficRouterContract, VersionApps } from '../traffic-router.case.js';
 import { UPSTREAM_IDLE_TIMEOUT_MS, UpstreamPool } from './upstream-pool.js';
 
 const SERVED_BY = SERVED_BY_HEADER.toLowerCase();
@@ -723,5 +724,26 @@ describe('ProxyRouter upstream responses', () => {
     now += UPSTREAM_IDLE_TIMEOUT_MS;
     pool.sweep();
     expect(second.dead).toBe(true);
+  });
+});
+
+describe('ProxyRouter in front of two versions', () => {
+  let apps: VersionApps | undefined;
+  let router: ProxyRouter | undefined;
+
+  beforeAll(async () => {
+    apps = await VersionApps.start();
+    router = new ProxyRouter({ listen: '127.0.0.1:0', upstreams: apps.upstreams });
+    await router.start();
+  });
+
+  afterAll(async () => {
+    await router?.close();
+    await apps?.close();
+  });
+
+  // The proxy applies a route in memory: only an invalid route makes setRoute fail.
+  runTrafficRouterContract('proxy', {
+    harness: () => ({ router: router!, address: router!.address(), apps: apps! }),
   });
 });
