@@ -13,23 +13,23 @@ import { measureMetric } from '../../analysis/triggers.js';
 import type { MetricSource, WindowStats } from './types.js';
 
 /** How long a slow request of the contract's traffic takes in its app. */
-export const SLOW_MS = 300;
+const SLOW_MS = 300;
 /** Requests of the contract's traffic. */
-export const TRAFFIC_REQUESTS = 400;
+const TRAFFIC_REQUESTS = 400;
 /** Every 5th request fails with a 500: an error rate of exactly 20%. */
 const FAIL_EVERY = 5;
-export const TRAFFIC_ERROR_RATE = 1 / FAIL_EVERY;
+const TRAFFIC_ERROR_RATE = 1 / FAIL_EVERY;
 /** Every 20th request (never a failing one) is slow: 5% of requests, so the p99 is a slow request. */
 const SLOW_EVERY = 20;
 const SLOW_OFFSET = 2;
 /** How far the error rate read may be from the traffic's, as a fraction (one percentage point). */
-export const ERROR_RATE_TOLERANCE = 0.01;
+const ERROR_RATE_TOLERANCE = 0.01;
 /**
  * How far the p99 read may be outside what the traffic took, as a fraction: at least SLOW_MS, at most
  * the p99 the client measured for the same requests. The slack covers a sketch's 1% relative error,
  * nginx's millisecond `request_time` and the interpolation of Prometheus inside a histogram bucket.
  */
-export const P99_TOLERANCE = 0.1;
+const P99_TOLERANCE = 0.1;
 /**
  * How far below the requests sent `requests` may read, as a fraction: Prometheus's increase()
  * extrapolates to the window's edges from the samples inside it, so its count is not exact.
@@ -40,8 +40,10 @@ export const WINDOW_MS = 60_000;
 /** A window short enough that the traffic falls out of it within seconds. */
 const IDLE_WINDOW_MS = 1_000;
 /** A version that never served a request. */
-export const UNSEEN_VERSION = 'never-served';
+const UNSEEN_VERSION = 'never-served';
 const CLIENTS = 8;
+/** Bound on sending the traffic, so a source's front end that stalls fails the test instead of hanging it. */
+const TRAFFIC_DEADLINE_MS = 30_000;
 const WAIT_LIMIT_MS = 20_000;
 const POLL_MS = 100;
 const MS_PER_SECOND = 1000;
@@ -63,7 +65,7 @@ const LATENCY_BUCKETS_S = [
 ];
 
 /** The path of the `index`th request of the contract's traffic, relative to a harness's `url`. */
-export function trafficPath(index: number): string {
+function trafficPath(index: number): string {
   if (index % FAIL_EVERY === FAIL_EVERY - 1) return 'fail';
   if (index % SLOW_EVERY === SLOW_OFFSET) return 'slow';
   return '';
@@ -106,6 +108,7 @@ export class TrafficApp {
     return app;
   }
 
+  /** Stops the app, cutting its open connections. */
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -137,8 +140,8 @@ export class TrafficApp {
 export interface MetricSourceHarness {
   source: MetricSource;
   /**
-   * Base URL ending in `/`: `url + trafficPath(i)` reaches a TrafficApp through whatever feeds the
-   * source (the built-in proxy, nginx), or the app itself for a source that scrapes it.
+   * Base URL ending in `/`: `url`, `url + 'fail'` and `url + 'slow'` reach a TrafficApp through whatever
+   * feeds the source (the built-in proxy, nginx), or the app itself for a source that scrapes it.
    */
   url: string;
   /** The version the source records the traffic under. */
@@ -162,9 +165,10 @@ export interface MetricSourceContractOptions {
 async function sendTraffic(url: string): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const latencies: number[] = [];
+  const deadline = Date.now() + TRAFFIC_DEADLINE_MS;
   let next = 0;
   const client = async (): Promise<void> => {
-    while (next < TRAFFIC_REQUESTS) {
+    while (next < TRAFFIC_REQUESTS && Date.now() < deadline) {
       const index = next++;
       const started = performance.now();
       const status = await new Promise<number>((resolve, reject) => {
@@ -184,6 +188,7 @@ async function sendTraffic(url: string): Promise<number[]> {
   } finally {
     agent.destroy();
   }
+  expect(latencies, 'requests answered before the deadline').toHaveLength(TRAFFIC_REQUESTS);
   return latencies;
 }
 

@@ -13,9 +13,9 @@ import { parseHostPort } from '../../util/net.js';
 import type { Route, TrafficRouter, UpstreamSource } from './types.js';
 
 /** Requests per weight in the split test: enough that one request is a tenth of a point. */
-export const SPLIT_REQUESTS = 1_000;
+const SPLIT_REQUESTS = 1_000;
 /** How far, in percentage points, the canary's share may be from its weight over SPLIT_REQUESTS. */
-export const SPLIT_TOLERANCE_POINTS = 3;
+const SPLIT_TOLERANCE_POINTS = 3;
 /** Clients sending at once. */
 const LOAD_CLIENTS = 4;
 /** Requests the load test sends at least, while the weight changes WEIGHT_CHANGES times. */
