@@ -1,4 +1,9 @@
-/** Lifecycle of one app instance as the fleet sees it. */
+/**
+ * Lifecycle of one app instance as the fleet sees it: `starting` until its first passed health check,
+ * then `ready`; `unhealthy` after `unhealthyAfter` failed checks in a row and `ready` again after a pass;
+ * `exited` once the fleet sees its process end; `stopping` from the moment it is scaled away or its
+ * version stopped. Only `ready` instances are in `readyAddresses`.
+ */
 export type InstanceState = 'starting' | 'ready' | 'unhealthy' | 'exited' | 'stopping';
 
 /** One running (or recently running) instance of a version. */
@@ -32,17 +37,28 @@ export interface EnsureOptions {
   restartOnExit: boolean;
 }
 
-/** Runs instances of a service's versions and knows their health. */
+/**
+ * Runs instances of a service's versions and knows their health. Every implementation passes the
+ * contract suite in `fleet.case.ts`, against real app processes: the promises below are what it checks.
+ */
 export interface Fleet {
   /** Stable id used in config and logs, e.g. 'local'. */
   readonly type: string;
   /**
-   * Make exactly `count` instances of `version` exist, starting or stopping the difference
-   * (highest index stopped first). Idempotent: safe on every reconcile. Returns without waiting
-   * for health; read `instances()` for readiness.
+   * Make exactly `count` instances of `version` exist, starting or stopping the difference. Idempotent:
+   * safe on every reconcile, also concurrently; each missing index (0..count-1) is started once, with the
+   * id `<service>-<version>-<index>`. Scaling down takes the highest indexes out of `readyAddresses` before
+   * it returns, then drains and stops them; the others keep running. Returns without waiting for health;
+   * read `instances()` for readiness. Rejects a count that is not a whole number >= 0 with InputError, and
+   * any call after `close()` with ProviderError.
    */
   ensure(version: string, count: number, options: EnsureOptions): Promise<void>;
-  /** Drain (no new traffic, in-flight requests finish), then stop every instance of `version`. Idempotent. */
+  /**
+   * Marks every instance of `version` `stopping` (out of `readyAddresses` at once), drains each through
+   * the Drainer with the stop timeout, then stops its process and forgets it. Idempotent: a version with
+   * nothing left is not drained again. A fleet whose stop can fail (a stop hook) leaves the instance
+   * `stopping` with the error, for a later call to retry.
+   */
   stop(version: string): Promise<void>;
   /** Instances known to the fleet, optionally of one version. */
   instances(version?: string): Instance[];
@@ -53,9 +69,18 @@ export interface Fleet {
   readyAddresses(version: string): readonly string[];
   /** Versions that have at least one instance. */
   versions(): string[];
-  /** Find instances left by an earlier run (kill -9) and adopt them; start health checking. */
+  /**
+   * Finds the instances an earlier fleet object left running (a controller restarted or killed) and
+   * adopts them with the same ids and addresses, then starts health checking: they become `ready`
+   * without being started again, and `ensure` of the same count starts nothing. A process that dies
+   * later is noticed: `exited` when the fleet watches the process, `unhealthy` when it can only check
+   * its health; either way it leaves `readyAddresses`, and a canary's (no `restartOnExit`) stays so.
+   */
   start(): Promise<void>;
-  /** Stop health checking. With `stopInstances`, also stop every instance (graceful shutdown). */
+  /**
+   * Stop health checking. With `stopInstances`, also stop every instance (graceful shutdown); without,
+   * the instances keep running for the next fleet object to adopt. `ensure` rejects until `start()`.
+   */
   close(options: { stopInstances: boolean }): Promise<void>;
 }
 

@@ -1,24 +1,32 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../../errors.js';
 import { ManualClock } from '../../../util/clock.js';
-import type { Drainer, Instance } from '../types.js';
+import {
+  allIn,
+  CANARY,
+  get,
+  isAlive,
+  killLeftovers,
+  only,
+  QUIET_PERIOD_MS,
+  SAMPLE_APP,
+  sleep,
+  STABLE,
+  WAIT_POLL_MS,
+  waitFor,
+} from '../../../../test/support/fleet.js';
+import {
+  CONTRACT_HEALTH,
+  CONTRACT_SERVICE,
+  CONTRACT_STOP_TIMEOUT_MS,
+  runFleetContract,
+} from '../fleet.case.js';
 import { HooksFleet, type HooksFleetOptions } from './hooks-fleet.js';
 
-const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
-const HEALTH_INTERVAL_MS = 100;
-const UNHEALTHY_AFTER = 2;
 const HOOK_TIMEOUT_MS = 10_000;
-const WAIT_TIMEOUT_MS = 10_000;
-const WAIT_POLL_MS = 20;
-/** Only used to show that something does not happen: several reconciles and health ticks. */
-const QUIET_PERIOD_MS = 300;
-const STABLE = { restartOnExit: true };
-const CANARY = { restartOnExit: false };
 
 /**
  * The hooks under test, as a user would write them for one host: start launches the sample app in the
@@ -91,43 +99,55 @@ beforeAll(() => {
 afterEach(async () => {
   for (const fleet of fleets.splice(0)) await fleet.close({ stopInstances: true });
   // Safety net for a test that failed half-way: nothing it started may outlive it.
-  for (const dir of stateDirs)
-    for (const pid of startedPids(dir)) if (isApp(pid)) process.kill(pid, 'SIGKILL');
+  for (const dir of stateDirs) killLeftovers(startedPids(dir));
 });
 
 afterAll(() => {
   for (const dir of [...stateDirs.splice(0), scriptsDir]) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+runFleetContract('hooks', () => {
+  const state = stateDir();
+  return {
+    fleet: (options = {}) =>
+      hooksFleet(state, { drainer: options.drainer, env: { ...hookEnv(state), ...options.env } }),
+    pidOf: (instance) => pidAt(state, instance.address),
+    startedPids: () => startedPids(state),
+    dispose: () => fs.rmSync(state, { recursive: true, force: true }),
+  };
+});
+
 /** A fresh folder for the hooks' state: the "hosts" of one test. */
-function newState(): string {
+function stateDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-hooks-state-'));
   fs.mkdirSync(path.join(dir, 'instances'));
+  return dir;
+}
+
+/** A state folder removed after the file's tests. */
+function newState(): string {
+  const dir = stateDir();
   stateDirs.push(dir);
   return dir;
 }
 
-function makeFleet(state: string, overrides: Partial<HooksFleetOptions> = {}): HooksFleet {
-  const fleet = new HooksFleet({
-    service: 'web',
-    hooks: {
-      start: [path.join(scriptsDir, 'start.sh')],
-      stop: [path.join(scriptsDir, 'stop.sh')],
-      list: [path.join(scriptsDir, 'list.sh')],
-      timeoutMs: HOOK_TIMEOUT_MS,
-    },
+/** A hooks fleet over `state` with the contract's health and stop timeout, retrying failed hooks at once. */
+function hooksFleet(state: string, overrides: Partial<HooksFleetOptions> = {}): HooksFleet {
+  return new HooksFleet({
+    service: CONTRACT_SERVICE,
+    hooks: defaultHooks(),
     cwd: scriptsDir,
     env: hookEnv(state),
-    stopTimeoutMs: 2_000,
-    health: {
-      path: '/healthz',
-      intervalMs: HEALTH_INTERVAL_MS,
-      timeoutMs: 500,
-      unhealthyAfter: UNHEALTHY_AFTER,
-    },
+    stopTimeoutMs: CONTRACT_STOP_TIMEOUT_MS,
+    health: CONTRACT_HEALTH,
     retryBackoff: { initialMs: 0, maxMs: 0 },
     ...overrides,
   });
+}
+
+/** A hooks fleet closed (its instances stopped) after the test. */
+function makeFleet(state: string, overrides: Partial<HooksFleetOptions> = {}): HooksFleet {
+  const fleet = hooksFleet(state, overrides);
   fleets.push(fleet);
   return fleet;
 }
@@ -174,67 +194,6 @@ function pidAt(state: string, address: string): number {
   return Number(line[0]);
 }
 
-/** Running and not a zombie: unreaped orphans stay in the process table here without serving anything. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
-
-/** Alive and still the sample app, so a reused pid is never killed. */
-function isApp(pid: number): boolean {
-  try {
-    return isAlive(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SAMPLE_APP);
-  } catch {
-    return false;
-  }
-}
-
-/** Polls `condition` until it holds, failing with `what` after a generous bound. */
-async function waitFor(what: string, condition: () => boolean, fleet?: HooksFleet): Promise<void> {
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
-  for (;;) {
-    if (condition()) return;
-    if (Date.now() > deadline) {
-      const state = fleet?.instances().map((i) => `${i.id}=${i.state} (${i.lastError ?? ''})`);
-      throw new Error(`timed out waiting for ${what}; instances: ${state?.join(', ') ?? 'n/a'}`);
-    }
-    await sleep(WAIT_POLL_MS);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function allIn(fleet: HooksFleet, version: string, state: Instance['state'], count: number): () => boolean {
-  return () => {
-    const instances = fleet.instances(version);
-    return instances.length === count && instances.every((i) => i.state === state);
-  };
-}
-
-function only(fleet: HooksFleet, version: string): Instance {
-  const [instance, ...rest] = fleet.instances(version);
-  if (!instance || rest.length > 0) throw new Error(`expected one instance of ${version}`);
-  return instance;
-}
-
-function get(address: string, urlPath = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`http://${address}${urlPath}`, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-  });
-}
-
 describe('HooksFleet', () => {
   it('runs nothing when constructed, and refuses an empty hook', () => {
     const state = newState();
@@ -277,78 +236,23 @@ describe('HooksFleet', () => {
     expect(fleet.versions()).toEqual(['2.0.0']);
   });
 
-  it('scales down by stopping the highest indexes', async () => {
-    const state = newState();
-    const fleet = makeFleet(state);
-    await fleet.start();
-    await fleet.ensure('2.0.0', 3, STABLE);
-    await waitFor('3 ready instances', allIn(fleet, '2.0.0', 'ready', 3), fleet);
-    const [, second, third] = fleet.instances('2.0.0');
-    const pids = [second, third].map((i) => pidAt(state, i?.address ?? ''));
-
-    await fleet.ensure('2.0.0', 1, STABLE);
-    // Marked at once, so no new request is routed to them while they are drained and stopped.
-    expect(fleet.readyAddresses('2.0.0')).toHaveLength(1);
-    await waitFor('one instance left', () => fleet.instances('2.0.0').length === 1, fleet);
-
-    expect(only(fleet, '2.0.0').index).toBe(0);
-    expect(pids.filter(isAlive)).toEqual([]);
-    expect(lines(path.join(state, 'stops.log')).sort()).toEqual(
-      [`web 2.0.0 ${second?.address} 1`, `web 2.0.0 ${third?.address} 2`].sort(),
-    );
-  });
-
-  it('stops a version: drains each address, then runs the stop hook, and the processes are gone', async () => {
-    const state = newState();
-    const drained: { address: string; aliveWhileDraining: boolean }[] = [];
-    const drainer: Drainer = {
-      drain: async (address) => {
-        drained.push({ address, aliveWhileDraining: isAlive(pidAt(state, address)) });
-      },
-    };
-    const fleet = makeFleet(state, { drainer });
-    await fleet.start();
-    await fleet.ensure('2.0.0', 2, STABLE);
-    await waitFor('2 ready instances', allIn(fleet, '2.0.0', 'ready', 2), fleet);
-    const addresses = fleet.instances('2.0.0').map((i) => i.address);
-
-    await fleet.stop('2.0.0');
-    await fleet.stop('2.0.0');
-
-    expect(fleet.instances()).toEqual([]);
-    expect(fleet.versions()).toEqual([]);
-    expect(fleet.readyAddresses('2.0.0')).toEqual([]);
-    expect(startedPids(state).filter(isAlive)).toEqual([]);
-    expect(drained.map((d) => d.address).sort()).toEqual([...addresses].sort());
-    expect(drained.every((d) => d.aliveWhileDraining)).toBe(true);
-    expect(stateLines(state)).toEqual([]);
-  });
-
-  it('adopts what list reports after a restart, without starting anything, and health-checks it', async () => {
+  it('tells the stop hook of an adopted instance the index that list reported', async () => {
     const state = newState();
     const first = makeFleet(state);
     await first.start();
-    await first.ensure('2.0.0', 2, STABLE);
     await first.ensure('1.0.0', 1, STABLE);
-    await waitFor('3 ready instances', () => first.readyAddresses('2.0.0').length === 2, first);
-    await waitFor('1.0.0 ready', allIn(first, '1.0.0', 'ready', 1), first);
-    const before = first.instances().map((i) => `${i.id} ${i.address}`);
-    // The controller goes away; its instances keep running.
+    await waitFor('ready', allIn(first, '1.0.0', 'ready', 1), first);
+    const address = only(first, '1.0.0').address;
+    // The controller goes away; its instance keeps running.
     await first.close({ stopInstances: false });
 
     const second = makeFleet(state);
     await second.start();
-    expect(second.instances().map((i) => `${i.id} ${i.address}`)).toEqual(before);
-    await waitFor('adopted instances ready', allIn(second, '2.0.0', 'ready', 2), second);
-    await second.ensure('2.0.0', 2, STABLE);
-    await sleep(QUIET_PERIOD_MS);
-    expect(startedPids(state)).toHaveLength(3);
-
-    // The version nobody wants any more is the engine's to stop; the stop hook learns the index from list.
+    // The version nobody wants any more is the engine's to stop.
     await second.stop('1.0.0');
-    expect(second.versions()).toEqual(['2.0.0']);
-    expect(lines(path.join(state, 'stops.log'))).toEqual([`web 1.0.0 ${before[0]?.split(' ')[1]} 0`]);
-    await second.close({ stopInstances: true });
+
+    expect(second.versions()).toEqual([]);
+    expect(lines(path.join(state, 'stops.log'))).toEqual([`web 1.0.0 ${address} 0`]);
     expect(startedPids(state).filter(isAlive)).toEqual([]);
   });
 
@@ -388,26 +292,6 @@ describe('HooksFleet', () => {
 
     expect(only(fleet, '2.0.0').state).toBe('ready');
     expect(startedPids(state).filter(isAlive)).toHaveLength(1);
-  });
-
-  it('marks an instance unhealthy when its app stops answering, and leaves it so', async () => {
-    const state = newState();
-    const fleet = makeFleet(state);
-    await fleet.start();
-    await fleet.ensure('2.0.0', 1, STABLE);
-    await waitFor('ready', allIn(fleet, '2.0.0', 'ready', 1), fleet);
-    const instance = only(fleet, '2.0.0');
-
-    process.kill(pidAt(state, instance.address), 'SIGKILL');
-    await waitFor('unhealthy', () => instance.state === 'unhealthy', fleet);
-    await fleet.ensure('2.0.0', 1, STABLE);
-    await sleep(QUIET_PERIOD_MS);
-
-    expect(instance.state).toBe('unhealthy');
-    expect(instance.healthFailures).toBeGreaterThanOrEqual(UNHEALTHY_AFTER);
-    expect(instance.lastError).toMatch(/^GET \/healthz: /);
-    expect(fleet.readyAddresses('2.0.0')).toEqual([]);
-    expect(startedPids(state)).toHaveLength(1);
   });
 
   it('shows a canary whose start hook fails as exited, with the exit code and stderr', async () => {

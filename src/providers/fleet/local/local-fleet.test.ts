@@ -1,97 +1,97 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InputError } from '../../../errors.js';
+import type { InstanceRecord } from '../../../store/types.js';
+import {
+  allIn,
+  CANARY,
+  faultsEnv,
+  get,
+  isAlive,
+  killLeftovers,
+  only,
+  QUIET_PERIOD_MS,
+  SAMPLE_APP,
+  sleep,
+  STABLE,
+  waitFor,
+} from '../../../../test/support/fleet.js';
+import {
+  CONTRACT_HEALTH,
+  CONTRACT_SERVICE,
+  CONTRACT_STOP_TIMEOUT_MS,
+  runFleetContract,
+} from '../fleet.case.js';
 import type { Drainer, Instance } from '../types.js';
 import { LocalFleet, type LocalFleetOptions } from './local-fleet.js';
 import { MemoryInstanceRecordStore } from './memory-records.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const SAMPLE_APP = path.join(REPO_ROOT, 'examples/app/server.js');
+const REPO_ROOT = path.dirname(path.dirname(path.dirname(SAMPLE_APP)));
 const APP_COMMAND = [process.execPath, SAMPLE_APP];
 const MISSING_COMMAND = 'shipcheck-test-no-such-command';
-const HEALTH_INTERVAL_MS = 100;
-const UNHEALTHY_AFTER = 3;
-const WAIT_TIMEOUT_MS = 15_000;
-const WAIT_POLL_MS = 20;
-/** Only used to show that something does not happen: several health ticks and restart backoffs. */
-const QUIET_PERIOD_MS = 500;
-const STABLE = { restartOnExit: true };
-const CANARY = { restartOnExit: false };
 
-const fleets: LocalFleet[] = [];
-const pids = new Set<number>();
-const tempDirs: string[] = [];
+/** Instance records in memory that also remember every pid saved: what the tests clean up after. */
+class PidRecordingStore extends MemoryInstanceRecordStore {
+  readonly pids: number[] = [];
 
-function track(fleet: LocalFleet): void {
-  for (const instance of fleet.instances()) if (instance.pid !== undefined) pids.add(instance.pid);
+  override async saveInstance(record: InstanceRecord): Promise<void> {
+    if (record.pid > 0 && !this.pids.includes(record.pid)) this.pids.push(record.pid);
+    await super.saveInstance(record);
+  }
 }
 
-function makeFleet(overrides: Partial<LocalFleetOptions> = {}): LocalFleet {
-  const logDir = overrides.logDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-local-fleet-'));
-  tempDirs.push(logDir);
-  const fleet = new LocalFleet({
-    service: 'web',
+/** A local fleet of the sample app; the contract's health and stop timeout, with quick restarts. */
+function localFleet(
+  logDir: string,
+  records: PidRecordingStore,
+  overrides: Partial<LocalFleetOptions> = {},
+): LocalFleet {
+  return new LocalFleet({
+    service: CONTRACT_SERVICE,
     command: APP_COMMAND,
     cwd: REPO_ROOT,
     env: {},
-    stopTimeoutMs: 2_000,
-    health: {
-      path: '/healthz',
-      intervalMs: HEALTH_INTERVAL_MS,
-      timeoutMs: 500,
-      unhealthyAfter: UNHEALTHY_AFTER,
-    },
+    stopTimeoutMs: CONTRACT_STOP_TIMEOUT_MS,
+    health: CONTRACT_HEALTH,
     logDir,
-    records: new MemoryInstanceRecordStore(),
+    records,
     restartBackoff: { initialMs: 50, maxMs: 200 },
     ...overrides,
   });
+}
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-local-fleet-'));
+}
+
+runFleetContract('local', () => {
+  const logDir = tempDir();
+  const records = new PidRecordingStore();
+  return {
+    fleet: (options = {}) =>
+      localFleet(logDir, records, { drainer: options.drainer, env: options.env ?? {} }),
+    pidOf: (instance) => pidOf(instance),
+    startedPids: () => [...records.pids],
+    dispose: () => fs.rmSync(logDir, { recursive: true, force: true }),
+  };
+});
+
+const fleets: LocalFleet[] = [];
+const recordStores: PidRecordingStore[] = [];
+const tempDirs: string[] = [];
+
+/** A local fleet closed (its instances stopped) after the test; records passed in must remember pids. */
+function makeFleet(
+  overrides: Partial<Omit<LocalFleetOptions, 'records'>> & { records?: PidRecordingStore } = {},
+): LocalFleet {
+  const logDir = overrides.logDir ?? tempDir();
+  tempDirs.push(logDir);
+  const records = overrides.records ?? new PidRecordingStore();
+  recordStores.push(records);
+  const fleet = localFleet(logDir, records, { ...overrides, logDir, records });
   fleets.push(fleet);
   return fleet;
-}
-
-function faults(byVersion: Record<string, object>): Record<string, string> {
-  return { SAMPLE_FAULTS: JSON.stringify(byVersion) };
-}
-
-/** Polls `condition` until it holds, failing with `what` after a generous bound. */
-async function waitFor(what: string, condition: () => boolean, fleet?: LocalFleet): Promise<void> {
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
-  for (;;) {
-    if (fleet) track(fleet);
-    if (condition()) return;
-    if (Date.now() > deadline) {
-      const state = fleet?.instances().map((i) => `${i.id}=${i.state} (${i.lastError ?? ''})`);
-      throw new Error(`timed out waiting for ${what}; instances: ${state?.join(', ') ?? 'n/a'}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function allIn(fleet: LocalFleet, version: string, state: Instance['state'], count: number): () => boolean {
-  return () => {
-    const instances = fleet.instances(version);
-    return instances.length === count && instances.every((i) => i.state === state);
-  };
-}
-
-function only(fleet: LocalFleet, version: string): Instance {
-  const [instance, ...rest] = fleet.instances(version);
-  if (!instance || rest.length > 0) throw new Error(`expected one instance of ${version}`);
-  return instance;
 }
 
 function pidOf(instance: Instance): number {
@@ -99,64 +99,33 @@ function pidOf(instance: Instance): number {
   return instance.pid;
 }
 
-function get(address: string, urlPath = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`http://${address}${urlPath}`, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-  });
-}
-
 afterEach(async () => {
-  for (const fleet of fleets.splice(0)) {
-    track(fleet);
-    await fleet.close({ stopInstances: true });
-  }
+  for (const fleet of fleets.splice(0)) await fleet.close({ stopInstances: true });
   // Safety net for a test that failed half-way: nothing it started may outlive it.
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  pids.clear();
+  for (const records of recordStores.splice(0)) killLeftovers(records.pids);
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('LocalFleet', () => {
-  it('starts instances that become ready with their own port, version and index', async () => {
+  it('writes the output of each instance to its own log file', async () => {
     const fleet = makeFleet();
     await fleet.start();
-    await fleet.ensure('v1', 3, STABLE);
-    await waitFor('3 ready instances', allIn(fleet, 'v1', 'ready', 3), fleet);
+    await fleet.ensure('v1', 2, STABLE);
+    await waitFor('2 ready instances', allIn(fleet, 'v1', 'ready', 2), fleet);
 
     const instances = fleet.instances('v1');
-    expect(instances.map((i) => i.index)).toEqual([0, 1, 2]);
-    expect(new Set(instances.map((i) => i.address)).size).toBe(3);
-    expect(fleet.versions()).toEqual(['v1']);
-    expect(fleet.readyAddresses('v1')).toEqual(instances.map((i) => i.address));
+    expect(new Set(instances.map((i) => i.logFile)).size).toBe(2);
     for (const instance of instances) {
-      expect(instance.id).toBe(`web-v1-${instance.index}`);
-      const res = await get(instance.address);
-      expect(res.status).toBe(200);
-      expect(JSON.parse(res.body)).toEqual({ version: 'v1', instance: String(instance.index) });
-      expect(instance.logFile).toBeDefined();
       const log = fs.readFileSync(instance.logFile ?? '', 'utf8');
       expect(log).toContain(`listening on ${instance.address.split(':')[1]} version v1`);
     }
   });
 
-  it('records each instance with its pid and process start time', async () => {
-    const records = new MemoryInstanceRecordStore();
+  it('records each instance with its pid and process start time, and deletes the record once stopped', async () => {
+    const records = new PidRecordingStore();
     const fleet = makeFleet({ records });
     await fleet.start();
     await fleet.ensure('v1', 2, STABLE);
-    track(fleet);
 
     const saved = await records.listInstances('web');
     expect(saved.map((r) => r.id).sort()).toEqual(['web-v1-0', 'web-v1-1']);
@@ -166,10 +135,13 @@ describe('LocalFleet', () => {
       expect(record.pidStartTime).toMatch(/^\d+$/);
       expect(`127.0.0.1:${record.port}`).toBe(instance?.address);
     }
+
+    await fleet.stop('v1');
+    expect(await records.listInstances('web')).toEqual([]);
   });
 
   it('restarts a stable instance that crashes', async () => {
-    const fleet = makeFleet({ env: faults({ v1: { crashAfterMs: 300 } }) });
+    const fleet = makeFleet({ env: faultsEnv({ v1: { crashAfterMs: 300 } }) });
     await fleet.start();
     await fleet.ensure('v1', 1, STABLE);
     const instance = only(fleet, 'v1');
@@ -185,13 +157,13 @@ describe('LocalFleet', () => {
   });
 
   it('leaves a crashed canary exited, with its exit code and last log line', async () => {
-    const fleet = makeFleet({ env: faults({ v2: { crashAfterMs: 200 } }) });
+    const fleet = makeFleet({ env: faultsEnv({ v2: { crashAfterMs: 200 } }) });
     await fleet.start();
     await fleet.ensure('v2', 1, CANARY);
     const instance = only(fleet, 'v2');
 
     await waitFor('the canary to exit', () => instance.state === 'exited', fleet);
-    await new Promise((resolve) => setTimeout(resolve, QUIET_PERIOD_MS));
+    await sleep(QUIET_PERIOD_MS);
 
     expect(instance.state).toBe('exited');
     expect(instance.exitCode).toBe(1);
@@ -201,29 +173,18 @@ describe('LocalFleet', () => {
     expect(fleet.readyAddresses('v2')).toEqual([]);
   });
 
-  it('marks a ready instance unhealthy after unhealthyAfter failed checks', async () => {
-    const fleet = makeFleet({ env: faults({ v1: { unhealthyAfterMs: 1_500 } }) });
-    await fleet.start();
-    await fleet.ensure('v1', 1, STABLE);
-    const instance = only(fleet, 'v1');
-
-    await waitFor('ready', () => instance.state === 'ready', fleet);
-    await waitFor('unhealthy', () => instance.state === 'unhealthy', fleet);
-
-    expect(instance.healthFailures).toBeGreaterThanOrEqual(UNHEALTHY_AFTER);
-    expect(instance.failedChecks).toBeGreaterThanOrEqual(UNHEALTHY_AFTER);
-    expect(instance.lastError).toBe('GET /healthz: 503');
-    expect(fleet.readyAddresses('v1')).toEqual([]);
-  });
-
   it('keeps a never-healthy instance starting, with the failure as lastError', async () => {
-    const fleet = makeFleet({ env: faults({ v1: { neverHealthy: true } }) });
+    const fleet = makeFleet({ env: faultsEnv({ v1: { neverHealthy: true } }) });
     await fleet.start();
     await fleet.ensure('v1', 1, CANARY);
     const instance = only(fleet, 'v1');
 
     await waitFor('a 503 health answer', () => instance.lastError === 'GET /healthz: 503', fleet);
-    await waitFor('several failed checks', () => instance.healthFailures > UNHEALTHY_AFTER, fleet);
+    await waitFor(
+      'several failed checks',
+      () => instance.healthFailures > CONTRACT_HEALTH.unhealthyAfter,
+      fleet,
+    );
 
     expect(instance.state).toBe('starting');
     // Refusals while starting are judged by fleet.startTimeout, not counted for the health trigger.
@@ -268,11 +229,6 @@ describe('LocalFleet', () => {
     expect(instance.lastError).toContain(`cwd ${cwd} does not exist`);
   });
 
-  it('rejects a negative instance count', async () => {
-    const fleet = makeFleet();
-    await expect(fleet.ensure('v1', -1, STABLE)).rejects.toBeInstanceOf(InputError);
-  });
-
   it('keeps retrying a missing command of a stable version without failing', async () => {
     const fleet = makeFleet({ command: [MISSING_COMMAND] });
     await fleet.start();
@@ -282,75 +238,6 @@ describe('LocalFleet', () => {
     await waitFor('two restarts', () => instance.restarts >= 2);
 
     expect(instance.lastError).toContain('ENOENT');
-  });
-
-  it('is idempotent: ensuring 3 instances five times starts 3 processes', async () => {
-    const records = new MemoryInstanceRecordStore();
-    const fleet = makeFleet({ records });
-    await fleet.start();
-    await Promise.all([1, 2, 3].map(() => fleet.ensure('v1', 3, STABLE)));
-    await fleet.ensure('v1', 3, STABLE);
-    await fleet.ensure('v1', 3, STABLE);
-    track(fleet);
-
-    const instances = fleet.instances('v1');
-    expect(instances).toHaveLength(3);
-    expect(new Set(instances.map(pidOf)).size).toBe(3);
-    expect(await records.listInstances('web')).toHaveLength(3);
-    await waitFor('3 ready instances', allIn(fleet, 'v1', 'ready', 3), fleet);
-  });
-
-  it('scales down by stopping the highest index', async () => {
-    const fleet = makeFleet();
-    await fleet.start();
-    await fleet.ensure('v1', 3, STABLE);
-    await waitFor('3 ready instances', allIn(fleet, 'v1', 'ready', 3), fleet);
-    const before = fleet.instances('v1').map(pidOf);
-
-    await fleet.ensure('v1', 2, STABLE);
-
-    const after = fleet.instances('v1');
-    expect(after.map((i) => i.index)).toEqual([0, 1]);
-    expect(after.map(pidOf)).toEqual(before.slice(0, 2));
-    expect(isAlive(before[2] ?? 0)).toBe(false);
-  });
-
-  it('drains an instance before stopping it, then forgets it', async () => {
-    let release: () => void = () => {};
-    const drained = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const drainCalls: { address: string; timeoutMs: number }[] = [];
-    const drainer: Drainer = {
-      drain: (address, timeoutMs) => {
-        drainCalls.push({ address, timeoutMs });
-        return drained;
-      },
-    };
-    const records = new MemoryInstanceRecordStore();
-    const fleet = makeFleet({ drainer, records });
-    await fleet.start();
-    await fleet.ensure('v1', 1, STABLE);
-    const instance = only(fleet, 'v1');
-    await waitFor('ready', () => instance.state === 'ready', fleet);
-    const pid = pidOf(instance);
-
-    const stopping = fleet.stop('v1');
-    await waitFor('the drain call', () => drainCalls.length === 1);
-
-    expect(drainCalls[0]).toEqual({ address: instance.address, timeoutMs: 2_000 });
-    expect(instance.state).toBe('stopping');
-    expect(fleet.readyAddresses('v1')).toEqual([]);
-    expect(isAlive(pid)).toBe(true);
-
-    release();
-    await stopping;
-
-    expect(() => process.kill(pid, 0)).toThrow();
-    expect(fleet.instances()).toEqual([]);
-    expect(fleet.versions()).toEqual([]);
-    expect(await records.listInstances('web')).toEqual([]);
-    await fleet.stop('v1');
   });
 
   it('stops one version without waiting for another that is draining', async () => {
@@ -382,38 +269,8 @@ describe('LocalFleet', () => {
     expect(isAlive(v1Pid)).toBe(false);
   });
 
-  it('adopts instances left running by a previous controller', async () => {
-    const records = new MemoryInstanceRecordStore();
-    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-local-fleet-'));
-    const first = makeFleet({ records, logDir });
-    await first.start();
-    await first.ensure('v1', 2, STABLE);
-    await waitFor('2 ready instances', allIn(first, 'v1', 'ready', 2), first);
-    const pidsBefore = first.instances('v1').map(pidOf);
-    const addressesBefore = first.instances('v1').map((i) => i.address);
-
-    await first.close({ stopInstances: false });
-    expect(pidsBefore.every(isAlive)).toBe(true);
-
-    const second = makeFleet({ records, logDir });
-    await second.start();
-    expect(second.instances('v1').map(pidOf)).toEqual(pidsBefore);
-    expect(second.instances('v1').map((i) => i.address)).toEqual(addressesBefore);
-    await waitFor('adopted instances ready', allIn(second, 'v1', 'ready', 2), second);
-
-    await second.ensure('v1', 2, STABLE);
-    expect(second.instances('v1').map(pidOf)).toEqual(pidsBefore);
-    expect((await records.listInstances('web')).map((r) => r.pid).sort()).toEqual([...pidsBefore].sort());
-
-    await second.stop('v1');
-    // Stopped means dead, possibly still a zombie for a moment: reaping is the parent's job, and in this
-    // test the parent is this very process (the first fleet spawned them), not init as after a real crash.
-    await waitFor('the adopted processes to be reaped', () => !pidsBefore.some(isAlive));
-    expect(await records.listInstances('web')).toEqual([]);
-  });
-
   it('notices an adopted instance that dies and restarts it', async () => {
-    const records = new MemoryInstanceRecordStore();
+    const records = new PidRecordingStore();
     const first = makeFleet({ records });
     await first.start();
     await first.ensure('v1', 1, STABLE);
@@ -431,7 +288,7 @@ describe('LocalFleet', () => {
   });
 
   it('forgets records whose process is gone', async () => {
-    const records = new MemoryInstanceRecordStore();
+    const records = new PidRecordingStore();
     await records.saveInstance({
       id: 'web-v0-0',
       service: 'web',
@@ -448,24 +305,11 @@ describe('LocalFleet', () => {
     expect(fleet.instances()).toEqual([]);
     expect(await records.listInstances('web')).toEqual([]);
   });
-
-  it('stops every instance on close({stopInstances: true})', async () => {
-    const fleet = makeFleet();
-    await fleet.start();
-    await fleet.ensure('v1', 2, STABLE);
-    await fleet.ensure('v2', 1, CANARY);
-    const all = fleet.instances().map(pidOf);
-
-    await fleet.close({ stopInstances: true });
-
-    expect(all.some(isAlive)).toBe(false);
-    await expect(fleet.ensure('v1', 1, STABLE)).rejects.toThrow(/closed/);
-  });
 });
 
 describe('sample app', () => {
   it('fails exactly every 5th request at errorRate 0.2 and logs each failure', async () => {
-    const fleet = makeFleet({ env: faults({ v3: { errorRate: 0.2, logErrors: true } }) });
+    const fleet = makeFleet({ env: faultsEnv({ v3: { errorRate: 0.2, logErrors: true } }) });
     await fleet.start();
     await fleet.ensure('v3', 1, CANARY);
     const instance = only(fleet, 'v3');

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../util/clock.js';
-import { BuiltinMetricSource } from './builtin-metric-source.js';
 import { RequestMetrics } from './request-metrics.js';
 
 const SECOND = 1000;
@@ -178,15 +177,5 @@ describe('RequestMetrics', () => {
     expect(versions).toContain('v39');
     expect(versions).not.toContain('v1');
     expect(metrics.window('v0', 10 * MINUTE).requests).toBe(41);
-  });
-});
-
-describe('BuiltinMetricSource', () => {
-  it('answers from the request metrics', async () => {
-    const metrics = new RequestMetrics({ clock: alignedClock() });
-    metrics.record('v1', 503, 12);
-    const source = new BuiltinMetricSource(metrics);
-    expect(source.type).toBe('builtin');
-    await expect(source.window('v1', MINUTE)).resolves.toMatchObject({ requests: 1, errors: 1 });
   });
 });

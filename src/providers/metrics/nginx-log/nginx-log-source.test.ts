@@ -22,6 +22,7 @@ import { measureMetric } from '../../../analysis/triggers.js';
 import { ManualClock } from '../../../util/clock.js';
 import { freePort } from '../../../util/net.js';
 import { LOG_FORMAT } from './access-log-line.js';
+import { runMetricSourceContract, TrafficApp } from '../metric-source.case.js';
 import { NginxLogMetricSource } from './nginx-log-source.js';
 
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
@@ -38,6 +39,8 @@ const SHORT_WINDOW_MS = 10_000;
 const ERROR_RATE_LIMIT = 0.05;
 /** Over the source's 64 KiB line limit. */
 const HUGE_LINE_CHARS = 70_000;
+/** The version of the metric source contract's traffic app behind nginx's `/contract/`. */
+const CONTRACT_VERSION = 'v3';
 
 describe('NginxLogMetricSource on a plain file', () => {
   it('starts at the end, keeps partial lines and reports an unreadable log', async () => {
@@ -180,8 +183,11 @@ describe.skipIf(!HAS_NGINX)(
     let port = 0;
     let nginx: TestNginx | undefined;
     let source: NginxLogMetricSource;
+    let app: TrafficApp | undefined;
 
     beforeAll(async () => {
+      app = await TrafficApp.start();
+      versionByAddress.set(app.address, CONTRACT_VERSION);
       for (const version of ['v1', 'v2']) {
         const server = http.createServer((req, res) => {
           if (req.url === '/fail') res.statusCode = 500;
@@ -197,7 +203,8 @@ describe.skipIf(!HAS_NGINX)(
       tmp = mkdtempSync(path.join(os.tmpdir(), 'shipcheck-nginx-log-'));
       nginx = await startNginx(tmp, {
         locations: `location /v1/ { proxy_pass http://${upstreamOf.v1}/; }
-    location /v2/ { proxy_pass http://${upstreamOf.v2}/; }`,
+    location /v2/ { proxy_pass http://${upstreamOf.v2}/; }
+    location /contract/ { proxy_pass http://${app.address}/; }`,
       });
       ({ port, accessLog } = nginx);
       await waitFor(async () => (await get(port, '/v1/').catch(() => undefined)) === 200);
@@ -212,6 +219,7 @@ describe.skipIf(!HAS_NGINX)(
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
       }
+      await app?.close();
       if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
     });
 
@@ -228,6 +236,29 @@ describe.skipIf(!HAS_NGINX)(
       expect(v2).toMatchObject({ requests: 5, errors: 3, byClass: { '2xx': 2, '5xx': 3 } });
       expect(v2.p99).toBeGreaterThanOrEqual(SLOW_MS * 0.95);
       expect(v1.p50).toBeLessThan(SLOW_MS);
+    });
+
+    // Before the rotation below: its reopened log is not writable by nginx's workers in this setup, so
+    // later requests still land in the rotated file.
+    runMetricSourceContract('nginx-log', {
+      harness: () => ({
+        source,
+        url: `http://127.0.0.1:${port}/contract/`,
+        version: CONTRACT_VERSION,
+        settle: (requests) =>
+          waitFor(async () => {
+            await source.poll();
+            return (await source.window(CONTRACT_VERSION, WINDOW_MS)).requests >= requests;
+          }),
+      }),
+      // A directory where the access log should be: the file cannot be read.
+      unreachable: async () => {
+        const unreadable = mkdtempSync(path.join(tmp, 'access.log-'));
+        const broken = new NginxLogMetricSource({ accessLog: unreadable, versionOf: () => CONTRACT_VERSION });
+        await broken.start();
+        await broken.poll();
+        return broken;
+      },
     });
 
     it('survives truncation and rotation of the log', async () => {

@@ -1,11 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../../errors.js';
+import {
+  hasPrometheus,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../../../../test/support/prometheus.js';
+import { runMetricSourceContract, TrafficApp } from '../metric-source.case.js';
 import type { WindowStats } from '../types.js';
 import { PrometheusMetricSource, renderQuery } from './prometheus-metric-source.js';
 import { prometheusTargets } from './prometheus-sd.js';
@@ -198,16 +200,14 @@ describe('PrometheusMetricSource over real HTTP failures', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Against a real Prometheus scraping two real app servers found through HTTP service discovery.
+// Against one real Prometheus, shared by the tests below: it scrapes two real app servers of `web`
+// found through HTTP service discovery, and the metric source contract's traffic app.
 
-const PROMETHEUS_BIN = 'prometheus';
-const HAS_PROMETHEUS = spawnSync(PROMETHEUS_BIN, ['--version'], { stdio: 'ignore' }).status === 0;
+const HAS_PROMETHEUS = hasPrometheus();
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
 const MISSING_REASON =
   'SKIPPED: no `prometheus` binary on PATH (install it with `apt-get install prometheus`; ' +
   'set SHIPCHECK_REQUIRE_REAL=1 to make this a failure)';
-
-if (!HAS_PROMETHEUS && !REQUIRE_REAL) console.warn(`prometheus-metric-source.test.ts: ${MISSING_REASON}`);
 
 /** Histogram bounds in seconds, the usual client-library defaults. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -215,11 +215,13 @@ const TRAFFIC_TICK_MS = 100;
 const REQUESTS_PER_TICK = 10;
 /** Enough requests that rounding `errors` moves the error rate by at most 0.25%. */
 const ENOUGH_REQUESTS = 200;
-const PROMETHEUS_READY_TIMEOUT_MS = 15 * SECOND;
 const SCRAPED_TIMEOUT_MS = 20 * SECOND;
 const POLL_MS = 250;
-const PROMETHEUS_STOP_TIMEOUT_MS = 5 * SECOND;
-const LOG_TAIL_CHARS = 4000;
+/** Scrape, evaluation and service discovery interval of the test's Prometheus. */
+const SCRAPE_INTERVAL = '1s';
+/** The contract's traffic app, as Prometheus labels it through service discovery. */
+const CONTRACT_SERVICE = 'contract';
+const CONTRACT_VERSION = 'v1';
 
 /** An app's `/metrics`: a request counter by status code and a latency histogram, in text format. */
 class AppMetrics {
@@ -269,8 +271,33 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Polls `check` until it holds, failing with `what` and Prometheus's log after SCRAPED_TIMEOUT_MS. */
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  prometheus: RunningPrometheus,
+): Promise<void> {
+  const deadline = Date.now() + SCRAPED_TIMEOUT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${prometheus.log()}`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** The contract app's request counter as last scraped, or undefined before its first scrape. */
+async function scrapedRequests(prometheus: RunningPrometheus): Promise<number | undefined> {
+  const promql = `sum(http_requests_total{service="${CONTRACT_SERVICE}",version="${CONTRACT_VERSION}"})`;
+  const answer = (await (
+    await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(promql)}`)
+  ).json()) as {
+    data: { result: { value: [number, string] }[] };
+  };
+  const sample = answer.data.result[0];
+  return sample === undefined ? undefined : Number(sample.value[1]);
+}
+
 // A missing binary is a loud warning, or a failure when a real Prometheus is required.
-if (!HAS_PROMETHEUS && !REQUIRE_REAL) console.warn(MISSING_REASON);
+if (!HAS_PROMETHEUS && !REQUIRE_REAL) console.warn(`prometheus-metric-source.test.ts: ${MISSING_REASON}`);
 describe.runIf(!HAS_PROMETHEUS && REQUIRE_REAL)(
   'PrometheusMetricSource against a real Prometheus (required)',
   () => {
@@ -282,18 +309,13 @@ describe.runIf(!HAS_PROMETHEUS && REQUIRE_REAL)(
   },
 );
 
-describe.runIf(HAS_PROMETHEUS)('PrometheusMetricSource against a real Prometheus', () => {
+describe.runIf(HAS_PROMETHEUS)('against a real Prometheus', () => {
   const good = new AppMetrics(SERVICE, 'v1');
   const bad = new AppMetrics(SERVICE, 'v2');
   const servers: http.Server[] = [];
   let traffic: ReturnType<typeof setInterval> | undefined;
-  let prometheus: ChildProcess | undefined;
-  let prometheusExit: Promise<void> | undefined;
-  let dir: string | undefined;
-  let log = '';
-  let promUrl = '';
-  let v1: WindowStats;
-  let v2: WindowStats;
+  let app: TrafficApp | undefined;
+  let prometheus: RunningPrometheus | undefined;
 
   beforeAll(async () => {
     // Given a good v1 (all 200 in 20 ms) and a bad v2 (every fifth request a 500 taking 2 s)...
@@ -308,6 +330,7 @@ describe.runIf(HAS_PROMETHEUS)('PrometheusMetricSource against a real Prometheus
     const badServer = metricsServer(bad);
     servers.push(goodServer, badServer);
     const [goodAddress, badAddress] = await Promise.all([listen(goodServer), listen(badServer)]);
+    app = await TrafficApp.start();
 
     // ...found by Prometheus through shipcheck's HTTP SD output, with one exited canary left out.
     const targets = prometheusTargets([
@@ -322,137 +345,114 @@ describe.runIf(HAS_PROMETHEUS)('PrometheusMetricSource against a real Prometheus
           { address: `127.0.0.1:${await freePort()}`, version: 'v2', state: 'exited' },
         ],
       },
+      {
+        service: CONTRACT_SERVICE,
+        environment: null,
+        stable: CONTRACT_VERSION,
+        canary: undefined,
+        instances: [{ address: app.address, version: CONTRACT_VERSION, state: 'ready' }],
+      },
     ]);
     const sd = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(targets));
     });
     servers.push(sd);
     const sdAddress = await listen(sd);
-
-    dir = await mkdtemp(join(tmpdir(), 'shipcheck-prometheus-'));
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    const config = [
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: shipcheck',
-      '    http_sd_configs:',
-      `      - url: http://${sdAddress}/api/v1/sd/prometheus`,
-      '        refresh_interval: 1s',
-      '',
-    ].join('\n');
-    await writeFile(join(dir, 'prometheus.yml'), config);
-    const child = spawn(
-      PROMETHEUS_BIN,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    prometheus = await startPrometheus({
+      port: await freePort(),
+      sdUrls: [`http://${sdAddress}/api/v1/sd/prometheus`],
+      interval: SCRAPE_INTERVAL,
+    });
+    // The contract's traffic must start after a scrape at zero, or rate() would miss its beginning.
+    const running = prometheus;
+    await waitFor(
+      'a scrape of the contract app',
+      async () => (await scrapedRequests(running)) === 0,
+      running,
     );
-    prometheus = child;
-    prometheusExit = new Promise((resolve) => child.once('exit', () => resolve()));
-    const keepTail = (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-LOG_TAIL_CHARS);
-    };
-    child.stdout.on('data', keepTail);
-    child.stderr.on('data', keepTail);
-
-    const readyBy = Date.now() + PROMETHEUS_READY_TIMEOUT_MS;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
-      const ready = await fetch(`${promUrl}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > readyBy) throw new Error(`prometheus not ready after 15s:\n${log}`);
-      await sleep(POLL_MS);
-    }
-
-    // When Prometheus has scraped enough of both versions...
-    const metrics = source(promUrl);
-    const scrapedBy = Date.now() + SCRAPED_TIMEOUT_MS;
-    for (;;) {
-      [v1, v2] = await Promise.all([metrics.window('v1', WINDOW_MS), metrics.window('v2', WINDOW_MS)]);
-      if (v1.requests >= ENOUGH_REQUESTS && v2.requests >= ENOUGH_REQUESTS) break;
-      if (Date.now() > scrapedBy) {
-        throw new Error(`only ${v1.requests}/${v2.requests} requests seen after 20s:\n${log}`);
-      }
-      await sleep(POLL_MS);
-    }
   });
 
   afterAll(async () => {
     clearInterval(traffic);
-    if (prometheus?.pid !== undefined && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      const stopped = await Promise.race([
-        prometheusExit,
-        sleep(PROMETHEUS_STOP_TIMEOUT_MS).then(() => 'late'),
-      ]);
-      if (stopped === 'late') {
-        prometheus.kill('SIGKILL');
-        await prometheusExit;
-      }
-    }
+    await prometheus?.stop();
     await Promise.all(servers.map(close));
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await app?.close();
   });
 
-  it('then reads v2 error rate as 20% and v1 as 0%', () => {
-    expect(Math.abs(v2.errors / v2.requests - 0.2)).toBeLessThan(0.01);
-    expect(v2.byClass).toEqual({ '5xx': v2.errors, total: v2.requests });
-    expect(v1.errors).toBe(0);
-    expect(v1.rps).toBeGreaterThan(0);
-  });
+  describe('PrometheusMetricSource against a real Prometheus', () => {
+    let v1: WindowStats;
+    let v2: WindowStats;
 
-  it('then reads v2 p99 in seconds territory, well above v1', () => {
-    expect(v1.p99).toBeGreaterThan(0);
-    expect(v1.p99).toBeLessThan(50);
-    expect(v2.p99).toBeGreaterThan(1000);
-    expect(v2.p99!).toBeGreaterThan(v1.p99!);
-    expect(v2.p50).toBeLessThan(v2.p99!);
-  });
-
-  it('then carries the SD labels on the scraped series, without the exited instance', async () => {
-    const answer = (await (
-      await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('up{role="canary"}')}`)
-    ).json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-    expect(answer.data.result).toHaveLength(1);
-    expect(answer.data.result[0]!.metric).toMatchObject({
-      service: SERVICE,
-      version: 'v2',
-      role: 'canary',
-      environment: 'test',
+    beforeAll(async () => {
+      // When Prometheus has scraped enough of both versions...
+      const metrics = source(prometheus!.url);
+      await waitFor(
+        `${ENOUGH_REQUESTS} requests of v1 and v2`,
+        async () => {
+          [v1, v2] = await Promise.all([metrics.window('v1', WINDOW_MS), metrics.window('v2', WINDOW_MS)]);
+          return v1.requests >= ENOUGH_REQUESTS && v2.requests >= ENOUGH_REQUESTS;
+        },
+        prometheus!,
+      );
     });
-    expect(answer.data.result[0]!.value[1]).toBe('1');
-  });
 
-  it('then reads an unknown version as zero requests', async () => {
-    await expect(source(promUrl).window('nope', WINDOW_MS)).resolves.toEqual({
-      requests: 0,
-      errors: 0,
-      byClass: { '5xx': 0, total: 0 },
-      p50: undefined,
-      p90: undefined,
-      p99: undefined,
-      rps: 0,
+    it('then reads v2 error rate as 20% and v1 as 0%', () => {
+      expect(Math.abs(v2.errors / v2.requests - 0.2)).toBeLessThan(0.01);
+      expect(v2.byClass).toEqual({ '5xx': v2.errors, total: v2.requests });
+      expect(v1.errors).toBe(0);
+      expect(v1.rps).toBeGreaterThan(0);
+    });
+
+    it('then reads v2 p99 in seconds territory, well above v1', () => {
+      expect(v1.p99).toBeGreaterThan(0);
+      expect(v1.p99).toBeLessThan(50);
+      expect(v2.p99).toBeGreaterThan(1000);
+      expect(v2.p99!).toBeGreaterThan(v1.p99!);
+      expect(v2.p50).toBeLessThan(v2.p99!);
+    });
+
+    it('then carries the SD labels on the scraped series, without the exited instance', async () => {
+      const answer = (await (
+        await fetch(`${prometheus!.url}/api/v1/query?query=${encodeURIComponent('up{role="canary"}')}`)
+      ).json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+      expect(answer.data.result).toHaveLength(1);
+      expect(answer.data.result[0]!.metric).toMatchObject({
+        service: SERVICE,
+        version: 'v2',
+        role: 'canary',
+        environment: 'test',
+      });
+      expect(answer.data.result[0]!.value[1]).toBe('1');
+    });
+
+    it('then throws on a query Prometheus rejects and on one that finds no series', async () => {
+      const broken = source(prometheus!.url, {
+        queries: { requests: 'sum(rate(http_requests_total[{{window}}]' },
+      });
+      await expect(broken.window('v1', WINDOW_MS)).rejects.toThrow(
+        /Prometheus rejected the requests query \(HTTP 400, bad_data\)/,
+      );
+      const typo = source(prometheus!.url, {
+        queries: { requests: 'sum(increase(http_request_total[{{window}}]))' },
+      });
+      await expect(typo.window('v1', WINDOW_MS)).rejects.toThrow(
+        /requests query for web v1 returned no series/,
+      );
     });
   });
 
-  it('then throws on a query Prometheus rejects and on one that finds no series', async () => {
-    const broken = source(promUrl, { queries: { requests: 'sum(rate(http_requests_total[{{window}}]' } });
-    await expect(broken.window('v1', WINDOW_MS)).rejects.toThrow(
-      /Prometheus rejected the requests query \(HTTP 400, bad_data\)/,
-    );
-    const typo = source(promUrl, { queries: { requests: 'sum(increase(http_request_total[{{window}}]))' } });
-    await expect(typo.window('v1', WINDOW_MS)).rejects.toThrow(
-      /requests query for web v1 returned no series/,
-    );
+  runMetricSourceContract('prometheus', {
+    harness: () => ({
+      source: new PrometheusMetricSource({ url: prometheus!.url, service: CONTRACT_SERVICE }),
+      url: `http://${app!.address}/`,
+      version: CONTRACT_VERSION,
+      settle: (requests) =>
+        waitFor(
+          `a scrape of ${requests} requests`,
+          async () => (await scrapedRequests(prometheus!)) === requests,
+          prometheus!,
+        ),
+    }),
+    unreachable: async () => source(`http://127.0.0.1:${await freePort()}`),
   });
 });

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, ProviderError } from '../../../errors.js';
 import { NGINX_PATH, startNginx, type TestNginx } from '../../../../test/support/nginx.js';
+import { runTrafficRouterContract, VersionApps } from '../traffic-router.case.js';
 import type { Route } from '../types.js';
 import { NginxTrafficRouter, parseRouteComment, upstreamBlock } from './nginx-router.js';
 
@@ -15,11 +16,6 @@ const HAS_NGINX = NGINX_PATH !== undefined;
 const UPSTREAM_NAME = 'app';
 const START_TIMEOUT_MS = 10_000;
 const POLL_MS = 20;
-const SPLIT_REQUESTS = 2_000;
-const SPLIT_TOLERANCE_POINTS = 3;
-const LOAD_CLIENTS = 8;
-const LOAD_REQUESTS = 5_000;
-const WEIGHT_CHANGES = 20;
 
 const fixed: Record<string, string[]> = {
   v1: ['127.0.0.1:1001', '127.0.0.1:1002'],
@@ -101,8 +97,7 @@ describe.skipIf(!HAS_NGINX)(
     ? 'NginxTrafficRouter against a real nginx'
     : 'NginxTrafficRouter: SKIPPED, nginx is not installed',
   () => {
-    const servers: http.Server[] = [];
-    const addresses: Record<string, string[]> = { v1: [], v2: [] };
+    let apps: VersionApps | undefined;
     let tmp = '';
     let conf = '';
     let upstreamFile = '';
@@ -111,22 +106,16 @@ describe.skipIf(!HAS_NGINX)(
     let router: NginxTrafficRouter;
 
     beforeAll(async () => {
-      for (const version of ['v1', 'v1', 'v2', 'v2']) {
-        const server = http.createServer((_req, res) => res.end(version));
-        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-        servers.push(server);
-        addresses[version]!.push(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
-      }
+      apps = await VersionApps.start();
       tmp = mkdtempSync(path.join(os.tmpdir(), 'shipcheck-nginx-router-'));
       nginx = await startNginx(tmp, { name: UPSTREAM_NAME });
       ({ conf, upstreamFile, port } = nginx);
-      const upstreams = (version: string): readonly string[] => addresses[version] ?? [];
       router = new NginxTrafficRouter({
         upstream: UPSTREAM_NAME,
         upstreamFile,
         nginxConfig: conf,
         prefix: tmp,
-        upstreams,
+        upstreams: apps.upstreams,
       });
       await router.start();
       await router.setRoute({ stable: 'v1', canary: undefined, weight: 0 });
@@ -136,38 +125,24 @@ describe.skipIf(!HAS_NGINX)(
     afterAll(async () => {
       await router?.close();
       await nginx?.stop();
-      for (const server of servers) {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-      }
+      await apps?.close();
       if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
     });
 
-    it('sends the canary its weight of requests', async () => {
-      await router.setRoute({ stable: 'v1', canary: 'v2', weight: 10 });
-      // The reload is asynchronous: the first v2 answer shows the new workers took over.
-      await waitFor(async () => (await get(port)) === 'v2', START_TIMEOUT_MS);
-      const counts = await load(port, LOAD_CLIENTS, SPLIT_REQUESTS);
-      expect(counts.failures).toEqual([]);
-      const share = (100 * (counts.byBody.v2 ?? 0)) / SPLIT_REQUESTS;
-      expect(Math.abs(share - 10)).toBeLessThanOrEqual(SPLIT_TOLERANCE_POINTS);
-      expect(await router.currentRoute()).toEqual({ stable: 'v1', canary: 'v2', weight: 10 });
-    });
-
-    it('drops no request across weight changes under load', async () => {
-      let done = false;
-      const changes = (async () => {
-        for (let i = 0; i < WEIGHT_CHANGES; i++) {
-          await router.setRoute({ stable: 'v1', canary: 'v2', weight: (i * 37) % 101 });
-          await sleep(POLL_MS);
-        }
-        done = true;
-      })();
-      const counts = await load(port, LOAD_CLIENTS, LOAD_REQUESTS, () => done);
-      await changes;
-      expect(counts.failures).toEqual([]);
-      expect(counts.total).toBeGreaterThanOrEqual(LOAD_REQUESTS);
-      expect((counts.byBody.v1 ?? 0) + (counts.byBody.v2 ?? 0)).toBe(counts.total);
+    runTrafficRouterContract('nginx', {
+      harness: () => ({ router, address: `127.0.0.1:${port}`, apps: apps! }),
+      applyFailures: [
+        {
+          what: 'nginx -t rejects the config',
+          cause: async () => {
+            const original = readFileSync(conf, 'utf8');
+            writeFileSync(conf, original.replace(/\n}\n$/, '\n  not_a_directive on;\n}\n'));
+            return async () => writeFileSync(conf, original);
+          },
+          message:
+            /^nginx -t rejected the config .*restored the last good .*unknown directive "not_a_directive"/,
+        },
+      ],
     });
 
     it('skips the reload when the file would not change', async () => {
@@ -176,7 +151,7 @@ describe.skipIf(!HAS_NGINX)(
         upstream: UPSTREAM_NAME,
         upstreamFile,
         nginxConfig: conf,
-        upstreams: (version) => addresses[version] ?? [],
+        upstreams: apps!.upstreams,
         run: async (_cmd, args) => {
           calls.push(args);
           return { code: 0, stdout: '', stderr: '' };
@@ -185,30 +160,6 @@ describe.skipIf(!HAS_NGINX)(
       const route = (await router.currentRoute())!;
       await spy.setRoute(route);
       expect(calls).toEqual([]);
-    });
-
-    it('restores the last good file and reports nginx error when the config is broken', async () => {
-      await router.setRoute({ stable: 'v1', canary: 'v2', weight: 20 });
-      const good = readFileSync(upstreamFile, 'utf8');
-      const broken = path.join(tmp, 'broken.conf');
-      writeFileSync(
-        broken,
-        `events {}\nhttp {\n  include ${upstreamFile};\n  server { listen 127.0.0.1:${port}; location / { proxy_pass http://nowhere_defined; } }\n  not_a_directive on;\n}\n`,
-      );
-      const failing = new NginxTrafficRouter({
-        upstream: UPSTREAM_NAME,
-        upstreamFile,
-        nginxConfig: broken,
-        prefix: tmp,
-        upstreams: (version) => addresses[version] ?? [],
-      });
-      const attempt = failing.setRoute({ stable: 'v1', canary: 'v2', weight: 50 });
-      await expect(attempt).rejects.toThrow(ProviderError);
-      await expect(attempt).rejects.toThrow(/unknown directive "not_a_directive"/);
-      expect(readFileSync(upstreamFile, 'utf8')).toBe(good);
-      expect(await router.currentRoute()).toEqual({ stable: 'v1', canary: 'v2', weight: 20 });
-      // nginx still serves the last good route.
-      expect(['v1', 'v2']).toContain(await get(port));
     });
 
     it('reports a reload nginx did not act on, and restores the last good file', async () => {
@@ -229,7 +180,7 @@ describe.skipIf(!HAS_NGINX)(
           upstreamFile,
           nginxConfig: conf,
           prefix: tmp,
-          upstreams: (version) => addresses[version] ?? [],
+          upstreams: apps!.upstreams,
           reloadTimeoutMs: 1000,
         });
         const attempt = strict.setRoute({ stable: 'v1', canary: 'v2', weight: 60 });
@@ -258,37 +209,6 @@ function get(port: number): Promise<string> {
     });
     req.on('error', reject);
   });
-}
-
-interface LoadResult {
-  total: number;
-  byBody: Record<string, number>;
-  failures: string[];
-}
-
-/** `clients` concurrent loops until `requests` are done and `until()` holds. */
-async function load(
-  port: number,
-  clients: number,
-  requests: number,
-  until: () => boolean = () => true,
-): Promise<LoadResult> {
-  const result: LoadResult = { total: 0, byBody: {}, failures: [] };
-  let started = 0;
-  const client = async (): Promise<void> => {
-    while (started < requests || !until()) {
-      started++;
-      try {
-        const body = await get(port);
-        result.byBody[body] = (result.byBody[body] ?? 0) + 1;
-      } catch (err) {
-        result.failures.push((err as Error).message);
-      }
-      result.total++;
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, client));
-  return result;
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -1,6 +1,6 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cleanUpAfterEach,
   closeServer,
@@ -15,6 +15,7 @@ import { ManualClock } from '../../../util/clock.js';
 import { freePort } from '../../../util/net.js';
 import { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import { ProxyRouter, SERVED_BY_HEADER } from './proxy-router.js';
+import { runTrafficRouterContract, VersionApps } from '../traffic-router.case.js';
 
 const SERVED_BY = SERVED_BY_HEADER.toLowerCase();
 const HOUR_MS = 3_600_000;
@@ -402,5 +403,26 @@ describe('ProxyRouter', () => {
     const v2 = metrics.window('v2', HOUR_MS);
     expect(v1.requests + v2.requests).toBe(total);
     expect(v1.errors + v2.errors).toBe(0);
+  });
+});
+
+describe('ProxyRouter in front of two versions', () => {
+  let apps: VersionApps | undefined;
+  let router: ProxyRouter | undefined;
+
+  beforeAll(async () => {
+    apps = await VersionApps.start();
+    router = new ProxyRouter({ listen: '127.0.0.1:0', upstreams: apps.upstreams });
+    await router.start();
+  });
+
+  afterAll(async () => {
+    await router?.close();
+    await apps?.close();
+  });
+
+  // The proxy applies a route in memory: only an invalid route makes setRoute fail.
+  runTrafficRouterContract('proxy', {
+    harness: () => ({ router: router!, address: router!.address(), apps: apps! }),
   });
 });
