@@ -16,6 +16,7 @@ import { Engine } from './engine/engine.js';
 import { createMigrator } from './migrations/migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { Lease } from './engine/lease.js';
+import { LeaseShare } from './engine/lease-share.js';
 import { Notifier } from './notify/notifier.js';
 import { ProviderError } from './errors.js';
 import { HooksFleet } from './providers/fleet/hooks/hooks-fleet.js';
@@ -82,6 +83,8 @@ interface Shared {
   options: { clock?: Clock; tickMs?: number };
   /** This replica's name in leases, when the store is shared (PostgreSQL); undefined with SQLite. */
   replica: string | undefined;
+  /** How this replica shares the units with the others; one for all its leases. */
+  leaseShare: LeaseShare | undefined;
 }
 
 /**
@@ -281,6 +284,7 @@ async function createUnit(
         ttlMs: config.server.leaseTtl,
         clock,
         logger: log.child({ component: 'lease' }),
+        share: shared.leaseShare,
       })
     : undefined;
   const notifier = config.notifications
@@ -351,7 +355,14 @@ export async function startControlPlane(
     options,
     // SQLite lives on one machine with one control plane; PostgreSQL may be shared by several.
     replica: config.store.startsWith('sqlite:') ? undefined : replicaId(),
+    leaseShare: undefined,
   };
+  if (shared.replica) {
+    const { replica, clock } = shared;
+    const leaseLogger = logger.child({ component: 'lease-share' });
+    const ttlMs = config.server.leaseTtl;
+    shared.leaseShare = new LeaseShare({ store, replica, ttlMs, clock, logger: leaseLogger });
+  }
   const units: Unit[] = [];
   for (const target of targets)
     units.push(await createUnit(target.config, target.environment, target.previous, shared));
@@ -406,6 +417,8 @@ export async function startControlPlane(
     apiUrl: `http://${apiHost}:${apiPort}`,
     proxyUrl: first.proxyUrl,
     async close({ stopInstances }) {
+      // The others stop counting this replica before its leases go, so they take its units at once.
+      await shared.leaseShare?.leave();
       for (const unit of units) await unit.engine.stop();
       await api.close();
       for (const unit of units) {
