@@ -268,6 +268,16 @@ describe('loadConfig: good files', () => {
     expect((await loadConfig(file)).config.fleet.cwd).toBe('app');
   });
 
+  it('gives two environments one proxy address only when the OS picks the port (port 0)', async () => {
+    const environments = (listen: string): string =>
+      `${MINIMAL}traffic: { kind: proxy, listen: "${listen}" }\nenvironments:\n  staging: {}\n  production: {}\n`;
+    await writeFile(file, environments('127.0.0.1:0'));
+    expect((await loadConfig(file)).environments.map((e) => e.name)).toEqual(['staging', 'production']);
+    expect(await problemsOf(environments('127.0.0.1:8080'))).toEqual([
+      `${file}:5:33: environments.production: traffic.listen 127.0.0.1:8080 is also staging's; give each environment its own`,
+    ]);
+  });
+
   it('leaves a postgres store URL alone', async () => {
     await writeFile(file, `${MINIMAL}store: postgres://shipcheck@db/shipcheck\n`);
     expect(resolveStorePath(await loadConfig(file))).toBe('postgres://shipcheck@db/shipcheck');

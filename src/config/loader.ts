@@ -190,7 +190,9 @@ async function environmentConfigs(
         ? parsed.data.traffic.listen
         : `nginx:${parsed.data.traffic.upstream}`;
     const clash = listens.get(listen);
-    if (clash !== undefined) {
+    // Port 0 asks the OS for a free port, so two of them never clash.
+    const anyPort = parsed.data.traffic.kind === 'proxy' && parseHostPort(listen).port === 0;
+    if (clash !== undefined && !anyPort) {
       findings.push({
         path: at(['traffic', 'listen']),
         anchor: 'value',
