@@ -33,6 +33,8 @@ interface Replica {
   leases: Lease[];
   /** What each lease's last check answered: whether this replica acts on the unit (the engine's `leading`). */
   acting: Map<string, boolean>;
+  /** How many of its units have started, in order: the control plane starts them one after another. */
+  begun: number;
   state: 'up' | 'killed' | 'left';
 }
 
@@ -55,13 +57,15 @@ class Replicas {
     return new Replicas(store, new ManualClock(1_000_000), units(count));
   }
 
-  join(id: string, logger: Logger = silent): Replica {
+  /** A replica that starts all its units at once, or with `oneByOne` one unit per tick. */
+  join(id: string, logger: Logger = silent, options: { oneByOne?: boolean } = {}): Replica {
     const { store, clock } = this;
     const share = new LeaseShare({ store, replica: id, ttlMs: TTL, clock, logger });
     const leases = this.names.map(
       (name) => new Lease({ store, name, holder: id, ttlMs: TTL, clock, logger, share }),
     );
-    const replica: Replica = { id, share, leases, acting: new Map(), state: 'up' };
+    const begun = options.oneByOne ? 0 : leases.length;
+    const replica: Replica = { id, share, leases, acting: new Map(), begun, state: 'up' };
     this.members.set(id, replica);
     return replica;
   }
@@ -87,7 +91,9 @@ class Replicas {
   async tick(): Promise<void> {
     this.clock.advance(TICK);
     for (const replica of this.up()) {
-      for (const lease of replica.leases) replica.acting.set(lease.name, await lease.check());
+      replica.begun = Math.min(replica.leases.length, replica.begun + 1);
+      for (const lease of replica.leases.slice(0, replica.begun))
+        replica.acting.set(lease.name, await lease.check());
     }
     await this.watch();
   }
@@ -119,6 +125,12 @@ class Replicas {
   async run(ms: number): Promise<void> {
     const end = this.clock.now() + ms;
     while (this.clock.now() < end) await this.tick();
+  }
+
+  /** How many times the units have changed hands in all. */
+  async handOvers(): Promise<number> {
+    const rows = await this.store.listLeases();
+    return rows.reduce((sum, l) => sum + l.epoch - 1, 0);
   }
 
   /** Who holds each unit in the store now. */
@@ -201,6 +213,21 @@ describe('LeaseShare', () => {
     await sim.store.close();
   });
 
+  it('gives a replica that starts its units one by one its share once they have all started', async () => {
+    const sim = await Replicas.create();
+    sim.join('a');
+    await sim.settle();
+    // Sixty ticks to start every unit: two TTLs, during which a unit given to it would have no holder.
+    sim.join('b', silent, { oneByOne: true });
+    await sim.settle();
+    expect(sim.counts()).toEqual({ a: 30, b: 30 });
+    expect(sim.longestUnheld).toBeLessThan(TTL);
+    // Thirty units changed hands, each once: none went back and forth.
+    await sim.run(3 * TTL);
+    expect(await sim.handOvers()).toBe(30);
+    await sim.store.close();
+  });
+
   it('hands a replica that shuts down gracefully its units over at once', async () => {
     const sim = await Replicas.create();
     for (const id of ['a', 'b', 'c']) sim.join(id);
@@ -264,6 +291,21 @@ describe('LeaseShare', () => {
     await sim.run(2 * TTL);
     expect(sim.counts()).toEqual({ a: 4 });
     expect([...a.acting.values()].every(Boolean)).toBe(true);
+    await sim.store.close();
+  });
+
+  it('does not take back what it gave up while another replica is below its share', async () => {
+    const sim = await Replicas.create(4);
+    sim.join('a');
+    await sim.settle();
+    // Given a replica that says it is up but takes nothing, a gives it two units
+    await sim.store.heartbeatReplica('quiet', sim.clock.now(), 10 * TTL);
+    while (sim.counts().a !== 2) await sim.tick();
+    // Then a keeps to its share as long as the other one is there, instead of passing units back and forth
+    for (let t = 0; t < 3 * TTL; t += TICK) {
+      await sim.tick();
+      expect(sim.counts()).toEqual({ a: 2 });
+    }
     await sim.store.close();
   });
 

@@ -8,6 +8,8 @@ import type { Clock } from '../util/clock.js';
  * check of a held one.
  *
  * - Each replica says it is up (a heartbeat row) and reads who else is, and who holds which lease.
+ *   It says so only once every one of its units has checked its lease: a replica starts its units
+ *   one after another, and a unit given to it before its own start would wait without a holder.
  * - Its fair share is the units over the live replicas, rounded up.
  * - Below its fair share it takes free and expired leases. At or above it, it leaves them to a live
  *   replica below its own, and takes them only when there is none, so no unit is left without a holder.
@@ -52,12 +54,20 @@ interface Spread {
   others: Map<string, number>;
   /** Units whose unexpired lease is already this replica's (a restart under the same id). */
   mine: Set<string>;
+  /** Units whose lease another replica holds, with its expiry. */
+  theirs: Map<string, number>;
 }
 
 /** One replica's side of spreading the units' leases over the live replicas. */
 export class LeaseShare {
   private readonly leases: SharedLease[] = [];
-  /** Units asked for right now, counted as held so concurrent asks do not overshoot the fair share. */
+  /** Units whose lease has been checked at least once: this replica can take them. */
+  private readonly started = new Set<string>();
+  /**
+   * Units asked for right now whose lease was free or expired at the last read: counted as held, so
+   * concurrent asks do not overshoot the fair share. Asks for a lease another replica held are not:
+   * they nearly always fail, and would crowd out the asks that succeed.
+   */
   private readonly asking = new Set<string>();
   /** Units to give up at their next check, with the reason. */
   private readonly toGiveUp = new Map<string, string>();
@@ -84,6 +94,7 @@ export class LeaseShare {
    * until `asked(name)`. Yes when the store could not be read yet: any holder is better than none.
    */
   async mayTake(name: string): Promise<boolean> {
+    this.started.add(name);
     if (this.left) return false;
     await this.refresh();
     const spread = this.spread;
@@ -92,7 +103,8 @@ export class LeaseShare {
       spread.mine.has(name) ||
       this.held < this.fairShare(spread) ||
       this.deficitOfOthers(spread, this.fairShare(spread)) === 0;
-    if (may) this.asking.add(name);
+    const theirsUntil = spread?.theirs.get(name) ?? Number.NEGATIVE_INFINITY;
+    if (may && theirsUntil <= this.options.clock.now()) this.asking.add(name);
     return may;
   }
 
@@ -103,10 +115,13 @@ export class LeaseShare {
 
   /** Why this replica should give up `name`'s lease now (it holds it), or undefined to keep it. */
   async giveUp(name: string): Promise<string | undefined> {
+    this.started.add(name);
     if (this.left) return undefined;
     await this.refresh();
     const reason = this.toGiveUp.get(name);
     this.toGiveUp.delete(name);
+    // Given up, it is no longer this replica's to resume, whatever the last read said.
+    if (reason !== undefined) this.spread?.mine.delete(name);
     return reason;
   }
 
@@ -151,17 +166,20 @@ export class LeaseShare {
     const { store, replica, ttlMs, logger } = this.options;
     this.refreshedAt = now;
     try {
-      await store.heartbeatReplica(replica, now, ttlMs * PRESENCE_FRACTION);
+      if (this.started.size >= this.leases.length)
+        await store.heartbeatReplica(replica, now, ttlMs * PRESENCE_FRACTION);
       const [replicas, leases] = await Promise.all([store.liveReplicas(now), store.listLeases()]);
       const others = new Map(replicas.filter((r) => r.id !== replica).map((r) => [r.id, 0]));
       const mine = new Set<string>();
+      const theirs = new Map<string, number>();
       for (const lease of leases) {
         if (lease.expiresAt <= now) continue;
         if (lease.holder === replica) mine.add(lease.name);
+        else theirs.set(lease.name, lease.expiresAt);
         const count = others.get(lease.holder);
         if (count !== undefined) others.set(lease.holder, count + 1);
       }
-      this.spread = { others, mine };
+      this.spread = { others, mine, theirs };
       if (this.storeError !== undefined) logger.info('the store answers again; spreading leases again');
       this.storeError = undefined;
       await this.planGivingUp(this.spread);
