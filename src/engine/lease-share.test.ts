@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newRelease } from '../store/store.case.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { Store } from '../store/types.js';
+import type { ReleaseRow, Store } from '../store/types.js';
 import { ManualClock } from '../util/clock.js';
 import { Lease } from './lease.js';
 import { LeaseShare } from './lease-share.js';
@@ -241,8 +241,8 @@ describe('LeaseShare', () => {
     await sim.store.close();
   });
 
-  it('gives up units between releases before units in the middle of one, and says why at info', async () => {
-    const sim = await Replicas.create(4);
+  it('gives up units between releases first, never one running migrations, and says why at info', async () => {
+    const sim = await Replicas.create(6);
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -252,25 +252,38 @@ describe('LeaseShare', () => {
     });
     sim.join('a', pino({ level: 'info' }, sink));
     await sim.settle();
-    // Given a replica holding all four units, two of them with an active release
-    const [first, second] = sim.names;
-    await sim.store.createRelease(newRelease(first!, 'v2'));
-    await sim.store.createRelease(newRelease(second!, 'v2'));
+    // Given a replica holding six units: two idle, two mid-release, two running migrations or rolling back
+    const [idle1, idle2, canary, starting, migrating, rollingBack] = sim.names as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const release = async (unit: string, phase: ReleaseRow['phase']): Promise<void> => {
+      await sim.store.createRelease({ ...newRelease(unit, 'v2'), phase });
+    };
+    await release(canary, 'canary');
+    await release(starting, 'starting');
+    await release(migrating, 'migrating');
+    await release(rollingBack, 'rolling-back');
 
-    // When a second replica joins
+    // When another replica joins (a fair share of three each)
     sim.join('b');
     await sim.settle();
 
-    // Then the first one gave up the two units without a release, and kept the releases it drives
-    expect(sim.counts()).toEqual({ a: 2, b: 2 });
+    // Then a gave up the two idle units and one mid-release, and kept those it must not hand over
+    expect(sim.counts()).toEqual({ a: 3, b: 3 });
     const holders = await sim.holders();
-    expect([holders.get(first!), holders.get(second!)]).toEqual(['a', 'a']);
+    expect([idle1, idle2, migrating, rollingBack].map((u) => holders.get(u))).toEqual(['b', 'b', 'a', 'a']);
+    expect([canary, starting].map((u) => holders.get(u)).sort()).toEqual(['a', 'b']);
     const givenUp = lines.filter((l) => l.reason === 'rebalancing');
-    expect(givenUp).toHaveLength(2);
+    expect(givenUp).toHaveLength(3);
     for (const line of givenUp) {
       expect(line.level).toBe(30);
       expect(line.msg).toBe(
-        'giving the lease up: rebalancing: this replica holds 4 of 4 units, 2 above its fair share of 2 with 2 live replicas',
+        'giving the lease up: rebalancing: this replica holds 6 of 6 units, 3 above its fair share of 3 with 2 live replicas',
       );
     }
     await sim.store.close();

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
+import type { ReleasePhase } from '../domain/release.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 
 /**
- * How one replica's units are spread with the other replicas' (docs/decisions/004). Each replica has
+ * How one replica's units are spread with the other replicas' (docs/decisions/006). Each replica has
  * one LeaseShare, and every Lease of that replica asks it before taking a free lease and at each
  * check of a held one.
  *
@@ -14,7 +15,8 @@ import type { Clock } from '../util/clock.js';
  * - Below its fair share it takes free and expired leases. At or above it, it leaves them to a live
  *   replica below its own, and takes them only when there is none, so no unit is left without a holder.
  * - Above its fair share, while another live replica is below its own, it gives up as many leases as
- *   both sides allow, units without an active release first, at most once per refresh. Its own count
+ *   both sides allow, units without an active release first and never one whose release is running
+ *   migrations or rolling back, at most once per refresh. Its own count
  *   is exact, so it never gives up more than its excess, and what it gives up the others can take:
  *   the system settles instead of passing leases around.
  *
@@ -29,6 +31,11 @@ const REFRESH_FRACTION = 1 / 6;
  * has dropped out of the others' count by the time its leases expire, and they take its units at once.
  */
 const PRESENCE_FRACTION = 1 / 2;
+/**
+ * A unit whose release is in one of these phases is never given up: its migrations run outside the
+ * reconcile pass, and would go on beside the new holder's; a rollback should not wait for a hand-over.
+ */
+const PINNED_PHASES: ReadonlySet<ReleasePhase> = new Set(['migrating', 'rolling-back']);
 
 /** What the share needs to know of each of its replica's leases. */
 export interface SharedLease {
@@ -199,9 +206,11 @@ export class LeaseShare {
     const count = Math.min(held - fair, this.deficitOfOthers(spread, fair));
     if (count <= 0 || this.left) return;
     // A unit between releases hands over at no cost; one mid-release is resumed from the store.
-    const busy = new Set((await this.options.store.activeReleases()).map((r) => r.service));
+    const releases = await this.options.store.activeReleases();
+    const busy = new Set(releases.map((r) => r.service));
+    const pinned = new Set(releases.filter((r) => PINNED_PHASES.has(r.phase)).map((r) => r.service));
     const candidates = this.leases
-      .filter((l) => l.held)
+      .filter((l) => l.held && !pinned.has(l.name))
       .reverse()
       .sort((a, b) => Number(busy.has(a.name)) - Number(busy.has(b.name)));
     const reason =
