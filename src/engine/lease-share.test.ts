@@ -289,6 +289,38 @@ describe('LeaseShare', () => {
     await sim.store.close();
   });
 
+  it('keeps a unit it meant to give up when its release has begun migrating since', async () => {
+    const sim = await Replicas.create(2);
+    sim.join('a');
+    await sim.settle();
+    const releases = await Promise.all(sim.names.map((u) => sim.store.createRelease(newRelease(u, 'v2'))));
+    // Given a plan to give a unit up, made from a read that saw both releases starting, after which
+    // both began their migrations
+    const activeReleases = sim.store.activeReleases.bind(sim.store);
+    let read = false;
+    sim.store.activeReleases = async () => {
+      const rows = await activeReleases();
+      if (!read) {
+        for (const r of releases) await sim.store.updateRelease(r.id, { phase: 'migrating' }, 2000);
+        read = true;
+      }
+      return rows;
+    };
+    await sim.store.heartbeatReplica('quiet', sim.clock.now(), 10 * TTL);
+
+    // Then a keeps both units while their migrations run
+    while (!read) await sim.tick();
+    for (let t = 0; t < 2 * TTL; t += TICK) {
+      await sim.tick();
+      expect(sim.counts()).toEqual({ a: 2 });
+    }
+    // And gives one up once they are past them
+    for (const r of releases) await sim.store.updateRelease(r.id, { phase: 'starting' }, 3000);
+    await sim.run(TTL);
+    expect(sim.counts()).toEqual({ a: 1 });
+    await sim.store.close();
+  });
+
   it('leaves free units to a live replica below its share, and takes them itself once there is none', async () => {
     const sim = await Replicas.create(4);
     const a = sim.join('a');

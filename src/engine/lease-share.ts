@@ -120,15 +120,28 @@ export class LeaseShare {
     this.asking.delete(name);
   }
 
-  /** Why this replica should give up `name`'s lease now (it holds it), or undefined to keep it. */
+  /**
+   * Why this replica should give up `name`'s lease now (it holds it), or undefined to keep it. Called
+   * at the start of the unit's reconcile pass, so the release phase it reads is the one the pass
+   * would act on.
+   */
   async giveUp(name: string): Promise<string | undefined> {
     this.started.add(name);
     if (this.left) return undefined;
-    await this.refresh();
+    // Not awaited: a holder's renewal must not wait on the other replicas' rows. The plan a refresh
+    // makes applies from the next check on.
+    void this.refresh();
     const reason = this.toGiveUp.get(name);
+    if (reason === undefined) return undefined;
     this.toGiveUp.delete(name);
+    // The plan is up to a refresh old; since then the unit's release may have begun migrating.
+    const release = await this.options.store.activeRelease(name).then(
+      (r) => r ?? null,
+      () => undefined,
+    );
+    if (release === undefined || (release && PINNED_PHASES.has(release.phase))) return undefined;
     // Given up, it is no longer this replica's to resume, whatever the last read said.
-    if (reason !== undefined) this.spread?.mine.delete(name);
+    this.spread?.mine.delete(name);
     return reason;
   }
 

@@ -64,8 +64,7 @@ export class Lease {
    */
   async check(): Promise<boolean> {
     const { name, ttlMs, clock, logger, share } = this.options;
-    const now = clock.now();
-    if (this.givingUp) return this.letGo(now);
+    if (this.givingUp) return this.letGo(clock.now());
     if (this.held && share) {
       const reason = await share.giveUp(name);
       if (reason !== undefined) {
@@ -77,6 +76,8 @@ export class Lease {
         return false;
       }
     }
+    // Read after the share, which may have waited on the store: renewing goes by the time now.
+    const now = clock.now();
     if (this.held && now - this.renewedAt < ttlMs * RENEW_FRACTION) return true;
     if (!this.held && now < this.nextTryAt) return false;
     const asking = !this.held && share !== undefined;
