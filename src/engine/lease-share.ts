@@ -16,9 +16,9 @@ import type { Clock } from '../util/clock.js';
  *   replica below its own, and takes them only when there is none, so no unit is left without a holder.
  * - Above its fair share, while another live replica is below its own, it gives up as many leases as
  *   both sides allow, units without an active release first and never one whose release is running
- *   migrations or rolling back, at most once per refresh. Its own count
- *   is exact, so it never gives up more than its excess, and what it gives up the others can take:
- *   the system settles instead of passing leases around.
+ *   migrations or rolling back, at most once per refresh. Its own count is exact, so it never gives
+ *   up more than its excess, and what it gives up the others can take: the system settles instead
+ *   of passing leases around.
  *
  * Whom it counts as live decides only how the units are spread, never who may act: that stays with
  * the lease rows, taken by one statement. A stale view costs at most a refresh's worth of imbalance.
