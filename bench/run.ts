@@ -1,5 +1,6 @@
 import { main as proxyOverhead } from './proxy.js';
 import { main as prometheusLatency } from './prometheus.js';
+import { main as leaseSpread } from './lease-spread.js';
 import { main as replicas } from './replicas.js';
 import { main as rollbacks } from './rollback.js';
 
@@ -8,7 +9,7 @@ import { main as rollbacks } from './rollback.js';
  * run in the same script. The proxy benchmark needs Debian's nginx and wrk
  * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository; the
  * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`); the replica one needs
- * nginx and the PostgreSQL at SHIPCHECK_TEST_PG.
+ * nginx and the PostgreSQL at SHIPCHECK_TEST_PG; the lease spread needs that PostgreSQL only.
  */
 async function run(): Promise<void> {
   console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
@@ -22,6 +23,9 @@ async function run(): Promise<void> {
   console.log('');
   console.log('== (e) nginx weight-change time, (f) takeover time after kill -9 of the lease holder');
   await replicas();
+  console.log('');
+  console.log('== (g) lease spread: 60 units over three replicas, and after kill -9 of one');
+  await leaseSpread();
 }
 
 run().then(

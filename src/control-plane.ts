@@ -14,6 +14,7 @@ import { type Installation, installationOf, loadInstallation } from './config/in
 import { checkKinds } from './checklist/kinds/index.js';
 import { Engine } from './engine/engine.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
+import { LeaseShare } from './engine/lease-share.js';
 import { ConflictError, ProviderError } from './errors.js';
 import type { Fleet } from './providers/fleet/types.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
@@ -110,7 +111,14 @@ export async function startControlPlane(
     options,
     // SQLite lives on one machine with one control plane; PostgreSQL may be shared by several.
     replica: installation.store.startsWith('sqlite:') ? undefined : replicaId(),
+    leaseShare: undefined,
   };
+  if (shared.replica) {
+    const { replica, clock } = shared;
+    const leaseLogger = logger.child({ component: 'lease-share' });
+    const ttlMs = installation.server.leaseTtl;
+    shared.leaseShare = new LeaseShare({ store, replica, ttlMs, clock, logger: leaseLogger });
+  }
   const services = new Map<string, ServiceRun>();
   const engines = new Map<string, Engine>();
   const allUnits = (): Unit[] => [...services.values()].flatMap((run) => run.units);
@@ -127,6 +135,7 @@ export async function startControlPlane(
     for (const unit of units) await unit.engine.stop();
     for (const unit of units) {
       engines.delete(unit.name);
+      shared.leaseShare?.remove(unit.name);
       await closeProviders(unit.providers, stopInstances);
     }
   };
@@ -313,6 +322,8 @@ export async function startControlPlane(
     async close({ stopInstances }) {
       clearInterval(pendingTimer);
       await reloading;
+      // The others stop counting this replica before its leases go, so they take its units at once.
+      await shared.leaseShare?.leave();
       const units = allUnits();
       for (const unit of units) await unit.engine.stop();
       await api.close();

@@ -15,6 +15,7 @@ import { Engine } from './engine/engine.js';
 import { createMigrator } from './migrations/migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { Lease } from './engine/lease.js';
+import type { LeaseShare } from './engine/lease-share.js';
 import { Notifier } from './notify/notifier.js';
 import { createFleet } from './providers/fleet/create-fleet.js';
 import type { Fleet } from './providers/fleet/types.js';
@@ -76,6 +77,8 @@ export interface Shared {
   options: { clock?: Clock; tickMs?: number };
   /** This replica's name in leases, when the store is shared (PostgreSQL); undefined with SQLite. */
   replica: string | undefined;
+  /** How this replica shares the units with the others; one for all its leases. */
+  leaseShare: LeaseShare | undefined;
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -236,6 +239,7 @@ export async function createUnit(
         ttlMs: shared.leaseTtl,
         clock,
         logger: log.child({ component: 'lease' }),
+        share: shared.leaseShare,
       })
     : undefined;
   const notifier = config.notifications

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initCommand } from '../cli/commands/init.js';
 import { validateCommand } from '../cli/commands/validate.js';
 import { ConfigError, InputError } from '../errors.js';
+import { loadInstallation } from './installation.js';
 import { loadConfig, resolveStorePath } from './loader.js';
 import { STARTER_CONFIG } from './starter.js';
 
@@ -266,6 +267,20 @@ describe('loadConfig: good files', () => {
     await chmod(path.join(dir, 'app', 'start'), 0o755);
     await writeFile(file, 'service: web\nfleet:\n  kind: local\n  cwd: app\n  command: [./start, --fast]\n');
     expect((await loadConfig(file)).config.fleet.cwd).toBe('app');
+  });
+
+  it('gives two environments one proxy address only when the OS picks the port (port 0)', async () => {
+    const environments = (listen: string): string =>
+      `${MINIMAL}traffic: { kind: proxy, listen: "${listen}" }\nenvironments:\n  staging: {}\n  production: {}\n`;
+    await writeFile(file, environments('127.0.0.1:0'));
+    const one = await loadInstallation(file);
+    expect(one.services[0]?.environments.map((e) => e.name)).toEqual(['staging', 'production']);
+    await writeFile(file, environments('127.0.0.1:8080'));
+    const error = await loadInstallation(file).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      `${file}:5:25: traffic.listen 127.0.0.1:8080 of web@production is also the proxy address of web@staging at ${file}:5:24; give each its own`,
+    ]);
   });
 
   it('leaves a postgres store URL alone', async () => {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import type { LeaseShare } from './lease-share.js';
 
 /** A holder renews after this fraction of the TTL, so two renewals can fail before the lease lapses. */
 const RENEW_FRACTION = 1 / 3;
@@ -18,25 +19,37 @@ export interface LeaseOptions {
   ttlMs: number;
   clock: Clock;
   logger: Logger;
+  /** This replica's share of the units: when to take a free lease and when to give one up. */
+  share?: LeaseShare;
 }
 
 /**
  * This replica's claim on one unit (a service or service@environment). Only the holder reconciles:
  * it starts and stops instances, shifts traffic, runs migrations and checks. The others serve the API
- * from the shared store and take over when the holder stops renewing (kill -9) or lets go (shutdown).
+ * from the shared store and take over when the holder stops renewing (kill -9) or lets go (shutdown),
+ * or gives the unit up so that the replicas share the units (see LeaseShare).
  */
 export class Lease {
   private heldSince: number | undefined;
+  /** Given up to rebalance: this replica stopped acting at the last check, and lets go at the next. */
+  private givingUp = false;
   private renewedAt = Number.NEGATIVE_INFINITY;
   private nextTryAt = Number.NEGATIVE_INFINITY;
   private storeError: string | undefined;
   /** The lease's epoch while held: it grows each time the unit changes hands. */
   epoch = 0;
 
-  constructor(private readonly options: LeaseOptions) {}
+  constructor(private readonly options: LeaseOptions) {
+    options.share?.add(this);
+  }
 
   get holder(): string {
     return this.options.holder;
+  }
+
+  /** The unit the lease covers. */
+  get name(): string {
+    return this.options.name;
   }
 
   /** Whether this replica held the lease at the last check. */
@@ -46,13 +59,41 @@ export class Lease {
 
   /**
    * True when this replica holds the lease now. Renews it once a third of the TTL has passed; a
-   * replica without it asks again every half second, so a lapsed lease is taken within that.
+   * replica without it asks again every half second, so a lapsed lease is taken within that. With a
+   * share, a free lease is asked for only when the share allows, and a held one given up when it says.
    */
   async check(): Promise<boolean> {
-    const { store, name, holder, ttlMs, clock, logger } = this.options;
+    const { name, ttlMs, clock, logger, share } = this.options;
+    if (this.givingUp) return this.letGo(clock.now());
+    if (this.held && share) {
+      const reason = await share.giveUp(name);
+      if (reason !== undefined) {
+        // False now, so the engine steps down in this pass; the lease goes at the next check, once
+        // nothing of this replica acts on the unit any more, and never two replicas act at once.
+        logger.info({ lease: name, reason: 'rebalancing' }, `giving the lease up: ${reason}`);
+        this.heldSince = undefined;
+        this.givingUp = true;
+        return false;
+      }
+    }
+    // Read after the share, which may have waited on the store: renewing goes by the time now.
     const now = clock.now();
     if (this.held && now - this.renewedAt < ttlMs * RENEW_FRACTION) return true;
     if (!this.held && now < this.nextTryAt) return false;
+    const asking = !this.held && share !== undefined;
+    if (asking && !(await share.mayTake(name))) {
+      this.nextTryAt = now + FOLLOWER_POLL_MS;
+      return false;
+    }
+    try {
+      return await this.acquire(now);
+    } finally {
+      if (asking) share.asked(name);
+    }
+  }
+
+  private async acquire(now: number): Promise<boolean> {
+    const { store, name, holder, ttlMs, logger } = this.options;
     try {
       const lease = await store.acquireLease(name, holder, now, ttlMs);
       if (this.storeError !== undefined) logger.info({ lease: name }, 'the store answers again');
@@ -81,10 +122,27 @@ export class Lease {
     }
   }
 
+  /** The second half of giving up: the engine stepped down at the last check; others may take over now. */
+  private async letGo(now: number): Promise<boolean> {
+    const { store, name, holder, logger } = this.options;
+    this.givingUp = false;
+    this.nextTryAt = now + FOLLOWER_POLL_MS;
+    await store
+      .releaseLease(name, holder)
+      .catch((err: unknown) =>
+        logger.warn(
+          { err, lease: name },
+          'letting the lease go failed; another replica takes it at its expiry',
+        ),
+      );
+    return false;
+  }
+
   /** Lets the lease go at once so another replica takes over without waiting for the TTL. */
   async release(): Promise<void> {
-    if (!this.held) return;
+    if (!this.held && !this.givingUp) return;
     this.heldSince = undefined;
+    this.givingUp = false;
     await this.options.store.releaseLease(this.options.name, this.options.holder);
   }
 }

@@ -13,12 +13,16 @@ import {
   type MeasurementRow,
   type ReleasePatch,
   type ReleaseRow,
+  type ReplicaRow,
   type ServiceRow,
   type Store,
 } from './types.js';
 import { type ReleaseState, TERMINAL_STATES } from '../domain/release.js';
 
 type ReleaseRecord = Selectable<Database['releases']>;
+
+/** A replica's row is dropped this long after its heartbeat expired, so the ids of replicas long gone do not pile up. */
+const FORGET_REPLICA_MS = 60 * 60_000;
 
 function toChecklistItem(r: Selectable<Database['checklist_items']>): ChecklistItemRow {
   return {
@@ -478,6 +482,38 @@ export class KyselyStore implements Store {
   async getLease(name: string): Promise<LeaseRow | undefined> {
     const r = await this.db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst();
     return r && toLease(r);
+  }
+
+  async listLeases(): Promise<LeaseRow[]> {
+    const rows = await this.db.selectFrom('leases').selectAll().orderBy('name').execute();
+    return rows.map(toLease);
+  }
+
+  async heartbeatReplica(id: string, now: number, ttlMs: number): Promise<void> {
+    const values = { seen_at: now, expires_at: now + ttlMs };
+    await this.db
+      .insertInto('replicas')
+      .values({ id, ...values })
+      .onConflict((oc) => oc.column('id').doUpdateSet(values))
+      .execute();
+    await this.db
+      .deleteFrom('replicas')
+      .where('expires_at', '<', now - FORGET_REPLICA_MS)
+      .execute();
+  }
+
+  async liveReplicas(now: number): Promise<ReplicaRow[]> {
+    const rows = await this.db
+      .selectFrom('replicas')
+      .selectAll()
+      .where('expires_at', '>', now)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, seenAt: Number(r.seen_at), expiresAt: Number(r.expires_at) }));
+  }
+
+  async removeReplica(id: string): Promise<void> {
+    await this.db.deleteFrom('replicas').where('id', '=', id).execute();
   }
 
   async getEffect(key: string): Promise<EffectRow | undefined> {

@@ -86,6 +86,11 @@ export interface Database {
     epoch: number;
     acquired_at: number;
   };
+  replicas: {
+    id: string;
+    seen_at: number;
+    expires_at: number;
+  };
   effects: {
     key: string;
     service: string;

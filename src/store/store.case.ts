@@ -229,6 +229,45 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(claims.filter((c) => c !== undefined)).toHaveLength(1);
     });
 
+    it('lists every lease row, expired and released ones included', async () => {
+      await store.acquireLease('web', 'replica-a', 1000, 10_000);
+      await store.acquireLease('api', 'replica-b', 1000, 10_000);
+      await store.acquireLease('db', 'replica-a', 1000, 10_000);
+      await store.releaseLease('db', 'replica-a');
+      expect((await store.listLeases()).map((l) => [l.name, l.holder, l.expiresAt])).toEqual([
+        ['api', 'replica-b', 11_000],
+        ['db', 'replica-a', 0],
+        ['web', 'replica-a', 11_000],
+      ]);
+    });
+
+    it('knows which replicas are live from their heartbeats', async () => {
+      expect(await store.liveReplicas(1000)).toEqual([]);
+      await store.heartbeatReplica('replica-b', 1000, 5000);
+      await store.heartbeatReplica('replica-a', 1000, 5000);
+      await store.heartbeatReplica('replica-a', 3000, 5000);
+      expect(await store.liveReplicas(5999)).toEqual([
+        { id: 'replica-a', seenAt: 3000, expiresAt: 8000 },
+        { id: 'replica-b', seenAt: 1000, expiresAt: 6000 },
+      ]);
+      // A replica that stops beating (kill -9) drops out at its expiry; a graceful one leaves at once.
+      expect((await store.liveReplicas(6000)).map((r) => r.id)).toEqual(['replica-a']);
+      await store.removeReplica('replica-a');
+      expect(await store.liveReplicas(6000)).toEqual([]);
+      // A replica that comes back is live again.
+      await store.heartbeatReplica('replica-b', 9000, 5000);
+      expect((await store.liveReplicas(9000)).map((r) => r.id)).toEqual(['replica-b']);
+    });
+
+    it('forgets replicas whose heartbeat expired an hour ago', async () => {
+      const hour = 60 * 60_000;
+      await store.heartbeatReplica('gone', 1000, 5000);
+      await store.heartbeatReplica('recent', hour, 5000);
+      await store.heartbeatReplica('here', 6001 + hour, 5000);
+      // Asked about a time when all three were up, only the rows still kept answer.
+      expect((await store.liveReplicas(0)).map((r) => r.id)).toEqual(['here', 'recent']);
+    });
+
     it('records effects under their idempotency key', async () => {
       const r = await store.createRelease(newRelease('web', 'v1'));
       const effect = {

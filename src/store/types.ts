@@ -134,6 +134,14 @@ export interface LeaseRow {
   acquiredAt: number;
 }
 
+/** A replica that says it is up, until `expiresAt` unless it says so again; see engine/lease-share.ts. */
+export interface ReplicaRow {
+  /** The replica's id, as it holds leases. */
+  id: string;
+  seenAt: number;
+  expiresAt: number;
+}
+
 /** Kinds of side effect recorded under an idempotency key. */
 export type EffectKind = 'traffic' | 'migration' | 'notification';
 
@@ -200,6 +208,18 @@ export interface Store extends InstanceRecordStore {
   /** Gives a lease up at once (graceful shutdown), if `holder` still has it. */
   releaseLease(name: string, holder: string): Promise<void>;
   getLease(name: string): Promise<LeaseRow | undefined>;
+  /** Every lease row by name, expired and released ones included: who holds which unit until when. */
+  listLeases(): Promise<LeaseRow[]>;
+
+  /**
+   * Records that replica `id` is up until `now + ttlMs` (a heartbeat); rows that expired long ago are
+   * dropped at the same time.
+   */
+  heartbeatReplica(id: string, now: number, ttlMs: number): Promise<void>;
+  /** Replicas whose last heartbeat has not expired at `now`, by id. */
+  liveReplicas(now: number): Promise<ReplicaRow[]>;
+  /** Forgets replica `id` at once (graceful shutdown), so the others stop counting it. */
+  removeReplica(id: string): Promise<void>;
 
   /** The effect recorded under `key`, if any. */
   getEffect(key: string): Promise<EffectRow | undefined>;

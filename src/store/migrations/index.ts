@@ -151,6 +151,17 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '004_replicas': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Each replica's presence, so replicas can spread the units' leases between them.
+        await db.schema
+          .createTable('replicas')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('seen_at', time, (c) => c.notNull())
+          .addColumn('expires_at', time, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
