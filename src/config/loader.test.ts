@@ -279,7 +279,7 @@ describe('loadConfig: good files', () => {
     const error = await loadInstallation(file).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
-      `${file}:5:25: traffic.listen 127.0.0.1:8080 of web@production is also the proxy address of web@staging at ${file}:5:24; give each its own`,
+      `${file}:5:25: traffic.listen 127.0.0.1:8080 of web@production is also the proxy address of web@staging at ${file}:5:25; give each its own`,
     ]);
   });
 
