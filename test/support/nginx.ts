@@ -71,6 +71,8 @@ export async function startNginx(dir: string, options: NginxOptions = {}): Promi
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  // nginx's workers run as an unprivileged user: they reopen the access log here after a rotation.
+  fs.chmodSync(dir, 0o755);
   fs.writeFileSync(conf, nginxConf(dir, port, options));
   // nginx needs the included file to exist before shipcheck first writes it.
   const upstreamFile = path.join(dir, 'upstream.conf');

@@ -238,8 +238,6 @@ describe.skipIf(!HAS_NGINX)(
       expect(v1.p50).toBeLessThan(SLOW_MS);
     });
 
-    // Before the rotation below: its reopened log is not writable by nginx's workers in this setup, so
-    // later requests still land in the rotated file.
     runMetricSourceContract('nginx-log', {
       harness: () => ({
         source,
@@ -274,6 +272,8 @@ describe.skipIf(!HAS_NGINX)(
       spawnSync('nginx', ['-s', 'reopen', '-p', tmp, '-c', nginx!.conf], { stdio: 'ignore' });
       await waitFor(async () => existsSync(accessLog));
       for (let i = 0; i < 2; i++) await get(port, '/v1/');
+      // nginx writes to the new file now, so the source must have followed the rotation to count them.
+      await waitFor(async () => readFileSync(accessLog, 'utf8').trim().split('\n').length === 2);
       await settle(source, 'v1', before + 4 + 1 + 2);
       expect((await source.window('v1', WINDOW_MS)).requests).toBe(before + 4 + 1 + 2);
     });
