@@ -40,7 +40,7 @@ import {
 import type { ResolvedItem } from '../checklist/template.js';
 import type { Gate } from '../domain/checklist.js';
 import type { ChecklistItemRow } from '../store/types.js';
-import type { Migrator } from '../migrations/migrator.js';
+import type { Migrator } from '../app-database/migrator.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { Lease } from './lease.js';
 import type { Notifier } from '../notify/notifier.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COUNTS_SUFFIX, makeBackup, type RecordedCounts } from '../../backup/backup.js';
+import { COUNTS_SUFFIX, makeBackup, type RecordedCounts } from '../../app-database/backup.js';
 import { configSchema, type Config } from '../../config/schema.js';
 import { ManualClock } from '../../util/clock.js';
 import { backupRestoreCheck, RESTORE_MEMO_FILE } from './backup-restore.js';

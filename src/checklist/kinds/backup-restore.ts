@@ -8,7 +8,7 @@ import {
   writeAtomically,
   type Backup,
   type TableComparison,
-} from '../../backup/backup.js';
+} from '../../app-database/backup.js';
 import type { CheckKind, CheckResult } from '../types.js';
 
 /** The memo of passed restore checks, kept in the backup folder beside the backups it vouches for. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createMigrator, describeIrreversible } from '../../migrations/migrator.js';
+import { createMigrator, describeIrreversible } from '../../app-database/migrator.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
 import { errorMessage } from '../../errors.js';
 

@@ -1,4 +1,4 @@
-import { makeBackup, readRecordedCounts } from '../../backup/backup.js';
+import { makeBackup, readRecordedCounts } from '../../app-database/backup.js';
 import { loadConfig } from '../../config/loader.js';
 import { InputError, ShipcheckError } from '../../errors.js';
 import { systemClock } from '../../util/clock.js';
