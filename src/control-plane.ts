@@ -13,7 +13,7 @@ import { checkKinds } from './checklist/kinds/index.js';
 import { configuredIn, loadTemplate, type ResolvedItem, resolveItems } from './checklist/template.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './engine/engine.js';
-import { createMigrator } from './app-database/migrator.js';
+import { createMigrator } from './app-database/create-migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { Lease } from './engine/lease.js';
 import { Notifier } from './notify/notifier.js';

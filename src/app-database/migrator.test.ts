@@ -6,14 +6,9 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../config/schema.js';
-import {
-  COMMAND_HISTORY_FILE,
-  HISTORY_TABLE,
-  MigrationError,
-  createMigrator,
-  listMigrationFiles,
-  type Migrator,
-} from './migrator.js';
+import { createMigrator } from './create-migrator.js';
+import { listMigrationFiles } from './migration-files.js';
+import { COMMAND_HISTORY_FILE, HISTORY_TABLE, MigrationError, type Migrator } from './migrator.js';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../test/support/postgres.js';
 
 const pgProblem = await probePostgres(PG_URL);
