@@ -1,4 +1,5 @@
-import { makeBackup, readRecordedCounts } from '../../app-database/backup.js';
+import { makeBackup } from '../../app-database/backup.js';
+import { readRecordedCounts } from '../../app-database/backup-folder.js';
 import { loadConfig } from '../../config/loader.js';
 import { InputError, ShipcheckError } from '../../errors.js';
 import { systemClock } from '../../util/clock.js';
