@@ -18,7 +18,6 @@ import {
 } from './backup-folder.js';
 import { SqliteRunner, type TableCount } from './sqlite-client.js';
 
-const SQLITE_PREFIX = 'sqlite:';
 /** How long a SQLite read waits for a writer's lock before giving up. */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 
@@ -27,16 +26,6 @@ export interface RestoredCounts {
   tables: Record<string, TableCount>;
   /** Set when the restored database could not be read at all. */
   unreadable?: string;
-}
-
-/** Whether `backup.database` names a SQLite file (`sqlite:PATH`) rather than a PostgreSQL URL. */
-export function isSqliteDatabase(database: string): boolean {
-  return database.startsWith(SQLITE_PREFIX);
-}
-
-/** The file `sqlite:PATH` names, relative to the config folder. */
-export function sqlitePath(database: string, configDir: string): string {
-  return path.resolve(configDir, database.slice(SQLITE_PREFIX.length));
 }
 
 /** Backs up the SQLite file `source` into `dir`, with counts from the same snapshot where WAL allows. */

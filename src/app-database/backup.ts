@@ -19,7 +19,8 @@ import {
 } from './backup-folder.js';
 import { countPostgresUrl, postgresBackup } from './backup-postgres.js';
 import { exitText, quote, runProgram } from './backup-programs.js';
-import { countSqliteSource, isSqliteDatabase, sqliteBackup, sqlitePath } from './backup-sqlite.js';
+import { countSqliteSource, sqliteBackup } from './backup-sqlite.js';
+import { parseDatabase } from './database-target.js';
 
 /**
  * Makes a backup now into the backup folder and returns it, with a `<file>.counts.json` sidecar of per-table
@@ -37,11 +38,9 @@ export async function makeBackup(
   await fs.mkdir(dir, { recursive: true });
   const at = clock.now();
   if (config.command !== undefined) return commandBackup(config, configDir, dir, at, signal);
-  const database = requireDatabase(config);
-  if (isSqliteDatabase(database)) {
-    return sqliteBackup(sqlitePath(database, configDir), dir, at, signal);
-  }
-  return postgresBackup(database, dir, at, signal);
+  const target = parseDatabase(requireDatabase(config), configDir);
+  if (target.kind === 'sqlite') return sqliteBackup(target.file, dir, at, signal);
+  return postgresBackup(target.url, dir, at, signal);
 }
 
 async function commandBackup(
@@ -86,6 +85,7 @@ export async function countSource(
   configDir: string,
   signal: AbortSignal,
 ): Promise<Record<string, number>> {
-  if (isSqliteDatabase(database)) return countSqliteSource(sqlitePath(database, configDir), signal);
-  return countPostgresUrl(database, signal);
+  const target = parseDatabase(database, configDir);
+  if (target.kind === 'sqlite') return countSqliteSource(target.file, signal);
+  return countPostgresUrl(target.url, signal);
 }

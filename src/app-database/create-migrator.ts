@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { CommandMigrator } from './command-migrator.js';
-import { absoluteDatabase, parseDatabase } from './migration-session.js';
+import { absoluteDatabase, parseDatabase } from './database-target.js';
 import { MigrationError, type Migrator } from './migrator.js';
 import { SqlFolderMigrator } from './sql-folder-migrator.js';
 

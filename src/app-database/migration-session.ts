@@ -4,17 +4,12 @@
  * in postgres-session.ts, SQLite's (through the SQLite runner) in sqlite-session.ts. Also the stop
  * rule every operation follows: a stop cancels what runs and reports where it stopped.
  */
-import path from 'node:path';
 import type { AppliedMigration } from './migrator.js';
 
 /** Longest wait for a PostgreSQL connection; the operation's own timeout may be much longer. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** After a stop, how long a cancelled statement gets to roll back before its connection is dropped. */
 const CANCEL_GRACE_MS = 5_000;
-const SQLITE_PREFIX = 'sqlite:';
-
-/** The database the migrations run on: a PostgreSQL URL, or a SQLite file (`sqlite:PATH` in the config). */
-export type DatabaseTarget = { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
 
 /** A change to the history made in the same transaction as the migration's SQL. */
 export type HistoryChange = { insert: AppliedMigration } | { remove: AppliedMigration };
@@ -40,20 +35,6 @@ export class Stopped extends Error {
   constructor(readonly file?: string) {
     super('stopped');
   }
-}
-
-/** The target `database` names: `sqlite:PATH` (relative to `configDir`) or a PostgreSQL URL. */
-export function parseDatabase(database: string, configDir: string): DatabaseTarget {
-  if (database.startsWith(SQLITE_PREFIX)) {
-    return { kind: 'sqlite', file: path.resolve(configDir, database.slice(SQLITE_PREFIX.length)) };
-  }
-  return { kind: 'postgres', url: database };
-}
-
-/** The database as the command form passes it on: a SQLite path made absolute, a URL unchanged. */
-export function absoluteDatabase(database: string, configDir: string): string {
-  const target = parseDatabase(database, configDir);
-  return target.kind === 'sqlite' ? `${SQLITE_PREFIX}${target.file}` : target.url;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 } from './migration-session.js';
 import { HISTORY_DDL, HISTORY_TABLE, type AppliedMigration } from './migrator.js';
 
+/** A PostgreSQL connection; a write session holds an advisory lock so two migrators never interleave. */
 export class PostgresSession implements Session {
   private constructor(
     private readonly client: pg.Client,

@@ -21,7 +21,8 @@ import {
 } from './backup-folder.js';
 import { countPostgresUrl, withScratchDatabase } from './backup-postgres.js';
 import { exitText, findPgTool, quote, runProgram } from './backup-programs.js';
-import { countSqliteRestore, isSqliteDatabase, type RestoredCounts } from './backup-sqlite.js';
+import { countSqliteRestore, type RestoredCounts } from './backup-sqlite.js';
+import { parseDatabase } from './database-target.js';
 
 /** One table's row count in the source (or as recorded at backup time) and in the restored copy; null when absent. */
 export interface TableComparison {
@@ -70,9 +71,9 @@ export async function restoreAndCompare(
   if (config.command !== undefined) {
     return restoreWithCommand(config, configDir, file, sourceCounts, signal);
   }
-  const database = requireDatabase(config);
-  if (isSqliteDatabase(database)) return restoreSqlite(file, sourceCounts, signal);
-  return restorePostgres(database, file, sourceCounts, signal);
+  const target = parseDatabase(requireDatabase(config), configDir);
+  if (target.kind === 'sqlite') return restoreSqlite(file, sourceCounts, signal);
+  return restorePostgres(target.url, file, sourceCounts, signal);
 }
 
 interface Counted {

@@ -9,7 +9,8 @@ import { errorMessage } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { copyDatabase, type DatabaseCopy } from './database-copy.js';
 import { listMigrationFiles } from './migration-files.js';
-import { Stopped, type DatabaseTarget, type Session } from './migration-session.js';
+import type { DatabaseTarget } from './database-target.js';
+import { Stopped, type Session } from './migration-session.js';
 import {
   checkReleaseId,
   describeIrreversible,

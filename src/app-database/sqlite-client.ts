@@ -118,6 +118,12 @@ export class SqliteRunner {
   private readonly exited: Promise<void>;
   private closing: Promise<void> | undefined;
 
+  /** Kills the runner at once on the caller's stop; SQLite rolls back what it had open on the next open. */
+  private readonly onAbort = (): void => {
+    this.child.kill('SIGKILL');
+    this.fail(new SqliteRunnerStopped('the SQLite runner was stopped'));
+  };
+
   private constructor(
     private readonly child: ChildProcess,
     private readonly signal: AbortSignal,
@@ -218,11 +224,6 @@ export class SqliteRunner {
     await this.exited;
     this.signal.removeEventListener('abort', this.onAbort);
   }
-
-  private readonly onAbort = (): void => {
-    this.child.kill('SIGKILL');
-    this.fail(new SqliteRunnerStopped('the SQLite runner was stopped'));
-  };
 
   /** Rejects the request waiting, and every later one, with the first thing that went wrong. */
   private fail(err: Error): void {

@@ -1,5 +1,5 @@
-import path from 'node:path';
 import { z } from 'zod';
+import { parseDatabase, SQLITE_PREFIX } from '../../app-database/database-target.js';
 import { queryPostgres, querySqlite, QueryStopped, type QueryRows } from '../../app-database/query.js';
 import { duration } from '../../config/schema.js';
 import { formatDuration } from '../../util/duration.js';
@@ -8,7 +8,6 @@ import { redactUrl } from '../../util/redact.js';
 import { isPostgresUrl } from '../../util/postgres-url.js';
 import { errorMessage } from '../../errors.js';
 
-const SQLITE_PREFIX = 'sqlite:';
 /** Rows kept as evidence; the check still counts every row. */
 export const SAMPLE_ROWS = 20;
 /** Bytes of the rendered rows kept as output. */
@@ -65,13 +64,11 @@ export const sqlCheck: CheckKind<SqlParams> = {
     let result: QueryRows;
     try {
       if (signal.aborted) throw new QueryStopped('stopped before it started');
-      result = params.database.startsWith(SQLITE_PREFIX)
-        ? await querySqlite(
-            path.resolve(context.configDir, params.database.slice(SQLITE_PREFIX.length)),
-            params.query,
-            options,
-          )
-        : await queryPostgres(params.database, params.query, options);
+      const target = parseDatabase(params.database, context.configDir);
+      result =
+        target.kind === 'sqlite'
+          ? await querySqlite(target.file, params.query, options)
+          : await queryPostgres(target.url, params.query, options);
     } catch (err) {
       const why =
         err instanceof QueryStopped || signal.aborted
