@@ -12,7 +12,7 @@ import { checkKinds } from './checklist/kinds/index.js';
 import { configuredIn, loadTemplate, type ResolvedItem, resolveItems } from './checklist/template.js';
 import type { Config } from './config/schema.js';
 import { Engine } from './engine/engine.js';
-import { createMigrator } from './migrations/migrator.js';
+import { createMigrator } from './app-database/create-migrator.js';
 import { EngineMetrics } from './engine/engine-metrics.js';
 import { Lease } from './engine/lease.js';
 import type { LeaseShare } from './engine/lease-share.js';

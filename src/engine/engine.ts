@@ -21,7 +21,7 @@ import type { Gate } from '../domain/checklist.js';
 import { type ReleaseState, unitName } from '../domain/release.js';
 import { checkVersion } from '../domain/version.js';
 import { ConflictError, InputError } from '../errors.js';
-import type { Migrator } from '../migrations/migrator.js';
+import type { Migrator } from '../app-database/migrator.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { Fleet } from '../providers/fleet/types.js';
 import type { MetricSource } from '../providers/metrics/types.js';

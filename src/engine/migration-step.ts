@@ -4,7 +4,7 @@
  * each pass reads how it is doing. The engine decides what the release does about it.
  */
 import type { Logger } from 'pino';
-import type { Migrator } from '../migrations/migrator.js';
+import type { Migrator } from '../app-database/migrator.js';
 import type { ReleaseRow } from '../store/types.js';
 import { type Effects, type MigrationDirection, migrationKey } from './effects.js';
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeBackup } from '../../backup/backup.js';
+import { makeBackup } from '../../app-database/backup.js';
 import { configSchema, type Config } from '../../config/schema.js';
 import { ManualClock } from '../../util/clock.js';
 import { backupAgeCheck } from './backup-age.js';

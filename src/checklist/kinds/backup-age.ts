@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { backupDir, newestBackup } from '../../backup/backup.js';
+import { backupDir, newestBackup } from '../../app-database/backup-folder.js';
 import { duration } from '../../config/schema.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckKind, CheckResult } from '../types.js';

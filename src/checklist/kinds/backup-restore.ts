@@ -1,14 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import {
-  backupDir,
-  newestBackup,
-  restoreAndCompare,
-  writeAtomically,
-  type Backup,
-  type TableComparison,
-} from '../../backup/backup.js';
+import { backupDir, newestBackup, writeAtomically, type Backup } from '../../app-database/backup-folder.js';
+import { restoreAndCompare, type TableComparison } from '../../app-database/restore-check.js';
 import type { CheckKind, CheckResult } from '../types.js';
 
 /** The memo of passed restore checks, kept in the backup folder beside the backups it vouches for. */

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
-import { HISTORY_TABLE } from '../../migrations/migrator.js';
+import { HISTORY_TABLE } from '../../app-database/migrator.js';
 import { migrationRehearsalCheck } from './migration-rehearsal.js';
 import { testContext } from '../../../test/support/check-context.js';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../../test/support/postgres.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createMigrator } from '../../migrations/migrator.js';
+import { createMigrator } from '../../app-database/create-migrator.js';
 import type { CheckKind, CheckResult } from '../types.js';
 import { errorMessage } from '../../errors.js';
 

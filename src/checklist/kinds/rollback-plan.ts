@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { createMigrator, describeIrreversible } from '../../migrations/migrator.js';
+import { createMigrator } from '../../app-database/create-migrator.js';
+import { describeIrreversible } from '../../app-database/migrator.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
 import { errorMessage } from '../../errors.js';
 

@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import pg from 'pg';
 import { z } from 'zod';
+import { parseDatabase, SQLITE_PREFIX } from '../../app-database/database-target.js';
+import { queryPostgres, querySqlite, QueryStopped, type QueryRows } from '../../app-database/query.js';
 import { duration } from '../../config/schema.js';
 import { formatDuration } from '../../util/duration.js';
 import type { CheckKind, CheckResult } from '../types.js';
@@ -11,56 +8,13 @@ import { redactUrl } from '../../util/redact.js';
 import { isPostgresUrl } from '../../util/postgres-url.js';
 import { errorMessage } from '../../errors.js';
 
-const SQLITE_PREFIX = 'sqlite:';
 /** Rows kept as evidence; the check still counts every row. */
 export const SAMPLE_ROWS = 20;
 /** Bytes of the rendered rows kept as output. */
 const OUTPUT_BYTES = 4096;
 /** Longest query text in a summary. */
 const LABEL_CHARS = 80;
-/** Bytes of the SQLite runner's stderr kept to explain a crash. */
-const STDERR_BYTES = 4096;
 const NUMERIC_TEXT = /^-?\d+(\.\d+)?$/;
-/** PostgreSQL's bigint, the type of count(*). */
-const INT8_OID = 20;
-/** A check gathers evidence; it must not change the database, even by a mistaken query. */
-const READ_ONLY_SESSION = 'SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY';
-
-/**
- * Runs one SQLite query in a child process. better-sqlite3 is synchronous: on the main thread a slow
- * query would stall the control plane (and its proxy), and a worker thread cannot be stopped while it
- * is inside SQLite; a process can be killed at once on timeout or abort. CommonJS because `node -e`
- * runs a script; the job arrives over IPC so the query never appears in a process list.
- */
-const SQLITE_RUNNER = `
-process.once('message', (job) => {
-  let db;
-  let reply;
-  try {
-    const Database = require(job.driver);
-    db = new Database(job.file, { readonly: true, fileMustExist: true, timeout: job.busyTimeoutMs });
-    const statement = db.prepare(job.query);
-    if (!statement.reader) {
-      statement.run();
-      reply = { ok: true, columns: [], rowCount: 0, rows: [] };
-    } else {
-      statement.raw(true);
-      const rows = [];
-      let rowCount = 0;
-      for (const row of statement.iterate()) {
-        if (rowCount < job.sampleRows) rows.push(row);
-        rowCount++;
-      }
-      reply = { ok: true, columns: statement.columns().map((column) => column.name), rowCount, rows };
-    }
-  } catch (err) {
-    reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    if (db !== undefined) db.close();
-  }
-  process.send(reply, () => process.disconnect());
-});
-`;
 
 const sqlParamsSchema = z
   .strictObject({
@@ -98,16 +52,6 @@ const sqlParamsSchema = z
 /** Validated `sql` params; durations in ms. Without an expectation the query only has to succeed. */
 export type SqlParams = z.output<typeof sqlParamsSchema>;
 
-/** What a query returned: every row counted, the first SAMPLE_ROWS kept (each an array of column values). */
-interface QueryRows {
-  columns: string[];
-  rowCount: number;
-  rows: unknown[][];
-}
-
-/** Thrown inside the check when its signal fires; turned into a summary, never out of run(). */
-class Stopped extends Error {}
-
 /** `sql`: a query against PostgreSQL or SQLite returns what is expected (a count, a value, some rows). */
 export const sqlCheck: CheckKind<SqlParams> = {
   kind: 'sql',
@@ -116,19 +60,18 @@ export const sqlCheck: CheckKind<SqlParams> = {
     const label = queryLabel(params.query);
     const database = redactUrl(params.database);
     const signal = AbortSignal.any([context.signal, AbortSignal.timeout(params.timeout)]);
+    const options = { sampleRows: SAMPLE_ROWS, timeoutMs: params.timeout, signal };
     let result: QueryRows;
     try {
-      if (signal.aborted) throw new Stopped();
-      result = params.database.startsWith(SQLITE_PREFIX)
-        ? await querySqlite(
-            path.resolve(context.configDir, params.database.slice(SQLITE_PREFIX.length)),
-            params,
-            signal,
-          )
-        : await queryPostgres(params.database, params, signal);
+      if (signal.aborted) throw new QueryStopped('stopped before it started');
+      const target = parseDatabase(params.database, context.configDir);
+      result =
+        target.kind === 'sqlite'
+          ? await querySqlite(target.file, params.query, options)
+          : await queryPostgres(target.url, params.query, options);
     } catch (err) {
       const why =
-        err instanceof Stopped || signal.aborted
+        err instanceof QueryStopped || signal.aborted
           ? context.signal.aborted
             ? 'aborted'
             : `no result within ${formatDuration(params.timeout)}`
@@ -179,108 +122,6 @@ export const sqlCheck: CheckKind<SqlParams> = {
     return { ok: true, summary: `${label}: ${count}`, value: result.rowCount, ...evidence };
   },
 };
-
-async function queryPostgres(url: string, params: SqlParams, signal: AbortSignal): Promise<QueryRows> {
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: params.timeout,
-    // The server stops the statement too, rather than running on after the check gave up.
-    statement_timeout: params.timeout,
-    types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
-  });
-  // Once connected, a lost connection also fails the pending query; that is where it is reported.
-  client.on('error', () => {});
-  const work = (async () => {
-    await client.connect();
-    await client.query(READ_ONLY_SESSION);
-    const results = (await client.query({ text: params.query, rowMode: 'array' })) as
-      pg.QueryArrayResult | pg.QueryArrayResult[];
-    // Several statements in one query give one result each; the last one is the answer.
-    const last = Array.isArray(results) ? results.at(-1) : results;
-    const rows = (last?.rows ?? []) as unknown[][];
-    return {
-      columns: last?.fields.map((field) => field.name) ?? [],
-      rowCount: rows.length,
-      rows: rows.slice(0, SAMPLE_ROWS),
-    };
-  })();
-  try {
-    return await untilStopped(work, signal);
-  } finally {
-    const ending = client.end().catch(() => undefined);
-    // On a stop, end() closes the socket in the background; waiting could outlast the timeout.
-    if (!signal.aborted) await ending;
-  }
-}
-
-/**
- * Reads bigint as a number when it fits, so `count(*)` shows as 42 rather than "42"; larger values
- * stay text. Per client: pg's global parsers belong to whoever else uses pg in the process.
- */
-function typeParser(oid: number, format?: 'text' | 'binary'): (text: string) => unknown {
-  if (oid === INT8_OID && format !== 'binary') {
-    return (text) => {
-      const number = Number(text);
-      return Number.isSafeInteger(number) ? number : text;
-    };
-  }
-  return pg.types.getTypeParser(oid, format);
-}
-
-async function querySqlite(file: string, params: SqlParams, signal: AbortSignal): Promise<QueryRows> {
-  try {
-    await fs.access(file);
-  } catch {
-    throw new Error(`database file ${file} does not exist`);
-  }
-  const child = spawn(process.execPath, ['-e', SQLITE_RUNNER], {
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    // Keeps bigints and byte arrays intact on their way back.
-    serialization: 'advanced',
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    if (stderr.length < STDERR_BYTES) stderr += chunk.toString();
-  });
-  const answer = new Promise<QueryRows>((resolve, reject) => {
-    child.once('message', (reply: ({ ok: true } & QueryRows) | { ok: false; error: string }) => {
-      if (reply.ok) resolve({ columns: reply.columns, rowCount: reply.rowCount, rows: reply.rows });
-      else reject(new Error(reply.error));
-    });
-    child.once('error', reject);
-    // 'close', not 'exit': a reply sent just before exiting may still be queued on the IPC channel when
-    // 'exit' fires; 'close' comes after every message has been delivered.
-    child.once('close', (code, signal) => {
-      const last = stderr.trim().split('\n').at(-1);
-      reject(new Error(`the SQLite runner exited (${signal ?? code})${last ? `: ${last}` : ''}`));
-    });
-  });
-  child.send({
-    // Resolved here: `node -e` would resolve from the process's cwd, not from shipcheck.
-    driver: createRequire(import.meta.url).resolve('better-sqlite3'),
-    file,
-    query: params.query,
-    busyTimeoutMs: params.timeout,
-    sampleRows: SAMPLE_ROWS,
-  });
-  try {
-    return await untilStopped(answer, signal);
-  } finally {
-    // After its answer the runner is done; after a stop it may be deep in a query. Either way, end it.
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-}
-
-/** `work`'s result, or a Stopped rejection as soon as `signal` fires; `work` failing later is ignored. */
-function untilStopped<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  work.catch(() => undefined);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Stopped());
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 /** Whether a database value equals what the config says; numbers compare by value across types. */
 function matches(actual: unknown, expected: string | number | boolean | null): boolean {

@@ -1,4 +1,5 @@
-import { makeBackup, readRecordedCounts } from '../../backup/backup.js';
+import { makeBackup } from '../../app-database/backup.js';
+import { readRecordedCounts } from '../../app-database/backup-folder.js';
 import { loadInstallation } from '../../config/installation.js';
 import { chooseService } from '../target.js';
 import { InputError, ShipcheckError } from '../../errors.js';

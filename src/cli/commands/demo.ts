@@ -12,7 +12,7 @@ import { checklistItemShape, checklistShape, eventsShape, releaseShape, statusSh
 import { ApiClient } from '../client.js';
 import type { GlobalOptions, Io } from '../target.js';
 import BetterSqlite3 from 'better-sqlite3';
-import { makeBackup } from '../../backup/backup.js';
+import { makeBackup } from '../../app-database/backup.js';
 import { renderReport } from '../../checklist/report.js';
 import { systemClock } from '../../util/clock.js';
 import { type DemoCache, startVarnish } from './demo-cache.js';

@@ -7,17 +7,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../config/schema.js';
 import { ManualClock } from '../util/clock.js';
+import { makeBackup } from './backup.js';
 import {
   BackupStopped,
   COUNTS_SUFFIX,
-  findPgTool,
-  makeBackup,
   newestBackup,
   readRecordedCounts,
-  restoreAndCompare,
   type BackupConfig,
   type RecordedCounts,
-} from './backup.js';
+} from './backup-folder.js';
+import { findPgTool } from './backup-programs.js';
+import { restoreAndCompare } from './restore-check.js';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../test/support/postgres.js';
 
 /** 2023-11-14T22:13:20Z, the ManualClock's default start. */

@@ -4,16 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../config/schema.js';
-import {
-  COMMAND_HISTORY_FILE,
-  HISTORY_TABLE,
-  MigrationError,
-  createMigrator,
-  listMigrationFiles,
-  type Migrator,
-} from './migrator.js';
+import { createMigrator } from './create-migrator.js';
+import { HISTORY_TABLE, MigrationError, type Migrator } from './migrator.js';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../test/support/postgres.js';
 
 const pgProblem = await probePostgres(PG_URL);
@@ -386,39 +380,6 @@ function migratorContract(engine: 'sqlite' | 'postgres', backend: Backend): void
   });
 }
 
-describe('listMigrationFiles', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-migration-files-'));
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const touch = (...names: string[]) => names.forEach((name) => fs.writeFileSync(path.join(dir, name), ''));
-
-  it('sorts by number, pairs down files with up files and ignores other files', async () => {
-    touch('10_c.up.sql', '2_b.up.sql', '2_b.down.sql', '001_a.up.sql', 'README.md');
-    expect(await listMigrationFiles(dir)).toEqual([
-      { id: '001_a', upFile: path.join(dir, '001_a.up.sql'), downFile: undefined },
-      { id: '2_b', upFile: path.join(dir, '2_b.up.sql'), downFile: path.join(dir, '2_b.down.sql') },
-      { id: '10_c', upFile: path.join(dir, '10_c.up.sql'), downFile: undefined },
-    ]);
-  });
-
-  it('names every malformed file, down file without an up file and shared number', async () => {
-    touch('001_a.up.sql', '001_b.up.sql', 'add_users.up.sql', '002_x.sql', '003_gone.down.sql');
-    await expect(listMigrationFiles(dir)).rejects.toThrow(
-      new MigrationError(
-        `migrations.dir ${dir}: 002_x.sql: expected NNN_name.up.sql or NNN_name.down.sql; add_users.up.sql: expected NNN_name.up.sql or NNN_name.down.sql; 003_gone.down.sql has no 003_gone.up.sql; 001_a and 001_b share the number 1`,
-      ),
-    );
-  });
-
-  it('says when the folder cannot be read', async () => {
-    await expect(listMigrationFiles(path.join(dir, 'missing'))).rejects.toThrow(
-      /^migrations\.dir .*missing cannot be read: ENOENT/,
-    );
-  });
-});
-
 describe('createMigrator', () => {
   it('returns undefined without a migrations block', () => {
     const config = configSchema.parse({ service: 'web', fleet: { kind: 'local', command: 'true' } });
@@ -533,104 +494,5 @@ describe.skipIf(pgProblem !== undefined)(
 describe.runIf(pgProblem !== undefined && REQUIRE_REAL)('migrator on PostgreSQL (required)', () => {
   it('has a reachable PostgreSQL because SHIPCHECK_REQUIRE_REAL=1', () => {
     expect.fail(pgUnreachable);
-  });
-});
-
-describe('migrator in command form', () => {
-  let configDir: string;
-  beforeEach(() => {
-    configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-migrator-command-'));
-    // Each script logs what it saw, so the test can tell which ran, how often and with what environment.
-    fs.writeFileSync(
-      path.join(configDir, 'up.sh'),
-      'echo "up $SHIPCHECK_RELEASE ${SHIPCHECK_REHEARSAL:-real} $SHIPCHECK_MIGRATIONS_DATABASE" >> log.txt\n',
-    );
-    fs.writeFileSync(
-      path.join(configDir, 'down.sh'),
-      'echo "down $SHIPCHECK_RELEASE ${SHIPCHECK_REHEARSAL:-real} $SHIPCHECK_MIGRATIONS_DATABASE" >> log.txt\n',
-    );
-  });
-  afterEach(() => fs.rmSync(configDir, { recursive: true, force: true }));
-
-  const commandMigrator = (migrations: Record<string, unknown>, rollback: 'down' | 'keep' = 'down') =>
-    createMigrator(
-      configSchema.parse({
-        service: 'web',
-        fleet: { kind: 'local', command: 'true' },
-        migrations,
-        rollback: { migrations: rollback },
-      }),
-      configDir,
-    )!;
-  const log = () =>
-    fs.existsSync(path.join(configDir, 'log.txt'))
-      ? fs
-          .readFileSync(path.join(configDir, 'log.txt'), 'utf8')
-          .trim()
-          .split('\n')
-          .map((line) => line.trimEnd())
-      : [];
-  const history = () =>
-    JSON.parse(fs.readFileSync(path.join(configDir, COMMAND_HISTORY_FILE), 'utf8')) as unknown;
-
-  it('given up and down scripts, when a release migrates and rolls back, then each runs once with its environment', async () => {
-    const migrator = commandMigrator({ up: 'sh up.sh', down: ['sh', 'down.sh'], database: 'sqlite:app.db' });
-    const database = `sqlite:${path.join(configDir, 'app.db')}`;
-    expect(await migrator.pending()).toEqual([{ id: 'command', reversible: true }]);
-
-    const applied = await migrator.up(7);
-    expect(applied).toMatchObject([{ id: 'command', releaseId: 7 }]);
-    expect(await migrator.up(7)).toEqual([]);
-    expect(log()).toEqual([`up 7 real ${database}`]);
-    expect(history()).toEqual({ '7': applied[0]!.appliedAt });
-    expect(await migrator.pending({ releaseId: 7 })).toEqual([]);
-    expect(await migrator.pending({ releaseId: 8 })).toEqual([{ id: 'command', reversible: true }]);
-
-    expect(await migrator.down(7)).toEqual(applied);
-    expect(await migrator.down(7)).toEqual([]);
-    expect(log()).toEqual([`up 7 real ${database}`, `down 7 real ${database}`]);
-    expect(history()).toEqual({});
-  });
-
-  it('given a rehearsal, when it runs, then the commands see SHIPCHECK_REHEARSAL=1 and the history is untouched', async () => {
-    const migrator = commandMigrator({ up: 'sh up.sh', down: 'sh down.sh' });
-    const result = await migrator.rehearse();
-    expect(result.ok, result.steps.join('\n')).toBe(true);
-    expect(result.steps.map((step) => step.split(':')[0])).toEqual(['up', 'down', 'up again']);
-    expect(log()).toEqual(['up 0 1', 'down 0 1', 'up 0 1']);
-    expect(fs.existsSync(path.join(configDir, COMMAND_HISTORY_FILE))).toBe(false);
-  });
-
-  it('given a failing up command, when up runs, then its exit code and output are the error, and nothing is recorded', async () => {
-    const migrator = commandMigrator({ up: 'echo "relation users already exists" >&2; exit 3' });
-    await expect(migrator.up(1)).rejects.toThrow(
-      new MigrationError('migrations.up exited 3: relation users already exists'),
-    );
-    expect(fs.existsSync(path.join(configDir, COMMAND_HISTORY_FILE))).toBe(false);
-    const rehearsal = await migrator.rehearse();
-    expect(rehearsal).toMatchObject({
-      ok: false,
-      summary: 'rehearsal failed at up: migrations.up exited 3: relation users already exists',
-    });
-  });
-
-  it('given no down command, when rolled back or rehearsed, then it says a rollback cannot undo it', async () => {
-    const migrator = commandMigrator({ up: 'sh up.sh' });
-    expect(await migrator.pending()).toEqual([{ id: 'command', reversible: false }]);
-    await migrator.up(3);
-    await expect(migrator.down(3)).rejects.toThrow(
-      new MigrationError('migrations.up has no migrations.down command: a rollback cannot undo it'),
-    );
-    expect((await migrator.rehearse()).ok).toBe(false);
-    const kept = await commandMigrator({ up: 'sh up.sh' }, 'keep').rehearse();
-    expect(kept.ok).toBe(true);
-    expect(kept.steps.at(-1)).toMatch(/^down: skipped: .*\(rollback\.migrations: keep\)$/);
-  });
-
-  it('given a command that hangs, when the timeout passes, then it is stopped', async () => {
-    const migrator = commandMigrator({ up: 'echo started; sleep 30', timeout: '300ms' });
-    await expect(migrator.up(1)).rejects.toThrow(
-      new MigrationError('migrations.up timed out after 300ms (migrations.timeout): started'),
-    );
   });
 });
