@@ -178,4 +178,38 @@ describe('RequestMetrics', () => {
     expect(versions).not.toContain('v1');
     expect(metrics.window('v0', 10 * MINUTE).requests).toBe(41);
   });
+
+  it('reads the part of a window older than ten minutes by the whole minute', () => {
+    // At the start of a whole minute, so minute boundaries in this test are exact.
+    const clock = new ManualClock(1_700_000_040_000);
+    const metrics = new RequestMetrics({ clock });
+    metrics.record('v1', 500, 400); // minute 0
+    clock.advance(30 * SECOND);
+    metrics.record('v1', 200, 10); // minute 0, its second half
+    clock.advance(20 * MINUTE);
+    metrics.record('v1', 200, 20); // now, one by one
+    // 25 minutes back: minute 0 is inside the window whole, so both of its requests count.
+    expect(metrics.window('v1', 25 * MINUTE)).toMatchObject({ requests: 3, errors: 1 });
+    // 20 minutes back starts within minute 0: a partial minute is not read, only the newest second.
+    expect(metrics.window('v1', 20 * MINUTE)).toMatchObject({ requests: 1, errors: 0 });
+    // Retention (an hour) still bounds it.
+    clock.advance(45 * MINUTE);
+    metrics.record('v1', 200, 5);
+    expect(metrics.window('v1', 2 * 60 * MINUTE).requests).toBe(2);
+  });
+
+  it('keeps a quiet bucket as values and a busy one as a sketch, with the same quantiles', () => {
+    const clock = alignedClock();
+    const metrics = new RequestMetrics({ clock });
+    const latencies = Array.from({ length: 100 }, (_, i) => i + 1);
+    // A second with a few requests, and one with many: both read the same way.
+    for (const latency of latencies.slice(0, 3)) metrics.record('v1', 200, latency);
+    expect(metrics.window('v1', SECOND).p50).toBeCloseTo(2, 1);
+    clock.advance(SECOND);
+    for (const latency of latencies) metrics.record('v2', 200, latency);
+    const busy = metrics.window('v2', SECOND);
+    expect(busy.requests).toBe(100);
+    expect(Math.abs(busy.p99! - 99) / 99).toBeLessThan(QUANTILE_TOLERANCE);
+    expect(Math.abs(busy.p50! - 50) / 50).toBeLessThan(QUANTILE_TOLERANCE);
+  });
 });

@@ -3,9 +3,17 @@ import { systemClock, type Clock } from '../../../util/clock.js';
 import type { WindowStats } from '../types.js';
 
 const MS_PER_SECOND = 1000;
+const SECONDS_PER_MINUTE = 60;
 const DEFAULT_RETENTION_SECONDS = 3600;
+/**
+ * The newest seconds are kept one by one; older ones only as whole minutes. Ten minutes covers the
+ * windows triggers and checks read in practice; a longer window reads its older part by the minute.
+ */
+const FINE_SECONDS = 600;
 /** 1% relative error keeps a latency quantile within a hair of the truth at a few KB per sketch. */
 const SKETCH_RELATIVE_ACCURACY = 0.01;
+/** A bucket keeps up to this many latencies as they are; past it, they go into a sketch (~2 KB). */
+const RAW_LATENCIES = 32;
 /** A cap on versions kept, so a burst of short-lived versions cannot grow memory without bound. */
 const MAX_VERSIONS = 16;
 /** Status classes in bucket order; a status outside 1xx-5xx is clamped to the nearest class. */
@@ -15,37 +23,101 @@ const SERVER_ERROR_CLASS = STATUS_CLASSES.indexOf('5xx');
 const STATUS_PER_CLASS = 100;
 const EMPTY_SLOT = -1;
 
-/** The ring of one-second buckets of one version, laid out in flat arrays to keep `record` cheap. */
-class VersionSeries {
-  /** The epoch second each slot holds, or EMPTY_SLOT. */
-  readonly seconds: Float64Array;
+/**
+ * The latencies of one bucket: the values themselves while there are few (a quiet service's second
+ * holds one or two), a sketch once there are many. Memory follows traffic instead of time.
+ */
+type Latencies = number[] | DDSketch;
+
+function accept(latencies: Latencies | undefined, value: number): Latencies {
+  if (latencies === undefined) return [value];
+  if (Array.isArray(latencies)) {
+    if (latencies.length < RAW_LATENCIES) {
+      latencies.push(value);
+      return latencies;
+    }
+    const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+    for (const kept of latencies) sketch.accept(kept);
+    sketch.accept(value);
+    return sketch;
+  }
+  latencies.accept(value);
+  return latencies;
+}
+
+function mergeInto(merged: DDSketch, latencies: Latencies | undefined): void {
+  if (latencies === undefined) return;
+  if (Array.isArray(latencies)) for (const value of latencies) merged.accept(value);
+  else merged.merge(latencies);
+}
+
+/** A ring of buckets (of one second or one minute), laid out in flat arrays to keep `record` cheap. */
+class Ring {
+  /** The bucket number (epoch second or minute) each slot holds, or EMPTY_SLOT. */
+  readonly buckets: Float64Array;
   /** Counts by status class, CLASS_COUNT per slot. */
   readonly counts: Uint32Array;
-  /** Latency sketch per slot, allocated only for a second that saw traffic. */
-  readonly sketches: (DDSketch | undefined)[];
+  /** Latencies per slot, kept only for a bucket that saw traffic. */
+  readonly latencies: (Latencies | undefined)[];
+
+  constructor(readonly slots: number) {
+    this.buckets = new Float64Array(slots).fill(EMPTY_SLOT);
+    this.counts = new Uint32Array(slots * CLASS_COUNT);
+    this.latencies = new Array<Latencies | undefined>(slots).fill(undefined);
+  }
+
+  record(bucket: number, statusClass: number, latencyMs: number): void {
+    const slot = bucket % this.slots;
+    if (this.buckets[slot] !== bucket) {
+      // The slot still holds a bucket from one lap ago: reuse it for this one.
+      this.buckets[slot] = bucket;
+      this.counts.fill(0, slot * CLASS_COUNT, (slot + 1) * CLASS_COUNT);
+      this.latencies[slot] = undefined;
+    }
+    this.counts[slot * CLASS_COUNT + statusClass]! += 1;
+    this.latencies[slot] = accept(this.latencies[slot], latencyMs);
+  }
+
+  /** Adds buckets `first..last` (those the ring still holds) to the totals and the sketch. */
+  addTo(first: number, last: number, classTotals: number[], merged: DDSketch): void {
+    for (let bucket = first; bucket <= last; bucket++) {
+      const slot = bucket % this.slots;
+      if (this.buckets[slot] !== bucket) continue;
+      for (let c = 0; c < CLASS_COUNT; c++) classTotals[c]! += this.counts[slot * CLASS_COUNT + c]!;
+      mergeInto(merged, this.latencies[slot]);
+    }
+  }
+}
+
+/** One version's requests: by the second for the newest ones, by the minute over all of retention. */
+class VersionSeries {
+  readonly seconds: Ring;
+  readonly minutes: Ring;
   /** The latest second with traffic; drives forgetting and LRU eviction. */
   lastSecond: number;
 
-  constructor(slots: number, second: number) {
-    this.seconds = new Float64Array(slots).fill(EMPTY_SLOT);
-    this.counts = new Uint32Array(slots * CLASS_COUNT);
-    this.sketches = new Array<DDSketch | undefined>(slots).fill(undefined);
+  constructor(fineSlots: number, minuteSlots: number, second: number) {
+    this.seconds = new Ring(fineSlots);
+    this.minutes = new Ring(minuteSlots);
     this.lastSecond = second;
   }
 }
 
-/** Per-version request counts and latency sketches in one-second buckets over a bounded retention. */
+/**
+ * Per-version request counts and latencies over a bounded retention: the last ten minutes in
+ * one-second buckets, all of retention in one-minute buckets. Each request is recorded in both.
+ */
 export class RequestMetrics {
   private readonly clock: Clock;
   private readonly retentionSeconds: number;
-  /** One more slot than retention so a window of exactly `retention` still has its oldest second. */
-  private readonly slots: number;
+  /** Seconds kept one by one: ten minutes, or all of retention when it is shorter. */
+  private readonly fineSeconds: number;
   private readonly series = new Map<string, VersionSeries>();
 
   constructor(options: { clock?: Clock; retentionSeconds?: number } = {}) {
     this.clock = options.clock ?? systemClock;
     this.retentionSeconds = Math.max(1, Math.ceil(options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS));
-    this.slots = this.retentionSeconds + 1;
+    this.fineSeconds = Math.min(FINE_SECONDS, this.retentionSeconds);
   }
 
   /** Counts one completed request of `version`; a proxy-side failure is recorded as status 502. */
@@ -57,30 +129,19 @@ export class RequestMetrics {
     if (second < series.lastSecond) second = series.lastSecond;
     else series.lastSecond = second;
 
-    const slot = second % this.slots;
-    if (series.seconds[slot] !== second) {
-      // The slot still holds a second from one lap ago: reuse it for this second.
-      series.seconds[slot] = second;
-      series.counts.fill(0, slot * CLASS_COUNT, (slot + 1) * CLASS_COUNT);
-      series.sketches[slot] = undefined;
-    }
-
     let statusClass = Math.floor(status / STATUS_PER_CLASS) - 1;
     if (statusClass < 0) statusClass = 0;
     else if (statusClass >= CLASS_COUNT) statusClass = CLASS_COUNT - 1;
-    series.counts[slot * CLASS_COUNT + statusClass]! += 1;
-
-    let sketch = series.sketches[slot];
-    if (sketch === undefined) {
-      sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
-      series.sketches[slot] = sketch;
-    }
-    sketch.accept(latencyMs > 0 ? latencyMs : 0);
+    const latency = latencyMs > 0 ? latencyMs : 0;
+    series.seconds.record(second, statusClass, latency);
+    if (this.fineSeconds < this.retentionSeconds)
+      series.minutes.record(Math.floor(second / SECONDS_PER_MINUTE), statusClass, latency);
   }
 
   /**
    * Stats of `version` over the whole one-second buckets inside `[now - windowMs, now]`, the current
-   * partial second included; a window longer than retention is cut to retention.
+   * partial second included; a window longer than retention is cut to retention. The part of a window
+   * older than ten minutes is read by the minute: whole minutes inside it count, a partial one does not.
    */
   window(version: string, windowMs: number): WindowStats {
     const now = this.clock.now();
@@ -98,12 +159,12 @@ export class RequestMetrics {
 
     const classTotals = new Array<number>(CLASS_COUNT).fill(0);
     const merged = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
-    for (let second = firstSecond; second <= nowSecond; second++) {
-      const slot = second % this.slots;
-      if (series.seconds[slot] !== second) continue;
-      for (let c = 0; c < CLASS_COUNT; c++) classTotals[c]! += series.counts[slot * CLASS_COUNT + c]!;
-      const sketch = series.sketches[slot];
-      if (sketch !== undefined) merged.merge(sketch);
+    const fineFirst = Math.max(firstSecond, nowSecond - this.fineSeconds);
+    series.seconds.addTo(fineFirst, nowSecond, classTotals, merged);
+    if (firstSecond < fineFirst) {
+      const firstMinute = Math.ceil(firstSecond / SECONDS_PER_MINUTE);
+      const lastMinute = Math.floor(fineFirst / SECONDS_PER_MINUTE) - 1;
+      series.minutes.addTo(firstMinute, lastMinute, classTotals, merged);
     }
 
     let requests = 0;
@@ -143,7 +204,9 @@ export class RequestMetrics {
       }
       if (oldest !== undefined) this.series.delete(oldest);
     }
-    const series = new VersionSeries(this.slots, second);
+    // One more slot than kept so a window of exactly that length still has its oldest bucket.
+    const minuteSlots = Math.ceil(this.retentionSeconds / SECONDS_PER_MINUTE) + 2;
+    const series = new VersionSeries(this.fineSeconds + 1, minuteSlots, second);
     this.series.set(version, series);
     return series;
   }
