@@ -2,13 +2,14 @@ import { main as proxyOverhead } from './proxy.js';
 import { main as prometheusLatency } from './prometheus.js';
 import { main as replicas } from './replicas.js';
 import { main as rollbacks } from './rollback.js';
+import { main as services } from './services.js';
 
 /**
  * `npm run bench`: every benchmark in turn, each printing its figures as ratios against a reference
  * run in the same script. The proxy benchmark needs Debian's nginx and wrk
  * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository; the
  * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`); the replica one needs
- * nginx and the PostgreSQL at SHIPCHECK_TEST_PG.
+ * nginx and the PostgreSQL at SHIPCHECK_TEST_PG; the services one needs nothing beyond the repository.
  */
 async function run(): Promise<void> {
   console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
@@ -22,6 +23,11 @@ async function run(): Promise<void> {
   console.log('');
   console.log('== (e) nginx weight-change time, (f) takeover time after kill -9 of the lease holder');
   await replicas();
+  console.log('');
+  console.log(
+    '== (g) 200 services in one control plane: memory, CPU and reconcile time vs one service alone',
+  );
+  await services();
 }
 
 run().then(
