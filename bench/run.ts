@@ -3,13 +3,15 @@ import { main as prometheusLatency } from './prometheus.js';
 import { main as leaseSpread } from './lease-spread.js';
 import { main as replicas } from './replicas.js';
 import { main as rollbacks } from './rollback.js';
+import { main as services } from './services.js';
 
 /**
  * `npm run bench`: every benchmark in turn, each printing its figures as ratios against a reference
  * run in the same script. The proxy benchmark needs Debian's nginx and wrk
  * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository; the
  * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`); the replica one needs
- * nginx and the PostgreSQL at SHIPCHECK_TEST_PG; the lease spread needs that PostgreSQL only.
+ * nginx and the PostgreSQL at SHIPCHECK_TEST_PG; the lease spread needs that PostgreSQL only; the
+ * services one needs nothing beyond the repository.
  */
 async function run(): Promise<void> {
   console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
@@ -26,6 +28,11 @@ async function run(): Promise<void> {
   console.log('');
   console.log('== (g) lease spread: 60 units over three replicas, and after kill -9 of one');
   await leaseSpread();
+  console.log('');
+  console.log(
+    '== (h) 200 services in one control plane: memory, CPU and reconcile time vs one service alone',
+  );
+  await services();
 }
 
 run().then(
