@@ -563,10 +563,12 @@ export class Engine {
         step: current.step + 1,
         stepStartedAt: now,
       });
-      await this.serving.route(await this.records.service(), updated);
+      // The event goes with the transition it reports, before anything else can fail the pass: a pass
+      // that failed after the update would leave the weight changed and the event never written.
       await this.records.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
         weight: step.setWeight,
       });
+      await this.serving.route(await this.records.service(), updated);
       return this.reconcileCanary(updated);
     }
     if (typeof step.pause !== 'number') {
@@ -587,8 +589,8 @@ export class Engine {
     const now = this.now();
     if (release.weight < 100) {
       const updated = await this.records.update(release, { weight: 100, stepStartedAt: now });
-      await this.serving.route(service, updated);
       await this.records.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
+      await this.serving.route(service, updated);
       return;
     }
     if (release.kind === 'rollback') return this.finishRollbackRelease(release);
