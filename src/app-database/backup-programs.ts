@@ -2,23 +2,18 @@
  * Running the programs a backup or a restore needs (pg_dump, pg_restore, the user's commands), each
  * in its own process group, and finding PostgreSQL's client programs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, ProviderError } from '../errors.js';
-import { signalChildGroup } from '../util/process-group.js';
+import { ProviderError } from '../errors.js';
+import { runCommand } from '../util/run-command.js';
 import { BackupStopped } from './backup-folder.js';
 
 /** Where Debian and Ubuntu install the versioned PostgreSQL client programs. */
 const DEBIAN_PG_ROOT = '/usr/lib/postgresql';
 const PG_CLIENT_HINT = 'apt-get install postgresql-client';
-/** Time a stopped program gets between SIGTERM and SIGKILL. */
-const KILL_GRACE_MS = 2000;
-/** After a program exits, how long a background child holding its output pipes may keep them open. */
-const OUTPUT_GRACE_MS = 1000;
-/** Characters of a program's output kept to explain its failure. */
-const OUTPUT_TAIL_CHARS = 4096;
+/** Bytes of a program's output kept to explain its failure. */
+const OUTPUT_TAIL_BYTES = 4096;
 /** Longest line of a program's output quoted in a summary. */
 const QUOTED_LINE_CHARS = 200;
 
@@ -63,56 +58,21 @@ export async function runProgram(
   options: { cwd: string; env: NodeJS.ProcessEnv; signal: AbortSignal },
 ): Promise<ProgramEnding> {
   if (options.signal.aborted) throw new BackupStopped('stopped before it started');
-  let output = '';
-  let stopped = false;
-  let child: ChildProcess;
-  try {
-    child = spawn(file, args, {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (err) {
-    throw new ProviderError(`cannot start ${file}: ${errorMessage(err)}`, { cause: err });
+  const outcome = await runCommand([file, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    signal: options.signal,
+    keep: { combined: OUTPUT_TAIL_BYTES },
+  });
+  if (outcome.kind === 'not-started') {
+    throw new ProviderError(`cannot start ${file}: ${outcome.error.message}`, { cause: outcome.error });
   }
-  const timers: NodeJS.Timeout[] = [];
-  const onAbort = (): void => {
-    stopped = true;
-    signalChildGroup(child, 'SIGTERM');
-    timers.push(setTimeout(() => signalChildGroup(child, 'SIGKILL'), KILL_GRACE_MS));
+  return {
+    code: outcome.code,
+    signal: outcome.signal,
+    output: outcome.output.combined.text,
+    stopped: outcome.kind === 'aborted',
   };
-  options.signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await new Promise<ProgramEnding>((resolve, reject) => {
-      const keep = (chunk: Buffer): void => {
-        output = (output + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
-      };
-      child.stdout?.on('data', keep);
-      child.stderr?.on('data', keep);
-      child.on('error', (err) => {
-        // Without a pid nothing runs and no exit follows.
-        if (child.pid === undefined)
-          reject(new ProviderError(`cannot start ${file}: ${err.message}`, { cause: err }));
-      });
-      child.on('exit', () => {
-        // A background child that inherited the pipes would otherwise hold this open indefinitely.
-        timers.push(
-          setTimeout(() => {
-            signalChildGroup(child, 'SIGKILL');
-            child.stdout?.destroy();
-            child.stderr?.destroy();
-          }, OUTPUT_GRACE_MS),
-        );
-      });
-      child.on('close', (code, exitSignal) => resolve({ code, signal: exitSignal, output, stopped }));
-    });
-  } finally {
-    timers.forEach(clearTimeout);
-    options.signal.removeEventListener('abort', onAbort);
-    // Whatever the program left running in its group belongs to this run, not to anyone else.
-    signalChildGroup(child, 'SIGKILL');
-  }
 }
 
 /** How a program ended, as a message says it: `exit 3`, `killed by SIGKILL`. */

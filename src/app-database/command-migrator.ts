@@ -3,12 +3,11 @@
  * work, each in its own process group under the migration timeout; shipcheck only records which
  * releases ran up, in a file beside the config.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, ProviderError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { commandArgv, signalChildGroup } from '../util/process-group.js';
+import { runCommand } from '../util/run-command.js';
 import {
   checkReleaseId,
   COMMAND_HISTORY_FILE,
@@ -25,8 +24,6 @@ import {
 
 /** Bytes of a command's output kept for its error message: the end, where scripts say what failed. */
 const OUTPUT_TAIL_BYTES = 4096;
-/** Time a stopped command gets between SIGTERM and SIGKILL. */
-const KILL_GRACE_MS = 2_000;
 
 /** The command form: `migrations.up` and `migrations.down` do the work; shipcheck keeps which release ran up. */
 export class CommandMigrator implements Migrator {
@@ -123,17 +120,20 @@ export class CommandMigrator implements Migrator {
     // A variable inherited by the control plane must not make a real run look like a rehearsal.
     if (extraEnv.SHIPCHECK_REHEARSAL === undefined) delete env.SHIPCHECK_REHEARSAL;
     if (this.options.database !== undefined) env.SHIPCHECK_MIGRATIONS_DATABASE = this.options.database;
-    const outcome = await runProcess(command, {
+    const outcome = await runCommand(command, {
       cwd: this.options.configDir,
       env,
       timeoutMs: this.options.timeoutMs,
       ...(signal === undefined ? {} : { signal }),
+      keep: { combined: OUTPUT_TAIL_BYTES },
     });
     const name = `migrations.${direction}`;
-    const tail = outputTail(outcome.output);
+    const tail = outputTail(outcome.output.combined.text);
     const output = tail === '' ? '' : `: ${tail}`;
-    if (outcome.kind === 'not-started') throw new MigrationError(`${name} cannot start: ${outcome.error}`);
-    if (outcome.kind === 'timeout') {
+    if (outcome.kind === 'not-started') {
+      throw new MigrationError(`${name} cannot start: ${outcome.error.message}`);
+    }
+    if (outcome.kind === 'timed-out') {
       throw new MigrationError(
         `${name} timed out after ${formatDuration(this.options.timeoutMs)} (migrations.timeout)${output}`,
       );
@@ -183,69 +183,4 @@ export class CommandMigrator implements Migrator {
     await fs.writeFile(temporary, `${JSON.stringify(history, null, 2)}\n`);
     await fs.rename(temporary, this.historyFile);
   }
-}
-
-/** Options of `runProcess`. */
-interface ProcessOptions {
-  cwd: string;
-  env: Record<string, string | undefined>;
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
-
-type ProcessOutcome =
-  | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null; output: string; durationMs: number }
-  | { kind: 'timeout'; output: string }
-  | { kind: 'aborted'; output: string }
-  | { kind: 'not-started'; error: string; output: string };
-
-/** Runs a shell line (/bin/sh -c) or an argv array in its own process group, stopped on timeout or abort. */
-async function runProcess(command: string | string[], options: ProcessOptions): Promise<ProcessOutcome> {
-  const [file, args] = commandArgv(command);
-  if (options.signal?.aborted) return { kind: 'aborted', output: '' };
-  const startedAt = Date.now();
-  let output = '';
-  let stoppedBy: 'timeout' | 'aborted' | undefined;
-  // Detached: the command leads its own process group, so stopping it reaches everything it started.
-  const child = spawn(file, args, {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-OUTPUT_TAIL_BYTES);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  let killTimer: NodeJS.Timeout | undefined;
-  const stop = (why: 'timeout' | 'aborted') => {
-    if (stoppedBy !== undefined) return;
-    stoppedBy = why;
-    signalChildGroup(child, 'SIGTERM');
-    killTimer = setTimeout(() => signalChildGroup(child, 'SIGKILL'), KILL_GRACE_MS);
-  };
-  const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
-  const onAbort = () => stop('aborted');
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  const ending = await new Promise<
-    { code: number | null; signal: NodeJS.Signals | null } | { error: string }
-  >((resolve) => {
-    child.once('error', (err) => {
-      if (child.pid === undefined) resolve({ error: err.message });
-    });
-    // 'exit', not 'close': a background process holding the pipes must not keep the release waiting.
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  clearTimeout(timer);
-  clearTimeout(killTimer);
-  options.signal?.removeEventListener('abort', onAbort);
-  // Whatever the command left running in its group belongs to the step, not to the control plane.
-  signalChildGroup(child, 'SIGKILL');
-  child.stdout?.destroy();
-  child.stderr?.destroy();
-  if ('error' in ending) return { kind: 'not-started', error: ending.error, output };
-  if (stoppedBy === 'timeout') return { kind: 'timeout', output };
-  if (stoppedBy === 'aborted') return { kind: 'aborted', output };
-  return { kind: 'exited', ...ending, output, durationMs: Date.now() - startedAt };
 }
