@@ -8,7 +8,6 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { BIN, ROOT } from '../test/e2e/harness.js';
 import { PG_URL, probePostgres, unreachableMessage } from '../test/support/postgres.js';
-import { freePort } from '../src/util/net.js';
 
 /**
  * (g) How replicas share the units: one service with 60 environments (60 units, no release, so no
@@ -66,7 +65,8 @@ class Bench {
         path.join(this.dir, `${id}.yaml`),
         `service: web
 store: "${store}"
-server: { listen: 127.0.0.1:${await freePort()}, leaseTtl: ${LEASE_TTL_MS}ms }
+# Port 0 for the API too: a port picked in advance could be taken by another replica's proxies.
+server: { listen: 127.0.0.1:0, leaseTtl: ${LEASE_TTL_MS}ms }
 fleet:
   kind: local
   command: ["${process.execPath}", "${SAMPLE_APP}"]
@@ -78,11 +78,6 @@ ${environments.join('\n')}
 `,
       );
     }
-  }
-
-  url(id: string): string {
-    const text = fs.readFileSync(path.join(this.dir, `${id}.yaml`), 'utf8');
-    return `http://${/listen: (127\.0\.0\.1:\d+)/.exec(text)?.[1] ?? ''}`;
   }
 
   /** Starts a replica and waits until it is up: its API answers and every unit's engine has started. */
