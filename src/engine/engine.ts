@@ -199,7 +199,9 @@ export class Engine {
       await this.notifier?.idle();
       this.notifier?.reset();
       await this.fleet.close({ stopInstances: false });
-      this.logger.warn({ service: this.service }, 'another replica drives this service now');
+      if (this.lease?.handingOver)
+        this.logger.info({ service: this.service }, 'handed over to another replica to spread the work');
+      else this.logger.warn({ service: this.service }, 'another replica drives this service now');
     }
     return held;
   }

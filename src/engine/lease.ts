@@ -62,6 +62,11 @@ export class Lease {
    * replica without it asks again every half second, so a lapsed lease is taken within that. With a
    * share, a free lease is asked for only when the share allows, and a held one given up when it says.
    */
+  /** True while this replica is giving the lease up of its own accord (rebalancing), not losing it. */
+  get handingOver(): boolean {
+    return this.givingUp;
+  }
+
   async check(): Promise<boolean> {
     const { name, ttlMs, clock, logger, share } = this.options;
     if (this.givingUp) return this.letGo(clock.now());
