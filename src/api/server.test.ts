@@ -362,4 +362,48 @@ describe('the API', () => {
     await signGate();
     await api.until('v2 succeeded', (r) => r.state === 'succeeded');
   });
+
+  it("streams one service's events past pages of other services' events", async () => {
+    api = await Api.start();
+    const { store, apiUrl } = api.plane;
+    // More events of another unit than one page of the store holds, then one of this service.
+    for (let i = 0; i < 1100; i++)
+      await store.addEvent({
+        service: 'other',
+        releaseId: null,
+        at: i,
+        type: 'noise',
+        message: '',
+        data: {},
+      });
+    const wanted = await store.addEvent({
+      service: 'web',
+      releaseId: null,
+      at: 2000,
+      type: 'wanted',
+      message: 'this one',
+      data: {},
+    });
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 10_000);
+    try {
+      const res = await fetch(`${apiUrl}/api/v1/events?service=web`, {
+        headers: { 'last-event-id': '0' },
+        signal: controller.signal,
+      });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes(`id: ${wanted.id}\n`)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      expect(text).toContain(`id: ${wanted.id}\nevent: wanted`);
+      expect(text).not.toContain('event: noise');
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+  });
 });

@@ -375,7 +375,11 @@ async function streamEvents(
     polling = true;
     try {
       const after = Math.max(floor, highest - SSE_REORDER_WINDOW);
-      for (const e of await store.listEvents({ releaseId, afterId: after, limit: MAX_LIMIT })) send(e);
+      for (const e of await store.listEvents({ releaseId, afterId: after, limit: MAX_LIMIT })) {
+        // Read past, sent or not: with a service filter, a page of other services' events moves on.
+        highest = Math.max(highest, e.id);
+        send(e);
+      }
       for (const id of sent) if (id <= highest - SSE_REORDER_WINDOW) sent.delete(id);
     } finally {
       polling = false;
@@ -400,7 +404,10 @@ async function streamEvents(
       : (await store.listEvents({ releaseId, limit: 100_000 })).filter(matches).slice(-SSE_REPLAY);
   // Without Last-Event-ID the replay is the newest few; older ones are not sent later either.
   if (lastId === undefined) floor = (history[0]?.id ?? 1) - 1;
-  history.forEach(send);
+  for (const e of history) {
+    if (lastId !== undefined) highest = Math.max(highest, e.id);
+    send(e);
+  }
   replaying = false;
   buffered.forEach(send);
 }
