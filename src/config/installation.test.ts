@@ -138,6 +138,26 @@ describe('loadInstallation', () => {
     ]);
   });
 
+  it('refuses a list that names no service file, names itself, or names another control-plane file', async () => {
+    await write('services/web.yaml', service('web', '127.0.0.1:8081'));
+    await write('shipcheck.yaml', 'services: [shipcheck.yaml, 3]\n');
+    expect(await problemsOf()).toEqual([
+      'shipcheck.yaml:1:28: services[1]: expected a path or a glob such as services/*.yaml',
+    ]);
+    await write('shipcheck.yaml', 'services: [shipcheck.yaml]\n');
+    expect(await problemsOf()).toEqual([
+      'shipcheck.yaml:1:12: services[0]: shipcheck.yaml is this file; list service files',
+    ]);
+    // A glob may match the control-plane file itself; it is skipped, and then nothing is left.
+    await write('shipcheck.yaml', 'services: ["*.yaml"]\n');
+    expect(await problemsOf()).toEqual(['shipcheck.yaml:1:11: services: the list names no service file']);
+    await write('services/all.yaml', 'services: [web.yaml]\n');
+    await write('shipcheck.yaml', 'services: [services/*.yaml]\n');
+    expect(await problemsOf()).toEqual([
+      'shipcheck.yaml:1:12: services[0]: services/all.yaml lists services itself; list service files, which hold "service:"',
+    ]);
+  });
+
   it('reports the problems of every service file at once', async () => {
     await write('shipcheck.yaml', 'services: [services/*.yaml]\n');
     await write('services/a.yaml', `${service('api', '127.0.0.1:8081')}bogus: 1\n`);

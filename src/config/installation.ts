@@ -11,7 +11,7 @@ import { ConfigError, InputError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
 import { type Inherited, type LoadedConfig, loadConfig, storeLocation } from './loader.js';
 import { CONTROL_PLANE_KEYS, type Config, controlPlaneSchema } from './schema.js';
-import { YamlSource, describeIssue, isPlainObject, type Finding } from './yaml-positions.js';
+import { YamlSource, describeIssue, isPlainObject, pathLabel, type Finding } from './yaml-positions.js';
 
 const SQLITE_PREFIX = 'sqlite:';
 /** Addresses that listen on every interface and so clash with any host on the same port. */
@@ -62,7 +62,7 @@ export async function loadInstallation(file: string): Promise<Installation> {
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') continue;
       const at = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
-      findings.push({ path: at, anchor: 'value', message: `${at.join('.')}: ${issue.message}` });
+      findings.push({ path: at, anchor: 'value', message: `${pathLabel(at)}${issue.message}` });
     }
   }
   if (findings.length > 0 || !parsed.success)
@@ -80,8 +80,29 @@ export async function loadInstallation(file: string): Promise<Installation> {
         message: `services[${index}]: ${pattern} ${what}`,
       });
     }
-    for (const match of matches) if (match !== absolute && !files.includes(match)) files.push(match);
+    for (const match of matches) {
+      const at = { path: ['services', index], anchor: 'value' } as const;
+      if (match === absolute) {
+        // A glob may well match the control-plane file beside the service files; a path naming it may not.
+        if (!GLOB_CHARS.test(pattern))
+          listFindings.push({
+            ...at,
+            message: `services[${index}]: ${pattern} is this file; list service files`,
+          });
+      } else if (await isControlPlaneFile(match)) {
+        listFindings.push({
+          ...at,
+          message: `services[${index}]: ${path.relative(dir, match)} lists services itself; list service files, which hold "service:"`,
+        });
+      } else if (!files.includes(match)) files.push(match);
+    }
   }
+  if (listFindings.length === 0 && files.length === 0)
+    listFindings.push({
+      path: ['services'],
+      anchor: 'value',
+      message: 'services: the list names no service file',
+    });
   if (listFindings.length > 0) throw new ConfigError(source.format(listFindings.map((f) => source.place(f))));
 
   const inherited: Inherited = {
