@@ -31,7 +31,7 @@ import {
   closeProviders,
   createService,
   fingerprint,
-  startUnit,
+  startProviders,
 } from './unit.js';
 
 export type { Unit } from './unit.js';
@@ -143,7 +143,7 @@ export async function startControlPlane(
     const started: Unit[] = [];
     try {
       for (const unit of run.units) {
-        await startUnit(unit, running.has(unit.providers));
+        await startProviders(unit, running.has(unit.providers));
         started.push(unit);
         engines.set(unit.name, unit.engine);
         await unit.engine.start();
@@ -160,7 +160,7 @@ export async function startControlPlane(
       services.set(loaded.config.service, run);
     }
     const { host, port } = parseHostPort(installation.server.listen);
-    for (const run of services.values()) await startProvidersOnly(run);
+    for (const run of services.values()) for (const unit of run.units) await startProviders(unit, false);
     try {
       await api.listen({ host, port });
     } catch (err) {
@@ -295,10 +295,6 @@ export async function startControlPlane(
     });
     reloading = run.catch(() => undefined);
     return run;
-  }
-
-  async function startProvidersOnly(run: ServiceRun): Promise<void> {
-    for (const unit of run.units) await startUnit(unit, false);
   }
 
   const apiAddress = api.server.address();

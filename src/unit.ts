@@ -326,8 +326,8 @@ export async function createService(
   return { loaded, fingerprint: fingerprint(loaded), units };
 }
 
-/** Starts a unit's providers (unless already running) and then its engine. */
-export async function startUnit(unit: Unit, providersRunning: boolean): Promise<void> {
+/** Starts a unit's router and metric source (unless a reload kept them running); its engine starts after. */
+export async function startProviders(unit: Unit, providersRunning: boolean): Promise<void> {
   if (!providersRunning) {
     await unit.router.start();
     try {

@@ -1,3 +1,4 @@
+import { withAccess } from './access.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -412,6 +413,7 @@ export function registerAlertmanager(app: FastifyInstance, options: Alertmanager
   app.post(
     ALERTMANAGER_PATH,
     {
+      ...withAccess('alert-token'),
       bodyLimit: BODY_LIMIT_BYTES,
       // Runs before the body is read: nobody without the token gets a rollback or a parse error.
       onRequest: async (request, reply) => {

@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
 } from 'fastify';
+import { type Access, requireAccess, withAccess } from './access.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -103,6 +104,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     bodyLimit: API_BODY_LIMIT_BYTES,
   });
 
+  requireAccess(app);
   app.setErrorHandler((err, request, reply) => {
     const status = statusOf(err);
     if (status >= 500) request.log.error({ err }, 'request failed');
@@ -154,53 +156,66 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return engine;
   };
 
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/healthz', withAccess('public'), async () => ({ ok: true }));
+  app.get('/metrics', withAccess('viewer'), async (_request, reply) => {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
   registerAlertmanager(app, { engines, store, alerts: options.alerts ?? (() => []) });
 
   // Every unit (service, or service@environment) with its stable version and active or last release.
-  app.get<{ Querystring: { service?: string } }>('/api/v1/services', async (request) => {
-    const services = [];
-    for (const [name, engine] of enginesOf(request.query.service)) {
-      const status = await engine.status();
-      services.push({
-        name,
-        service: status.service,
-        environment: status.environment,
-        stable: status.stable,
-        release: status.release,
-      });
-    }
-    return { services };
-  });
+  app.get<{ Querystring: { service?: string } }>(
+    '/api/v1/services',
+    withAccess('viewer'),
+    async (request) => {
+      const services = [];
+      for (const [name, engine] of enginesOf(request.query.service)) {
+        const status = await engine.status();
+        services.push({
+          name,
+          service: status.service,
+          environment: status.environment,
+          stable: status.stable,
+          release: status.release,
+        });
+      }
+      return { services };
+    },
+  );
 
-  app.get<{ Querystring: { service?: string } }>('/api/v1/sd/prometheus', async (request) => {
-    const services: PrometheusSdService[] = [];
-    for (const [, engine] of enginesOf(request.query.service)) {
-      const status = await engine.status();
-      const { stable, canary } = status.versions;
-      services.push({
-        service: status.service,
-        environment: status.environment,
-        stable: stable?.version,
-        canary: canary?.version,
-        instances: [stable, canary].flatMap((v) =>
-          v ? v.instances.map((i) => ({ address: i.address, version: v.version, state: i.state })) : [],
-        ),
-      });
-    }
-    return prometheusTargets(services);
-  });
+  app.get<{ Querystring: { service?: string } }>(
+    '/api/v1/sd/prometheus',
+    withAccess('viewer'),
+    async (request) => {
+      const services: PrometheusSdService[] = [];
+      for (const [, engine] of enginesOf(request.query.service)) {
+        const status = await engine.status();
+        const { stable, canary } = status.versions;
+        services.push({
+          service: status.service,
+          environment: status.environment,
+          stable: stable?.version,
+          canary: canary?.version,
+          instances: [stable, canary].flatMap((v) =>
+            v ? v.instances.map((i) => ({ address: i.address, version: v.version, state: i.state })) : [],
+          ),
+        });
+      }
+      return prometheusTargets(services);
+    },
+  );
 
-  app.get<{ Params: { service: string } }>('/api/v1/services/:service', async (request) => {
-    return engineOf(request.params.service).status();
-  });
+  app.get<{ Params: { service: string } }>(
+    '/api/v1/services/:service',
+    withAccess('viewer'),
+    async (request) => {
+      return engineOf(request.params.service).status();
+    },
+  );
 
   app.get<{ Params: { service: string }; Querystring: { limit?: string } }>(
     '/api/v1/services/:service/releases',
+    withAccess('viewer'),
     async (request) => {
       const engine = engineOf(request.params.service);
       return { releases: await engine.releases(parseLimit(request.query.limit, 20)) };
@@ -209,6 +224,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   app.post<{ Params: { service: string }; Body: unknown }>(
     '/api/v1/services/:service/releases',
+    withAccess('operator'),
     async (request, reply) => {
       const engine = engineOf(request.params.service);
       const { version } = parseBody(Bodies.deploy, request.body);
@@ -224,6 +240,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/${name}`,
+      withAccess('operator'),
       async (request) => {
         const engine = engineOf(request.params.service);
         const release = await run(engine, parseBody(schema, request.body));
@@ -239,45 +256,61 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   app.get<{ Params: { service: string }; Querystring: { release?: string } }>(
     '/api/v1/services/:service/checklist',
+    withAccess('viewer'),
     async (request) => {
       const engine = engineOf(request.params.service);
       const id = request.query.release === undefined ? undefined : parseId(request.query.release);
       return engine.checklistOf(id);
     },
   );
-  app.get<{ Params: { id: string } }>('/api/v1/releases/:id/checklist', async (request) => {
-    const id = parseId(request.params.id);
-    return (await engineOfRelease(id)).checklistOf(id);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/releases/:id/checklist',
+    withAccess('viewer'),
+    async (request) => {
+      const id = parseId(request.params.id);
+      return (await engineOfRelease(id)).checklistOf(id);
+    },
+  );
   const checklistCommand = <S extends z.ZodObject>(
     name: string,
+    access: Access,
     schema: S,
     run: (engine: Engine, body: z.output<S>) => Promise<unknown>,
   ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/checklist/${name}`,
+      withAccess(access),
       async (request) => run(engineOf(request.params.service), parseBody(schema, request.body)),
     );
   };
-  checklistCommand('sign', Bodies.sign, (engine, body) => engine.signItem(body.item, body.by, body.note));
-  checklistCommand('sign-gate', Bodies.signGate, (engine, body) => engine.signGate(body.by, body.note));
-  checklistCommand('waive', Bodies.waive, (engine, body) =>
+  checklistCommand('sign', 'approver', Bodies.sign, (engine, body) =>
+    engine.signItem(body.item, body.by, body.note),
+  );
+  checklistCommand('sign-gate', 'approver', Bodies.signGate, (engine, body) =>
+    engine.signGate(body.by, body.note),
+  );
+  checklistCommand('waive', 'approver', Bodies.waive, (engine, body) =>
     engine.waiveItem(body.item, body.by, body.reason),
   );
-  checklistCommand('rerun', Bodies.rerun, (engine, body) => engine.rerunItem(body.item, body.by));
+  checklistCommand('rerun', 'operator', Bodies.rerun, (engine, body) => engine.rerunItem(body.item, body.by));
 
-  app.get<{ Params: { id: string } }>('/api/v1/releases/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/api/v1/releases/:id', withAccess('viewer'), async (request) => {
     const id = parseId(request.params.id);
     return (await engineOfRelease(id)).release(id);
   });
-  app.get<{ Params: { id: string } }>('/api/v1/releases/:id/effects', async (request) => {
-    const id = parseId(request.params.id);
-    const release = await (await engineOfRelease(id)).release(id);
-    return { effects: await store.listEffects(release.id) };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/releases/:id/effects',
+    withAccess('viewer'),
+    async (request) => {
+      const id = parseId(request.params.id);
+      const release = await (await engineOfRelease(id)).release(id);
+      return { effects: await store.listEffects(release.id) };
+    },
+  );
 
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
     '/api/v1/releases/:id/measurements',
+    withAccess('viewer'),
     async (request) => {
       const id = parseId(request.params.id);
       const release = await (await engineOfRelease(id)).release(id);
@@ -288,6 +321,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
     '/api/v1/releases/:id/events',
+    withAccess('viewer'),
     async (request) => {
       const id = parseId(request.params.id);
       const release = await (await engineOfRelease(id)).release(id);
@@ -302,7 +336,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   if (options.reload) {
     const reload = options.reload;
-    app.post<{ Body: unknown }>('/api/v1/reload', async (request) => {
+    app.post<{ Body: unknown }>('/api/v1/reload', withAccess('admin'), async (request) => {
       parseBody(Bodies.none, request.body);
       return reload();
     });
@@ -310,6 +344,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   app.get<{ Querystring: { release?: string; service?: string } }>(
     '/api/v1/events',
+    withAccess('viewer'),
     async (request, reply) => {
       const releaseId = request.query.release === undefined ? undefined : parseId(request.query.release);
       const service = request.query.service;

@@ -92,6 +92,12 @@ export async function startNginx(dir: string, options: NginxOptions = {}): Promi
     if (Date.now() > deadline) throw new Error('nginx did not answer within 10 s');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  // nginx writes the line of that request just after the answer: wait for it, so that a test that
+  // starts tailing the log now does not count it among its own requests.
+  while (fs.statSync(accessLog).size === 0) {
+    if (Date.now() > deadline) throw new Error('nginx did not log its first request within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   return {
     port,
     conf,
