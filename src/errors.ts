@@ -25,6 +25,22 @@ export class NotFoundError extends ShipcheckError {}
 /** The request clashes with current state, e.g. a second active release. */
 export class ConflictError extends ShipcheckError {}
 
+/** The caller did not prove who they are: no, a wrong or an expired credential (HTTP 401). */
+export class UnauthorizedError extends ShipcheckError {}
+
+/** The caller is known but may not do this (HTTP 403). */
+export class ForbiddenError extends ShipcheckError {}
+
+/** The caller tried too often; `retryAfterMs` says when to try again (HTTP 429). */
+export class TooManyRequestsError extends ShipcheckError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A provider (fleet, traffic, metrics) failed to do what was asked. */
 export class ProviderError extends ShipcheckError {}
 

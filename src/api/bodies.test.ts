@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.js';
-import { Bodies, DEFAULT_SIGNER, jsonContentTypeProblem, parseBody } from './bodies.js';
+import { Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import { inputErrorMessage } from '../../test/support/errors.js';
 
 describe('jsonContentTypeProblem', () => {
@@ -63,30 +63,30 @@ describe('parseBody', () => {
     );
   });
 
-  it('signs as the default signer when no name, or a blank one, is given', () => {
-    expect(parseBody(Bodies.sign, { item: 'x' })).toEqual({ item: 'x', by: DEFAULT_SIGNER });
-    expect(parseBody(Bodies.sign, { item: 'x', by: '  ' })).toEqual({ item: 'x', by: DEFAULT_SIGNER });
-    expect(parseBody(Bodies.signGate, { by: ' ana ', note: 'ok' })).toEqual({ by: 'ana', note: 'ok' });
+  it('takes no signer name: a signature records who is signed in, never a name the caller typed', () => {
+    expect(parseBody(Bodies.sign, { item: 'x' })).toEqual({ item: 'x' });
+    expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: 'x', by: 'mallory' }))).toBe(
+      'unknown field "by" (this route takes item, note)',
+    );
   });
 
   it('lists several problems, unknown fields first, and counts the rest', () => {
-    expect(inputErrorMessage(() => parseBody(Bodies.waive, { by: 1, a: 1, b: 2 }))).toBe(
-      'unknown fields "a", "b" (this route takes item, by, reason); ' +
-        'item: required; by: expected a string, got number 1; reason: required',
+    expect(inputErrorMessage(() => parseBody(Bodies.waive, { a: 1, b: 2 }))).toBe(
+      'unknown fields "a", "b" (this route takes item, reason); item: required; reason: required',
     );
     expect(
       inputErrorMessage(() =>
         parseBody(Bodies.none, Object.fromEntries([1, 2, 3, 4, 5, 6, 7].map((n) => [`k${n}`, n]))),
       ),
     ).toBe('unknown fields "k1", "k2", "k3", "k4", "k5", "k6", "k7" (this route takes no fields: send {})');
-    expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: 1, by: 2, note: 3, x: 4 }))).toBe(
-      'unknown field "x" (this route takes item, by, note); item: expected a string, got number 1; ' +
-        'by: expected a string, got number 2; note: expected a string, got number 3',
+    expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: 1, note: 3, x: 4 }))).toBe(
+      'unknown field "x" (this route takes item, note); item: expected a string, got number 1; ' +
+        'note: expected a string, got number 3',
     );
-    expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: '', by: 'x'.repeat(101), nite: 5 }))).toBe(
-      'unknown field "nite"; did you mean "note"?; item: must not be empty; by: at most 100 characters, got 101',
+    expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: '', nite: 5 }))).toBe(
+      'unknown field "nite"; did you mean "note"?; item: must not be empty',
     );
-    const typos = { iteem: 1, itme: 1, itm: 1, noet: 1, nots: 1, by: 1 };
+    const typos = { iteem: 1, itme: 1, itm: 1, noet: 1, nots: 1, nte: 1 };
     expect(inputErrorMessage(() => parseBody(Bodies.sign, typos))).toMatch(
       /^unknown field "iteem"; did you mean "item"\?; .*; and 2 more$/,
     );

@@ -4,17 +4,16 @@ import { z } from 'zod';
 import { closest } from '../config/yaml-positions.js';
 import { checkVersion } from '../domain/version.js';
 import { InputError } from '../errors.js';
+import { parseGrant } from '../security/roles.js';
 
 /** Largest request body the API reads; the Alertmanager webhook has its own, larger limit. */
 export const API_BODY_LIMIT_BYTES = 64 * 1024;
 /** Longest sign-off note or waiver reason. */
 export const MAX_NOTE_CHARS = 2000;
-/** Longest name in `by`. */
-export const MAX_SIGNER_CHARS = 100;
+/** Longest user, token or group name. */
+export const MAX_NAME_CHARS = 100;
 /** Longest checklist item id (template ids are `section-slug/title-slug`). */
 export const MAX_ITEM_ID_CHARS = 256;
-/** Who signed, when a body names nobody. */
-export const DEFAULT_SIGNER = 'api';
 /** Problems listed in one 400 answer. */
 const ISSUE_LIMIT = 5;
 /** Longest piece of the caller's input quoted back in a message. */
@@ -54,13 +53,6 @@ const item = z
   .min(1)
   .max(MAX_ITEM_ID_CHARS)
   .superRefine(noControls({ lines: false }));
-const signer = z
-  .string()
-  .max(MAX_SIGNER_CHARS)
-  .superRefine(noControls({ lines: false }))
-  .optional()
-  // A blank name is no name: such a body signs as DEFAULT_SIGNER, as one without `by` does.
-  .transform((by) => by?.trim() || DEFAULT_SIGNER);
 const note = z
   .string()
   .max(MAX_NOTE_CHARS)
@@ -72,6 +64,25 @@ const reason = z
   .superRefine(noControls({ lines: true }))
   .refine((text) => text.trim() !== '', 'must say why the item need not pass');
 
+const name = z
+  .string()
+  .min(1)
+  .max(MAX_NAME_CHARS)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'a name uses letters, digits, dots, dashes, underscores and @');
+/** A password or code: not trimmed, not quoted back in errors. */
+const secretText = z.string().min(1).max(1024);
+/** A TOTP code or a recovery code. */
+const code = z.string().min(6).max(32);
+const email = z
+  .string()
+  .max(254)
+  .regex(/^[^\s@]+@[^\s@]+$/, 'an email address such as alice@example.com');
+/** `admin`, `deployer@production` */
+const grant = z.string().superRefine((value, ctx) => {
+  const parsed = parseGrant(value);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, params: WHOLE });
+});
+
 /** The body of each route that takes one; routes with nothing to say take `{}`. */
 export const Bodies = {
   /** `POST /services/:service/releases` */
@@ -81,13 +92,38 @@ export const Bodies = {
   /** `pause`, `resume`, `abort`, `rollback`: nothing to say. */
   none: z.strictObject({}),
   /** `POST /services/:service/checklist/sign` */
-  sign: z.strictObject({ item, by: signer, note }),
+  sign: z.strictObject({ item, note }),
   /** `POST /services/:service/checklist/sign-gate` */
-  signGate: z.strictObject({ by: signer, note }),
+  signGate: z.strictObject({ note }),
   /** `POST /services/:service/checklist/waive` */
-  waive: z.strictObject({ item, by: signer, reason }),
+  waive: z.strictObject({ item, reason }),
   /** `POST /services/:service/checklist/rerun` */
-  rerun: z.strictObject({ item, by: signer }),
+  rerun: z.strictObject({ item }),
+  /** `POST /login` */
+  login: z.strictObject({ name, password: secretText, otp: code.optional() }),
+  /** `POST /setup`: the first admin, with the code `shipcheck up` printed. */
+  setup: z.strictObject({ code: secretText, name, email: email.optional(), password: secretText }),
+  /** `POST /users` */
+  addUser: z.strictObject({
+    name,
+    email: email.optional(),
+    password: secretText.optional(),
+    roles: z.array(grant).min(1).max(50),
+    groups: z.array(name).max(50).optional(),
+  }),
+  /** `POST /users/:name/password` */
+  password: z.strictObject({ password: secretText }),
+  /** `POST /tokens` */
+  createToken: z.strictObject({
+    name,
+    role: grant,
+    expiresIn: z
+      .string()
+      .regex(/^\d+(h|d)$/, 'expected a lifetime such as 12h, 30d or 365d')
+      .optional(),
+  }),
+  /** `POST /me/mfa/confirm`, `POST /me/mfa/verify` */
+  code: z.strictObject({ code }),
 } as const;
 
 /** Parses a request body; InputError naming each bad field (`note: at most 2000 characters, got 2001`). */

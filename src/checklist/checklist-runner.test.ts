@@ -9,11 +9,14 @@ import { ConflictError } from '../errors.js';
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
-import { ChecklistRunner, MAX_OUTPUT_CHARS } from './checklist-runner.js';
+import { ChecklistRunner, MAX_OUTPUT_CHARS, type Signer } from './checklist-runner.js';
 import { MAX_EVIDENCE_ENTRIES, droppedBy } from './evidence.js';
 import { testContext } from '../../test/support/check-context.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckKind } from './types.js';
+
+/** A signer with no team restrictions, as when authentication is off. */
+const as = (name: string): Signer => ({ name, groups: undefined });
 
 /** Output of the chatty check: more than the runner keeps. */
 const CHATTY_CHARS = 20_000;
@@ -138,7 +141,7 @@ describe('ChecklistRunner', () => {
     const reruns = 30;
     for (let i = 0; i < reruns; i++) {
       rig.clock.advance(1000);
-      await rig.runner.rerun(rig.release, 'pre/tests', 'ci');
+      await rig.runner.rerun(rig.release, 'pre/tests', as('ci'));
       await rig.runChecks('pre/tests');
     }
     const { evidence } = await rig.item('pre/tests');
@@ -160,20 +163,20 @@ describe('ChecklistRunner', () => {
   it('refuses to sign or waive an item twice, saying who settled it and when', async () => {
     rig = new Rig();
     await rig.start();
-    await rig.runner.sign(rig.release, 'pre/plan', 'alice', 'runbook 12');
-    const again = rig.runner.sign(rig.release, 'plan', 'bob', undefined);
+    await rig.runner.sign(rig.release, 'pre/plan', as('alice'), 'runbook 12');
+    const again = rig.runner.sign(rig.release, 'plan', as('bob'), undefined);
     await expect(again).rejects.toThrow(ConflictError);
     await expect(again).rejects.toThrow(
       '"pre/plan" was already signed by alice at 2023-11-14T22:13:20Z ("runbook 12"); nothing to do',
     );
     await rig.runChecks('pre/tests');
-    await rig.runner.waive(rig.release, 'pre/tests', 'bob', 'flaky, ticket 7');
-    await expect(rig.runner.waive(rig.release, 'pre/tests', 'carol', 'again')).rejects.toThrow(
+    await rig.runner.waive(rig.release, 'pre/tests', as('bob'), 'flaky, ticket 7');
+    await expect(rig.runner.waive(rig.release, 'pre/tests', as('carol'), 'again')).rejects.toThrow(
       '"pre/tests" was already waived by bob at 2023-11-14T22:13:20Z ("flaky, ticket 7"); nothing to waive',
     );
     // A long reason is quoted back on one line, shortened.
-    await rig.runner.waive(rig.release, 'verify/look', 'bob', `${'long '.repeat(100)}\nstory`);
-    const long = await rig.runner.waive(rig.release, 'verify/look', 'bob', 'x').catch((err: Error) => err);
+    await rig.runner.waive(rig.release, 'verify/look', as('bob'), `${'long '.repeat(100)}\nstory`);
+    const long = await rig.runner.waive(rig.release, 'verify/look', as('bob'), 'x').catch((err: Error) => err);
     expect((long as Error).message).toMatch(
       /^"verify\/look" was already waived by bob at \S+ \("long long [a-z ]+…"\); nothing to waive$/,
     );
@@ -185,7 +188,7 @@ describe('ChecklistRunner', () => {
   it('signs what is left at the current gate in one go, and says when nothing is', async () => {
     rig = new Rig();
     await rig.start();
-    const result = await rig.runner.signGate(rig.release, 'dana', 'CAB-7');
+    const result = await rig.runner.signGate(rig.release, as('dana'), 'CAB-7');
     expect(result.gate).toBe('pre-deploy');
     expect(result.signed.map((i) => [i.id, i.state, i.evidence[0]?.note])).toEqual([
       ['pre/plan', 'passed', 'CAB-7'],
@@ -193,11 +196,11 @@ describe('ChecklistRunner', () => {
     expect(rig.changed).toContain('pre/plan: passed');
     // The failed check is not signed: it needs a re-run or a waiver, and the message says so.
     await rig.runChecks('pre/tests');
-    await expect(rig.runner.signGate(rig.release, 'dana', undefined)).rejects.toThrow(
+    await expect(rig.runner.signGate(rig.release, as('dana'), undefined)).rejects.toThrow(
       'nothing left to sign at the pre-deploy gate of release #1; it waits on pre/tests (failed)',
     );
     const between = { ...rig.release, phase: 'starting' as const };
-    await expect(rig.runner.signGate(between, 'dana', undefined)).rejects.toThrow(
+    await expect(rig.runner.signGate(between, as('dana'), undefined)).rejects.toThrow(
       'release #1 is at no gate (phase starting); nothing to sign until it reaches one',
     );
   });

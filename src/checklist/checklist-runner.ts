@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../errors.js';
 import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { keepTail } from '../util/cut.js';
@@ -7,7 +7,8 @@ import { MAX_EVIDENCE_ENTRIES } from './evidence.js';
 import { gateItems } from './gate-items.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckContext, CheckKind, CheckResult } from './types.js';
-import type { Evidence, Gate } from '../domain/checklist.js';
+import { type Evidence, GATES, type Gate } from '../domain/checklist.js';
+import { type ReleasePhase, TERMINAL_STATES } from '../domain/release.js';
 
 /** Who runs automated checks, as evidence names it. */
 const AUTOMATION = 'shipcheck';
@@ -41,6 +42,29 @@ export interface GateOutcome {
   /** The first failed item, when status is `failed`. */
   failed: ChecklistItemRow | undefined;
 }
+
+/**
+ * Who signs, waives or re-runs an item: the authenticated person, never a name a caller typed, and
+ * the teams they belong to (a manual item's `role` names one). `groups` undefined: authentication is
+ * off, and anyone may sign anything.
+ */
+export interface Signer {
+  name: string;
+  groups: readonly string[] | undefined;
+}
+
+/** The gate a release's phase has reached or comes to next: items of earlier gates are behind it. */
+const NEXT_GATE: Record<ReleasePhase, Gate> = {
+  'pre-deploy': 'pre-deploy',
+  migrating: 'canary',
+  starting: 'canary',
+  canary: 'canary',
+  verifying: 'verify',
+  verify: 'verify',
+  'post-deploy': 'post-deploy',
+  'rolling-back': 'rollback',
+  completed: 'rollback',
+};
 
 /** The gate a release is at, derived from its phase; undefined between gates. */
 export function gateOf(release: ReleaseRow): Gate | undefined {
@@ -138,10 +162,11 @@ export class ChecklistRunner {
   async sign(
     release: ReleaseRow,
     itemId: string,
-    by: string,
+    signer: Signer,
     note: string | undefined,
   ): Promise<ChecklistItemRow> {
     const item = await this.item(release, itemId);
+    const by = signer.name;
     // A person may judge what a check could not: an inconclusive automated item can be signed.
     if (item.automated && item.state !== 'inconclusive') {
       throw new ConflictError(
@@ -159,6 +184,12 @@ export class ChecklistRunner {
           (current ? `at the ${current} gate` : `between gates (${release.phase})`),
       );
     }
+    const role = typeof item.params.role === 'string' ? item.params.role : undefined;
+    if (role !== undefined && signer.groups !== undefined && !signer.groups.includes(role)) {
+      throw new ForbiddenError(
+        `"${item.id}" is signed by the ${role} role; ${by} is not in it (an admin adds it with "shipcheck user add --group ${role}")`,
+      );
+    }
     // A check of an inconclusive item may be running again; the person's judgement wins.
     this.running.get(key(release, item))?.abort();
     const evidence: Evidence = { at: this.options.clock.now(), summary: `signed by ${by}`, by };
@@ -167,11 +198,24 @@ export class ChecklistRunner {
   }
 
   /** Waives an item that has not passed, with a reason that is kept as evidence. */
-  async waive(release: ReleaseRow, itemId: string, by: string, reason: string): Promise<ChecklistItemRow> {
+  async waive(release: ReleaseRow, itemId: string, signer: Signer, reason: string): Promise<ChecklistItemRow> {
     if (!reason.trim()) throw new InputError('waiving an item needs a reason');
+    const by = signer.name;
     const item = await this.item(release, itemId);
     const settled = describeSettled(item);
     if (settled) throw new ConflictError(`${settled}; nothing to waive`);
+    // A waiver looks ahead: it cannot reach back to a gate the release has passed, nor into a
+    // release that has ended (except the rollback gate it ended at).
+    const ended = TERMINAL_STATES.includes(release.state);
+    const reached = NEXT_GATE[release.phase];
+    const behind = GATES.indexOf(item.gate) < GATES.indexOf(reached);
+    if (item.gate !== 'scheduled' && (ended ? item.gate !== gateOf(release) : behind)) {
+      throw new ConflictError(
+        `"${item.id}" belongs to the ${item.gate} gate, which release #${release.id} ` +
+          (ended ? `no longer checks (it ended ${release.state})` : `has passed (it is at ${release.phase})`) +
+          '; only items of the current or a later gate of an active release can be waived',
+      );
+    }
     this.running.get(key(release, item))?.abort();
     const evidence: Evidence = { at: this.options.clock.now(), summary: `waived by ${by}`, by, note: reason };
     return this.set(release, item, 'waived', evidence);
@@ -181,7 +225,7 @@ export class ChecklistRunner {
    * Signs every pending manual item of the gate the release is at, with one note. ConflictError when
    * the release is at no gate, or nothing is left to sign there (the message says what it waits on).
    */
-  async signGate(release: ReleaseRow, by: string, note: string | undefined): Promise<GateSignature> {
+  async signGate(release: ReleaseRow, signer: Signer, note: string | undefined): Promise<GateSignature> {
     const gate = gateOf(release);
     if (!gate) {
       throw new ConflictError(
@@ -197,12 +241,13 @@ export class ChecklistRunner {
       throw new ConflictError(`nothing left to sign at the ${gate} gate of release #${release.id}${waitsOn}`);
     }
     const signed: ChecklistItemRow[] = [];
-    for (const item of toSign) signed.push(await this.sign(release, item.id, by, note));
+    for (const item of toSign) signed.push(await this.sign(release, item.id, signer, note));
     return { gate, signed };
   }
 
   /** Runs a failed automated item again. */
-  async rerun(release: ReleaseRow, itemId: string, by: string): Promise<ChecklistItemRow> {
+  async rerun(release: ReleaseRow, itemId: string, signer: Signer): Promise<ChecklistItemRow> {
+    const by = signer.name;
     const item = await this.item(release, itemId);
     if (!item.automated) throw new ConflictError(`"${item.id}" is a manual item; sign it instead`);
     if (item.state !== 'failed' && item.state !== 'inconclusive')

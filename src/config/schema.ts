@@ -394,6 +394,46 @@ const storeSchema = z
   .prefault('sqlite:.shipcheck/state.db')
   .describe('Where state lives: sqlite:PATH (relative to the config file) or postgres://...');
 
+const environmentName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, 'an environment name uses lowercase letters, digits and dashes');
+
+/** Who may reach the API and how they prove it; see docs/security.md. */
+const authSchema = z
+  .strictObject({
+    required: z
+      .boolean()
+      .prefault(true)
+      .describe(
+        'Every route but /healthz and the login routes needs a session or a token. false opens the API to anyone who reaches it: allowed only when server.listen is a loopback address, and logged as a warning.',
+      ),
+    session: z
+      .strictObject({
+        idle: duration.prefault('30m').describe('A browser session ends after this long without a request.'),
+        absolute: duration.prefault('12h').describe('A browser session ends this long after login, whatever happens.'),
+      })
+      .prefault({})
+      .describe('Browser sessions.'),
+    protectedEnvironments: z
+      .array(environmentName)
+      .prefault(['production'])
+      .describe(
+        'Environments where promoting needs an approver, and where an approver or admin needs a fresh TOTP code.',
+      ),
+    mfaFreshFor: duration
+      .prefault('5m')
+      .describe('How long a TOTP code proven in a session counts as fresh for protected environments.'),
+    lockout: z
+      .strictObject({
+        attempts: z.int().min(1).prefault(5).describe('Failed logins in a row that lock an account.'),
+        for: duration.prefault('15m').describe('How long a locked account stays locked.'),
+      })
+      .prefault({})
+      .describe('Temporary lockout after repeated failed logins; admins see it in `shipcheck user list`.'),
+  })
+  .prefault({})
+  .describe('Authentication and authorization of the API.');
+
 /** The control plane's own HTTP server; shared by every service of an installation. */
 const serverSchema = z
   .strictObject({
@@ -403,6 +443,13 @@ const serverSchema = z
       .describe(
         'How long a replica holds a service without renewing; another replica takes over after it (PostgreSQL store).',
       ),
+    hosts: z
+      .array(z.string().regex(/^[a-z0-9.-]+$/i, 'a host name such as shipcheck.example.com'))
+      .prefault([])
+      .describe(
+        'Host names the API answers to besides loopback ones (localhost, 127.0.0.1, ::1); a request for any other Host is refused, which stops DNS rebinding.',
+      ),
+    auth: authSchema,
   })
   .prefault({ listen: '127.0.0.1:7070', leaseTtl: '10s' })
   .describe("The control plane's own HTTP server.");
@@ -476,7 +523,7 @@ export const configSchema = z.strictObject({
     .describe('When and how a release is rolled back automatically.'),
   environments: z
     .record(
-      z.string().regex(/^[a-z][a-z0-9-]*$/, 'an environment name uses lowercase letters, digits and dashes'),
+      environmentName,
       z.record(z.string(), z.unknown()),
     )
     .optional()

@@ -11,10 +11,13 @@ import { RequestMetrics } from '../providers/metrics/builtin/request-metrics.js'
 import { ProxyRouter } from '../providers/traffic/proxy/proxy-router.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
-import { ChecklistRunner } from '../checklist/checklist-runner.js';
+import { ChecklistRunner, type Signer } from '../checklist/checklist-runner.js';
 import { checkKinds } from '../checklist/kinds/index.js';
 import type { ResolvedItem } from '../checklist/template.js';
 import { Engine } from './engine.js';
+
+/** A signer with no team restrictions, as when authentication is off. */
+const as = (name: string): Signer => ({ name, groups: undefined });
 
 const SAMPLE_APP = fileURLToPath(new URL('../../examples/app/server.js', import.meta.url));
 const MINUTE = 60_000;
@@ -234,7 +237,7 @@ describe('Engine, with an injected clock', () => {
       2 * (10 * 12 + 1),
     );
 
-    await rig.engine.signItem('canary/approve', 'alice', undefined);
+    await rig.engine.signItem('canary/approve', as('alice'), undefined);
     await rig.settle('v2 at 10%', async () => (await rig!.engine.status()).release?.weight === 10);
     // The grace is inconclusiveLimit x interval of real exposure: 2 intervals in, still progressing.
     for (let i = 0; i < 2; i++) {

@@ -15,7 +15,7 @@ import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { AnalysisPolicy } from '../analysis/analysis-policy.js';
 import type { SyntheticLoad } from '../analysis/synthetic-load.js';
-import type { ChecklistRunner, GateSignature } from '../checklist/checklist-runner.js';
+import type { ChecklistRunner, GateSignature, Signer } from '../checklist/checklist-runner.js';
 import type { Config } from '../config/schema.js';
 import type { Gate } from '../domain/checklist.js';
 import { type ReleaseState, unitName } from '../domain/release.js';
@@ -343,22 +343,22 @@ export class Engine {
   }
 
   /** Signs a manual item of the active release's current gate (or of a finished rollback). */
-  signItem(itemId: string, by: string, note: string | undefined): Promise<ChecklistItemRow> {
+  signItem(itemId: string, by: Signer, note: string | undefined): Promise<ChecklistItemRow> {
     return this.checklistCommand(async (runner, release) => runner.sign(release, itemId, by, note));
   }
 
   /** Signs every pending manual item of the gate the active (or last) release is at, with one note. */
-  signGate(by: string, note: string | undefined): Promise<GateSignature> {
+  signGate(by: Signer, note: string | undefined): Promise<GateSignature> {
     return this.checklistCommand(async (runner, release) => runner.signGate(release, by, note));
   }
 
   /** Waives an item of the active (or last) release, with a reason kept as evidence. */
-  waiveItem(itemId: string, by: string, reason: string): Promise<ChecklistItemRow> {
+  waiveItem(itemId: string, by: Signer, reason: string): Promise<ChecklistItemRow> {
     return this.checklistCommand(async (runner, release) => runner.waive(release, itemId, by, reason));
   }
 
   /** Runs a failed automated item again. */
-  rerunItem(itemId: string, by: string): Promise<ChecklistItemRow> {
+  rerunItem(itemId: string, by: Signer): Promise<ChecklistItemRow> {
     return this.checklistCommand(async (runner, release) => runner.rerun(release, itemId, by));
   }
 

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { InstanceRecord } from './types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { SecurityStore } from './security-store.js';
 import { appendEvidence } from '../checklist/evidence.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import {
@@ -99,10 +100,14 @@ function isUniqueViolation(err: unknown): boolean {
 
 /** A Store over any Kysely dialect; it uses only SQL both SQLite and PostgreSQL accept. */
 export class KyselyStore implements Store {
+  readonly security: SecurityStore;
+
   constructor(
     protected readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
-  ) {}
+  ) {
+    this.security = new SecurityStore(db, dialect);
+  }
 
   /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */
   protected async migrationSchema(): Promise<string | undefined> {

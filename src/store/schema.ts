@@ -101,4 +101,68 @@ export interface Database {
     at: number;
     data: string;
   };
+  users: {
+    id: Generated<number>;
+    name: string;
+    email: string | null;
+    password_hash: string | null;
+    /** JSON: Grant[] */
+    grants: string;
+    /** JSON: string[] */
+    groups: string;
+    source: string;
+    subject: string | null;
+    disabled_at: number | null;
+    failed_logins: number;
+    locked_until: number | null;
+    /** Sealed with the key ring (security/secret-box.ts). */
+    totp_secret: string | null;
+    totp_confirmed: number;
+    totp_last_step: number | null;
+    /** JSON: SHA-256 hashes of the unused recovery codes. */
+    recovery_codes: string;
+    created_at: number;
+    updated_at: number;
+  };
+  api_tokens: {
+    hash: string;
+    prefix: string;
+    name: string;
+    user_id: number;
+    role: string;
+    environment: string;
+    created_at: number;
+    expires_at: number | null;
+    last_used_at: number | null;
+    revoked_at: number | null;
+  };
+  sessions: {
+    hash: string;
+    user_id: number;
+    csrf: string;
+    address: string | null;
+    created_at: number;
+    seen_at: number;
+    expires_at: number;
+    mfa_at: number | null;
+  };
+  audit_log: {
+    seq: number;
+    at: number;
+    actor: string;
+    action: string;
+    target: string | null;
+    service: string | null;
+    address: string | null;
+    result: string;
+    reason: string | null;
+    data: string;
+    prev: string;
+    hash: string;
+  };
+  audit_head: {
+    id: number;
+    seq: number;
+    hash: string;
+  };
 }

@@ -1,3 +1,4 @@
+import type { SecurityStore } from './security-store.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
 
@@ -165,6 +166,8 @@ export interface EffectRow {
 
 /** Durable state behind the engine. Implementations: SQLite (default) and PostgreSQL. */
 export interface Store extends InstanceRecordStore {
+  /** Users, tokens, sessions and the audit log. */
+  readonly security: SecurityStore;
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -162,6 +162,76 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '005_security': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('email', 'text')
+          .addColumn('password_hash', 'text')
+          .addColumn('grants', 'text', (c) => c.notNull())
+          .addColumn('groups', 'text', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text')
+          .addColumn('disabled_at', time)
+          .addColumn('failed_logins', 'integer', (c) => c.notNull())
+          .addColumn('locked_until', time)
+          .addColumn('totp_secret', 'text')
+          .addColumn('totp_confirmed', 'integer', (c) => c.notNull())
+          .addColumn('totp_last_step', time)
+          .addColumn('recovery_codes', 'text', (c) => c.notNull())
+          .addColumn('created_at', time, (c) => c.notNull())
+          .addColumn('updated_at', time, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('hash', 'text', (c) => c.primaryKey())
+          .addColumn('prefix', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'integer', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('created_at', time, (c) => c.notNull())
+          .addColumn('expires_at', time)
+          .addColumn('last_used_at', time)
+          .addColumn('revoked_at', time)
+          .execute();
+        await db.schema
+          .createTable('sessions')
+          .addColumn('hash', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'integer', (c) => c.notNull())
+          .addColumn('csrf', 'text', (c) => c.notNull())
+          .addColumn('address', 'text')
+          .addColumn('created_at', time, (c) => c.notNull())
+          .addColumn('seen_at', time, (c) => c.notNull())
+          .addColumn('expires_at', time, (c) => c.notNull())
+          .addColumn('mfa_at', time)
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', time, (c) => c.primaryKey())
+          .addColumn('at', time, (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('service', 'text')
+          .addColumn('address', 'text')
+          .addColumn('result', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('prev', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        // One row: the newest entry's seq and hash. Appends lock it, so replicas take turns.
+        await db.schema
+          .createTable('audit_head')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('seq', time, (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
