@@ -19,6 +19,7 @@ import { ConflictError, ProviderError } from './errors.js';
 import type { Fleet } from './providers/fleet/types.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
+import { startSecurity } from './security/security.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { parseHostPort } from './util/net.js';
@@ -66,6 +67,10 @@ export interface ControlPlane {
   apiUrl: string;
   /** Base URL of the first unit's traffic proxy. */
   proxyUrl: string;
+  /** The one-time code that creates the first admin while the store has no users. */
+  readonly setupCode: string | undefined;
+  /** false when `server.auth.required: false` opened the API. */
+  authRequired: boolean;
   /**
    * Applies the installation as it is on disk now (or `next`): adds, changes and removes services.
    * A release in flight keeps the config it started with; a service whose release is in flight
@@ -98,6 +103,18 @@ export async function startControlPlane(
   // half-started.
   await checkServices(installation.services, kinds);
   const store = await openStore(installation.store);
+  const clock = options.clock ?? systemClock;
+  const security = await startSecurity({
+    server: installation.server,
+    dir: installation.dir,
+    store,
+    clock,
+    logger,
+    secure: false,
+  }).catch(async (err: unknown) => {
+    await store.close().catch(() => undefined);
+    throw err;
+  });
   const registry = createRegistry();
   const shared: Shared = {
     store,
@@ -107,7 +124,7 @@ export async function startControlPlane(
     ownMetrics: new EngineMetrics(registry),
     logDir: path.join(installation.dir, '.shipcheck', 'logs'),
     leaseTtl: installation.server.leaseTtl,
-    clock: options.clock ?? systemClock,
+    clock,
     options,
     // SQLite lives on one machine with one control plane; PostgreSQL may be shared by several.
     replica: installation.store.startsWith('sqlite:') ? undefined : replicaId(),
@@ -121,6 +138,17 @@ export async function startControlPlane(
   }
   const services = new Map<string, ServiceRun>();
   const engines = new Map<string, Engine>();
+  /** Stops the audit log's watch of each engine's automated actions. */
+  const unwatch = new Map<Engine, () => void>();
+  const serve = (unit: Unit): void => {
+    engines.set(unit.name, unit.engine);
+    if (!unwatch.has(unit.engine)) unwatch.set(unit.engine, security.watch(unit.engine));
+  };
+  const unserve = (unit: Unit): void => {
+    engines.delete(unit.name);
+    unwatch.get(unit.engine)?.();
+    unwatch.delete(unit.engine);
+  };
   const allUnits = (): Unit[] => [...services.values()].flatMap((run) => run.units);
   const api = buildApi({
     engines,
@@ -129,12 +157,13 @@ export async function startControlPlane(
     registry,
     alerts: () => allUnits().flatMap((unit) => unit.alerts ?? []),
     reload: async () => reload(),
+    security,
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
     for (const unit of units) await unit.engine.stop();
     for (const unit of units) {
-      engines.delete(unit.name);
+      unserve(unit);
       shared.leaseShare?.remove(unit.name);
       await closeProviders(unit.providers, stopInstances);
     }
@@ -145,7 +174,7 @@ export async function startControlPlane(
       for (const unit of run.units) {
         await startProviders(unit, running.has(unit.providers));
         started.push(unit);
-        engines.set(unit.name, unit.engine);
+        serve(unit);
         await unit.engine.start();
       }
     } catch (err) {
@@ -170,7 +199,7 @@ export async function startControlPlane(
     }
     for (const run of services.values()) {
       for (const unit of run.units) {
-        engines.set(unit.name, unit.engine);
+        serve(unit);
         await unit.engine.start();
       }
     }
@@ -201,7 +230,7 @@ export async function startControlPlane(
     if (before) {
       for (const unit of before.units) await unit.engine.stop();
       for (const unit of before.units) {
-        engines.delete(unit.name);
+        unserve(unit);
         if (!kept.has(unit.providers)) await closeProviders(unit.providers, false);
       }
     }
@@ -314,6 +343,10 @@ export async function startControlPlane(
     api,
     apiUrl: `http://${apiHost}:${apiPort}`,
     proxyUrl: first.proxyUrl,
+    get setupCode() {
+      return security.setup.code;
+    },
+    authRequired: security.auth !== undefined,
     reload,
     async close({ stopInstances }) {
       clearInterval(pendingTimer);

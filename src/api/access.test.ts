@@ -13,25 +13,48 @@ const ROUTES = [
   ['GET /api/v1/sd/prometheus', 'viewer'],
   ['GET /api/v1/services/:service', 'viewer'],
   ['GET /api/v1/services/:service/releases', 'viewer'],
-  ['POST /api/v1/services/:service/releases', 'operator'],
-  ['POST /api/v1/services/:service/promote', 'operator'],
-  ['POST /api/v1/services/:service/pause', 'operator'],
-  ['POST /api/v1/services/:service/resume', 'operator'],
-  ['POST /api/v1/services/:service/abort', 'operator'],
-  ['POST /api/v1/services/:service/rollback', 'operator'],
+  ['POST /api/v1/services/:service/releases', 'deployer'],
+  ['POST /api/v1/services/:service/promote', 'deployer', 'approver'],
+  ['POST /api/v1/services/:service/pause', 'deployer'],
+  ['POST /api/v1/services/:service/resume', 'deployer'],
+  ['POST /api/v1/services/:service/abort', 'deployer'],
+  ['POST /api/v1/services/:service/rollback', 'deployer'],
   ['GET /api/v1/services/:service/checklist', 'viewer'],
   ['GET /api/v1/releases/:id/checklist', 'viewer'],
   ['POST /api/v1/services/:service/checklist/sign', 'approver'],
   ['POST /api/v1/services/:service/checklist/sign-gate', 'approver'],
   ['POST /api/v1/services/:service/checklist/waive', 'approver'],
-  ['POST /api/v1/services/:service/checklist/rerun', 'operator'],
+  ['POST /api/v1/services/:service/checklist/rerun', 'deployer'],
   ['GET /api/v1/releases/:id', 'viewer'],
   ['GET /api/v1/releases/:id/effects', 'viewer'],
   ['GET /api/v1/releases/:id/measurements', 'viewer'],
   ['GET /api/v1/releases/:id/events', 'viewer'],
   ['POST /api/v1/reload', 'admin'],
   ['GET /api/v1/events', 'viewer'],
+  ['GET /setup', 'public'],
+  ['POST /api/v1/setup', 'public'],
+  ['POST /api/v1/login', 'public'],
+  ['POST /api/v1/logout', 'signed-in'],
+  ['GET /api/v1/session', 'signed-in'],
+  ['POST /api/v1/me/mfa/enrol', 'signed-in'],
+  ['POST /api/v1/me/mfa/confirm', 'signed-in'],
+  ['POST /api/v1/me/mfa/verify', 'signed-in'],
+  ['GET /api/v1/users', 'admin'],
+  ['POST /api/v1/users', 'admin'],
+  ['POST /api/v1/users/:name/disable', 'admin'],
+  ['POST /api/v1/users/:name/enable', 'admin'],
+  ['POST /api/v1/users/:name/unlock', 'admin'],
+  ['POST /api/v1/users/:name/password', 'admin'],
+  ['POST /api/v1/users/:name/reset-mfa', 'admin'],
+  ['GET /api/v1/tokens', 'signed-in'],
+  ['POST /api/v1/tokens', 'signed-in'],
+  ['POST /api/v1/tokens/:id/revoke', 'signed-in'],
+  ['GET /api/v1/audit', 'admin'],
+  ['GET /api/v1/audit/verify', 'admin'],
 ] as const;
+
+/** Routes anyone may call without credentials: health, the first-admin setup and login. */
+const PUBLIC = ['GET /healthz', 'GET /setup', 'POST /api/v1/setup', 'POST /api/v1/login'];
 
 function api(): ReturnType<typeof buildApi> {
   const store = SqliteStore.open(':memory:');
@@ -50,8 +73,17 @@ describe('who each route is for', () => {
   it('declares the access of every route, as the table says', async () => {
     const app = api();
     await app.ready();
-    const declared = declaredAccess(app).map(({ route, access }) => [route, access]);
-    expect(declared.sort()).toEqual(ROUTES.map(([route, access]) => [route, access]).sort());
+    const declared = declaredAccess(app).map(({ route, access, inProtected }) =>
+      inProtected ? [route, access, inProtected] : [route, access],
+    );
+    expect(declared.sort()).toEqual(ROUTES.map((row) => [...row]).sort());
+    // Only the short list is public.
+    expect(
+      declaredAccess(app)
+        .filter((r) => r.access === 'public')
+        .map((r) => r.route)
+        .sort(),
+    ).toEqual([...PUBLIC].sort());
     await app.close();
   });
 

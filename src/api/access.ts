@@ -32,10 +32,7 @@ export interface RouteAccess {
 }
 
 /** Route options that declare `access` (and, for what changes something, the audit action). */
-export function withAccess(
-  access: Access,
-  extra: Omit<RouteConfig, 'access'> = {},
-): { config: RouteConfig } {
+export function withAccess(access: Access, extra: Omit<RouteConfig, 'access'> = {}): { config: RouteConfig } {
   return { config: { access, ...extra } };
 }
 

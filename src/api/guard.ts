@@ -78,9 +78,12 @@ function holds(principal: Principal, role: Role, unit: string | undefined, anyUn
     const held = principal.roleIn(environmentOf(unit));
     return held !== undefined && roleAtLeast(held, role);
   }
-  const grants = principal.user?.grants ?? [];
   if (principal === ANONYMOUS) return true;
-  const envs = new Set(grants.map((g) => (g.environment === '*' ? undefined : g.environment)));
+  const scopes = [
+    ...(principal.user?.grants ?? []).map((g) => g.environment),
+    principal.token?.environment ?? '*',
+  ];
+  const envs = new Set(scopes.map((env) => (env === '*' ? undefined : env)));
   for (const env of envs) {
     const held = principal.roleIn(env);
     if (held !== undefined && roleAtLeast(held, role)) return true;
@@ -120,12 +123,16 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
       cookie: request.headers.cookie,
     });
     if (principal === undefined)
-      throw new UnauthorizedError('log in, or send an API token: "authorization: Bearer shc_..." (SHIPCHECK_TOKEN)');
+      throw new UnauthorizedError(
+        'log in, or send an API token: "authorization: Bearer shc_..." (SHIPCHECK_TOKEN)',
+      );
     request.principal = principal;
     if (principal.session && MUTATING.has(request.method)) {
       const sent = request.headers[CSRF_HEADER];
       if (typeof sent !== 'string' || !sameSecret(sent, principal.session.csrf))
-        throw new ForbiddenError(`a change made with a session needs its CSRF token in the ${CSRF_HEADER} header`);
+        throw new ForbiddenError(
+          `a change made with a session needs its CSRF token in the ${CSRF_HEADER} header`,
+        );
     }
     if (config.access === 'signed-in') return;
     await authorize(request, config, principal, auth);
@@ -160,7 +167,7 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
         `${environment} is protected: send a fresh TOTP code (--otp CODE, or the ${OTP_HEADER} header)`,
       );
     if (!(await auth.mfa.verify(user, code))) throw new UnauthorizedError(WRONG_CREDENTIALS);
-    if (principal.session) await auth.store.touchSession(principal.session.hash, { mfaAt: Date.now() });
+    if (principal.session) await auth.markMfa(principal.session);
   }
 
   app.addHook('onSend', async (request, reply, payload) => {

@@ -14,7 +14,19 @@ import {
   type PrometheusSdService,
   prometheusTargets,
 } from '../providers/metrics/prometheus/prometheus-sd.js';
-import { ConflictError, InputError, NotFoundError, ProviderError } from '../errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  InputError,
+  NotFoundError,
+  ProviderError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from '../errors.js';
+import type { Signer } from '../checklist/checklist-runner.js';
+import { ANONYMOUS } from '../security/auth.js';
+import { type ApiSecurity, registerAuthRoutes } from './auth-routes.js';
+import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { EventRow, Store } from '../store/types.js';
 
@@ -51,6 +63,8 @@ export interface ApiOptions {
   alerts?: () => readonly AlertTarget[];
   /** Re-reads the installation's files and applies them (`POST /api/v1/reload`); absent in tests of the API alone. */
   reload?: () => Promise<unknown>;
+  /** Authentication, the audit log and the hosts answered; absent, the API is open (tests of the API alone). */
+  security?: ApiSecurity;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -70,6 +84,9 @@ function messageOf(err: FastifyError, bodyLimit: number): string {
 /** Maps the error classes to HTTP statuses; anything else is a 500 without details. */
 function statusOf(err: unknown): number {
   if (err instanceof InputError) return 400;
+  if (err instanceof UnauthorizedError) return 401;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof TooManyRequestsError) return 429;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
   if (err instanceof ProviderError) return 502;
@@ -112,6 +129,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       status >= 500
         ? 'internal error; see the server log'
         : messageOf(err as FastifyError, request.routeOptions.bodyLimit ?? API_BODY_LIMIT_BYTES);
+    request.auditReason = status >= 500 ? (err as Error).message : message;
+    if (err instanceof TooManyRequestsError)
+      void reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
     void reply.status(status).send({ error: message });
   });
   // preParsing runs after every onRequest hook, so a route's own checks (the webhook's token) come
@@ -126,6 +146,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         `(${problem}); send {} when there is nothing to say`,
     );
     throw Object.assign(err, { statusCode: UNSUPPORTED_MEDIA_TYPE });
+  });
+  installGuard(app, {
+    auth: options.security?.auth,
+    audit: options.security?.audit,
+    hosts: options.security?.hosts ?? [],
+    protectedEnvironments: options.security?.protectedEnvironments ?? [],
+    unitOfRelease: async (id) => (await store.getRelease(id))?.service,
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
@@ -170,6 +197,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     async (request) => {
       const services = [];
       for (const [name, engine] of enginesOf(request.query.service)) {
+        if (!canView(request.principal, name)) continue;
         const status = await engine.status();
         services.push({
           name,
@@ -224,7 +252,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   app.post<{ Params: { service: string }; Body: unknown }>(
     '/api/v1/services/:service/releases',
-    withAccess('operator'),
+    withAccess('deployer', { action: 'release.deploy' }),
     async (request, reply) => {
       const engine = engineOf(request.params.service);
       const { version } = parseBody(Bodies.deploy, request.body);
@@ -240,7 +268,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/${name}`,
-      withAccess('operator'),
+      // Promoting moves more users onto the new version: in a protected environment, an approver's call.
+      withAccess('deployer', {
+        action: `release.${name}`,
+        ...(name === 'promote' ? { inProtected: 'approver' as const } : {}),
+      }),
       async (request) => {
         const engine = engineOf(request.params.service);
         const release = await run(engine, parseBody(schema, request.body));
@@ -275,24 +307,30 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     name: string,
     access: Access,
     schema: S,
-    run: (engine: Engine, body: z.output<S>) => Promise<unknown>,
+    run: (engine: Engine, body: z.output<S>, signer: Signer) => Promise<unknown>,
   ): void => {
     app.post<{ Params: { service: string }; Body: unknown }>(
       `/api/v1/services/:service/checklist/${name}`,
-      withAccess(access),
-      async (request) => run(engineOf(request.params.service), parseBody(schema, request.body)),
+      withAccess(access, { action: `checklist.${name}` }),
+      async (request) => {
+        const principal = request.principal ?? ANONYMOUS;
+        const signer: Signer = { name: principal.name, groups: principal.groups };
+        return run(engineOf(request.params.service), parseBody(schema, request.body), signer);
+      },
     );
   };
-  checklistCommand('sign', 'approver', Bodies.sign, (engine, body) =>
-    engine.signItem(body.item, body.by, body.note),
+  checklistCommand('sign', 'approver', Bodies.sign, (engine, body, signer) =>
+    engine.signItem(body.item, signer, body.note),
   );
-  checklistCommand('sign-gate', 'approver', Bodies.signGate, (engine, body) =>
-    engine.signGate(body.by, body.note),
+  checklistCommand('sign-gate', 'approver', Bodies.signGate, (engine, body, signer) =>
+    engine.signGate(signer, body.note),
   );
-  checklistCommand('waive', 'approver', Bodies.waive, (engine, body) =>
-    engine.waiveItem(body.item, body.by, body.reason),
+  checklistCommand('waive', 'approver', Bodies.waive, (engine, body, signer) =>
+    engine.waiveItem(body.item, signer, body.reason),
   );
-  checklistCommand('rerun', 'operator', Bodies.rerun, (engine, body) => engine.rerunItem(body.item, body.by));
+  checklistCommand('rerun', 'deployer', Bodies.rerun, (engine, body, signer) =>
+    engine.rerunItem(body.item, signer),
+  );
 
   app.get<{ Params: { id: string } }>('/api/v1/releases/:id', withAccess('viewer'), async (request) => {
     const id = parseId(request.params.id);
@@ -334,12 +372,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
+  registerAuthRoutes(app, { store, security: options.security });
+
   if (options.reload) {
     const reload = options.reload;
-    app.post<{ Body: unknown }>('/api/v1/reload', withAccess('admin'), async (request) => {
-      parseBody(Bodies.none, request.body);
-      return reload();
-    });
+    app.post<{ Body: unknown }>(
+      '/api/v1/reload',
+      withAccess('admin', { action: 'installation.reload' }),
+      async (request) => {
+        parseBody(Bodies.none, request.body);
+        return reload();
+      },
+    );
   }
 
   app.get<{ Querystring: { release?: string; service?: string } }>(
@@ -351,8 +395,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       // An unknown service is a 404 before the stream starts, not a stream that stays silent.
       if (service !== undefined) enginesOf(service);
       const lastId = Number(request.headers['last-event-id'] ?? Number.NaN);
+      const principal = request.principal;
       await streamEvents(reply, {
         engines: [...engines.values()],
+        visible: (unit) => canView(principal, unit),
         store,
         releaseId,
         service,
@@ -373,9 +419,11 @@ async function streamEvents(
     /** Only this service's events (its environments' too). */
     service: string | undefined;
     lastId: number | undefined;
+    /** Whether the caller may see a unit's events. */
+    visible: (unit: string) => boolean;
   },
 ): Promise<void> {
-  const { engines, store, releaseId, service, lastId } = opts;
+  const { engines, store, releaseId, service, lastId, visible } = opts;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -385,6 +433,7 @@ async function streamEvents(
     'x-accel-buffering': 'no',
   });
   const matches = (e: EventRow): boolean =>
+    visible(e.service) &&
     (releaseId === undefined || e.releaseId === releaseId) &&
     (service === undefined || e.service === service || e.service.startsWith(`${service}@`));
   // Ids up to `floor` were replayed or skipped; above it, `sent` remembers what went out.

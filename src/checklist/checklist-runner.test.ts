@@ -176,7 +176,9 @@ describe('ChecklistRunner', () => {
     );
     // A long reason is quoted back on one line, shortened.
     await rig.runner.waive(rig.release, 'verify/look', as('bob'), `${'long '.repeat(100)}\nstory`);
-    const long = await rig.runner.waive(rig.release, 'verify/look', as('bob'), 'x').catch((err: Error) => err);
+    const long = await rig.runner
+      .waive(rig.release, 'verify/look', as('bob'), 'x')
+      .catch((err: Error) => err);
     expect((long as Error).message).toMatch(
       /^"verify\/look" was already waived by bob at \S+ \("long long [a-z ]+…"\); nothing to waive$/,
     );

@@ -198,7 +198,12 @@ export class ChecklistRunner {
   }
 
   /** Waives an item that has not passed, with a reason that is kept as evidence. */
-  async waive(release: ReleaseRow, itemId: string, signer: Signer, reason: string): Promise<ChecklistItemRow> {
+  async waive(
+    release: ReleaseRow,
+    itemId: string,
+    signer: Signer,
+    reason: string,
+  ): Promise<ChecklistItemRow> {
     if (!reason.trim()) throw new InputError('waiving an item needs a reason');
     const by = signer.name;
     const item = await this.item(release, itemId);
@@ -212,7 +217,9 @@ export class ChecklistRunner {
     if (item.gate !== 'scheduled' && (ended ? item.gate !== gateOf(release) : behind)) {
       throw new ConflictError(
         `"${item.id}" belongs to the ${item.gate} gate, which release #${release.id} ` +
-          (ended ? `no longer checks (it ended ${release.state})` : `has passed (it is at ${release.phase})`) +
+          (ended
+            ? `no longer checks (it ended ${release.state})`
+            : `has passed (it is at ${release.phase})`) +
           '; only items of the current or a later gate of an active release can be waived',
       );
     }

@@ -410,7 +410,9 @@ const authSchema = z
     session: z
       .strictObject({
         idle: duration.prefault('30m').describe('A browser session ends after this long without a request.'),
-        absolute: duration.prefault('12h').describe('A browser session ends this long after login, whatever happens.'),
+        absolute: duration
+          .prefault('12h')
+          .describe('A browser session ends this long after login, whatever happens.'),
       })
       .prefault({})
       .describe('Browser sessions.'),
@@ -450,6 +452,18 @@ const serverSchema = z
         'Host names the API answers to besides loopback ones (localhost, 127.0.0.1, ::1); a request for any other Host is refused, which stops DNS rebinding.',
       ),
     auth: authSchema,
+  })
+  .superRefine((server, ctx) => {
+    // An open API is for a laptop: anyone who reaches a non-loopback address could deploy.
+    const host = server.listen.includes(':') ? server.listen.slice(0, server.listen.lastIndexOf(':')) : '';
+    const loopback =
+      host === '' || host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+    if (!server.auth.required && !loopback)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'required'],
+        message: `the API cannot run without authentication on ${server.listen}: only on a loopback address such as 127.0.0.1`,
+      });
   })
   .prefault({ listen: '127.0.0.1:7070', leaseTtl: '10s' })
   .describe("The control plane's own HTTP server.");
@@ -522,10 +536,7 @@ export const configSchema = z.strictObject({
     .prefault({ triggers: [], keepPreviousFor: '10m', migrations: 'keep' })
     .describe('When and how a release is rolled back automatically.'),
   environments: z
-    .record(
-      environmentName,
-      z.record(z.string(), z.unknown()),
-    )
+    .record(environmentName, z.record(z.string(), z.unknown()))
     .optional()
     .describe(
       'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn, notifications.',

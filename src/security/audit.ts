@@ -44,7 +44,10 @@ export class AuditLog {
         }),
       );
     } catch (err) {
-      this.logger.error({ err, action: fields.action, actor: fields.actor }, 'could not append to the audit log');
+      this.logger.error(
+        { err, action: fields.action, actor: fields.actor },
+        'could not append to the audit log',
+      );
       return undefined;
     }
   }

@@ -10,7 +10,7 @@ import type { Clock } from '../util/clock.js';
 import { TOKEN_PREFIX, hashSecret, newSecret, sameSecret } from './credentials.js';
 import type { Mfa } from './mfa.js';
 import { verifyPassword } from './passwords.js';
-import { type Grant, type Role, roleAtLeast, roleIn } from './roles.js';
+import { type Role, roleAtLeast, roleIn as grantedRole } from './roles.js';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'shipcheck_session';
@@ -97,7 +97,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 /** A user's principal; with a token, what the token allows and the user still holds. */
 export function principalOf(user: UserRow, token?: TokenRow, session?: SessionRow): Principal {
   const roleIn = (environment: string | undefined): Role | undefined => {
-    const held = roleIn_(user.grants, environment);
+    const held = grantedRole(user.grants, environment);
     if (!token) return held;
     if (token.environment !== '*' && token.environment !== environment) return undefined;
     if (held === undefined) return undefined;
@@ -113,8 +113,6 @@ export function principalOf(user: UserRow, token?: TokenRow, session?: SessionRo
     roleIn,
   };
 }
-const roleIn_ = (grants: readonly Grant[], environment: string | undefined): Role | undefined =>
-  roleIn(grants, environment);
 
 /** Sessions, tokens and logins over the security store. */
 export class Auth {
@@ -245,6 +243,11 @@ export class Auth {
     return at !== null && at !== undefined && this.clock.now() - at < this.settings.mfaFreshMs;
   }
 
+  /** Records that the session just proved a TOTP code (a step-up). */
+  async markMfa(session: SessionRow): Promise<void> {
+    await this.store.touchSession(session.hash, { mfaAt: this.clock.now() });
+  }
+
   private checkAddress(address: string, now: number): void {
     const recent = (this.addressFailures.get(address) ?? []).filter((at) => now - at < ADDRESS_WINDOW_MS);
     this.addressFailures.set(address, recent);
@@ -258,14 +261,23 @@ export class Auth {
   }
 
   private async failed(name: string, user: UserRow | undefined, address: string, now: number): Promise<void> {
-    this.addressFailures.get(address)?.push(now) ?? this.addressFailures.set(address, [now]);
+    const failures = this.addressFailures.get(address) ?? [];
+    failures.push(now);
+    this.addressFailures.set(address, failures);
     const { lockoutAttempts, lockoutMs } = this.settings;
     if (user) {
-      const failures = user.failedLogins + 1;
-      const lockedUntil = failures >= lockoutAttempts ? now + lockoutMs : user.lockedUntil;
-      await this.store.updateUser(user.id, { failedLogins: failures >= lockoutAttempts ? 0 : failures, lockedUntil }, now);
-      if (failures >= lockoutAttempts)
-        this.logger.warn({ user: user.name, address }, `account ${user.name} locked after ${failures} failed logins`);
+      const count = user.failedLogins + 1;
+      const lockedUntil = count >= lockoutAttempts ? now + lockoutMs : user.lockedUntil;
+      await this.store.updateUser(
+        user.id,
+        { failedLogins: count >= lockoutAttempts ? 0 : count, lockedUntil },
+        now,
+      );
+      if (count >= lockoutAttempts)
+        this.logger.warn(
+          { user: user.name, address },
+          `account ${user.name} locked after ${count} failed logins`,
+        );
       return;
     }
     const entry = this.unknownNames.get(name) ?? { failures: 0, lockedUntil: null };

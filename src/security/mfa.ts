@@ -48,7 +48,9 @@ export class Mfa {
   /** Starts (or restarts) enrolment: a new secret, not in force until `confirm` sees a code from it. */
   async start(user: UserRow): Promise<Enrolment> {
     if (user.totpConfirmed)
-      throw new ConflictError(`${user.name} already has TOTP; an admin can reset it with "shipcheck user reset-mfa"`);
+      throw new ConflictError(
+        `${user.name} already has TOTP; an admin can reset it with "shipcheck user reset-mfa"`,
+      );
     const secret = generateTotpSecret();
     await this.store.updateUser(
       user.id,
@@ -66,7 +68,8 @@ export class Mfa {
     const now = this.clock.now();
     const secret = open(this.keys(), user.totpSecret, aadOf(user));
     const result = verifyTotp({ secret, code: code.trim(), now, lastStep: undefined });
-    if (!result.ok) throw new InputError('that code does not match; check the clock of the device and try the next code');
+    if (!result.ok)
+      throw new InputError('that code does not match; check the clock of the device and try the next code');
     const codes = generateRecoveryCodes();
     await this.store.updateUser(
       user.id,

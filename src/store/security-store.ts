@@ -457,7 +457,11 @@ export class SecurityStore {
 
   /** The newest entry's seq and hash, as the head row records it; undefined before the first entry. */
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
-    const r = await this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('audit_head')
+      .select(['seq', 'hash'])
+      .where('id', '=', 1)
+      .executeTakeFirst();
     return r && Number(r.seq) > 0 ? { seq: Number(r.seq), hash: r.hash } : undefined;
   }
 
@@ -467,7 +471,9 @@ export class SecurityStore {
     if (filter.actor !== undefined) q = q.where('actor', '=', filter.actor);
     if (filter.action !== undefined) q = q.where('action', '=', filter.action);
     if (filter.service !== undefined)
-      q = q.where((eb) => eb.or([eb('service', '=', filter.service!), eb('service', 'like', `${filter.service!}@%`)]));
+      q = q.where((eb) =>
+        eb.or([eb('service', '=', filter.service!), eb('service', 'like', `${filter.service!}@%`)]),
+      );
     if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
     if (filter.until !== undefined) q = q.where('at', '<', filter.until);
     if (filter.afterSeq !== undefined) q = q.where('seq', '>', filter.afterSeq);

@@ -17,6 +17,17 @@ export async function upCommand(opts: GlobalOptions, io: Io): Promise<number> {
     { api: plane.apiUrl, proxy: plane.proxyUrl, services },
     `shipcheck up: API ${plane.apiUrl}, ${services.length === 1 ? `traffic ${plane.proxyUrl}` : `services ${services.join(', ')}`}`,
   );
+  if (!plane.authRequired) {
+    logger.warn(
+      `authentication is OFF (server.auth.required: false): anyone who reaches ${plane.apiUrl} can deploy, sign and roll back`,
+    );
+  }
+  if (plane.setupCode !== undefined) {
+    logger.info(
+      `no users yet: create the first admin at ${plane.apiUrl}/setup#code=${plane.setupCode} (a one-time link), ` +
+        `or run "shipcheck user add NAME --role admin --offline"`,
+    );
+  }
   void io;
   const onHangup = (): void => {
     // A bad file or a refused removal is logged and changes nothing; the control plane keeps running.

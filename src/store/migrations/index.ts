@@ -166,7 +166,9 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
       async up(db: Kysely<unknown>): Promise<void> {
         await db.schema
           .createTable('users')
-          .addColumn('id', id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('id', id, (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
           .addColumn('name', 'text', (c) => c.notNull().unique())
           .addColumn('email', 'text')
           .addColumn('password_hash', 'text')

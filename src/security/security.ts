@@ -1,0 +1,95 @@
+/**
+ * Authentication and the audit log for one control plane: the key ring that seals TOTP secrets,
+ * the auth service, the first-admin setup code, and the audit entries of the engines' automated
+ * actions.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ApiSecurity } from '../api/auth-routes.js';
+import type { Config } from '../config/schema.js';
+import type { Engine } from '../engine/engine.js';
+import type { Store } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+import { AuditLog } from './audit.js';
+import { Auth } from './auth.js';
+import { newSecret } from './credentials.js';
+import { type KeyRing, loadKeyRing } from './key-ring.js';
+import { Mfa } from './mfa.js';
+
+/** Engine events the audit log records as the engine's own actions, with their reason. */
+const AUTOMATED_EVENTS: ReadonlySet<string> = new Set(['release.rolling_back', 'release.failed']);
+
+/** The master key file of an installation, when SHIPCHECK_MASTER_KEY does not give the key. */
+export function keyFileOf(dir: string): string {
+  return path.join(dir, '.shipcheck', 'master.key');
+}
+
+/** What `startControlPlane` needs of security. */
+export interface Security extends ApiSecurity {
+  /** Records the automated actions of `engine` in the audit log until the returned function is called. */
+  watch(engine: Engine): () => void;
+}
+
+/** Sets up authentication and the audit log over `store`, as `server.auth` says. */
+export async function startSecurity(options: {
+  server: Config['server'];
+  dir: string;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  secure: boolean;
+}): Promise<Security> {
+  const { server, store, clock, logger } = options;
+  let ring: KeyRing | undefined;
+  const keys = (): KeyRing =>
+    (ring ??= loadKeyRing({ env: process.env, file: keyFileOf(options.dir), now: clock.now() }));
+  const settings = server.auth;
+  const auth = settings.required
+    ? new Auth(
+        store.security,
+        {
+          required: true,
+          sessionIdleMs: settings.session.idle,
+          sessionAbsoluteMs: settings.session.absolute,
+          protectedEnvironments: settings.protectedEnvironments,
+          mfaFreshMs: settings.mfaFreshFor,
+          lockoutAttempts: settings.lockout.attempts,
+          lockoutMs: settings.lockout.for,
+          secure: options.secure,
+        },
+        new Mfa(store.security, keys, clock),
+        clock,
+        logger.child({ component: 'auth' }),
+      )
+    : undefined;
+  const audit = new AuditLog(store.security, clock, logger.child({ component: 'audit' }));
+  const needsSetup = settings.required && (await store.security.countUsers()) === 0;
+  return {
+    auth,
+    audit,
+    hosts: server.hosts,
+    protectedEnvironments: settings.protectedEnvironments,
+    setup: { code: needsSetup ? newSecret(18) : undefined },
+    now: () => clock.now(),
+    watch(engine) {
+      const onEvent = (event: {
+        type: string;
+        service: string;
+        releaseId: number | null;
+        message: string;
+      }): void => {
+        if (!AUTOMATED_EVENTS.has(event.type)) return;
+        void audit.record({
+          actor: 'engine',
+          action: event.type,
+          target: event.releaseId === null ? event.service : `${event.service}#${event.releaseId}`,
+          service: event.service,
+          result: 'ok',
+          reason: event.message,
+        });
+      };
+      engine.events.on('event', onEvent);
+      return () => engine.events.off('event', onEvent);
+    },
+  };
+}
