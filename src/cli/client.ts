@@ -36,9 +36,19 @@ const ISSUES_SHOWN = 2;
  * as such instead of being read as `undefined`.
  */
 export class ApiClient {
-  constructor(readonly baseUrl: string) {
+  /** The API token sent as a bearer token: SHIPCHECK_TOKEN unless given. */
+  private readonly token: string | undefined;
+  /** A TOTP code sent with every request (`--otp`, SHIPCHECK_OTP), for protected environments. */
+  private readonly otp: string | undefined;
+
+  constructor(
+    readonly baseUrl: string,
+    credentials: { token?: string | undefined; otp?: string | undefined } = {},
+  ) {
     if (!/^https?:\/\//.test(baseUrl))
       throw new InputError(`server URL "${baseUrl}" must start with http:// or https://`);
+    this.token = credentials.token ?? (process.env.SHIPCHECK_TOKEN || undefined);
+    this.otp = credentials.otp ?? (process.env.SHIPCHECK_OTP || undefined);
   }
 
   /** GETs `path` and returns its answer, checked against `shape`. */
@@ -91,9 +101,8 @@ export class ApiClient {
           headers: {
             accept: 'application/json',
             ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-            ...(process.env.SHIPCHECK_TOKEN
-              ? { authorization: `Bearer ${process.env.SHIPCHECK_TOKEN}` }
-              : {}),
+            ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+            ...(this.otp ? { 'x-shipcheck-otp': this.otp } : {}),
           },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         });

@@ -116,6 +116,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('-s, --service <name>', 'the service to act on, when the control plane runs several')
     .option('--env <name>', 'the environment to act on, when the service has environments')
     .option('--json', 'print JSON')
+    .option(
+      '--otp <code>',
+      'a TOTP code, for actions of an approver or admin in a protected environment (or SHIPCHECK_OTP)',
+    )
     .option('--debug', 'show stack traces and debug logs')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })

@@ -17,6 +17,8 @@ export interface GlobalOptions {
   env?: string;
   json?: boolean;
   debug?: boolean;
+  /** --otp: a TOTP code for an action in a protected environment. */
+  otp?: string;
 }
 
 /** Where command output goes; tests pass their own. */
@@ -44,7 +46,7 @@ export async function resolveServer(
   const listen = installation?.server.listen;
   const url =
     explicitUrl ?? (listen ? `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
-  return { client: new ApiClient(url), installation };
+  return { client: new ApiClient(url, { otp: opts.otp }), installation };
 }
 
 /** The services the server runs (each once, whatever its environments), in its order. */

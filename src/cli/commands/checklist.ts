@@ -1,5 +1,5 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+
 import { renderReport } from '../../checklist/report.js';
 import type { ItemState } from '../../domain/checklist.js';
 import { InputError } from '../../errors.js';
@@ -21,11 +21,6 @@ const STATE_MARK: Record<ItemState, string> = {
   pending: '    ',
   'not-applicable': 'n/a ',
 };
-
-/** The person signing: SHIPCHECK_USER, else the login name. */
-export function signer(): string {
-  return process.env.SHIPCHECK_USER ?? os.userInfo().username;
-}
 
 /** `shipcheck checklist [--release ID] [--json]`: a tree with states and evidence, then what is left to sign. */
 export async function checklistShowCommand(
@@ -116,7 +111,7 @@ export async function itemCommand(
   io: Io,
 ): Promise<number> {
   const { client, service } = await resolveTarget(opts);
-  const body: Record<string, unknown> = { item, by: signer() };
+  const body: Record<string, unknown> = { item };
   if (opts.note) body.note = opts.note;
   if (opts.reason) body.reason = opts.reason;
   const updated = await client.post(
@@ -135,7 +130,7 @@ export async function itemCommand(
  */
 export async function signGateCommand(opts: GlobalOptions & { note?: string }, io: Io): Promise<number> {
   const { client, service } = await resolveTarget(opts);
-  const body: Record<string, unknown> = { by: signer() };
+  const body: Record<string, unknown> = {};
   if (opts.note) body.note = opts.note;
   const answer = await client
     .post(`/api/v1/services/${service}/checklist/sign-gate`, body, signedGateShape)
