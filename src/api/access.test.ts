@@ -44,6 +44,7 @@ const ROUTES = [
   ['POST /api/v1/users/:name/disable', 'admin'],
   ['POST /api/v1/users/:name/enable', 'admin'],
   ['POST /api/v1/users/:name/unlock', 'admin'],
+  ['POST /api/v1/users/:name/roles', 'admin'],
   ['POST /api/v1/users/:name/password', 'admin'],
   ['POST /api/v1/users/:name/reset-mfa', 'admin'],
   ['GET /api/v1/tokens', 'signed-in'],

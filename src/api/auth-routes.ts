@@ -275,6 +275,17 @@ export function registerAuthRoutes(
     parseBody(Bodies.none, body);
     return users.updateUser(user.id, { failedLogins: 0, lockedUntil: null }, now());
   });
+  userCommand('roles', async (user, body, request) => {
+    const { roles, groups } = parseBody(Bodies.userRoles, body);
+    const grants = grantsOf(roles);
+    // An admin cannot take the admin role from themselves by mistake and lock everyone out.
+    if (
+      user.id === request.principal?.user?.id &&
+      !grants.some((g) => g.role === 'admin' && g.environment === '*')
+    )
+      throw new ConflictError('you cannot remove your own admin role; another admin can');
+    return users.updateUser(user.id, { grants, ...(groups !== undefined ? { groups } : {}) }, now());
+  });
   userCommand('password', async (user, body) => {
     const { password } = parseBody(Bodies.password, body);
     const updated = await users.updateUser(user.id, { passwordHash: await hashPassword(password) }, now());

@@ -111,6 +111,11 @@ export const Bodies = {
     roles: z.array(grant).min(1).max(50),
     groups: z.array(name).max(50).optional(),
   }),
+  /** `POST /users/:name/roles`: replaces the user's roles, and groups when given. */
+  userRoles: z.strictObject({
+    roles: z.array(grant).min(1).max(50),
+    groups: z.array(name).max(50).optional(),
+  }),
   /** `POST /users/:name/password` */
   password: z.strictObject({ password: secretText }),
   /** `POST /tokens` */
