@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { oidcSchema } from '../security/oidc-config.js';
 import { parseDuration } from '../util/duration.js';
 
 const DURATION_HINT = 'expected a duration such as 500ms, 5s, 5m or 1h';
@@ -432,6 +433,7 @@ const authSchema = z
       })
       .prefault({})
       .describe('Temporary lockout after repeated failed logins; admins see it in `shipcheck user list`.'),
+    oidc: oidcSchema.optional(),
   })
   .prefault({})
   .describe('Authentication and authorization of the API.');
@@ -444,6 +446,12 @@ const serverSchema = z
       .prefault('10s')
       .describe(
         'How long a replica holds a service without renewing; another replica takes over after it (PostgreSQL store).',
+      ),
+    publicUrl: z
+      .url({ error: 'expected the URL people reach this server at, e.g. https://shipcheck.example.com' })
+      .optional()
+      .describe(
+        'The URL people and the OpenID provider reach this server at (behind a proxy, or a name other than the listen address); the setup link and the single sign-on redirect use it, and its host is answered as server.hosts are.',
       ),
     hosts: z
       .array(z.string().regex(/^[a-z0-9.-]+$/i, 'a host name such as shipcheck.example.com'))

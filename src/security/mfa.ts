@@ -7,7 +7,7 @@ import { ConflictError, InputError } from '../errors.js';
 import type { SecurityStore, UserRow } from '../store/security-store.js';
 import type { Clock } from '../util/clock.js';
 import { generateRecoveryCodes, hashRecoveryCode, matchRecoveryCode } from './recovery-codes.js';
-import { type KeyRing, open, seal } from './secret-box.js';
+import { type KeyRing, SecretBoxError, open, seal } from './secret-box.js';
 import { generateTotpSecret, otpauthUri, qrCodeSvg, verifyTotp } from './totp.js';
 
 /** What a person needs to add shipcheck to an authenticator app. */
@@ -23,7 +23,8 @@ const aadOf = (user: UserRow): string => `totp:${user.id}`;
 export class Mfa {
   constructor(
     private readonly store: SecurityStore,
-    private readonly keys: () => KeyRing,
+    /** The key ring; `reload` reads it again (another process rotated the key file). */
+    private readonly keys: (reload?: boolean) => KeyRing,
     private readonly clock: Clock,
   ) {}
 
@@ -36,7 +37,7 @@ export class Mfa {
     const now = this.clock.now();
     const trimmed = code.trim();
     if (/^\d{6}$/.test(trimmed)) {
-      const secret = open(this.keys(), user.totpSecret, aadOf(user));
+      const secret = this.secretOf(user, user.totpSecret);
       const result = verifyTotp({ secret, code: trimmed, now, lastStep: user.totpLastStep ?? undefined });
       return result.ok && (await this.store.takeTotpStep(user.id, result.step, now));
     }
@@ -66,7 +67,7 @@ export class Mfa {
     if (user.totpConfirmed) throw new ConflictError(`${user.name} already has TOTP`);
     if (user.totpSecret === null) throw new ConflictError('start TOTP enrolment first');
     const now = this.clock.now();
-    const secret = open(this.keys(), user.totpSecret, aadOf(user));
+    const secret = this.secretOf(user, user.totpSecret);
     const result = verifyTotp({ secret, code: code.trim(), now, lastStep: undefined });
     if (!result.ok)
       throw new InputError('that code does not match; check the clock of the device and try the next code');
@@ -77,6 +78,19 @@ export class Mfa {
       now,
     );
     return codes;
+  }
+
+  /**
+   * The user's TOTP secret. A secret sealed under a key this process has not seen was re-sealed by
+   * `shipcheck keys rotate` while it ran: the key ring is read again, so rotation needs no restart.
+   */
+  private secretOf(user: UserRow, sealed: string): string {
+    try {
+      return open(this.keys(), sealed, aadOf(user));
+    } catch (err) {
+      if (!(err instanceof SecretBoxError) || err.reason !== 'unknown-key') throw err;
+      return open(this.keys(true), sealed, aadOf(user));
+    }
   }
 
   /** Removes a user's TOTP and recovery codes (an admin's reset, for a lost device). */

@@ -1,12 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
-import http from 'node:http';
-import Provider from 'oidc-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../errors.js';
 import { ManualClock } from '../util/clock.js';
 import { freePort } from '../util/net.js';
 import { OIDC_REFUSAL, OidcLogin, PENDING_TTL_MS, type OidcIdentity } from './oidc.js';
 import { oidcSchema, type OidcConfig } from './oidc-config.js';
+import { startOidcProvider, type TestOidcProvider } from '../../test/support/oidc-provider.js';
 
 const CLIENT_ID = 'shipcheck';
 const CLIENT_SECRET = 'a-client-secret-only-these-tests-use';
@@ -27,106 +25,29 @@ const ACCOUNTS: Record<string, Record<string, unknown>> = {
   carol: { preferred_username: 'carol' },
 };
 
-/** How the proxy in front of the provider rewrites the ID token of the next token responses. */
-let tamper: ((idToken: string) => string) | undefined;
-
-let providerServer: http.Server;
-let proxyServer: http.Server;
+let provider: TestOidcProvider;
 let issuer: string;
 let redirectUri: string;
 
-/** Serves `handler` on loopback `port`. */
-async function serve(handler: http.RequestListener, port: number): Promise<http.Server> {
-  const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return server;
-}
-
-async function close(server: http.Server | undefined): Promise<void> {
-  if (!server) return;
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-/**
- * Forwards every request to the provider unchanged (Host included, so the provider's URLs name the
- * proxy), except that a token response's id_token goes through `tamper` when it is set: the
- * man-in-the-middle the signature check is there for.
- */
-function proxyTo(port: number): http.RequestListener {
-  return (req, res) => {
-    const upstream = http.request(
-      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        const rewrite = tamper;
-        if (!rewrite || !req.url?.startsWith('/token')) {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-          return;
-        }
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () => {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-          if (typeof body.id_token === 'string') body.id_token = rewrite(body.id_token);
-          const text = JSON.stringify(body);
-          const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(text)) };
-          delete headers['transfer-encoding'];
-          res.writeHead(answer.statusCode ?? 502, headers);
-          res.end(text);
-        });
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  };
-}
-
 beforeAll(async () => {
-  const providerPort = await freePort();
-  const proxyPort = await freePort();
-  proxyServer = await serve(proxyTo(providerPort), proxyPort);
-  issuer = `http://127.0.0.1:${proxyPort}`;
   // The callback is only ever read from the provider's redirect; nothing needs to listen there.
   redirectUri = `http://127.0.0.1:${await freePort()}/api/v1/auth/oidc/callback`;
-  const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: CLIENT_ID,
-        client_secret: CLIENT_SECRET,
-        redirect_uris: [redirectUri],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-      },
-    ],
-    async findAccount(_ctx: unknown, id: string) {
-      const claims = ACCOUNTS[id];
-      return claims && { accountId: id, claims: () => ({ sub: id, ...claims }) };
-    },
-    claims: {
-      openid: ['sub'],
-      profile: ['name', 'preferred_username', 'groups'],
-      email: ['email', 'email_verified'],
-    },
-    // Put the scope's claims in the ID token too, as providers with a groups mapper do, so that a
-    // forged ID token could claim more groups if its signature went unchecked.
-    conformIdTokenClaims: false,
-    cookies: { keys: ['a-cookie-key-only-these-tests-use'] },
-    jwks: { keys: [{ ...signingKey, kid: 'test-key', alg: 'RS256', use: 'sig' }] },
-    features: { devInteractions: { enabled: true } },
-    ttl: { IdToken: ID_TOKEN_TTL_S, AccessToken: 600, Interaction: 600, Session: 600, Grant: 600 },
+  provider = await startOidcProvider({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri,
+    accounts: ACCOUNTS,
+    idTokenTtlS: ID_TOKEN_TTL_S,
   });
-  providerServer = await serve(provider.callback(), providerPort);
+  issuer = provider.issuer;
 });
 
 afterEach(() => {
-  tamper = undefined;
+  provider.tamper(undefined);
 });
 
 afterAll(async () => {
-  await close(proxyServer);
-  await close(providerServer);
+  await provider.close();
 });
 
 /** The config the tests sign in with; `overrides` change one setting. */
@@ -141,50 +62,7 @@ function oidcConfig(overrides: Partial<Record<keyof OidcConfig, unknown>> = {}):
   });
 }
 
-/**
- * Plays the browser: follows the provider's redirects with a cookie jar, fills in the sign-in form
- * as `login` and the consent form (or cancels at the sign-in form when `login` is undefined), and
- * returns the URL the provider finally sends it back to.
- */
-async function signIn(authorizationUrl: string, login: string | undefined): Promise<URL> {
-  const jar = new Map<string, string>();
-  let next = new URL(authorizationUrl);
-  let form: URLSearchParams | undefined;
-  for (let hop = 0; hop < 20; hop++) {
-    const response = await fetch(next, {
-      method: form ? 'POST' : 'GET',
-      body: form,
-      headers: { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') },
-      redirect: 'manual',
-    });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair = ''] = cookie.split(';');
-      const equals = pair.indexOf('=');
-      const name = pair.slice(0, equals).trim();
-      if (/expires=Thu, 01 Jan 1970/i.test(cookie)) jar.delete(name);
-      else jar.set(name, pair.slice(equals + 1));
-    }
-    form = undefined;
-    const location = response.headers.get('location');
-    if (location) {
-      next = new URL(location, next);
-      if (next.href.startsWith(redirectUri)) return next;
-      continue;
-    }
-    const page = await response.text();
-    const action = /<form[^>]*action="([^"]+)"/.exec(page)?.[1];
-    const prompt = /name="prompt" value="(\w+)"/.exec(page)?.[1];
-    if (!action || !prompt)
-      throw new Error(`the provider answered ${response.status} at ${next.pathname}: ${page.slice(0, 300)}`);
-    next = new URL(action, next);
-    if (login === undefined) {
-      next = new URL(`${next.pathname}/abort`, next);
-      continue;
-    }
-    form = new URLSearchParams(prompt === 'login' ? { prompt, login, password: 'any' } : { prompt });
-  }
-  throw new Error('the provider never sent the browser back');
-}
+const signIn = (url: string, login: string | undefined): Promise<URL> => provider.signIn(url, login);
 
 /** Flips one character of a JWT part (0 header, 1 payload, 2 signature). */
 function flipCharacter(jwt: string, part: number): string {
@@ -280,7 +158,7 @@ describe('OidcLogin against a real OpenID provider', () => {
     const login = await OidcLogin.discover(oidcConfig(), { redirectUri, env });
     const { url, pending } = login.start();
     const callback = await signIn(url, 'alice');
-    tamper = (idToken) => flipCharacter(idToken, 2);
+    provider.tamper((idToken) => flipCharacter(idToken, 2));
     const refusal = await login.finish(callback, pending);
     expect(refusal).toEqual({
       refused: OIDC_REFUSAL.tokenInvalid,
@@ -292,7 +170,7 @@ describe('OidcLogin against a real OpenID provider', () => {
     const login = await OidcLogin.discover(oidcConfig(), { redirectUri, env });
     const { url, pending } = login.start();
     const callback = await signIn(url, 'bob');
-    tamper = (idToken) => forgePayload(idToken, (claims) => (claims.groups = ['platform']));
+    provider.tamper((idToken) => forgePayload(idToken, (claims) => (claims.groups = ['platform'])));
     const refusal = await login.finish(callback, pending);
     expect(refusal).toEqual({
       refused: OIDC_REFUSAL.tokenInvalid,

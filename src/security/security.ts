@@ -41,8 +41,11 @@ export async function startSecurity(options: {
 }): Promise<Security> {
   const { server, store, clock, logger } = options;
   let ring: KeyRing | undefined;
-  const keys = (): KeyRing =>
-    (ring ??= loadKeyRing({ env: process.env, file: keyFileOf(options.dir), now: clock.now() }));
+  const keys = (reload = false): KeyRing => {
+    if (reload || ring === undefined)
+      ring = loadKeyRing({ env: process.env, file: keyFileOf(options.dir), now: clock.now() });
+    return ring;
+  };
   const settings = server.auth;
   const auth = settings.required
     ? new Auth(
