@@ -17,6 +17,7 @@ import {
 import { ConflictError, InputError, NotFoundError, ProviderError } from '../errors.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { EventRow, Store } from '../store/types.js';
+import type { ApiTls } from './tls.js';
 
 /** Events replayed to a new SSE client that sends no Last-Event-ID. */
 const SSE_REPLAY = 50;
@@ -51,6 +52,8 @@ export interface ApiOptions {
   alerts?: () => readonly AlertTarget[];
   /** Re-reads the installation's files and applies them (`POST /api/v1/reload`); absent in tests of the API alone. */
   reload?: () => Promise<unknown>;
+  /** Serve HTTPS with these (`server.tls`), HSTS on every response; plain HTTP when absent. */
+  tls?: ApiTls;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -102,6 +105,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     // Event streams never end on their own; closing the server must not wait for them.
     forceCloseConnections: true,
     bodyLimit: API_BODY_LIMIT_BYTES,
+    ...(options.tls ? { serverFactory: options.tls.serverFactory } : {}),
   });
 
   requireAccess(app);

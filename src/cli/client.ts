@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { InputError, ShipcheckError } from '../errors.js';
 import { type ApiShape, errorSchema } from './api-shapes.js';
+import { clientFetch } from './client-certificate.js';
 
 /** The API answered with an error status; `status` is the HTTP status. */
 export class ApiError extends ShipcheckError {
@@ -36,6 +37,9 @@ const ISSUES_SHOWN = 2;
  * as such instead of being read as `undefined`.
  */
 export class ApiClient {
+  /** fetch, or node:https with SHIPCHECK_CLIENT_CERT and SHIPCHECK_CLIENT_KEY (see client-certificate.ts). */
+  private readonly send = clientFetch();
+
   constructor(readonly baseUrl: string) {
     if (!/^https?:\/\//.test(baseUrl))
       throw new InputError(`server URL "${baseUrl}" must start with http:// or https://`);
@@ -85,7 +89,7 @@ export class ApiClient {
     try {
       options.signal?.throwIfAborted();
       try {
-        response = await fetch(url, {
+        response = await this.send(url, {
           method,
           signal: controller.signal,
           headers: {

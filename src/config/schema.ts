@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { serverTlsSchema } from './server-tls-schema.js';
 
 const DURATION_HINT = 'expected a duration such as 500ms, 5s, 5m or 1h';
 
@@ -403,6 +404,7 @@ const serverSchema = z
       .describe(
         'How long a replica holds a service without renewing; another replica takes over after it (PostgreSQL store).',
       ),
+    tls: serverTlsSchema.optional(),
   })
   .prefault({ listen: '127.0.0.1:7070', leaseTtl: '10s' })
   .describe("The control plane's own HTTP server.");
