@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi, createRegistry } from './api/server.js';
+import { apiTlsOf } from './api/tls.js';
 import type { LoadedConfig } from './config/loader.js';
 import { type Installation, installationOf, loadInstallation } from './config/installation.js';
 import { checkKinds } from './checklist/kinds/index.js';
@@ -63,7 +64,7 @@ export interface ControlPlane {
   router: TrafficRouter;
   store: Store;
   api: FastifyInstance;
-  /** Base URL of the API, e.g. http://127.0.0.1:7070. */
+  /** Base URL of the API, e.g. http://127.0.0.1:7070, or https:// with `server.tls`. */
   apiUrl: string;
   /** Base URL of the first unit's traffic proxy. */
   proxyUrl: string;
@@ -102,6 +103,7 @@ export async function startControlPlane(
   // Templates and Alertmanager tokens are checked before the store opens, so a bad one leaves nothing
   // half-started.
   await checkServices(installation.services, kinds);
+  const tls = await apiTlsOf(installation, logger);
   const store = await openStore(installation.store);
   const clock = options.clock ?? systemClock;
   const security = await startSecurity({
@@ -110,7 +112,7 @@ export async function startControlPlane(
     store,
     clock,
     logger,
-    secure: false,
+    secure: tls !== undefined,
   }).catch(async (err: unknown) => {
     await store.close().catch(() => undefined);
     throw err;
@@ -158,6 +160,7 @@ export async function startControlPlane(
     alerts: () => allUnits().flatMap((unit) => unit.alerts ?? []),
     reload: async () => reload(),
     security,
+    tls,
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -341,7 +344,7 @@ export async function startControlPlane(
     router: first.router,
     store,
     api,
-    apiUrl: `http://${apiHost}:${apiPort}`,
+    apiUrl: `${tls ? 'https' : 'http'}://${apiHost}:${apiPort}`,
     proxyUrl: first.proxyUrl,
     get setupCode() {
       return security.setup.code;

@@ -29,6 +29,7 @@ import { type ApiSecurity, registerAuthRoutes } from './auth-routes.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { EventRow, Store } from '../store/types.js';
+import type { ApiTls } from './tls.js';
 
 /** Events replayed to a new SSE client that sends no Last-Event-ID. */
 const SSE_REPLAY = 50;
@@ -65,6 +66,8 @@ export interface ApiOptions {
   reload?: () => Promise<unknown>;
   /** Authentication, the audit log and the hosts answered; absent, the API is open (tests of the API alone). */
   security?: ApiSecurity;
+  /** Serve HTTPS with these (`server.tls`), HSTS on every response; plain HTTP when absent. */
+  tls?: ApiTls;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -119,6 +122,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     // Event streams never end on their own; closing the server must not wait for them.
     forceCloseConnections: true,
     bodyLimit: API_BODY_LIMIT_BYTES,
+    ...(options.tls ? { serverFactory: options.tls.serverFactory } : {}),
   });
 
   requireAccess(app);

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { InputError, ShipcheckError } from '../errors.js';
 import { type ApiShape, errorSchema } from './api-shapes.js';
+import { clientFetch } from './client-certificate.js';
 
 /** The API answered with an error status; `status` is the HTTP status. */
 export class ApiError extends ShipcheckError {
@@ -40,6 +41,8 @@ export class ApiClient {
   private readonly token: string | undefined;
   /** A TOTP code sent with every request (`--otp`, SHIPCHECK_OTP), for protected environments. */
   private readonly otp: string | undefined;
+  /** fetch, or node:https with SHIPCHECK_CLIENT_CERT and SHIPCHECK_CLIENT_KEY (see client-certificate.ts). */
+  private readonly send = clientFetch();
 
   constructor(
     readonly baseUrl: string,
@@ -95,7 +98,7 @@ export class ApiClient {
     try {
       options.signal?.throwIfAborted();
       try {
-        response = await fetch(url, {
+        response = await this.send(url, {
           method,
           signal: controller.signal,
           headers: {

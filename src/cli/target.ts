@@ -44,8 +44,10 @@ export async function resolveServer(
   const hasConfig = opts.configGiven === true || fs.existsSync(opts.config);
   const installation = hasConfig ? await loadInstallation(opts.config) : undefined;
   const listen = installation?.server.listen;
+  const scheme = installation?.server.tls ? 'https' : 'http';
   const url =
-    explicitUrl ?? (listen ? `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
+    explicitUrl ??
+    (listen ? `${scheme}://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}` : DEFAULT_URL);
   return { client: new ApiClient(url, { otp: opts.otp }), installation };
 }
 

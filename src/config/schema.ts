@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { oidcSchema } from '../security/oidc-config.js';
 import { parseDuration } from '../util/duration.js';
+import { serverTlsSchema } from './server-tls-schema.js';
 
 const DURATION_HINT = 'expected a duration such as 500ms, 5s, 5m or 1h';
 
@@ -459,6 +460,7 @@ const serverSchema = z
       .describe(
         'Host names the API answers to besides loopback ones (localhost, 127.0.0.1, ::1); a request for any other Host is refused, which stops DNS rebinding.',
       ),
+    tls: serverTlsSchema.optional(),
     auth: authSchema,
   })
   .superRefine((server, ctx) => {

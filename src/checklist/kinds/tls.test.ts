@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../util/clock.js';
 import { freePort } from '../../util/net.js';
+import { TestCa } from '../../../test/support/certificates.js';
 import { testContext } from '../../../test/support/check-context.js';
 import { tlsCheck, type TlsParams } from './tls.js';
 
@@ -87,10 +88,10 @@ function track(server: net.Server): void {
   );
 }
 
-/** A TLS server presenting `files` on a free port of 127.0.0.1. */
-async function serve(files: CertFiles): Promise<number> {
+/** A TLS server presenting `files` on a free port of 127.0.0.1; `options` limit its TLS versions. */
+async function serve(files: CertFiles, options: tls.TlsOptions = {}): Promise<number> {
   const server = tls.createServer(
-    { key: fs.readFileSync(files.key), cert: fs.readFileSync(files.cert) },
+    { key: fs.readFileSync(files.key), cert: fs.readFileSync(files.cert), ...options },
     (socket) => socket.end(),
   );
   // The check hangs up right after the handshake; the server need not hear about it.
@@ -116,6 +117,7 @@ describe('tls params', () => {
       port: 443,
       servername: 'example.com',
       minDaysValid: 14,
+      minVersion: 'TLSv1.2',
       timeout: 10_000,
     });
   });
@@ -128,7 +130,7 @@ describe('tls check', () => {
     expect(result.ok, result.summary).toBe(true);
     expect(result.summary).toMatch(
       new RegExp(
-        `^127\\.0\\.0\\.1:${port} \\(localhost\\): certificate for CN=localhost valid \\d+ days more \\(until \\d{4}-\\d\\d-\\d\\d\\)$`,
+        `^127\\.0\\.0\\.1:${port} \\(localhost\\): certificate for CN=localhost valid \\d+ days more \\(until \\d{4}-\\d\\d-\\d\\d\\), TLSv1\\.3$`,
       ),
     );
     expect(result.value).toBeGreaterThanOrEqual(LONG_DAYS - 1);
@@ -139,6 +141,8 @@ describe('tls check', () => {
       authorized: true,
       daysLeft: result.value,
       validTo: validToOf(certs.localhost).toISOString(),
+      protocol: 'TLSv1.3',
+      minVersion: 'TLSv1.2',
     });
   });
 
@@ -213,5 +217,72 @@ describe('tls check', () => {
     const port = (server.address() as AddressInfo).port;
     const result = await run({ host: '127.0.0.1', port, timeout: '200ms' });
     expect(result).toMatchObject({ ok: false, summary: `127.0.0.1:${port}: no TLS handshake within 200ms` });
+  });
+});
+
+describe('tls check: expiry, trust and version as served', () => {
+  const SERVER_NAMES = ['DNS:localhost', 'IP:127.0.0.1'];
+  let ca: TestCa;
+  beforeAll(() => {
+    ca = TestCa.create('tls check CA');
+  });
+  afterAll(() => ca.remove());
+
+  /** The check against 127.0.0.1:port as localhost, trusting the CA unless `params` say otherwise. */
+  const check = (port: number, params: Record<string, unknown> = {}) =>
+    run({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert, ...params });
+
+  it('fails on a certificate that expired, with when', async () => {
+    const expired = ca.issue('expired', {
+      names: SERVER_NAMES,
+      between: ['20200101000000Z', '20200201000000Z'],
+    });
+    const result = await check(await serve(expired));
+    expect(result.ok).toBe(false);
+    expect(result.summary).toMatch(
+      /: certificate not trusted: CERT_HAS_EXPIRED, a certificate in the chain has expired; expired \d+ days ago \(2020-02-01\)$/,
+    );
+    expect(result.data).toMatchObject({ validTo: '2020-02-01T00:00:00.000Z', authorized: false });
+  });
+
+  it('fails on a self-signed certificate that nothing trusts', async () => {
+    const alone = ca.selfSigned('alone', SERVER_NAMES);
+    const result = await check(await serve(alone), { ca: undefined });
+    expect(result.ok).toBe(false);
+    expect(result.summary).toMatch(
+      /: certificate not trusted: DEPTH_ZERO_SELF_SIGNED_CERT, self-signed \(set ca to trust it\)$/,
+    );
+  });
+
+  it('fails on a server that speaks TLS 1.1 at most, saying which version it offers', async () => {
+    const good = ca.issue('old-server', { names: SERVER_NAMES });
+    // Node's OpenSSL serves TLS 1.1 only at security level 0.
+    const port = await serve(good, {
+      minVersion: 'TLSv1.1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT:@SECLEVEL=0',
+    });
+    const result = await check(port);
+    expect(result).toMatchObject({
+      ok: false,
+      summary: `127.0.0.1:${port} (localhost): negotiates TLSv1.1 at most, below minVersion TLSv1.2`,
+      data: { protocol: 'TLSv1.1', minVersion: 'TLSv1.2' },
+    });
+    // An item that accepts TLS 1.1 says so, and then passes
+    const lenient = await check(port, { minVersion: 'TLSv1.1' });
+    expect(lenient.ok, lenient.summary).toBe(true);
+    expect(lenient.summary).toMatch(/, TLSv1\.1$/);
+  });
+
+  it('fails minVersion TLSv1.3 on a server limited to TLS 1.2', async () => {
+    const good = ca.issue('tls12-server', { names: SERVER_NAMES });
+    const port = await serve(good, { maxVersion: 'TLSv1.2' });
+    const result = await check(port, { minVersion: 'TLSv1.3' });
+    expect(result.ok).toBe(false);
+    expect(result.summary).toBe(
+      `127.0.0.1:${port} (localhost): negotiated TLSv1.2, below minVersion TLSv1.3`,
+    );
+    expect(result.data).toMatchObject({ protocol: 'TLSv1.2', authorized: true });
+    expect((await check(port)).ok).toBe(true);
   });
 });

@@ -13,6 +13,15 @@ const DAY_MS = 86_400_000;
 const DEFAULT_PORT = 443;
 const DEFAULT_MIN_DAYS = 14;
 const PORT_MAX = 65535;
+/** TLS versions, oldest first; the check fails below `minVersion`. */
+const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+type TlsVersion = (typeof TLS_VERSIONS)[number];
+const DEFAULT_MIN_VERSION: TlsVersion = 'TLSv1.2';
+/**
+ * OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level; level 0 lets the check shake hands
+ * with such a server, to say what it speaks (or because the item accepts it).
+ */
+const LEGACY_OPTIONS = { minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } as const;
 
 const NO_TRUSTED_ISSUER =
   'no trusted CA issued it (for a private CA set ca; otherwise the server may omit its intermediate certificates)';
@@ -55,6 +64,10 @@ const tlsParamsSchema = z
       .describe(
         "PEM file of the CA(s) to trust instead of the system's, relative to the config file; for private CAs.",
       ),
+    minVersion: z
+      .enum(TLS_VERSIONS)
+      .prefault(DEFAULT_MIN_VERSION)
+      .describe('Fails when the server negotiates an older TLS version than this.'),
     timeout: duration.prefault('10s').describe('The connection and handshake must finish within this.'),
   })
   .transform((params) => ({ ...params, servername: params.servername ?? params.host }));
@@ -64,10 +77,19 @@ export type TlsParams = z.output<typeof tlsParamsSchema>;
 
 /** What the handshake showed, or why there was none. */
 type Handshake =
-  | { ok: true; cert: PeerCertificate; authorized: boolean; authorizationError: string | undefined }
-  | { ok: false; error: string };
+  | {
+      ok: true;
+      cert: PeerCertificate;
+      authorized: boolean;
+      authorizationError: string | undefined;
+      protocol: string | null;
+    }
+  | { ok: false; error: string; code: string | undefined };
 
-/** `tls`: the certificate at host:port is trusted, names the host, and stays valid long enough. */
+/**
+ * `tls`: the certificate at host:port is trusted, names the host, stays valid long enough, and the
+ * server negotiates TLS `minVersion` or later.
+ */
 export const tlsCheck: CheckKind<TlsParams> = {
   kind: 'tls',
   params: tlsParamsSchema,
@@ -87,46 +109,20 @@ export const tlsCheck: CheckKind<TlsParams> = {
     }
     if (context.signal.aborted) return { ok: false, summary: `${label}: aborted` };
 
-    const handshake = await new Promise<Handshake>((resolve) => {
-      const socket = tls.connect({
-        host: params.host,
-        port: params.port,
-        // SNI carries names only; an IP there is refused by some servers and ignored by the rest.
-        ...(net.isIP(params.servername) ? {} : { servername: params.servername }),
-        ...(ca === undefined ? {} : { ca }),
-        // Trust and name are judged below, so that a bad certificate is still read and every problem
-        // reported; without this Node folds a name mismatch into authorizationError.
-        rejectUnauthorized: false,
-        checkServerIdentity: () => undefined,
-      });
-      const finish = (result: Handshake): void => {
-        clearTimeout(timer);
-        context.signal.removeEventListener('abort', onAbort);
-        socket.destroy();
-        resolve(result);
-      };
-      const onAbort = (): void => finish({ ok: false, error: 'aborted' });
-      const timer = setTimeout(
-        () => finish({ ok: false, error: `no TLS handshake within ${formatDuration(params.timeout)}` }),
-        params.timeout,
-      );
-      context.signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('secureConnect', () => {
-        const authorizationError: unknown = socket.authorizationError;
-        finish({
-          ok: true,
-          cert: socket.getPeerCertificate(),
-          authorized: socket.authorized,
-          authorizationError:
-            authorizationError === undefined || authorizationError === null
-              ? undefined
-              : authorizationError instanceof Error
-                ? authorizationError.message
-                : String(authorizationError),
-        });
-      });
-      socket.once('error', (err) => finish({ ok: false, error: errorMessage(err) }));
-    });
+    const legacy = versionRank(params.minVersion) < versionRank(DEFAULT_MIN_VERSION);
+    const handshake = await shakeHands(params, ca, context.signal, legacy);
+    if (!handshake.ok) {
+      // A server that speaks only versions the default handshake refuses is asked again, to say which.
+      const older = !legacy && isProtocolRefusal(handshake.code) && !context.signal.aborted;
+      const probe = older ? await shakeHands(params, ca, context.signal, true) : undefined;
+      if (probe?.ok && probe.protocol !== null) {
+        return {
+          ok: false,
+          summary: `${label}: negotiates ${probe.protocol} at most, below minVersion ${params.minVersion}`,
+          data: { protocol: probe.protocol, minVersion: params.minVersion },
+        };
+      }
+    }
     if (!handshake.ok) return { ok: false, summary: `${label}: ${handshake.error}` };
 
     const { cert } = handshake;
@@ -144,6 +140,8 @@ export const tlsCheck: CheckKind<TlsParams> = {
       daysLeft,
       authorized: handshake.authorized,
       fingerprint256: cert.fingerprint256,
+      protocol: handshake.protocol,
+      minVersion: params.minVersion,
     };
 
     const problems: string[] = [];
@@ -158,17 +156,96 @@ export const tlsCheck: CheckKind<TlsParams> = {
     else if (daysLeft < params.minDaysValid) {
       problems.push(`expires in ${days(daysLeft)} (${until}), under minDaysValid ${params.minDaysValid}`);
     }
-    if (problems.length > 0) {
-      return { ok: false, summary: `${label}: certificate ${problems.join('; ')}`, value: daysLeft, data };
+    const said = problems.length > 0 ? [`certificate ${problems.join('; ')}`] : [];
+    if (handshake.protocol === null || versionRank(handshake.protocol) < versionRank(params.minVersion)) {
+      said.push(
+        `negotiated ${handshake.protocol ?? 'no TLS version'}, below minVersion ${params.minVersion}`,
+      );
+    }
+    if (said.length > 0) {
+      return { ok: false, summary: `${label}: ${said.join('; ')}`, value: daysLeft, data };
     }
     return {
       ok: true,
-      summary: `${label}: certificate for ${data.subject} valid ${days(daysLeft)} more (until ${until})`,
+      summary: `${label}: certificate for ${data.subject} valid ${days(daysLeft)} more (until ${until}), ${handshake.protocol}`,
       value: daysLeft,
       data,
     };
   },
 };
+
+/** One handshake with `rejectUnauthorized: false`, so that trust and name are judged from what it shows. */
+function shakeHands(
+  params: TlsParams,
+  ca: Buffer | undefined,
+  signal: AbortSignal,
+  legacy: boolean,
+): Promise<Handshake> {
+  return new Promise<Handshake>((resolve) => {
+    const socket = tls.connect({
+      host: params.host,
+      port: params.port,
+      // SNI carries names only; an IP there is refused by some servers and ignored by the rest.
+      ...(net.isIP(params.servername) ? {} : { servername: params.servername }),
+      ...(ca === undefined ? {} : { ca }),
+      ...(legacy ? LEGACY_OPTIONS : {}),
+      // Trust and name are judged by the caller, so that a bad certificate is still read and every
+      // problem reported; without this Node folds a name mismatch into authorizationError.
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+    });
+    const finish = (result: Handshake): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(result);
+    };
+    const onAbort = (): void => finish({ ok: false, error: 'aborted', code: undefined });
+    const timer = setTimeout(
+      () =>
+        finish({
+          ok: false,
+          error: `no TLS handshake within ${formatDuration(params.timeout)}`,
+          code: undefined,
+        }),
+      params.timeout,
+    );
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('secureConnect', () => {
+      const authorizationError: unknown = socket.authorizationError;
+      finish({
+        ok: true,
+        cert: socket.getPeerCertificate(),
+        authorized: socket.authorized,
+        authorizationError:
+          authorizationError === undefined || authorizationError === null
+            ? undefined
+            : authorizationError instanceof Error
+              ? authorizationError.message
+              : String(authorizationError),
+        protocol: socket.getProtocol(),
+      });
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      finish({ ok: false, error: errorMessage(err), code: err.code }),
+    );
+  });
+}
+
+/** OpenSSL's ways of saying the two sides share no TLS version. */
+function isProtocolRefusal(code: string | undefined): boolean {
+  return (
+    code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' ||
+    code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' ||
+    code === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE' ||
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER'
+  );
+}
+
+/** A version's place in TLS_VERSIONS; anything else (`unknown`, SSLv3) ranks below them all. */
+function versionRank(version: string): number {
+  return (TLS_VERSIONS as readonly string[]).indexOf(version);
+}
 
 function explainTrust(code: string | undefined): string {
   if (code === undefined) return 'unknown reason';
