@@ -113,6 +113,7 @@ export async function startControlPlane(
     clock,
     logger,
     secure: tls !== undefined,
+    listenUrl: () => plane.apiUrl,
   }).catch(async (err: unknown) => {
     await store.close().catch(() => undefined);
     throw err;

@@ -34,6 +34,8 @@ const ROUTES = [
   ['GET /setup', 'public'],
   ['POST /api/v1/setup', 'public'],
   ['POST /api/v1/login', 'public'],
+  ['GET /api/v1/auth/oidc/login', 'public'],
+  ['GET /api/v1/auth/oidc/callback', 'public'],
   ['POST /api/v1/logout', 'signed-in'],
   ['GET /api/v1/session', 'signed-in'],
   ['POST /api/v1/me/mfa/enrol', 'signed-in'],
@@ -55,7 +57,14 @@ const ROUTES = [
 ] as const;
 
 /** Routes anyone may call without credentials: health, the first-admin setup and login. */
-const PUBLIC = ['GET /healthz', 'GET /setup', 'POST /api/v1/setup', 'POST /api/v1/login'];
+const PUBLIC = [
+  'GET /healthz',
+  'GET /setup',
+  'POST /api/v1/setup',
+  'POST /api/v1/login',
+  'GET /api/v1/auth/oidc/login',
+  'GET /api/v1/auth/oidc/callback',
+];
 
 function api(): ReturnType<typeof buildApi> {
   const store = SqliteStore.open(':memory:');

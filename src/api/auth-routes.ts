@@ -13,6 +13,8 @@ import { hashPassword } from '../security/passwords.js';
 import { type Grant, type Role, formatGrant, parseGrant, roleAtLeast } from '../security/roles.js';
 import type { TokenRow, UserRow } from '../store/security-store.js';
 import type { Store } from '../store/types.js';
+import type { OidcConfig } from '../security/oidc-config.js';
+import { registerOidcRoutes } from './oidc-routes.js';
 import { withAccess } from './access.js';
 import { Bodies, parseBody } from './bodies.js';
 
@@ -38,6 +40,12 @@ export interface ApiSecurity {
   /** The one-time code that creates the first admin (undefined once used, or when users exist). */
   setup: { code: string | undefined };
   now(): number;
+  /** Single sign-on (`server.auth.oidc`), when configured. */
+  oidc: OidcConfig | undefined;
+  /** The URL people and the OpenID provider reach this server at (`server.publicUrl`, else the listen address). */
+  publicUrl(): string;
+  /** Whether the API is served over TLS (cookies are then `Secure`). */
+  secure: boolean;
 }
 
 /** A user as the API shows one: never the password hash or TOTP secret. */
@@ -103,6 +111,8 @@ export function registerAuthRoutes(
     if (!user) throw new NotFoundError(`no user "${name}"`);
     return user;
   };
+
+  registerOidcRoutes(app, { users, security });
 
   // The page behind the setup link: a form that posts to /api/v1/setup. The code travels in the
   // link's fragment, which browsers never send, so it stays out of access logs.

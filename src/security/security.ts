@@ -38,6 +38,8 @@ export async function startSecurity(options: {
   clock: Clock;
   logger: Logger;
   secure: boolean;
+  /** The API's URL from its listen address, once it listens. */
+  listenUrl: () => string;
 }): Promise<Security> {
   const { server, store, clock, logger } = options;
   let ring: KeyRing | undefined;
@@ -70,10 +72,13 @@ export async function startSecurity(options: {
   return {
     auth,
     audit,
-    hosts: server.hosts,
+    hosts: [...server.hosts, ...(server.publicUrl ? [new URL(server.publicUrl).hostname] : [])],
     protectedEnvironments: settings.protectedEnvironments,
     setup: { code: needsSetup ? newSecret(18) : undefined },
     now: () => clock.now(),
+    oidc: settings.oidc,
+    publicUrl: () => (server.publicUrl ?? options.listenUrl()).replace(/\/$/, ''),
+    secure: options.secure,
     watch(engine) {
       const onEvent = (event: {
         type: string;

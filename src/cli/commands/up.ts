@@ -24,7 +24,7 @@ export async function upCommand(opts: GlobalOptions, io: Io): Promise<number> {
   }
   if (plane.setupCode !== undefined) {
     logger.info(
-      `no users yet: create the first admin at ${plane.apiUrl}/setup#code=${plane.setupCode} (a one-time link), ` +
+      `no users yet: create the first admin at ${(installation.server.publicUrl ?? plane.apiUrl).replace(/\/$/, '')}/setup#code=${plane.setupCode} (a one-time link), ` +
         `or run "shipcheck user add NAME --role admin --offline"`,
     );
   }
