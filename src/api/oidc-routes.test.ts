@@ -1,0 +1,138 @@
+/**
+ * Single sign-on through the API against a real OpenID provider: the redirect, the callback, the
+ * session it opens, roles that follow the provider's claims, and refusals.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startOidcProvider, type TestOidcProvider } from '../../test/support/oidc-provider.js';
+import { configSchema } from '../config/schema.js';
+import { startSecurity } from '../security/security.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { freePort } from '../util/net.js';
+import { buildApi, createRegistry } from './server.js';
+
+const SECRET_ENV = 'SHIPCHECK_TEST_OIDC_ROUTES_SECRET';
+const ACCOUNTS = {
+  alice: { name: 'Alice Example', email: 'alice@example.com', email_verified: true, groups: ['sre', 'ops'] },
+  mallory: { name: 'Mallory', email: 'mallory@example.com', email_verified: true, groups: ['interns'] },
+};
+
+let dir: string;
+let store: SqliteStore;
+let provider: TestOidcProvider;
+let app: ReturnType<typeof buildApi>;
+let base: string;
+
+beforeAll(async () => {
+  process.env[SECRET_ENV] = 'a-client-secret-only-these-tests-use';
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-oidc-routes-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  provider = await startOidcProvider({
+    clientId: 'shipcheck',
+    clientSecret: process.env[SECRET_ENV]!,
+    redirectUri: `${base}/api/v1/auth/oidc/callback`,
+    accounts: ACCOUNTS,
+  });
+  store = SqliteStore.open(path.join(dir, 'state.db'));
+  await store.migrate();
+  const config = configSchema.parse({
+    service: 'web',
+    server: {
+      listen: `127.0.0.1:${port}`,
+      auth: {
+        oidc: {
+          issuer: provider.issuer,
+          clientId: 'shipcheck',
+          clientSecretEnv: SECRET_ENV,
+          roleClaim: 'groups',
+          roles: { ops: 'deployer', sre: 'approver@production' },
+          groupsClaim: 'groups',
+          unmapped: 'refuse',
+        },
+      },
+    },
+    fleet: { kind: 'local', command: 'true' },
+  });
+  const security = await startSecurity({
+    server: config.server,
+    dir,
+    store,
+    clock: { now: () => Date.now() },
+    logger: pino({ level: 'silent' }),
+    secure: false,
+    listenUrl: () => base,
+  });
+  app = buildApi({
+    engines: new Map(),
+    store,
+    logger: pino({ level: 'silent' }),
+    registry: createRegistry(),
+    security,
+  });
+  await app.listen({ host: '127.0.0.1', port });
+});
+
+afterEach(() => provider.tamper(undefined));
+
+afterAll(async () => {
+  await app.close();
+  await provider.close();
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  delete process.env[SECRET_ENV];
+});
+
+/** Plays the browser through the whole sign-in; returns the callback's answer. */
+async function signInAs(login: string): Promise<Response> {
+  const start = await fetch(`${base}/api/v1/auth/oidc/login`, { redirect: 'manual' });
+  expect(start.status).toBe(302);
+  const pending = start.headers.get('set-cookie') ?? '';
+  expect(pending).toMatch(/SameSite=Lax/);
+  expect(pending).toMatch(/HttpOnly/);
+  const location = start.headers.get('location')!;
+  expect(new URL(location).searchParams.get('code_challenge_method')).toBe('S256');
+  const back = await provider.signIn(location, login);
+  return fetch(back, { redirect: 'manual', headers: { cookie: pending.split(';')[0]! } });
+}
+
+describe('single sign-on through the API', () => {
+  it('signs a person in and gives them the roles and groups the provider claims', async () => {
+    const answer = await signInAs('alice');
+    expect(answer.status).toBe(200);
+    const cookie = answer.headers.getSetCookie().find((c) => c.startsWith('shipcheck_session='))!;
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const session = await fetch(`${base}/api/v1/session`, { headers: { cookie: cookie.split(';')[0]! } });
+    const body = (await session.json()) as {
+      user: { name: string; roles: string[]; groups: string[]; source: string };
+    };
+    expect(body.user).toMatchObject({
+      name: 'alice@example.com',
+      roles: ['deployer', 'approver@production'],
+      groups: ['ops', 'sre'],
+      source: 'oidc',
+    });
+  });
+
+  it('refuses a person whose claims map to no role, and an ID token altered on the way', async () => {
+    const unmapped = await signInAs('mallory');
+    expect(unmapped.status).toBe(403);
+    provider.tamper((jwt) => {
+      const [header, payload, signature] = jwt.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+      claims.groups = ['ops', 'sre'];
+      return [header, Buffer.from(JSON.stringify(claims)).toString('base64url'), signature].join('.');
+    });
+    const forged = await signInAs('mallory');
+    expect(forged.status).toBe(401);
+    expect(((await forged.json()) as { error: string }).error).toMatch(/single sign-on refused/);
+  });
+
+  it('refuses a callback that no sign-in in this browser started', async () => {
+    const answer = await fetch(`${base}/api/v1/auth/oidc/callback?code=x&state=y`);
+    expect(answer.status).toBe(401);
+  });
+});
