@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import type { ReleaseView } from '../../engine/views.js';
 import { LoadGenerator, type LoadReport } from '../../load/load-generator.js';
 import { createLogger } from '../../logger.js';
 import { freePort } from '../../util/net.js';
+import { ShipcheckError } from '../../errors.js';
 import { checklistItemShape, checklistShape, eventsShape, releaseShape, statusShape } from '../api-shapes.js';
 import { ApiClient } from '../client.js';
 import type { GlobalOptions, Io } from '../target.js';
@@ -149,6 +151,44 @@ function tablesIn(file: string): string[] {
   }
 }
 
+/** The demo's person: an admin who may sign every item of the default template. */
+const DEMO_USER = 'demo';
+const DEMO_GROUPS = ['sre', 'release-manager', 'security', 'service-owner'];
+
+/**
+ * Creates the first admin with the setup code `shipcheck up` would print, signs in with a password,
+ * joins the teams the default template's items name, and creates an API token: the way a person
+ * starts on a fresh server. Returns the token.
+ */
+async function signInAsDemo(apiUrl: string, setupCode: string | undefined): Promise<string> {
+  if (setupCode === undefined) throw new ShipcheckError('the demo store already has users');
+  const password = crypto.randomBytes(18).toString('base64url');
+  const post = async (
+    route: string,
+    body: object,
+    session?: { cookie: string; csrf: string },
+  ): Promise<{ json: Record<string, unknown>; cookie: string | undefined }> => {
+    const response = await fetch(apiUrl + route, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(session ? { cookie: session.cookie, 'x-shipcheck-csrf': session.csrf } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+    if (!response.ok)
+      throw new ShipcheckError(`demo sign-in: ${route} answered ${response.status}: ${String(json.error)}`);
+    return { json, cookie: response.headers.get('set-cookie')?.split(';')[0] };
+  };
+  await post('/api/v1/setup', { code: setupCode, name: DEMO_USER, password });
+  const login = await post('/api/v1/login', { name: DEMO_USER, password });
+  const session = { cookie: login.cookie ?? '', csrf: String(login.json.csrf) };
+  await post(`/api/v1/users/${DEMO_USER}/roles`, { roles: ['admin'], groups: DEMO_GROUPS }, session);
+  const created = await post('/api/v1/tokens', { name: 'demo', role: 'admin', expiresIn: '1d' }, session);
+  return String(created.json.token);
+}
+
 /**
  * `shipcheck demo`: the production checklist run for real on a sample app: v1 on three instances, a
  * good v2 promoted, a bad v3 blocked by its tests, waived, then rolled back by itself, with
@@ -181,13 +221,17 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     const loaded = await loadConfig(file);
     const config = loaded.config;
     plane = await startControlPlane(loaded, logger);
-    const client = new ApiClient(plane.apiUrl);
+    // The demo signs in as a person would: the first admin through the setup code, then a token.
+    const token = await signInAsDemo(plane.apiUrl, plane.setupCode);
+    const client = new ApiClient(plane.apiUrl, { token });
     io.out(`shipcheck demo in ${dir}`);
     io.out(
       `  API and live events:  ${plane.apiUrl}/api/v1/services/demo   curl -N ${plane.apiUrl}/api/v1/events`,
     );
     io.out(`  the service, proxied: ${plane.proxyUrl}/`);
-    io.out(`  watch from another terminal: SHIPCHECK_URL=${plane.apiUrl} ${BIN} status`);
+    io.out(
+      `  watch from another terminal: SHIPCHECK_URL=${plane.apiUrl} SHIPCHECK_TOKEN=${token} ${BIN} status`,
+    );
 
     const seen = { waitedWithEvidence: false, blocked: '', waived: false };
     /** Follows a release like `deploy --wait`, signing what a person would sign at each gate. */
@@ -218,7 +262,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
         io.out(`  -> shipcheck waive ${failed.id} --reason "known flaky test, ticket DEMO-1"`);
         await client.post(
           `/api/v1/services/demo/checklist/waive`,
-          { item: failed.id, by: 'demo', reason: 'known flaky test, ticket DEMO-1' },
+          { item: failed.id, reason: 'known flaky test, ticket DEMO-1' },
           checklistItemShape,
         );
         seen.waived = true;
@@ -241,7 +285,7 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
       for (const item of toSign) {
         await client.post(
           `/api/v1/services/demo/checklist/sign`,
-          { item: item.id, by: 'demo', note: 'demo sign-off' },
+          { item: item.id, note: 'demo sign-off' },
           checklistItemShape,
         );
       }
