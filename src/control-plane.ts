@@ -132,6 +132,7 @@ export async function startControlPlane(
     // SQLite lives on one machine with one control plane; PostgreSQL may be shared by several.
     replica: installation.store.startsWith('sqlite:') ? undefined : replicaId(),
     leaseShare: undefined,
+    sealer: security.sealer,
   };
   if (shared.replica) {
     const { replica, clock } = shared;

@@ -2,6 +2,7 @@
  * A unit: one deployable target (a service, or one of its environments) with its engine, fleet,
  * router and metric source, built from its config. The control plane starts, reloads and stops them.
  */
+import type { Sealer } from './security/sealed-params.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { type AlertTarget, alertTargetOf } from './api/alertmanager.js';
@@ -79,6 +80,8 @@ export interface Shared {
   replica: string | undefined;
   /** How this replica shares the units with the others; one for all its leases. */
   leaseShare: LeaseShare | undefined;
+  /** Seals checklist params that hold a secret; absent in tests that keep no secrets. */
+  sealer?: Sealer;
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -204,6 +207,7 @@ export async function createUnit(
   const runner: ChecklistRunner = new ChecklistRunner({
     store,
     kinds,
+    ...(shared.sealer ? { sealer: shared.sealer } : {}),
     clock,
     logger: log.child({ component: 'checklist' }),
     recheckMs: config.analysis.interval,

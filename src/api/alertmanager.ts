@@ -1,3 +1,4 @@
+import { registerSecret } from '../util/secrets.js';
 import { withAccess } from './access.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -76,6 +77,7 @@ export function alertTargetOf(
     }
   }
   if (token === undefined) throw new InputError(`rollback.alerts${where}: give token or tokenEnv`);
+  registerSecret(token);
   const vars = { service: config.service, environment: environment ?? '', version: 'v0' };
   alerts.matchers.forEach((text, i) => {
     try {

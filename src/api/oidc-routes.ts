@@ -33,7 +33,8 @@ export function registerOidcRoutes(
   let login: Promise<OidcLogin> | undefined;
   const config = (): OidcConfig => {
     const oidc = security?.oidc;
-    if (!security?.auth || !oidc) throw new NotFoundError('single sign-on is not configured (server.auth.oidc)');
+    if (!security?.auth || !oidc)
+      throw new NotFoundError('single sign-on is not configured (server.auth.oidc)');
     return oidc;
   };
   const loginOf = (): Promise<OidcLogin> => {
@@ -80,7 +81,8 @@ export function registerOidcRoutes(
     request.auditActor = identity.name;
     const user = await upsert(identity);
     request.auditActor = user.name;
-    if (user.disabledAt !== null) throw new UnauthorizedError('single sign-on refused: this user is disabled');
+    if (user.disabledAt !== null)
+      throw new UnauthorizedError('single sign-on refused: this user is disabled');
     const opened = await auth!.openSession(user, request.ip, null);
     return signedIn(reply, auth!.sessionCookie(opened.id), user, request);
   });
@@ -126,7 +128,12 @@ export function registerOidcRoutes(
  * The page after sign-in. The session cookie is SameSite=Strict, so a browser arriving from the
  * provider's redirect would not send it on a further redirect; a page of our own that moves on does.
  */
-function signedIn(reply: FastifyReply, cookie: string, user: UserRow, _request: FastifyRequest): FastifyReply {
+function signedIn(
+  reply: FastifyReply,
+  cookie: string,
+  user: UserRow,
+  _request: FastifyRequest,
+): FastifyReply {
   const name = user.name.replace(/[&<>"']/g, '');
   return reply
     .header('set-cookie', cookie)

@@ -24,6 +24,7 @@ import {
   UnauthorizedError,
 } from '../errors.js';
 import type { Signer } from '../checklist/checklist-runner.js';
+import { hasSecrets, redactSecrets } from '../util/secrets.js';
 import { ANONYMOUS } from '../security/auth.js';
 import { type ApiSecurity, registerAuthRoutes } from './auth-routes.js';
 import { canView, installGuard } from './guard.js';
@@ -151,6 +152,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     );
     throw Object.assign(err, { statusCode: UNSUPPORTED_MEDIA_TYPE });
   });
+  // The last word on secrets: whatever an answer holds, a known secret leaves as ***.
+  app.addHook('onSend', async (_request, _reply, payload) =>
+    typeof payload === 'string' && hasSecrets() ? redactSecrets(payload) : payload,
+  );
   installGuard(app, {
     auth: options.security?.auth,
     audit: options.security?.audit,
@@ -448,7 +453,7 @@ async function streamEvents(
     if (!matches(e) || e.id <= floor || sent.has(e.id)) return;
     sent.add(e.id);
     highest = Math.max(highest, e.id);
-    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${redactSecrets(JSON.stringify(e))}\n\n`);
   };
   const buffered: EventRow[] = [];
   let replaying = true;

@@ -4,6 +4,7 @@ import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { keepTail } from '../util/cut.js';
 import { MAX_EVIDENCE_ENTRIES } from './evidence.js';
+import { type Sealer, openParams, sealParams } from '../security/sealed-params.js';
 import { gateItems } from './gate-items.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckContext, CheckKind, CheckResult } from './types.js';
@@ -86,6 +87,9 @@ export function gateOf(release: ReleaseRow): Gate | undefined {
   }
 }
 
+/** What sealed params are bound to: they open only for the item and release they were sealed for. */
+const paramsAad = (releaseId: number, itemId: string): string => `checklist:${releaseId}:${itemId}`;
+
 /** What the runner needs from its surroundings. */
 export interface ChecklistRunnerOptions {
   store: Store;
@@ -94,6 +98,8 @@ export interface ChecklistRunnerOptions {
   logger: Logger;
   /** The context checks of `release` run in, without the abort signal (the runner owns it). */
   context: (release: ReleaseRow) => Omit<CheckContext, 'signal'>;
+  /** Seals params that hold a secret before they are stored; absent, params are stored as they are. */
+  sealer?: Sealer;
   /** Called after an item changes, so the engine can publish an event. */
   onItem?: (release: ReleaseRow, item: ChecklistItemRow) => void;
   /**
@@ -122,7 +128,9 @@ export class ChecklistRunner {
         title: item.title,
         kind: item.kind,
         gate: item.gate,
-        params: item.params,
+        params: this.options.sealer
+          ? sealParams(item.params, this.options.sealer, paramsAad(release.id, item.id))
+          : item.params,
         hint: item.hint ?? null,
         automated: item.automated,
         state: 'pending',
@@ -357,7 +365,9 @@ export class ChecklistRunner {
   private async run(release: ReleaseRow, item: ChecklistItemRow, signal: AbortSignal): Promise<CheckResult> {
     const kind = this.options.kinds.get(item.kind);
     if (!kind) return { ok: false, summary: `no check kind "${item.kind}" in this version of shipcheck` };
-    const params = kind.params.safeParse(item.params);
+    const params = kind.params.safeParse(
+      openParams(item.params, this.options.sealer, paramsAad(release.id, item.id)),
+    );
     if (!params.success)
       return { ok: false, summary: `bad params: ${params.error.issues[0]?.message ?? 'invalid'}` };
     try {

@@ -3,6 +3,7 @@ import { type Installation, loadInstallation, serviceNamed } from '../config/ins
 import type { LoadedConfig } from '../config/loader.js';
 import { unitName } from '../domain/release.js';
 import { InputError } from '../errors.js';
+import { skipSecretResolution } from '../config/secret-ref.js';
 import { servicesShape } from './api-shapes.js';
 import { ApiClient } from './client.js';
 
@@ -40,6 +41,8 @@ const DEFAULT_URL = 'http://127.0.0.1:7070';
 export async function resolveServer(
   opts: GlobalOptions,
 ): Promise<{ client: ApiClient; installation: Installation | undefined }> {
+  // A client command needs no secret from the file; the server has them.
+  skipSecretResolution();
   const explicitUrl = opts.url ?? process.env.SHIPCHECK_URL;
   const hasConfig = opts.configGiven === true || fs.existsSync(opts.config);
   const installation = hasConfig ? await loadInstallation(opts.config) : undefined;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { oidcSchema } from '../security/oidc-config.js';
 import { parseDuration } from '../util/duration.js';
+import { orSecret } from './secret-ref.js';
 import { serverTlsSchema } from './server-tls-schema.js';
 
 const DURATION_HINT = 'expected a duration such as 500ms, 5s, 5m or 1h';
@@ -235,7 +236,7 @@ const migrationsSchema = z
       .string()
       .optional()
       .describe('Folder of NNN_name.up.sql and NNN_name.down.sql files, relative to the config.'),
-    database: databaseUrl.optional().describe('The database the SQL files migrate.'),
+    database: orSecret(databaseUrl).optional().describe('The database the SQL files migrate.'),
     up: commandLine.optional().describe('Instead of dir: a command that applies pending migrations.'),
     down: commandLine.optional().describe('With up: a command that undoes what up applied.'),
     timeout: duration.prefault('5m').describe('Longest a migration run may take.'),
@@ -250,7 +251,7 @@ const migrationsSchema = z
 
 const backupSchema = z
   .strictObject({
-    database: databaseUrl
+    database: orSecret(databaseUrl)
       .optional()
       .describe('The database backed up: PostgreSQL (pg_dump) or SQLite (online backup).'),
     command: commandLine
@@ -277,12 +278,12 @@ const cdnSchema = z
     purge: z
       .array(
         z.strictObject({
-          url: z.string().url('expected an absolute URL'),
+          url: orSecret(z.string().url('expected an absolute URL')),
           method: z
             .string()
             .regex(/^[A-Z]+$/, 'expected an HTTP method such as PURGE or BAN')
             .prefault('PURGE'),
-          headers: z.record(z.string(), z.string()).prefault({}),
+          headers: z.record(z.string(), orSecret(z.string())).prefault({}),
         }),
       )
       .optional()
@@ -311,11 +312,9 @@ const alertsSchema = z
       .describe(
         'Label matchers a firing alert must all satisfy; {{service}}, {{version}} and {{environment}} are filled in.',
       ),
-    token: z
-      .string()
-      .min(16, 'use a token of at least 16 characters')
+    token: orSecret(z.string().min(16, 'use a token of at least 16 characters'))
       .optional()
-      .describe('Bearer token Alertmanager sends.'),
+      .describe('Bearer token Alertmanager sends; a secret reference keeps it out of the file.'),
     tokenEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
@@ -342,16 +341,16 @@ const notificationsSchema = z
     webhooks: z
       .array(
         z.strictObject({
-          url: z.string().url('expected an absolute URL'),
+          url: orSecret(z.string().url('expected an absolute URL')),
           events: z
             .array(eventPattern)
             .min(1)
             .prefault(['release.*', 'alert.*'])
             .describe('The events sent to this webhook.'),
           headers: z
-            .record(z.string(), z.string())
+            .record(z.string(), orSecret(z.string()))
             .prefault({})
-            .describe('Extra request headers, e.g. Authorization.'),
+            .describe('Extra request headers, e.g. Authorization; a value may be a secret reference.'),
         }),
       )
       .min(1)
@@ -563,7 +562,7 @@ export const configSchema = z.strictObject({
         .prefault('none')
         .describe('`default` (the production checklist), `none`, or the path of a template file.'),
       vars: z
-        .record(z.string(), z.string())
+        .record(z.string(), orSecret(z.string()))
         .prefault({})
         .describe('Values for {{vars.NAME}} in template params, e.g. a health URL or a dependency host.'),
     })

@@ -2,6 +2,7 @@
  * What the API and the CLI read about one unit: its status with live figures, its releases with their
  * step, and a release's checklist. Reads only; every replica serves them from the shared store.
  */
+import { shownParams } from '../security/sealed-params.js';
 import { gateOf } from '../checklist/checklist-runner.js';
 import type { Config } from '../config/schema.js';
 import type { Gate } from '../domain/checklist.js';
@@ -122,7 +123,11 @@ export class Views {
     return {
       release: this.view(release),
       gate: gateOf(release) ?? null,
-      items: await this.options.store.listChecklist(release.id),
+      // The sealed copy of params that hold a secret stays in the store.
+      items: (await this.options.store.listChecklist(release.id)).map((item) => ({
+        ...item,
+        params: shownParams(item.params),
+      })),
     };
   }
 

@@ -1,3 +1,4 @@
+import { registerSecret } from '../util/secrets.js';
 import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
 import { z } from 'zod';
@@ -157,6 +158,7 @@ export class OidcLogin {
         `server.auth.oidc.clientSecretEnv: the environment variable ${config.clientSecretEnv}, which should hold the OpenID client secret, is not set`,
       );
     }
+    registerSecret(clientSecret);
     const issuer = new URL(config.issuer);
     // openid-client refuses plain http unless told. Allow it only for a provider on this machine
     // (a loopback address, as in tests and local setups), where no network sees the secret or the

@@ -15,6 +15,8 @@ import { Auth } from './auth.js';
 import { newSecret } from './credentials.js';
 import { type KeyRing, loadKeyRing } from './key-ring.js';
 import { Mfa } from './mfa.js';
+import type { Sealer } from './sealed-params.js';
+import { SecretBoxError, open, seal } from './secret-box.js';
 
 /** Engine events the audit log records as the engine's own actions, with their reason. */
 const AUTOMATED_EVENTS: ReadonlySet<string> = new Set(['release.rolling_back', 'release.failed']);
@@ -26,6 +28,8 @@ export function keyFileOf(dir: string): string {
 
 /** What `startControlPlane` needs of security. */
 export interface Security extends ApiSecurity {
+  /** Seals what the store must keep secret (checklist params that hold a secret) under the key ring. */
+  sealer: Sealer;
   /** Records the automated actions of `engine` in the audit log until the returned function is called. */
   watch(engine: Engine): () => void;
 }
@@ -69,7 +73,20 @@ export async function startSecurity(options: {
     : undefined;
   const audit = new AuditLog(store.security, clock, logger.child({ component: 'audit' }));
   const needsSetup = settings.required && (await store.security.countUsers()) === 0;
+  const sealer: Sealer = {
+    seal: (plaintext, aad) => seal(keys(), plaintext, aad),
+    open: (sealed, aad) => {
+      try {
+        return open(keys(), sealed, aad);
+      } catch (err) {
+        // Sealed under a key another process added (keys rotate): read the ring again.
+        if (!(err instanceof SecretBoxError) || err.reason !== 'unknown-key') throw err;
+        return open(keys(true), sealed, aad);
+      }
+    },
+  };
   return {
+    sealer,
     auth,
     audit,
     hosts: [...server.hosts, ...(server.publicUrl ? [new URL(server.publicUrl).hostname] : [])],

@@ -4,6 +4,7 @@ import type { InstanceRecord } from './types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SecurityStore } from './security-store.js';
+import { redactDeep, redactSecrets } from '../util/secrets.js';
 import { appendEvidence } from '../checklist/evidence.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import {
@@ -262,7 +263,9 @@ export class KyselyStore implements Store {
     return rows.map(toRelease);
   }
 
-  async addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow> {
+  async addEvent(input: Omit<EventRow, 'id'>): Promise<EventRow> {
+    // A secret that reached a message (a command's output, a URL) is kept as ***.
+    const event = redactDeep(input);
     const r = await this.retrying(() =>
       this.db
         .insertInto('events')
@@ -325,8 +328,8 @@ export class KyselyStore implements Store {
           verdict: m.verdict,
           window_ms: m.windowMs,
           requests: m.requests,
-          message: m.message,
-          inputs: JSON.stringify(m.inputs),
+          message: redactSecrets(m.message),
+          inputs: JSON.stringify(redactDeep(m.inputs)),
         })
         .returning('id')
         .executeTakeFirstOrThrow(),
@@ -378,7 +381,7 @@ export class KyselyStore implements Store {
             hint: i.hint,
             automated: i.automated ? 1 : 0,
             state: i.state,
-            evidence: JSON.stringify(i.evidence),
+            evidence: JSON.stringify(redactDeep(i.evidence)),
             updated_at: i.updatedAt,
           })),
         )
@@ -413,10 +416,11 @@ export class KyselyStore implements Store {
           .executeTakeFirst();
         if (!row) throw new NotFoundError(`no checklist item "${itemId}" in release #${releaseId}`);
         let evidence = JSON.parse(row.evidence) as Evidence[];
-        if (patch.evidence && patch.replaceLastEvidence && evidence.length > 0) {
-          evidence[evidence.length - 1] = patch.evidence;
-        } else if (patch.evidence) {
-          evidence = appendEvidence(evidence, patch.evidence, patch.evidenceLimit ?? Infinity);
+        const added = patch.evidence && redactDeep(patch.evidence);
+        if (added && patch.replaceLastEvidence && evidence.length > 0) {
+          evidence[evidence.length - 1] = added;
+        } else if (added) {
+          evidence = appendEvidence(evidence, added, patch.evidenceLimit ?? Infinity);
         }
         const updated = await tx
           .updateTable('checklist_items')
@@ -534,7 +538,7 @@ export class KyselyStore implements Store {
       state: effect.state,
       holder: effect.holder,
       at: effect.at,
-      data: JSON.stringify(effect.data),
+      data: JSON.stringify(redactDeep(effect.data)),
     };
     await this.durably(() =>
       this.db
