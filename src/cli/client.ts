@@ -19,6 +19,14 @@ export class NotShipcheckError extends ShipcheckError {}
 export interface RequestOptions {
   /** Aborts the request; the signal's reason is thrown as is. */
   signal?: AbortSignal;
+  /** Sees the headers of a successful answer, e.g. the session cookie a login sets. */
+  onHeaders?: (headers: Headers) => void;
+}
+
+/** A signed-in session: its cookie (`name=value`) and the CSRF token every change must carry. */
+export interface SessionCredentials {
+  cookie: string;
+  csrf: string;
 }
 
 /** Longest any one request may take; a peer that accepts and never answers must not hang a CI job. */
@@ -40,14 +48,22 @@ export class ApiClient {
   private readonly token: string | undefined;
   /** A TOTP code sent with every request (`--otp`, SHIPCHECK_OTP), for protected environments. */
   private readonly otp: string | undefined;
+  /** A session from a login; when given, it is sent instead of any token. */
+  private readonly session: SessionCredentials | undefined;
 
   constructor(
     readonly baseUrl: string,
-    credentials: { token?: string | undefined; otp?: string | undefined } = {},
+    credentials: {
+      token?: string | undefined;
+      otp?: string | undefined;
+      session?: SessionCredentials | undefined;
+    } = {},
   ) {
     if (!/^https?:\/\//.test(baseUrl))
       throw new InputError(`server URL "${baseUrl}" must start with http:// or https://`);
-    this.token = credentials.token ?? (process.env.SHIPCHECK_TOKEN || undefined);
+    this.session = credentials.session;
+    // The server reads a bearer token before a cookie, so a session must not travel with one.
+    this.token = this.session ? undefined : (credentials.token ?? (process.env.SHIPCHECK_TOKEN || undefined));
     this.otp = credentials.otp ?? (process.env.SHIPCHECK_OTP || undefined);
   }
 
@@ -103,6 +119,7 @@ export class ApiClient {
             ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
             ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
             ...(this.otp ? { 'x-shipcheck-otp': this.otp } : {}),
+            ...(this.session ? { cookie: this.session.cookie, 'x-shipcheck-csrf': this.session.csrf } : {}),
           },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         });
@@ -142,6 +159,7 @@ export class ApiClient {
     if (!parsed.success) {
       throw notShipcheck(`, not ${shape.what}: ${describeIssues(parsed.error.issues)}; got ${excerpt(text)}`);
     }
+    options.onHeaders?.(response.headers);
     return parsed.data as T;
   }
 }
