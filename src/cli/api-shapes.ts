@@ -4,6 +4,7 @@ import type { ReleaseView, StatusView } from '../engine/views.js';
 import type { ChecklistItemRow, EventRow } from '../store/types.js';
 import type { ServiceSummary } from './format.js';
 import type { ReloadReport } from '../control-plane.js';
+import type { AuditEntry, ChainLink, VerifyResult } from '../security/audit-chain.js';
 
 /**
  * The shape of one API answer: a schema of every field the CLI reads, typed as the server's view.
@@ -156,4 +157,148 @@ export const reloadShape = shape<ReloadReport>(
     unchanged: z.array(z.string()),
     restartNeeded: z.array(z.string()),
   }),
+);
+
+/** A user as the API shows one (never a password hash or TOTP secret). */
+export interface UserView {
+  name: string;
+  email: string | null;
+  /** `admin`, `deployer@production`. */
+  roles: string[];
+  groups: string[];
+  source: string;
+  disabled: boolean;
+  /** When a lockout after failed logins ends (epoch ms); null when not locked. */
+  lockedUntil: number | null;
+  mfa: boolean;
+  createdAt: number;
+}
+
+const user = z.looseObject({
+  name: z.string().min(1),
+  email: z.string().nullable(),
+  roles: z.array(z.string()),
+  groups: z.array(z.string()),
+  source: z.string(),
+  disabled: z.boolean(),
+  lockedUntil: epochMs.nullable(),
+  mfa: z.boolean(),
+  createdAt: epochMs,
+});
+
+/** POST /users and /users/:name/ACTION. */
+export const userShape = shape<{ user: UserView }>('a user', z.looseObject({ user }));
+
+/** GET /users. */
+export const usersShape = shape<{ users: UserView[] }>(
+  'the list of users',
+  z.looseObject({ users: z.array(user) }),
+);
+
+/** An API token as lists show it; `id` is its first characters, never the token. */
+export interface TokenView {
+  id: string;
+  name: string;
+  user: string | null;
+  role: string;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+const token = z.looseObject({
+  id: z.string().min(1),
+  name: z.string(),
+  user: z.string().nullable(),
+  role: z.string(),
+  createdAt: epochMs,
+  expiresAt: epochMs.nullable(),
+  lastUsedAt: epochMs.nullable(),
+  revokedAt: epochMs.nullable(),
+});
+
+/** GET /tokens. */
+export const tokensShape = shape<{ tokens: TokenView[] }>(
+  'the list of tokens',
+  z.looseObject({ tokens: z.array(token) }),
+);
+
+/** POST /tokens/:id/revoke. */
+export const tokenShape = shape<TokenView>('a token', token);
+
+/** POST /tokens: the token itself, in this answer only. */
+export const createdTokenShape = shape<TokenView & { token: string }>(
+  'a new token',
+  token.extend({ token: z.string().startsWith('shc_') }),
+);
+
+/** POST /login: the session's CSRF token; the cookie comes in set-cookie. */
+export const loginShape = shape<{ user: UserView; csrf: string; expiresAt: number }>(
+  'a login',
+  z.looseObject({ user, csrf: z.string().min(1), expiresAt: epochMs }),
+);
+
+/** GET /session: who the credentials belong to. */
+export const sessionShape = shape<{ actor: string; user: UserView | null }>(
+  'the session',
+  z.looseObject({ actor: z.string(), user: user.nullable() }),
+);
+
+/** POST /logout. */
+export const okShape = shape<{ ok: boolean }>('an acknowledgement', z.looseObject({ ok: z.boolean() }));
+
+/** POST /me/mfa/enrol: the new TOTP secret and its otpauth:// URI. */
+export const enrolmentShape = shape<{ secret: string; uri: string }>(
+  'a TOTP enrolment',
+  z.looseObject({ secret: z.string().min(1), uri: z.string().startsWith('otpauth://') }),
+);
+
+/** POST /me/mfa/confirm: the recovery codes, shown once. */
+export const recoveryCodesShape = shape<{ recoveryCodes: string[] }>(
+  'recovery codes',
+  z.looseObject({ recoveryCodes: z.array(z.string().min(1)) }),
+);
+
+const auditEntry = z.looseObject({
+  seq: z.number().int().positive(),
+  at: epochMs,
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().nullable(),
+  service: z.string().nullable(),
+  address: z.string().nullable(),
+  result: z.enum(['ok', 'denied', 'failed']),
+  reason: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+  prev: z.string(),
+  hash: z.string(),
+});
+
+/** GET /audit: one page of entries, oldest first, and the chain's recorded head. */
+export const auditPageShape = shape<{ entries: AuditEntry[]; head: ChainLink | null }>(
+  'a page of the audit log',
+  z.looseObject({
+    entries: z.array(auditEntry),
+    head: z.looseObject({ seq: z.number().int(), hash: z.string() }).nullable(),
+  }),
+);
+
+/** GET /audit/verify: the verdict on the whole chain. */
+export const auditVerdictShape = shape<VerifyResult>(
+  'an audit verdict',
+  z.union([
+    z.looseObject({
+      ok: z.literal(true),
+      count: z.number().int().nonnegative(),
+      head: z.looseObject({ seq: z.number().int(), hash: z.string() }).optional(),
+    }),
+    z.looseObject({
+      ok: z.literal(false),
+      count: z.number().int().nonnegative(),
+      firstBad: z.number().int(),
+      problem: z.string(),
+      message: z.string(),
+    }),
+  ]),
 );

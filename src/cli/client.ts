@@ -20,6 +20,14 @@ export class NotShipcheckError extends ShipcheckError {}
 export interface RequestOptions {
   /** Aborts the request; the signal's reason is thrown as is. */
   signal?: AbortSignal;
+  /** Sees the headers of a successful answer, e.g. the session cookie a login sets. */
+  onHeaders?: (headers: Headers) => void;
+}
+
+/** A signed-in session: its cookie (`name=value`) and the CSRF token every change must carry. */
+export interface SessionCredentials {
+  cookie: string;
+  csrf: string;
 }
 
 /** Longest any one request may take; a peer that accepts and never answers must not hang a CI job. */
@@ -43,14 +51,22 @@ export class ApiClient {
   private readonly otp: string | undefined;
   /** fetch, or node:https with SHIPCHECK_CLIENT_CERT and SHIPCHECK_CLIENT_KEY (see client-certificate.ts). */
   private readonly send = clientFetch();
+  /** A session from a login; when given, it is sent instead of any token. */
+  private readonly session: SessionCredentials | undefined;
 
   constructor(
     readonly baseUrl: string,
-    credentials: { token?: string | undefined; otp?: string | undefined } = {},
+    credentials: {
+      token?: string | undefined;
+      otp?: string | undefined;
+      session?: SessionCredentials | undefined;
+    } = {},
   ) {
     if (!/^https?:\/\//.test(baseUrl))
       throw new InputError(`server URL "${baseUrl}" must start with http:// or https://`);
-    this.token = credentials.token ?? (process.env.SHIPCHECK_TOKEN || undefined);
+    this.session = credentials.session;
+    // The server reads a bearer token before a cookie, so a session must not travel with one.
+    this.token = this.session ? undefined : (credentials.token ?? (process.env.SHIPCHECK_TOKEN || undefined));
     this.otp = credentials.otp ?? (process.env.SHIPCHECK_OTP || undefined);
   }
 
@@ -106,6 +122,7 @@ export class ApiClient {
             ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
             ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
             ...(this.otp ? { 'x-shipcheck-otp': this.otp } : {}),
+            ...(this.session ? { cookie: this.session.cookie, 'x-shipcheck-csrf': this.session.csrf } : {}),
           },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         });
@@ -145,6 +162,7 @@ export class ApiClient {
     if (!parsed.success) {
       throw notShipcheck(`, not ${shape.what}: ${describeIssues(parsed.error.issues)}; got ${excerpt(text)}`);
     }
+    options.onHeaders?.(response.headers);
     return parsed.data as T;
   }
 }

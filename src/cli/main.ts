@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, InputError, ShipcheckError } from '../errors.js';
 import { ApiError } from './client.js';
 import { checkKinds } from '../checklist/kinds/index.js';
+import { auditExportCommand, auditVerifyCommand } from './commands/audit.js';
 import { backupCommand } from './commands/backup.js';
 import {
   checklistExportCommand,
@@ -14,9 +15,20 @@ import { controlCommand } from './commands/control.js';
 import { demoCommand } from './commands/demo.js';
 import { deployCommand } from './commands/deploy.js';
 import { initCommand } from './commands/init.js';
+import { keysRotateCommand } from './commands/keys.js';
+import { mfaConfirmCommand, mfaEnrolCommand } from './commands/mfa.js';
 import { reloadCommand } from './commands/reload.js';
 import { statusCommand } from './commands/status.js';
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/token.js';
 import { upCommand } from './commands/up.js';
+import {
+  type UserAction,
+  userActionCommand,
+  userAddCommand,
+  userListCommand,
+  userResetPasswordCommand,
+  userRolesCommand,
+} from './commands/user.js';
 import { validateCommand } from './commands/validate.js';
 import { ExitCode } from './format.js';
 import { parseTimeout } from './wait.js';
@@ -104,6 +116,26 @@ function waitOptionsOf(flags: WaitFlags): {
     untilHeld: flags.untilHeld ?? false,
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
   };
+}
+
+/** Collects a flag given several times (`--role viewer --role deployer@staging`). */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Adds `--offline` to a command that can work on the store directly. */
+function withOffline(command: Command): Command {
+  return command.option(
+    '--offline',
+    'work on the store the config file names, without the server or a token (needs access to the store)',
+  );
+}
+
+/** Adds `--login USER` and `--password-stdin` to a command that can sign in with a password. */
+function withLogin(command: Command): Command {
+  return command
+    .option('--login <user>', 'sign in as USER with a password (and --otp) instead of using SHIPCHECK_TOKEN')
+    .option('--password-stdin', "with --login: read the password from standard input's first line");
 }
 
 /** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
@@ -256,6 +288,164 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .command('backup')
     .description('make a backup now, as the config backup block says (runs locally, not through the API)')
     .action(run(async () => backupCommand(globals(), io)));
+  const user = program
+    .command('user')
+    .description('people who sign in: add, list, disable, enable, unlock, reset-password, reset-mfa, roles');
+  withOffline(
+    user
+      .command('add <name>')
+      .description('add a user with a password (--admin --offline makes the first admin)')
+      .option('--email <email>', 'their email address')
+      .option(
+        '--role <role>',
+        'a role: viewer, deployer, approver or admin, optionally @ENVIRONMENT; repeatable',
+        collect,
+        [],
+      )
+      .option('--group <group>', 'a group (team) checklist items name; repeatable', collect, [])
+      .option('--admin', 'shorthand for --role admin')
+      .option('--password-stdin', "read the password from standard input's first line instead of asking"),
+  ).action(
+    run(
+      async (
+        name: string,
+        o: {
+          email?: string;
+          role: string[];
+          group: string[];
+          admin?: boolean;
+          passwordStdin?: boolean;
+          offline?: boolean;
+        },
+      ) => userAddCommand(name, { ...globals(), ...o, roles: o.role, groups: o.group }, io),
+    ),
+  );
+  withOffline(
+    user.command('list').description('every user with roles, groups, MFA, state and source'),
+  ).action(run(async (o: { offline?: boolean }) => userListCommand({ ...globals(), ...o }, io)));
+  for (const [action, description] of [
+    ['disable', "refuse the user's logins and tokens, and end their sessions"],
+    ['enable', 'let a disabled user in again (also clears a lockout)'],
+    ['unlock', 'end a lockout after failed logins'],
+    ['reset-mfa', "remove the user's TOTP and recovery codes (a lost device)"],
+  ] as const satisfies readonly (readonly [UserAction, string])[]) {
+    withOffline(user.command(`${action} <name>`).description(description)).action(
+      run(async (name: string, o: { offline?: boolean }) =>
+        userActionCommand(action, name, { ...globals(), ...o }, io),
+      ),
+    );
+  }
+  withOffline(
+    user
+      .command('reset-password <name>')
+      .description("set a new password; the user's sessions end")
+      .option('--password-stdin', "read the password from standard input's first line instead of asking"),
+  ).action(
+    run(async (name: string, o: { passwordStdin?: boolean; offline?: boolean }) =>
+      userResetPasswordCommand(name, { ...globals(), ...o }, io),
+    ),
+  );
+  withOffline(
+    user
+      .command('roles <name>')
+      .description("replace the user's roles, and groups when --group is given")
+      .option('--role <role>', 'a role, optionally @ENVIRONMENT; repeatable', collect, [])
+      .option('--group <group>', 'a group; repeatable', collect, [])
+      .option('--admin', 'shorthand for --role admin'),
+  ).action(
+    run(async (name: string, o: { role: string[]; group: string[]; admin?: boolean; offline?: boolean }) =>
+      userRolesCommand(name, { ...globals(), ...o, roles: o.role, groups: o.group }, io),
+    ),
+  );
+
+  const token = program.command('token').description('API tokens for scripts and CI: create, list, revoke');
+  withLogin(
+    token
+      .command('create')
+      .description('create a token and print it, once, alone on standard output')
+      .requiredOption('--name <name>', 'what the token is for, e.g. ci')
+      .option('--role <role>', "its role, optionally @ENVIRONMENT (default: the creator's highest)")
+      .option('--expires <lifetime>', 'its lifetime in hours or days: 12h, 30d (default 90d, at most 366d)'),
+  ).action(
+    run(
+      async (o: { name: string; role?: string; expires?: string; login?: string; passwordStdin?: boolean }) =>
+        tokenCreateCommand({ ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(
+    token
+      .command('list')
+      .description("your tokens, or everyone's with --all")
+      .option('--all', "every user's tokens (admins)"),
+  ).action(
+    run(async (o: { all?: boolean; login?: string; passwordStdin?: boolean }) =>
+      tokenListCommand({ ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(token.command('revoke <id>').description('revoke a token by the ID "token list" shows')).action(
+    run(async (id: string, o: { login?: string; passwordStdin?: boolean }) =>
+      tokenRevokeCommand(id, { ...globals(), ...o }, io),
+    ),
+  );
+
+  const mfa = program.command('mfa').description('your TOTP second factor: enrol, confirm');
+  withLogin(
+    mfa
+      .command('enrol')
+      .description('start TOTP: print the URI and a QR code, then confirm with a code from the app')
+      .option('--code <code>', 'a code from the app, to confirm at once'),
+  ).action(
+    run(async (o: { code?: string; login?: string; passwordStdin?: boolean }) =>
+      mfaEnrolCommand({ ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(
+    mfa
+      .command('confirm <code>')
+      .description('put TOTP in force with a code from the app; prints the recovery codes once'),
+  ).action(
+    run(async (code: string, o: { login?: string; passwordStdin?: boolean }) =>
+      mfaConfirmCommand(code, { ...globals(), ...o }, io),
+    ),
+  );
+
+  const audit = program.command('audit').description('the audit log: verify its hash chain, export it');
+  withOffline(
+    audit
+      .command('verify')
+      .description('check the hash chain: exit 0 when intact, 1 naming the first bad entry')
+      .option('--file <file>', 'check a file "audit export" wrote instead of the log'),
+  ).action(
+    run(async (o: { file?: string; offline?: boolean }) => auditVerifyCommand({ ...globals(), ...o }, io)),
+  );
+  withOffline(
+    audit
+      .command('export')
+      .description('write the entries as JSON lines, oldest first (-s SERVICE filters by service)')
+      .option('--out <file>', 'write to FILE instead of standard output')
+      .option('--since <time>', 'entries at or after this ISO time or epoch ms')
+      .option('--until <time>', 'entries before this ISO time or epoch ms')
+      .option('--actor <actor>', 'only entries of this actor')
+      .option('--action <action>', 'only entries of this action, e.g. release.deploy'),
+  ).action(
+    run(
+      async (o: {
+        out?: string;
+        since?: string;
+        until?: string;
+        actor?: string;
+        action?: string;
+        offline?: boolean;
+      }) => auditExportCommand({ ...globals(), ...o }, io),
+    ),
+  );
+
+  const keys = program.command('keys').description('the master key that seals secrets at rest');
+  keys
+    .command('rotate')
+    .description('add a new master key and re-seal every TOTP secret with it (works on the store directly)')
+    .action(run(async () => keysRotateCommand(globals(), io)));
+
   program
     .command('demo')
     .description('run the whole story on a sample app in a temporary folder')
