@@ -133,6 +133,7 @@ export async function startControlPlane(
     replica: installation.store.startsWith('sqlite:') ? undefined : replicaId(),
     leaseShare: undefined,
     sealer: security.sealer,
+    masterKey: security.masterKey,
   };
   if (shared.replica) {
     const { replica, clock } = shared;

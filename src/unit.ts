@@ -82,6 +82,8 @@ export interface Shared {
   leaseShare: LeaseShare | undefined;
   /** Seals checklist params that hold a secret; absent in tests that keep no secrets. */
   sealer?: Sealer;
+  /** The master key's age, for the key rotation schedule item. */
+  masterKey?: () => { id: string; origin: string; ageMs: number | undefined };
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -218,6 +220,7 @@ export async function createUnit(
       // Checks with `target: canary|stable` need the built-in proxy's version header.
       proxyUrl: proxy ? `http://${proxy.address()}` : '',
       configDir: dir,
+      ...(shared.masterKey ? { masterKey: shared.masterKey } : {}),
       metrics: metricSource,
       ...(syntheticLoad
         ? { synthetic: (version: string, windowMs: number) => syntheticLoad.window(version, windowMs) }

@@ -407,11 +407,45 @@ export function registerAuthRoutes(
     });
     return { entries, head: (await users.auditHead()) ?? null };
   });
-  app.get('/api/v1/audit/verify', withAccess('admin'), async () => verifyStoredChain(options.store));
+  app.get<{ Querystring: { anchor?: string } }>(
+    '/api/v1/audit/verify',
+    withAccess('admin'),
+    async (request) => verifyStoredChain(options.store, parseAnchor(request.query.anchor)),
+  );
 }
 
-/** Verifies the whole audit chain in the store, page by page, against the recorded head. */
-export async function verifyStoredChain(store: Store): Promise<ReturnType<typeof verifyChain>> {
+/** `17:ab12...`: an entry and the hash a report recorded for it. */
+export function parseAnchor(text: string | undefined): { seq: number; hash: string } | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  if (!match)
+    throw new InputError(`anchor "${text}" is not SEQ:HASH (an entry number and its 64-hex sha256)`);
+  return { seq: Number(match[1]), hash: match[2]! };
+}
+
+/**
+ * Verifies the whole audit chain in the store against the recorded head, and against `anchor` (an
+ * entry and hash a report recorded earlier) when given: a log rewritten since then fails there.
+ */
+export async function verifyStoredChain(
+  store: Store,
+  anchor?: { seq: number; hash: string },
+): Promise<ReturnType<typeof verifyChain>> {
+  if (anchor) {
+    const all = await store.security.listAudit({ afterSeq: anchor.seq - 1, limit: 1 });
+    const entry = all[0];
+    if (!entry || entry.seq !== anchor.seq || entry.hash !== anchor.hash) {
+      return {
+        ok: false,
+        count: 0,
+        firstBad: anchor.seq,
+        problem: entry ? 'edited' : 'truncated',
+        message: entry
+          ? `entry ${anchor.seq} does not have the hash the anchor recorded: the log was rewritten up to there`
+          : `entry ${anchor.seq}, which the anchor recorded, is gone`,
+      };
+    }
+  }
   const head = await store.security.auditHead();
   const pages = async function* (): AsyncGenerator<AuditEntry[]> {
     let after = 0;

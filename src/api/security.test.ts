@@ -388,6 +388,18 @@ describe('the locks on the API', () => {
       (await call('GET', '/api/v1/audit', { token: await tokenFor(await login('dora'), 'viewer') })).status,
     ).toBe(403);
 
+    // An anchor a report recorded: the log still holds that entry with that hash.
+    const head = audit.json.head as { seq: number; hash: string };
+    const anchored = await call('GET', `/api/v1/audit/verify?anchor=${head.seq}:${head.hash}`, {
+      token: admin,
+    });
+    expect(anchored.json).toMatchObject({ ok: true });
+    const forged = await call('GET', `/api/v1/audit/verify?anchor=${head.seq}:${'0'.repeat(64)}`, {
+      token: admin,
+    });
+    expect(forged.json).toMatchObject({ ok: false, firstBad: head.seq });
+    expect((await call('GET', '/api/v1/audit/verify?anchor=12', { token: admin })).status).toBe(400);
+
     store['raw'].prepare("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3").run();
     const broken = await call('GET', '/api/v1/audit/verify', { token: admin });
     expect(broken.json).toMatchObject({ ok: false, firstBad: 3, problem: 'edited' });

@@ -11,6 +11,8 @@ export interface ReportInput {
     'id' | 'service' | 'version' | 'fromVersion' | 'state' | 'reason' | 'createdAt' | 'endedAt'
   >;
   items: ChecklistItemRow[];
+  /** The audit log's head when the report was made: its anchor. */
+  auditHead?: { seq: number; hash: string } | null | undefined;
 }
 
 const STATE_LABEL: Record<ItemState, string> = {
@@ -57,6 +59,12 @@ export function renderReport(input: ReportInput, format: ReportFormat): string {
     `Items: ${items.length}; passed ${items.filter((i) => i.state === 'passed').length}, ` +
       `waived ${items.filter((i) => i.state === 'waived').length}, failed ${items.filter((i) => i.state === 'failed').length}, ` +
       `open ${items.filter((i) => i.state === 'pending' || i.state === 'running').length}`,
+    ...(input.auditHead
+      ? [
+          `Audit log anchor: entry ${input.auditHead.seq}, sha256 ${input.auditHead.hash} ` +
+            `(shipcheck audit verify --anchor ${input.auditHead.seq}:${input.auditHead.hash})`,
+        ]
+      : []),
   ];
   const sections = bySection(items);
   if (format === 'md') {

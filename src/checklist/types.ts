@@ -42,6 +42,8 @@ export interface CheckContext {
    * of the counted requests were synthetic; absent when no synthetic load is configured.
    */
   synthetic?: (version: string, windowMs: number) => SyntheticCounts | undefined;
+  /** The master key that seals secrets: its id, where it comes from and its age (unknown for SHIPCHECK_MASTER_KEY). */
+  masterKey?: () => { id: string; origin: string; ageMs: number | undefined };
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;

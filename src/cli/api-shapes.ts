@@ -120,12 +120,24 @@ export interface ChecklistView {
   release: ReleaseView;
   gate: Gate | null;
   items: ChecklistItemRow[];
+  /** The audit log's head when the checklist was read (null from a server before the audit log). */
+  auditHead: { seq: number; hash: string } | null;
 }
 
 /** GET /services/:service/checklist and /releases/:id/checklist. */
 export const checklistShape = shape<ChecklistView>(
   'a checklist',
-  z.looseObject({ release, gate: z.string().nullable(), items: z.array(checklistItem) }),
+  z.looseObject({
+    release,
+    gate: z.string().nullable(),
+    items: z.array(checklistItem),
+    // Servers before the audit log send none.
+    auditHead: z
+      .object({ seq: z.number(), hash: z.string() })
+      .nullable()
+      .optional()
+      .transform((head) => head ?? null),
+  }),
 );
 
 /** POST /services/:service/checklist/sign, waive and rerun. */

@@ -11,7 +11,7 @@ const AT_VERIFY = releaseView({
 });
 
 function checklist(items: ChecklistItemRow[], release = AT_VERIFY): ChecklistView {
-  return { release, gate: 'verify', items };
+  return { release, gate: 'verify', items, auditHead: null };
 }
 
 describe('holdOf', () => {

@@ -414,9 +414,15 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     audit
       .command('verify')
       .description('check the hash chain: exit 0 when intact, 1 naming the first bad entry')
-      .option('--file <file>', 'check a file "audit export" wrote instead of the log'),
+      .option('--file <file>', 'check a file "audit export" wrote instead of the log')
+      .option(
+        '--anchor <seq:hash>',
+        'also check that the log still holds this entry with this hash (from a release report)',
+      ),
   ).action(
-    run(async (o: { file?: string; offline?: boolean }) => auditVerifyCommand({ ...globals(), ...o }, io)),
+    run(async (o: { file?: string; offline?: boolean; anchor?: string }) =>
+      auditVerifyCommand({ ...globals(), ...o }, io),
+    ),
   );
   withOffline(
     audit

@@ -554,6 +554,16 @@ export const configSchema = z.strictObject({
   backup: backupSchema.optional(),
   cdn: cdnSchema.optional(),
   notifications: notificationsSchema.optional(),
+  security: z
+    .strictObject({
+      keyMaxAge: duration
+        .prefault('90d')
+        .describe(
+          'The key rotation schedule: the key-age item fails once the master key is older than this.',
+        ),
+    })
+    .optional()
+    .describe('Security settings the checklist checks.'),
   checklist: z
     .strictObject({
       template: z

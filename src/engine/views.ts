@@ -56,6 +56,11 @@ export interface ChecklistView {
   release: ReleaseView;
   gate: Gate | null;
   items: ChecklistItemRow[];
+  /**
+   * The audit log's newest entry when the checklist was read: a report that carries it proves what
+   * the log said then (`shipcheck audit verify --anchor SEQ:HASH`).
+   */
+  auditHead: { seq: number; hash: string } | null;
 }
 
 /** What the views of one unit read. */
@@ -128,6 +133,7 @@ export class Views {
         ...item,
         params: shownParams(item.params),
       })),
+      auditHead: (await this.options.store.security.auditHead()) ?? null,
     };
   }
 

@@ -13,7 +13,7 @@ import type { Clock } from '../util/clock.js';
 import { AuditLog } from './audit.js';
 import { Auth } from './auth.js';
 import { newSecret } from './credentials.js';
-import { type KeyRing, loadKeyRing } from './key-ring.js';
+import { type KeyRing, keyAgeMs, loadKeyRing } from './key-ring.js';
 import { Mfa } from './mfa.js';
 import type { Sealer } from './sealed-params.js';
 import { SecretBoxError, open, seal } from './secret-box.js';
@@ -28,6 +28,8 @@ export function keyFileOf(dir: string): string {
 
 /** What `startControlPlane` needs of security. */
 export interface Security extends ApiSecurity {
+  /** The current master key's id, origin and age, for the key rotation schedule item. */
+  masterKey(): { id: string; origin: string; ageMs: number | undefined };
   /** Seals what the store must keep secret (checklist params that hold a secret) under the key ring. */
   sealer: Sealer;
   /** Records the automated actions of `engine` in the audit log until the returned function is called. */
@@ -86,6 +88,10 @@ export async function startSecurity(options: {
     },
   };
   return {
+    masterKey: () => {
+      const ring = keys(true);
+      return { id: ring.current.id, origin: ring.origin, ageMs: keyAgeMs(ring, clock.now()) };
+    },
     sealer,
     auth,
     audit,

@@ -4,6 +4,7 @@
  */
 import type { CheckKind } from '../types.js';
 import { backupAgeCheck } from './backup-age.js';
+import { keyAgeCheck } from './key-age.js';
 import { backupRestoreCheck } from './backup-restore.js';
 import { cdnPurgeCheck } from './cdn-purge.js';
 import { commandCheck } from './command.js';
@@ -51,6 +52,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     rolloutStepCheck,
     migrationRehearsalCheck,
     backupAgeCheck,
+    keyAgeCheck,
     backupRestoreCheck,
     cdnPurgeCheck,
     promotedCheck,

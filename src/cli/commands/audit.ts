@@ -4,7 +4,7 @@
  * an admin's token, or `--offline` from the store.
  */
 import fs from 'node:fs';
-import { verifyStoredChain } from '../../api/auth-routes.js';
+import { parseAnchor, verifyStoredChain } from '../../api/auth-routes.js';
 import { InputError } from '../../errors.js';
 import {
   type AuditEntry,
@@ -30,6 +30,8 @@ export interface AuditVerifyOptions extends GlobalOptions {
   offline?: boolean;
   /** A file `audit export` wrote, checked instead of the log. */
   file?: string;
+  /** `SEQ:HASH` from a release report: the log must still hold that entry with that hash. */
+  anchor?: string;
 }
 
 /**
@@ -58,11 +60,14 @@ export async function auditVerifyCommand(opts: AuditVerifyOptions, io: Io): Prom
         : verifyChain(entries);
     what = first !== undefined && first.seq > 1 ? `${opts.file} (from entry ${first.seq})` : opts.file;
   } else if (opts.offline) {
-    verdict = await withOfflineStore(opts.config, async ({ store }) => verifyStoredChain(store));
+    const anchor = parseAnchor(opts.anchor);
+    verdict = await withOfflineStore(opts.config, async ({ store }) => verifyStoredChain(store, anchor));
     what = 'the audit log';
   } else {
     const { client } = await resolveServer(opts);
-    verdict = await client.get('/api/v1/audit/verify', auditVerdictShape);
+    parseAnchor(opts.anchor);
+    const query = opts.anchor ? `?anchor=${encodeURIComponent(opts.anchor)}` : '';
+    verdict = await client.get(`/api/v1/audit/verify${query}`, auditVerdictShape);
     what = 'the audit log';
   }
   if (opts.json) io.out(JSON.stringify(verdict, null, 2));

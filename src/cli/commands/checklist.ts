@@ -81,7 +81,10 @@ export async function checklistExportCommand(
   const { client, service } = await resolveTarget(opts);
   const query = opts.release ? `?release=${encodeURIComponent(opts.release)}` : '';
   const view = await client.get(`/api/v1/services/${service}/checklist${query}`, checklistShape);
-  const report = renderReport({ release: view.release, items: view.items }, format).trimEnd();
+  const report = renderReport(
+    { release: view.release, items: view.items, auditHead: view.auditHead },
+    format,
+  ).trimEnd();
   if (opts.out === undefined) {
     io.out(report);
     return 0;

@@ -361,7 +361,10 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
 
     const reportFile = path.join(dir, `release-${bad.id}.html`);
     const badChecklist = await client.get(`/api/v1/releases/${bad.id}/checklist`, checklistShape);
-    const html = renderReport({ release: badChecklist.release, items: badChecklist.items }, 'html');
+    const html = renderReport(
+      { release: badChecklist.release, items: badChecklist.items, auditHead: badChecklist.auditHead },
+      'html',
+    );
     fs.writeFileSync(reportFile, html);
     const sections = [...new Set(badChecklist.items.map((i) => i.section))];
     expect(
