@@ -32,7 +32,7 @@ describe('key-age check: the key rotation schedule', () => {
     clock.advance(10 * DAY_MS);
     const young = await keyAgeCheck.run(params, context);
     expect(young).toMatchObject({ ok: true, value: 10 });
-    expect(young.summary).toMatch(/is 10\.0 days old \(max 30d\)/);
+    expect(young.summary).toMatch(/is 10\.0 days old \(max 30 days\)/);
     clock.advance(25 * DAY_MS);
     const old = await keyAgeCheck.run(params, context);
     expect(old.ok).toBe(false);

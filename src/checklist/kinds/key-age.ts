@@ -29,7 +29,7 @@ export const keyAgeCheck: CheckKind<KeyAgeParams> = {
     const key = context.masterKey?.();
     if (key === undefined)
       return { ok: false, inconclusive: true, summary: 'this control plane keeps no master key' };
-    const max = formatDuration(maxAge);
+    const max = maxAge >= DAY_MS ? `${Number((maxAge / DAY_MS).toFixed(1))} days` : formatDuration(maxAge);
     if (key.ageMs === undefined)
       return {
         ok: false,
