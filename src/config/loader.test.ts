@@ -216,7 +216,18 @@ describe('loadConfig: good files', () => {
     expect(loaded.config).toEqual({
       service: 'web',
       store: 'sqlite:.shipcheck/state.db',
-      server: { listen: '127.0.0.1:7070', leaseTtl: 10_000 },
+      server: {
+        listen: '127.0.0.1:7070',
+        leaseTtl: 10_000,
+        hosts: [],
+        auth: {
+          required: true,
+          session: { idle: 30 * 60_000, absolute: 12 * 3_600_000 },
+          protectedEnvironments: ['production'],
+          mfaFreshFor: 5 * 60_000,
+          lockout: { attempts: 5, for: 15 * 60_000 },
+        },
+      },
       fleet: {
         kind: 'local',
         command: 'node app.js',
