@@ -14,7 +14,7 @@ import { NginxTrafficRouter, upstreamBlock } from '../src/providers/traffic/ngin
 import { Cluster } from '../test/support/cluster.js';
 import { NGINX_PATH, startNginx } from '../test/support/nginx.js';
 import { probePostgres, unreachableMessage } from '../test/support/postgres.js';
-import { runCli, waitFor } from '../test/e2e/harness.js';
+import { waitFor } from '../test/e2e/harness.js';
 
 /**
  * (e) nginx weight-change time: a whole setRoute (write the upstream file, nginx -t, reload, wait for
@@ -99,10 +99,7 @@ async function takeovers(): Promise<number[]> {
   try {
     for (const id of ids) await cluster.start(id);
     await waitFor('a lease holder', async () => (await cluster.holder()) !== undefined);
-    const deployed = await runCli(['deploy', 'v1', '--wait'], {
-      cwd: cluster.dir,
-      env: { SHIPCHECK_URL: cluster.replicas.get(ids[0]!)!.url },
-    });
+    const deployed = await cluster.cli(ids[0]!, 'deploy', 'v1', '--wait');
     if (deployed.code !== 0) throw new Error(`deploy v1 failed: ${deployed.stdout}${deployed.stderr}`);
     for (let run = 0; run < TAKEOVER_RUNS; run++) {
       const holder = (await cluster.holder())!;

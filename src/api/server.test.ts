@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/e2e/harness.js';
+import { authorized, createAdminToken, createFirstAdmin } from '../../test/support/auth.js';
 import { loadConfig } from '../config/loader.js';
 import { type ControlPlane, startControlPlane } from '../control-plane.js';
 import type { ChecklistItemRow } from '../store/types.js';
@@ -24,6 +25,9 @@ items:
   - { id: verify/dashboards, section: Verify, title: Dashboards, kind: manual, gate: verify }
 `;
 
+/** The first admin, created with the setup code; every request signs in as her, so she signs every item. */
+const SIGNER = 'alice';
+
 interface ReleaseJson {
   id: number;
   version: string;
@@ -39,6 +43,8 @@ class Api {
   private constructor(
     readonly dir: string,
     readonly plane: ControlPlane,
+    /** An admin API token of {@link SIGNER}. */
+    readonly token: string,
   ) {}
 
   static async start(): Promise<Api> {
@@ -64,7 +70,11 @@ checklist: { template: checklist.yaml }
       clock: new ManualClock(Date.parse('2026-12-06T10:00:00Z')),
       tickMs: 50,
     });
-    return new Api(dir, plane);
+    // Signed in as a user would: the one-time code `shipcheck up` prints, a login, an API token.
+    const code = plane.setupCode;
+    if (code === undefined) throw new Error('a fresh store has no setup code');
+    const token = await createAdminToken(plane.apiUrl, await createFirstAdmin(plane.apiUrl, code, SIGNER));
+    return new Api(dir, plane, token);
   }
 
   /** POSTs `body` as JSON (a string is sent as it is), or with the given content type. */
@@ -75,14 +85,22 @@ checklist: { template: checklist.yaml }
   ): Promise<{ status: number; json: Record<string, unknown> }> {
     const res = await fetch(`${this.plane.apiUrl}/api/v1${route}`, {
       method: 'POST',
-      headers: contentType === null ? {} : { 'content-type': contentType },
+      headers: authorized(this.token, contentType === null ? {} : { 'content-type': contentType }),
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   }
 
+  /** GETs `route` under /api/v1 with the token. */
+  get(route: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+    return fetch(`${this.plane.apiUrl}/api/v1${route}`, {
+      headers: authorized(this.token, headers),
+      ...(signal ? { signal } : {}),
+    });
+  }
+
   async release(): Promise<ReleaseJson | null> {
-    const res = await fetch(`${this.plane.apiUrl}/api/v1/services/web`);
+    const res = await this.get('/services/web');
     return ((await res.json()) as { release: ReleaseJson | null }).release;
   }
 
@@ -225,26 +243,28 @@ describe('the API', () => {
     const sign = (body: unknown) => api!.post('/services/web/checklist/sign', body);
     const waive = (body: unknown) => api!.post('/services/web/checklist/waive', body);
 
-    expect(await sign({ item: 'pre/plan', by: 'alice', note: 'n'.repeat(MAX_NOTE_CHARS + 1) })).toEqual({
+    expect(await sign({ item: 'pre/plan', note: 'n'.repeat(MAX_NOTE_CHARS + 1) })).toEqual({
       status: 400,
       json: { error: `note: at most ${MAX_NOTE_CHARS} characters, got ${MAX_NOTE_CHARS + 1}` },
     });
-    expect((await sign({ item: 'pre/plan', by: 'al\u001b[2Jice' })).json.error).toBe(
-      'by: control character U+001B is not allowed',
-    );
+    // The signer is who signed in: a body cannot name someone else.
+    expect(await sign({ item: 'pre/plan', by: 'mallory' })).toEqual({
+      status: 400,
+      json: { error: 'unknown field "by" (this route takes item, note)' },
+    });
     expect((await sign({ item: 'pre/plan', note: 'runbook\u0007' })).json.error).toBe(
       'note: control character U+0007 is not allowed',
     );
     expect((await sign({ item: '' })).json.error).toBe('item: must not be empty');
-    expect((await sign({ by: 'alice' })).json.error).toBe('item: required');
+    expect((await sign({ note: 'n' })).json.error).toBe('item: required');
     expect((await waive({ item: 'pre/window' })).json.error).toBe('reason: required');
     expect((await waive({ item: 'pre/window', reason: '  ' })).json.error).toBe(
       'reason: must say why the item need not pass',
     );
 
-    const signed = await sign({ item: 'pre/plan', by: 'alice', note: 'runbook 12\nsee wiki' });
+    const signed = await sign({ item: 'pre/plan', note: 'runbook 12\nsee wiki' });
     expect(signed).toMatchObject({ status: 200, json: { id: 'pre/plan', state: 'passed' } });
-    expect(await sign({ item: 'pre/plan', by: 'bob' })).toEqual({
+    expect(await sign({ item: 'pre/plan' })).toEqual({
       status: 409,
       json: {
         error:
@@ -255,17 +275,18 @@ describe('the API', () => {
       /^"pre\/plan" was already signed by alice at .*; nothing to waive$/,
     );
 
-    expect((await waive({ item: 'pre/window', by: 'bob', reason: 'hotfix' })).status).toBe(200);
-    expect(await waive({ item: 'pre/window', by: 'carol', reason: 'again' })).toEqual({
+    expect((await waive({ item: 'pre/window', reason: 'hotfix' })).status).toBe(200);
+    expect(await waive({ item: 'pre/window', reason: 'again' })).toEqual({
       status: 409,
       json: {
-        error: '"pre/window" was already waived by bob at 2026-12-06T10:00:00Z ("hotfix"); nothing to waive',
+        error:
+          '"pre/window" was already waived by alice at 2026-12-06T10:00:00Z ("hotfix"); nothing to waive',
       },
     });
-    expect((await sign({ item: 'pre/window', by: 'carol' })).status).toBe(409);
+    expect((await sign({ item: 'pre/window' })).status).toBe(409);
 
     // Each item kept exactly one entry: repeats added nothing
-    const view = (await (await fetch(`${api.plane.apiUrl}/api/v1/services/web/checklist`)).json()) as {
+    const view = (await (await api.get('/services/web/checklist')).json()) as {
       items: ChecklistItemRow[];
     };
     const evidence = Object.fromEntries(view.items.map((i) => [i.id, i.evidence.length]));
@@ -274,7 +295,7 @@ describe('the API', () => {
 
   it('signs a whole gate at once, and refuses to promote a release that a gate holds', async () => {
     api = await Api.start();
-    const signGate = (body: unknown = { by: 'dana', note: 'CAB-7' }) =>
+    const signGate = (body: unknown = { note: 'CAB-7' }) =>
       api!.post('/services/web/checklist/sign-gate', body);
     const promote = (full = false) => api!.post('/services/web/promote', { full });
 
@@ -290,12 +311,10 @@ describe('the API', () => {
       },
     });
     expect((await promote(true)).status).toBe(409);
-    expect((await signGate({ by: 'dana', force: true })).json.error).toBe(
-      'unknown field "force" (this route takes by, note)',
+    expect((await signGate({ note: 'CAB-7', force: true })).json.error).toBe(
+      'unknown field "force" (this route takes note)',
     );
-    expect((await api.post('/services/web/checklist/sign', { item: 'pre/plan', by: 'eve' })).status).toBe(
-      200,
-    );
+    expect((await api.post('/services/web/checklist/sign', { item: 'pre/plan' })).status).toBe(200);
 
     // When the gate is signed in one go, only what was left is signed, each with the note
     const gate = await signGate();
@@ -307,15 +326,15 @@ describe('the API', () => {
       ['pre/comms', 'passed'],
     ]);
     expect(signed[0]!.evidence).toEqual([
-      { at: Date.parse('2026-12-06T10:00:00Z'), summary: 'signed by dana', by: 'dana', note: 'CAB-7' },
+      { at: Date.parse('2026-12-06T10:00:00Z'), summary: `signed by ${SIGNER}`, by: SIGNER, note: 'CAB-7' },
     ]);
-    const events = (await (await fetch(`${api.plane.apiUrl}/api/v1/releases/1/events`)).json()) as {
+    const events = (await (await api.get('/releases/1/events')).json()) as {
       events: { type: string; message: string }[];
     };
     expect(events.events.filter((e) => e.type === 'checklist.item').map((e) => e.message)).toEqual([
-      'pre/plan: passed (signed by eve)',
-      'pre/window: passed (signed by dana)',
-      'pre/comms: passed (signed by dana)',
+      `pre/plan: passed (signed by ${SIGNER})`,
+      `pre/window: passed (signed by ${SIGNER})`,
+      `pre/comms: passed (signed by ${SIGNER})`,
     ]);
 
     // Then a first release goes to the verify gate, where promote says what holds it
@@ -365,7 +384,7 @@ describe('the API', () => {
 
   it("streams one service's events past pages of other services' events", async () => {
     api = await Api.start();
-    const { store, apiUrl } = api.plane;
+    const { store } = api.plane;
     // More events of another unit than one page of the store holds, then one of this service.
     for (let i = 0; i < 1100; i++)
       await store.addEvent({
@@ -387,10 +406,7 @@ describe('the API', () => {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 10_000);
     try {
-      const res = await fetch(`${apiUrl}/api/v1/events?service=web`, {
-        headers: { 'last-event-id': '0' },
-        signal: controller.signal,
-      });
+      const res = await api.get('/events?service=web', { 'last-event-id': '0' }, controller.signal);
       const reader = res.body!.getReader();
       const decoder = new TextDecoder();
       let text = '';

@@ -194,11 +194,11 @@ interface EventView {
 }
 
 async function releaseOf(s: Scenario, id: number): Promise<ReleaseView> {
-  return (await (await fetch(`${s.apiUrl}/api/v1/releases/${id}`)).json()) as ReleaseView;
+  return (await (await s.api(`/api/v1/releases/${id}`)).json()) as ReleaseView;
 }
 
 async function eventsOf(s: Scenario, id: number): Promise<EventView[]> {
-  const res = await fetch(`${s.apiUrl}/api/v1/releases/${id}/events`);
+  const res = await s.api(`/api/v1/releases/${id}/events`);
   return ((await res.json()) as { events: EventView[] }).events;
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Scenario, waitFor } from './harness.js';
+import { Scenario, TEST_USER, waitFor } from './harness.js';
 
 const TEMPLATE = `name: e2e
 items:
@@ -121,7 +121,12 @@ describe('the release checklist', () => {
       'passed',
       'passed',
     ]);
-    expect(done.items[1]!.evidence[0]).toMatchObject({ note: 'runbook 12' });
+    // The evidence names the user who signed in, not a name the client typed.
+    expect(done.items[1]!.evidence[0]).toMatchObject({
+      summary: `signed by ${TEST_USER}`,
+      by: TEST_USER,
+      note: 'runbook 12',
+    });
     expect(done.items[2]!.evidence[0]!.summary).toBe('not applicable: a first release has no canary');
     expect(done.items[3]!.evidence[0]!.summary).toMatch(/200/);
 
@@ -137,7 +142,9 @@ describe('the release checklist', () => {
       expect(report.stdout).toContain(`## ${section}`);
     }
     expect(report.stdout).toMatch(
-      /- \[x\] \*\*Prepare rollback plan\*\* \(passed; manual at pre-deploy;.*\n {2}- .*signed by .* \(runbook 12\)/,
+      new RegExp(
+        `- \\[x\\] \\*\\*Prepare rollback plan\\*\\* \\(passed; manual at pre-deploy;.*\n {2}- .*signed by ${TEST_USER} \\(runbook 12\\)`,
+      ),
     );
     const html = await s.cli('checklist', 'export', '--format', 'html');
     expect(html.stdout).toMatch(/^<!doctype html>/);
@@ -166,7 +173,7 @@ describe('the release checklist', () => {
     await waitFor('post-deploy', async () => (await s!.status()).release?.phase === 'post-deploy');
     const view = await checklist(s);
     expect(view.items[0]).toMatchObject({ state: 'waived' });
-    expect(view.items[0]!.evidence.at(-1)).toMatchObject({ note: 'known flaky test' });
+    expect(view.items[0]!.evidence.at(-1)).toMatchObject({ by: TEST_USER, note: 'known flaky test' });
   });
 
   it('rolls back when a check at the canary gate fails', async () => {

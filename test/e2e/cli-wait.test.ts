@@ -34,7 +34,7 @@ function shell(s: Scenario, script: string, shellName = 'sh'): Promise<CliResult
   const file = path.join(s.dir, `script-${++scripts}.sh`);
   fs.writeFileSync(file, script);
   const PATH = [path.dirname(BIN), path.dirname(process.execPath), process.env.PATH].join(path.delimiter);
-  return startCommand(shellName, [file], { cwd: s.dir, env: { SHIPCHECK_URL: s.apiUrl, PATH } }).result;
+  return startCommand(shellName, [file], { cwd: s.dir, env: { ...s.cliEnv, PATH } }).result;
 }
 
 async function abortAndWait(s: Scenario): Promise<void> {
@@ -110,7 +110,7 @@ describe('deploy --wait in a pipeline', () => {
     await abortAndWait(s);
     const waiting = startCommand(process.execPath, [BIN, 'deploy', 'v4', '--wait'], {
       cwd: s.dir,
-      env: { SHIPCHECK_URL: s.apiUrl },
+      env: s.cliEnv,
     });
     await waitFor('the hold notice', () => HELD_AT_GATE.test(waiting.stdout()));
     process.kill(waiting.pid, 'SIGINT');

@@ -141,7 +141,7 @@ describe('the CLI against a running control plane', () => {
   it('prints the status contract as JSON, streams events, and answers unknown things with clear errors', async () => {
     s = await Scenario.create();
     await s.up();
-    const stream = await fetch(`${s.apiUrl}/api/v1/events`);
+    const stream = await s.api('/api/v1/events');
     expect(stream.headers.get('content-type')).toBe('text/event-stream');
     const reader = stream.body!.getReader();
     expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
@@ -154,7 +154,7 @@ describe('the CLI against a running control plane', () => {
     await reader.cancel();
     expect(text).toMatch(/id: 1\nevent: release.created\ndata: \{.*"message":"release #1: \(none\) -> v1"/);
     expect(text).toMatch(/event: release.succeeded\ndata: .*"v1 is now stable"/);
-    const replay = await fetch(`${s.apiUrl}/api/v1/events`, { headers: { 'last-event-id': '1' } });
+    const replay = await s.api('/api/v1/events', { headers: { 'last-event-id': '1' } });
     const replayReader = replay.body!.getReader();
     let replayed = '';
     while (!replayed.includes('release.succeeded')) {
@@ -166,7 +166,7 @@ describe('the CLI against a running control plane', () => {
     expect(replayed).not.toMatch(/id: 1\n/);
     expect(replayed).toMatch(/id: 2\n/);
 
-    const metrics = await (await fetch(`${s.apiUrl}/metrics`)).text();
+    const metrics = await (await s.api('/metrics')).text();
     expect(metrics).toMatch(/shipcheck_releases_total\{service="web",state="succeeded"\} 1/);
     expect(metrics).toMatch(/shipcheck_reconcile_duration_seconds_count\{service="web"\} \d+/);
     const status = await s.cli('status', '--json');
@@ -181,9 +181,9 @@ describe('the CLI against a running control plane', () => {
     expect(human.stdout).toMatch(/stable\s+v1/);
 
     expect((await s.cli('promote')).stderr).toMatch(/service web has no active release/);
-    const res = await fetch(`${s.apiUrl}/api/v1/releases/999`);
+    const res = await s.api('/api/v1/releases/999');
     expect(res.status).toBe(404);
-    const bad = await fetch(`${s.apiUrl}/api/v1/services/web/releases`, {
+    const bad = await s.api('/api/v1/services/web/releases', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"nope": 1}',
@@ -192,11 +192,11 @@ describe('the CLI against a running control plane', () => {
     expect(await bad.json()).toEqual({
       error: 'unknown field "nope" (this route takes version); version: required',
     });
-    const other = await fetch(`${s.apiUrl}/api/v1/services/nope`);
+    const other = await s.api('/api/v1/services/nope');
     expect(other.status).toBe(404);
 
     // Prometheus finds the instances through HTTP service discovery.
-    const sd = (await (await fetch(`${s.apiUrl}/api/v1/sd/prometheus`)).json()) as {
+    const sd = (await (await s.api('/api/v1/sd/prometheus')).json()) as {
       targets: string[];
       labels: Record<string, string>;
     }[];
@@ -205,7 +205,7 @@ describe('the CLI against a running control plane', () => {
     expect(sd[0]!.targets).toHaveLength(3);
 
     // A client still following the event stream does not keep a graceful stop from finishing.
-    const open = await fetch(`${s.apiUrl}/api/v1/events`);
+    const open = await s.api('/api/v1/events');
     expect(open.status).toBe(200);
     await s.down();
     expect(s.appProcesses()).toEqual([]);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../../src/util/net.js';
+import { authorized, loginAsAdmin } from '../support/auth.js';
 
 /** The repository: the nearest folder above this file with a package.json (this file may run from dist/). */
 export const ROOT = ((): string => {
@@ -71,6 +72,8 @@ export class Scenario {
   proxyUrl = '';
   private server: ChildProcess | undefined;
   private serverLog = '';
+  /** The admin API token, made on the first start; the users live in the store, so restarts keep it. */
+  private apiToken: string | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -110,7 +113,10 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
     return scenario;
   }
 
-  /** Starts `shipcheck up` and waits until its API answers. */
+  /**
+   * Starts `shipcheck up` and waits until its API answers. The first start of the scenario then
+   * signs in as a user would (the first-admin link it logged, a login, an API token), see {@link token}.
+   */
   async up(): Promise<void> {
     const child = spawn(process.execPath, [BIN, 'up', '-c', this.file], {
       cwd: this.dir,
@@ -127,6 +133,25 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
         () => false,
       );
     });
+    this.apiToken ??= await loginAsAdmin(this.apiUrl, () => this.serverLog);
+  }
+
+  /** The admin API token of {@link TEST_USER}, which every API call and CLI run of this scenario sends. */
+  get token(): string {
+    if (this.apiToken === undefined) throw new Error('no API token before the first up()');
+    return this.apiToken;
+  }
+
+  /** What the CLI needs in its environment to reach this scenario's API as the test user. */
+  get cliEnv(): Record<string, string> {
+    return { SHIPCHECK_URL: this.apiUrl, SHIPCHECK_TOKEN: this.token };
+  }
+
+  /** fetch of `path` on this scenario's API (e.g. `/api/v1/services/web`), with the API token. */
+  api(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', authorized(this.token).authorization!);
+    return fetch(`${this.apiUrl}${path}`, { ...init, headers });
   }
 
   /** The pid of the running control plane. */
@@ -162,12 +187,12 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
 
   /** Runs the CLI against this scenario. */
   cli(...args: string[]): Promise<CliResult> {
-    return runCli(args, { cwd: this.dir, env: { SHIPCHECK_URL: this.apiUrl } });
+    return runCli(args, { cwd: this.dir, env: this.cliEnv });
   }
 
   /** The API's view of the service. */
   async status(): Promise<{ stable: string | null; release: ReleaseJson | null }> {
-    const res = await fetch(`${this.apiUrl}/api/v1/services/web`);
+    const res = await this.api('/api/v1/services/web');
     return (await res.json()) as Awaited<ReturnType<Scenario['status']>>;
   }
 
@@ -295,6 +320,8 @@ export async function waitFor(
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
+
+export { TEST_USER } from '../support/auth.js';
 
 // A real Prometheus, for tests and benchmarks that read metrics the way users' setups do; it lives in
 // test/support so that unit tests can start one without the rest of this harness.

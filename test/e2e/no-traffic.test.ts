@@ -105,7 +105,7 @@ describe('a service nobody calls yet', () => {
     expect(good.code, good.stdout + good.stderr).toBe(0);
     const release = (await s.status()).release!;
     const measurements = (await (
-      await fetch(`${s.apiUrl}/api/v1/releases/${release.id}/measurements?limit=200`)
+      await s.api(`/api/v1/releases/${release.id}/measurements?limit=200`)
     ).json()) as {
       measurements: {
         metric: string;

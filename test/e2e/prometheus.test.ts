@@ -56,7 +56,7 @@ interface PrometheusTarget {
 }
 
 async function measurements(s: Scenario, releaseId: number): Promise<Measurement[]> {
-  const res = await fetch(`${s.apiUrl}/api/v1/releases/${releaseId}/measurements`);
+  const res = await s.api(`/api/v1/releases/${releaseId}/measurements`);
   return ((await res.json()) as { measurements: Measurement[] }).measurements;
 }
 
@@ -81,13 +81,15 @@ describe.runIf(HAS_PROMETHEUS || REQUIRE_REAL)('a canary judged through Promethe
       analysis: ANALYSIS,
       extra: `metrics: { kind: prometheus, url: "http://127.0.0.1:${prometheusPort}", timeout: 2s }\n`,
     });
-    // ...which finds the app instances through shipcheck's HTTP service discovery and scrapes their /metrics,
+    await s.up();
+    // ...which finds the app instances through shipcheck's HTTP service discovery (with an API token)
+    // and scrapes their /metrics,
     prometheus = await startPrometheus({
       port: prometheusPort,
       sdUrls: [`${s.apiUrl}/api/v1/sd/prometheus`],
+      sdToken: s.token,
       interval: SCRAPE_INTERVAL,
     });
-    await s.up();
     // and v1 stable under steady load through the built-in proxy.
     const first = await s.cli('deploy', 'v1', '--wait');
     expect(first.code, first.stdout + first.stderr).toBe(0);

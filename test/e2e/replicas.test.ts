@@ -73,7 +73,7 @@ describe.runIf(missing.length === 0 || REQUIRE_REAL)(
       // When the replica holding the lease is killed with kill -9, and the release is promoted through a survivor
       const holder = (await c.holder())!;
       const survivors = REPLICAS.filter((id) => id !== holder);
-      const watcher = listen(c.replicas.get(survivors[0]!)!.url);
+      const watcher = listen(c.replicas.get(survivors[0]!)!.url, await c.token());
       const sentBeforeKill = received.length;
       await c.kill(holder);
       const sentAtKill = received.length;
@@ -92,7 +92,7 @@ describe.runIf(missing.length === 0 || REQUIRE_REAL)(
       expect(survivors).toContain(newHolder);
       // A replica without the lease says who drives the service, in the API and in `status`.
       const follower = survivors.find((id) => id !== newHolder)!;
-      const view = (await (await fetch(`${c.replicas.get(follower)!.url}/api/v1/services/web`)).json()) as {
+      const view = (await (await c.api(follower, '/api/v1/services/web')).json()) as {
         replica: { id: string; leading: boolean; holder: string | null };
       };
       expect(view.replica).toEqual({ id: follower, leading: false, holder: newHolder });

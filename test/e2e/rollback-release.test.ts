@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Scenario, waitFor } from './harness.js';
+import { Scenario, TEST_USER, waitFor } from './harness.js';
 
 /** One deploy item, and the seed's manual rollback steps: one automated, one signed by a person. */
 const TEMPLATE = `name: rollback
@@ -74,7 +74,9 @@ describe('a manual rollback', () => {
     expect(report.stdout).toMatch(/^# Release #3: web v2 -> v1/);
     expect(report.stdout).toContain('## Rollback Plan / Manual Rollback Steps');
     expect(report.stdout).toMatch(
-      /\*\*Verify rollback success\*\* \(passed;.*\n {2}- .*signed by .*\(orders page checked\)/,
+      new RegExp(
+        `\\*\\*Verify rollback success\\*\\* \\(passed;.*\n {2}- .*signed by ${TEST_USER} \\(orders page checked\\)`,
+      ),
     );
     const unwritable = await s.cli('checklist', 'export', '--out', path.join(s.dir, 'no', 'such', 'dir.md'));
     expect(unwritable.code).toBe(2);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/util/net.js';
+import { authorized, loginAsAdmin } from '../support/auth.js';
 import { BIN, ROOT, type CliResult, runCli, waitFor } from './harness.js';
 
 const SAMPLE_APP = path.join(ROOT, 'examples', 'app', 'server.js');
@@ -25,6 +26,8 @@ let dir: string;
 let apiUrl: string;
 let server: ChildProcess | undefined;
 let serverLog = '';
+/** The API token every request and CLI run sends, made when the control plane first starts. */
+let token: string;
 const proxies: Record<string, string> = {};
 
 /** A service file: the sample app behind its own proxy; `faults` per version as SAMPLE_FAULTS reads them. */
@@ -65,12 +68,17 @@ function hooksFleet(): string {
 }
 
 function cli(...args: string[]): Promise<CliResult> {
-  return runCli(args, { cwd: dir });
+  return runCli(args, { cwd: dir, env: { SHIPCHECK_TOKEN: token } });
 }
 
 async function services(query = ''): Promise<ServiceRow[]> {
-  const res = await fetch(`${apiUrl}/api/v1/services${query}`);
+  const res = await api(`/api/v1/services${query}`);
   return ((await res.json()) as { services: ServiceRow[] }).services;
+}
+
+/** fetch of `path` on the API, with the token. */
+function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${apiUrl}${path}`, { ...init, headers: authorized(token) });
 }
 
 async function release(name: string): Promise<ServiceRow['release']> {
@@ -89,7 +97,7 @@ async function streamedServices(query: string, count: number): Promise<string[]>
   const controller = new AbortController();
   // Bounded: a stream that stays short fails the count below instead of the test's timeout.
   const timer = setTimeout(() => controller.abort(), 10_000);
-  const res = await fetch(`${apiUrl}/api/v1/events${query}`, { signal: controller.signal });
+  const res = await api(`/api/v1/events${query}`, { signal: controller.signal });
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
@@ -154,6 +162,7 @@ beforeAll(async () => {
       () => false,
     );
   });
+  token = await loginAsAdmin(apiUrl, () => serverLog);
 }, 60_000);
 
 afterAll(async () => {
@@ -218,13 +227,13 @@ describe('one control plane, three services', () => {
     const streamed = await streamedServices('?service=api', 10);
     expect(streamed.length).toBeGreaterThanOrEqual(10);
     expect(new Set(streamed)).toEqual(new Set(['api']));
-    const sd = (await (await fetch(`${apiUrl}/api/v1/sd/prometheus?service=jobs`)).json()) as {
+    const sd = (await (await api('/api/v1/sd/prometheus?service=jobs')).json()) as {
       labels: Record<string, string>;
     }[];
     expect(sd.length).toBeGreaterThan(0);
     expect(new Set(sd.map((group) => group.labels.service))).toEqual(new Set(['jobs']));
-    expect((await fetch(`${apiUrl}/api/v1/events?service=nope`)).status).toBe(404);
-    const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+    expect((await api('/api/v1/events?service=nope')).status).toBe(404);
+    const metrics = await (await api('/metrics')).text();
     expect(metrics).toMatch(/shipcheck_releases_total\{service="web",state="rolled_back"\} 1/);
     expect(metrics).toMatch(/shipcheck_releases_total\{service="api",state="succeeded"\} 2/);
   }, 60_000);

@@ -78,7 +78,7 @@ describe('automated rollback on each trigger kind', () => {
     });
     await rollOutFaulty(s);
     const release = (await s.status()).release!;
-    const res = await fetch(`${s.apiUrl}/api/v1/releases/${release.id}/measurements`);
+    const res = await s.api(`/api/v1/releases/${release.id}/measurements`);
     const { measurements } = (await res.json()) as {
       measurements: { metric: string; verdict: string; requests: number; inputs: Record<string, unknown> }[];
     };

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { parseRouteComment } from '../../src/providers/traffic/nginx/nginx-router.js';
 import { freePort } from '../../src/util/net.js';
 import { BIN, ROOT, type ReleaseJson, runCli, waitFor } from '../e2e/harness.js';
+import { authorized, loginAsAdmin } from './auth.js';
 import { NGINX_PATH, startNginx, type TestNginx } from './nginx.js';
 import { PG_URL } from './postgres.js';
 
@@ -33,6 +34,8 @@ export interface ClusterOptions {
 export class Cluster {
   readonly replicas = new Map<string, Replica>();
   nginx: TestNginx | undefined;
+  /** The admin API token, made once through the first replica that logged the setup link; every replica takes it. */
+  private apiToken: Promise<string> | undefined;
   private constructor(
     readonly dir: string,
     readonly schema: string,
@@ -105,6 +108,19 @@ ${options.extra ?? ''}`,
         () => false,
       );
     });
+    // The users live in PostgreSQL: the first replica up creates them, the others find them there.
+    await (this.apiToken ??= loginAsAdmin(replica.url, () => replica.log));
+  }
+
+  /** The admin API token every replica accepts; set by the first {@link start}. */
+  async token(): Promise<string> {
+    if (this.apiToken === undefined) throw new Error('no API token before the first replica starts');
+    return this.apiToken;
+  }
+
+  /** fetch of `path` on replica `id`'s API, with the API token. */
+  async api(id: string, path: string): Promise<Response> {
+    return fetch(`${this.replicas.get(id)!.url}${path}`, { headers: authorized(await this.token()) });
   }
 
   /** kill -9, as a crash or a lost machine would. */
@@ -115,12 +131,15 @@ ${options.extra ?? ''}`,
     await exited;
   }
 
-  cli(id: string, ...args: string[]): ReturnType<typeof runCli> {
-    return runCli(args, { cwd: this.dir, env: { SHIPCHECK_URL: this.replicas.get(id)!.url } });
+  async cli(id: string, ...args: string[]): ReturnType<typeof runCli> {
+    return runCli(args, {
+      cwd: this.dir,
+      env: { SHIPCHECK_URL: this.replicas.get(id)!.url, SHIPCHECK_TOKEN: await this.token() },
+    });
   }
 
   async release(id: string): Promise<ReleaseJson | null> {
-    const res = await fetch(`${this.replicas.get(id)!.url}/api/v1/services/web`);
+    const res = await this.api(id, '/api/v1/services/web');
     return ((await res.json()) as { release: ReleaseJson | null }).release;
   }
 
@@ -199,12 +218,15 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Collects the SSE events one replica streams. */
-export function listen(url: string): { types: string[]; close(): void } {
+/** Collects the SSE events one replica streams to the holder of `token`. */
+export function listen(url: string, token: string): { types: string[]; close(): void } {
   const controller = new AbortController();
   const types: string[] = [];
   void (async () => {
-    const res = await fetch(`${url}/api/v1/events`, { signal: controller.signal });
+    const res = await fetch(`${url}/api/v1/events`, {
+      signal: controller.signal,
+      headers: authorized(token),
+    });
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

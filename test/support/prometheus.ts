@@ -22,6 +22,8 @@ export interface PrometheusOptions {
   port: number;
   /** shipcheck HTTP SD endpoints (`<api>/api/v1/sd/prometheus`), all in one scrape job. */
   sdUrls: string[];
+  /** The shipcheck API token Prometheus sends to the SD endpoints, which need a viewer's token. */
+  sdToken?: string;
   /** Scrape, rule evaluation and SD refresh interval, e.g. `1s`. */
   interval: string;
 }
@@ -42,6 +44,8 @@ export interface RunningPrometheus {
 export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-prometheus-'));
   const queryLog = path.join(dir, 'queries.log');
+  const tokenFile = path.join(dir, 'sd-token');
+  if (options.sdToken !== undefined) fs.writeFileSync(tokenFile, options.sdToken, { mode: 0o600 });
   const config = [
     'global:',
     `  scrape_interval: ${options.interval}`,
@@ -54,6 +58,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     ...options.sdUrls.flatMap((url) => [
       `      - url: ${url}`,
       `        refresh_interval: ${options.interval}`,
+      // The type is spelt out: Prometheus 2.42's HTTP SD sends the bare token without it.
+      ...(options.sdToken !== undefined
+        ? ['        authorization:', '          type: Bearer', `          credentials_file: ${tokenFile}`]
+        : []),
     ]),
     '',
   ].join('\n');
