@@ -142,17 +142,24 @@ export function registerAuthRoutes(
           'this server already has users; an admin adds more with "shipcheck user add"',
         );
       if (!sameSecret(body.code, code)) throw new UnauthorizedError('wrong setup code');
-      const user = await users.createUser({
-        name: body.name,
-        email: body.email ?? null,
-        passwordHash: await hashPassword(body.password),
-        grants: [{ environment: '*', role: 'admin' }],
-        groups: [],
-        source: 'local',
-        subject: null,
-        createdAt: now(),
-      });
+      // Used up before the slow hash, so two requests with the code cannot both create an admin.
       security!.setup.code = undefined;
+      let user: UserRow;
+      try {
+        user = await users.createUser({
+          name: body.name,
+          email: body.email ?? null,
+          passwordHash: await hashPassword(body.password),
+          grants: [{ environment: '*', role: 'admin' }],
+          groups: [],
+          source: 'local',
+          subject: null,
+          createdAt: now(),
+        });
+      } catch (err) {
+        security!.setup.code = code;
+        throw err;
+      }
       return reply.status(201).send({ user: userView(user, now()) });
     },
   );
