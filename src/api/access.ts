@@ -22,6 +22,8 @@ export interface RouteConfig {
   inProtected?: Role;
   /** The audit log's name for what the route does, e.g. `release.deploy`. */
   action?: string;
+  /** A route about every unit at once (/metrics): the role is needed in every environment. */
+  everywhere?: boolean;
 }
 
 /** A route's declared access, as `METHOD /path` (Fastify's HEAD twins of GET routes left out). */

@@ -6,16 +6,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConflictError, ForbiddenError, InputError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { type AuditEntry, verifyChain } from '../security/audit-chain.js';
-import type { AuditLog } from '../security/audit.js';
 import { type Auth, CSRF_HEADER, type Principal } from '../security/auth.js';
 import { hashSecret, newSecret, newToken, sameSecret } from '../security/credentials.js';
 import { hashPassword } from '../security/passwords.js';
 import { type Grant, type Role, formatGrant, parseGrant, roleAtLeast } from '../security/roles.js';
 import type { TokenRow, UserRow } from '../store/security-store.js';
 import type { Store } from '../store/types.js';
-import type { OidcConfig } from '../security/oidc-config.js';
-import { registerOidcRoutes } from './oidc-routes.js';
 import { withAccess } from './access.js';
+import type { ApiSecurity } from './api-security.js';
 import { Bodies, parseBody } from './bodies.js';
 
 /** Default lifetime of an API token when the creator names none. */
@@ -28,25 +26,6 @@ const DAY_MS = 24 * HOUR_MS;
 const MAX_AUDIT_PAGE = 1000;
 /** Audit entries read per page when the whole chain is verified. */
 const VERIFY_PAGE = 5000;
-
-/** What the API needs for authentication and the audit log. */
-export interface ApiSecurity {
-  /** Undefined: authentication is off (`server.auth.required: false`, loopback only). */
-  auth: Auth | undefined;
-  audit: AuditLog;
-  /** Host names answered besides the loopback ones. */
-  hosts: readonly string[];
-  protectedEnvironments: readonly string[];
-  /** The one-time code that creates the first admin (undefined once used, or when users exist). */
-  setup: { code: string | undefined };
-  now(): number;
-  /** Single sign-on (`server.auth.oidc`), when configured. */
-  oidc: OidcConfig | undefined;
-  /** The URL people and the OpenID provider reach this server at (`server.publicUrl`, else the listen address). */
-  publicUrl(): string;
-  /** Whether the API is served over TLS (cookies are then `Secure`). */
-  secure: boolean;
-}
 
 /** A user as the API shows one: never the password hash or TOTP secret. */
 export function userView(user: UserRow, now: number): Record<string, unknown> {
@@ -112,8 +91,6 @@ export function registerAuthRoutes(
     return user;
   };
 
-  registerOidcRoutes(app, { users, security });
-
   // The page behind the setup link: a form that posts to /api/v1/setup. The code travels in the
   // link's fragment, which browsers never send, so it stays out of access logs.
   app.get('/setup', withAccess('public'), async (_request, reply) => {
@@ -136,6 +113,7 @@ export function registerAuthRoutes(
     async (request, reply) => {
       const body = parseBody(Bodies.setup, request.body);
       request.auditActor = body.name;
+      authOf();
       const code = security?.setup.code;
       if (code === undefined || (await users.countUsers()) > 0)
         throw new ConflictError(

@@ -72,8 +72,23 @@ async function unitOf(request: FastifyRequest, options: GuardOptions): Promise<s
   return undefined;
 }
 
-/** Whether the principal holds at least `role` in the unit's environment, or anywhere for a route about no unit. */
-function holds(principal: Principal, role: Role, unit: string | undefined, anyUnit: boolean): boolean {
+/**
+ * Whether the principal holds at least `role` in the unit's environment. For a route about no unit:
+ * an admin's (users, tokens, the audit log, reload) and one marked `everywhere` (/metrics) need the
+ * role for all environments; a read that lists units (filtered to what the caller may see) needs it
+ * in some environment.
+ */
+function holds(
+  principal: Principal,
+  role: Role,
+  unit: string | undefined,
+  anyUnit: boolean,
+  everywhere: boolean,
+): boolean {
+  if (anyUnit && (everywhere || role === 'admin')) {
+    const held = principal.roleIn(undefined);
+    return held !== undefined && roleAtLeast(held, role);
+  }
   if (!anyUnit) {
     const held = principal.roleIn(environmentOf(unit));
     return held !== undefined && roleAtLeast(held, role);
@@ -150,8 +165,15 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     const environment = environmentOf(unit);
     const guarded = environment !== undefined && protectedEnvs.has(environment);
     const needed = (guarded && config.inProtected ? config.inProtected : config.access) as Role;
-    if (!holds(principal, needed, unit, !aboutUnit)) {
-      const where = aboutUnit ? (environment ? ` in ${environment}` : ` for ${unit ?? 'this service'}`) : '';
+    const everywhere = !aboutUnit && (config.everywhere === true || needed === 'admin');
+    if (!holds(principal, needed, unit, !aboutUnit, everywhere)) {
+      const where = aboutUnit
+        ? environment
+          ? ` in ${environment}`
+          : ` for ${unit ?? 'this service'}`
+        : everywhere
+          ? ' in every environment'
+          : '';
       throw new ForbiddenError(`${principal.name} may not do this: it needs the ${needed} role${where}`);
     }
     if (!guarded || !(needed === 'approver' || needed === 'admin')) return;

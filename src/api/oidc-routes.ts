@@ -10,7 +10,7 @@ import { OIDC_REFUSAL, OidcLogin, PENDING_TTL_MS, isOidcRefusal } from '../secur
 import type { OidcConfig } from '../security/oidc-config.js';
 import type { SecurityStore, UserRow } from '../store/security-store.js';
 import { withAccess } from './access.js';
-import type { ApiSecurity } from './auth-routes.js';
+import type { ApiSecurity } from './api-security.js';
 
 /** The short-lived cookie that carries a sign-in's state, nonce and PKCE verifier to the callback. */
 const PENDING_COOKIE = 'shipcheck_oidc';

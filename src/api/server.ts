@@ -26,7 +26,9 @@ import {
 import type { Signer } from '../checklist/checklist-runner.js';
 import { hasSecrets, redactSecrets } from '../util/secrets.js';
 import { ANONYMOUS } from '../security/auth.js';
-import { type ApiSecurity, registerAuthRoutes } from './auth-routes.js';
+import type { ApiSecurity } from './api-security.js';
+import { registerAuthRoutes } from './auth-routes.js';
+import { registerOidcRoutes } from './oidc-routes.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { EventRow, Store } from '../store/types.js';
@@ -193,7 +195,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   };
 
   app.get('/healthz', withAccess('public'), async () => ({ ok: true }));
-  app.get('/metrics', withAccess('viewer'), async (_request, reply) => {
+  app.get('/metrics', withAccess('viewer', { everywhere: true }), async (_request, reply) => {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
@@ -225,7 +227,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     withAccess('viewer'),
     async (request) => {
       const services: PrometheusSdService[] = [];
-      for (const [, engine] of enginesOf(request.query.service)) {
+      for (const [name, engine] of enginesOf(request.query.service)) {
+        if (!canView(request.principal, name)) continue;
         const status = await engine.status();
         const { stable, canary } = status.versions;
         services.push({
@@ -382,6 +385,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
 
   registerAuthRoutes(app, { store, security: options.security });
+  registerOidcRoutes(app, { users: store.security, security: options.security });
 
   if (options.reload) {
     const reload = options.reload;

@@ -35,12 +35,18 @@ export async function makeBackup(
   signal: AbortSignal = new AbortController().signal,
 ): Promise<Backup> {
   const dir = backupDir(config, configDir);
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const at = clock.now();
-  if (config.command !== undefined) return commandBackup(config, configDir, dir, at, signal);
-  const target = parseDatabase(requireDatabase(config), configDir);
-  if (target.kind === 'sqlite') return sqliteBackup(target.file, dir, at, signal);
-  return postgresBackup(target.url, dir, at, signal);
+  const backup = await (async (): Promise<Backup> => {
+    if (config.command !== undefined) return commandBackup(config, configDir, dir, at, signal);
+    const target = parseDatabase(requireDatabase(config), configDir);
+    if (target.kind === 'sqlite') return sqliteBackup(target.file, dir, at, signal);
+    return postgresBackup(target.url, dir, at, signal);
+  })();
+  // A backup holds the application's data: readable by its owner only.
+  await fs.chmod(backup.file, 0o600);
+  await fs.chmod(`${backup.file}.counts.json`, 0o600).catch(() => undefined);
+  return backup;
 }
 
 async function commandBackup(

@@ -4,7 +4,7 @@ import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { keepTail } from '../util/cut.js';
 import { MAX_EVIDENCE_ENTRIES } from './evidence.js';
-import { type Sealer, openParams, sealParams } from '../security/sealed-params.js';
+import { type Sealer, openParams, paramsAad, sealParams } from '../security/sealed-params.js';
 import { gateItems } from './gate-items.js';
 import type { ResolvedItem } from './template.js';
 import type { CheckContext, CheckKind, CheckResult } from './types.js';
@@ -86,9 +86,6 @@ export function gateOf(release: ReleaseRow): Gate | undefined {
       return undefined;
   }
 }
-
-/** What sealed params are bound to: they open only for the item and release they were sealed for. */
-const paramsAad = (releaseId: number, itemId: string): string => `checklist:${releaseId}:${itemId}`;
 
 /** What the runner needs from its surroundings. */
 export interface ChecklistRunnerOptions {

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { AuditRecord, SecurityStore } from '../store/security-store.js';
 import type { Clock } from '../util/clock.js';
+import { redactDeep, redactSecrets } from '../util/secrets.js';
 import { chainEntry } from './audit-chain.js';
 
 /** What a caller says about an action; the log adds the time, the sequence number and the hashes. */
@@ -39,8 +40,9 @@ export class AuditLog {
           service: fields.service ?? null,
           address: fields.address ?? null,
           result: fields.result,
-          reason: fields.reason ?? null,
-          data: fields.data ?? {},
+          // Hashed as stored and as served: a secret in a reason is *** in all three.
+          reason: fields.reason === undefined || fields.reason === null ? null : redactSecrets(fields.reason),
+          data: redactDeep(fields.data ?? {}),
         }),
       );
     } catch (err) {

@@ -9,6 +9,11 @@ import { redactDeep } from '../util/secrets.js';
 /** The key under which the sealed params are kept. */
 export const SEALED_KEY = '$sealed';
 
+/** What sealed params are bound to: they open only for the item and release they were sealed for. */
+export function paramsAad(releaseId: number, itemId: string): string {
+  return `checklist:${releaseId}:${itemId}`;
+}
+
 /** Encrypts and decrypts text for the store (security/secret-box.ts under the installation's key ring). */
 export interface Sealer {
   seal(plaintext: string, aad: string): string;

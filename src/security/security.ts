@@ -5,11 +5,12 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { ApiSecurity } from '../api/auth-routes.js';
+import type { ApiSecurity } from '../api/api-security.js';
 import type { Config } from '../config/schema.js';
 import type { Engine } from '../engine/engine.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { InputError } from '../errors.js';
 import { AuditLog } from './audit.js';
 import { Auth } from './auth.js';
 import { newSecret } from './credentials.js';
@@ -24,6 +25,13 @@ const AUTOMATED_EVENTS: ReadonlySet<string> = new Set(['release.rolling_back', '
 /** The master key file of an installation, when SHIPCHECK_MASTER_KEY does not give the key. */
 export function keyFileOf(dir: string): string {
   return path.join(dir, '.shipcheck', 'master.key');
+}
+
+/** The host of `server.listen` when it names one interface (not 0.0.0.0 or ::). */
+function listenHost(listen: string): string[] {
+  const colon = listen.lastIndexOf(':');
+  const host = colon < 0 ? '' : listen.slice(0, colon).replace(/^\[|\]$/g, '');
+  return host === '' || host === '0.0.0.0' || host === '::' ? [] : [host.toLowerCase()];
 }
 
 /** What `startControlPlane` needs of security. */
@@ -55,6 +63,12 @@ export async function startSecurity(options: {
     return ring;
   };
   const settings = server.auth;
+  // Single sign-on reads its provider at the first sign-in; a missing secret is found now.
+  const oidc = settings.oidc;
+  if (settings.required && oidc && !process.env[oidc.clientSecretEnv])
+    throw new InputError(
+      `server.auth.oidc.clientSecretEnv: the environment variable ${oidc.clientSecretEnv}, which should hold the OpenID client secret, is not set`,
+    );
   const auth = settings.required
     ? new Auth(
         store.security,
@@ -95,7 +109,12 @@ export async function startSecurity(options: {
     sealer,
     auth,
     audit,
-    hosts: [...server.hosts, ...(server.publicUrl ? [new URL(server.publicUrl).hostname] : [])],
+    hosts: [
+      ...server.hosts,
+      ...(server.publicUrl ? [new URL(server.publicUrl).hostname] : []),
+      // The address it listens on is a name of this server too (all interfaces names none).
+      ...listenHost(server.listen),
+    ],
     protectedEnvironments: settings.protectedEnvironments,
     setup: { code: needsSetup ? newSecret(18) : undefined },
     now: () => clock.now(),

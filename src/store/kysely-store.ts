@@ -390,6 +390,30 @@ export class KyselyStore implements Store {
     );
   }
 
+  async listSealedChecklistItems(): Promise<ChecklistItemRow[]> {
+    const rows = await this.db
+      .selectFrom('checklist_items')
+      .selectAll()
+      .where('params', 'like', '%"$sealed"%')
+      .execute();
+    return rows.map(toChecklistItem);
+  }
+
+  async setChecklistParams(
+    releaseId: number,
+    itemId: string,
+    params: Record<string, unknown>,
+  ): Promise<void> {
+    await this.durably(() =>
+      this.db
+        .updateTable('checklist_items')
+        .set({ params: JSON.stringify(params) })
+        .where('release_id', '=', releaseId)
+        .where('item_id', '=', itemId)
+        .execute(),
+    );
+  }
+
   async listChecklist(releaseId: number): Promise<ChecklistItemRow[]> {
     const rows = await this.db
       .selectFrom('checklist_items')

@@ -233,6 +233,10 @@ export interface Store extends InstanceRecordStore {
 
   /** Stores a release's checklist; items that already exist are left as they are (idempotent). */
   createChecklist(items: ChecklistItemRow[]): Promise<void>;
+  /** Checklist items whose params hold a sealed copy (`$sealed`), of every release: what `keys rotate` re-seals. */
+  listSealedChecklistItems(): Promise<ChecklistItemRow[]>;
+  /** Replaces an item's params (re-sealed under a new key); nothing else changes. */
+  setChecklistParams(releaseId: number, itemId: string, params: Record<string, unknown>): Promise<void>;
   /** The release's checklist in template order. */
   listChecklist(releaseId: number): Promise<ChecklistItemRow[]>;
   /**

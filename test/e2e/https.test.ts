@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -8,9 +9,32 @@ import { HSTS_HEADER, HSTS_VALUE } from '../../src/api/tls.js';
 import { loadConfig } from '../../src/config/loader.js';
 import { type ControlPlane, startControlPlane } from '../../src/control-plane.js';
 import { TestCa } from '../support/certificates.js';
-import { runCli } from './harness.js';
+import { BIN, runCli } from './harness.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../examples/app/server.js', import.meta.url));
+
+const PASSWORD = 'correct horse battery staple';
+
+/** Runs bin/shipcheck with `input` on its stdin (a password). */
+function cliWithInput(
+  args: string[],
+  env: Record<string, string>,
+  input: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(`${input}\n`);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 let ca: TestCa;
 let dir: string;
@@ -41,6 +65,13 @@ fleet:
 traffic: { kind: proxy, listen: 127.0.0.1:0 }
 `,
   );
+  // The first admin, added offline before the server starts, as an operator would.
+  const added = await cliWithInput(
+    ['user', 'add', 'admin', '--admin', '--offline', '--password-stdin', '-c', file],
+    {},
+    PASSWORD,
+  );
+  if (added.code !== 0) throw new Error(`user add: ${added.stderr}`);
   plane = await startControlPlane(await loadConfig(file), pino({ level: 'silent' }));
   // The CLI finds the server through the file: give it the port the control plane got.
   const port = new URL(plane.apiUrl).port;
@@ -86,8 +117,16 @@ describe('a control plane with server.tls', () => {
     const trust = { NODE_EXTRA_CA_CERTS: ca.cert };
     const identity = { SHIPCHECK_CLIENT_CERT: client.cert, SHIPCHECK_CLIENT_KEY: client.key };
 
+    // A token, made over the same TLS with the password: the way a person gets one.
+    const made = await cliWithInput(
+      ['token', 'create', '--name', 'cli', '--login', 'admin', '--password-stdin', '-c', file],
+      { ...trust, ...identity },
+      PASSWORD,
+    );
+    expect(made.stderr).toMatch(/shown once/);
+    const token = { SHIPCHECK_TOKEN: made.stdout.trim() };
     // The URL comes from server.listen and server.tls in the file
-    const admitted = await runCli(['status', '-c', file], { env: { ...trust, ...identity } });
+    const admitted = await runCli(['status', '-c', file], { env: { ...trust, ...identity, ...token } });
     expect(admitted.stderr).toBe('');
     expect(admitted.code).toBe(0);
     expect(admitted.stdout).toContain('web');

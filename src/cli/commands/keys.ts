@@ -12,6 +12,7 @@ import {
   rotateKeyFile,
 } from '../../security/key-ring.js';
 import { SecretBoxError, reseal } from '../../security/secret-box.js';
+import { SEALED_KEY, paramsAad } from '../../security/sealed-params.js';
 import { plural } from '../../util/words.js';
 import { withOfflineStore } from '../offline.js';
 import type { GlobalOptions, Io } from '../target.js';
@@ -54,19 +55,36 @@ export async function keysRotateCommand(opts: GlobalOptions, io: Io): Promise<nu
         sealed = reseal(ring, user.totpSecret, totpAad(user.id));
       } catch (err) {
         if (!(err instanceof SecretBoxError)) throw err;
-        failed.push(`${user.name}: ${err.message}`);
+        failed.push(`the TOTP secret of ${user.name}: ${err.message}`);
         continue;
       }
       if (sealed === user.totpSecret) continue;
       await offline.store.security.updateUser(user.id, { totpSecret: sealed }, now);
       resealed.push(user.name);
     }
+    // Checklist params that hold a secret carry a sealed copy too.
+    let params = 0;
+    for (const item of await offline.store.listSealedChecklistItems()) {
+      const sealed = item.params[SEALED_KEY];
+      if (typeof sealed !== 'string') continue;
+      let next: string;
+      try {
+        next = reseal(ring, sealed, paramsAad(item.releaseId, item.id));
+      } catch (err) {
+        if (!(err instanceof SecretBoxError)) throw err;
+        failed.push(`release #${item.releaseId} item ${item.id}: ${err.message}`);
+        continue;
+      }
+      if (next === sealed) continue;
+      await offline.store.setChecklistParams(item.releaseId, item.id, { ...item.params, [SEALED_KEY]: next });
+      params += 1;
+    }
     await offline.record({
       action: 'keys.rotate',
       target: null,
       result: failed.length === 0 ? 'ok' : 'failed',
       reason: failed.length === 0 ? null : `${plural(failed.length, 'secret')} could not be opened`,
-      data: { key: ring.current.id, resealed },
+      data: { key: ring.current.id, resealed, params },
     });
 
     io.out(
@@ -74,9 +92,12 @@ export async function keysRotateCommand(opts: GlobalOptions, io: Io): Promise<nu
         ? `no TOTP secret needed re-sealing: all are sealed with key ${ring.current.id}`
         : `re-sealed ${plural(resealed.length, 'TOTP secret')} with key ${ring.current.id}: ${resealed.join(', ')}`,
     );
-    failed.forEach((line) => io.err(`could not re-seal the TOTP secret of ${line}`));
+    if (params > 0) io.out(`re-sealed the secret params of ${plural(params, 'checklist item')}`);
+    failed.forEach((line) => io.err(`could not re-seal ${line}`));
     io.err(
-      'restart every running "shipcheck up" of this store so that it loads the new key; until then, it cannot open the re-sealed secrets',
+      process.env[MASTER_KEY_ENV] !== undefined
+        ? `restart every running "shipcheck up" of this store with the new ${MASTER_KEY_ENV} and ${PREVIOUS_MASTER_KEYS_ENV}`
+        : 'a running "shipcheck up" reads the key file again when it meets the new key: no restart is needed (replicas on other machines need the new file)',
     );
     return failed.length === 0 ? 0 : 1;
   });

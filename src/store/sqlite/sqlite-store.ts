@@ -47,7 +47,13 @@ export class SqliteStore extends KyselyStore {
 
   /** Opens (creating folders as needed) the database file at `file`, or `:memory:`. */
   static open(file: string): SqliteStore {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      // The state holds password hashes and the audit log: the owner's only. SQLite gives its -wal
+      // and -shm files the database file's mode.
+      fs.closeSync(fs.openSync(file, 'a', 0o600));
+      fs.chmodSync(file, 0o600);
+    }
     const raw = new BetterSqlite3(file);
     raw.pragma('journal_mode = WAL');
     // NORMAL in WAL survives a process crash; transitions switch to FULL to survive power loss too.
