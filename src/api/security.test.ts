@@ -286,6 +286,24 @@ describe('the locks on the API', () => {
     const prod = await call('POST', '/api/v1/services/web@production/pause', { token: stan }, {});
     expect(prod.status).toBe(403);
     expect(prod.json.error).toMatch(/needs the deployer role in production/);
+
+    // An admin of one environment is not an admin of the installation: users, tokens, the audit log.
+    await call(
+      'POST',
+      '/api/v1/users',
+      { token: admin },
+      { name: 'ada', password: PASSWORD, roles: ['admin@staging'] },
+    );
+    const ada = await tokenFor(await login('ada'), 'admin@staging');
+    const users = await call('GET', '/api/v1/users', { token: ada });
+    expect(users.status).toBe(403);
+    expect(users.json.error).toMatch(/needs the admin role in every environment/);
+    expect((await call('POST', '/api/v1/users/ada/roles', { token: ada }, { roles: ['admin'] })).status).toBe(
+      403,
+    );
+    expect((await call('GET', '/metrics', { token: ada })).status).toBe(403);
+    // Lists keep to what the caller may see.
+    expect((await call('GET', '/api/v1/services', { token: ada })).status).toBe(200);
   });
 
   it('needs an approver to promote in production, and a fresh TOTP code for an approver there', async () => {

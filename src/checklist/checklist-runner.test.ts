@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { waitFor } from '../../test/e2e/harness.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError, ForbiddenError } from '../errors.js';
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
@@ -55,7 +55,7 @@ const ITEMS: ResolvedItem[] = [
     title: 'Look',
     kind: 'manual',
     gate: 'verify',
-    params: {},
+    params: { role: 'sre' },
     automated: false,
   },
 ];
@@ -204,6 +204,35 @@ describe('ChecklistRunner', () => {
     const between = { ...rig.release, phase: 'starting' as const };
     await expect(rig.runner.signGate(between, as('dana'), undefined)).rejects.toThrow(
       'release #1 is at no gate (phase starting); nothing to sign until it reaches one',
+    );
+  });
+
+  it("lets only a member of the item's role sign it, and waives only at the current or a later gate of an active release", async () => {
+    rig = new Rig();
+    await rig.start();
+    const verifying = { ...rig.release, phase: 'verify' as const };
+    const outsider = rig.runner.sign(verifying, 'verify/look', { name: 'eve', groups: ['dev'] }, undefined);
+    await expect(outsider).rejects.toThrow(ForbiddenError);
+    await expect(outsider).rejects.toThrow('"verify/look" is signed by the sre role; eve is not in it');
+    const signed = await rig.runner.sign(
+      verifying,
+      'verify/look',
+      { name: 'sam', groups: ['sre'] },
+      undefined,
+    );
+    expect(signed.state).toBe('passed');
+    expect(signed.evidence.at(-1)).toMatchObject({ by: 'sam', summary: 'signed by sam' });
+
+    await expect(rig.runner.waive(verifying, 'pre/plan', as('ann'), 'too late')).rejects.toThrow(
+      '"pre/plan" belongs to the pre-deploy gate, which release #1 has passed (it is at verify)',
+    );
+    const ended = { ...rig.release, state: 'succeeded' as const, phase: 'completed' as const };
+    await expect(rig.runner.waive(ended, 'pre/tests', as('ann'), 'after the fact')).rejects.toThrow(
+      'no longer checks (it ended succeeded)',
+    );
+    // Ahead of the release, a waiver is taken.
+    expect((await rig.runner.waive(rig.release, 'pre/tests', as('ann'), 'flaky, ticket 9')).state).toBe(
+      'waived',
     );
   });
 });

@@ -41,6 +41,14 @@ describe('automated rollback on each trigger kind', () => {
     expect(status.stable).toBe('v1');
     expect(status.release).toMatchObject({ state: 'rolled_back', weight: 0 });
     expect(s.processCounts()).toEqual({ v1: 3 });
+    // The engine's own action is in the audit log, with its reason, under its own name.
+    const audit = (await (await s.api('/api/v1/audit?actor=engine')).json()) as {
+      entries: { action: string; reason: string | null; result: string }[];
+    };
+    expect(audit.entries.find((e) => e.action === 'release.rolling_back')).toMatchObject({
+      result: 'ok',
+      reason: expect.stringMatching(/^rollback trigger "error_rate > 5% over 3s for 500ms" fired/),
+    });
   });
 
   it('rolls back on latency_p99', async () => {
