@@ -14,6 +14,7 @@ import { PrometheusMetricSource } from '../src/providers/metrics/prometheus/prom
 import type { MetricSource } from '../src/providers/metrics/types.js';
 import { freePort } from '../src/util/net.js';
 import { hasPrometheus, type RunningPrometheus, startPrometheus } from '../test/e2e/harness.js';
+import { createAdminToken, createFirstAdmin } from '../test/support/auth.js';
 
 /**
  * Analysis latency with Prometheus, each figure against the built-in metrics path in the same run:
@@ -103,12 +104,17 @@ async function startPlane(options: {
   apiPort: number;
   metrics: string;
   faults: string;
+  /** Where Prometheus reads the bearer token of this plane's service discovery. */
+  tokenFile: string;
 }): Promise<Plane> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-bench-'));
   const file = path.join(dir, 'shipcheck.yaml');
   fs.writeFileSync(file, config({ ...options, proxyPort: await freePort() }));
   const loaded = await loadConfig(file);
   const plane = await startControlPlane(loaded, createLogger({ level: 'error', pretty: false }));
+  // Signed in as a person would: the first admin through the setup code, then a token.
+  const session = await createFirstAdmin(plane.apiUrl, plane.setupCode ?? '', 'bench');
+  fs.writeFileSync(options.tokenFile, await createAdminToken(plane.apiUrl, session), { mode: 0o600 });
   const waitEnd = async (id: number): Promise<string> => {
     const deadline = Date.now() + RELEASE_LIMIT_MS;
     while (Date.now() < deadline) {
@@ -221,6 +227,10 @@ export async function main(
   const runs = Math.min(options.runs ?? DEFAULT_BAD_RUNS, MAX_BAD_RUNS);
   const builtinApi = await freePort();
   const promApi = await freePort();
+  // Each plane's service discovery wants its own token, written once the plane is up.
+  const tokens = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-bench-sd-'));
+  const tokenFiles = ['builtin', 'prometheus'].map((name) => path.join(tokens, name));
+  for (const file of tokenFiles) fs.writeFileSync(file, '', { mode: 0o600 });
   // Both planes are listed from the start; the second answers its SD endpoint once it is up.
   const prometheus = await startPrometheus({
     port: await freePort(),
@@ -228,6 +238,7 @@ export async function main(
       `http://127.0.0.1:${builtinApi}/api/v1/sd/prometheus`,
       `http://127.0.0.1:${promApi}/api/v1/sd/prometheus`,
     ],
+    sdTokenFiles: tokenFiles,
     interval: SCRAPE_INTERVAL,
   });
   try {
@@ -238,6 +249,7 @@ export async function main(
       apiPort: builtinApi,
       metrics: 'metrics: { kind: builtin }',
       faults: badFaults('bad', runs),
+      tokenFile: tokenFiles[0]!,
     });
     let passes: Awaited<ReturnType<typeof passTimes>>;
     const builtinDetection: number[] = [];
@@ -253,6 +265,7 @@ export async function main(
       apiPort: promApi,
       metrics: `metrics: { kind: prometheus, url: "${prometheus.url}", timeout: 2s }`,
       faults: badFaults('bad', runs),
+      tokenFile: tokenFiles[1]!,
     });
     const promDetection: number[] = [];
     try {
@@ -271,6 +284,7 @@ export async function main(
     return result;
   } finally {
     await prometheus.stop();
+    fs.rmSync(tokens, { recursive: true, force: true });
   }
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_TICK_MS } from '../src/engine/engine.js';
 import { BIN, ROOT } from '../test/e2e/harness.js';
+import { authorized, loginAsAdmin } from '../test/support/auth.js';
 
 /**
  * (g) Many services in one control plane: 200 services, each with a release held at its canary step
@@ -164,20 +165,20 @@ function tail(file: string): string {
   }
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+async function getJson<T>(url: string, token: string): Promise<T> {
+  const res = await fetch(url, { headers: authorized(token), signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
 
 /** Deploys `version` to every service through the API, a few at a time. */
-async function deployAll(apiUrl: string, services: string[], version: string): Promise<void> {
+async function deployAll(apiUrl: string, token: string, services: string[], version: string): Promise<void> {
   const queue = [...services];
   const worker = async (): Promise<void> => {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
       const res = await fetch(`${apiUrl}/api/v1/services/${name}/releases`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: authorized(token, { 'content-type': 'application/json' }),
         body: JSON.stringify({ version }),
         signal: AbortSignal.timeout(30_000),
       });
@@ -194,13 +195,14 @@ async function deployAll(apiUrl: string, services: string[], version: string): P
  */
 async function waitForAll(
   apiUrl: string,
+  token: string,
   what: string,
   limitMs: number,
   done: (row: ServiceRow) => boolean,
 ): Promise<void> {
   const deadline = Date.now() + limitMs;
   for (;;) {
-    const { services } = await getJson<{ services: ServiceRow[] }>(`${apiUrl}/api/v1/services`);
+    const { services } = await getJson<{ services: ServiceRow[] }>(`${apiUrl}/api/v1/services`, token);
     const bad = services.find((s) =>
       ['rolled_back', 'aborted', 'failed', 'paused'].includes(s.release?.state ?? ''),
     );
@@ -335,25 +337,30 @@ async function measurePlane(count: number, windowMs: number): Promise<PlaneFigur
       apiUrl = STARTED_LINE.exec(fs.readFileSync(log, 'utf8'))?.[1];
     }
     const startupS = (performance.now() - spawnedAt) / 1000;
+    // Signed in as a person would: the first admin through the setup link it logged, then a token.
+    const token = await loginAsAdmin(apiUrl, () => fs.readFileSync(log, 'utf8'));
 
-    await deployAll(apiUrl, services, 'v1');
+    await deployAll(apiUrl, token, services, 'v1');
     await waitForAll(
       apiUrl,
+      token,
       'v1 succeeded',
       limitMs,
       (s) => s.release?.version === 'v1' && s.release.state === 'succeeded',
     );
-    await deployAll(apiUrl, services, 'v2');
+    await deployAll(apiUrl, token, services, 'v2');
     const atCanary = (s: ServiceRow): boolean =>
       s.release?.version === 'v2' &&
       s.release.state === 'progressing' &&
       s.release.phase === 'canary' &&
       s.release.weight > 0;
-    await waitForAll(apiUrl, 'at the v2 canary step', limitMs, atCanary);
+    await waitForAll(apiUrl, token, 'at the v2 canary step', limitMs, atCanary);
     await sleep(SETTLE_MS);
 
     const ticks = clockTicks();
-    const before = readMetrics(await (await fetch(`${apiUrl}/metrics`)).text());
+    const before = readMetrics(
+      await (await fetch(`${apiUrl}/metrics`, { headers: authorized(token) })).text(),
+    );
     const cpuBefore = cpuSeconds(pid, ticks);
     const startedAt = performance.now();
     const rssStartMb = rssMb(pid);
@@ -364,10 +371,12 @@ async function measurePlane(count: number, windowMs: number): Promise<PlaneFigur
     }
     const cpuAfter = cpuSeconds(pid, ticks);
     const elapsedS = (performance.now() - startedAt) / 1000;
-    const after = readMetrics(await (await fetch(`${apiUrl}/metrics`)).text());
+    const after = readMetrics(
+      await (await fetch(`${apiUrl}/metrics`, { headers: authorized(token) })).text(),
+    );
     const rss = rssMb(pid);
     // The window counts only if every release was at its canary step throughout: none left it.
-    await waitForAll(apiUrl, 'still at the v2 canary step', 0, atCanary);
+    await waitForAll(apiUrl, token, 'still at the v2 canary step', 0, atCanary);
     return {
       services: count,
       startupS,

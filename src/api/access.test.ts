@@ -54,6 +54,7 @@ const ROUTES = [
   ['POST /api/v1/tokens/:id/revoke', 'signed-in'],
   ['GET /api/v1/audit', 'admin'],
   ['GET /api/v1/audit/verify', 'admin'],
+  ['POST /api/v1/audit/archive', 'admin'],
 ] as const;
 
 /** Routes anyone may call without credentials: health, the first-admin setup and login. */

@@ -390,8 +390,22 @@ export function registerAuthRoutes(
       ...(afterSeq !== undefined ? { afterSeq } : {}),
       limit: Math.min(limit, MAX_AUDIT_PAGE),
     });
-    return { entries, head: (await users.auditHead()) ?? null };
+    return {
+      entries,
+      head: (await users.auditHead()) ?? null,
+      archive: (await users.auditArchive()) ?? null,
+    };
   });
+  // Retention: the caller wrote the entries up to `throughSeq` to an archive file and verified it.
+  app.post<{ Body: unknown }>(
+    '/api/v1/audit/archive',
+    withAccess('admin', { action: 'audit.archive' }),
+    async (request) => {
+      const through = parseBody(Bodies.archive, request.body);
+      const removed = await users.archiveAudit({ seq: through.throughSeq, hash: through.hash });
+      return { archived: removed, archive: { seq: through.throughSeq, hash: through.hash } };
+    },
+  );
   app.get<{ Querystring: { anchor?: string } }>(
     '/api/v1/audit/verify',
     withAccess('admin'),
@@ -432,6 +446,8 @@ export async function verifyStoredChain(
     }
   }
   const head = await store.security.auditHead();
+  // Entries moved to an archive file are checked there; the live chain starts after the last one.
+  const archive = await store.security.auditArchive();
   const pages = async function* (): AsyncGenerator<AuditEntry[]> {
     let after = 0;
     for (;;) {
@@ -443,7 +459,7 @@ export async function verifyStoredChain(
   };
   const all: AuditEntry[] = [];
   for await (const page of pages()) all.push(...page);
-  return verifyChain(all, head ? { head } : {});
+  return verifyChain(all, { ...(head ? { head } : {}), ...(archive ? { startAfter: archive } : {}) });
 }
 
 /** The first-admin form: no external assets, its script allowed by a per-response nonce. */

@@ -127,6 +127,11 @@ export const Bodies = {
       .regex(/^\d+(h|d)$/, 'expected a lifetime such as 12h, 30d or 365d')
       .optional(),
   }),
+  /** `POST /audit/archive`: the last entry written to the archive file. */
+  archive: z.strictObject({
+    throughSeq: z.int().positive(),
+    hash: z.string().regex(/^[0-9a-f]{64}$/, "the entry's sha256, 64 hex digits"),
+  }),
   /** `POST /me/mfa/confirm`, `POST /me/mfa/verify` */
   code: z.strictObject({ code }),
 } as const;

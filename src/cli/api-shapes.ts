@@ -288,11 +288,30 @@ const auditEntry = z.looseObject({
 });
 
 /** GET /audit: one page of entries, oldest first, and the chain's recorded head. */
-export const auditPageShape = shape<{ entries: AuditEntry[]; head: ChainLink | null }>(
+export const auditPageShape = shape<{
+  entries: AuditEntry[];
+  head: ChainLink | null;
+  archive: ChainLink | null;
+}>(
   'a page of the audit log',
   z.looseObject({
     entries: z.array(auditEntry),
     head: z.looseObject({ seq: z.number().int(), hash: z.string() }).nullable(),
+    // The last entry moved to an archive file; servers before retention send none.
+    archive: z
+      .object({ seq: z.number().int(), hash: z.string() })
+      .nullable()
+      .optional()
+      .transform((link) => link ?? null),
+  }),
+);
+
+/** POST /audit/archive: how many entries went, and where the live chain now starts. */
+export const auditArchivedShape = shape<{ archived: number; archive: ChainLink }>(
+  'an audit archive receipt',
+  z.looseObject({
+    archived: z.number().int(),
+    archive: z.object({ seq: z.number().int(), hash: z.string() }),
   }),
 );
 

@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, InputError, ShipcheckError } from '../errors.js';
 import { ApiError } from './client.js';
 import { checkKinds } from '../checklist/kinds/index.js';
-import { auditExportCommand, auditVerifyCommand } from './commands/audit.js';
+import { auditArchiveCommand, auditExportCommand, auditVerifyCommand } from './commands/audit.js';
 import { backupCommand } from './commands/backup.js';
 import {
   checklistExportCommand,
@@ -422,6 +422,19 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   ).action(
     run(async (o: { file?: string; offline?: boolean; anchor?: string }) =>
       auditVerifyCommand({ ...globals(), ...o }, io),
+    ),
+  );
+  withOffline(
+    audit
+      .command('archive')
+      .description(
+        'retention: move the entries older than --before to a file, after checking it continues the chain',
+      )
+      .requiredOption('--before <time>', 'archive the entries before this ISO time or epoch ms')
+      .requiredOption('--out <file>', 'the archive file to write (JSON lines, mode 0600; must not exist)'),
+  ).action(
+    run(async (o: { before: string; out: string; offline?: boolean }) =>
+      auditArchiveCommand({ ...globals(), ...o }, io),
     ),
   );
   withOffline(

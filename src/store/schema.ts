@@ -164,5 +164,7 @@ export interface Database {
     id: number;
     seq: number;
     hash: string;
+    archived_seq: Generated<number>;
+    archived_hash: Generated<string>;
   };
 }

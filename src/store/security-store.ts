@@ -465,6 +465,47 @@ export class SecurityStore {
     return r && Number(r.seq) > 0 ? { seq: Number(r.seq), hash: r.hash } : undefined;
   }
 
+  /** The last entry moved to an archive file (`archiveAudit`); undefined when none was. */
+  async auditArchive(): Promise<{ seq: number; hash: string } | undefined> {
+    const r = await this.db
+      .selectFrom('audit_head')
+      .select(['archived_seq', 'archived_hash'])
+      .where('id', '=', 1)
+      .executeTakeFirst();
+    return r && Number(r.archived_seq) > 0
+      ? { seq: Number(r.archived_seq), hash: r.archived_hash }
+      : undefined;
+  }
+
+  /**
+   * Retention: drops the entries up to `through` (inclusive), which the caller has written to an
+   * archive file and verified, and records `through` as where the live chain now starts. Refuses
+   * (ConflictError) unless `through` is an entry in the log with that hash. Returns how many went.
+   */
+  async archiveAudit(through: { seq: number; hash: string }): Promise<number> {
+    return this.db.transaction().execute(async (tx) => {
+      let head = tx.selectFrom('audit_head').select(['seq', 'archived_seq']).where('id', '=', 1);
+      if (this.dialect === 'postgres') head = head.forUpdate();
+      const row = await head.executeTakeFirst();
+      const entry = await tx
+        .selectFrom('audit_log')
+        .select(['seq', 'hash'])
+        .where('seq', '=', through.seq)
+        .executeTakeFirst();
+      if (!row || !entry || entry.hash !== through.hash)
+        throw new ConflictError(
+          `entry ${through.seq} is not in the audit log with that hash; nothing was archived`,
+        );
+      const removed = await tx.deleteFrom('audit_log').where('seq', '<=', through.seq).executeTakeFirst();
+      await tx
+        .updateTable('audit_head')
+        .set({ archived_seq: through.seq, archived_hash: through.hash })
+        .where('id', '=', 1)
+        .execute();
+      return Number(removed.numDeletedRows);
+    });
+  }
+
   /** Audit entries matching `filter`, oldest first. */
   async listAudit(filter: AuditFilter): Promise<AuditRecord[]> {
     let q = this.db.selectFrom('audit_log').selectAll();

@@ -269,6 +269,54 @@ describe('authentication from the command line', () => {
     expect((await shipcheck(['audit', 'verify', '--file', file])).code).toBe(0);
   });
 
+  it('archives old entries to a file only when the file continues the chain, and the log goes on from there', async () => {
+    const refused = path.join(scenario.dir, 'refused.jsonl');
+    const broken = await shipcheck(['audit', 'archive', '--before', String(Date.now()), '--out', refused], {
+      token: adminToken,
+    });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/does not verify \(entry 3 was edited.*nothing was dropped/);
+
+    // Put entry 3 back as it was (the export made before the edit still has it).
+    const original = fs
+      .readFileSync(path.join(scenario.dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { seq: number; actor: string })
+      .find((entry) => entry.seq === 3)!;
+    const db = new BetterSqlite3(path.join(scenario.dir, '.shipcheck', 'state.db'));
+    try {
+      db.prepare('UPDATE audit_log SET actor = ? WHERE seq = 3').run(original.actor);
+    } finally {
+      db.close();
+    }
+
+    const first = path.join(scenario.dir, 'archive-1.jsonl');
+    const archived = await shipcheck(['audit', 'archive', '--before', String(Date.now()), '--out', first], {
+      token: adminToken,
+    });
+    expect(archived.stderr + archived.stdout).toMatch(/archived entries 1–(\d+) to /);
+    expect(archived.code).toBe(0);
+    const through = Number(/archived entries 1–(\d+)/.exec(archived.stdout)![1]);
+    expect(fs.statSync(first).mode & 0o777).toBe(0o600);
+    expect((await shipcheck(['audit', 'verify', '--file', first])).code).toBe(0);
+    const live = await shipcheck(['audit', 'verify'], { token: adminToken });
+    expect(live.stdout).toMatch(/is intact/);
+    const rest = await shipcheck(['audit', 'export'], { token: adminToken });
+    expect((JSON.parse(rest.stdout.split('\n')[0]!) as { seq: number; action: string }).seq).toBe(
+      through + 1,
+    );
+    expect(rest.stdout).toContain('"action":"audit.archive"');
+
+    // The next archive continues from the first.
+    const second = path.join(scenario.dir, 'archive-2.jsonl');
+    const again = await shipcheck(['audit', 'archive', '--before', String(Date.now()), '--out', second], {
+      token: adminToken,
+    });
+    expect(again.stdout).toMatch(new RegExp(`archived entries ${through + 1}–`));
+    expect((await shipcheck(['audit', 'verify'], { token: adminToken })).code).toBe(0);
+  });
+
   it('an admin changes roles and lets a user back in, online or offline', async () => {
     const roles = await shipcheck(
       ['user', 'roles', 'bob', '--role', 'deployer@staging', '--role', 'viewer'],

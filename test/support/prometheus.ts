@@ -24,6 +24,11 @@ export interface PrometheusOptions {
   sdUrls: string[];
   /** The shipcheck API token Prometheus sends to the SD endpoints, which need a viewer's token. */
   sdToken?: string;
+  /**
+   * Instead of sdToken: one bearer-token file per entry of sdUrls. Prometheus reads a credentials
+   * file on every request, so a token can be written there once its control plane is up.
+   */
+  sdTokenFiles?: string[];
   /** Scrape, rule evaluation and SD refresh interval, e.g. `1s`. */
   interval: string;
 }
@@ -55,14 +60,18 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     'scrape_configs:',
     '  - job_name: shipcheck',
     '    http_sd_configs:',
-    ...options.sdUrls.flatMap((url) => [
-      `      - url: ${url}`,
-      `        refresh_interval: ${options.interval}`,
-      // The type is spelt out: Prometheus 2.42's HTTP SD sends the bare token without it.
-      ...(options.sdToken !== undefined
-        ? ['        authorization:', '          type: Bearer', `          credentials_file: ${tokenFile}`]
-        : []),
-    ]),
+    ...options.sdUrls.flatMap((url, i) => {
+      const credentials =
+        options.sdTokenFiles?.[i] ?? (options.sdToken !== undefined ? tokenFile : undefined);
+      return [
+        `      - url: ${url}`,
+        `        refresh_interval: ${options.interval}`,
+        // The type is spelt out: Prometheus 2.42's HTTP SD sends the bare token without it.
+        ...(credentials !== undefined
+          ? ['        authorization:', '          type: Bearer', `          credentials_file: ${credentials}`]
+          : []),
+      ];
+    }),
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), config);

@@ -14,7 +14,7 @@ import {
   verifyChain,
 } from '../../security/audit-chain.js';
 import type { AuditFilter } from '../../store/security-store.js';
-import { auditPageShape, auditVerdictShape } from '../api-shapes.js';
+import { auditArchivedShape, auditPageShape, auditVerdictShape } from '../api-shapes.js';
 import { withOfflineStore } from '../offline.js';
 import { type GlobalOptions, type Io, resolveServer } from '../target.js';
 
@@ -191,4 +191,58 @@ function readExport(file: string): string {
   } catch (err) {
     throw new InputError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** `audit archive` flags. */
+export interface AuditArchiveOptions extends GlobalOptions {
+  before: string;
+  out: string;
+  offline?: boolean;
+}
+
+/**
+ * `shipcheck audit archive --before TIME --out FILE [--offline]`: retention. Writes the entries older
+ * than TIME to FILE (JSON lines, mode 0600, never over an existing file), checks that FILE continues
+ * the chain from the last archive, and only then drops those entries from the log; the live chain
+ * goes on from the last one archived. Exit 0 when done (or nothing was old enough), 1 when FILE does
+ * not verify (nothing is dropped).
+ */
+export async function auditArchiveCommand(opts: AuditArchiveOptions, io: Io): Promise<number> {
+  const until = timeOf(opts.before, '--before') ?? 0;
+  if (fs.existsSync(opts.out)) throw new InputError(`${opts.out} exists; archive into a new file`);
+  const { client } = opts.offline ? { client: undefined } : await resolveServer(opts);
+  const previous = client
+    ? (await client.get('/api/v1/audit?limit=1', auditPageShape)).archive
+    : await withOfflineStore(opts.config, async ({ store }) => (await store.security.auditArchive()) ?? null);
+  const code = await auditExportCommand({ ...opts, until: String(until), out: opts.out }, io);
+  if (code !== 0) return code;
+  const entries = parseJsonLines(fs.readFileSync(opts.out, 'utf8'));
+  const last = entries[entries.length - 1];
+  if (last === undefined) {
+    fs.rmSync(opts.out);
+    io.out(`no audit entry is older than ${new Date(until).toISOString()}; nothing archived`);
+    return 0;
+  }
+  const verdict = verifyChain(entries, previous ? { startAfter: previous } : {});
+  if (!verdict.ok) {
+    io.err(`${opts.out} does not verify (${verdict.message}); nothing was dropped from the log`);
+    return 1;
+  }
+  const through = { seq: last.seq, hash: last.hash };
+  if (client) {
+    await client.post(
+      '/api/v1/audit/archive',
+      { throughSeq: through.seq, hash: through.hash },
+      auditArchivedShape,
+    );
+  } else {
+    await withOfflineStore(opts.config, async ({ store, record }) => {
+      await store.security.archiveAudit(through);
+      await record({ action: 'audit.archive', target: null, result: 'ok', reason: null, data: through });
+    });
+  }
+  io.out(
+    `archived entries ${entries[0]!.seq}–${through.seq} to ${opts.out}; the log now starts after entry ${through.seq} (${through.hash.slice(0, HASH_SHOWN)}…)`,
+  );
+  return 0;
 }

@@ -231,6 +231,9 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('id', 'integer', (c) => c.primaryKey())
           .addColumn('seq', time, (c) => c.notNull())
           .addColumn('hash', 'text', (c) => c.notNull())
+          // The last entry moved to an archive file: the live chain continues from it.
+          .addColumn('archived_seq', time, (c) => c.notNull().defaultTo(0))
+          .addColumn('archived_hash', 'text', (c) => c.notNull().defaultTo(''))
           .execute();
       },
     },
