@@ -1,3 +1,4 @@
+import { main as authCost } from './auth.js';
 import { main as proxyOverhead } from './proxy.js';
 import { main as prometheusLatency } from './prometheus.js';
 import { main as leaseSpread } from './lease-spread.js';
@@ -11,7 +12,7 @@ import { main as services } from './services.js';
  * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository; the
  * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`); the replica one needs
  * nginx and the PostgreSQL at SHIPCHECK_TEST_PG; the lease spread needs that PostgreSQL only; the
- * services one needs nothing beyond the repository.
+ * services one needs nothing beyond the repository; the authentication one needs wrk.
  */
 async function run(): Promise<void> {
   console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
@@ -33,6 +34,9 @@ async function run(): Promise<void> {
     '== (h) 200 services in one control plane: memory, CPU and reconcile time vs one service alone',
   );
   await services();
+  console.log('');
+  console.log('== (i) what authentication costs per API request: token and session vs auth off');
+  await authCost();
 }
 
 run().then(
