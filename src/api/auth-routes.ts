@@ -331,6 +331,7 @@ export function registerAuthRoutes(
         expiresAt: now() + ms,
         lastUsedAt: null,
         revokedAt: null,
+        mfaAt: null,
       };
       await users.createToken(row);
       // The token itself is in this answer and nowhere else, ever.

@@ -163,7 +163,9 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     const params = (request.params ?? {}) as { service?: string; id?: string };
     const aboutUnit = params.service !== undefined || params.id !== undefined;
     const environment = environmentOf(unit);
-    const guarded = environment !== undefined && protectedEnvs.has(environment);
+    // `*` protects every unit, those of a service without environments too.
+    const guarded =
+      aboutUnit && (protectedEnvs.has('*') || (environment !== undefined && protectedEnvs.has(environment)));
     const needed = (guarded && config.inProtected ? config.inProtected : config.access) as Role;
     const everywhere = !aboutUnit && (config.everywhere === true || needed === 'admin');
     if (!holds(principal, needed, unit, !aboutUnit, everywhere)) {
@@ -181,15 +183,15 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     const user = principal.user;
     if (!user?.totpConfirmed)
       throw new ForbiddenError(
-        `${environment} is protected: ${principal.name} needs TOTP for this; enrol with "shipcheck mfa enrol"`,
+        `${environment ?? unit} is protected: ${principal.name} needs TOTP for this; enrol with "shipcheck mfa enrol"`,
       );
     const code = request.headers[OTP_HEADER];
     if (typeof code !== 'string' || code.trim() === '')
       throw new UnauthorizedError(
-        `${environment} is protected: send a fresh TOTP code (--otp CODE, or the ${OTP_HEADER} header)`,
+        `${environment ?? unit} is protected: send a fresh TOTP code (--otp CODE, or the ${OTP_HEADER} header)`,
       );
     if (!(await auth.mfa.verify(user, code))) throw new UnauthorizedError(WRONG_CREDENTIALS);
-    if (principal.session) await auth.markMfa(principal.session);
+    await auth.markMfa(principal);
   }
 
   app.addHook('onSend', async (request, reply, payload) => {

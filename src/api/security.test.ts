@@ -351,9 +351,21 @@ describe('the locks on the API', () => {
     const code = totpCode({ secret, now: clock.now() });
     // Past the guard: the handler has no such unit.
     expect((await sign({ 'x-shipcheck-otp': code })).status).toBe(404);
+    // The token proved a code: fresh for mfaFreshFor (5 min), so a script signs on without one.
+    expect((await sign()).status).toBe(404);
+    clock.advance(6 * MINUTE);
+    expect((await sign()).status).toBe(401);
     const replay = await sign({ 'x-shipcheck-otp': code });
     expect(replay.status).toBe(401);
     expect(replay.json.error).toBe('wrong name, password or code');
+    // A code is never accepted twice.
+    const once = totpCode({ secret, now: clock.now() });
+    expect(
+      (await call('POST', '/api/v1/login', {}, { name: 'pat', password: PASSWORD, otp: once })).status,
+    ).toBe(200);
+    expect(
+      (await call('POST', '/api/v1/login', {}, { name: 'pat', password: PASSWORD, otp: once })).status,
+    ).toBe(401);
 
     // Login now needs the code, or a recovery code (once).
     expect((await call('POST', '/api/v1/login', {}, { name: 'pat', password: PASSWORD })).status).toBe(401);
@@ -421,5 +433,64 @@ describe('the locks on the API', () => {
     store['raw'].prepare("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3").run();
     const broken = await call('GET', '/api/v1/audit/verify', { token: admin });
     expect(broken.json).toMatchObject({ ok: false, firstBad: 3, problem: 'edited' });
+  });
+});
+
+describe('protectedEnvironments: *', () => {
+  it('protects a service without environments too', async () => {
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-protect-all-'));
+    const ownStore = SqliteStore.open(path.join(own, 'state.db'));
+    await ownStore.migrate();
+    const config = configSchema.parse({
+      service: 'web',
+      server: { auth: { protectedEnvironments: ['*'] } },
+      fleet: { kind: 'local', command: 'true' },
+    });
+    let url = '';
+    const ownSecurity = await startSecurity({
+      server: config.server,
+      dir: own,
+      store: ownStore,
+      clock,
+      logger: pino({ level: 'silent' }),
+      secure: false,
+      listenUrl: () => url,
+    });
+    const ownApp = buildApi({
+      engines: new Map(),
+      store: ownStore,
+      logger: pino({ level: 'silent' }),
+      registry: createRegistry(),
+      security: ownSecurity,
+    });
+    await ownApp.listen({ host: '127.0.0.1', port: 0 });
+    const address = ownApp.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const setup = await fetch(`${url}/api/v1/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code: ownSecurity.setup.code, name: 'root', password: PASSWORD }),
+      });
+      expect(setup.status).toBe(201);
+      const loginAnswer = await fetch(`${url}/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'root', password: PASSWORD }),
+      });
+      const cookie = (loginAnswer.headers.get('set-cookie') ?? '').split(';')[0]!;
+      const { csrf } = (await loginAnswer.json()) as { csrf: string };
+      const sign = await fetch(`${url}/api/v1/services/web/checklist/sign`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, 'x-shipcheck-csrf': csrf },
+        body: JSON.stringify({ item: 'x' }),
+      });
+      expect(sign.status).toBe(403);
+      expect(((await sign.json()) as { error: string }).error).toMatch(/needs TOTP/);
+    } finally {
+      await ownApp.close();
+      await ownStore.close();
+      fs.rmSync(own, { recursive: true, force: true });
+    }
   });
 });

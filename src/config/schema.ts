@@ -418,10 +418,10 @@ const authSchema = z
       .prefault({})
       .describe('Browser sessions.'),
     protectedEnvironments: z
-      .array(environmentName)
+      .array(z.union([environmentName, z.literal('*')]))
       .prefault(['production'])
       .describe(
-        'Environments where promoting needs an approver, and where an approver or admin needs a fresh TOTP code.',
+        'Environments where promoting needs an approver, and where an approver or admin needs a fresh TOTP code; * protects every service, those without environments too.',
       ),
     mfaFreshFor: duration
       .prefault('5m')

@@ -237,15 +237,20 @@ export class Auth {
     return [`${SESSION_COOKIE}=${encodeURIComponent(id)}`, `Max-Age=${maxAge}`, ...attributes].join('; ');
   }
 
-  /** Whether the principal proved a TOTP code recently enough for a protected environment. */
+  /**
+   * Whether the principal proved a TOTP code recently enough for a protected environment: in this
+   * session, or with this token (so a script signs several items after one code, not one per 30 s).
+   */
   mfaFresh(principal: Principal): boolean {
-    const at = principal.session?.mfaAt;
+    const at = principal.session?.mfaAt ?? principal.token?.mfaAt;
     return at !== null && at !== undefined && this.clock.now() - at < this.settings.mfaFreshMs;
   }
 
-  /** Records that the session just proved a TOTP code (a step-up). */
-  async markMfa(session: SessionRow): Promise<void> {
-    await this.store.touchSession(session.hash, { mfaAt: this.clock.now() });
+  /** Records that the principal's session or token just proved a TOTP code (a step-up). */
+  async markMfa(principal: Principal): Promise<void> {
+    const now = this.clock.now();
+    if (principal.session) await this.store.touchSession(principal.session.hash, { mfaAt: now });
+    else if (principal.token) await this.store.markTokenMfa(principal.token.hash, now);
   }
 
   private checkAddress(address: string, now: number): void {

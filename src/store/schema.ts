@@ -135,6 +135,7 @@ export interface Database {
     expires_at: number | null;
     last_used_at: number | null;
     revoked_at: number | null;
+    mfa_at: number | null;
   };
   sessions: {
     hash: string;

@@ -74,6 +74,8 @@ export interface TokenRow {
   expiresAt: number | null;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  /** When a TOTP code was last proven with this token. */
+  mfaAt: number | null;
 }
 
 /** A browser session; the cookie holds a random id and only its SHA-256 is kept. */
@@ -154,6 +156,7 @@ function toToken(r: Selectable<Database['api_tokens']>): TokenRow {
     expiresAt: num(r.expires_at),
     lastUsedAt: num(r.last_used_at),
     revokedAt: num(r.revoked_at),
+    mfaAt: num(r.mfa_at),
   };
 }
 
@@ -332,6 +335,7 @@ export class SecurityStore {
         expires_at: row.expiresAt,
         last_used_at: row.lastUsedAt,
         revoked_at: row.revokedAt,
+        mfa_at: row.mfaAt,
       })
       .execute();
   }
@@ -350,6 +354,11 @@ export class SecurityStore {
 
   async touchToken(hash: string, now: number): Promise<void> {
     await this.db.updateTable('api_tokens').set({ last_used_at: now }).where('hash', '=', hash).execute();
+  }
+
+  /** Records that a TOTP code was just proven with this token. */
+  async markTokenMfa(hash: string, now: number): Promise<void> {
+    await this.db.updateTable('api_tokens').set({ mfa_at: now }).where('hash', '=', hash).execute();
   }
 
   async revokeToken(hash: string, now: number): Promise<void> {

@@ -198,6 +198,8 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('expires_at', time)
           .addColumn('last_used_at', time)
           .addColumn('revoked_at', time)
+          // When a TOTP code was last proven with this token: fresh for server.auth.mfaFreshFor.
+          .addColumn('mfa_at', time)
           .execute();
         await db.schema
           .createTable('sessions')
