@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../src/util/net.js';
 import { TEST_USER, authorized, login, loginAsAdmin } from '../test/support/auth.js';
-import { parseWrk, type WrkResult } from './proxy.js';
+import { runWrk, type WrkResult } from './proxy.js';
 
 /**
  * (i) What authentication costs per API request: the same read (`GET /api/v1/services`) against a
@@ -80,16 +80,7 @@ async function wrk(url: string, headers: Record<string, string>, seconds: number
     ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
     url,
   ];
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => (output += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`wrk exited with ${code}:\n${output}`);
-  return parseWrk(output);
+  return runWrk(args);
 }
 
 function median(values: number[]): number {

@@ -260,7 +260,11 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 async function wrk(address: string, connections: string[], seconds: number): Promise<WrkResult> {
-  const args = [...connections, '-d', `${seconds}s`, '--latency', `http://${address}/`];
+  return runWrk([...connections, '-d', `${seconds}s`, '--latency', `http://${address}/`]);
+}
+
+/** Runs wrk with `args` (which should include --latency) and reads its report. */
+export async function runWrk(args: string[]): Promise<WrkResult> {
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.setEncoding('utf8');

@@ -2,17 +2,10 @@
  * Single sign-on through the API against a real OpenID provider: the redirect, the callback, the
  * session it opens, roles that follow the provider's claims, and refusals.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOidcProvider, type TestOidcProvider } from '../../test/support/oidc-provider.js';
-import { configSchema } from '../config/schema.js';
-import { startSecurity } from '../security/security.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { type SecuredApi, startSecuredApi } from '../../test/support/secured-api.js';
 import { freePort } from '../util/net.js';
-import { buildApi, createRegistry } from './server.js';
 
 const SECRET_ENV = 'SHIPCHECK_TEST_OIDC_ROUTES_SECRET';
 const ACCOUNTS = {
@@ -20,15 +13,13 @@ const ACCOUNTS = {
   mallory: { name: 'Mallory', email: 'mallory@example.com', email_verified: true, groups: ['interns'] },
 };
 
-let dir: string;
-let store: SqliteStore;
 let provider: TestOidcProvider;
-let app: ReturnType<typeof buildApi>;
+let api: SecuredApi;
 let base: string;
 
 beforeAll(async () => {
   process.env[SECRET_ENV] = 'a-client-secret-only-these-tests-use';
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-oidc-routes-'));
+  // The provider must know the callback's address before the API starts.
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   provider = await startOidcProvider({
@@ -37,12 +28,9 @@ beforeAll(async () => {
     redirectUri: `${base}/api/v1/auth/oidc/callback`,
     accounts: ACCOUNTS,
   });
-  store = SqliteStore.open(path.join(dir, 'state.db'));
-  await store.migrate();
-  const config = configSchema.parse({
-    service: 'web',
+  api = await startSecuredApi({
+    port,
     server: {
-      listen: `127.0.0.1:${port}`,
       auth: {
         oidc: {
           issuer: provider.issuer,
@@ -55,34 +43,14 @@ beforeAll(async () => {
         },
       },
     },
-    fleet: { kind: 'local', command: 'true' },
   });
-  const security = await startSecurity({
-    server: config.server,
-    dir,
-    store,
-    clock: { now: () => Date.now() },
-    logger: pino({ level: 'silent' }),
-    secure: false,
-    listenUrl: () => base,
-  });
-  app = buildApi({
-    engines: new Map(),
-    store,
-    logger: pino({ level: 'silent' }),
-    registry: createRegistry(),
-    security,
-  });
-  await app.listen({ host: '127.0.0.1', port });
 });
 
 afterEach(() => provider.tamper(undefined));
 
 afterAll(async () => {
-  await app.close();
+  await api.close();
   await provider.close();
-  await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
   delete process.env[SECRET_ENV];
 });
 

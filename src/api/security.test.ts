@@ -3,19 +3,14 @@
  * environment, fresh TOTP in protected environments, Host and Origin checks, and the audit log.
  * Time is a ManualClock, so lifetimes and lockouts are tested without waiting.
  */
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../config/schema.js';
-import { startSecurity, type Security } from '../security/security.js';
+import { type SecuredApi, startSecuredApi } from '../../test/support/secured-api.js';
+import type { Security } from '../security/security.js';
 import { totpCode } from '../security/totp.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
 import { declaredAccess } from './access.js';
-import { buildApi, createRegistry } from './server.js';
 
 const PASSWORD = 'correct horse battery staple';
 const MINUTE = 60_000;
@@ -32,10 +27,10 @@ interface Caller {
   headers?: Record<string, string>;
 }
 
-let dir: string;
+let api: SecuredApi;
 let store: SqliteStore;
 let security: Security;
-let app: ReturnType<typeof buildApi>;
+let app: SecuredApi['app'];
 let base: string;
 const clock = new ManualClock(Date.UTC(2026, 11, 6, 12, 0, 0));
 
@@ -79,39 +74,12 @@ async function tokenFor(session: { cookie: string; csrf: string }, role: string)
 let admin: string;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-security-'));
-  store = SqliteStore.open(path.join(dir, 'state.db'));
-  await store.migrate();
-  const config = configSchema.parse({
-    service: 'web',
-    fleet: { kind: 'local', command: 'true' },
-  });
-  security = await startSecurity({
-    server: config.server,
-    dir,
-    store,
-    clock,
-    logger: pino({ level: 'silent' }),
-    secure: false,
-    listenUrl: () => base,
-  });
-  app = buildApi({
-    engines: new Map(),
-    store,
-    logger: pino({ level: 'silent' }),
-    registry: createRegistry(),
-    reload: async () => ({}),
-    security,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  api = await startSecuredApi({ clock });
+  ({ store, security, app, url: base } = api);
 });
 
 afterAll(async () => {
-  await app.close();
-  await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await api.close();
 });
 
 describe('the locks on the API', () => {
@@ -438,59 +406,30 @@ describe('the locks on the API', () => {
 
 describe('protectedEnvironments: *', () => {
   it('protects a service without environments too', async () => {
-    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-protect-all-'));
-    const ownStore = SqliteStore.open(path.join(own, 'state.db'));
-    await ownStore.migrate();
-    const config = configSchema.parse({
-      service: 'web',
-      server: { auth: { protectedEnvironments: ['*'] } },
-      fleet: { kind: 'local', command: 'true' },
-    });
-    let url = '';
-    const ownSecurity = await startSecurity({
-      server: config.server,
-      dir: own,
-      store: ownStore,
-      clock,
-      logger: pino({ level: 'silent' }),
-      secure: false,
-      listenUrl: () => url,
-    });
-    const ownApp = buildApi({
-      engines: new Map(),
-      store: ownStore,
-      logger: pino({ level: 'silent' }),
-      registry: createRegistry(),
-      security: ownSecurity,
-    });
-    await ownApp.listen({ host: '127.0.0.1', port: 0 });
-    const address = ownApp.server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const own = await startSecuredApi({ server: { auth: { protectedEnvironments: ['*'] } } });
     try {
-      const setup = await fetch(`${url}/api/v1/setup`, {
+      const setup = await fetch(`${own.url}/api/v1/setup`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ code: ownSecurity.setup.code, name: 'root', password: PASSWORD }),
+        body: JSON.stringify({ code: own.security.setup.code, name: 'root', password: PASSWORD }),
       });
       expect(setup.status).toBe(201);
-      const loginAnswer = await fetch(`${url}/api/v1/login`, {
+      const loginAnswer = await fetch(`${own.url}/api/v1/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'root', password: PASSWORD }),
       });
       const cookie = (loginAnswer.headers.get('set-cookie') ?? '').split(';')[0]!;
       const { csrf } = (await loginAnswer.json()) as { csrf: string };
-      const sign = await fetch(`${url}/api/v1/services/web/checklist/sign`, {
+      const sign = await fetch(`${own.url}/api/v1/services/web/checklist/sign`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', cookie, 'x-shipcheck-csrf': csrf },
         body: JSON.stringify({ item: 'x' }),
       });
       expect(sign.status).toBe(403);
-      expect(((await sign.json()) as { error: string }).error).toMatch(/needs TOTP/);
+      expect(((await sign.json()) as { error: string }).error).toMatch(/web is protected: root needs TOTP/);
     } finally {
-      await ownApp.close();
-      await ownStore.close();
-      fs.rmSync(own, { recursive: true, force: true });
+      await own.close();
     }
   });
 });

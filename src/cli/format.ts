@@ -1,5 +1,6 @@
 import type { ReleaseView, StatusView, VersionFigures } from '../engine/views.js';
 import { TERMINAL_STATES, type ReleasePhase } from '../domain/release.js';
+import { formatTable } from './table.js';
 
 /**
  * Exit codes. 0 to 4 are PRODUCT.md's: ok or succeeded, runtime error, usage or config error, rolled
@@ -135,15 +136,7 @@ export function formatServicesTable(services: readonly ServiceSummary[]): string
       r?.reason ? oneLine(r.reason, 60) : '',
     ];
   });
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  return [header, ...rows].map((row) =>
-    row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd(),
-  );
+  return formatTable(header, rows);
 }
 
 /** The first line of `text`, cut to `max` characters with an ellipsis. */
