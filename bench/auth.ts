@@ -113,8 +113,12 @@ export async function main(options: { seconds?: number; rounds?: number } = {}):
     const runs = { open: [] as WrkResult[], token: [] as WrkResult[], session: [] as WrkResult[] };
     for (let round = 0; round < rounds; round++) {
       runs.open.push(await wrk(open.url + route, {}, seconds));
-      runs.token.push(await wrk(locked.url + route, authorized(token), seconds));
-      runs.session.push(await wrk(locked.url + route, { cookie: session.cookie }, seconds));
+      // Token and session alternate which goes first, so neither always meets a colder process.
+      const pair = [
+        async () => runs.token.push(await wrk(locked.url + route, authorized(token), seconds)),
+        async () => runs.session.push(await wrk(locked.url + route, { cookie: session.cookie }, seconds)),
+      ];
+      for (const run of round % 2 === 0 ? pair : [...pair].reverse()) await run();
     }
     const loginTimes: number[] = [];
     for (let i = 0; i < LOGINS; i++) {
