@@ -433,3 +433,35 @@ describe('protectedEnvironments: *', () => {
     }
   });
 });
+
+describe('login limits per address', () => {
+  it('makes an address that failed 20 times in 15 minutes wait, whatever names it tries', async () => {
+    const own = await startSecuredApi({ clock });
+    try {
+      const post = (route: string, body: object): Promise<Response> =>
+        fetch(`${own.url}${route}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect(
+        (await post('/api/v1/setup', { code: own.security.setup.code, name: 'root', password: PASSWORD }))
+          .status,
+      ).toBe(201);
+      // Spread over names, so no account locks: only the address's count grows.
+      for (let i = 0; i < 20; i++)
+        expect((await post('/api/v1/login', { name: `guess-${i}`, password: 'not it at all' })).status).toBe(
+          401,
+        );
+      const limited = await post('/api/v1/login', { name: 'root', password: PASSWORD });
+      expect(limited.status).toBe(429);
+      expect(((await limited.json()) as { error: string }).error).toMatch(
+        /too many failed logins from 127\.0\.0\.1/,
+      );
+      clock.advance(15 * MINUTE);
+      expect((await post('/api/v1/login', { name: 'root', password: PASSWORD })).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});

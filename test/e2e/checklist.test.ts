@@ -148,6 +148,15 @@ describe('the release checklist', () => {
     );
     const html = await s.cli('checklist', 'export', '--format', 'html');
     expect(html.stdout).toMatch(/^<!doctype html>/);
+
+    // The report carries the audit log's head: an anchor that proves what the log said then
+    const anchor =
+      /Audit log anchor: entry (\d+), sha256 ([0-9a-f]{64}) \(shipcheck audit verify --anchor \1:\2\)/.exec(
+        report.stdout,
+      );
+    expect(anchor, report.stdout.slice(0, 600)).not.toBeNull();
+    const verified = await s.cli('audit', 'verify', '--anchor', `${anchor![1]}:${anchor![2]}`);
+    expect(verified.stdout, verified.stderr).toMatch(/is intact/);
   });
 
   it('blocks at pre-deploy on a failing check, says why, and goes on once it is waived', async () => {
