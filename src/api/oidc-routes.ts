@@ -3,7 +3,7 @@
  * `GET /api/v1/auth/oidc/callback` takes it back, checks what the provider says (security/oidc.ts),
  * keeps the user's roles and groups in step with the provider's claims, and opens a session.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ForbiddenError, NotFoundError, ProviderError, UnauthorizedError } from '../errors.js';
 import { cookieValue } from '../security/auth.js';
 import { OIDC_REFUSAL, OidcLogin, PENDING_TTL_MS, isOidcRefusal } from '../security/oidc.js';
@@ -84,7 +84,7 @@ export function registerOidcRoutes(
     if (user.disabledAt !== null)
       throw new UnauthorizedError('single sign-on refused: this user is disabled');
     const opened = await auth!.openSession(user, request.ip, null);
-    return signedIn(reply, auth!.sessionCookie(opened.id), user, request);
+    return signedIn(reply, auth!.sessionCookie(opened.id), user);
   });
 
   async function upsert(identity: {

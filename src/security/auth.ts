@@ -32,11 +32,8 @@ const UNKNOWN_NAMES_KEPT = 10_000;
 
 /** How authentication behaves; `server.auth` in the config. */
 export interface AuthSettings {
-  /** false: every request acts as `anonymous` with every role (loopback only). */
-  required: boolean;
   sessionIdleMs: number;
   sessionAbsoluteMs: number;
-  protectedEnvironments: readonly string[];
   mfaFreshMs: number;
   lockoutAttempts: number;
   lockoutMs: number;

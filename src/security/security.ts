@@ -73,10 +73,8 @@ export async function startSecurity(options: {
     ? new Auth(
         store.security,
         {
-          required: true,
           sessionIdleMs: settings.session.idle,
           sessionAbsoluteMs: settings.session.absolute,
-          protectedEnvironments: settings.protectedEnvironments,
           mfaFreshMs: settings.mfaFreshFor,
           lockoutAttempts: settings.lockout.attempts,
           lockoutMs: settings.lockout.for,
