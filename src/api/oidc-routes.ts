@@ -128,12 +128,7 @@ export function registerOidcRoutes(
  * The page after sign-in. The session cookie is SameSite=Strict, so a browser arriving from the
  * provider's redirect would not send it on a further redirect; a page of our own that moves on does.
  */
-function signedIn(
-  reply: FastifyReply,
-  cookie: string,
-  user: UserRow,
-  _request: FastifyRequest,
-): FastifyReply {
+function signedIn(reply: FastifyReply, cookie: string, user: UserRow): FastifyReply {
   const name = user.name.replace(/[&<>"']/g, '');
   return reply
     .header('set-cookie', cookie)
