@@ -78,8 +78,12 @@ export interface ControlPlane {
    * cannot be removed (ConflictError, and nothing changes).
    */
   reload(next?: Installation): Promise<ReloadReport>;
-  /** Stops everything; with `stopInstances` the app instances are stopped too (graceful shutdown). */
-  close(options: { stopInstances: boolean }): Promise<void>;
+  /**
+   * Stops everything; with `stopInstances` the app instances are stopped too (graceful shutdown).
+   * `progress` hears each step as it begins (`stopping the instances of web`), so a caller that gives
+   * up on a slow shutdown can say what it was waiting on.
+   */
+  close(options: { stopInstances: boolean; progress?: (step: string) => void }): Promise<void>;
 }
 
 /**
@@ -354,15 +358,26 @@ export async function startControlPlane(
     },
     authRequired: security.auth !== undefined,
     reload,
-    async close({ stopInstances }) {
+    async close({ stopInstances, progress = () => undefined }) {
       clearInterval(pendingTimer);
+      progress('waiting for a reload to finish');
       await reloading;
       // The others stop counting this replica before its leases go, so they take its units at once.
+      progress('leaving the replicas sharing the store');
       await shared.leaseShare?.leave();
       const units = allUnits();
-      for (const unit of units) await unit.engine.stop();
+      for (const unit of units) {
+        progress(`stopping the engine of ${unit.name}`);
+        await unit.engine.stop();
+      }
+      progress('closing the API');
       await api.close();
-      for (const unit of units) await closeProviders(unit.providers, stopInstances);
+      for (const unit of units) {
+        const stopping = stopInstances && unit.providers.fleet.type === 'local';
+        progress(`${stopping ? 'stopping the instances' : 'closing the fleet and traffic'} of ${unit.name}`);
+        await closeProviders(unit.providers, stopInstances);
+      }
+      progress('closing the store');
       await store.close();
     },
   };

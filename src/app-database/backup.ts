@@ -20,13 +20,14 @@ import {
 import { countPostgresUrl, postgresBackup } from './backup-postgres.js';
 import { exitText, quote, runProgram } from './backup-programs.js';
 import { countSqliteSource, sqliteBackup } from './backup-sqlite.js';
+import { withinBackupTimeout } from './backup-timeout.js';
 import { parseDatabase } from './database-target.js';
 
 /**
  * Makes a backup now into the backup folder and returns it, with a `<file>.counts.json` sidecar of per-table
  * row counts when the source database is known. The file's mtime is set to when the backup began, since
  * that is the moment its data is from. Throws `InputError` for config problems, `ProviderError` when a
- * tool or database fails, `BackupStopped` when `signal` fires.
+ * tool or database fails, `BackupStopped` when `signal` fires, `BackupTimedOut` after `backup.timeout`.
  */
 export async function makeBackup(
   config: BackupConfig,
@@ -37,12 +38,12 @@ export async function makeBackup(
   const dir = backupDir(config, configDir);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const at = clock.now();
-  const backup = await (async (): Promise<Backup> => {
-    if (config.command !== undefined) return commandBackup(config, configDir, dir, at, signal);
+  const backup = await withinBackupTimeout(config, 'making a backup', signal, async (bounded) => {
+    if (config.command !== undefined) return commandBackup(config, configDir, dir, at, bounded);
     const target = parseDatabase(requireDatabase(config), configDir);
-    if (target.kind === 'sqlite') return sqliteBackup(target.file, dir, at, signal);
-    return postgresBackup(target.url, dir, at, signal);
-  })();
+    if (target.kind === 'sqlite') return sqliteBackup(target.file, dir, at, bounded);
+    return postgresBackup(target.url, dir, at, bounded);
+  });
   // A backup holds the application's data: readable by its owner only.
   await fs.chmod(backup.file, 0o600);
   await fs.chmod(`${backup.file}.counts.json`, 0o600).catch(() => undefined);

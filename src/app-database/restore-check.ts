@@ -22,6 +22,7 @@ import {
 import { countPostgresUrl, withScratchDatabase } from './backup-postgres.js';
 import { exitText, findPgTool, quote, runProgram } from './backup-programs.js';
 import { countSqliteRestore, type RestoredCounts } from './backup-sqlite.js';
+import { withinBackupTimeout } from './backup-timeout.js';
 import { parseDatabase } from './database-target.js';
 
 /** One table's row count in the source (or as recorded at backup time) and in the restored copy; null when absent. */
@@ -54,9 +55,22 @@ const DIFFERENCES_SHOWN = 3;
  * Restores `file` into a fresh scratch database and compares per-table row counts with those recorded at
  * backup time (the sidecar), else with the live source. The scratch database is always removed.
  * A bad backup is `ok: false`; throws `InputError`/`ProviderError` when the check cannot be made at all
- * (no restoreCommand, a missing client program, an unreachable server), `BackupStopped` on `signal`.
+ * (no restoreCommand, a missing client program, an unreachable server), `BackupStopped` on `signal`,
+ * `BackupTimedOut` after `backup.timeout`.
  */
 export async function restoreAndCompare(
+  config: BackupConfig,
+  configDir: string,
+  file: string,
+  signal: AbortSignal,
+): Promise<RestoreComparison> {
+  const what = `the restore check of ${path.basename(file)}`;
+  return withinBackupTimeout(config, what, signal, (bounded) =>
+    restoreAndCompareNow(config, configDir, file, bounded),
+  );
+}
+
+async function restoreAndCompareNow(
   config: BackupConfig,
   configDir: string,
   file: string,

@@ -227,6 +227,7 @@ describe('loadConfig: good files', () => {
           mfaFreshFor: 5 * 60_000,
           lockout: { attempts: 5, for: 15 * 60_000 },
         },
+        shutdownTimeout: 30_000,
       },
       fleet: {
         kind: 'local',

@@ -267,6 +267,9 @@ const backupSchema = z
     reuseFor: duration
       .prefault('0s')
       .describe('Reuse a passed backup-restore result this long instead of restoring on every release.'),
+    timeout: duration
+      .prefault('30m')
+      .describe('Longest making one backup, or one restore check, may take before it is stopped and fails.'),
   })
   .refine((b) => b.database !== undefined || b.command !== undefined, {
     message: 'give database, or a command',
@@ -461,6 +464,11 @@ const serverSchema = z
       ),
     tls: serverTlsSchema.optional(),
     auth: authSchema,
+    shutdownTimeout: duration
+      .prefault('30s')
+      .describe(
+        'How long `shipcheck up` may take to stop (its instances included) after SIGTERM or SIGINT; past it, it logs what it was waiting on and exits 1.',
+      ),
   })
   .superRefine((server, ctx) => {
     // An open API is for a laptop: anyone who reaches a non-loopback address could deploy.

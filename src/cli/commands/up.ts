@@ -2,15 +2,20 @@ import { loadInstallation } from '../../config/installation.js';
 import { startControlPlane } from '../../control-plane.js';
 import { errorMessage } from '../../errors.js';
 import { createLogger } from '../../logger.js';
+import { installCrashHandlers } from '../crash-handlers.js';
+import { shutDownWithin, STOP_SIGNALS } from '../shut-down-within.js';
 import type { GlobalOptions, Io } from '../target.js';
 
 /**
  * `shipcheck up`: runs the control plane until SIGINT or SIGTERM, then stops app instances and exits 0.
  * SIGHUP reads the files again and adds, changes and removes services, as `shipcheck reload` does.
+ * Exits 1 when the shutdown outlasts `server.shutdownTimeout`, on a second SIGINT/SIGTERM during it,
+ * and on an unhandled rejection or uncaught exception (crash-only: a supervisor restarts it).
  */
 export async function upCommand(opts: GlobalOptions, io: Io): Promise<number> {
   const installation = await loadInstallation(opts.config);
   const logger = createLogger({ debug: opts.debug ?? false });
+  installCrashHandlers(logger);
   const plane = await startControlPlane(installation, logger);
   const services = installation.services.map((loaded) => loaded.config.service);
   logger.info(
@@ -34,16 +39,20 @@ export async function upCommand(opts: GlobalOptions, io: Io): Promise<number> {
     plane.reload().catch((err: unknown) => logger.error(`reload (SIGHUP) failed: ${errorMessage(err)}`));
   };
   process.on('SIGHUP', onHangup);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down: stopping instances');
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  let stop: (signal: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    stop = resolve;
   });
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
+  logger.info({ signal: await stopped }, 'shutting down: stopping instances');
   process.off('SIGHUP', onHangup);
-  await plane.close({ stopInstances: true });
+  const shutdown = shutDownWithin((progress) => plane.close({ stopInstances: true, progress }), {
+    timeoutMs: installation.server.shutdownTimeout,
+    logger,
+  });
+  // Only now: with no listener at all, a second signal in between would kill the process outright.
+  for (const signal of STOP_SIGNALS) process.off(signal, stop);
+  const code = await shutdown;
   logger.flush();
-  return 0;
+  return code;
 }
