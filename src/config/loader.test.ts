@@ -239,7 +239,13 @@ describe('loadConfig: good files', () => {
         stopTimeout: 10_000,
         health: { path: '/healthz', interval: 2000, timeout: 1000, unhealthyAfter: 3 },
       },
-      traffic: { kind: 'proxy', listen: '127.0.0.1:8080' },
+      traffic: {
+        kind: 'proxy',
+        listen: '127.0.0.1:8080',
+        keepAliveTimeout: 75_000,
+        headersTimeout: 60_000,
+        requestTimeout: 300_000,
+      },
       metrics: { kind: 'builtin' },
       strategy: {
         steps: [{ setWeight: 10 }, { pause: 60_000 }, { setWeight: 50 }, { pause: 60_000 }],

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { oidcSchema } from '../security/oidc-config.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 import { orSecret } from './secret-ref.js';
 import { serverTlsSchema } from './server-tls-schema.js';
 
@@ -128,6 +128,32 @@ const proxyTraffic = z
   .strictObject({
     kind: z.literal('proxy').describe('`proxy`: the built-in HTTP proxy splits requests by weight.'),
     listen: listenAddress.prefault('127.0.0.1:8080').describe("Where the proxy takes the service's traffic."),
+    keepAliveTimeout: duration
+      .refine((ms) => ms > 0, 'a keep-alive timeout is above 0')
+      .prefault('75s')
+      .describe(
+        'How long an idle client connection stays open for its next request. Keep it longer than the idle timeout of a load balancer in front (60s on the common clouds), so the balancer is the side that closes.',
+      ),
+    headersTimeout: duration
+      .refine((ms) => ms > 0, 'a headers timeout is above 0')
+      .prefault('60s')
+      .describe(
+        'A client that has not sent the whole request head this long after it began gets 408; at most requestTimeout.',
+      ),
+    requestTimeout: duration
+      .prefault('300s')
+      .describe(
+        'A client that has not sent the whole request this long after it began gets 408; 0s turns it off.',
+      ),
+  })
+  // Node refuses a server whose headers timeout outlasts its request timeout.
+  .superRefine((t, ctx) => {
+    if (t.requestTimeout === 0 || t.headersTimeout <= t.requestTimeout) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['headersTimeout'],
+      message: `headersTimeout must not be longer than requestTimeout, got ${formatDuration(t.headersTimeout)} against ${formatDuration(t.requestTimeout)} (requestTimeout: 0s turns that one off)`,
+    });
   })
   .describe('How requests are split between the stable version and the canary.');
 

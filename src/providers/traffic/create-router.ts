@@ -27,6 +27,11 @@ export function createRouter(
     case 'proxy': {
       const proxy = new ProxyRouter({
         listen: traffic.listen,
+        timeouts: {
+          keepAliveTimeout: traffic.keepAliveTimeout,
+          headersTimeout: traffic.headersTimeout,
+          requestTimeout: traffic.requestTimeout,
+        },
         upstreams,
         metrics: context.requestMetrics,
         logger: logger.child({ component: 'proxy' }),

@@ -19,10 +19,33 @@ const CLOSE_TIMEOUT_MS = 10_000;
 /** How often idle upstream connections past their timeout are closed. */
 const SWEEP_INTERVAL_MS = 1000;
 
+/** Timeouts of the proxy's client connections, in milliseconds; the names of Node's http.Server. */
+export interface ProxyTimeouts {
+  /** How long an idle keep-alive connection waits for its next request; above 0. */
+  keepAliveTimeout: number;
+  /** Longest a client may take to send a request head, counted from its first byte; at most requestTimeout. */
+  headersTimeout: number;
+  /** Longest a client may take to send a whole request; 0 turns it off. */
+  requestTimeout: number;
+}
+
+/**
+ * The defaults of `traffic.keepAliveTimeout`, `headersTimeout` and `requestTimeout`. Keep-alive is
+ * nginx's 75s rather than Node's 5s: a load balancer in front (60s idle on the common clouds) must be
+ * the side that closes an idle connection, or it sends requests down connections the proxy just closed.
+ */
+export const DEFAULT_PROXY_TIMEOUTS: Readonly<ProxyTimeouts> = {
+  keepAliveTimeout: 75_000,
+  headersTimeout: 60_000,
+  requestTimeout: 300_000,
+};
+
 /** Options of the built-in reverse proxy. */
 export interface ProxyRouterOptions {
   /** `host:port` to listen on; port 0 picks a free one (see address()). */
   listen: string;
+  /** Client connection timeouts; DEFAULT_PROXY_TIMEOUTS when absent. */
+  timeouts?: ProxyTimeouts;
   /** Addresses of the ready instances of a version; called on every request, so it must be cheap. */
   upstreams: UpstreamSource;
   /** Where every completed request is recorded, under the version that served it. */
@@ -49,7 +72,13 @@ export class ProxyRouter implements TrafficRouter, Drainer {
   async start(): Promise<void> {
     if (this.server !== undefined) return;
     const { host, port } = parseHostPort(this.options.listen);
-    const server = http.createServer({ noDelay: true }, this.onRequest);
+    const { keepAliveTimeout, headersTimeout, requestTimeout } =
+      this.options.timeouts ?? DEFAULT_PROXY_TIMEOUTS;
+    // Given to the constructor, not assigned after it: only the constructor checks headers <= request.
+    const server = http.createServer(
+      { noDelay: true, keepAliveTimeout, headersTimeout, requestTimeout },
+      this.onRequest,
+    );
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         reject(
@@ -85,6 +114,16 @@ export class ProxyRouter implements TrafficRouter, Drainer {
       for (const wake of [...upstream.drainWaiters]) wake();
     }
     this.dispatcher.byAddress.clear();
+  }
+
+  /** The client connection timeouts in effect on the listening server; throws ProviderError before start(). */
+  timeouts(): ProxyTimeouts {
+    const server = this.server;
+    if (server === undefined) {
+      throw new ProviderError(`traffic.listen ${this.options.listen}: proxy is not listening`);
+    }
+    const { keepAliveTimeout, headersTimeout, requestTimeout } = server;
+    return { keepAliveTimeout, headersTimeout, requestTimeout };
   }
 
   /** The `host:port` actually bound; throws ProviderError before start(). */
