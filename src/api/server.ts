@@ -1,9 +1,4 @@
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { type Access, requireAccess, withAccess } from './access.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -31,20 +26,10 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
-import type { EventRow, Store } from '../store/types.js';
+import type { Store } from '../store/types.js';
+import { EventHub, type EventHubLimits } from './event-stream.js';
 import type { ApiTls } from './tls.js';
 
-/** Events replayed to a new SSE client that sends no Last-Event-ID. */
-const SSE_REPLAY = 50;
-/** Comment lines keep idle SSE connections open through proxies. */
-const SSE_HEARTBEAT_MS = 15_000;
-/** How often a stream looks in the store for events other replicas wrote. */
-const SSE_POLL_MS = 250;
-/**
- * Concurrent writers may commit event ids out of order; a stream looks this many ids back for late
- * ones and sends each id once.
- */
-const SSE_REORDER_WINDOW = 200;
 /** Most rows any list endpoint returns. */
 const MAX_LIMIT = 1000;
 /**
@@ -71,6 +56,8 @@ export interface ApiOptions {
   security?: ApiSecurity;
   /** Serve HTTPS with these (`server.tls`), HSTS on every response; plain HTTP when absent. */
   tls?: ApiTls;
+  /** Limits of the event stream (clients at once, unread bytes per client); the defaults when omitted. */
+  events?: EventHubLimits;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -129,6 +116,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
 
   requireAccess(app);
+  const hub = new EventHub({
+    store,
+    engines,
+    logger: logger.child({ component: 'events' }),
+    ...options.events,
+  });
+  app.addHook('onClose', async () => hub.close());
   app.setErrorHandler((err, request, reply) => {
     const status = statusOf(err);
     if (status >= 500) request.log.error({ err }, 'request failed');
@@ -409,104 +403,16 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       if (service !== undefined) enginesOf(service);
       const lastId = Number(request.headers['last-event-id'] ?? Number.NaN);
       const principal = request.principal;
-      await streamEvents(reply, {
-        engines: [...engines.values()],
+      await hub.stream(reply, {
         visible: (unit) => canView(principal, unit),
-        store,
-        releaseId,
-        service,
-        lastId: Number.isFinite(lastId) ? lastId : undefined,
+        ...(releaseId === undefined ? {} : { releaseId }),
+        ...(service === undefined ? {} : { service }),
+        ...(Number.isFinite(lastId) ? { lastId } : {}),
       });
     },
   );
 
   return app;
-}
-
-async function streamEvents(
-  reply: FastifyReply,
-  opts: {
-    engines: Engine[];
-    store: Store;
-    releaseId: number | undefined;
-    /** Only this service's events (its environments' too). */
-    service: string | undefined;
-    lastId: number | undefined;
-    /** Whether the caller may see a unit's events. */
-    visible: (unit: string) => boolean;
-  },
-): Promise<void> {
-  const { engines, store, releaseId, service, lastId, visible } = opts;
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  const matches = (e: EventRow): boolean =>
-    visible(e.service) &&
-    (releaseId === undefined || e.releaseId === releaseId) &&
-    (service === undefined || e.service === service || e.service.startsWith(`${service}@`));
-  // Ids up to `floor` were replayed or skipped; above it, `sent` remembers what went out.
-  let floor = lastId ?? 0;
-  let highest = floor;
-  const sent = new Set<number>();
-  const send = (e: EventRow): void => {
-    if (!matches(e) || e.id <= floor || sent.has(e.id)) return;
-    sent.add(e.id);
-    highest = Math.max(highest, e.id);
-    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${redactSecrets(JSON.stringify(e))}\n\n`);
-  };
-  const buffered: EventRow[] = [];
-  let replaying = true;
-  // This replica's events go out at once; other replicas' arrive through the store poll.
-  const onEvent = (e: EventRow): void => {
-    if (replaying) buffered.push(e);
-    else send(e);
-  };
-  let polling = false;
-  const poll = async (): Promise<void> => {
-    if (polling || replaying) return;
-    polling = true;
-    try {
-      const after = Math.max(floor, highest - SSE_REORDER_WINDOW);
-      for (const e of await store.listEvents({ releaseId, afterId: after, limit: MAX_LIMIT })) {
-        // Read past, sent or not: with a service filter, a page of other services' events moves on.
-        highest = Math.max(highest, e.id);
-        send(e);
-      }
-      for (const id of sent) if (id <= highest - SSE_REORDER_WINDOW) sent.delete(id);
-    } finally {
-      polling = false;
-    }
-  };
-  for (const engine of engines) engine.events.on('event', onEvent);
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
-  heartbeat.unref();
-  const poller = setInterval(() => {
-    poll().catch(() => undefined);
-  }, SSE_POLL_MS);
-  poller.unref();
-  res.on('close', () => {
-    clearInterval(heartbeat);
-    clearInterval(poller);
-    for (const engine of engines) engine.events.off('event', onEvent);
-  });
-  res.write(': connected\n\n');
-  const history =
-    lastId !== undefined
-      ? await store.listEvents({ releaseId, afterId: lastId, limit: MAX_LIMIT })
-      : (await store.listEvents({ releaseId, limit: 100_000 })).filter(matches).slice(-SSE_REPLAY);
-  // Without Last-Event-ID the replay is the newest few; older ones are not sent later either.
-  if (lastId === undefined) floor = (history[0]?.id ?? 1) - 1;
-  for (const e of history) {
-    if (lastId !== undefined) highest = Math.max(highest, e.id);
-    send(e);
-  }
-  replaying = false;
-  buffered.forEach(send);
 }
 
 /** A prom-client registry with the process's default metrics. */

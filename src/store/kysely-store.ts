@@ -10,6 +10,7 @@ import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import {
   type ChecklistItemRow,
   type EffectRow,
+  type EventFilter,
   type EventRow,
   type LeaseRow,
   type MeasurementRow,
@@ -290,17 +291,27 @@ export class KyselyStore implements Store {
     return Number(row?.last ?? 0);
   }
 
-  async listEvents(filter: {
-    service?: string;
-    releaseId?: number;
-    afterId?: number;
-    limit: number;
-  }): Promise<EventRow[]> {
+  async listEvents(filter: EventFilter): Promise<EventRow[]> {
     let q = this.db.selectFrom('events').selectAll();
-    if (filter.service !== undefined) q = q.where('service', '=', filter.service);
+    const { service } = filter;
+    if (service !== undefined && filter.withEnvironments) {
+      // A prefix test rather than LIKE: a unit name may hold `_`, which LIKE reads as a wildcard.
+      const prefix = `${service}@`;
+      q = q.where((eb) =>
+        eb.or([
+          eb('service', '=', service),
+          eb(eb.fn('substr', ['service', eb.val(1), eb.val(prefix.length)]), '=', prefix),
+        ]),
+      );
+    } else if (service !== undefined) q = q.where('service', '=', service);
     if (filter.releaseId !== undefined) q = q.where('release_id', '=', filter.releaseId);
     if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
-    const rows = await q.orderBy('id').limit(filter.limit).execute();
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
+    const rows = await q
+      .orderBy('id', filter.newest ? 'desc' : 'asc')
+      .limit(filter.limit)
+      .execute();
+    if (filter.newest) rows.reverse();
     return rows.map((r) => ({
       id: Number(r.id),
       service: r.service,

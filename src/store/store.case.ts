@@ -94,6 +94,39 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       });
     });
 
+    it('reads the newest events of a service and its environments, oldest first, and no more', async () => {
+      const units = ['web', 'web@staging', 'web_x@prod', 'webx', 'api'];
+      for (let i = 0; i < 100; i++)
+        await store.addEvent({
+          service: units[i % units.length]!,
+          releaseId: null,
+          at: i,
+          type: 't',
+          message: String(i),
+          data: {},
+        });
+      const newest = await store.listEvents({ newest: true, limit: 7 });
+      expect(newest.map((e) => e.message)).toEqual(['93', '94', '95', '96', '97', '98', '99']);
+      const web = await store.listEvents({ service: 'web', withEnvironments: true, newest: true, limit: 4 });
+      expect(web.map((e) => `${e.service}:${e.message}`)).toEqual([
+        'web:90',
+        'web@staging:91',
+        'web:95',
+        'web@staging:96',
+      ]);
+      const page = await store.listEvents({
+        service: 'web',
+        withEnvironments: true,
+        beforeId: web[0]!.id,
+        newest: true,
+        limit: 2,
+      });
+      expect(page.map((e) => e.message)).toEqual(['85', '86']);
+      expect(
+        (await store.listEvents({ service: 'web', newest: true, limit: 2 })).map((e) => e.message),
+      ).toEqual(['90', '95']);
+    });
+
     it('keeps events and measurements in order, with their data', async () => {
       const r = await store.createRelease(newRelease('web', 'v1'));
       const e1 = await store.addEvent({
@@ -111,6 +144,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       ]);
       expect(await store.listEvents({ releaseId: r.id, limit: 10 })).toEqual([e1]);
       expect((await store.listEvents({ afterId: e1.id, limit: 10 })).map((e) => e.type)).toEqual(['b']);
+      expect((await store.listEvents({ beforeId: e1.id + 1, limit: 10 })).map((e) => e.type)).toEqual(['a']);
       expect(await store.lastEventId()).toBe(e1.id + 1);
       expect(await store.lastEventId('web')).toBe(e1.id + 1);
       expect(await store.lastEventId('api')).toBe(0);

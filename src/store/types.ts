@@ -85,6 +85,22 @@ export interface EventRow {
   data: Record<string, unknown>;
 }
 
+/** Which events {@link Store.listEvents} returns. */
+export interface EventFilter {
+  /** Only this unit's events, exactly as named. */
+  service?: string;
+  /** With `service`: its environments' events (`service@environment`) too. */
+  withEnvironments?: boolean;
+  releaseId?: number;
+  /** Only ids above this one. */
+  afterId?: number;
+  /** Only ids below this one: pages backwards through history with `newest`. */
+  beforeId?: number;
+  /** The newest `limit` matching events instead of the oldest. */
+  newest?: boolean;
+  limit: number;
+}
+
 /** One evaluation of a trigger, kept with its inputs so a decision can be explained later. */
 export interface MeasurementRow {
   id: number;
@@ -191,13 +207,11 @@ export interface Store extends InstanceRecordStore {
   addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow>;
   /** The highest event id so far (of `service` when given); 0 when there is none. */
   lastEventId(service?: string): Promise<number>;
-  /** Events with id > afterId, oldest first. */
-  listEvents(filter: {
-    service?: string;
-    releaseId?: number;
-    afterId?: number;
-    limit: number;
-  }): Promise<EventRow[]>;
+  /**
+   * Events with afterId < id < beforeId, oldest first: the oldest `limit` of them, or with `newest`
+   * the newest `limit` (still returned oldest first), so a replay reads only the rows it sends.
+   */
+  listEvents(filter: EventFilter): Promise<EventRow[]>;
 
   addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
   /** Oldest first. */
