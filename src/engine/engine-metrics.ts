@@ -9,6 +9,7 @@ export class EngineMetrics {
   private readonly weight: Gauge<'service'>;
   private readonly reconcile: Histogram<'service'>;
   private readonly measurements: Counter<'service' | 'metric' | 'verdict'>;
+  private readonly skipped: Counter<'service'>;
 
   constructor(registry: Registry) {
     this.releases = new Counter({
@@ -29,6 +30,12 @@ export class EngineMetrics {
       labelNames: ['service'],
       // Fine below 50 ms, where a pass should be, so a p99 can be read from the buckets.
       buckets: RECONCILE_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+    this.skipped = new Counter({
+      name: 'shipcheck_reconcile_skipped_total',
+      help: 'Ticks of the reconcile loop skipped because the last pass of the service was still running.',
+      labelNames: ['service'],
       registers: [registry],
     });
     this.measurements = new Counter({
@@ -52,6 +59,11 @@ export class EngineMetrics {
   /** Starts timing a reconcile pass of `service`; call the result when it ends. */
   startReconcile(service: string): () => void {
     return this.reconcile.startTimer({ service });
+  }
+
+  /** A tick of the loop found the last pass of `service` still running and started none. */
+  skippedTick(service: string): void {
+    this.skipped.inc({ service });
   }
 
   /** One trigger evaluation. */

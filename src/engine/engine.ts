@@ -112,6 +112,8 @@ export class Engine {
   private readonly gates: Gates;
   private readonly analysis: AnalysisPolicy;
   private timer: NodeJS.Timeout | undefined;
+  /** Whether the loop's last pass is still queued or running: the loop's next tick is skipped, not queued. */
+  private looping = false;
   /** Whether this replica drives the unit: always without a lease, else while it holds the lease. */
   private leading: boolean;
   private queue: Promise<unknown> = Promise.resolve();
@@ -155,9 +157,24 @@ export class Engine {
     if (!this.lease) await this.fleet.start();
     await this.tick();
     if (options.loop === false) return;
-    this.timer = setInterval(() => {
-      this.tick().catch((err: unknown) => this.logger.error({ err }, 'reconcile failed'));
-    }, this.tickMs);
+    this.timer = setInterval(() => this.loopTick(), this.tickMs);
+  }
+
+  /**
+   * One tick of the loop. A pass that outlasts the interval (a held-up store, a slow router) makes the
+   * loop skip its ticks until it ends: queued ones would run back to back once the store answers, and
+   * pile up without bound while it does not.
+   */
+  private loopTick(): void {
+    if (this.looping) {
+      this.ownMetrics?.skippedTick(this.service);
+      this.logger.debug({ service: this.service }, 'the last reconcile pass is still running; tick skipped');
+      return;
+    }
+    this.looping = true;
+    this.tick()
+      .catch((err: unknown) => this.logger.error({ err }, 'reconcile failed'))
+      .finally(() => (this.looping = false));
   }
 
   /** Stops the loop and waits for the tick in progress and for instances being stopped. */

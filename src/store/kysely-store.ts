@@ -116,15 +116,22 @@ export class KyselyStore implements Store {
     return undefined;
   }
 
+  /** Runs the migrations on `db`; a networked store lends one connection with looser limits. */
+  protected async migrating(run: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+    return run(this.db);
+  }
+
   async migrate(): Promise<void> {
     const schema = await this.migrationSchema();
-    const migrator = new Migrator({
-      db: this.db,
-      provider: new CodeMigrationProvider(this.dialect),
-      ...(schema ? { migrationTableSchema: schema } : {}),
+    await this.migrating(async (db) => {
+      const migrator = new Migrator({
+        db,
+        provider: new CodeMigrationProvider(this.dialect),
+        ...(schema ? { migrationTableSchema: schema } : {}),
+      });
+      const { error } = await migrator.migrateToLatest();
+      if (error) throw error;
     });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error;
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,74 @@ async function reachable(): Promise<string | undefined> {
   }
 }
 
+/** The advisory lock Kysely's migrator takes on PostgreSQL (kysely/dist/esm/dialect/postgres/postgres-adapter.js). */
+const MIGRATION_LOCK_ID = '3853314791062309107';
+
+/** A connection of the test's own, beside the store's, which it can lock tables and end backends with. */
+interface Admin extends pg.Client {
+  /** The store's schema. */
+  schema: string;
+  /** The application_name the store's connections carry, unique to the test. */
+  app: string;
+  /** Ends every connection of the store; resolves to how many there were. */
+  terminate(): Promise<number>;
+}
+
+/** A PostgresStore in a fresh schema, its Kysely handle, and an admin connection beside it. */
+async function freshStore(options: {
+  statementTimeoutMs?: number;
+  migrate?: boolean;
+}): Promise<{ store: PostgresStore; db: Kysely<Database>; admin: Admin }> {
+  const schema = `sc_store_${crypto.randomBytes(5).toString('hex')}`;
+  schemas.push(schema);
+  const app = `shipcheck-store-${crypto.randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  const terminate = async (): Promise<number> => {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    return (
+      (
+        await client.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+          [app],
+        )
+      ).rowCount ?? 0
+    );
+  };
+  const admin = Object.assign(client, { schema, app, terminate });
+  const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}application_name=${app}`;
+  const { statementTimeoutMs } = options;
+  const store = PostgresStore.open(url, { schema, ...(statementTimeoutMs ? { statementTimeoutMs } : {}) });
+  if (options.migrate !== false) await store.migrate();
+  const db = (store as unknown as { db: Kysely<Database> }).db;
+  return { store, db, admin };
+}
+
+/** A setting as the store's connection sees it. */
+async function setting(db: Kysely<Database>, name: string): Promise<string | undefined> {
+  const { rows } = await sql<{ value: string }>`SELECT current_setting(${name}) AS value`.execute(db);
+  return rows[0]?.value;
+}
+
+/** Polls before waitForLockWaiter gives up (a polling bound, not a timing assertion). */
+const LOCK_WAITER_POLLS = 500;
+
+/** Waits until a connection named `app` waits for a lock (a table lock or an advisory one). */
+async function waitForLockWaiter(admin: pg.Client, app: string): Promise<void> {
+  for (let i = 0; i < LOCK_WAITER_POLLS; i++) {
+    // Inside a transaction pg_stat_activity keeps the snapshot it first read: take a new one each time.
+    await admin.query('SELECT pg_stat_clear_snapshot()');
+    const { rowCount } = await admin.query(
+      "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+      [app],
+    );
+    if ((rowCount ?? 0) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no connection of ${app} ever waited for a lock`);
+}
+
 const problem = await reachable();
 const schemas: string[] = [];
 
@@ -94,6 +162,84 @@ if (problem !== undefined && !REQUIRE_REAL) {
         expect(moved.weight).toBe(20);
         expect((await store.getRelease(release.id))?.weight).toBe(20);
       } finally {
+        await store.close();
+        await admin.end();
+      }
+    });
+
+    it('cancels a statement held up past its limit with a clear error instead of waiting', async () => {
+      // Given a store whose statements may run 500 ms, and a table another client keeps locked
+      const { store, db, admin } = await freshStore({ statementTimeoutMs: 500 });
+      try {
+        expect(await setting(db, 'statement_timeout')).toBe('500ms');
+        // The URL names the application; without it, the store's connections show as shipcheck
+        expect(await setting(db, 'application_name')).toBe(admin.app);
+        const unnamed = PostgresStore.open(PG_URL);
+        const unnamedDb = (unnamed as unknown as { db: Kysely<Database> }).db;
+        expect(await setting(unnamedDb, 'application_name').finally(() => unnamed.close())).toBe('shipcheck');
+        const release = await store.createRelease(newRelease('web', 'v1'));
+        // When a statement sleeps, or waits for the lock, longer than that
+        const slept = sql`SELECT pg_sleep(60)`.execute(db);
+        await admin.query('BEGIN');
+        await admin.query(`LOCK TABLE ${admin.schema}.releases IN ACCESS EXCLUSIVE MODE`);
+        const read = store.getRelease(release.id);
+        // Then PostgreSQL cancels each, and the caller gets its error (not a connection error, not retried)
+        const timedOut = { code: '57014', message: expect.stringMatching(/statement timeout/) };
+        await expect(slept).rejects.toMatchObject(timedOut);
+        await expect(read).rejects.toMatchObject(timedOut);
+        await admin.query('ROLLBACK');
+        // And the store goes on once the lock is let go
+        expect((await store.getRelease(release.id))?.version).toBe('v1');
+      } finally {
+        await admin.query('ROLLBACK').catch(() => undefined);
+        await store.close();
+        await admin.end();
+      }
+    });
+
+    it('migrates under a longer limit, then gives the connection back with the short one', async () => {
+      // Given a store whose statements may run 500 ms, and another migrator holding the migration lock
+      const { store, db, admin } = await freshStore({ statementTimeoutMs: 500, migrate: false });
+      try {
+        await admin.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+        // When this store migrates, it waits for that lock longer than a statement may run
+        const migrated = store.migrate().then(
+          () => 'migrated',
+          (err: unknown) => err,
+        );
+        await waitForLockWaiter(admin, admin.app);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await admin.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+        // Then the migration is not cancelled, and every pooled connection has the short limit again
+        expect(await migrated).toBe('migrated');
+        expect((await store.createRelease(newRelease('web', 'v1'))).version).toBe('v1');
+        const limits = await Promise.all(Array.from({ length: 3 }, () => setting(db, 'statement_timeout')));
+        expect(limits).toEqual(['500ms', '500ms', '500ms']);
+      } finally {
+        await admin.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+        await store.close();
+        await admin.end();
+      }
+    });
+
+    it('retries a write whose connection is ended while it waits, and the write lands', async () => {
+      // Given a write held up by a lock another client keeps on its table
+      const { store, admin } = await freshStore({});
+      try {
+        const release = await store.createRelease(newRelease('web', 'v1'));
+        await admin.query('BEGIN');
+        await admin.query(`LOCK TABLE ${admin.schema}.releases IN ACCESS EXCLUSIVE MODE`);
+        const moved = store.updateRelease(release.id, { weight: 20 }, 2000);
+        await waitForLockWaiter(admin, admin.app);
+        // When its connection is ended under it (a failover, an operator's pg_terminate_backend)
+        expect(await admin.terminate()).toBeGreaterThan(0);
+        // Then the store tries it again on a new connection, which waits for the lock in its turn
+        await waitForLockWaiter(admin, admin.app);
+        await admin.query('ROLLBACK');
+        expect((await moved).weight).toBe(20);
+        expect((await store.getRelease(release.id))?.weight).toBe(20);
+      } finally {
+        await admin.query('ROLLBACK').catch(() => undefined);
         await store.close();
         await admin.end();
       }

@@ -11,6 +11,25 @@ const CONNECT_TIMEOUT_MS = 5000;
 const RETRY_LIMIT_MS = 30_000;
 const RETRY_FIRST_DELAY_MS = 100;
 const RETRY_MAX_DELAY_MS = 2000;
+/**
+ * The longest one statement may run before PostgreSQL cancels it (SQLSTATE 57014). A held-up server
+ * (a lock another client keeps, a stalled disk) then fails the reconcile pass with an error, and the
+ * next pass tries again, instead of hanging the pass forever. Every store query takes milliseconds.
+ */
+const STATEMENT_TIMEOUT_MS = 10_000;
+/**
+ * The limit while migrating: DDL on a large table, and waiting for another replica's migration (the
+ * migrator holds an advisory lock), take longer than any query of a pass. Migrations run at startup,
+ * never in a pass.
+ */
+const MIGRATION_STATEMENT_TIMEOUT_MS = 15 * 60_000;
+/**
+ * TCP keepalive probes start after a connection has been idle this long, so a peer that vanished
+ * without closing the socket (a failed-over host, a dropped NAT entry) is noticed.
+ */
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+/** How the store's connections show in pg_stat_activity, unless the URL names another application. */
+const APPLICATION_NAME = 'shipcheck';
 /** SQLSTATEs and socket errors after which the statement did not run and a new connection may succeed. */
 const CONNECTION_ERRORS = new Set([
   '57P01', // admin_shutdown: pg_terminate_backend, or the server stopping
@@ -31,6 +50,14 @@ export function isConnectionError(err: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
     e.message ?? '',
   );
+}
+
+/** How PostgresStore.open connects. */
+export interface PostgresStoreOptions {
+  /** The schema every table lives in; the search_path's first when omitted. */
+  schema?: string;
+  /** How long one statement may run before PostgreSQL cancels it; STATEMENT_TIMEOUT_MS when omitted. */
+  statementTimeoutMs?: number;
 }
 
 /** The store shared by several control-plane replicas: PostgreSQL through the same portable SQL. */
@@ -55,18 +82,40 @@ export class PostgresStore extends KyselyStore {
     }
   }
 
+  /** Migrates on one connection whose statement limit fits DDL, restored before it goes back to the pool. */
+  protected override async migrating(run: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+    const limit = String(MIGRATION_STATEMENT_TIMEOUT_MS);
+    await this.db.connection().execute(async (db) => {
+      await sql`SELECT set_config('statement_timeout', ${limit}, false)`.execute(db);
+      try {
+        await run(db);
+      } finally {
+        // Back to the value the connection was opened with. This fails only on a connection that is
+        // gone, which the pool drops; the migration's own error is the one worth reporting.
+        await sql`RESET statement_timeout`.execute(db).catch(() => undefined);
+      }
+    });
+  }
+
   /** The schema the tables go to (the search_path's first); Kysely would otherwise find another's. */
   protected override async migrationSchema(): Promise<string> {
     const { rows } = await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(this.db);
     return rows[0]?.schema ?? 'public';
   }
 
-  /** Connects lazily to `url`; with `schema`, every table lives in that schema (tests use one each). */
-  static open(url: string, options: { schema?: string } = {}): PostgresStore {
+  /**
+   * Connects lazily to `url`; with `schema`, every table lives in that schema (tests use one each).
+   * `statementTimeoutMs` replaces STATEMENT_TIMEOUT_MS (tests shorten it).
+   */
+  static open(url: string, options: PostgresStoreOptions = {}): PostgresStore {
     const pool = new pg.Pool({
       connectionString: url,
       max: POOL_SIZE,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
+      application_name: APPLICATION_NAME,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
     // A backend that dies (pg_terminate_backend, a server restart) must not crash the process: the
