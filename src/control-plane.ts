@@ -256,10 +256,17 @@ export async function startControlPlane(
       logger.info({ service: name }, `reload: ${name} now runs its new config (its release ended)`);
     }
   };
+  // A slow try (a store that is held up) skips the next ones rather than queueing them behind it.
+  let applying = false;
   const pendingTimer = setInterval(() => {
+    if (applying) return;
+    applying = true;
     reloading = reloading
       .then(applyPending)
-      .catch((err: unknown) => logger.error({ err }, 'applying a held-back config change failed'));
+      .catch((err: unknown) => logger.error({ err }, 'applying a held-back config change failed'))
+      .finally(() => {
+        applying = false;
+      });
   }, PENDING_RETRY_MS);
   pendingTimer.unref();
 
