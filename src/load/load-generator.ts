@@ -31,7 +31,7 @@ export interface LoadOptions {
   maxDurationMs: number;
   maxRequests?: number;
   timeoutMs?: number;
-  /** Retry a GET once when the connection is reset before any response (counted in `retried`). */
+  /** Retry a GET once, on a new connection, when the connection is reset before any response (counted in `retried`). */
   retryResets?: boolean;
 }
 
@@ -94,11 +94,16 @@ export class LoadGenerator {
     return this.snapshot();
   }
 
-  private once(retry = this.options.retryResets ?? false): Promise<void> {
+  /**
+   * One request. `fresh`: on a connection of its own, as a retry is: the pooled connections that
+   * nginx's old workers close on a reload all go at once, so a retry on the next of them would meet
+   * the same reset.
+   */
+  private once(retry = this.options.retryResets ?? false, fresh = false): Promise<void> {
     return new Promise((resolve) => {
       const req = http.get(
         this.options.url,
-        { agent: this.agent, timeout: this.options.timeoutMs ?? 10_000 },
+        { agent: fresh ? false : this.agent, timeout: this.options.timeoutMs ?? 10_000 },
         (res) => {
           res.resume();
           res.on('end', () => {
@@ -121,7 +126,7 @@ export class LoadGenerator {
         // A reset before any response is what a client retries once, as browsers do for a GET.
         if (retry && err.code === 'ECONNRESET') {
           this.report.retried += 1;
-          resolve(this.once(false));
+          resolve(this.once(false, true));
           return;
         }
         this.report.failed += 1;
