@@ -1,48 +1,22 @@
+/**
+ * The config's schema: a service file's keys here; the values every block shares (durations,
+ * percentages, addresses) in schema-values.ts; the control plane's `server` and `store` in
+ * server-schema.ts.
+ */
 import { z } from 'zod';
-import { oidcSchema } from '../security/oidc-config.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { orSecret } from './secret-ref.js';
-import { serverTlsSchema } from './server-tls-schema.js';
+import {
+  PERCENT_HINT,
+  PERCENT_PATTERN,
+  PERCENT_RANGE,
+  duration,
+  environmentName,
+  listenAddress,
+} from './schema-values.js';
+import { serverSchema, storeSchema } from './server-schema.js';
 
-const DURATION_HINT = 'expected a duration such as 500ms, 5s, 5m or 1h';
-
-/** A duration written `500ms`, `5s`, `5m`, `1h`; parsed to milliseconds. */
-export const duration = z
-  // The same hint for a number (`30`) as for a malformed string: a unit is what is missing.
-  .string({ error: DURATION_HINT })
-  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, DURATION_HINT)
-  .transform((text) => parseDuration(text) ?? 0)
-  .describe('A duration such as 500ms, 5s, 5m or 1h.');
-
-const PERCENT_HINT = 'expected a percentage such as 5%';
-/** Said of any percentage out of range, whichever way it was written. */
-const PERCENT_RANGE = 'a percentage is between 0% and 100%';
-const PERCENT_PATTERN = /^\d+(\.\d+)?%$/;
-
-/** A percentage written `5%` or as a number of percent (`5`); parsed to a fraction (0.05). */
-export const percent = z
-  .union([
-    z.number().min(0, PERCENT_RANGE).max(100, PERCENT_RANGE),
-    z.string().regex(PERCENT_PATTERN, PERCENT_HINT),
-  ])
-  .transform((value) => (typeof value === 'number' ? value : Number(value.slice(0, -1))) / 100)
-  .refine((fraction) => fraction <= 1, PERCENT_RANGE)
-  .describe('A percentage: 5% or 5.');
-
-/** `host:port`, with host optional (`:8080` or `8080` bind to 127.0.0.1). */
-export const listenAddress = z
-  .union([z.string(), z.number().int()])
-  .transform((value) => String(value))
-  // A host needs the colon (`localhost8080` is a typo, not a port); a malformed address skips the port check.
-  .refine((value) => /^(?:(?:\[[0-9a-fA-F:]+\]|[\w.-]+)?:)?\d{1,5}$/.test(value), {
-    message: 'expected host:port, e.g. 127.0.0.1:8080',
-    abort: true,
-  })
-  .refine((value) => {
-    const port = Number(value.slice(value.lastIndexOf(':') + 1));
-    return port >= 0 && port <= 65535;
-  }, 'port must be between 0 and 65535')
-  .describe('host:port to listen on, e.g. 127.0.0.1:8080.');
+export { duration, listenAddress, percent } from './schema-values.js';
 
 const weight = z
   .number()
@@ -413,103 +387,6 @@ const syntheticLoadSchema = z
   .describe(
     "Synthetic traffic for the version under analysis, from its canary gate to its post-deploy gate, so a service with little or no traffic still gets a verdict. It goes through the built-in proxy with the version header, else straight to the version's instances; it counts in the verdict and is labelled synthetic in the evidence.",
   );
-
-/** Where state lives; shared by every service of an installation. */
-const storeSchema = z
-  .string()
-  .refine(
-    (s) => /^sqlite:./.test(s) || /^postgres(ql)?:\/\//.test(s),
-    'expected sqlite:PATH or postgres://...',
-  )
-  .prefault('sqlite:.shipcheck/state.db')
-  .describe('Where state lives: sqlite:PATH (relative to the config file) or postgres://...');
-
-const environmentName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]*$/, 'an environment name uses lowercase letters, digits and dashes');
-
-/** Who may reach the API and how they prove it; see docs/security.md. */
-const authSchema = z
-  .strictObject({
-    required: z
-      .boolean()
-      .prefault(true)
-      .describe(
-        'Every route but /healthz and the login routes needs a session or a token. false opens the API to anyone who reaches it: allowed only when server.listen is a loopback address, and logged as a warning.',
-      ),
-    session: z
-      .strictObject({
-        idle: duration.prefault('30m').describe('A browser session ends after this long without a request.'),
-        absolute: duration
-          .prefault('12h')
-          .describe('A browser session ends this long after login, whatever happens.'),
-      })
-      .prefault({})
-      .describe('Browser sessions.'),
-    protectedEnvironments: z
-      .array(z.union([environmentName, z.literal('*')]))
-      .prefault(['production'])
-      .describe(
-        'Environments where promoting needs an approver, and where an approver or admin needs a fresh TOTP code; * protects every service, those without environments too.',
-      ),
-    mfaFreshFor: duration
-      .prefault('5m')
-      .describe('How long a TOTP code proven in a session counts as fresh for protected environments.'),
-    lockout: z
-      .strictObject({
-        attempts: z.int().min(1).prefault(5).describe('Failed logins in a row that lock an account.'),
-        for: duration.prefault('15m').describe('How long a locked account stays locked.'),
-      })
-      .prefault({})
-      .describe('Temporary lockout after repeated failed logins; admins see it in `shipcheck user list`.'),
-    oidc: oidcSchema.optional(),
-  })
-  .prefault({})
-  .describe('Authentication and authorization of the API.');
-
-/** The control plane's own HTTP server; shared by every service of an installation. */
-const serverSchema = z
-  .strictObject({
-    listen: listenAddress.prefault('127.0.0.1:7070').describe('Where the API and dashboard listen.'),
-    leaseTtl: duration
-      .prefault('10s')
-      .describe(
-        'How long a replica holds a service without renewing; another replica takes over after it (PostgreSQL store).',
-      ),
-    publicUrl: z
-      .url({ error: 'expected the URL people reach this server at, e.g. https://shipcheck.example.com' })
-      .optional()
-      .describe(
-        'The URL people and the OpenID provider reach this server at (behind a proxy, or a name other than the listen address); the setup link and the single sign-on redirect use it, and its host is answered as server.hosts are.',
-      ),
-    hosts: z
-      .array(z.string().regex(/^[a-z0-9.-]+$/i, 'a host name such as shipcheck.example.com'))
-      .prefault([])
-      .describe(
-        'Host names the API answers to besides loopback ones (localhost, 127.0.0.1, ::1); a request for any other Host is refused, which stops DNS rebinding.',
-      ),
-    tls: serverTlsSchema.optional(),
-    auth: authSchema,
-    shutdownTimeout: duration
-      .prefault('30s')
-      .describe(
-        'How long `shipcheck up` may take to stop (its instances included) after SIGTERM or SIGINT; past it, it logs what it was waiting on and exits 1.',
-      ),
-  })
-  .superRefine((server, ctx) => {
-    // An open API is for a laptop: anyone who reaches a non-loopback address could deploy.
-    const host = server.listen.includes(':') ? server.listen.slice(0, server.listen.lastIndexOf(':')) : '';
-    const loopback =
-      host === '' || host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
-    if (!server.auth.required && !loopback)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['auth', 'required'],
-        message: `the API cannot run without authentication on ${server.listen}: only on a loopback address such as 127.0.0.1`,
-      });
-  })
-  .prefault({ listen: '127.0.0.1:7070', leaseTtl: '10s' })
-  .describe("The control plane's own HTTP server.");
 
 /** The shipcheck.yaml schema; the single source for validation, defaults and docs/shipcheck.schema.json. */
 export const configSchema = z.strictObject({

@@ -1,12 +1,21 @@
-import { type Kysely, type Selectable, type Updateable, Migrator } from 'kysely';
+/**
+ * The store over any Kysely dialect (SQLite, PostgreSQL): releases, events, measurements, leases,
+ * effects, instances and checklists. Users, tokens, sessions and the audit log are its `security`
+ * part (security-store.ts); row mapping is in rows.ts. The rest stays one class because every
+ * method shares the dialect and the durability rules of `durably` and `retrying`, which the SQLite
+ * and PostgreSQL stores override.
+ */
+import { type Kysely, type Updateable, Migrator } from 'kysely';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { InstanceRecord } from './types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SecurityStore } from './security-store.js';
+import { toChecklistItem, toEffect, toLease, toRelease } from './rows.js';
+import { isUniqueViolation, num } from './values.js';
 import { redactDeep, redactSecrets } from '../util/secrets.js';
 import { appendEvidence } from '../checklist/evidence.js';
-import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
+import type { Evidence, ItemState } from '../domain/checklist.js';
 import {
   type ChecklistItemRow,
   type EffectRow,
@@ -20,85 +29,10 @@ import {
   type ServiceRow,
   type Store,
 } from './types.js';
-import { type ReleaseState, TERMINAL_STATES } from '../domain/release.js';
-
-type ReleaseRecord = Selectable<Database['releases']>;
+import { TERMINAL_STATES } from '../domain/release.js';
 
 /** A replica's row is dropped this long after its heartbeat expired, so the ids of replicas long gone do not pile up. */
 const FORGET_REPLICA_MS = 60 * 60_000;
-
-function toChecklistItem(r: Selectable<Database['checklist_items']>): ChecklistItemRow {
-  return {
-    releaseId: Number(r.release_id),
-    id: r.item_id,
-    position: Number(r.position),
-    section: r.section,
-    title: r.title,
-    kind: r.kind,
-    gate: r.gate as Gate,
-    params: JSON.parse(r.params) as Record<string, unknown>,
-    hint: r.hint,
-    automated: Number(r.automated) === 1,
-    state: r.state as ItemState,
-    evidence: JSON.parse(r.evidence) as Evidence[],
-    updatedAt: Number(r.updated_at),
-  };
-}
-
-/** Numbers may come back as strings (PostgreSQL bigint); the rows always hold numbers. */
-const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
-
-function toRelease(r: ReleaseRecord): ReleaseRow {
-  return {
-    id: Number(r.id),
-    service: r.service,
-    version: r.version,
-    fromVersion: r.from_version,
-    kind: r.kind as ReleaseRow['kind'],
-    state: r.state as ReleaseState,
-    phase: r.phase as ReleaseRow['phase'],
-    step: Number(r.step),
-    weight: Number(r.weight),
-    reason: r.reason,
-    outcome: r.outcome as ReleaseState | null,
-    stepStartedAt: Number(r.step_started_at),
-    phaseStartedAt: Number(r.phase_started_at),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-    endedAt: num(r.ended_at),
-  };
-}
-
-function toLease(r: Selectable<Database['leases']>): LeaseRow {
-  return {
-    name: r.name,
-    holder: r.holder,
-    expiresAt: Number(r.expires_at),
-    epoch: Number(r.epoch),
-    acquiredAt: Number(r.acquired_at),
-  };
-}
-
-function toEffect(r: Selectable<Database['effects']>): EffectRow {
-  return {
-    key: r.key,
-    service: r.service,
-    releaseId: num(r.release_id),
-    kind: r.kind as EffectRow['kind'],
-    state: r.state as EffectRow['state'],
-    holder: r.holder,
-    at: Number(r.at),
-    data: JSON.parse(r.data) as Record<string, unknown>,
-  };
-}
-
-/** Recognises a unique-constraint violation in SQLite's and PostgreSQL's wording. */
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return (
-    e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505' || /UNIQUE constraint/.test(e.message ?? '')
-  );
-}
 
 /** A Store over any Kysely dialect; it uses only SQL both SQLite and PostgreSQL accept. */
 export class KyselyStore implements Store {

@@ -2,6 +2,8 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { ConflictError } from '../errors.js';
 import type { Grant, Role } from '../security/roles.js';
 import type { Database } from './schema.js';
+import { isUniqueViolation, num } from './values.js';
+import type { AuditEntry } from '../security/audit-chain.js';
 
 /** A person who signs in: by password (`local`) or through the OpenID provider (`oidc`). */
 export interface UserRow {
@@ -93,21 +95,8 @@ export interface SessionRow {
   mfaAt: number | null;
 }
 
-/** One audit log entry as stored; see security/audit-chain.ts for the chain. */
-export interface AuditRecord {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  service: string | null;
-  address: string | null;
-  result: 'ok' | 'denied' | 'failed';
-  reason: string | null;
-  data: Record<string, unknown>;
-  prev: string;
-  hash: string;
-}
+/** One audit log entry as stored: the chain's entry (security/audit-chain.ts). */
+export type AuditRecord = AuditEntry;
 
 /** Which audit entries to list. */
 export interface AuditFilter {
@@ -119,8 +108,6 @@ export interface AuditFilter {
   afterSeq?: number;
   limit: number;
 }
-
-const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
 
 function toUser(r: Selectable<Database['users']>): UserRow {
   return {
@@ -188,16 +175,6 @@ function toAudit(r: Selectable<Database['audit_log']>): AuditRecord {
     prev: r.prev,
     hash: r.hash,
   };
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return (
-    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    e.code === '23505' ||
-    /UNIQUE constraint/.test(e.message ?? '')
-  );
 }
 
 /** Users, tokens, sessions and the audit log, in the same database as the releases. */
