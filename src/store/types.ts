@@ -205,7 +205,10 @@ export interface Store extends InstanceRecordStore {
   /** Insert or update a service; durable on return. */
   saveService(row: ServiceRow): Promise<void>;
 
-  /** Creates a release; throws ConflictError when the service already has an active one. */
+  /**
+   * Creates a release, once even when a dropped connection makes the store retry it; throws
+   * ConflictError when the service already has an active one.
+   */
   createRelease(input: Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'>): Promise<ReleaseRow>;
   /**
    * Creates a release and the event `announce` makes of it in one transaction, durable on return:
@@ -250,6 +253,7 @@ export interface Store extends InstanceRecordStore {
    */
   listEvents(filter: EventFilter): Promise<EventRow[]>;
 
+  /** Writes a measurement once, even when a dropped connection makes the store retry it. */
   addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
   /** Oldest first. */
   listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]>;
@@ -292,7 +296,8 @@ export interface Store extends InstanceRecordStore {
   listChecklist(releaseId: number): Promise<ChecklistItemRow[]>;
   /**
    * Sets an item's state, appending evidence when given (or replacing the newest entry with
-   * `replaceLastEvidence`, so a check re-run while it cannot judge keeps one entry); durable on return.
+   * `replaceLastEvidence`, so a check re-run while it cannot judge keeps one entry); durable on return,
+   * and applied once even when a dropped connection makes the store retry it.
    * With `evidenceLimit`, the list is capped in the same transaction, as `appendEvidence`
    * (checklist/evidence.ts) describes.
    */
