@@ -77,15 +77,19 @@ checklist: { template: checklist.yaml }
     return new Api(dir, plane, token);
   }
 
-  /** POSTs `body` as JSON (a string is sent as it is), or with the given content type. */
+  /** POSTs `body` as JSON (a string is sent as it is), or with the given content type, and `headers`. */
   async post(
     route: string,
     body: unknown,
     contentType: string | null = 'application/json',
+    headers: Record<string, string> = {},
   ): Promise<{ status: number; json: Record<string, unknown> }> {
     const res = await fetch(`${this.plane.apiUrl}/api/v1${route}`, {
       method: 'POST',
-      headers: authorized(this.token, contentType === null ? {} : { 'content-type': contentType }),
+      headers: authorized(this.token, {
+        ...(contentType === null ? {} : { 'content-type': contentType }),
+        ...headers,
+      }),
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
@@ -234,6 +238,48 @@ describe('the API', () => {
     }
     // The engine holds the same rule for callers that do not come through the API
     await expect(api.plane.engine.deploy('-rf')).rejects.toThrow(/version "-rf" is not valid/);
+  });
+
+  it('starts one release for a deploy repeated with the same Idempotency-Key', async () => {
+    api = await Api.start();
+    const deploy = (version: string, key: string) =>
+      api!.post('/services/web/releases', { version }, 'application/json', { 'idempotency-key': key });
+    // Given a deploy sent with a key
+    const first = await deploy('1.4.2', 'ci-run-4711');
+    expect(first).toMatchObject({ status: 201, json: { version: '1.4.2', state: 'waiting' } });
+    // When the client sends it again with the same key (its answer was lost)
+    const again = await deploy('1.4.2', 'ci-run-4711');
+    // Then it gets the release the first request started, not a 409 and not a second release
+    expect(again).toMatchObject({ status: 201, json: { id: first.json.id, version: '1.4.2' } });
+    // Even after that release has ended: the key names that deploy for good
+    expect(await api.post('/services/web/abort', {})).toMatchObject({ status: 200 });
+    await api.until('1.4.2 aborted', (r) => r.state === 'aborted');
+    expect(await deploy('1.4.2', 'ci-run-4711')).toMatchObject({
+      status: 201,
+      json: { id: first.json.id, state: 'aborted' },
+    });
+    const res = await api.get('/services/web/releases');
+    expect(((await res.json()) as { releases: unknown[] }).releases).toHaveLength(1);
+    // And the same key for another version is refused, while a new key starts a new release
+    expect(await deploy('1.4.3', 'ci-run-4711')).toEqual({
+      status: 400,
+      json: {
+        error: `Idempotency-Key "ci-run-4711" already started release #${String(first.json.id)} of version 1.4.2; send a new key to deploy 1.4.3`,
+      },
+    });
+    const next = await deploy('1.4.3', 'ci-run-4712');
+    expect(next).toMatchObject({ status: 201, json: { version: '1.4.3' } });
+    expect(next.json.id).not.toBe(first.json.id);
+    // A key that is no key is refused before anything starts
+    for (const [bad, problem] of [
+      ['""', /is empty/],
+      ['k'.repeat(256), /256 characters long; at most 255/],
+      ['two words', /printable ASCII without spaces/],
+    ] as const) {
+      const refused = await deploy('1.4.4', bad);
+      expect(refused.status, bad).toBe(400);
+      expect(refused.json.error, bad).toMatch(problem);
+    }
   });
 
   it('answers 409 with the current state to a second sign-off or waiver, and limits what a note may hold', async () => {

@@ -29,6 +29,7 @@ import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from 
 import type { Store } from '../store/types.js';
 import { EventHub, type EventHubLimits } from './event-stream.js';
 import type { ApiTls } from './tls.js';
+import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from './idempotency-key.js';
 
 /** Most rows any list endpoint returns. */
 const MAX_LIMIT = 1000;
@@ -262,7 +263,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     async (request, reply) => {
       const engine = engineOf(request.params.service);
       const { version } = parseBody(Bodies.deploy, request.body);
-      const release = await engine.deploy(version);
+      // A request repeated with the same key (a retry after a lost answer) gets the release it started.
+      const idempotencyKey = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+      const release = await engine.deploy(version, idempotencyKey === undefined ? {} : { idempotencyKey });
       return reply.status(201).send(await engine.release(release.id));
     },
   );

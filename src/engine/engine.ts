@@ -236,17 +236,40 @@ export class Engine {
 
   // ---- commands -------------------------------------------------------------------------------
 
-  /** Starts a release of `version`; ConflictError when one is already active. */
-  deploy(version: string): Promise<ReleaseRow> {
+  /**
+   * Starts a release of `version`; ConflictError when one is already active. With `idempotencyKey`
+   * (a request's Idempotency-Key), a deploy already started under that key is returned as it stands
+   * instead of starting another; InputError when that deploy was of another version.
+   */
+  deploy(version: string, options: { idempotencyKey?: string } = {}): Promise<ReleaseRow> {
     return this.exclusive(async () => {
       const problem = checkVersion(version);
       if (problem) throw new InputError(problem);
+      const key = options.idempotencyKey;
+      if (key !== undefined) {
+        const earlier = await this.records.byKey(key);
+        if (earlier) return this.startedBefore(earlier, version, key);
+      }
       const service = await this.records.service();
       const start = deployStart(this.service, version, service, await this.records.active());
       // The warm previous pool becomes this release's canary pool; the release scales it.
       if (service.previousVersion === version) await this.records.dropPrevious(service);
-      return this.startRelease(start);
+      const release = await this.startRelease(start, key);
+      // Another replica started a deploy under the same key at the same moment: that one is the answer.
+      return key === undefined || release.version === version
+        ? release
+        : this.startedBefore(release, version, key);
     });
+  }
+
+  /** The release an earlier request with the same key started, when it was for the same version. */
+  private startedBefore(release: ReleaseRow, version: string, key: string): ReleaseRow {
+    if (release.version !== version)
+      throw new InputError(
+        `Idempotency-Key "${key}" already started release #${release.id} of version ${release.version}; ` +
+          `send a new key to deploy ${version}`,
+      );
+    return release;
   }
 
   /** Rolls a succeeded release back to the previous version, itself a release. */
@@ -270,8 +293,8 @@ export class Engine {
       const held = promoteHold(release, await this.gates.items(release));
       if (held) throw new ConflictError(held);
       const patch = promotion(release, full, this.config.strategy.steps, this.now());
-      const updated = await this.records.update(release, patch);
-      await this.records.emit(updated, 'release.promoted', `promoted${full ? ' to 100%' : ''} by user`);
+      const promoted = `promoted${full ? ' to 100%' : ''} by user`;
+      const updated = await this.records.transition(release, patch, 'release.promoted', promoted);
       return this.settle(updated);
     });
   }
@@ -281,9 +304,8 @@ export class Engine {
     return this.exclusive(async () => {
       const release = requireActive(this.service, 'pause', await this.records.active());
       checkNotRollingBack(release);
-      const updated = await this.records.update(release, { state: 'paused', reason: Reasons.pausedByUser });
-      await this.records.emit(updated, 'release.paused', Reasons.pausedByUser);
-      return updated;
+      const paused = { state: 'paused' as const, reason: Reasons.pausedByUser };
+      return this.records.transition(release, paused, 'release.paused', Reasons.pausedByUser);
     });
   }
 
@@ -293,8 +315,7 @@ export class Engine {
       const release = requireActive(this.service, 'resume', await this.records.active());
       const patch = resumption(release, this.config.strategy.steps, this.now());
       this.analysis.resumed(release.id);
-      const updated = await this.records.update(release, patch);
-      await this.records.emit(updated, 'release.resumed', 'resumed by user');
+      const updated = await this.records.transition(release, patch, 'release.resumed', 'resumed by user');
       return this.settle(updated);
     });
   }
@@ -333,10 +354,13 @@ export class Engine {
     });
   }
 
-  /** Creates a release (the message's `{id}` becomes its id) with its checklist, and reconciles once. */
-  private async startRelease(start: ReleaseStart): Promise<ReleaseRow> {
-    const release = await this.records.create(start);
-    await this.records.emit(release, 'release.created', start.message.replace('{id}', String(release.id)));
+  /**
+   * Creates a release and its event (the message's `{id}` becomes its id) with its checklist, and
+   * reconciles once. With `key`, a release already created under it is returned as it is.
+   */
+  private async startRelease(start: ReleaseStart, key?: string): Promise<ReleaseRow> {
+    const release = await this.records.create(start, start.message, key);
+    // Idempotent, so a release whose creator stopped before its checklist gets it now.
     await this.gates.create(release);
     return this.settle(release);
   }
@@ -495,14 +519,20 @@ export class Engine {
       }
       this.migrations.forget(release, 'up');
       const failed: ReleasePatch = { state: 'failed', phase: 'completed', reason, outcome: 'failed' };
-      const updated = await this.records.update(release, { ...failed, endedAt: this.now() });
+      const message = `${release.version} failed: ${reason}`;
+      await this.records.transition(release, { ...failed, endedAt: this.now() }, 'release.failed', message);
       this.ownMetrics?.ended(this.service, 'failed');
-      await this.records.emit(updated, 'release.failed', `${release.version} failed: ${reason}`);
       return;
     }
     const migrated = { migrations: run.applied };
-    await this.records.emit(release, 'release.migrated', describeUp(run.applied), migrated);
-    const updated = await this.records.update(release, { phase: 'starting', phaseStartedAt: this.now() });
+    const starting = { phase: 'starting' as const, phaseStartedAt: this.now() };
+    const updated = await this.records.transition(
+      release,
+      starting,
+      'release.migrated',
+      describeUp(run.applied),
+      migrated,
+    );
     return this.reconcileStarting(updated, await this.records.service());
   }
 
@@ -516,22 +546,19 @@ export class Engine {
       if (!(await this.serving.route(service, release))) return;
       // Nothing to compare a first release with: no canary steps, straight to the verify gate.
       await this.gates.skipCanary(release);
-      const verifying = await this.records.update(release, {
-        phase: 'verify',
-        weight: FULL_WEIGHT,
-        phaseStartedAt: this.now(),
-      });
       const message = `${release.version} takes all traffic (first release)`;
-      await this.records.emit(verifying, 'release.weight', message, { weight: FULL_WEIGHT });
+      const verifying = await this.records.transition(
+        release,
+        { phase: 'verify', weight: FULL_WEIGHT, phaseStartedAt: this.now() },
+        'release.weight',
+        message,
+        { weight: FULL_WEIGHT },
+      );
       return this.reconcileFinalGates(verifying);
     }
-    const updated = await this.records.update(release, {
-      phase: 'canary',
-      step: 0,
-      stepStartedAt: this.now(),
-    });
     const ready = `${release.version} canary ready (${count} instance${count > 1 ? 's' : ''})`;
-    await this.records.emit(updated, 'release.canary', ready);
+    const canary = { phase: 'canary' as const, step: 0, stepStartedAt: this.now() };
+    const updated = await this.records.transition(release, canary, 'release.canary', ready);
     return this.reconcileCanary(updated);
   }
 
@@ -565,41 +592,38 @@ export class Engine {
     const step = steps[current.step];
     const now = this.now();
     if (!step) {
-      const updated = await this.records.update(current, {
-        phase: 'verifying',
-        phaseStartedAt: now,
-        stepStartedAt: now,
-      });
       const message = `${current.version}: canary steps done, verifying at 100%`;
-      await this.records.emit(updated, 'release.verifying', message);
+      const verifying = { phase: 'verifying' as const, phaseStartedAt: now, stepStartedAt: now };
+      const updated = await this.records.transition(current, verifying, 'release.verifying', message);
       return this.reconcileVerifying(updated, await this.records.service());
     }
     if ('setWeight' in step) {
       const count = canaryCount(this.config, step.setWeight);
       if (!(await this.scaled(current, count, current.stepStartedAt))) return;
-      const updated = await this.records.update(current, {
-        weight: step.setWeight,
-        step: current.step + 1,
-        stepStartedAt: now,
-      });
-      // The event goes with the transition it reports, before anything else can fail the pass: a pass
-      // that failed after the update would leave the weight changed and the event never written.
-      await this.records.emit(updated, 'release.weight', `${current.version} weight ${step.setWeight}%`, {
-        weight: step.setWeight,
-      });
+      // The event is written with the transition it reports: a crash between them loses neither.
+      const updated = await this.records.transition(
+        current,
+        { weight: step.setWeight, step: current.step + 1, stepStartedAt: now },
+        'release.weight',
+        `${current.version} weight ${step.setWeight}%`,
+        { weight: step.setWeight },
+      );
       await this.serving.route(await this.records.service(), updated);
       return this.reconcileCanary(updated);
     }
     if (typeof step.pause !== 'number') {
       const reason = Reasons.waitingForPromote(current.step + 1, steps.length);
-      const updated = await this.records.update(current, { state: 'paused', reason });
-      await this.records.emit(updated, 'release.paused', reason);
+      await this.records.transition(current, { state: 'paused', reason }, 'release.paused', reason);
       return;
     }
     if (now - current.stepStartedAt < step.pause) return;
     if (!this.analysis.passes(current)) return;
-    const updated = await this.records.update(current, { step: current.step + 1, stepStartedAt: now });
-    await this.records.emit(updated, 'release.step', `${current.version}: ${describeStep(step)} done`);
+    const updated = await this.records.transition(
+      current,
+      { step: current.step + 1, stepStartedAt: now },
+      'release.step',
+      `${current.version}: ${describeStep(step)} done`,
+    );
     return this.reconcileCanary(updated);
   }
 
@@ -607,8 +631,13 @@ export class Engine {
     if (!(await this.scaled(release, this.config.fleet.instances, release.phaseStartedAt))) return;
     const now = this.now();
     if (release.weight < 100) {
-      const updated = await this.records.update(release, { weight: 100, stepStartedAt: now });
-      await this.records.emit(updated, 'release.weight', `${release.version} weight 100%`, { weight: 100 });
+      const updated = await this.records.transition(
+        release,
+        { weight: 100, stepStartedAt: now },
+        'release.weight',
+        `${release.version} weight 100%`,
+        { weight: 100 },
+      );
       await this.serving.route(service, updated);
       return;
     }
@@ -650,8 +679,10 @@ export class Engine {
     if (!judged) return true;
     if (judged.action === 'pass') {
       if (release.state === 'waiting') {
-        const updated = await this.records.update(release, { state: 'progressing', reason: null });
-        await this.records.emit(updated, 'release.gate_passed', `${gate} gate passed`, { gate });
+        const progressing = { state: 'progressing' as const, reason: null };
+        await this.records.transition(release, progressing, 'release.gate_passed', `${gate} gate passed`, {
+          gate,
+        });
       }
       return true;
     }
@@ -661,11 +692,12 @@ export class Engine {
     }
     const { reason } = judged;
     if (release.state !== 'waiting' || release.reason !== reason) {
-      const updated = await this.records.update(release, { state: 'waiting', reason });
+      const waiting = { state: 'waiting' as const, reason };
       // One event when the release starts waiting or becomes blocked, not one per signature.
       const newlyBlocked = judged.blocked && !release.reason?.startsWith('blocked');
       if (release.state !== 'waiting' || newlyBlocked)
-        await this.records.emit(updated, 'release.waiting', reason, { gate });
+        await this.records.transition(release, waiting, 'release.waiting', reason, { gate });
+      else await this.records.update(release, waiting);
     }
     return false;
   }
@@ -697,8 +729,7 @@ export class Engine {
     if (decision.action === 'rollback') {
       await this.beginRollback(release, reason, 'rolled_back');
     } else {
-      const updated = await this.records.update(release, { state: 'paused', reason });
-      await this.records.emit(updated, 'release.paused', reason);
+      await this.records.transition(release, { state: 'paused', reason }, 'release.paused', reason);
     }
     return true;
   }
@@ -741,11 +772,11 @@ export class Engine {
     const keep = this.config.rollback.keepPreviousFor;
     const previous = await this.makeStable(release);
     const ended: ReleasePatch = { state: 'succeeded', phase: 'completed', weight: 100, endedAt: now };
-    const updated = await this.records.update(release, ended);
+    const warm = previous ? `; ${previous} stays warm for ${formatDuration(keep)}` : '';
+    const message = `${release.version} is now stable${warm}`;
+    await this.records.transition(release, ended, 'release.succeeded', message);
     this.ownMetrics?.ended(this.service, 'succeeded');
     this.analysis.forget(release.id);
-    const warm = previous ? `; ${previous} stays warm for ${formatDuration(keep)}` : '';
-    await this.records.emit(updated, 'release.succeeded', `${release.version} is now stable${warm}`);
   }
 
   /** Sets the weight to 0 at once and starts draining the canary; the release ends in `outcome`. */
@@ -759,10 +790,9 @@ export class Engine {
     const end: ReleaseState = first && outcome === 'rolled_back' ? 'failed' : outcome;
     const why = first && outcome === 'rolled_back' ? Reasons.firstReleaseFailed(reason) : reason;
     const rollingBack: ReleasePatch = { phase: 'rolling-back', weight: 0, reason: why, outcome: end };
-    const updated = await this.records.update(release, rollingBack);
+    const updated = await this.records.transition(release, rollingBack, 'release.rolling_back', why);
     // Another replica's alert or abort only records the rollback; the lease holder acts on it at once.
     if (this.leading) await this.serving.route(service, updated);
-    await this.records.emit(updated, 'release.rolling_back', why);
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
     if (!first && this.leading) this.serving.stop(release.version);
     return updated;
@@ -800,15 +830,11 @@ export class Engine {
       const message = `${release.version} keeps serving: it is the only version; deploy a fixed one`;
       await this.records.emit(release, 'release.kept_serving', message);
     }
-    const updated = await this.records.update(release, {
-      state: outcome,
-      phase: 'completed',
-      endedAt: this.now(),
-    });
+    const message = `${release.version} ${outcome.replace('_', ' ')}: ${release.reason ?? ''}`;
+    const ended = { state: outcome, phase: 'completed' as const, endedAt: this.now() };
+    await this.records.transition(release, ended, `release.${outcome}`, message);
     this.ownMetrics?.ended(this.service, outcome);
     this.analysis.forget(release.id);
-    const message = `${release.version} ${outcome.replace('_', ' ')}: ${release.reason ?? ''}`;
-    await this.records.emit(updated, `release.${outcome}`, message);
   }
 
   private now(): number {

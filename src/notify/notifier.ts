@@ -39,7 +39,10 @@ export function eventMatches(type: string, patterns: readonly string[]): boolean
 }
 
 /**
- * Sends a unit's events to its webhooks, in order, each once per webhook. Every delivery is recorded
+ * Sends a unit's events to its webhooks, in order, each once per webhook. The events table is its
+ * outbox: the engine writes each release transition with the event announcing it in one transaction
+ * (Store.updateReleaseWithEvent), and the store writes each event once even when it retries, so every
+ * change has exactly one event to send. Every delivery is recorded
  * under an idempotency key (`web#12:notify:0:345`: release, webhook, event) that also goes out as the
  * `Idempotency-Key` header: a replica that takes over skips what is done, and a receiver can drop the
  * one repeat that a crash between sending and recording can cause.

@@ -5,13 +5,14 @@
  * method shares the dialect and the durability rules of `durably` and `retrying`, which the SQLite
  * and PostgreSQL stores override.
  */
-import { type Kysely, type Updateable, Migrator } from 'kysely';
+import crypto from 'node:crypto';
+import { type Insertable, type Kysely, type Updateable, Migrator } from 'kysely';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { InstanceRecord } from './types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SecurityStore } from './security-store.js';
-import { toChecklistItem, toEffect, toLease, toRelease } from './rows.js';
+import { toChecklistItem, toEffect, toEvent, toLease, toRelease } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
 import { redactDeep, redactSecrets } from '../util/secrets.js';
 import { appendEvidence } from '../checklist/evidence.js';
@@ -23,8 +24,10 @@ import {
   type EventRow,
   type LeaseRow,
   type MeasurementRow,
+  type NewEvent,
   type ReleasePatch,
   type ReleaseRow,
+  type ReleaseTransition,
   type ReplicaRow,
   type ServiceRow,
   type Store,
@@ -33,6 +36,58 @@ import { TERMINAL_STATES } from '../domain/release.js';
 
 /** A replica's row is dropped this long after its heartbeat expired, so the ids of replicas long gone do not pile up. */
 const FORGET_REPLICA_MS = 60 * 60_000;
+/**
+ * How many of a checklist item's last writes it remembers by key. A retry follows its lost commit
+ * within the retry limit; this many other writes to one item in between is far beyond what happens.
+ */
+const REMEMBERED_ITEM_WRITES = 16;
+
+/** A new idempotency key, made once per store call so each retry of that call sends the same one. */
+const newKey = (): string => crypto.randomUUID();
+
+type NewRelease = Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'>;
+
+/** The row a new release is inserted as, under its idempotency key. */
+function releaseValues(input: NewRelease, key: string): Insertable<Database['releases']> {
+  return {
+    service: input.service,
+    version: input.version,
+    from_version: input.fromVersion,
+    kind: input.kind,
+    state: input.state,
+    phase: input.phase,
+    step: input.step,
+    weight: input.weight,
+    reason: input.reason,
+    outcome: input.outcome,
+    step_started_at: input.stepStartedAt,
+    phase_started_at: input.phaseStartedAt,
+    created_at: input.createdAt,
+    updated_at: input.createdAt,
+    ended_at: null,
+    active: 1,
+    idempotency_key: key,
+  };
+}
+
+/** The columns a transition sets; a terminal state frees the service's active slot and stamps the end. */
+function releaseSet(patch: ReleasePatch, now: number): Updateable<Database['releases']> {
+  const set: Updateable<Database['releases']> = { updated_at: now };
+  if (patch.state !== undefined) set.state = patch.state;
+  if (patch.phase !== undefined) set.phase = patch.phase;
+  if (patch.step !== undefined) set.step = patch.step;
+  if (patch.weight !== undefined) set.weight = patch.weight;
+  if (patch.reason !== undefined) set.reason = patch.reason;
+  if (patch.outcome !== undefined) set.outcome = patch.outcome;
+  if (patch.stepStartedAt !== undefined) set.step_started_at = patch.stepStartedAt;
+  if (patch.phaseStartedAt !== undefined) set.phase_started_at = patch.phaseStartedAt;
+  if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
+  if (patch.state !== undefined && TERMINAL_STATES.includes(patch.state)) {
+    set.active = null;
+    set.ended_at = patch.endedAt ?? now;
+  }
+  return set;
+}
 
 /** A Store over any Kysely dialect; it uses only SQL both SQLite and PostgreSQL accept. */
 export class KyselyStore implements Store {
@@ -77,7 +132,12 @@ export class KyselyStore implements Store {
     return this.retrying(write);
   }
 
-  /** Runs a write that must not be lost to a dropped connection; a networked store retries it. */
+  /**
+   * Runs a write that must not be lost to a dropped connection; a networked store retries it. A retry
+   * may follow a commit whose acknowledgement was lost, so every write run here is either idempotent
+   * as it stands (an upsert, an update to given values) or carries an idempotency key it finds its
+   * first commit by. Each write below says which.
+   */
   protected async retrying<T>(write: () => Promise<T>): Promise<T> {
     return write();
   }
@@ -101,6 +161,7 @@ export class KyselyStore implements Store {
       previous_retire_at: row.previousRetireAt,
       updated_at: row.updatedAt,
     };
+    // Idempotent: an upsert of given values.
     await this.durably(() =>
       this.db
         .insertInto('services')
@@ -110,63 +171,115 @@ export class KyselyStore implements Store {
     );
   }
 
-  async createRelease(input: Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'>): Promise<ReleaseRow> {
+  async createRelease(input: NewRelease): Promise<ReleaseRow> {
+    // Under a key: a retry after a lost acknowledgement finds the release it created.
+    const key = newKey();
     try {
-      const r = await this.durably(() =>
-        this.db
+      return await this.durably(async () => {
+        const created = await this.releaseByKey(key);
+        if (created) return created;
+        const r = await this.db
           .insertInto('releases')
-          .values({
-            service: input.service,
-            version: input.version,
-            from_version: input.fromVersion,
-            kind: input.kind,
-            state: input.state,
-            phase: input.phase,
-            step: input.step,
-            weight: input.weight,
-            reason: input.reason,
-            outcome: input.outcome,
-            step_started_at: input.stepStartedAt,
-            phase_started_at: input.phaseStartedAt,
-            created_at: input.createdAt,
-            updated_at: input.createdAt,
-            ended_at: null,
-            active: 1,
-          })
+          .values(releaseValues(input, key))
           .returningAll()
-          .executeTakeFirstOrThrow(),
-      );
-      return toRelease(r);
+          .executeTakeFirstOrThrow();
+        return toRelease(r);
+      });
     } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      const active = await this.activeRelease(input.service);
-      throw new ConflictError(
-        `service ${input.service} already has an active release` +
-          (active ? ` (#${active.id}, version ${active.version}, ${active.state})` : ''),
-      );
+      throw await this.activeConflict(input.service, err);
     }
   }
 
-  async updateRelease(id: number, patch: ReleasePatch, now: number): Promise<ReleaseRow> {
-    const set: Updateable<Database['releases']> = { updated_at: now };
-    if (patch.state !== undefined) set.state = patch.state;
-    if (patch.phase !== undefined) set.phase = patch.phase;
-    if (patch.step !== undefined) set.step = patch.step;
-    if (patch.weight !== undefined) set.weight = patch.weight;
-    if (patch.reason !== undefined) set.reason = patch.reason;
-    if (patch.outcome !== undefined) set.outcome = patch.outcome;
-    if (patch.stepStartedAt !== undefined) set.step_started_at = patch.stepStartedAt;
-    if (patch.phaseStartedAt !== undefined) set.phase_started_at = patch.phaseStartedAt;
-    if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
-    if (patch.state !== undefined && TERMINAL_STATES.includes(patch.state)) {
-      set.active = null;
-      set.ended_at = patch.endedAt ?? now;
+  async createReleaseWithEvent(
+    input: NewRelease,
+    announce: (release: ReleaseRow) => NewEvent,
+    key?: string,
+  ): Promise<ReleaseTransition> {
+    // Under a key (the caller's, else a new one; the event takes the same one in its own table): a
+    // retry after a lost acknowledgement, or a request repeated with its key, finds the release.
+    const writeKey = key ?? newKey();
+    // Whether this call has tried the insert: a release found under the key afterwards is its own.
+    let tried = false;
+    const write = (): Promise<ReleaseTransition> =>
+      this.db.transaction().execute(async (tx) => {
+        const existing = await tx
+          .selectFrom('releases')
+          .selectAll()
+          .where('idempotency_key', '=', writeKey)
+          .executeTakeFirst();
+        if (existing) {
+          const event = tried ? await this.eventByKey(tx, writeKey) : undefined;
+          return { release: toRelease(existing), event };
+        }
+        tried = true;
+        const r = await tx
+          .insertInto('releases')
+          .values(releaseValues(input, writeKey))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const release = toRelease(r);
+        return { release, event: await this.insertEvent(tx, announce(release), writeKey) };
+      });
+    try {
+      return await this.durably(write);
+    } catch (err) {
+      // Another replica took the same request key at the same moment: its release is the answer.
+      const raced = isUniqueViolation(err) && key !== undefined && (await this.releaseByKey(key));
+      if (raced) return { release: raced, event: undefined };
+      throw await this.activeConflict(input.service, err);
     }
+  }
+
+  async releaseByKey(key: string): Promise<ReleaseRow | undefined> {
+    const r = await this.db
+      .selectFrom('releases')
+      .selectAll()
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
+    return r && toRelease(r);
+  }
+
+  /** A unique violation on creating a release, as the ConflictError it means; any other error as it is. */
+  private async activeConflict(service: string, err: unknown): Promise<unknown> {
+    if (!isUniqueViolation(err)) return err;
+    const active = await this.activeRelease(service);
+    return new ConflictError(
+      `service ${service} already has an active release` +
+        (active ? ` (#${active.id}, version ${active.version}, ${active.state})` : ''),
+    );
+  }
+
+  async updateRelease(id: number, patch: ReleasePatch, now: number): Promise<ReleaseRow> {
+    // Idempotent: it sets given values, so a retry after a lost acknowledgement sets them again.
+    const set = releaseSet(patch, now);
     const r = await this.durably(() =>
       this.db.updateTable('releases').set(set).where('id', '=', id).returningAll().executeTakeFirst(),
     );
     if (!r) throw new NotFoundError(`release ${id} not found`);
     return toRelease(r);
+  }
+
+  async updateReleaseWithEvent(
+    id: number,
+    patch: ReleasePatch,
+    now: number,
+    announce: (release: ReleaseRow) => NewEvent,
+  ): Promise<ReleaseTransition> {
+    // Under the event's key: a retry that finds the event committed applies nothing again, so it cannot
+    // undo a change another replica made in between, nor write the event twice.
+    const key = newKey();
+    const set = releaseSet(patch, now);
+    return this.durably(() =>
+      this.db.transaction().execute(async (tx) => {
+        const written = await this.eventByKey(tx, key);
+        const r = written
+          ? await tx.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst()
+          : await tx.updateTable('releases').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+        if (!r) throw new NotFoundError(`release ${id} not found`);
+        const release = toRelease(r);
+        return { release, event: written ?? (await this.insertEvent(tx, announce(release), key)) };
+      }),
+    );
   }
 
   async getRelease(id: number): Promise<ReleaseRow | undefined> {
@@ -205,24 +318,42 @@ export class KyselyStore implements Store {
     return rows.map(toRelease);
   }
 
-  async addEvent(input: Omit<EventRow, 'id'>): Promise<EventRow> {
-    // A secret that reached a message (a command's output, a URL) is kept as ***.
+  async addEvent(input: NewEvent): Promise<EventRow> {
+    // Under a key: a retry after a lost acknowledgement finds the event instead of adding it again.
+    const key = newKey();
+    return this.retrying(() => this.insertEvent(this.db, input, key));
+  }
+
+  /**
+   * Inserts an event under `key` on `db` (the store, or a transaction), or returns the one already
+   * written under it. A secret that reached a message (a command's output, a URL) is kept as ***.
+   */
+  private async insertEvent(db: Kysely<Database>, input: NewEvent, key: string): Promise<EventRow> {
     const event = redactDeep(input);
-    const r = await this.retrying(() =>
-      this.db
-        .insertInto('events')
-        .values({
-          service: event.service,
-          release_id: event.releaseId,
-          at: event.at,
-          type: event.type,
-          message: event.message,
-          data: JSON.stringify(event.data),
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow(),
-    );
-    return { ...event, id: Number(r.id) };
+    const r = await db
+      .insertInto('events')
+      .values({
+        service: event.service,
+        release_id: event.releaseId,
+        at: event.at,
+        type: event.type,
+        message: event.message,
+        data: JSON.stringify(event.data),
+        idempotency_key: key,
+      })
+      .onConflict((oc) => oc.column('idempotency_key').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (r) return { ...event, id: Number(r.id) };
+    const written = await this.eventByKey(db, key);
+    if (!written) throw new Error(`event ${key} conflicted on its key but cannot be read back`);
+    return written;
+  }
+
+  /** The event written under `key`, if any. */
+  private async eventByKey(db: Kysely<Database>, key: string): Promise<EventRow | undefined> {
+    const r = await db.selectFrom('events').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+    return r && toEvent(r);
   }
 
   async lastEventId(service?: string): Promise<number> {
@@ -253,20 +384,14 @@ export class KyselyStore implements Store {
       .limit(filter.limit)
       .execute();
     if (filter.newest) rows.reverse();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      service: r.service,
-      releaseId: num(r.release_id),
-      at: Number(r.at),
-      type: r.type,
-      message: r.message,
-      data: JSON.parse(r.data) as Record<string, unknown>,
-    }));
+    return rows.map(toEvent);
   }
 
   async addMeasurement(m: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow> {
-    const r = await this.retrying(() =>
-      this.db
+    // Under a key, as events are: a retry after a lost acknowledgement finds the row.
+    const key = newKey();
+    const id = await this.retrying(async () => {
+      const r = await this.db
         .insertInto('measurements')
         .values({
           release_id: m.releaseId,
@@ -282,11 +407,20 @@ export class KyselyStore implements Store {
           requests: m.requests,
           message: redactSecrets(m.message),
           inputs: JSON.stringify(redactDeep(m.inputs)),
+          idempotency_key: key,
         })
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
         .returning('id')
-        .executeTakeFirstOrThrow(),
-    );
-    return { ...m, id: Number(r.id) };
+        .executeTakeFirst();
+      if (r) return r.id;
+      const written = await this.db
+        .selectFrom('measurements')
+        .select('id')
+        .where('idempotency_key', '=', key)
+        .executeTakeFirstOrThrow();
+      return written.id;
+    });
+    return { ...m, id: Number(id) };
   }
 
   async listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]> {
@@ -317,6 +451,7 @@ export class KyselyStore implements Store {
 
   async createChecklist(items: ChecklistItemRow[]): Promise<void> {
     if (items.length === 0) return;
+    // Idempotent: items that exist are left as they are.
     await this.durably(() =>
       this.db
         .insertInto('checklist_items')
@@ -356,6 +491,7 @@ export class KyselyStore implements Store {
     itemId: string,
     params: Record<string, unknown>,
   ): Promise<void> {
+    // Idempotent: it sets given params.
     await this.durably(() =>
       this.db
         .updateTable('checklist_items')
@@ -382,6 +518,9 @@ export class KyselyStore implements Store {
     patch: { state: ItemState; evidence?: Evidence; replaceLastEvidence?: boolean; evidenceLimit?: number },
     now: number,
   ): Promise<ChecklistItemRow> {
+    // Under a key the row remembers: evidence is appended, so a retry after a lost acknowledgement that
+    // finds its key among the item's last writes appends nothing again.
+    const key = newKey();
     return this.durably(async () =>
       this.db.transaction().execute(async (tx) => {
         const row = await tx
@@ -391,6 +530,8 @@ export class KyselyStore implements Store {
           .where('item_id', '=', itemId)
           .executeTakeFirst();
         if (!row) throw new NotFoundError(`no checklist item "${itemId}" in release #${releaseId}`);
+        const writeKeys = row.write_keys === null ? [] : (JSON.parse(row.write_keys) as string[]);
+        if (writeKeys.includes(key)) return toChecklistItem(row);
         let evidence = JSON.parse(row.evidence) as Evidence[];
         const added = patch.evidence && redactDeep(patch.evidence);
         if (added && patch.replaceLastEvidence && evidence.length > 0) {
@@ -400,7 +541,12 @@ export class KyselyStore implements Store {
         }
         const updated = await tx
           .updateTable('checklist_items')
-          .set({ state: patch.state, evidence: JSON.stringify(evidence), updated_at: now })
+          .set({
+            state: patch.state,
+            evidence: JSON.stringify(evidence),
+            updated_at: now,
+            write_keys: JSON.stringify([...writeKeys, key].slice(-REMEMBERED_ITEM_WRITES)),
+          })
           .where('release_id', '=', releaseId)
           .where('item_id', '=', itemId)
           .returningAll()
@@ -417,6 +563,7 @@ export class KyselyStore implements Store {
     ttlMs: number,
   ): Promise<LeaseRow | undefined> {
     // One statement: insert, or take over an expired lease, or renew our own; anything else returns no row.
+    // Idempotent: a retry after a lost acknowledgement finds the lease its own and renews it, epoch kept.
     const r = await this.durably(() =>
       this.db
         .insertInto('leases')
@@ -454,6 +601,7 @@ export class KyselyStore implements Store {
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
+    // Idempotent: it sets a given value.
     await this.durably(() =>
       this.db
         .updateTable('leases')
@@ -516,6 +664,7 @@ export class KyselyStore implements Store {
       at: effect.at,
       data: JSON.stringify(redactDeep(effect.data)),
     };
+    // Idempotent: an upsert under the effect's own key.
     await this.durably(() =>
       this.db
         .insertInto('effects')
@@ -560,7 +709,7 @@ export class KyselyStore implements Store {
       pid_start_time: rec.pidStartTime,
       log_file: rec.logFile,
     };
-    // Durable: a restarted controller must find every process it started.
+    // Durable: a restarted controller must find every process it started. Idempotent: an upsert by id.
     await this.durably(() =>
       this.db
         .insertInto('instances')

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseState } from '../domain/release.js';
 import type { Database } from './schema.js';
-import type { ChecklistItemRow, EffectRow, LeaseRow, ReleaseRow } from './types.js';
+import type { ChecklistItemRow, EffectRow, EventRow, LeaseRow, ReleaseRow } from './types.js';
 import { num } from './values.js';
 
 export function toChecklistItem(r: Selectable<Database['checklist_items']>): ChecklistItemRow {
@@ -64,6 +64,18 @@ export function toEffect(r: Selectable<Database['effects']>): EffectRow {
     state: r.state as EffectRow['state'],
     holder: r.holder,
     at: Number(r.at),
+    data: JSON.parse(r.data) as Record<string, unknown>,
+  };
+}
+
+export function toEvent(r: Selectable<Database['events']>): EventRow {
+  return {
+    id: Number(r.id),
+    service: r.service,
+    releaseId: num(r.release_id),
+    at: Number(r.at),
+    type: r.type,
+    message: r.message,
     data: JSON.parse(r.data) as Record<string, unknown>,
   };
 }

@@ -28,6 +28,8 @@ export interface Database {
     ended_at: number | null;
     /** 1 while the release is active, NULL after; a unique (service, active) index allows one active release. */
     active: number | null;
+    /** The key its creation was written under (unique): a retried creation finds the row instead of adding one. */
+    idempotency_key: string | null;
   };
   events: {
     id: Generated<number>;
@@ -37,6 +39,8 @@ export interface Database {
     type: string;
     message: string;
     data: string;
+    /** The key the event was written under (unique): a retried write finds the row instead of adding one. */
+    idempotency_key: string | null;
   };
   measurements: {
     id: Generated<number>;
@@ -53,6 +57,8 @@ export interface Database {
     requests: number;
     message: string;
     inputs: string;
+    /** The key the measurement was written under (unique), as for events. */
+    idempotency_key: string | null;
   };
   checklist_items: {
     release_id: number;
@@ -68,6 +74,8 @@ export interface Database {
     state: string;
     evidence: string;
     updated_at: number;
+    /** JSON: the keys of the item's last writes, so a write retried after its commit is not applied again. */
+    write_keys: string | null;
   };
   instances: {
     id: string;

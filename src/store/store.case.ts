@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError } from '../errors.js';
-import type { ReleaseRow, Store } from './types.js';
+import type { NewEvent, ReleaseRow, Store } from './types.js';
 
 /** A release as the engine creates it, for contract tests. */
 export function newRelease(
@@ -23,6 +23,42 @@ export function newRelease(
     phaseStartedAt: at,
     createdAt: at,
   };
+}
+
+/** The event a contract test writes with a release's change. */
+function announce(type: string): (release: ReleaseRow) => NewEvent {
+  return (release) => ({
+    service: release.service,
+    releaseId: release.id,
+    at: release.updatedAt,
+    type,
+    message: `#${release.id} ${release.phase} at ${release.weight}%`,
+    data: { phase: release.phase },
+  });
+}
+
+/** The seam every write of both stores (KyselyStore) runs through, and the PostgreSQL store retries in. */
+interface RetrySeam {
+  retrying<T>(write: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Makes the store's next write commit and then lose its acknowledgement: with `error`, the write
+ * throws it after its commit (the store's own retry, if it has one, takes over); without, the write
+ * runs again at once, as a retry would. Test-only: it wraps the store's retry seam.
+ */
+export function loseNextAcknowledgement(store: Store, error?: Error): void {
+  const seam = store as unknown as RetrySeam;
+  const original = seam.retrying.bind(store);
+  let armed = true;
+  seam.retrying = <T>(write: () => Promise<T>): Promise<T> =>
+    original(async () => {
+      if (!armed) return write();
+      armed = false;
+      await write();
+      if (error) throw error;
+      return write();
+    });
 }
 
 /** The contract every Store implementation passes; `create` returns a fresh, migrated, empty store. */
@@ -73,6 +109,189 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.activeRelease('web')).toBeUndefined();
       expect((await store.listReleases('web', 10))[0]?.id).toBe(r.id);
       await expect(store.updateRelease(9999, { weight: 1 }, 1)).rejects.toThrow(/not found/);
+    });
+
+    it('writes a transition and the event announcing it together', async () => {
+      // Given a release
+      const r = await store.createRelease(newRelease('web', 'v1'));
+      // When it moves with an event
+      const moved = await store.updateReleaseWithEvent(
+        r.id,
+        { phase: 'canary', weight: 10 },
+        1500,
+        announce('release.weight'),
+      );
+      // Then both are stored, and the event was made of the changed release
+      expect(moved.release).toMatchObject({ id: r.id, phase: 'canary', weight: 10, updatedAt: 1500 });
+      expect(moved.event).toMatchObject({
+        service: 'web',
+        releaseId: r.id,
+        type: 'release.weight',
+        message: `#${r.id} canary at 10%`,
+        data: { phase: 'canary' },
+      });
+      expect(await store.listEvents({ releaseId: r.id, limit: 10 })).toEqual([moved.event]);
+      // And a terminal transition frees the service's active slot as updateRelease does
+      const ended = await store.updateReleaseWithEvent(
+        r.id,
+        { state: 'aborted' },
+        2000,
+        announce('release.aborted'),
+      );
+      expect(ended.release).toMatchObject({ state: 'aborted', endedAt: 2000 });
+      expect(await store.activeRelease('web')).toBeUndefined();
+      await expect(store.updateReleaseWithEvent(9999, { weight: 1 }, 1, announce('x'))).rejects.toThrow(
+        /not found/,
+      );
+      expect(await store.listEvents({ limit: 10 })).toHaveLength(2);
+    });
+
+    it('creates a release with its event, and one release per key', async () => {
+      // When a release is created with its event under a key
+      const first = await store.createReleaseWithEvent(
+        newRelease('web', 'v1'),
+        announce('release.created'),
+        'k1',
+      );
+      expect(first.release).toMatchObject({ service: 'web', version: 'v1', state: 'progressing' });
+      expect(first.event).toMatchObject({ releaseId: first.release.id, type: 'release.created' });
+      expect(await store.releaseByKey('k1')).toEqual(first.release);
+      // Then the same key again returns that release, writes no event, and starts nothing
+      const again = await store.createReleaseWithEvent(
+        newRelease('web', 'v1'),
+        announce('release.created'),
+        'k1',
+      );
+      expect(again).toEqual({ release: first.release, event: undefined });
+      expect(await store.listReleases('web', 10)).toHaveLength(1);
+      expect(await store.listEvents({ limit: 10 })).toEqual([first.event]);
+      // Even once that release has ended
+      await store.updateRelease(first.release.id, { state: 'succeeded', phase: 'completed' }, 2000);
+      const later = await store.createReleaseWithEvent(
+        newRelease('web', 'v1'),
+        announce('release.created'),
+        'k1',
+      );
+      expect(later.release.id).toBe(first.release.id);
+      // While another key is another release, and the active slot still holds one release per service
+      const other = await store.createReleaseWithEvent(newRelease('web', 'v2'), announce('release.created'));
+      await expect(
+        store.createReleaseWithEvent(newRelease('web', 'v3'), announce('release.created'), 'k2'),
+      ).rejects.toThrow(new RegExp(`already has an active release \\(#${other.release.id}, version v2`));
+      expect(await store.releaseByKey('k2')).toBeUndefined();
+      expect((await store.listReleases('web', 10)).map((r) => r.version)).toEqual(['v2', 'v1']);
+    });
+
+    it('leaves the release as it was when its event cannot be written', async () => {
+      // Given a release, and an event the database refuses (a NOT NULL column left empty)
+      const r = await store.createRelease(newRelease('web', 'v1'));
+      const refused = (release: ReleaseRow): NewEvent => ({
+        ...announce('release.weight')(release),
+        service: null as unknown as string,
+      });
+      // When a transition is written with it
+      await expect(
+        store.updateReleaseWithEvent(r.id, { phase: 'canary', weight: 50 }, 2000, refused),
+      ).rejects.toThrow(/NOT NULL|null value/i);
+      // Then the release is unchanged and no event was written
+      expect(await store.getRelease(r.id)).toEqual(r);
+      expect(await store.listEvents({ limit: 10 })).toEqual([]);
+      // And a release created with such an event was never created
+      await store.updateRelease(r.id, { state: 'aborted' }, 3000);
+      await expect(store.createReleaseWithEvent(newRelease('web', 'v2'), refused, 'k')).rejects.toThrow(
+        /NOT NULL|null value/i,
+      );
+      expect(await store.activeRelease('web')).toBeUndefined();
+      expect(await store.releaseByKey('k')).toBeUndefined();
+      expect(await store.listReleases('web', 10)).toHaveLength(1);
+    });
+
+    it('applies a write retried after its commit once', async () => {
+      // Each write below commits, loses its acknowledgement, and is run again as a retry would be
+      loseNextAcknowledgement(store);
+      const r = await store.createRelease(newRelease('web', 'v1'));
+      expect(await store.listReleases('web', 10)).toEqual([r]);
+
+      loseNextAcknowledgement(store);
+      const event = await store.addEvent({
+        service: 'web',
+        releaseId: r.id,
+        at: 1,
+        type: 'a',
+        message: 'one',
+        data: {},
+      });
+      expect(await store.listEvents({ limit: 10 })).toEqual([event]);
+
+      loseNextAcknowledgement(store);
+      const moved = await store.updateReleaseWithEvent(
+        r.id,
+        { weight: 10 },
+        2000,
+        announce('release.weight'),
+      );
+      expect(moved.release.weight).toBe(10);
+      expect(moved.event).toBeDefined();
+      expect(await store.listEvents({ limit: 10 })).toEqual([event, moved.event]);
+
+      await store.updateRelease(r.id, { state: 'succeeded' }, 3000);
+      loseNextAcknowledgement(store);
+      const created = await store.createReleaseWithEvent(
+        newRelease('web', 'v2'),
+        announce('release.created'),
+      );
+      // The retry finds what its own first attempt wrote, event included (for the caller to publish)
+      expect(created.event).toMatchObject({ releaseId: created.release.id, type: 'release.created' });
+      expect((await store.listReleases('web', 10)).map((x) => x.version)).toEqual(['v2', 'v1']);
+      expect(await store.listEvents({ releaseId: created.release.id, limit: 10 })).toEqual([created.event]);
+
+      loseNextAcknowledgement(store);
+      await store.addMeasurement({
+        releaseId: r.id,
+        service: 'web',
+        at: 10,
+        trigger: 'error_rate > 5%',
+        metric: 'error_rate',
+        version: 'v1',
+        value: 0,
+        threshold: 0.05,
+        verdict: 'pass',
+        windowMs: 1000,
+        requests: 10,
+        message: 'ok',
+        inputs: {},
+      });
+      expect(await store.listMeasurements(r.id, 10)).toHaveLength(1);
+
+      const item = {
+        releaseId: r.id,
+        id: 'pre/tests',
+        position: 0,
+        section: 'Pre',
+        title: 'Tests',
+        kind: 'command',
+        gate: 'pre-deploy' as const,
+        params: {},
+        hint: null,
+        automated: true,
+        state: 'pending' as const,
+        evidence: [],
+        updatedAt: 1,
+      };
+      await store.createChecklist([item]);
+      loseNextAcknowledgement(store);
+      const evidence = { at: 4, summary: 'exit 0' };
+      const checked = await store.updateChecklistItem(r.id, item.id, { state: 'passed', evidence }, 4);
+      expect(checked.evidence).toEqual([evidence]);
+      expect((await store.listChecklist(r.id))[0]?.evidence).toEqual([evidence]);
+      // A later write to the item appends as usual
+      await store.updateChecklistItem(
+        r.id,
+        item.id,
+        { state: 'passed', evidence: { at: 5, summary: 'again' } },
+        5,
+      );
+      expect((await store.listChecklist(r.id))[0]?.evidence).toHaveLength(2);
     });
 
     it('keeps services', async () => {

@@ -85,6 +85,19 @@ export interface EventRow {
   data: Record<string, unknown>;
 }
 
+/** An event to write: every field but the id the store gives it. */
+export type NewEvent = Omit<EventRow, 'id'>;
+
+/** A release's change and the event that announces it, as one transaction wrote them. */
+export interface ReleaseTransition {
+  release: ReleaseRow;
+  /**
+   * The announcing event; undefined only from {@link Store.createReleaseWithEvent} when its key named a
+   * release an earlier call created (that call wrote and published the event).
+   */
+  event: EventRow | undefined;
+}
+
 /** Which events {@link Store.listEvents} returns. */
 export interface EventFilter {
   /** Only this unit's events, exactly as named. */
@@ -192,10 +205,36 @@ export interface Store extends InstanceRecordStore {
   /** Insert or update a service; durable on return. */
   saveService(row: ServiceRow): Promise<void>;
 
-  /** Creates a release; throws ConflictError when the service already has an active one. */
+  /**
+   * Creates a release, once even when a dropped connection makes the store retry it; throws
+   * ConflictError when the service already has an active one.
+   */
   createRelease(input: Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'>): Promise<ReleaseRow>;
+  /**
+   * Creates a release and the event `announce` makes of it in one transaction, durable on return:
+   * both or neither. With `key`, a release created under that key before is returned instead (its
+   * event undefined unless this call wrote it), so a request repeated with its key starts one release.
+   * Throws ConflictError when the service already has another active release.
+   */
+  createReleaseWithEvent(
+    input: Omit<ReleaseRow, 'id' | 'updatedAt' | 'endedAt'>,
+    announce: (release: ReleaseRow) => NewEvent,
+    key?: string,
+  ): Promise<ReleaseTransition>;
+  /** The release created under `key` (createReleaseWithEvent), if any. */
+  releaseByKey(key: string): Promise<ReleaseRow | undefined>;
   /** Applies a transition and syncs it to disk before returning. */
   updateRelease(id: number, patch: ReleasePatch, now: number): Promise<ReleaseRow>;
+  /**
+   * Applies a transition and writes the event `announce` makes of the changed release in one
+   * transaction, synced to disk before returning: a crash or a failed insert leaves neither.
+   */
+  updateReleaseWithEvent(
+    id: number,
+    patch: ReleasePatch,
+    now: number,
+    announce: (release: ReleaseRow) => NewEvent,
+  ): Promise<ReleaseTransition>;
   getRelease(id: number): Promise<ReleaseRow | undefined>;
   /** The release of `service` that has not reached a terminal state, if any. */
   activeRelease(service: string): Promise<ReleaseRow | undefined>;
@@ -204,7 +243,8 @@ export interface Store extends InstanceRecordStore {
   /** Newest first. */
   listReleases(service: string, limit: number): Promise<ReleaseRow[]>;
 
-  addEvent(event: Omit<EventRow, 'id'>): Promise<EventRow>;
+  /** Writes an event once, even when a dropped connection makes the store retry it. */
+  addEvent(event: NewEvent): Promise<EventRow>;
   /** The highest event id so far (of `service` when given); 0 when there is none. */
   lastEventId(service?: string): Promise<number>;
   /**
@@ -213,6 +253,7 @@ export interface Store extends InstanceRecordStore {
    */
   listEvents(filter: EventFilter): Promise<EventRow[]>;
 
+  /** Writes a measurement once, even when a dropped connection makes the store retry it. */
   addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
   /** Oldest first. */
   listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]>;
@@ -255,7 +296,8 @@ export interface Store extends InstanceRecordStore {
   listChecklist(releaseId: number): Promise<ChecklistItemRow[]>;
   /**
    * Sets an item's state, appending evidence when given (or replacing the newest entry with
-   * `replaceLastEvidence`, so a check re-run while it cannot judge keeps one entry); durable on return.
+   * `replaceLastEvidence`, so a check re-run while it cannot judge keeps one entry); durable on return,
+   * and applied once even when a dropped connection makes the store retry it.
    * With `evidenceLimit`, the list is capped in the same transaction, as `appendEvidence`
    * (checklist/evidence.ts) describes.
    */

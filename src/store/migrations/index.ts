@@ -239,6 +239,23 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '006_idempotency_keys': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // A write retried after a commit whose acknowledgement was lost finds its row by key instead of
+        // adding a second one. Rows written before this migration have no key (NULLs never collide).
+        for (const table of ['releases', 'events', 'measurements']) {
+          await db.schema.alterTable(table).addColumn('idempotency_key', 'text').execute();
+          await db.schema
+            .createIndex(`${table}_by_idempotency_key`)
+            .on(table)
+            .column('idempotency_key')
+            .unique()
+            .execute();
+        }
+        // Evidence is appended to a JSON list in the item's row: the row keeps its last writes' keys.
+        await db.schema.alterTable('checklist_items').addColumn('write_keys', 'text').execute();
+      },
+    },
   };
 }
 

@@ -4,7 +4,8 @@ import { type Kysely, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Database } from '../schema.js';
 import { openStore } from '../open-store.js';
-import { newRelease, runStoreContract } from '../store.case.js';
+import { loseNextAcknowledgement, newRelease, runStoreContract } from '../store.case.js';
+import type { NewEvent, ReleaseRow } from '../types.js';
 import { PostgresStore } from './postgres-store.js';
 
 const PG_URL = process.env.SHIPCHECK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -238,6 +239,97 @@ if (problem !== undefined && !REQUIRE_REAL) {
         await admin.query('ROLLBACK');
         expect((await moved).weight).toBe(20);
         expect((await store.getRelease(release.id))?.weight).toBe(20);
+      } finally {
+        await admin.query('ROLLBACK').catch(() => undefined);
+        await store.close();
+        await admin.end();
+      }
+    });
+
+    it('retries a write whose commit was not acknowledged, and the write is applied once', async () => {
+      // Given a store whose writes each commit and then report a dropped connection, once
+      const { store, admin } = await freshStore({});
+      const dropped = (): Error =>
+        Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+      const announce = (release: ReleaseRow): NewEvent => ({
+        service: 'web',
+        releaseId: release.id,
+        at: release.updatedAt,
+        type: 'release.weight',
+        message: `weight ${release.weight}%`,
+        data: {},
+      });
+      try {
+        // When the store's own retry runs each write again on a new connection
+        loseNextAcknowledgement(store, dropped());
+        const created = await store.createReleaseWithEvent(newRelease('web', 'v1'), announce, 'deploy-1');
+        loseNextAcknowledgement(store, dropped());
+        const moved = await store.updateReleaseWithEvent(created.release.id, { weight: 10 }, 2000, announce);
+        loseNextAcknowledgement(store, dropped());
+        await store.addEvent({
+          service: 'web',
+          releaseId: null,
+          at: 3,
+          type: 'note',
+          message: 'n',
+          data: {},
+        });
+        // Then each was applied once: one release, one event per write
+        expect(moved.release.weight).toBe(10);
+        const { rows } = await admin.query<{ type: string }>(
+          `SELECT type FROM ${admin.schema}.events ORDER BY id`,
+        );
+        expect(rows.map((r) => r.type)).toEqual(['release.weight', 'release.weight', 'note']);
+        expect(await store.listReleases('web', 10)).toHaveLength(1);
+        expect(created.event?.releaseId).toBe(created.release.id);
+      } finally {
+        await store.close();
+        await admin.end();
+      }
+    });
+
+    it('leaves a release unchanged when its connection closes between the transition and its event', async () => {
+      // Given a release, and the events table held in a mode that lets reads through but makes inserts wait
+      const { store, admin } = await freshStore({});
+      try {
+        const release = await store.createRelease(newRelease('web', 'v1'));
+        await admin.query('BEGIN');
+        await admin.query(`LOCK TABLE ${admin.schema}.events IN SHARE MODE`);
+        const announce = (r: ReleaseRow): NewEvent => ({
+          service: 'web',
+          releaseId: r.id,
+          at: 2000,
+          type: 'release.weight',
+          message: `weight ${r.weight}%`,
+          data: {},
+        });
+        const moved = store.updateReleaseWithEvent(
+          release.id,
+          { phase: 'canary', weight: 10 },
+          2000,
+          announce,
+        );
+        // When the transition has updated the release and waits to insert its event
+        await waitForLockWaiter(admin, admin.app);
+        await admin.query('SAVEPOINT probe');
+        await expect(
+          admin.query(`SELECT 1 FROM ${admin.schema}.releases WHERE id = $1 FOR UPDATE NOWAIT`, [release.id]),
+        ).rejects.toMatchObject({ code: '55P03' });
+        await admin.query('ROLLBACK TO SAVEPOINT probe');
+        // And its connection is closed under it
+        expect(await admin.terminate()).toBeGreaterThan(0);
+        // Then the release is as it was, with no event: the update went with the transaction
+        await waitForLockWaiter(admin, admin.app);
+        const seen = await admin.query<{ weight: number; phase: string }>(
+          `SELECT weight, phase FROM ${admin.schema}.releases WHERE id = $1`,
+          [release.id],
+        );
+        expect(seen.rows).toEqual([{ weight: 0, phase: 'starting' }]);
+        expect((await admin.query(`SELECT 1 FROM ${admin.schema}.events`)).rowCount).toBe(0);
+        // And the store's retry, once the table is free, writes both once
+        await admin.query('ROLLBACK');
+        expect((await moved).release).toMatchObject({ phase: 'canary', weight: 10 });
+        expect(await store.listEvents({ releaseId: release.id, limit: 10 })).toHaveLength(1);
       } finally {
         await admin.query('ROLLBACK').catch(() => undefined);
         await store.close();

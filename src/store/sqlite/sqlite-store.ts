@@ -66,7 +66,7 @@ export class SqliteStore extends KyselyStore {
   protected override async durably<T>(write: () => Promise<T>): Promise<T> {
     await sql`PRAGMA synchronous = FULL`.execute(this.db);
     try {
-      return await write();
+      return await super.durably(write);
     } finally {
       await sql`PRAGMA synchronous = NORMAL`.execute(this.db);
     }
