@@ -16,19 +16,19 @@ export interface AddressRange {
   family: 'ipv4' | 'ipv6';
 }
 
-/** Parses `ip` or `ip/prefix`; returns a one-line reason when it is neither. */
+/** Parses `ip` or `ip/prefix`; returns a one-line reason (without the text) when it is neither. */
 export function parseAddressRange(text: string): AddressRange | string {
   const slash = text.indexOf('/');
   const address = slash < 0 ? text : text.slice(0, slash);
   const version = net.isIP(address);
-  if (version === 0) return `${text} is not an IP address or CIDR range`;
+  if (version === 0) return 'expected an IP address or a CIDR range such as 10.0.0.0/8';
   const family = version === 4 ? 'ipv4' : 'ipv6';
   const bits = version === 4 ? IPV4_BITS : IPV6_BITS;
   if (slash < 0) return { address, prefix: bits, family };
   const prefixText = text.slice(slash + 1);
   const prefix = Number(prefixText);
   if (!/^\d{1,3}$/.test(prefixText) || prefix > bits) {
-    return `${text}: the prefix length after / is 0 to ${bits}`;
+    return `the prefix length after / is 0 to ${bits}`;
   }
   return { address, prefix, family };
 }
@@ -42,7 +42,7 @@ export class AddressList {
   constructor(entries: readonly string[]) {
     for (const entry of entries) {
       const range = parseAddressRange(entry.trim());
-      if (typeof range === 'string') throw new Error(range);
+      if (typeof range === 'string') throw new Error(`${entry}: ${range}`);
       this.list.addSubnet(range.address, range.prefix, range.family);
     }
     this.size = entries.length;
