@@ -1,9 +1,10 @@
 /**
- * The built-in proxy's request path, on every request: rewrites the request head for the upstream,
- * picks the version by weight (or the version header, from a request ForceGuard allows) and an
- * instance round-robin, sends it through
- * the address's UpstreamPool, retries once where that is safe, streams the response back, and
- * records it. ProxyRouter (proxy-router.ts) owns the server, the route and draining around it.
+ * The built-in proxy's request path, on every request: rewrites the request head for the upstream
+ * (request-head.ts), picks the version by weight (or the version header, from a request ForceGuard
+ * allows) and an instance round-robin, sends it through the address's UpstreamPool, retries once
+ * where that is safe, streams the response back, and records it. An Upgrade takes the same choice
+ * onto a connection of its own (upgrade-tunnel.ts). ProxyRouter (proxy-router.ts) owns the server,
+ * the route and draining around it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -78,6 +79,8 @@ export class Dispatcher {
   readonly byAddress = new Map<string, Upstream>();
   /** Upgraded connections, open or being set up. */
   readonly upgrades = new Set<Upgrade>();
+  /** Set by ProxyRouter.close(): an upgrade asked for from then on is refused, so it cannot hold the close up. */
+  closing = false;
   active = 0;
   idleWaiter: (() => void) | undefined = undefined;
 
@@ -143,7 +146,7 @@ export class Dispatcher {
         return;
       }
       const forced = this.forcedRole(req, head);
-      const choice = this.choose(forced);
+      const choice = this.closing ? undefined : this.choose(forced);
       if (choice === undefined) {
         socket.on('error', ignore);
         answerRaw(socket, STATUS_UNAVAILABLE, UNAVAILABLE_BODY, undefined);

@@ -128,6 +128,7 @@ export class ProxyRouter implements TrafficRouter, Drainer {
     });
     server.on('error', (err) => this.options.logger?.warn({ err }, 'proxy: server error'));
     this.server = server;
+    this.dispatcher.closing = false;
     this.sweepTimer = setInterval(() => this.dispatcher.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -143,6 +144,7 @@ export class ProxyRouter implements TrafficRouter, Drainer {
     clearInterval(this.sweepTimer);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // A WebSocket may stay open for hours: waiting for it would only delay the close.
+    this.dispatcher.closing = true;
     this.dispatcher.closeUpgrades();
     await this.waitIdle(CLOSE_TIMEOUT_MS);
     server.closeAllConnections();
