@@ -148,6 +148,31 @@ describe('ProxyRouter with WebSocket (Upgrade) connections', () => {
     expect(seen['x-shipcheck-force-token']).toBeUndefined();
   });
 
+  it('forces a WebSocket to a version only with the token, and records a forced one apart', async () => {
+    const stable = await startWebSocketApp('v1');
+    const canary = await startWebSocketApp('v2');
+    const metrics = new RequestMetrics();
+    const { router, address } = await startProxy(
+      new Map([
+        ['v1', [stable.address]],
+        ['v2', [canary.address]],
+      ]),
+      metrics,
+      { forceToken: FORCE_TOKEN },
+    );
+    await router.setRoute({ stable: 'v1', canary: 'v2', weight: 0 });
+
+    const tokenless = await openWebSocket(address, { 'X-Shipcheck-Version': 'canary' });
+    expect(tokenless.servedBy).toBe('v1');
+    const forced = await openWebSocket(address, router.forceHeaders('canary'));
+    expect(forced.servedBy).toBe('v2');
+    expect(await ask(forced.socket, 'q')).toBe('v2:q');
+
+    expect(metrics.window('v1', HOUR_MS).requests).toBe(1);
+    expect(metrics.window('v2', HOUR_MS).requests).toBe(0);
+    expect(metrics.forcedWindow('v2', HOUR_MS)).toMatchObject({ requests: 1, byClass: { '1xx': 1 } });
+  });
+
   it('drain waits for an open WebSocket, and closes it at its timeout', async () => {
     const app = await startWebSocketApp('v1');
     const { router, address } = await startProxy(new Map([['v1', [app.address]]]));
