@@ -24,7 +24,7 @@ import { createMetricSource } from './providers/metrics/create-metric-source.js'
 import { RequestMetrics } from './providers/metrics/builtin/request-metrics.js';
 import type { MetricSource } from './providers/metrics/types.js';
 import { createRouter } from './providers/traffic/create-router.js';
-import { type ProxyRouter, VERSION_HEADER } from './providers/traffic/proxy/proxy-router.js';
+import type { ProxyRouter } from './providers/traffic/proxy/proxy-router.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import type { Store } from './store/types.js';
 import type { Clock } from './util/clock.js';
@@ -188,11 +188,12 @@ export async function createUnit(
           headers: synthetic.headers,
           timeoutMs: synthetic.timeout,
         },
-        // Through the built-in proxy with the version header, so the proxy's metrics count it; behind
+        // Through the built-in proxy with the version header and the force token, so the proxy's
+        // metrics count it (synthetic requests count in analysis though forced); behind
         // nginx straight to the version's instances (their own metrics count it, nginx's log does not).
         target: (version, role, requestPath): SyntheticTarget | undefined => {
           if (proxy)
-            return { url: `http://${proxy.address()}${requestPath}`, headers: { [VERSION_HEADER]: role } };
+            return { url: `http://${proxy.address()}${requestPath}`, headers: proxy.forceHeaders(role) };
           const addresses = fleet.readyAddresses(version);
           if (addresses.length === 0) return undefined;
           nextInstance = (nextInstance + 1) % addresses.length;
@@ -219,6 +220,7 @@ export async function createUnit(
       fromVersion: release.fromVersion,
       // Checks with `target: canary|stable` need the built-in proxy's version header.
       proxyUrl: proxy ? `http://${proxy.address()}` : '',
+      ...(proxy ? { proxyForceHeaders: (target: 'stable' | 'canary') => proxy.forceHeaders(target) } : {}),
       configDir: dir,
       ...(shared.masterKey ? { masterKey: shared.masterKey } : {}),
       metrics: metricSource,

@@ -28,6 +28,11 @@ export interface CheckContext {
   fromVersion: string | null;
   /** Base URL of the built-in proxy, e.g. http://127.0.0.1:8080; `params.target` goes through it. */
   proxyUrl: string;
+  /**
+   * The headers that make the built-in proxy send a request to `target` whatever the weight (the
+   * version header and the force token); absent without the built-in proxy.
+   */
+  proxyForceHeaders?: (target: 'stable' | 'canary') => Record<string, string>;
   /** Folder of the config file; relative paths in params resolve against it. */
   configDir: string;
   metrics: MetricSource;

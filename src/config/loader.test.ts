@@ -245,6 +245,7 @@ describe('loadConfig: good files', () => {
         keepAliveTimeout: 75_000,
         headersTimeout: 60_000,
         requestTimeout: 300_000,
+        forceFrom: [],
       },
       metrics: { kind: 'builtin' },
       strategy: {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../util/duration.js';
+import { parseAddressRange } from '../util/address-list.js';
 import { orSecret } from './secret-ref.js';
 import {
   PERCENT_HINT,
@@ -98,6 +99,9 @@ const hooksFleet = z
   })
   .describe('How instances of the service are run.');
 
+/** Shortest force token accepted, as for other bearer tokens. */
+const FORCE_TOKEN_MIN_LENGTH = 16;
+
 const proxyTraffic = z
   .strictObject({
     kind: z.literal('proxy').describe('`proxy`: the built-in HTTP proxy splits requests by weight.'),
@@ -118,6 +122,27 @@ const proxyTraffic = z
       .prefault('300s')
       .describe(
         'A client that has not sent the whole request this long after it began gets 408; 0s turns it off.',
+      ),
+    forceToken: orSecret(
+      z
+        .string()
+        .min(FORCE_TOKEN_MIN_LENGTH, `use a token of at least ${FORCE_TOKEN_MIN_LENGTH} characters`)
+        .regex(/^[\x21-\x7e]+$/, 'a token of printable ASCII characters without spaces'),
+    )
+      .optional()
+      .describe(
+        'The secret a request shows in X-Shipcheck-Force-Token to have its X-Shipcheck-Version header honoured; a secret reference keeps it out of the file. Without it, shipcheck makes a random one at startup that only its own synthetic load and checks know.',
+      ),
+    forceFrom: z
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const range = parseAddressRange(entry);
+          if (typeof range === 'string') ctx.addIssue({ code: 'custom', message: range });
+        }),
+      )
+      .prefault([])
+      .describe(
+        'IP addresses and CIDR ranges whose requests may use X-Shipcheck-Version without the force token; none by default (a load balancer or nginx on the same host makes every client look local).',
       ),
   })
   // Node refuses a server whose headers timeout outlasts its request timeout.

@@ -36,6 +36,7 @@ describe('traffic timeouts of the built-in proxy', () => {
       keepAliveTimeout: 75_000,
       headersTimeout: 60_000,
       requestTimeout: 300_000,
+      forceFrom: [],
     });
   });
 

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type net from 'node:net';
 import { afterEach } from 'vitest';
 import type { RequestMetrics } from '../../src/providers/metrics/builtin/request-metrics.js';
-import { ProxyRouter } from '../../src/providers/traffic/proxy/proxy-router.js';
+import { ProxyRouter, type ProxyRouterOptions } from '../../src/providers/traffic/proxy/proxy-router.js';
 
 /** An app instance the proxy sends requests to, with the requests it got. */
 export interface TestUpstream {
@@ -85,12 +85,18 @@ export async function startUpstream(
   return upstream;
 }
 
-/** A proxy whose ready instances are whatever `ready` says at the moment of each request. */
+/** A proxy whose ready instances are whatever `ready` says at the moment of each request; `options` add to its options. */
 export async function startProxy(
   ready: Map<string, string[]>,
   metrics?: RequestMetrics,
+  options: Partial<ProxyRouterOptions> = {},
 ): Promise<{ router: ProxyRouter; address: string; agent: http.Agent }> {
-  const router = new ProxyRouter({ listen: '127.0.0.1:0', upstreams: (v) => ready.get(v) ?? [], metrics });
+  const router = new ProxyRouter({
+    listen: '127.0.0.1:0',
+    upstreams: (v) => ready.get(v) ?? [],
+    metrics,
+    ...options,
+  });
   await router.start();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   onCleanup(() => router.close());

@@ -1,7 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
-import { ProxyRouter } from '../../src/providers/traffic/proxy/proxy-router.js';
+import type { CheckContext } from '../../src/checklist/types.js';
+import { ProxyRouter, randomForceToken } from '../../src/providers/traffic/proxy/proxy-router.js';
 
 /** Starts an app on a free port for the current test, closed when it ends; returns its base URL. */
 export async function startApp(
@@ -20,17 +21,25 @@ export async function startApp(
 }
 
 /**
- * The built-in proxy in front of two apps, v1 stable and v2 canary at weight 0, for the current
- * test; returns the proxy's base URL (what checks with `target: canary|stable` go through).
+ * The built-in proxy in front of two apps, v1 stable and v2 canary at weight 0, with a force token,
+ * for the current test; returns what a CheckContext needs of it: its base URL (what checks with
+ * `target: canary|stable` go through) and the headers that force a version.
  */
-export async function startProxy(stableUrl: string, canaryUrl: string): Promise<string> {
+export async function startProxy(
+  stableUrl: string,
+  canaryUrl: string,
+): Promise<Required<Pick<CheckContext, 'proxyUrl' | 'proxyForceHeaders'>>> {
   const addresses: Record<string, string> = { v1: new URL(stableUrl).host, v2: new URL(canaryUrl).host };
   const router = new ProxyRouter({
     listen: '127.0.0.1:0',
     upstreams: (version) => (addresses[version] === undefined ? [] : [addresses[version]]),
+    forceToken: randomForceToken(),
   });
   await router.start();
   onTestFinished(() => router.close());
   await router.setRoute({ stable: 'v1', canary: 'v2', weight: 0 });
-  return `http://${router.address()}`;
+  return {
+    proxyUrl: `http://${router.address()}`,
+    proxyForceHeaders: (target) => router.forceHeaders(target),
+  };
 }

@@ -241,7 +241,7 @@ describe('http check through the proxy', () => {
   it('reaches the canary with target: canary even at weight 0', async () => {
     const stable = await startApp((_, res) => res.end('stable v1'));
     const canary = await startApp((req, res) => res.end(`canary v2 ${req.url}`));
-    const context = testContext({ proxyUrl: await startProxy(stable, canary) });
+    const context = testContext(await startProxy(stable, canary));
 
     const toCanary = await run(
       { url: '/healthz', target: 'canary', expectBody: 'canary v2 /healthz' },
@@ -255,6 +255,13 @@ describe('http check through the proxy', () => {
     expect(unforced.ok, unforced.summary).toBe(true);
     const toStable = await run({ url: '/healthz', target: 'stable', expectBody: 'stable v1' }, context);
     expect(toStable.ok, toStable.summary).toBe(true);
+
+    // Without the proxy's force token the version header is ignored: the weight (0) decides.
+    const tokenless = await run(
+      { url: '/healthz', target: 'canary', expectBody: 'stable v1' },
+      testContext({ proxyUrl: context.proxyUrl }),
+    );
+    expect(tokenless.ok, tokenless.summary).toBe(true);
   });
 });
 

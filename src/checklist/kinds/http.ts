@@ -212,14 +212,25 @@ export interface ReplyExpectations {
   expectJson?: JsonExpectation[] | undefined;
 }
 
-/** Resolves a path against the proxy and adds the version header for `target`; absolute URLs pass through. */
+/**
+ * Resolves a path against the proxy and adds the headers that force `target` (the version header
+ * and, for the proxy only, the force token); absolute URLs pass through.
+ */
 export function prepareRequest(
   request: { method: string; url: string; headers: Record<string, string>; body?: string | undefined },
   target: Target | undefined,
   context: CheckContext,
 ): HttpRequest {
   const url = request.url.startsWith('/') ? new URL(request.url, context.proxyUrl).href : request.url;
-  const headers = target === undefined ? request.headers : { ...request.headers, [VERSION_HEADER]: target };
+  let headers = request.headers;
+  if (target !== undefined) {
+    // The token goes only to the proxy: an absolute URL gets the version header alone.
+    const force =
+      request.url.startsWith('/') && context.proxyForceHeaders !== undefined
+        ? context.proxyForceHeaders(target)
+        : { [VERSION_HEADER]: target };
+    headers = { ...request.headers, ...force };
+  }
   return { method: request.method, url, headers, body: request.body };
 }
 

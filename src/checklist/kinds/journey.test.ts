@@ -190,7 +190,7 @@ describe('journey check', () => {
   it('sends every step to the canary with target: canary, even at weight 0', async () => {
     const stable = await startApp(shop('v1'));
     const canary = await startApp(shop('v2'));
-    const context = testContext({ proxyUrl: await startProxy(stable, canary) });
+    const context = testContext(await startProxy(stable, canary));
 
     const journey = shopJourney('', { target: 'canary' });
     const steps = journey.steps as Record<string, unknown>[];

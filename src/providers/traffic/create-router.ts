@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
+import { registerSecret } from '../../util/secrets.js';
 import type { RequestMetrics } from '../metrics/builtin/request-metrics.js';
 import { NginxTrafficRouter } from './nginx/nginx-router.js';
-import { ProxyRouter } from './proxy/proxy-router.js';
+import { ProxyRouter, randomForceToken } from './proxy/proxy-router.js';
 import type { TrafficRouter } from './types.js';
 
 /** What a router needs besides its own config section. */
@@ -17,7 +18,12 @@ export interface RouterContext {
   logger: Logger;
 }
 
-/** The router `traffic.kind` names; `proxy` is set when it is the built-in proxy. */
+/**
+ * The router `traffic.kind` names; `proxy` is set when it is the built-in proxy. The proxy always
+ * gets a force token: `traffic.forceToken`, or a random one only this process knows, so that
+ * shipcheck's own synthetic load and checks can force a version (ProxyRouter.forceHeaders) and
+ * nobody else can.
+ */
 export function createRouter(
   traffic: Config['traffic'],
   context: RouterContext,
@@ -25,6 +31,8 @@ export function createRouter(
   const { dir, upstreams, logger } = context;
   switch (traffic.kind) {
     case 'proxy': {
+      const forceToken = traffic.forceToken ?? randomForceToken();
+      registerSecret(forceToken);
       const proxy = new ProxyRouter({
         listen: traffic.listen,
         timeouts: {
@@ -35,6 +43,8 @@ export function createRouter(
         upstreams,
         metrics: context.requestMetrics,
         logger: logger.child({ component: 'proxy' }),
+        forceToken,
+        forceFrom: traffic.forceFrom,
       });
       return { router: proxy, proxy };
     }

@@ -39,6 +39,19 @@ describe('RequestMetrics', () => {
     expect(metrics.versions().sort()).toEqual(['v1', 'v2']);
   });
 
+  it('keeps forced requests out of the window analysis reads, in a window of their own', () => {
+    const clock = alignedClock();
+    const metrics = new RequestMetrics({ clock });
+    metrics.record('v2', 200, 5);
+    for (let i = 0; i < 3; i++) metrics.record('v2', 500, 50, true);
+
+    expect(metrics.window('v2', 10 * SECOND)).toMatchObject({ requests: 1, errors: 0 });
+    expect(metrics.forcedWindow('v2', 10 * SECOND)).toMatchObject({ requests: 3, errors: 3 });
+    expect(metrics.versions()).toEqual(['v2']);
+    metrics.record('v3', 200, 5, true);
+    expect(metrics.versions()).toEqual(['v2']);
+  });
+
   it('answers zero requests and no quantiles for an unknown version', () => {
     const stats = new RequestMetrics({ clock: alignedClock() }).window('nope', MINUTE);
     expect(stats).toEqual({

@@ -106,6 +106,8 @@ class VersionSeries {
 /**
  * Per-version request counts and latencies over a bounded retention: the last ten minutes in
  * one-second buckets, all of retention in one-minute buckets. Each request is recorded in both.
+ * Requests sent to a version on purpose (forced with the version header) are kept in series of
+ * their own: `window()`, which analysis reads, never sees them; `forcedWindow()` does.
  */
 export class RequestMetrics {
   private readonly clock: Clock;
@@ -113,6 +115,7 @@ export class RequestMetrics {
   /** Seconds kept one by one: ten minutes, or all of retention when it is shorter. */
   private readonly fineSeconds: number;
   private readonly series = new Map<string, VersionSeries>();
+  private readonly forced = new Map<string, VersionSeries>();
 
   constructor(options: { clock?: Clock; retentionSeconds?: number } = {}) {
     this.clock = options.clock ?? systemClock;
@@ -120,11 +123,15 @@ export class RequestMetrics {
     this.fineSeconds = Math.min(FINE_SECONDS, this.retentionSeconds);
   }
 
-  /** Counts one completed request of `version`; a proxy-side failure is recorded as status 502. */
-  record(version: string, status: number, latencyMs: number): void {
+  /**
+   * Counts one completed request of `version`; a proxy-side failure is recorded as status 502.
+   * `forced` requests were sent to the version on purpose and go to the series apart.
+   */
+  record(version: string, status: number, latencyMs: number, forced = false): void {
+    const map = forced ? this.forced : this.series;
     let second = Math.floor(this.clock.now() / MS_PER_SECOND);
-    let series = this.series.get(version);
-    if (series === undefined) series = this.addVersion(version, second);
+    let series = map.get(version);
+    if (series === undefined) series = this.addVersion(map, version, second);
     // A clock that steps back must not wipe newer buckets: count the sample in the latest second.
     if (second < series.lastSecond) second = series.lastSecond;
     else series.lastSecond = second;
@@ -144,10 +151,25 @@ export class RequestMetrics {
    * older than ten minutes is read by the minute: whole minutes inside it count, a partial one does not.
    */
   window(version: string, windowMs: number): WindowStats {
+    return this.read(this.series, version, windowMs);
+  }
+
+  /** Like window(), over the forced requests of `version` only: those kept out of analysis. */
+  forcedWindow(version: string, windowMs: number): WindowStats {
+    return this.read(this.forced, version, windowMs);
+  }
+
+  /** Versions that had traffic within retention, at most MAX_VERSIONS of them; forced requests aside. */
+  versions(): string[] {
+    this.forgetIdle(this.series, Math.floor(this.clock.now() / MS_PER_SECOND));
+    return [...this.series.keys()];
+  }
+
+  private read(map: Map<string, VersionSeries>, version: string, windowMs: number): WindowStats {
     const now = this.clock.now();
     const nowSecond = Math.floor(now / MS_PER_SECOND);
-    this.forgetIdle(nowSecond);
-    const series = this.series.get(version);
+    this.forgetIdle(map, nowSecond);
+    const series = map.get(version);
     const firstSecond = Math.max(
       Math.ceil((now - windowMs) / MS_PER_SECOND),
       nowSecond - this.retentionSeconds,
@@ -185,35 +207,29 @@ export class RequestMetrics {
     };
   }
 
-  /** Versions that had traffic within retention, at most MAX_VERSIONS of them. */
-  versions(): string[] {
-    this.forgetIdle(Math.floor(this.clock.now() / MS_PER_SECOND));
-    return [...this.series.keys()];
-  }
-
-  private addVersion(version: string, second: number): VersionSeries {
-    this.forgetIdle(second);
-    if (this.series.size >= MAX_VERSIONS) {
+  private addVersion(map: Map<string, VersionSeries>, version: string, second: number): VersionSeries {
+    this.forgetIdle(map, second);
+    if (map.size >= MAX_VERSIONS) {
       let oldest: string | undefined;
       let oldestSecond = Infinity;
-      for (const [name, candidate] of this.series) {
+      for (const [name, candidate] of map) {
         if (candidate.lastSecond < oldestSecond) {
           oldest = name;
           oldestSecond = candidate.lastSecond;
         }
       }
-      if (oldest !== undefined) this.series.delete(oldest);
+      if (oldest !== undefined) map.delete(oldest);
     }
     // One more slot than kept so a window of exactly that length still has its oldest bucket.
     const minuteSlots = Math.ceil(this.retentionSeconds / SECONDS_PER_MINUTE) + 2;
     const series = new VersionSeries(this.fineSeconds + 1, minuteSlots, second);
-    this.series.set(version, series);
+    map.set(version, series);
     return series;
   }
 
-  private forgetIdle(nowSecond: number): void {
-    for (const [name, series] of this.series) {
-      if (nowSecond - series.lastSecond > this.retentionSeconds) this.series.delete(name);
+  private forgetIdle(map: Map<string, VersionSeries>, nowSecond: number): void {
+    for (const [name, series] of map) {
+      if (nowSecond - series.lastSecond > this.retentionSeconds) map.delete(name);
     }
   }
 }

@@ -1,13 +1,19 @@
 /**
- * The built-in proxy's request path, on every request: rewrites the request head for the upstream,
- * picks the version by weight (or the version header) and an instance round-robin, sends it through
- * the address's UpstreamPool, retries once where that is safe, streams the response back, and
- * records it. ProxyRouter (proxy-router.ts) owns the server, the route and draining around it.
+ * The built-in proxy's request path, on every request: rewrites the request head for the upstream
+ * (request-head.ts), picks the version by weight (or the version header, from a request ForceGuard
+ * allows) and an instance round-robin, sends it through the address's UpstreamPool, retries once
+ * where that is safe, streams the response back, and records it. An Upgrade takes the same choice
+ * onto a connection of its own (upgrade-tunnel.ts). ProxyRouter (proxy-router.ts) owns the server,
+ * the route and draining around it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import type { Route, UpstreamSource } from '../types.js';
+import type { ForceGuard } from './force-guard.js';
+import { readRequestHead, SERVED_BY_HEADER, upstreamHead, type RequestHead } from './request-head.js';
+import { answerRaw, UpgradeTunnel, type TunnelEvents } from './upgrade-tunnel.js';
 import {
   CONNECT_TIMEOUT,
   HANG_UP,
@@ -16,16 +22,15 @@ import {
   type UpstreamExchange,
 } from './upstream-pool.js';
 
-/** Request header that forces the choice of version: `canary` or `stable`. */
-export const VERSION_HEADER = 'X-Shipcheck-Version';
-/** Response header naming the version that served the request. */
-export const SERVED_BY_HEADER = 'X-Shipcheck-Served-By';
+export { SERVED_BY_HEADER, VERSION_HEADER } from './request-head.js';
 
 const PERCENT = 100;
 const STATUS_BAD_GATEWAY = 502;
 const STATUS_UNAVAILABLE = 503;
+const STATUS_NOT_IMPLEMENTED = 501;
 const BAD_GATEWAY_BODY = 'bad gateway: upstream failed\n';
 const UNAVAILABLE_BODY = 'no ready instance\n';
+const CHUNKED_UPGRADE_BODY = 'an Upgrade request with a chunked body is not supported\n';
 /** Sweeps an address may go unused before its pool is dropped, so stopped instances do not leak. */
 const UNUSED_SWEEPS_BEFORE_FORGET = 60;
 /** At most one warning per upstream address in this interval, so a dead upstream under load cannot flood logs. */
@@ -38,40 +43,6 @@ const STABLE: Role = 0;
 const CANARY: Role = 1;
 const NOT_FORCED = -1;
 
-/** What the proxy does with a request header; PLAIN ones pass through untouched. */
-const PLAIN = 0;
-const DROP = 1;
-const HOST = 2;
-const CONTENT_LENGTH = 3;
-const TRANSFER_ENCODING = 4;
-const CONNECTION = 5;
-const FORWARDED_FOR = 6;
-const FORWARDED_HOST = 7;
-const FORWARDED_PROTO = 8;
-const VERSION = 9;
-
-const REQUEST_HEADER_KINDS = new Map<string, number>([
-  ['te', DROP],
-  ['upgrade', DROP],
-  ['trailer', DROP],
-  ['keep-alive', DROP],
-  ['proxy-connection', DROP],
-  // Node already answered `Expect: 100-continue` to the client; the upstream gets the body regardless.
-  ['expect', DROP],
-  ['host', HOST],
-  ['content-length', CONTENT_LENGTH],
-  // Kept: Node decoded the client's chunks, and the body is re-chunked on the way up.
-  ['transfer-encoding', TRANSFER_ENCODING],
-  ['connection', CONNECTION],
-  ['x-forwarded-for', FORWARDED_FOR],
-  ['x-forwarded-host', FORWARDED_HOST],
-  ['x-forwarded-proto', FORWARDED_PROTO],
-  [VERSION_HEADER.toLowerCase(), VERSION],
-]);
-
-/** Connection header values that name no other header to remove. */
-const PLAIN_CONNECTION_VALUES = new Set(['keep-alive', 'close']);
-
 const EXCHANGE = Symbol('shipcheck.proxy.exchange');
 interface Carrier {
   [EXCHANGE]?: Exchange;
@@ -82,10 +53,12 @@ export interface ProxyLogger {
   warn(obj: object, msg: string): void;
 }
 
-/** One upstream address: its connection pool and the requests in flight to it. */
+/** One upstream address: its connection pool and the requests in flight to it, upgraded connections included. */
 class Upstream {
   readonly pool: UpstreamPool;
   inflight = 0;
+  /** Upgraded connections (and upgrades being set up) to this address; each also counts in `inflight`. */
+  readonly upgrades = new Set<Upgrade>();
   /** Sweeps since the last request; the address is forgotten after UNUSED_SWEEPS_BEFORE_FORGET. */
   unusedSweeps = 0;
   lastWarnAt = -Infinity;
@@ -104,6 +77,10 @@ export class Dispatcher {
   private stableTurn = 0;
   private canaryTurn = 0;
   readonly byAddress = new Map<string, Upstream>();
+  /** Upgraded connections, open or being set up. */
+  readonly upgrades = new Set<Upgrade>();
+  /** Set by ProxyRouter.close(): an upgrade asked for from then on is refused, so it cannot hold the close up. */
+  closing = false;
   active = 0;
   idleWaiter: (() => void) | undefined = undefined;
 
@@ -111,6 +88,7 @@ export class Dispatcher {
     private readonly upstreams: UpstreamSource,
     private readonly metrics: RequestMetrics | undefined,
     readonly logger: ProxyLogger | undefined,
+    private readonly force: ForceGuard,
   ) {}
 
   /** Proxies one client request; a failure before an upstream is reached is answered 502, never thrown. */
@@ -127,64 +105,139 @@ export class Dispatcher {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
-    const raw = req.rawHeaders;
-    let lines = '';
-    let forced: Role | typeof NOT_FORCED = NOT_FORCED;
-    let hasBody = false;
-    let chunked = false;
-    let host: string | undefined;
-    let forwardedFor: string | undefined;
-    let forwardedHost = false;
-    let forwardedProto = false;
-    let connectionTokens: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const value = raw[i + 1]!;
-      const kind = requestHeaderKind(name);
-      if (kind === PLAIN) {
-        lines += `${name}: ${value}\r\n`;
-        continue;
+    const head = readRequestHead(req.rawHeaders, false);
+    const forced = this.forcedRole(req, head);
+    const choice = this.choose(forced);
+    if (choice === undefined) {
+      sendText(res, STATUS_UNAVAILABLE, UNAVAILABLE_BODY, undefined);
+      return;
+    }
+    const exchange = new Exchange(
+      this,
+      req,
+      res,
+      startedAt,
+      upstreamHead(req, head, choice.address),
+      head.hasBody,
+      head.chunked,
+      forced !== NOT_FORCED,
+      recordedApart(forced, head),
+      choice.role,
+      choice.version,
+    );
+    this.active++;
+    (res as Carrier)[EXCHANGE] = exchange;
+    res.on('close', onClientClose);
+    this.send(exchange, choice.address);
+  }
+
+  /**
+   * Joins a client connection that asked for an Upgrade to an instance chosen as for a request, on
+   * a fresh upstream connection; a failure before an upstream is reached is answered, never thrown.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, clientHead: Buffer): void {
+    try {
+      const startedAt = performance.now();
+      const head = readRequestHead(req.rawHeaders, true);
+      if (head.chunked) {
+        // Forwarding it would mean parsing chunks to know where the request ends; nothing common sends one.
+        socket.on('error', ignore);
+        answerRaw(socket, STATUS_NOT_IMPLEMENTED, CHUNKED_UPGRADE_BODY, undefined);
+        return;
       }
-      switch (kind) {
-        case HOST:
-          host = value;
-          lines += `${name}: ${value}\r\n`;
-          break;
-        case CONTENT_LENGTH:
-          if (value !== '0') hasBody = true;
-          lines += `${name}: ${value}\r\n`;
-          break;
-        case TRANSFER_ENCODING:
-          hasBody = true;
-          chunked = true;
-          lines += `${name}: ${value}\r\n`;
-          break;
-        case CONNECTION:
-          if (!PLAIN_CONNECTION_VALUES.has(value.toLowerCase())) connectionTokens = value;
-          break;
-        case FORWARDED_FOR:
-          forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-          break;
-        case FORWARDED_HOST:
-          forwardedHost = true;
-          lines += `${name}: ${value}\r\n`;
-          break;
-        case FORWARDED_PROTO:
-          forwardedProto = true;
-          lines += `${name}: ${value}\r\n`;
-          break;
-        case VERSION: {
-          const wanted = value.toLowerCase();
-          if (wanted === 'canary') forced = CANARY;
-          else if (wanted === 'stable') forced = STABLE;
-          lines += `${name}: ${value}\r\n`;
-          break;
-        }
-        default: // DROP
+      const forced = this.forcedRole(req, head);
+      const choice = this.closing ? undefined : this.choose(forced);
+      if (choice === undefined) {
+        socket.on('error', ignore);
+        answerRaw(socket, STATUS_UNAVAILABLE, UNAVAILABLE_BODY, undefined);
+        return;
+      }
+      const upgrade = new Upgrade(this, req, head, startedAt, forced, choice.role, choice.version);
+      upgrade.tunnel = new UpgradeTunnel(
+        socket,
+        clientHead,
+        head.bodyLength,
+        req.method === 'HEAD',
+        choice.version,
+        upgrade,
+      );
+      this.upgrades.add(upgrade);
+      this.openUpgrade(upgrade, choice.address);
+    } catch (err) {
+      this.logger?.warn({ err }, 'proxy: upgrade failed before reaching an upstream');
+      socket.on('error', ignore);
+      if (socket.writable) answerRaw(socket, STATUS_BAD_GATEWAY, BAD_GATEWAY_BODY, undefined);
+      else socket.destroy();
+    }
+  }
+
+  /** Closes every upgraded connection (and those still being set up). */
+  closeUpgrades(): void {
+    for (const upgrade of [...this.upgrades]) upgrade.tunnel?.close();
+  }
+
+  /** Connects an upgrade to `address`; it counts as in flight there until it closes. */
+  openUpgrade(upgrade: Upgrade, address: string): void {
+    const upstream = this.upstreamAt(address);
+    upstream.inflight++;
+    upstream.unusedSweeps = 0;
+    upstream.upgrades.add(upgrade);
+    upgrade.upstream = upstream;
+    upgrade.tunnel!.connect(address, upstreamHead(upgrade.req, upgrade.head, address));
+  }
+
+  /** Takes an upgrade off its address (it closed, or its connect failed); wakes drains waiting on the address. */
+  releaseUpgrade(upgrade: Upgrade): void {
+    const upstream = upgrade.upstream;
+    if (upstream === undefined) return;
+    upgrade.upstream = undefined;
+    upstream.upgrades.delete(upgrade);
+    if (--upstream.inflight === 0 && upstream.drainWaiters.length > 0) {
+      for (const wake of [...upstream.drainWaiters]) wake();
+    }
+  }
+
+  /** Records an upgrade's answer (or the 502 it got) once, timed to the answer, not to the socket's end. */
+  recordUpgrade(upgrade: Upgrade, status: number): void {
+    if (upgrade.recorded) return;
+    upgrade.recorded = true;
+    this.metrics?.record(upgrade.version, status, performance.now() - upgrade.startedAt, upgrade.apart);
+  }
+
+  /** An upgrade's connect failed before anything was sent: another instance of its version once, else 502. */
+  upgradeConnectFailed(upgrade: Upgrade, code: string): void {
+    const failed = upgrade.upstream!;
+    this.releaseUpgrade(upgrade);
+    if (!upgrade.retried) {
+      const address = this.nextAddress(upgrade.role, upgrade.version, failed.address);
+      if (address !== undefined) {
+        upgrade.retried = true;
+        this.openUpgrade(upgrade, address);
+        return;
       }
     }
-    if (connectionTokens !== undefined) lines = withoutListedHeaders(lines, connectionTokens);
+    this.warnUpstream(failed, upgrade.version, code);
+    this.recordUpgrade(upgrade, STATUS_BAD_GATEWAY);
+    upgrade.tunnel!.reject(STATUS_BAD_GATEWAY, BAD_GATEWAY_BODY);
+  }
 
+  /** The upgrades open to `address`: a drain that timed out closes them. */
+  upgradesAt(address: string): Upgrade[] {
+    return [...(this.byAddress.get(address)?.upgrades ?? [])];
+  }
+
+  /** The role the version header forces, when ForceGuard allows this request to force; else NOT_FORCED. */
+  private forcedRole(req: IncomingMessage, head: RequestHead): Role | typeof NOT_FORCED {
+    if (head.wanted === undefined) return NOT_FORCED;
+    const role = wantedRole(head.wanted);
+    if (role === NOT_FORCED || !this.force.allows(head.shownToken, req.socket.remoteAddress))
+      return NOT_FORCED;
+    head.keepVersion();
+    return role;
+  }
+
+  /** The version and instance for a new request or upgrade: forced, or by weight with a fallback to the other version. */
+  private choose(forced: Role | typeof NOT_FORCED): Choice | undefined {
     const route = this.route;
     let role: Role;
     if (forced !== NOT_FORCED) role = forced;
@@ -204,34 +257,8 @@ export class Dispatcher {
       version = role === CANARY ? route.canary : route.stable;
       address = version === undefined ? undefined : this.nextAddress(role, version, undefined);
     }
-    if (address === undefined || version === undefined) {
-      sendText(res, STATUS_UNAVAILABLE, UNAVAILABLE_BODY, undefined);
-      return;
-    }
-
-    if (host === undefined) lines += `Host: ${address}\r\n`;
-    else if (!forwardedHost) lines += `X-Forwarded-Host: ${host}\r\n`;
-    const client = req.socket.remoteAddress ?? 'unknown';
-    lines += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\n`;
-    if (!forwardedProto) lines += 'X-Forwarded-Proto: http\r\n';
-    const head = `${req.method} ${req.url} HTTP/1.1\r\n${lines}\r\n`;
-
-    const exchange = new Exchange(
-      this,
-      req,
-      res,
-      startedAt,
-      head,
-      hasBody,
-      chunked,
-      forced !== NOT_FORCED,
-      role,
-      version,
-    );
-    this.active++;
-    (res as Carrier)[EXCHANGE] = exchange;
-    res.on('close', onClientClose);
-    this.send(exchange, address);
+    if (address === undefined || version === undefined) return undefined;
+    return { role, version, address };
   }
 
   /** The next address of `version` in round-robin order, skipping `avoid`; undefined when there is none. */
@@ -246,11 +273,7 @@ export class Dispatcher {
   }
 
   send(exchange: Exchange, address: string): void {
-    let upstream = this.byAddress.get(address);
-    if (upstream === undefined) {
-      upstream = new Upstream(address);
-      this.byAddress.set(address, upstream);
-    }
+    const upstream = this.upstreamAt(address);
     upstream.inflight++;
     upstream.unusedSweeps = 0;
     exchange.upstream = upstream;
@@ -266,13 +289,22 @@ export class Dispatcher {
     );
   }
 
+  private upstreamAt(address: string): Upstream {
+    let upstream = this.byAddress.get(address);
+    if (upstream === undefined) {
+      upstream = new Upstream(address);
+      this.byAddress.set(address, upstream);
+    }
+    return upstream;
+  }
+
   /** Ends the exchange once: releases its upstream, records it (unless the client left) and wakes close(). */
   finish(exchange: Exchange, status: number | undefined): void {
     exchange.finished = true;
     exchange.connection = undefined;
     this.release(exchange);
     if (status !== undefined && this.metrics !== undefined) {
-      this.metrics.record(exchange.version, status, performance.now() - exchange.startedAt);
+      this.metrics.record(exchange.version, status, performance.now() - exchange.startedAt, exchange.apart);
     }
     if (--this.active === 0 && this.idleWaiter !== undefined) this.idleWaiter();
   }
@@ -327,7 +359,7 @@ export class Dispatcher {
     this.finish(exchange, STATUS_BAD_GATEWAY);
   }
 
-  private warnUpstream(upstream: Upstream, version: string, code: string): void {
+  warnUpstream(upstream: Upstream, version: string, code: string): void {
     if (this.logger === undefined) return;
     const now = performance.now();
     if (now - upstream.lastWarnAt < WARN_INTERVAL_MS) return;
@@ -365,6 +397,8 @@ class Exchange implements UpstreamExchange {
     readonly hasBody: boolean,
     readonly chunked: boolean,
     readonly forced: boolean,
+    /** Recorded apart from the version's analysis window (RequestMetrics.forcedWindow). */
+    readonly apart: boolean,
     public role: Role,
     public version: string,
   ) {}
@@ -408,6 +442,69 @@ class Exchange implements UpstreamExchange {
   }
 }
 
+/** The version and instance chosen for a request or an upgrade. */
+interface Choice {
+  role: Role;
+  version: string;
+  address: string;
+}
+
+/**
+ * One client connection that asked for an Upgrade: the version it was routed to (for its whole life,
+ * whatever the weight does later), the address it is joined to, and whether it was recorded.
+ */
+class Upgrade implements TunnelEvents {
+  tunnel: UpgradeTunnel | undefined = undefined;
+  upstream: Upstream | undefined = undefined;
+  retried = false;
+  recorded = false;
+  /** Recorded apart from the version's analysis window, like a forced request. */
+  readonly apart: boolean;
+
+  constructor(
+    readonly dispatcher: Dispatcher,
+    readonly req: IncomingMessage,
+    readonly head: RequestHead,
+    readonly startedAt: number,
+    forced: Role | typeof NOT_FORCED,
+    readonly role: Role,
+    readonly version: string,
+  ) {
+    this.apart = recordedApart(forced, head);
+  }
+
+  onConnectFailure(code: string): void {
+    this.dispatcher.upgradeConnectFailed(this, code);
+  }
+
+  onAnswer(status: number): void {
+    this.dispatcher.recordUpgrade(this, status);
+  }
+
+  onFailure(code: string): void {
+    const upstream = this.upstream;
+    if (upstream !== undefined) this.dispatcher.warnUpstream(upstream, this.version, code);
+    this.dispatcher.recordUpgrade(this, STATUS_BAD_GATEWAY);
+  }
+
+  onClose(): void {
+    this.dispatcher.releaseUpgrade(this);
+    this.dispatcher.upgrades.delete(this);
+  }
+}
+
+/**
+ * Whether a request is recorded apart from its version's analysis window: forced ones are, except
+ * the synthetic load's, which is forced on purpose to feed the verdict (decision 005).
+ */
+function recordedApart(forced: Role | typeof NOT_FORCED, head: RequestHead): boolean {
+  return forced !== NOT_FORCED && !head.synthetic;
+}
+
+function ignore(): void {
+  // A client socket being answered and closed may still report a reset; nothing is left to do.
+}
+
 // Listeners below are allocated once; `this` is the emitter, which carries its exchange.
 
 function onClientDrain(this: ServerResponse): void {
@@ -422,33 +519,12 @@ function onClientClose(this: ServerResponse): void {
   exchange.dispatcher.finish(exchange, undefined);
 }
 
-function requestHeaderKind(name: string): number {
-  // Only names as long as a special header are lowercased and looked up; most headers skip both.
-  switch (name.length) {
-    case 2:
-    case 4:
-    case 6:
-    case 7:
-    case 10:
-    case 14:
-    case 15:
-    case 16:
-    case 17:
-    case 19:
-      return REQUEST_HEADER_KINDS.get(name.toLowerCase()) ?? PLAIN;
-    default:
-      return PLAIN;
-  }
-}
-
-/** Removes the header lines a Connection header names: they are hop-by-hop for this message (RFC 9110 7.6.1). */
-function withoutListedHeaders(lines: string, tokens: string): string {
-  const listed = new Set(tokens.split(',').map((token) => token.trim().toLowerCase()));
-  return lines
-    .split('\r\n')
-    .filter((line) => line !== '' && !listed.has(line.slice(0, line.indexOf(':')).toLowerCase()))
-    .map((line) => `${line}\r\n`)
-    .join('');
+/** The role a version header names, or NOT_FORCED when it names neither. */
+function wantedRole(value: string): Role | typeof NOT_FORCED {
+  const wanted = value.toLowerCase();
+  if (wanted === 'canary') return CANARY;
+  if (wanted === 'stable') return STABLE;
+  return NOT_FORCED;
 }
 
 function canResend(exchange: Exchange): boolean {

@@ -254,7 +254,8 @@ export class Http1ResponseParser {
     }
 
     if (status < STATUS_INFORMATIONAL_END) {
-      // The proxy never asks for an upgrade, so an upstream that switches protocols is broken.
+      // Pooled requests never ask for an upgrade (upgrades take upgrade-tunnel.ts, which reads the 101
+      // itself), so an upstream that switches protocols here is broken.
       if (status === STATUS_SWITCHING_PROTOCOLS) return false;
       return true; // interim response (100, 103): wait for the final one
     }

@@ -18,6 +18,7 @@ import { ProxyRouter, SERVED_BY_HEADER } from './proxy-router.js';
 import { runTrafficRouterContract, VersionApps } from '../traffic-router.case.js';
 
 const SERVED_BY = SERVED_BY_HEADER.toLowerCase();
+const FORCE_TOKEN = 'a-test-force-token-0123456789';
 const HOUR_MS = 3_600_000;
 /** Upper bound on any load loop, so a broken proxy fails the test instead of hanging it. */
 const LOAD_DEADLINE_MS = 30_000;
@@ -89,28 +90,30 @@ describe('ProxyRouter', () => {
     await expect(router.setRoute({ stable: 'v1', canary: 'v2', weight: 2.5 })).rejects.toThrow(/0 to 100/);
   });
 
-  it('lets the X-Shipcheck-Version header force the version', async () => {
+  it('lets the X-Shipcheck-Version header force the version when the request shows the force token', async () => {
     const stable = await startUpstream('stable');
     const canary = await startUpstream('canary');
     const ready = new Map([
       ['v1', [stable.address]],
       ['v2', [canary.address]],
     ]);
-    const { router, address, agent } = await startProxy(ready);
+    const { router, address, agent } = await startProxy(ready, undefined, { forceToken: FORCE_TOKEN });
     await router.setRoute({ stable: 'v1', canary: 'v2', weight: 0 });
 
-    const forcedCanary = await send(agent, address, { headers: { 'X-Shipcheck-Version': 'canary' } });
+    const forcedCanary = await send(agent, address, { headers: router.forceHeaders('canary') });
     expect(forcedCanary.body).toBe('canary');
     expect(forcedCanary.headers[SERVED_BY]).toBe('v2');
 
     await router.setRoute({ stable: 'v1', canary: 'v2', weight: 100 });
-    const forcedStable = await send(agent, address, { headers: { 'x-shipcheck-version': 'STABLE' } });
+    const forcedStable = await send(agent, address, {
+      headers: { 'x-shipcheck-version': 'STABLE', 'x-shipcheck-force-token': FORCE_TOKEN },
+    });
     expect(forcedStable.body).toBe('stable');
     expect(forcedStable.headers[SERVED_BY]).toBe('v1');
 
     // A forced version with no ready instance is not silently replaced by the other one.
     ready.set('v2', []);
-    const unavailable = await send(agent, address, { headers: { 'X-Shipcheck-Version': 'canary' } });
+    const unavailable = await send(agent, address, { headers: router.forceHeaders('canary') });
     expect(unavailable.status).toBe(503);
   });
 

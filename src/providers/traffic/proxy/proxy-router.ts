@@ -1,17 +1,21 @@
 /**
  * ProxyRouter, the built-in proxy as a TrafficRouter: its server, the route in effect, draining an
- * address, and closing. What happens to each request is the Dispatcher's (dispatcher.ts).
+ * address, and closing. What happens to each request and each upgrade is the Dispatcher's
+ * (dispatcher.ts); who may force a version is ForceGuard's (force-guard.ts).
  */
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { InputError, ProviderError } from '../../../errors.js';
 import { parseHostPort } from '../../../util/net.js';
 import type { Drainer } from '../../fleet/types.js';
 import type { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import type { Route, TrafficRouter, UpstreamSource } from '../types.js';
-import { Dispatcher, type ProxyLogger } from './dispatcher.js';
+import { Dispatcher, VERSION_HEADER, type ProxyLogger } from './dispatcher.js';
+import { FORCE_TOKEN_HEADER, ForceGuard } from './force-guard.js';
 
 export { SERVED_BY_HEADER, VERSION_HEADER, type ProxyLogger } from './dispatcher.js';
+export { FORCE_TOKEN_HEADER, randomForceToken } from './force-guard.js';
 
 const PERCENT = 100;
 /** How long close() lets in-flight requests finish before it cuts connections. */
@@ -48,9 +52,19 @@ export interface ProxyRouterOptions {
   timeouts?: ProxyTimeouts;
   /** Addresses of the ready instances of a version; called on every request, so it must be cheap. */
   upstreams: UpstreamSource;
-  /** Where every completed request is recorded, under the version that served it. */
+  /**
+   * Where every completed request is recorded, under the version that served it; forced requests
+   * (other than the synthetic load's) are recorded apart from the analysis window.
+   */
   metrics?: RequestMetrics;
   logger?: ProxyLogger;
+  /**
+   * The secret a request shows in FORCE_TOKEN_HEADER to have its version header honoured; absent,
+   * no token is accepted. createRouter always sets one (a random one when the config names none).
+   */
+  forceToken?: string;
+  /** IP addresses and CIDR ranges whose requests may force a version without the token; none by default. */
+  forceFrom?: readonly string[];
 }
 
 /**
@@ -64,8 +78,26 @@ export class ProxyRouter implements TrafficRouter, Drainer {
   private server: Server | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
 
+  /** Throws InputError when `forceFrom` holds an entry that is not an IP address or CIDR range. */
   constructor(private readonly options: ProxyRouterOptions) {
-    this.dispatcher = new Dispatcher(options.upstreams, options.metrics, options.logger);
+    let force: ForceGuard;
+    try {
+      force = new ForceGuard(options.forceToken, options.forceFrom);
+    } catch (err) {
+      throw new InputError(`traffic.forceFrom: ${(err as Error).message}`);
+    }
+    this.dispatcher = new Dispatcher(options.upstreams, options.metrics, options.logger, force);
+  }
+
+  /**
+   * The headers that send a request to `role`'s version whatever the weight, for shipcheck's own
+   * synthetic load and checks; without a token they work only from a `forceFrom` address.
+   */
+  forceHeaders(role: 'stable' | 'canary'): Record<string, string> {
+    const token = this.options.forceToken;
+    return token === undefined || token === ''
+      ? { [VERSION_HEADER]: role }
+      : { [VERSION_HEADER]: role, [FORCE_TOKEN_HEADER]: token };
   }
 
   /** Binds the listen address; rejects with ProviderError naming it when it cannot. Idempotent. */
@@ -79,6 +111,7 @@ export class ProxyRouter implements TrafficRouter, Drainer {
       { noDelay: true, keepAliveTimeout, headersTimeout, requestTimeout },
       this.onRequest,
     );
+    server.on('upgrade', this.onUpgrade);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         reject(
@@ -95,17 +128,24 @@ export class ProxyRouter implements TrafficRouter, Drainer {
     });
     server.on('error', (err) => this.options.logger?.warn({ err }, 'proxy: server error'));
     this.server = server;
+    this.dispatcher.closing = false;
     this.sweepTimer = setInterval(() => this.dispatcher.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
-  /** Stops listening, lets in-flight requests finish (at most CLOSE_TIMEOUT_MS), then closes every connection. */
+  /**
+   * Stops listening, closes upgraded connections, lets in-flight requests finish (at most
+   * CLOSE_TIMEOUT_MS), then closes every connection.
+   */
   async close(): Promise<void> {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
     clearInterval(this.sweepTimer);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A WebSocket may stay open for hours: waiting for it would only delay the close.
+    this.dispatcher.closing = true;
+    this.dispatcher.closeUpgrades();
     await this.waitIdle(CLOSE_TIMEOUT_MS);
     server.closeAllConnections();
     await closed;
@@ -149,11 +189,14 @@ export class ProxyRouter implements TrafficRouter, Drainer {
   }
 
   /**
-   * Resolves when no request to `address` is in flight, or after `timeoutMs`. The caller first takes
-   * the address out of the UpstreamSource so that no new request goes there.
+   * Resolves when no request to `address` is in flight and no upgraded connection to it is open, or
+   * after `timeoutMs`, when it closes the upgraded connections still open (requests still in flight
+   * are left to finish). The caller first takes the address out of the UpstreamSource so that no
+   * new request goes there.
    */
   drain(address: string, timeoutMs: number): Promise<void> {
-    const upstream = this.dispatcher.byAddress.get(address);
+    const dispatcher = this.dispatcher;
+    const upstream = dispatcher.byAddress.get(address);
     if (upstream === undefined || upstream.inflight === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const wake = (): void => {
@@ -162,12 +205,15 @@ export class ProxyRouter implements TrafficRouter, Drainer {
         if (index >= 0) upstream.drainWaiters.splice(index, 1);
         resolve();
       };
-      const timer = setTimeout(wake, timeoutMs);
+      const timer = setTimeout(() => {
+        for (const upgrade of dispatcher.upgradesAt(address)) upgrade.tunnel?.close();
+        wake();
+      }, timeoutMs);
       upstream.drainWaiters.push(wake);
     });
   }
 
-  /** Requests in flight to `address`; for status pages and tests. */
+  /** Requests in flight to `address`, upgraded connections included; for status pages and tests. */
   inflight(address: string): number {
     return this.dispatcher.byAddress.get(address)?.inflight ?? 0;
   }
@@ -176,8 +222,17 @@ export class ProxyRouter implements TrafficRouter, Drainer {
   connections(address: string): number {
     return this.dispatcher.byAddress.get(address)?.pool.size ?? 0;
   }
+  /** Upgraded connections open to `address` (or being set up); for status pages and tests. */
+  upgrades(address: string): number {
+    return this.dispatcher.byAddress.get(address)?.upgrades.size ?? 0;
+  }
+
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     this.dispatcher.serve(req, res);
+  };
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.dispatcher.upgrade(req, socket, head);
   };
 
   private waitIdle(timeoutMs: number): Promise<void> {

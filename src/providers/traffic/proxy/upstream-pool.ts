@@ -18,7 +18,7 @@ export const UPSTREAM_IDLE_TIMEOUT_MS = 4000;
 /** Idle connections kept per address; more are closed once their request is done. */
 const MAX_IDLE_CONNECTIONS = 128;
 /** An address that accepts nothing in this time fails like a refused one. */
-const CONNECT_TIMEOUT_MS = 5000;
+export const CONNECT_TIMEOUT_MS = 5000;
 /** Chunk sizes of a re-chunked request body are written in hex. */
 const HEX = 16;
 const CRLF = '\r\n';
