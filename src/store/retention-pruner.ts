@@ -12,7 +12,7 @@ import { formatDuration } from '../util/duration.js';
 import { PRUNED_TABLES, type PruneCounts, type RetentionPolicy } from './retention.js';
 import type { Store } from './types.js';
 
-/** The first pass waits this long after start, so it does not compete with starting the units. */
+/** The first pass waits this long after start (or the interval, when shorter), so it does not compete with starting the units. */
 const FIRST_PASS_DELAY_MS = 60_000;
 /** The pause after each delete statement: the reconcile loops and the API get the database in between. */
 const PAUSE_MS = 50;
@@ -32,7 +32,7 @@ export interface RetentionPrunerOptions {
   registry: Registry;
   /** The pause after each statement; PAUSE_MS when omitted. */
   pauseMs?: number;
-  /** The wait before the first pass; FIRST_PASS_DELAY_MS when omitted. */
+  /** The wait before the first pass; FIRST_PASS_DELAY_MS or the interval, the shorter, when omitted. */
   firstDelayMs?: number;
 }
 
@@ -56,7 +56,8 @@ export class RetentionPruner {
 
   /** Schedules the first pass; each later one follows the end of the last by the interval. */
   start(): void {
-    this.schedule(this.options.firstDelayMs ?? FIRST_PASS_DELAY_MS);
+    const { firstDelayMs, intervalMs } = this.options;
+    this.schedule(firstDelayMs ?? Math.min(FIRST_PASS_DELAY_MS, intervalMs));
   }
 
   /**
