@@ -265,15 +265,16 @@ async function rowCount(store: Store): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Runs the soak on one pair of stores and prints a line per checkpoint. */
-async function soak(make: (clock: ManualClock) => Promise<Pair>, releases: number): Promise<void> {
+/** Runs the soak on one pair of stores; returns its table, a line per checkpoint. */
+async function soak(make: (clock: ManualClock) => Promise<Pair>, releases: number): Promise<string[]> {
+  const out: string[] = [];
   const clock = new ManualClock(START);
   const pair = await make(clock);
   const started = performance.now();
   let pruneMs = 0;
   try {
-    console.log(`  ${pair.name}: ${releases.toLocaleString('en-US')} releases over ${SIMULATED_DAYS} days`);
-    console.log('    day  releases  rows (on / off)      size on    size off  on/off');
+    out.push(`  ${pair.name}: ${releases.toLocaleString('en-US')} releases over ${SIMULATED_DAYS} days`);
+    out.push('    day  releases  rows (on / off)      size on    size off  on/off');
     const spacing = (SIMULATED_DAYS * DAY) / releases;
     const checkpointEvery = Math.ceil(releases / CHECKPOINTS);
     let nextPrune = START + PRUNE_EVERY_MS;
@@ -310,7 +311,7 @@ async function soak(make: (clock: ManualClock) => Promise<Pair>, releases: numbe
           rowCount(pair.off.store),
         ]);
         const day = Math.round((clock.now() - START) / DAY);
-        console.log(
+        out.push(
           `    ${String(day).padStart(3)}  ${written.toLocaleString('en-US').padStart(8)}  ` +
             `${`${onRows.toLocaleString('en-US')} / ${offRows.toLocaleString('en-US')}`.padEnd(19)}` +
             `${(on / MB).toFixed(1).padStart(8)} MB ${(off / MB).toFixed(1).padStart(8)} MB  ${(on / off).toFixed(2).padStart(6)}`,
@@ -318,21 +319,26 @@ async function soak(make: (clock: ManualClock) => Promise<Pair>, releases: numbe
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    console.log(`    took ${seconds.toFixed(1)} s, of which pruning ${(pruneMs / 1000).toFixed(1)} s`);
+    out.push(`    took ${seconds.toFixed(1)} s, of which pruning ${(pruneMs / 1000).toFixed(1)} s`);
   } finally {
     await pair.tearDown();
   }
+  return out;
 }
 
 export async function main(options: { releases?: number } = {}): Promise<void> {
   const releases = options.releases ?? DEFAULT_RELEASES;
-  await soak(sqlitePair, releases);
   const problem = await probePostgres();
-  if (problem !== undefined) {
-    console.log(`  PostgreSQL: skipped, ${unreachableMessage(problem)}`);
-    return;
-  }
-  await soak(postgresPair, releases);
+  const started = performance.now();
+  // Side by side: the SQLite soak keeps this process busy while the PostgreSQL one mostly waits.
+  const [sqlite, postgres] = await Promise.all([
+    soak(sqlitePair, releases),
+    problem === undefined
+      ? soak(postgresPair, releases)
+      : Promise.resolve([`  PostgreSQL: skipped, ${unreachableMessage(problem)}`]),
+  ]);
+  for (const line of [...sqlite, ...postgres]) console.log(line);
+  console.log(`  both soaks, at once: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
