@@ -35,7 +35,7 @@ const retentionPeriods = z.strictObject({
   ),
   releases: retentionPeriod(
     '365d',
-    'Ended releases are pruned this long after they ended, with their events, checklist items (and evidence), measurements and effects. The newest release of each service is kept.',
+    'Ended releases are pruned this long after they ended, with their events, checklist items (and evidence), measurements and effects. The newest release of each service and its two newest successful ones are kept.',
   ),
   events: retentionPeriod(
     '365d',

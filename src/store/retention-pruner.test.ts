@@ -105,21 +105,24 @@ describe('RetentionPruner', () => {
     expect(await pruner.runOnce()).toMatchObject({ releases: 0, measurements: 0 });
     expect(lines).toHaveLength(1);
 
-    // A year on, the release that ended 20 days ago goes too; the newest stays.
+    // A year on, the release that ended 20 days ago goes too, once two newer ones succeeded.
+    await endedRelease(0);
     clock.advance(365 * DAY);
     expect(await pruner.runOnce()).toMatchObject({ releases: 1, events: 1 });
-    expect(await prunedMetric()).toMatchObject({ releases: 2, events: 2, measurements: 3 });
-    expect((await store.listReleases('web', 10)).map((r) => r.version)).toEqual(['v1']);
+    expect(await prunedMetric()).toMatchObject({ releases: 2, events: 2, measurements: 4 });
+    expect((await store.listReleases('web', 10)).map((r) => r.version)).toEqual(['v0', 'v1']);
   });
 
   it('never runs two passes at once, and runs none once stopped', async () => {
     await endedRelease(400);
+    await endedRelease(2);
     await endedRelease(1);
     const first = pruner.runOnce();
     expect(await pruner.runOnce()).toBeUndefined();
     expect(await first).toMatchObject({ releases: 1 });
     await pruner.stop();
     await endedRelease(500);
+    await endedRelease(3);
     await endedRelease(2);
     expect(await pruner.runOnce()).toBeUndefined();
   });
@@ -133,6 +136,7 @@ describe('RetentionPruner', () => {
     ]);
     store.retention.prune = prune;
     await endedRelease(400);
+    await endedRelease(2);
     await endedRelease(1);
     expect(await pruner.runOnce()).toMatchObject({ releases: 1 });
   });

@@ -161,6 +161,7 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
       const gone = await seedRelease(store, 'web', NOW - 400 * DAY, NOW - 399 * DAY);
       const alsoGone = await seedRelease(store, 'web', NOW - 380 * DAY, NOW - 370 * DAY);
       const recent = await seedRelease(store, 'web', NOW - 100 * DAY, NOW - 100 * DAY);
+      await seedRelease(store, 'web', NOW - 50 * DAY, NOW - 50 * DAY);
       // Created long ago and still in flight: nothing of it goes.
       const active = await seedRelease(store, 'api', NOW - 500 * DAY, undefined);
       // The newest release of its service, however old: it says what the service runs.
@@ -170,8 +171,14 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
       const counts = await store.retention.prune(POLICY, at(NOW));
 
       // Two releases, each with 3 events, 4 measurements, 2 items and 2 effects; and the 4 old
-      // measurements of each of the two ended releases kept.
-      expect(counts).toEqual({ releases: 2, events: 6, measurements: 8 + 8, checklist_items: 4, effects: 4 });
+      // measurements of each of the three ended releases kept.
+      expect(counts).toEqual({
+        releases: 2,
+        events: 6,
+        measurements: 8 + 12,
+        checklist_items: 4,
+        effects: 4,
+      });
       const after = await countRows(store);
       for (const table of PRUNED_TABLES) expect(after[table]).toBe(before[table] - (counts?.[table] ?? 0));
       expect(await store.getRelease(gone.id)).toBeUndefined();
@@ -244,10 +251,27 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
       expect(Number(audit.n)).toBe(3);
     });
 
+    it("keeps a service's two newest successes past their period: the stable version and the rollback target", async () => {
+      const old = (daysAgo: number) => seedRelease(store, 'web', NOW - daysAgo * DAY, NOW - daysAgo * DAY);
+      const first = await old(900);
+      const target = await old(800);
+      const stable = await old(700);
+      const failed = await store.createRelease(newRelease('web', 'v-bad', NOW - 600 * DAY));
+      await store.updateRelease(failed.id, { state: 'rolled_back', phase: 'completed' }, NOW - 600 * DAY);
+
+      const counts = await store.retention.prune(POLICY, at(NOW));
+
+      expect(counts?.releases).toBe(1);
+      expect(await store.getRelease(first.id)).toBeUndefined();
+      const kept = await store.listReleases('web', 10);
+      expect(kept.map((r) => r.id)).toEqual([failed.id, stable.id, target.id]);
+    });
+
     it('removes no more than a batch between two pauses', async () => {
       const batchSize = 4;
       for (let i = 0; i < 7; i++)
         await seedRelease(store, 'web', NOW - (800 - i) * DAY, NOW - (700 - i) * DAY);
+      await seedRelease(store, 'web', NOW - DAY, NOW - DAY);
       await seedRelease(store, 'web', NOW, NOW);
       let last = await countRows(store);
       const removedPerStatement: number[] = [];
@@ -269,6 +293,7 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
     it('stops between two statements once aborted, and the next pass finishes the work', async () => {
       for (let i = 0; i < 3; i++)
         await seedRelease(store, 'web', NOW - (800 - i) * DAY, NOW - (700 - i) * DAY);
+      await seedRelease(store, 'web', NOW - DAY, NOW - DAY);
       await seedRelease(store, 'web', NOW, NOW);
       const abort = new AbortController();
       let pauses = 0;
@@ -284,7 +309,7 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
       expect(total(first)).toBe(4);
       const second = await store.retention.prune(POLICY, at(NOW, { batchSize: 2 }));
       expect(total(first) + total(second)).toBe(3 * 11 + 3);
-      expect((await store.listReleases('web', 10)).map((r) => r.createdAt)).toEqual([NOW]);
+      expect((await store.listReleases('web', 10)).map((r) => r.createdAt)).toEqual([NOW, NOW - DAY]);
     });
   });
 }
@@ -350,6 +375,7 @@ if (problem !== undefined && !REQUIRE_REAL) {
         await a.migrate();
         await elsewhere.migrate();
         await seedRelease(a, 'web', NOW - 800 * DAY, NOW - 700 * DAY);
+        await seedRelease(a, 'web', NOW - DAY, NOW - DAY);
         await seedRelease(a, 'web', NOW, NOW);
         let holding!: () => void;
         const held = new Promise<void>((resolve) => (holding = resolve));

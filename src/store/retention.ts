@@ -14,7 +14,10 @@ import type { Database } from './schema.js';
 export interface RetentionPolicy {
   /** Measurements older than this go, except those that failed and those of an active release. */
   measurementsMs: number;
-  /** Releases ended longer ago than this go with everything of theirs, except each service's newest. */
+  /**
+   * Releases ended longer ago than this go with everything of theirs, except each service's newest
+   * release and its two newest successful ones.
+   */
   releasesMs: number;
   /** Events and effects that belong to no release go this long after they happened. */
   eventsMs: number;
@@ -49,6 +52,11 @@ const RELEASE_CHILDREN = ['events', 'measurements', 'effects', 'checklist_items'
 
 /** The verdict whose measurements stay as long as their release: they explain why it was rolled back. */
 const KEPT_VERDICT = 'fail';
+
+/** A service's newest releases in this state are kept whatever their age. */
+const SUCCEEDED = 'succeeded';
+/** How many: the stable version's release, and the one before it that a rollback goes back to. */
+const KEPT_SUCCESSES = 2;
 
 /** Names the advisory lock: two 32-bit keys, the first for shipcheck's retention, the second the schema. */
 const LOCK_NAME = 'shipcheck.retention';
@@ -142,6 +150,25 @@ class PrunePass {
               .selectFrom('releases as newest')
               .select((e) => e.fn.max('newest.id').as('id'))
               .groupBy('service'),
+          )
+          // So do its newest successes: the stable version, and the one `shipcheck rollback` goes back to.
+          .where('id', 'not in', (eb) =>
+            eb
+              .selectFrom((inner) =>
+                inner
+                  .selectFrom('releases as s')
+                  .select((e) => [
+                    's.id',
+                    e.fn
+                      .agg<number>('row_number', [])
+                      .over((over) => over.partitionBy('s.service').orderBy('s.id', 'desc'))
+                      .as('rank'),
+                  ])
+                  .where('s.state', '=', SUCCEEDED)
+                  .as('ranked'),
+              )
+              .select('ranked.id')
+              .where('ranked.rank', '<=', KEPT_SUCCESSES),
           )
           .orderBy('ended_at')
           .limit(this.options.batchSize)
