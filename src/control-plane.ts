@@ -390,8 +390,10 @@ export async function startControlPlane(
     reload,
     async close({ stopInstances, progress = () => undefined }) {
       clearInterval(pendingTimer);
-      progress('ending a store retention pass');
-      await pruner?.stop();
+      if (pruner) {
+        progress('ending a store retention pass');
+        await pruner.stop();
+      }
       progress('waiting for a reload to finish');
       await reloading;
       // The others stop counting this replica before its leases go, so they take its units at once.
