@@ -3,6 +3,7 @@ import { main as proxyOverhead } from './proxy.js';
 import { main as prometheusLatency } from './prometheus.js';
 import { main as leaseSpread } from './lease-spread.js';
 import { main as replicas } from './replicas.js';
+import { main as retention } from './retention.js';
 import { main as rollbacks } from './rollback.js';
 import { main as services } from './services.js';
 
@@ -12,7 +13,8 @@ import { main as services } from './services.js';
  * (`apt-get install -y nginx wrk`); the rollback benchmarks need nothing beyond the repository; the
  * Prometheus one needs Debian's prometheus (`apt-get install -y prometheus`); the replica one needs
  * nginx and the PostgreSQL at SHIPCHECK_TEST_PG; the lease spread needs that PostgreSQL only; the
- * services one needs nothing beyond the repository; the authentication one needs wrk.
+ * services one needs nothing beyond the repository; the authentication one needs wrk; the retention
+ * soak needs nothing for SQLite and runs on the PostgreSQL at SHIPCHECK_TEST_PG too when it answers.
  */
 async function run(): Promise<void> {
   console.log('== (a) proxy overhead: built-in proxy vs nginx vs direct');
@@ -37,6 +39,11 @@ async function run(): Promise<void> {
   console.log('');
   console.log('== (i) what authentication costs per API request: token and session vs auth off');
   await authCost();
+  console.log('');
+  console.log(
+    '== (j) store retention soak: 10,000 releases over two years, store size with retention vs without',
+  );
+  await retention();
 }
 
 run().then(

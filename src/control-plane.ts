@@ -20,6 +20,7 @@ import { ConflictError, ProviderError } from './errors.js';
 import type { Fleet } from './providers/fleet/types.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
+import { RetentionPruner } from './store/retention-pruner.js';
 import { startSecurity } from './security/security.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
@@ -220,6 +221,24 @@ export async function startControlPlane(
     throw err;
   }
 
+  const retention = installation.retention;
+  const pruner =
+    retention &&
+    new RetentionPruner({
+      store,
+      policy: {
+        measurementsMs: retention.measurements,
+        releasesMs: retention.releases,
+        eventsMs: retention.events,
+      },
+      intervalMs: retention.interval,
+      batchSize: retention.batchSize,
+      clock,
+      logger: logger.child({ component: 'retention' }),
+      registry,
+    });
+  pruner?.start();
+
   /** Changes held back by a release in flight, by service. */
   const pending = new Map<string, LoadedConfig>();
   let reloading: Promise<unknown> = Promise.resolve();
@@ -284,7 +303,11 @@ export async function startControlPlane(
       };
       if (JSON.stringify(wanted.server) !== JSON.stringify(current.server))
         report.restartNeeded.push('server');
-      if (wanted.store !== current.store) report.restartNeeded.push('store');
+      if (
+        wanted.store !== current.store ||
+        JSON.stringify(wanted.retention) !== JSON.stringify(current.retention)
+      )
+        report.restartNeeded.push('store');
       const wantedNames = new Set(wanted.services.map((loaded) => loaded.config.service));
       const busy: string[] = [];
       for (const [name, run] of services) {
@@ -334,7 +357,7 @@ export async function startControlPlane(
         services.set(name, run);
         for (const unit of run.units) engines.set(unit.name, unit.engine);
       }
-      current = { ...wanted, server: current.server, store: current.store };
+      current = { ...wanted, server: current.server, store: current.store, retention: current.retention };
       plane.installation = current;
       logger.info(report, describeReload(report));
       return report;
@@ -367,6 +390,10 @@ export async function startControlPlane(
     reload,
     async close({ stopInstances, progress = () => undefined }) {
       clearInterval(pendingTimer);
+      if (pruner) {
+        progress('ending a store retention pass');
+        await pruner.stop();
+      }
       progress('waiting for a reload to finish');
       await reloading;
       // The others stop counting this replica before its leases go, so they take its units at once.

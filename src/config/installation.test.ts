@@ -61,6 +61,28 @@ describe('loadInstallation', () => {
     }
   });
 
+  it('reads the store retention of the control-plane file, and says where it is wrong', async () => {
+    await write(
+      'shipcheck.yaml',
+      'store:\n  url: sqlite:state.db\n  retention: { releases: 90d, interval: 10m }\nservices: [services/*.yaml]\n',
+    );
+    await write('services/web.yaml', service('web', '127.0.0.1:8081'));
+    const installation = await loadInstallation(file);
+    expect(installation.store).toBe(`sqlite:${path.join(dir, 'state.db')}`);
+    expect(installation.retention).toMatchObject({
+      releases: 90 * 86_400_000,
+      interval: 600_000,
+      batchSize: 500,
+    });
+    await write(
+      'shipcheck.yaml',
+      'store:\n  url: sqlite:state.db\n  retention: { batchSize: lots }\nservices: [services/*.yaml]\n',
+    );
+    expect(await problemsOf()).toEqual([
+      'shipcheck.yaml:3:27: store.retention.batchSize: expected a number, got string "lots"',
+    ]);
+  });
+
   it('still runs a lone service file as an installation of one', async () => {
     await write('shipcheck.yaml', service('web', '127.0.0.1:8081'));
     const installation = await loadInstallation(file);
@@ -142,7 +164,7 @@ describe('loadInstallation', () => {
     await write('services/web.yaml', service('web', '127.0.0.1:8081'));
     await write('shipcheck.yaml', 'services: [shipcheck.yaml, 3]\n');
     expect(await problemsOf()).toEqual([
-      'shipcheck.yaml:1:28: services[1]: expected a path or a glob such as services/*.yaml',
+      'shipcheck.yaml:1:28: services[1]: expected a path or a glob such as services/*.yaml, got number 3',
     ]);
     await write('shipcheck.yaml', 'services: [shipcheck.yaml]\n');
     expect(await problemsOf()).toEqual([

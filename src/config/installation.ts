@@ -9,9 +9,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, InputError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
-import { type Inherited, type LoadedConfig, loadConfig, storeLocation } from './loader.js';
+import { type Inherited, type LoadedConfig, explainIssues, loadConfig, storeLocation } from './loader.js';
 import { CONTROL_PLANE_KEYS, type Config, controlPlaneSchema } from './schema.js';
-import { YamlSource, describeIssue, isPlainObject, pathLabel, type Finding } from './yaml-positions.js';
+import type { RetentionConfig } from './server-schema.js';
+import { YamlSource, describeIssue, isPlainObject, type Finding } from './yaml-positions.js';
 
 const SQLITE_PREFIX = 'sqlite:';
 /** Addresses that listen on every interface and so clash with any host on the same port. */
@@ -29,6 +30,8 @@ export interface Installation {
   server: Config['server'];
   /** `sqlite:/absolute/path`, `sqlite::memory:` or the postgres URL. */
   store: string;
+  /** How long the store keeps what releases leave behind; null keeps everything. */
+  retention: RetentionConfig;
   /** The services, in the order their files are listed (a glob's matches sorted by name). */
   services: LoadedConfig[];
 }
@@ -59,11 +62,9 @@ export async function loadInstallation(file: string): Promise<Installation> {
     }));
   const parsed = controlPlaneSchema.safeParse(value, { error: describeIssue });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') continue;
-      const at = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
-      findings.push({ path: at, anchor: 'value', message: `${pathLabel(at)}${issue.message}` });
-    }
+    // Unknown top-level keys were named above; the rest read as they do in a service file.
+    const issues = parsed.error.issues.filter((i) => i.code !== 'unrecognized_keys' || i.path.length > 0);
+    findings.push(...explainIssues(issues, value, []));
   }
   if (findings.length > 0 || !parsed.success)
     throw new ConfigError(source.format(findings.map((f) => source.place(f))));
@@ -127,7 +128,8 @@ export async function loadInstallation(file: string): Promise<Installation> {
     file: absolute,
     dir,
     server: parsed.data.server,
-    store: resolveStore(parsed.data.store, dir),
+    store: resolveStore(parsed.data.store.url, dir),
+    retention: parsed.data.store.retention,
     services,
   };
   const clashes = crossFileProblems(installation);
@@ -142,7 +144,8 @@ export function installationOf(loaded: LoadedConfig): Installation {
     file: loaded.file,
     dir: loaded.dir,
     server: loaded.config.server,
-    store: resolveStore(loaded.config.store, loaded.dir),
+    store: resolveStore(loaded.config.store.url, loaded.dir),
+    retention: loaded.config.store.retention,
     services: [loaded],
   };
   const clashes = crossFileProblems(installation);

@@ -63,6 +63,20 @@ describe('loadConfig: problems are file:line:col: message', () => {
     ]);
   });
 
+  it('reports store retention problems at their place', async () => {
+    const store = `${MINIMAL}store:\n  url: sqlite:state.db\n  retention:\n`;
+    expect(await problemsOf(`${store}    releases: 0d\n    measurment: 2d\n`)).toEqual([
+      `${file}:8:15: store.retention.releases: must be at least 1h, got "0d"`,
+      `${file}:9:5: store.retention: unknown key "measurment" (did you mean "measurements"?)`,
+    ]);
+    expect(await problemsOf(`${MINIMAL}store: mysql://db\n`)).toEqual([
+      `${file}:5:8: store: expected sqlite:PATH or postgres://..., got "mysql://db"`,
+    ]);
+    expect(await problemsOf(`${MINIMAL}store: [sqlite:x.db]\n`)).toEqual([
+      `${file}:5:8: store: expected sqlite:PATH, postgres://... or {url: ..., retention: ...}, got a list`,
+    ]);
+  });
+
   it('reports a weight outside 0-100', async () => {
     expect(await problemsOf(`${MINIMAL}strategy:\n  steps:\n    - setWeight: 150\n`)).toEqual([
       `${file}:7:18: strategy.steps[0].setWeight: weight must be between 0 and 100, got 150`,
@@ -215,7 +229,16 @@ describe('loadConfig: good files', () => {
     expect(loaded.dir).toBe(dir);
     expect(loaded.config).toEqual({
       service: 'web',
-      store: 'sqlite:.shipcheck/state.db',
+      store: {
+        url: 'sqlite:.shipcheck/state.db',
+        retention: {
+          measurements: 14 * 86_400_000,
+          releases: 365 * 86_400_000,
+          events: 365 * 86_400_000,
+          interval: 3_600_000,
+          batchSize: 500,
+        },
+      },
       server: {
         listen: '127.0.0.1:7070',
         leaseTtl: 10_000,
@@ -305,6 +328,21 @@ describe('loadConfig: good files', () => {
   it('leaves a postgres store URL alone', async () => {
     await writeFile(file, `${MINIMAL}store: postgres://shipcheck@db/shipcheck\n`);
     expect(resolveStorePath(await loadConfig(file))).toBe('postgres://shipcheck@db/shipcheck');
+  });
+
+  it('reads store as a URL or as {url, retention}, with retention off or partly written', async () => {
+    await writeFile(file, `${MINIMAL}store:\n  url: sqlite:state.db\n  retention:\n    measurements: 2d\n`);
+    const loaded = await loadConfig(file);
+    expect(resolveStorePath(loaded)).toBe(path.join(dir, 'state.db'));
+    expect(loaded.config.store.retention).toEqual({
+      measurements: 2 * 86_400_000,
+      releases: 365 * 86_400_000,
+      events: 365 * 86_400_000,
+      interval: 3_600_000,
+      batchSize: 500,
+    });
+    await writeFile(file, `${MINIMAL}store: { url: sqlite:state.db, retention: false }\n`);
+    expect((await loadConfig(file)).config.store.retention).toBeNull();
   });
 });
 

@@ -88,6 +88,9 @@ const UNION_HINTS: Record<string, string> = {
   'fleet.command': 'expected a command string or an argument list such as ["node", "app.js"]',
   'server.listen': 'expected host:port, e.g. 127.0.0.1:7070',
   'traffic.listen': 'expected host:port, e.g. 127.0.0.1:8080',
+  store: 'expected sqlite:PATH, postgres://... or {url: ..., retention: ...}',
+  'store.retention':
+    'expected {measurements: 14d, releases: 365d, ...}, true for the defaults or false to keep everything',
 };
 const UNION_FALLBACK_HINT = 'does not match any accepted form';
 
@@ -217,7 +220,7 @@ async function environmentConfigs(
  * folder; `:memory:` kept as is). A postgres URL is returned unchanged.
  */
 export function resolveStorePath(loaded: LoadedConfig): string {
-  return storeLocation(loaded.config.store, loaded.dir);
+  return storeLocation(loaded.config.store.url, loaded.dir);
 }
 
 /** `store` with a sqlite PATH resolved against `dir` (`:memory:` kept as is); a postgres URL unchanged. */
@@ -266,7 +269,7 @@ async function readConfigText(file: string, absolute: string): Promise<string> {
 }
 
 /** Turns zod issues into findings with full paths, readable union failures and "did you mean" hints. */
-function explainIssues(issues: readonly z.core.$ZodIssue[], data: unknown, base: Path): Finding[] {
+export function explainIssues(issues: readonly z.core.$ZodIssue[], data: unknown, base: Path): Finding[] {
   const findings: Finding[] = [];
   for (const issue of issues) {
     const fullPath = [...base, ...issue.path];

@@ -1,18 +1,98 @@
-/** The control plane's own settings, shared by every service of an installation: `store` and `server`. */
+/**
+ * The control plane's own settings, shared by every service of an installation: `store` (with its
+ * retention) and `server`.
+ */
 import { z } from 'zod';
 import { oidcSchema } from '../security/oidc-config.js';
+import { parseDuration } from '../util/duration.js';
 import { duration, environmentName, listenAddress } from './schema-values.js';
 import { serverTlsSchema } from './server-tls-schema.js';
 
-/** Where state lives; shared by every service of an installation. */
-export const storeSchema = z
+/** `store` written as a URL: `sqlite:PATH` or `postgres://...`. */
+const storeUrl = z
   .string()
   .refine(
     (s) => /^sqlite:./.test(s) || /^postgres(ql)?:\/\//.test(s),
     'expected sqlite:PATH or postgres://...',
   )
-  .prefault('sqlite:.shipcheck/state.db')
   .describe('Where state lives: sqlite:PATH (relative to the config file) or postgres://...');
+
+/** The least any retention period may be: anything shorter would prune what people still look at. */
+const MIN_RETENTION = '1h';
+
+/** A retention period: a duration of at least MIN_RETENTION. */
+const retentionPeriod = (fallback: string, what: string) =>
+  duration
+    .refine((ms) => ms >= (parseDuration(MIN_RETENTION) ?? 0), `must be at least ${MIN_RETENTION}`)
+    .prefault(fallback)
+    .describe(what);
+
+/** The retention periods and how the pruner paces itself. */
+const retentionPeriods = z.strictObject({
+  measurements: retentionPeriod(
+    '14d',
+    'Trigger evaluations are pruned this long after they were taken, except those that failed; never those of an active release.',
+  ),
+  releases: retentionPeriod(
+    '365d',
+    'Ended releases are pruned this long after they ended, with their events, checklist items (and evidence), measurements and effects. The newest release of each service and its two newest successful ones are kept.',
+  ),
+  events: retentionPeriod(
+    '365d',
+    "Events and effects that belong to no release (a unit's own: takeovers, reloads) are pruned this long after they happened.",
+  ),
+  interval: duration
+    .refine((ms) => ms >= 1000, 'must be at least 1s')
+    .prefault('1h')
+    .describe('How often the store is pruned.'),
+  batchSize: z
+    .int()
+    .min(1)
+    .max(10_000)
+    .prefault(500)
+    .describe(
+      'Rows one delete statement removes at most; a pause follows each, so no lock is held for long.',
+    ),
+});
+
+/** Store retention after validation, durations in milliseconds; null when it is off. */
+export type RetentionConfig = z.output<typeof retentionPeriods> | null;
+
+/** The retention every period left out gets. */
+function retentionDefaults(): RetentionConfig {
+  return retentionPeriods.parse({});
+}
+
+/** How long the store keeps what releases leave behind; see docs/config.md#store-retention. */
+export const retentionSchema = z
+  .union([z.boolean(), retentionPeriods])
+  .transform((value): RetentionConfig => {
+    if (value === false) return null;
+    return value === true ? retentionDefaults() : value;
+  })
+  .prefault({})
+  .describe(
+    'How long the store keeps releases, events, measurements and evidence; false keeps everything, true the defaults.',
+  );
+
+/** Where state lives, and how long; shared by every service of an installation. */
+export const storeSchema = z
+  .union([
+    storeUrl,
+    z.strictObject({
+      url: storeUrl.prefault('sqlite:.shipcheck/state.db'),
+      retention: retentionSchema,
+    }),
+  ])
+  // The URL alone keeps the default retention.
+  .transform((value) => (typeof value === 'string' ? { url: value, retention: retentionDefaults() } : value))
+  .prefault('sqlite:.shipcheck/state.db')
+  .describe(
+    'Where state lives: sqlite:PATH (relative to the config file) or postgres://..., or {url, retention} to say how long it keeps releases.',
+  );
+
+/** The store after validation: its URL as written and its retention. */
+export type StoreConfig = z.output<typeof storeSchema>;
 
 /** Who may reach the API and how they prove it; see docs/security.md. */
 const authSchema = z

@@ -12,6 +12,7 @@ import type { InstanceRecord } from './types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SecurityStore } from './security-store.js';
+import { RetentionStore } from './retention.js';
 import { toChecklistItem, toEffect, toEvent, toLease, toRelease } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
 import { redactDeep, redactSecrets } from '../util/secrets.js';
@@ -92,12 +93,14 @@ function releaseSet(patch: ReleasePatch, now: number): Updateable<Database['rele
 /** A Store over any Kysely dialect; it uses only SQL both SQLite and PostgreSQL accept. */
 export class KyselyStore implements Store {
   readonly security: SecurityStore;
+  readonly retention: RetentionStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
   ) {
     this.security = new SecurityStore(db, dialect);
+    this.retention = new RetentionStore(db, dialect);
   }
 
   /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */

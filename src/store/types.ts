@@ -1,4 +1,5 @@
 import type { SecurityStore } from './security-store.js';
+import type { RetentionStore } from './retention.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
 
@@ -197,6 +198,8 @@ export interface EffectRow {
 export interface Store extends InstanceRecordStore {
   /** Users, tokens, sessions and the audit log. */
   readonly security: SecurityStore;
+  /** Prunes old releases, events, measurements, evidence and effects (retention.ts). */
+  readonly retention: RetentionStore;
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -256,6 +256,14 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('checklist_items').addColumn('write_keys', 'text').execute();
       },
     },
+    '007_retention': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // What the retention pass looks rows up by (store/retention.ts): old measurements, and
+        // releases by when they ended.
+        await db.schema.createIndex('measurements_by_at').on('measurements').column('at').execute();
+        await db.schema.createIndex('releases_by_end').on('releases').column('ended_at').execute();
+      },
+    },
   };
 }
 
