@@ -22,6 +22,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Sees the headers of a successful answer, e.g. the session cookie a login sets. */
   onHeaders?: (headers: Headers) => void;
+  /** Extra request headers, e.g. `idempotency-key`. */
+  headers?: Record<string, string>;
 }
 
 /** A signed-in session: its cookie (`name=value`) and the CSRF token every change must carry. */
@@ -123,6 +125,7 @@ export class ApiClient {
             ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
             ...(this.otp ? { 'x-shipcheck-otp': this.otp } : {}),
             ...(this.session ? { cookie: this.session.cookie, 'x-shipcheck-csrf': this.session.csrf } : {}),
+            ...options.headers,
           },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         });

@@ -187,11 +187,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .description('run the control plane in the foreground: reconciler, fleet, proxy and API')
     .action(run(async () => upCommand(globals(), io)));
   withWaitOptions(
-    program.command('deploy <version>').description('start a release of <version>'),
+    program
+      .command('deploy <version>')
+      .description('start a release of <version>')
+      .option(
+        '--idempotency-key <key>',
+        'run again with the same key, get the release the first run started (e.g. the CI job id)',
+      ),
     'show progress until the release ends; the exit code tells how it ended',
   ).action(
-    run(async (version: string, o: WaitFlags) =>
-      deployCommand(version, { ...globals(), ...waitOptionsOf(o) }, io),
+    run(async (version: string, o: WaitFlags & { idempotencyKey?: string }) =>
+      deployCommand(version, { ...globals(), ...waitOptionsOf(o), idempotencyKey: o.idempotencyKey }, io),
     ),
   );
   program

@@ -204,6 +204,19 @@ describe('the CLI against a running control plane', () => {
     expect(sd[0]!.labels).toMatchObject({ service: 'web', version: 'v1', role: 'stable' });
     expect(sd[0]!.targets).toHaveLength(3);
 
+    // A deploy run again with the same idempotency key (a retried CI job) gets the first run's release.
+    const keyed = await s.cli('deploy', 'v2', '--idempotency-key', 'ci-job-42', '--json');
+    expect(keyed.code).toBe(0);
+    const again = await s.cli('deploy', 'v2', '--idempotency-key', 'ci-job-42', '--json');
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { id: number }).id).toBe(
+      (JSON.parse(keyed.stdout) as { id: number }).id,
+    );
+    // Another key is another deploy, refused here because v2 is active or already stable.
+    expect((await s.cli('deploy', 'v2', '--idempotency-key', 'ci-job-43')).stderr).toMatch(
+      /active release|already the stable version/,
+    );
+
     // A client still following the event stream does not keep a graceful stop from finishing.
     const open = await s.api('/api/v1/events');
     expect(open.status).toBe(200);

@@ -7,12 +7,14 @@ import { resolveTarget } from '../target.js';
 import { type WaitOptions, waitForRelease } from '../wait.js';
 
 /**
- * `shipcheck deploy <version> [--wait [--timeout D] [--until-held]]`: starts a release; with --wait,
- * follows it to the end. A version that breaks VERSION_RULE is refused here, before any request.
+ * `shipcheck deploy <version> [--idempotency-key K] [--wait [--timeout D] [--until-held]]`: starts a
+ * release; with --wait, follows it to the end. A version that breaks VERSION_RULE is refused here,
+ * before any request. With a key, running the same command again (a CI job retried after its answer
+ * was lost) gets the release the first run started instead of a second one.
  */
 export async function deployCommand(
   version: string,
-  opts: GlobalOptions & Omit<WaitOptions, 'json'> & { wait: boolean },
+  opts: GlobalOptions & Omit<WaitOptions, 'json'> & { wait: boolean; idempotencyKey?: string | undefined },
   io: Io,
 ): Promise<number> {
   const problem = checkVersion(version);
@@ -20,7 +22,13 @@ export async function deployCommand(
     throw new InputError(version === '' ? `${problem}: shipcheck deploy VERSION` : problem);
   }
   const { client, service } = await resolveTarget(opts);
-  const release = await client.post(`/api/v1/services/${service}/releases`, { version }, releaseShape);
+  const key = opts.idempotencyKey;
+  const release = await client.post(
+    `/api/v1/services/${service}/releases`,
+    { version },
+    releaseShape,
+    key === undefined ? {} : { headers: { 'idempotency-key': key } },
+  );
   if (!opts.wait) {
     io.out(
       opts.json
