@@ -100,7 +100,7 @@ export function replicaId(env: NodeJS.ProcessEnv = process.env): string {
 export async function startControlPlane(
   input: Installation | LoadedConfig,
   logger: Logger,
-  options: { clock?: Clock; tickMs?: number } = {},
+  options: { clock?: Clock; tickMs?: number; inProcessProxy?: boolean } = {},
 ): Promise<ControlPlane> {
   const installation = 'services' in input ? input : installationOf(input);
   const kinds = checkKinds();
@@ -130,6 +130,11 @@ export async function startControlPlane(
     registry,
     ownMetrics: new EngineMetrics(registry),
     logDir: path.join(installation.dir, '.shipcheck', 'logs'),
+    // The built-in proxy outlives this process in its own; one on an injected clock (tests) stays here,
+    // since a separate process keeps the system's time.
+    ...(options.clock || options.inProcessProxy
+      ? {}
+      : { proxyProcessDir: path.join(installation.dir, '.shipcheck') }),
     leaseTtl: installation.server.leaseTtl,
     clock,
     options,

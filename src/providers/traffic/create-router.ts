@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { RequestMetrics } from '../metrics/builtin/request-metrics.js';
 import { NginxTrafficRouter } from './nginx/nginx-router.js';
+import type { Instance } from '../fleet/types.js';
+import type { BuiltinProxy } from './proxy/builtin-proxy.js';
+import { ProcessProxyRouter } from './proxy/process-proxy-router.js';
 import { ProxyRouter } from './proxy/proxy-router.js';
 import type { TrafficRouter } from './types.js';
 
@@ -15,27 +18,47 @@ export interface RouterContext {
   /** The built-in proxy records every request here (the builtin metric source reads it). */
   requestMetrics: RequestMetrics;
   logger: Logger;
+  /**
+   * Runs the built-in proxy in its own process, which outlives this one: the unit it serves, the
+   * installation's `.shipcheck` folder, and the fleet's instances. Absent: the proxy runs in this
+   * process (a control plane on an injected clock, in tests).
+   */
+  proxyProcess?: { unit: string; shipcheckDir: string; instances: () => readonly Instance[] };
 }
 
-/** The router `traffic.kind` names; `proxy` is set when it is the built-in proxy. */
+/** The router `traffic.kind` names; `proxy` is set when it is the built-in proxy (in its own process with `proxyProcess`). */
 export function createRouter(
   traffic: Config['traffic'],
   context: RouterContext,
-): { router: TrafficRouter; proxy: ProxyRouter | undefined } {
+): { router: TrafficRouter; proxy: BuiltinProxy | undefined } {
   const { dir, upstreams, logger } = context;
   switch (traffic.kind) {
     case 'proxy': {
-      const proxy = new ProxyRouter({
-        listen: traffic.listen,
-        timeouts: {
-          keepAliveTimeout: traffic.keepAliveTimeout,
-          headersTimeout: traffic.headersTimeout,
-          requestTimeout: traffic.requestTimeout,
-        },
-        upstreams,
-        metrics: context.requestMetrics,
-        logger: logger.child({ component: 'proxy' }),
-      });
+      const timeouts = {
+        keepAliveTimeout: traffic.keepAliveTimeout,
+        headersTimeout: traffic.headersTimeout,
+        requestTimeout: traffic.requestTimeout,
+      };
+      const proxyLogger = logger.child({ component: 'proxy' });
+      const own = context.proxyProcess;
+      const proxy: BuiltinProxy = own
+        ? new ProcessProxyRouter({
+            unit: own.unit,
+            listen: traffic.listen,
+            timeouts,
+            shipcheckDir: own.shipcheckDir,
+            upstreams,
+            instances: own.instances,
+            metrics: context.requestMetrics,
+            logger: proxyLogger,
+          })
+        : new ProxyRouter({
+            listen: traffic.listen,
+            timeouts,
+            upstreams,
+            metrics: context.requestMetrics,
+            logger: proxyLogger,
+          });
       return { router: proxy, proxy };
     }
     case 'nginx':
