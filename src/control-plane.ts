@@ -96,11 +96,26 @@ export function replicaId(env: NodeJS.ProcessEnv = process.env): string {
   return `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * What the names of the proxy processes' files start with: nothing for the usual `shipcheck.yaml`,
+ * else the installation file's name, so that installation files sharing a folder (replicas on one
+ * host) each adopt their own proxy processes.
+ */
+export function proxyPrefix(file: string): string {
+  const stem = path.basename(file).replace(/\.ya?ml$/, '');
+  return stem === 'shipcheck' ? '' : `${stem}.`;
+}
+
 /** Starts what `shipcheck up` runs, in this process: every service of the installation. */
 export async function startControlPlane(
   input: Installation | LoadedConfig,
   logger: Logger,
-  options: { clock?: Clock; tickMs?: number; inProcessProxy?: boolean } = {},
+  options: {
+    clock?: Clock;
+    tickMs?: number;
+    /** Runs the built-in proxy in this process rather than its own (tests); implied by `clock`. */
+    inProcessProxy?: boolean;
+  } = {},
 ): Promise<ControlPlane> {
   const installation = 'services' in input ? input : installationOf(input);
   const kinds = checkKinds();
@@ -134,7 +149,12 @@ export async function startControlPlane(
     // since a separate process keeps the system's time.
     ...(options.clock || options.inProcessProxy
       ? {}
-      : { proxyProcessDir: path.join(installation.dir, '.shipcheck') }),
+      : {
+          proxyProcess: {
+            dir: path.join(installation.dir, '.shipcheck'),
+            prefix: proxyPrefix(installation.file),
+          },
+        }),
     leaseTtl: installation.server.leaseTtl,
     clock,
     options,

@@ -75,10 +75,12 @@ export interface Shared {
   /** Where local instances write their logs: `.shipcheck/logs` beside the installation's file. */
   logDir: string;
   /**
-   * The installation's `.shipcheck` folder, where a built-in proxy run in its own process keeps its
-   * state file and socket; absent, the built-in proxy runs in this process (tests on an injected clock).
+   * Where a built-in proxy run in its own process keeps its state file and socket: the installation's
+   * `.shipcheck` folder, and a prefix for their names that tells installation files sharing a folder
+   * apart (replicas on one host). Absent, the built-in proxy runs in this process (tests on an
+   * injected clock).
    */
-  proxyProcessDir?: string;
+  proxyProcess?: { dir: string; prefix: string };
   leaseTtl: number;
   clock: Clock;
   options: { clock?: Clock; tickMs?: number };
@@ -144,11 +146,12 @@ export function createProviders(
     upstreams: (version) => fleet.readyAddresses(version),
     requestMetrics,
     logger: log,
-    ...(shared.proxyProcessDir
+    ...(shared.proxyProcess
       ? {
           proxyProcess: {
             unit: unitName(config.service, environment),
-            shipcheckDir: shared.proxyProcessDir,
+            name: `${shared.proxyProcess.prefix}${unitName(config.service, environment)}`,
+            shipcheckDir: shared.proxyProcess.dir,
             instances: () => fleet.instances(),
           },
         }

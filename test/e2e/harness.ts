@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../../src/util/net.js';
 import { authorized, loginAsAdmin } from '../support/auth.js';
+import { killProxyProcesses, liveProxyProcess } from '../support/proxy-process.js';
 
 /** The repository: the nearest folder above this file with a package.json (this file may run from dist/). */
 export const ROOT = ((): string => {
@@ -227,6 +228,14 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
     return counts;
   }
 
+  /**
+   * The built-in proxy's own process for `unit` (from its state file), when it is alive: it outlives a
+   * control plane killed with kill -9 and is stopped by a graceful stop.
+   */
+  proxyProcess(unit = 'web'): { pid: number; startTime: string } | undefined {
+    return liveProxyProcess(this.dir, unit);
+  }
+
   /** Instance records the control plane persisted. */
   instanceRecords(): { id: string; version: string; pid: number }[] {
     const db = new BetterSqlite3(path.join(this.dir, '.shipcheck', 'state.db'), { readonly: true });
@@ -245,6 +254,7 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
   async cleanup(): Promise<void> {
     await this.down().catch(() => undefined);
     await this.crash().catch(() => undefined);
+    killProxyProcesses(this.dir);
     for (const p of this.appProcesses()) {
       try {
         process.kill(p.pid, 'SIGKILL');

@@ -23,7 +23,13 @@ export interface RouterContext {
    * installation's `.shipcheck` folder, and the fleet's instances. Absent: the proxy runs in this
    * process (a control plane on an injected clock, in tests).
    */
-  proxyProcess?: { unit: string; shipcheckDir: string; instances: () => readonly Instance[] };
+  proxyProcess?: {
+    unit: string;
+    /** Names its state file, socket and log: the unit, after a prefix for the installation file. */
+    name: string;
+    shipcheckDir: string;
+    instances: () => readonly Instance[];
+  };
 }
 
 /** The router `traffic.kind` names; `proxy` is set when it is the built-in proxy (in its own process with `proxyProcess`). */
@@ -44,6 +50,7 @@ export function createRouter(
       const proxy: BuiltinProxy = own
         ? new ProcessProxyRouter({
             unit: own.unit,
+            name: own.name,
             listen: traffic.listen,
             timeouts,
             shipcheckDir: own.shipcheckDir,

@@ -39,8 +39,10 @@ export interface ProcessProxyLogger {
 
 /** Options of the control plane's side of a proxy process. */
 export interface ProcessProxyRouterOptions {
-  /** The unit it serves: names the state file, the socket and the log. */
+  /** The unit it serves, for log lines. */
   unit: string;
+  /** Names the state file, the socket and the log; the unit when absent. */
+  name?: string;
   listen: string;
   timeouts: ProxyTimeouts;
   /** The installation's `.shipcheck` folder. */
@@ -85,7 +87,7 @@ export class ProcessProxyRouter implements BuiltinProxy {
   private starting: Promise<void> | undefined;
 
   constructor(private readonly options: ProcessProxyRouterOptions) {
-    this.paths = proxyPaths(options.shipcheckDir, options.unit);
+    this.paths = proxyPaths(options.shipcheckDir, options.name ?? options.unit);
     this.logger = options.logger ?? NOOP_LOGGER;
   }
 

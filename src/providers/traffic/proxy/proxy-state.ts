@@ -24,7 +24,7 @@ export interface ProxyPaths {
   logFile: string;
 }
 
-/** The paths of `unit`'s proxy process under `shipcheckDir` (the installation's `.shipcheck`). */
+/** The paths of the proxy process named `unit` (a unit, maybe after a prefix) under `shipcheckDir`, the installation's `.shipcheck`. */
 export function proxyPaths(shipcheckDir: string, unit: string): ProxyPaths {
   const name = unit.replace(/[^\w.-]/g, '_');
   const dir = path.join(shipcheckDir, 'proxy');
