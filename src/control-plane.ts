@@ -79,7 +79,8 @@ export interface ControlPlane {
    */
   reload(next?: Installation): Promise<ReloadReport>;
   /**
-   * Stops everything; with `stopInstances` the app instances are stopped too (graceful shutdown).
+   * Stops everything; with `stopInstances` the app instances and the built-in proxy's process are
+   * stopped too (graceful shutdown), without it they keep serving for the next control plane to adopt.
    * `progress` hears each step as it begins (`stopping the instances of web`), so a caller that gives
    * up on a slow shutdown can say what it was waiting on.
    */

@@ -186,6 +186,20 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
     this.server = undefined;
   }
 
+  /**
+   * Stops the control plane with SIGUSR2, which leaves the app instances and the built-in proxy
+   * serving for the next `up`, and returns its exit code.
+   */
+  async leave(): Promise<number | null> {
+    const child = this.server;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGUSR2');
+    const code = await exited;
+    this.server = undefined;
+    return code;
+  }
+
   /** Runs the CLI against this scenario. */
   cli(...args: string[]): Promise<CliResult> {
     return runCli(args, { cwd: this.dir, env: this.cliEnv });

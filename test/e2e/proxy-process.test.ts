@@ -67,4 +67,47 @@ describe('the built-in proxy in its own process', () => {
     expect(s.proxyProcess()).toBeUndefined();
     expect(s.appProcesses()).toEqual([]);
   });
+
+  it('keeps the data plane serving across a stop with SIGUSR2 and the next start (an upgrade)', async () => {
+    // Given v1 serving through the proxy process
+    s = await Scenario.create({ instances: 2 });
+    await s.up();
+    expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
+    const proxy = s.proxyProcess()!;
+    const apps = s.appProcesses().map((p) => p.pid);
+    const load = new LoadGenerator({ url: `${s.proxyUrl}/`, rps: 40, concurrency: 2, maxDurationMs: 60_000 });
+    load.start();
+    try {
+      // When the control plane is stopped with SIGUSR2
+      expect(await s.leave()).toBe(0);
+      // Then it exits 0 and leaves the proxy and the instances serving
+      expect(s.proxyProcess()?.pid).toBe(proxy.pid);
+      expect(
+        s
+          .appProcesses()
+          .map((p) => p.pid)
+          .sort(),
+      ).toEqual([...apps].sort());
+      const sentAtStop = load.snapshot().sent;
+      await waitFor('requests served with no control plane', () => load.snapshot().sent >= sentAtStop + 40);
+
+      // When the next control plane starts, it adopts them all
+      await s.up();
+      expect(s.proxyProcess()?.pid).toBe(proxy.pid);
+      expect(
+        s
+          .appProcesses()
+          .map((p) => p.pid)
+          .sort(),
+      ).toEqual([...apps].sort());
+    } finally {
+      const report = await load.stop();
+      // And not one request failed
+      expect(report.failed).toBe(0);
+      expect(report.proxyErrors).toBe(0);
+      expect(Object.keys(report.byVersion)).toEqual(['v1']);
+    }
+    await s.down();
+    expect(s.proxyProcess()).toBeUndefined();
+  });
 });
