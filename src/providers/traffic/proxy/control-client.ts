@@ -15,7 +15,8 @@ const REQUEST_TIMEOUT_MS = 5_000;
 
 /** Talks to one proxy process over its control socket. */
 export class ControlClient {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  // No socket limit: a drain holds its connection until the address is idle, and must not hold up pushes.
+  private readonly agent = new http.Agent({ keepAlive: true });
 
   constructor(readonly socket: string) {}
 

@@ -28,7 +28,7 @@ import { type ProxyPaths, proxyPaths, removeProxyState, readProxyState } from '.
 /** How often readiness is compared with the table last pushed; a change is pushed at once. */
 const PUSH_INTERVAL_MS = 200;
 /** How often the requests the proxy recorded are pulled into this process's RequestMetrics. */
-const METRICS_INTERVAL_MS = 500;
+const METRICS_INTERVAL_MS = 250;
 const PERCENT = 100;
 
 /** Where the router reports what it does; a pino logger fits. */
