@@ -80,7 +80,8 @@ export class ProcessProxyRouter implements BuiltinProxy {
   /** Pushes run one at a time, in order. */
   private pushes: Promise<void> = Promise.resolve();
   private metricsCursor = 0;
-  private pulling = false;
+  /** The metrics pull under way, which close() waits for. */
+  private pulling: Promise<void> | undefined;
   /** The readiness check under way, which close() waits for. */
   private ticking: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -160,7 +161,10 @@ export class ProcessProxyRouter implements BuiltinProxy {
     if (found.protocol !== CONTROL_PROTOCOL)
       return `it speaks control protocol ${found.protocol}, not ${CONTROL_PROTOCOL}`;
     if (found.listen !== listen) return `it listens on ${found.listen}, traffic.listen is now ${listen}`;
-    if (JSON.stringify(found.timeouts) !== JSON.stringify(timeouts)) return 'the traffic timeouts changed';
+    const changed = (['keepAliveTimeout', 'headersTimeout', 'requestTimeout'] as const).filter(
+      (key) => found.timeouts?.[key] !== timeouts[key],
+    );
+    if (changed.length > 0) return `traffic.${changed.join(', traffic.')} changed`;
     if (found.socket !== this.paths.socket) return 'its control socket moved';
     return undefined;
   }
@@ -206,6 +210,7 @@ export class ProcessProxyRouter implements BuiltinProxy {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.ticking;
+    await this.pulling;
     await this.pushes;
     const state = this.state;
     this.state = undefined;
@@ -314,10 +319,14 @@ export class ProcessProxyRouter implements BuiltinProxy {
    * Pulls the seconds the proxy recorded since the last pull (on the first, all it still holds: the
    * requests it served while no control plane was there count too).
    */
-  private async pullMetrics(): Promise<void> {
+  private pullMetrics(): Promise<void> {
     const client = this.client;
-    if (this.pulling || !client) return;
-    this.pulling = true;
+    if (this.pulling || !client) return this.pulling ?? Promise.resolve();
+    this.pulling = this.pull(client).finally(() => (this.pulling = undefined));
+    return this.pulling;
+  }
+
+  private async pull(client: ControlClient): Promise<void> {
     try {
       const answer = await client.metricsSince(this.metricsCursor);
       for (const bucket of answer.buckets)
@@ -325,8 +334,6 @@ export class ProcessProxyRouter implements BuiltinProxy {
       this.metricsCursor = answer.now;
     } catch (err) {
       this.logger.warn({ err: errorMessage(err) }, 'pulling request metrics from the proxy process failed');
-    } finally {
-      this.pulling = false;
     }
   }
 }
