@@ -3,6 +3,7 @@ import http from 'node:http';
 import { errorMessage, InputError, ProviderError } from '../../../errors.js';
 import {
   CONTROL_PATHS,
+  type Controller,
   type DrainRequest,
   type InflightAnswer,
   type MetricsAnswer,
@@ -45,6 +46,16 @@ export class ControlClient {
   /** The seconds recorded from `since` (an epoch second) on. */
   metricsSince(since: number): Promise<MetricsAnswer> {
     return this.request('GET', `${CONTROL_PATHS.metrics}?since=${since}`) as Promise<MetricsAnswer>;
+  }
+
+  /** Records `controller` as the control plane that drives the proxy now. */
+  async claim(controller: Controller): Promise<void> {
+    await this.request('PUT', CONTROL_PATHS.controller, controller);
+  }
+
+  /** Records that no control plane drives the proxy now. */
+  async letGo(): Promise<void> {
+    await this.request('DELETE', CONTROL_PATHS.controller);
   }
 
   /** Closes the kept-alive control connections. */

@@ -24,6 +24,8 @@ export const CONTROL_PATHS = {
   inflight: '/inflight',
   /** GET `?since=<epoch second>`: MetricsAnswer. */
   metrics: '/metrics',
+  /** PUT: Controller, the control plane that drives the proxy now; DELETE: none does. */
+  controller: '/controller',
 } as const;
 
 /** The ready addresses of each version, as the proxy serves them until the next push. */
@@ -45,6 +47,14 @@ export interface ProxyStatus extends ListenSettings {
   upstreams: UpstreamTable;
   /** False until a control plane pushed a table: the proxy has nothing to serve yet. */
   pushed: boolean;
+  /** The control plane that drives it, or null when none has claimed it or the last one let go. */
+  controller: Controller | null;
+}
+
+/** A control plane process, by pid and kernel start time (to tell it from a later one reusing the pid). */
+export interface Controller {
+  pid: number;
+  startTime: string;
 }
 
 /** A new upstream table, and with it (atomically) a new route. */

@@ -12,6 +12,7 @@ import {
   CONTROL_PATHS,
   CONTROL_PROTOCOL,
   type DrainRequest,
+  type Controller,
   type InflightAnswer,
   type ListenSettings,
   type MetricsAnswer,
@@ -59,6 +60,7 @@ export interface ControlServerOptions {
 /** HTTP with JSON over a Unix socket: the control channel's server. */
 export class ControlServer {
   private server: Server | undefined;
+  private controller: Controller | null = null;
 
   constructor(private readonly options: ControlServerOptions) {}
 
@@ -117,6 +119,16 @@ export class ControlServer {
           const answer: MetricsAnswer = this.options.metrics.secondsSince(Number.isFinite(since) ? since : 0);
           return send(res, 200, answer);
         }
+        case `PUT ${CONTROL_PATHS.controller}`: {
+          const { pid, startTime } = (await readJson(req)) as Controller;
+          if (typeof pid !== 'number' || typeof startTime !== 'string')
+            throw new InputError('a controller needs a pid and a startTime');
+          this.controller = { pid, startTime };
+          return send(res, 204);
+        }
+        case `DELETE ${CONTROL_PATHS.controller}`:
+          this.controller = null;
+          return send(res, 204);
         default:
           return send(res, 404, { message: `no control route ${route}` });
       }
@@ -138,6 +150,7 @@ export class ControlServer {
       route: await proxy.currentRoute(),
       upstreams: upstreams.snapshot(),
       pushed: upstreams.pushed,
+      controller: this.controller,
     };
   }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -5,7 +6,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUpAfterEach, onCleanup, send, startUpstream } from '../../../../test/support/proxy.js';
 import { freePort } from '../../../util/net.js';
-import { isSameProcess } from '../../fleet/local/process-identity.js';
+import { isSameProcess, processStartTime } from '../../fleet/local/process-identity.js';
 import type { Instance, InstanceState } from '../../fleet/types.js';
 import { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import { runTrafficRouterContract, VersionApps } from '../traffic-router.case.js';
@@ -207,6 +208,42 @@ describe('ProcessProxyRouter', () => {
       async () => (await statusOf(dir)).upstreams.v1?.length === 0,
     );
     expect((await send(agent, second.address())).status).toBe(503);
+  });
+
+  it('leaves alone a proxy process that another running control plane drives', async () => {
+    const dir = tempInstallation();
+    const fleet = new FakeFleet();
+    const first = await startRouter(dir, fleet);
+    const { pid } = first.process!;
+    const address = first.address();
+    await first.detach();
+    // Given a live process that claimed it (a control plane elsewhere)
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    onCleanup(() => void other.kill('SIGKILL'));
+    const client = new ControlClient(proxyPaths(dir, 'web').socket);
+    onCleanup(() => client.close());
+    await client.claim({ pid: other.pid!, startTime: processStartTime(other.pid!)! });
+
+    // When another router starts, it refuses, naming it, and the proxy runs on
+    const second = new ProcessProxyRouter({
+      unit: 'web',
+      listen: '127.0.0.1:0',
+      timeouts: DEFAULT_PROXY_TIMEOUTS,
+      shipcheckDir: dir,
+      upstreams: () => [],
+      instances: () => [],
+      metrics: new RequestMetrics(),
+    });
+    await expect(second.start()).rejects.toThrow(
+      `traffic.listen 127.0.0.1:0: address already in use by the proxy process ${pid} of a running shipcheck up (pid ${other.pid})`,
+    );
+    expect(readProxyState(proxyPaths(dir, 'web').stateFile)?.pid).toBe(pid);
+    expect((await send(agent, address)).status).toBe(503);
+
+    // Once that one lets go, it is adopted
+    await client.letGo();
+    const third = await startRouter(dir, fleet);
+    expect(third.process!.pid).toBe(pid);
   });
 
   it('replaces a live process whose listen address changed, and stops its process on close', async () => {

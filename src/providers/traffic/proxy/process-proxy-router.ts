@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { errorMessage, InputError, ProviderError } from '../../../errors.js';
-import { isSameProcess } from '../../fleet/local/process-identity.js';
+import { isSameProcess, processStartTime } from '../../fleet/local/process-identity.js';
 import type { Instance } from '../../fleet/types.js';
 import type { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import type { Route, UpstreamSource } from '../types.js';
@@ -15,8 +15,10 @@ import type { BuiltinProxy } from './builtin-proxy.js';
 import { ControlClient } from './control-client.js';
 import {
   CONTROL_PROTOCOL,
+  type Controller,
   type ProxyProcessConfig,
   type ProxyState,
+  type ProxyStatus,
   type TablePush,
   type UpstreamTable,
 } from './control-protocol.js';
@@ -62,6 +64,11 @@ export interface ProcessProxyRouterOptions {
 }
 
 const NOOP_LOGGER: ProcessProxyLogger = { info: () => {}, warn: () => {} };
+
+/** This control plane, as it claims a proxy process. */
+function thisController(): Controller {
+  return { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+}
 
 /** The built-in proxy run as its own process, adopted across control plane restarts. */
 export class ProcessProxyRouter implements BuiltinProxy {
@@ -121,7 +128,10 @@ export class ProcessProxyRouter implements BuiltinProxy {
     await this.pullMetrics();
   }
 
-  /** True when a live process of this unit with the same settings was adopted. */
+  /**
+   * True when a live process of this unit with the same settings was adopted. Rejects with
+   * ProviderError, leaving it alone, when another running control plane drives it.
+   */
   private async adopt(): Promise<boolean> {
     const found = readProxyState(this.paths.stateFile);
     if (!found) return false;
@@ -129,28 +139,39 @@ export class ProcessProxyRouter implements BuiltinProxy {
       removeProxyState(this.paths.stateFile, found.pid);
       return false;
     }
-    let reason = this.mismatch(found);
-    if (reason === undefined) {
-      const client = new ControlClient(found.socket);
-      try {
-        const status = await client.status();
-        if (status.pid !== found.pid) throw new Error(`the socket answers for pid ${status.pid}`);
-        this.state = { ...found, address: status.address };
-        this.client = client;
-        this.adoptedRoute = status.route;
-        // Only a table some control plane pushed is worth keeping; a fresh process has none.
-        if (status.pushed) this.held = new HeldUpstreams(status.upstreams);
-        this.logger.info(
-          { pid: found.pid, address: status.address, route: status.route },
-          'adopted proxy process',
-        );
-        return true;
-      } catch (err) {
-        client.close();
-        reason = `its control socket does not answer (${errorMessage(err)})`;
-      }
+    const client = new ControlClient(found.socket);
+    let reason: string | undefined;
+    let status: ProxyStatus | undefined;
+    try {
+      status = await client.status();
+      if (status.pid !== found.pid) throw new Error(`the socket answers for pid ${status.pid}`);
+    } catch (err) {
+      status = undefined;
+      reason = `its control socket does not answer (${errorMessage(err)})`;
     }
-    this.logger.info({ pid: found.pid, reason }, `replacing proxy process: ${reason}`);
+    const controller = status?.controller;
+    if (controller && controller.pid !== process.pid && isSameProcess(controller.pid, controller.startTime)) {
+      client.close();
+      throw new ProviderError(
+        `traffic.listen ${found.listen}: address already in use by the proxy process ${found.pid} of a running shipcheck up (pid ${controller.pid}); stop that one first`,
+      );
+    }
+    reason ??= this.mismatch(found);
+    if (status && reason === undefined) {
+      await client.claim(thisController());
+      this.state = { ...found, address: status.address };
+      this.client = client;
+      this.adoptedRoute = status.route;
+      // Only a table some control plane pushed is worth keeping; a fresh process has none.
+      if (status.pushed) this.held = new HeldUpstreams(status.upstreams);
+      this.logger.info(
+        { pid: found.pid, address: status.address, route: status.route },
+        'adopted proxy process',
+      );
+      return true;
+    }
+    client.close();
+    this.logger.info({ pid: found.pid, reason }, `replacing proxy process: ${reason ?? 'unknown'}`);
     await stopProxy(found.pid, found.startTime);
     return false;
   }
@@ -181,8 +202,13 @@ export class ProcessProxyRouter implements BuiltinProxy {
       entry: this.options.entry ?? proxyProcessEntry(),
       cwd: path.dirname(this.options.shipcheckDir),
     });
+    const client = new ControlClient(state.socket);
+    await client.claim(thisController()).catch((err: unknown) => {
+      client.close();
+      throw err;
+    });
     this.state = state;
-    this.client = new ControlClient(state.socket);
+    this.client = client;
     this.lastPush = undefined;
     this.logger.info(
       { pid: state.pid, address: state.address, logFile: this.paths.logFile },
@@ -201,17 +227,23 @@ export class ProcessProxyRouter implements BuiltinProxy {
 
   /** Stops watching and pulling but leaves the proxy process serving, for the next control plane to adopt. */
   async detach(): Promise<void> {
-    const state = await this.release();
+    const client = this.client;
+    const state = await this.release(client);
     if (state) this.logger.info({ pid: state.pid }, 'left proxy process running');
   }
 
-  private async release(): Promise<ProxyState | undefined> {
+  /** Stops the timers and lets go of the client; with `letGo`, first tells the proxy no one drives it. */
+  private async release(letGo?: ControlClient): Promise<ProxyState | undefined> {
     await this.starting?.catch(() => undefined);
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.ticking;
     await this.pulling;
     await this.pushes;
+    // So that the next control plane may adopt it at once, even while this process is still exiting.
+    await letGo?.letGo().catch((err: unknown) => {
+      this.logger.warn({ err: errorMessage(err) }, 'letting go of the proxy process failed');
+    });
     const state = this.state;
     this.state = undefined;
     this.starting = undefined;
