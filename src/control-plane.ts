@@ -262,12 +262,17 @@ export async function startControlPlane(
   const replace = async (name: string, loaded: LoadedConfig): Promise<void> => {
     const before = services.get(name);
     const run = await createService(loaded, shared, before);
-    const kept = new Set(run.units.map((unit) => unit.providers));
+    // The providers the new run took over from the old one: still running, so not started again.
+    const previous = new Set(before?.units.map((unit) => unit.providers));
+    const kept = new Set(run.units.map((unit) => unit.providers).filter((p) => previous.has(p)));
     if (before) {
       for (const unit of before.units) await unit.engine.stop();
       for (const unit of before.units) {
         unserve(unit);
-        if (!kept.has(unit.providers)) await closeProviders(unit.providers, false);
+        if (kept.has(unit.providers)) continue;
+        // The unit's new built-in proxy adopts the process of the old one; with none, it stops.
+        const successor = run.units.find((next) => next.name === unit.name);
+        await closeProviders(unit.providers, false, { leaveRouter: successor?.proxy !== undefined });
       }
     }
     services.set(name, run);

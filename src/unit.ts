@@ -369,11 +369,17 @@ export async function startProviders(unit: Unit, providersRunning: boolean): Pro
 /**
  * Stops a unit's providers; a hooks fleet's instances belong to the platform and outlive it. Without
  * `stopInstances`, a router that can (the built-in proxy's process) is left serving for the next
- * control plane or provider set to adopt, as the local instances are.
+ * control plane or provider set to adopt, as the local instances are, unless `leaveRouter` is false
+ * (nothing will adopt it: the unit's traffic no longer goes through the built-in proxy).
  */
-export async function closeProviders(providers: Providers, stopInstances: boolean): Promise<void> {
+export async function closeProviders(
+  providers: Providers,
+  stopInstances: boolean,
+  options: { leaveRouter?: boolean } = {},
+): Promise<void> {
   await providers.fleet.close({ stopInstances: stopInstances && providers.fleet.type === 'local' });
-  await (stopInstances ? providers.router.close() : leaveRouter(providers.router));
+  const leave = options.leaveRouter ?? !stopInstances;
+  await (leave ? leaveRouter(providers.router) : providers.router.close());
   await providers.metricSource.close?.();
 }
 

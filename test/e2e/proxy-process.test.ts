@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoadGenerator } from '../../src/load/load-generator.js';
 import { isSameProcess } from '../../src/providers/fleet/local/process-identity.js';
+import { freePort } from '../../src/util/net.js';
 import { Scenario, waitFor } from './harness.js';
 
 /** Requests the proxy must answer while no control plane runs, to show it served on its own. */
@@ -109,5 +111,39 @@ describe('the built-in proxy in its own process', () => {
     }
     await s.down();
     expect(s.proxyProcess()).toBeUndefined();
+  });
+
+  it('keeps the proxy process across a reload that leaves traffic alone, and replaces it when traffic.listen changes', async () => {
+    // Given v1 serving through the proxy process
+    s = await Scenario.create({ instances: 2 });
+    await s.up();
+    expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
+    const proxy = s.proxyProcess()!;
+
+    // When a reload changes the fleet only
+    fs.writeFileSync(s.file, fs.readFileSync(s.file, 'utf8').replace('stopTimeout: 3s', 'stopTimeout: 4s'));
+    const reloaded = await s.cli('reload');
+    expect(reloaded.code, reloaded.stderr + reloaded.stdout).toBe(0);
+    // Then the new providers adopt the same proxy process, which still serves
+    expect(s.proxyProcess()?.pid).toBe(proxy.pid);
+    expect((await fetch(`${s.proxyUrl}/`)).status).toBe(200);
+
+    // When a reload moves traffic.listen
+    const port = await freePort();
+    fs.writeFileSync(s.file, fs.readFileSync(s.file, 'utf8').replace(new URL(s.proxyUrl).port, String(port)));
+    const moved = await s.cli('reload');
+    expect(moved.code, moved.stderr + moved.stdout).toBe(0);
+    // Then the old proxy process is gone and a new one serves at the new address
+    expect(isSameProcess(proxy.pid, proxy.startTime)).toBe(false);
+    const replaced = s.proxyProcess()!;
+    expect(replaced.pid).not.toBe(proxy.pid);
+    await waitFor('v1 served at the new address', async () =>
+      fetch(`http://127.0.0.1:${port}/`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    );
+    await s.down();
+    expect(isSameProcess(replaced.pid, replaced.startTime)).toBe(false);
   });
 });
