@@ -296,7 +296,8 @@ export class ProcessProxyRouter implements BuiltinProxy {
 
   /** Requests in flight to `address` in the proxy process; 0 when it cannot tell. */
   async inflight(address: string): Promise<number> {
-    return (await this.client?.inflight(address))?.inflight ?? 0;
+    const answer = await this.client?.inflight(address).catch(() => undefined);
+    return answer?.inflight ?? 0;
   }
 
   /** The table for the route in effect: the fleet's ready addresses, plus adopted ones not yet checked. */
