@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../src/util/net.js';
 import { TEST_USER, authorized, login, loginAsAdmin } from '../test/support/auth.js';
+import { killProxyProcesses } from '../test/support/proxy-process.js';
 import { runWrk, type WrkResult } from './proxy.js';
 
 /**
@@ -67,6 +68,7 @@ async function stopPlane(plane: Plane): Promise<void> {
     plane.child.kill('SIGTERM');
     await exited;
   }
+  killProxyProcesses(plane.dir);
   fs.rmSync(plane.dir, { recursive: true, force: true });
 }
 

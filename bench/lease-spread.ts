@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { BIN, ROOT } from '../test/e2e/harness.js';
 import { PG_URL, probePostgres, unreachableMessage } from '../test/support/postgres.js';
+import { killProxyProcesses } from '../test/support/proxy-process.js';
 
 /**
  * (g) How replicas share the units: one service with 60 environments (60 units, no release, so no
@@ -152,6 +153,8 @@ ${environments.join('\n')}
       await exited;
     }
     this.running.clear();
+    // A replica killed with kill -9 leaves its built-in proxy's process serving.
+    killProxyProcesses(this.dir);
     await this.client.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`).catch(() => undefined);
     await this.client.end().catch(() => undefined);
     fs.rmSync(this.dir, { recursive: true, force: true });

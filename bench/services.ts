@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_TICK_MS } from '../src/engine/engine.js';
 import { BIN, ROOT } from '../test/e2e/harness.js';
 import { authorized, loginAsAdmin } from '../test/support/auth.js';
+import { killProxyProcesses } from '../test/support/proxy-process.js';
 
 /**
  * (g) Many services in one control plane: 200 services, each with a release held at its canary step
@@ -396,6 +397,7 @@ async function measurePlane(count: number, windowMs: number): Promise<PlaneFigur
     // A hooks fleet's instances outlive the control plane; here they are the farm's ports, stopped next.
     if (plane) await stopChild(plane, STOP_GRACE_MS);
     if (farm) await stopChild(farm, STOP_GRACE_MS);
+    killProxyProcesses(dir);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

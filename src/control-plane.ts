@@ -80,7 +80,8 @@ export interface ControlPlane {
    */
   reload(next?: Installation): Promise<ReloadReport>;
   /**
-   * Stops everything; with `stopInstances` the app instances are stopped too (graceful shutdown).
+   * Stops everything; with `stopInstances` the app instances and the built-in proxy's process are
+   * stopped too (graceful shutdown), without it they keep serving for the next control plane to adopt.
    * `progress` hears each step as it begins (`stopping the instances of web`), so a caller that gives
    * up on a slow shutdown can say what it was waiting on.
    */
@@ -97,11 +98,26 @@ export function replicaId(env: NodeJS.ProcessEnv = process.env): string {
   return `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * What the names of the proxy processes' files start with: nothing for the usual `shipcheck.yaml`,
+ * else the installation file's name, so that installation files sharing a folder (replicas on one
+ * host) each adopt their own proxy processes.
+ */
+export function proxyPrefix(file: string): string {
+  const stem = path.basename(file).replace(/\.ya?ml$/, '');
+  return stem === 'shipcheck' ? '' : `${stem}.`;
+}
+
 /** Starts what `shipcheck up` runs, in this process: every service of the installation. */
 export async function startControlPlane(
   input: Installation | LoadedConfig,
   logger: Logger,
-  options: { clock?: Clock; tickMs?: number } = {},
+  options: {
+    clock?: Clock;
+    tickMs?: number;
+    /** Runs the built-in proxy in this process rather than its own (tests); implied by `clock`. */
+    inProcessProxy?: boolean;
+  } = {},
 ): Promise<ControlPlane> {
   const installation = 'services' in input ? input : installationOf(input);
   const kinds = checkKinds();
@@ -131,6 +147,16 @@ export async function startControlPlane(
     registry,
     ownMetrics: new EngineMetrics(registry),
     logDir: path.join(installation.dir, '.shipcheck', 'logs'),
+    // The built-in proxy outlives this process in its own; one on an injected clock (tests) stays here,
+    // since a separate process keeps the system's time.
+    ...(options.clock || options.inProcessProxy
+      ? {}
+      : {
+          proxyProcess: {
+            dir: path.join(installation.dir, '.shipcheck'),
+            prefix: proxyPrefix(installation.file),
+          },
+        }),
     leaseTtl: installation.server.leaseTtl,
     clock,
     options,
@@ -255,12 +281,17 @@ export async function startControlPlane(
   const replace = async (name: string, loaded: LoadedConfig): Promise<void> => {
     const before = services.get(name);
     const run = await createService(loaded, shared, before);
-    const kept = new Set(run.units.map((unit) => unit.providers));
+    // The providers the new run took over from the old one: still running, so not started again.
+    const previous = new Set(before?.units.map((unit) => unit.providers));
+    const kept = new Set(run.units.map((unit) => unit.providers).filter((p) => previous.has(p)));
     if (before) {
       for (const unit of before.units) await unit.engine.stop();
       for (const unit of before.units) {
         unserve(unit);
-        if (!kept.has(unit.providers)) await closeProviders(unit.providers, false);
+        if (kept.has(unit.providers)) continue;
+        // The unit's new built-in proxy adopts the process of the old one; with none, it stops.
+        const successor = run.units.find((next) => next.name === unit.name);
+        await closeProviders(unit.providers, false, { leaveRouter: successor?.proxy !== undefined });
       }
     }
     services.set(name, run);

@@ -24,7 +24,7 @@ import { createMetricSource } from './providers/metrics/create-metric-source.js'
 import { RequestMetrics } from './providers/metrics/builtin/request-metrics.js';
 import type { MetricSource } from './providers/metrics/types.js';
 import { createRouter } from './providers/traffic/create-router.js';
-import type { ProxyRouter } from './providers/traffic/proxy/proxy-router.js';
+import type { BuiltinProxy } from './providers/traffic/proxy/builtin-proxy.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import type { Store } from './store/types.js';
 import type { Clock } from './util/clock.js';
@@ -38,7 +38,7 @@ export interface Providers {
   fleet: Fleet;
   router: TrafficRouter;
   /** The built-in proxy, when `traffic.kind` is proxy. */
-  proxy: ProxyRouter | undefined;
+  proxy: BuiltinProxy | undefined;
   metricSource: MetricSource;
   requestMetrics: RequestMetrics;
   /** The config they were built from, to tell whether a reload changes them. */
@@ -55,7 +55,7 @@ export interface Unit {
   fleet: Fleet;
   router: TrafficRouter;
   /** The built-in proxy, when `traffic.kind` is proxy. */
-  proxy: ProxyRouter | undefined;
+  proxy: BuiltinProxy | undefined;
   metricSource: MetricSource;
   /** Base URL of this unit's built-in proxy; empty with nginx. */
   proxyUrl: string;
@@ -73,6 +73,13 @@ export interface Shared {
   ownMetrics: EngineMetrics;
   /** Where local instances write their logs: `.shipcheck/logs` beside the installation's file. */
   logDir: string;
+  /**
+   * Where a built-in proxy run in its own process keeps its state file and socket: the installation's
+   * `.shipcheck` folder, and a prefix for their names that tells installation files sharing a folder
+   * apart (replicas on one host). Absent, the built-in proxy runs in this process (tests on an
+   * injected clock).
+   */
+  proxyProcess?: { dir: string; prefix: string };
   leaseTtl: number;
   clock: Clock;
   options: { clock?: Clock; tickMs?: number };
@@ -138,6 +145,16 @@ export function createProviders(
     upstreams: (version) => fleet.readyAddresses(version),
     requestMetrics,
     logger: log,
+    ...(shared.proxyProcess
+      ? {
+          proxyProcess: {
+            unit: unitName(config.service, environment),
+            name: `${shared.proxyProcess.prefix}${unitName(config.service, environment)}`,
+            shipcheckDir: shared.proxyProcess.dir,
+            instances: () => fleet.instances(),
+          },
+        }
+      : {}),
   });
   const metricSource = createMetricSource(config.metrics, {
     service: config.service,
@@ -342,18 +359,34 @@ export async function startProviders(unit: Unit, providersRunning: boolean): Pro
     try {
       await unit.metricSource.start?.();
     } catch (err) {
-      await unit.router.close().catch(() => undefined);
+      // A proxy process keeps serving for the control plane that does start.
+      await leaveRouter(unit.router).catch(() => undefined);
       throw err;
     }
   }
   if (unit.proxy) unit.proxyUrl = `http://${unit.proxy.address()}`;
 }
 
-/** Stops a unit's providers; a hooks fleet's instances belong to the platform and outlive it. */
-export async function closeProviders(providers: Providers, stopInstances: boolean): Promise<void> {
+/**
+ * Stops a unit's providers; a hooks fleet's instances belong to the platform and outlive it. Without
+ * `stopInstances`, a router that can (the built-in proxy's process) is left serving for the next
+ * control plane or provider set to adopt, as the local instances are, unless `leaveRouter` is false
+ * (nothing will adopt it: the unit's traffic no longer goes through the built-in proxy).
+ */
+export async function closeProviders(
+  providers: Providers,
+  stopInstances: boolean,
+  options: { leaveRouter?: boolean } = {},
+): Promise<void> {
   await providers.fleet.close({ stopInstances: stopInstances && providers.fleet.type === 'local' });
-  await providers.router.close();
+  const leave = options.leaveRouter ?? !stopInstances;
+  await (leave ? leaveRouter(providers.router) : providers.router.close());
   await providers.metricSource.close?.();
+}
+
+/** Detaches a router that can be left serving; closes any other. */
+function leaveRouter(router: TrafficRouter): Promise<void> {
+  return router.detach ? router.detach() : router.close();
 }
 
 /** Loads every template and reads every Alertmanager token, so a bad one fails before anything starts. */

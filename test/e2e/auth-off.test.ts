@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/util/net.js';
+import { killProxyProcesses } from '../support/proxy-process.js';
 import { BIN, ROOT, runCli, startCommand, waitFor } from './harness.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-auth-off-'));
@@ -15,6 +16,7 @@ let stop: (() => void) | undefined;
 
 afterAll(() => {
   stop?.();
+  killProxyProcesses(dir);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

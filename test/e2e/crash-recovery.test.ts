@@ -45,9 +45,11 @@ describe('a controller killed with kill -9', () => {
         .sort(),
     ).toEqual([...after].sort());
 
-    // And a graceful stop leaves nothing behind
+    // And a graceful stop leaves nothing behind, the built-in proxy's process included
+    expect(s.proxyProcess()).toBeDefined();
     await s.down();
     expect(s.appProcesses()).toEqual([]);
+    expect(s.proxyProcess()).toBeUndefined();
   });
 
   it('survives a crash at every phase: starting, canary, verifying', async () => {

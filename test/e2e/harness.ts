@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../../src/util/net.js';
 import { authorized, loginAsAdmin } from '../support/auth.js';
+import { killProxyProcesses, liveProxyProcess } from '../support/proxy-process.js';
 
 /** The repository: the nearest folder above this file with a package.json (this file may run from dist/). */
 export const ROOT = ((): string => {
@@ -185,6 +186,20 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
     this.server = undefined;
   }
 
+  /**
+   * Stops the control plane with SIGUSR2, which leaves the app instances and the built-in proxy
+   * serving for the next `up`, and returns its exit code.
+   */
+  async leave(): Promise<number | null> {
+    const child = this.server;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGUSR2');
+    const code = await exited;
+    this.server = undefined;
+    return code;
+  }
+
   /** Runs the CLI against this scenario. */
   cli(...args: string[]): Promise<CliResult> {
     return runCli(args, { cwd: this.dir, env: this.cliEnv });
@@ -227,6 +242,14 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
     return counts;
   }
 
+  /**
+   * The built-in proxy's own process for `unit` (from its state file), when it is alive: it outlives a
+   * control plane killed with kill -9 and is stopped by a graceful stop.
+   */
+  proxyProcess(unit = 'web'): { pid: number; startTime: string } | undefined {
+    return liveProxyProcess(this.dir, unit);
+  }
+
   /** Instance records the control plane persisted. */
   instanceRecords(): { id: string; version: string; pid: number }[] {
     const db = new BetterSqlite3(path.join(this.dir, '.shipcheck', 'state.db'), { readonly: true });
@@ -245,6 +268,7 @@ ${options.rollbackExtra ? `${options.rollbackExtra}\n` : ''}${options.extra ?? '
   async cleanup(): Promise<void> {
     await this.down().catch(() => undefined);
     await this.crash().catch(() => undefined);
+    killProxyProcesses(this.dir);
     for (const p of this.appProcesses()) {
       try {
         process.kill(p.pid, 'SIGKILL');

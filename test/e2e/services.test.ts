@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/util/net.js';
 import { authorized, loginAsAdmin } from '../support/auth.js';
+import { killProxyProcesses } from '../support/proxy-process.js';
 import { BIN, ROOT, type CliResult, runCli, waitFor } from './harness.js';
 
 const SAMPLE_APP = path.join(ROOT, 'examples', 'app', 'server.js');
@@ -178,6 +179,7 @@ afterAll(async () => {
       // Already gone.
     }
   }
+  killProxyProcesses(dir);
   fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, runCli, startCommand, waitFor, type RunningCommand } from '../../../test/e2e/harness.js';
 import { isAlive } from '../../../test/support/fleet.js';
+import { killProxyProcesses } from '../../../test/support/proxy-process.js';
 import { freePort } from '../../util/net.js';
 
 /** An app that answers its health check and ignores SIGTERM, as a stuck worker would. */
@@ -34,6 +35,8 @@ afterEach(() => {
         // Already gone.
       }
     }
+    // A shutdown that gave up leaves the built-in proxy's process serving, as it leaves the instance.
+    killProxyProcesses(dir);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

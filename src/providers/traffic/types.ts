@@ -42,6 +42,11 @@ export interface TrafficRouter {
    * progress); a user's nginx keeps running with the last route. Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Optional: stops what this object does but leaves the data plane serving the last route, for the next
+   * router object to adopt (the built-in proxy's own process). A router without it is closed instead.
+   */
+  detach?(): Promise<void>;
 }
 
 /** Where the router finds the addresses of ready instances of a version. */

@@ -225,4 +225,42 @@ describe('RequestMetrics', () => {
     expect(Math.abs(busy.p99! - 99) / 99).toBeLessThan(QUANTILE_TOLERANCE);
     expect(Math.abs(busy.p50! - 50) / 50).toBeLessThan(QUANTILE_TOLERANCE);
   });
+  it('hands its seconds to another RequestMetrics, which counts each once however often it pulls', () => {
+    const clock = alignedClock();
+    const source = new RequestMetrics({ clock });
+    const copy = new RequestMetrics({ clock, retentionSeconds: 7200 });
+    const latencies: number[] = [];
+    let cursor = 0;
+    const pull = (): void => {
+      const answer = source.secondsSince(cursor);
+      for (const bucket of answer.buckets) copy.importSecond(bucket, bucket.second < answer.now);
+      cursor = answer.now;
+    };
+    // Ten seconds of traffic, pulled a few times within each second (so each is read while under way)
+    for (let second = 0; second < 10; second++) {
+      for (let i = 0; i < 100; i++) {
+        const latency = 1 + ((second * 100 + i) % 250);
+        latencies.push(latency);
+        source.record('v1', i % 10 === 0 ? 503 : 200, latency);
+        if (i % 40 === 0) pull();
+      }
+      clock.advance(SECOND);
+    }
+    pull();
+
+    const stats = copy.window('v1', MINUTE);
+    expect(stats).toMatchObject({ requests: 1000, errors: 100 });
+    expect(stats).toMatchObject({ byClass: source.window('v1', MINUTE).byClass });
+    const sorted = [...latencies].sort((a, b) => a - b);
+    for (const [q, value] of [
+      [0.5, stats.p50],
+      [0.99, stats.p99],
+    ] as const) {
+      const exact = exactQuantile(sorted, q);
+      expect(Math.abs(value! - exact) / exact).toBeLessThanOrEqual(QUANTILE_TOLERANCE);
+    }
+    // Finished seconds also went into the minute buckets, once: a window reaching past ten minutes reads them
+    clock.advance(15 * MINUTE);
+    expect(copy.window('v1', 20 * MINUTE).requests).toBe(1000);
+  });
 });

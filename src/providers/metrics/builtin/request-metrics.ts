@@ -45,6 +45,35 @@ function accept(latencies: Latencies | undefined, value: number): Latencies {
   return latencies;
 }
 
+/** Adds `value` `weight` times; a weight above one goes straight into a sketch. */
+function acceptWeighted(latencies: Latencies | undefined, value: number, weight: number): Latencies {
+  if (weight === 1) return accept(latencies, value);
+  let sketch: DDSketch;
+  if (latencies === undefined || Array.isArray(latencies)) {
+    sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+    for (const kept of latencies ?? []) sketch.accept(kept);
+  } else {
+    sketch = latencies;
+  }
+  sketch.accept(value, weight);
+  return sketch;
+}
+
+/** A bucket's latencies as `[value, weight]` pairs: the values themselves, or a sketch's bins. */
+function latencyPairs(latencies: Latencies | undefined): [number, number][] {
+  if (latencies === undefined) return [];
+  if (Array.isArray(latencies)) return latencies.map((value) => [value, 1]);
+  const pairs: [number, number][] = [];
+  if (latencies.zeroCount > 0) pairs.push([0, latencies.zeroCount]);
+  const { store, mapping } = latencies;
+  for (let key = store.minKey; key <= store.maxKey; key++) {
+    const weight = store.bins[key - store.offset] ?? 0;
+    // A bin's representative value maps back to the same bin, so a sketch rebuilt from pairs is the same.
+    if (weight > 0) pairs.push([mapping.value(key), weight]);
+  }
+  return pairs;
+}
+
 function mergeInto(merged: DDSketch, latencies: Latencies | undefined): void {
   if (latencies === undefined) return;
   if (Array.isArray(latencies)) for (const value of latencies) merged.accept(value);
@@ -78,6 +107,37 @@ class Ring {
     this.latencies[slot] = accept(this.latencies[slot], latencyMs);
   }
 
+  /** Replaces the bucket's slot with `counts` and `pairs` (from another ring's `read`). */
+  put(bucket: number, counts: readonly number[], pairs: readonly (readonly [number, number])[]): void {
+    const slot = bucket % this.slots;
+    this.buckets[slot] = bucket;
+    this.counts.fill(0, slot * CLASS_COUNT, (slot + 1) * CLASS_COUNT);
+    this.latencies[slot] = undefined;
+    this.add(bucket, counts, pairs);
+  }
+
+  /** Adds `counts` and `pairs` to the bucket, starting it afresh when its slot held an older one. */
+  add(bucket: number, counts: readonly number[], pairs: readonly (readonly [number, number])[]): void {
+    const slot = bucket % this.slots;
+    if (this.buckets[slot] !== bucket) {
+      this.buckets[slot] = bucket;
+      this.counts.fill(0, slot * CLASS_COUNT, (slot + 1) * CLASS_COUNT);
+      this.latencies[slot] = undefined;
+    }
+    for (let c = 0; c < CLASS_COUNT; c++) this.counts[slot * CLASS_COUNT + c]! += counts[c] ?? 0;
+    for (const [value, weight] of pairs) {
+      if (weight > 0) this.latencies[slot] = acceptWeighted(this.latencies[slot], value, weight);
+    }
+  }
+
+  /** The bucket's counts and latency pairs, or undefined when the ring no longer holds it. */
+  read(bucket: number): { counts: number[]; latencies: [number, number][] } | undefined {
+    const slot = bucket % this.slots;
+    if (this.buckets[slot] !== bucket) return undefined;
+    const counts = Array.from(this.counts.subarray(slot * CLASS_COUNT, (slot + 1) * CLASS_COUNT));
+    return { counts, latencies: latencyPairs(this.latencies[slot]) };
+  }
+
   /** Adds buckets `first..last` (those the ring still holds) to the totals and the sketch. */
   addTo(first: number, last: number, classTotals: number[], merged: DDSketch): void {
     for (let bucket = first; bucket <= last; bucket++) {
@@ -101,6 +161,22 @@ class VersionSeries {
     this.minutes = new Ring(minuteSlots);
     this.lastSecond = second;
   }
+}
+
+/**
+ * One second of one version's requests, as `secondsSince` gives it and `importSecond` takes it: how the
+ * built-in proxy's process hands what it recorded to the control plane.
+ */
+export interface SecondBucket {
+  version: string;
+  /** Epoch second. */
+  second: number;
+  /** Requests by status class, 1xx to 5xx. */
+  counts: number[];
+  /** Latencies in milliseconds as `[value, weight]` pairs. */
+  latencies: [number, number][];
+  /** Requests forced to the version, which analysis never reads; absent for the others. */
+  forced?: boolean;
 }
 
 /**
@@ -205,6 +281,46 @@ export class RequestMetrics {
       p99: merged.getValueAtQuantile(0.99),
       rps: spanMs > 0 ? requests / (spanMs / MS_PER_SECOND) : 0,
     };
+  }
+
+  /**
+   * The one-second buckets with traffic from `sinceSecond` (at most ten minutes back) through the
+   * current second, which is still under way, and that current second (`now`). A reader that asks again
+   * from `now` gets every second once as finished, and the unfinished one again each time. Forced
+   * requests' buckets come with `forced: true`.
+   */
+  secondsSince(sinceSecond: number): { now: number; buckets: SecondBucket[] } {
+    const now = Math.floor(this.clock.now() / MS_PER_SECOND);
+    const first = Math.max(sinceSecond, now - this.fineSeconds + 1);
+    const buckets: SecondBucket[] = [];
+    for (const [map, forced] of [
+      [this.series, false],
+      [this.forced, true],
+    ] as const) {
+      this.forgetIdle(map, now);
+      for (const [version, series] of map) {
+        for (let second = first; second <= Math.min(now, series.lastSecond); second++) {
+          const bucket = series.seconds.read(second);
+          if (bucket) buckets.push({ version, second, ...bucket, ...(forced ? { forced } : {}) });
+        }
+      }
+    }
+    return { now, buckets };
+  }
+
+  /**
+   * Puts `bucket` (from another RequestMetrics' `secondsSince`) in place of this one's second. Only a
+   * `finished` second is also added to the minute buckets, so a second read while under way and again
+   * once over counts once.
+   */
+  importSecond(bucket: SecondBucket, finished: boolean): void {
+    const map = bucket.forced === true ? this.forced : this.series;
+    let series = map.get(bucket.version);
+    if (series === undefined) series = this.addVersion(map, bucket.version, bucket.second);
+    if (bucket.second > series.lastSecond) series.lastSecond = bucket.second;
+    series.seconds.put(bucket.second, bucket.counts, bucket.latencies);
+    if (finished && this.fineSeconds < this.retentionSeconds)
+      series.minutes.add(Math.floor(bucket.second / SECONDS_PER_MINUTE), bucket.counts, bucket.latencies);
   }
 
   private addVersion(map: Map<string, VersionSeries>, version: string, second: number): VersionSeries {

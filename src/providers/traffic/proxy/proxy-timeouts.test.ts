@@ -141,7 +141,9 @@ describe('ProxyRouter client timeouts', () => {
     await proxy!.start();
     onCleanup(() => proxy!.close());
     await router.setRoute({ stable: 'v1', canary: 'v1', weight: 0 });
-    expect(proxy!.timeouts()).toEqual({
+    // Without proxyProcess the built-in proxy runs in this process: a ProxyRouter.
+    expect(proxy).toBeInstanceOf(ProxyRouter);
+    expect((proxy as ProxyRouter).timeouts()).toEqual({
       keepAliveTimeout: 90_000,
       headersTimeout: 20_000,
       requestTimeout: 0,
