@@ -42,7 +42,7 @@ import {
 import { Effects } from './effects.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import { Gates, type ReleaseChecklist } from './gates.js';
-import type { Lease } from './lease.js';
+import { type Lease, LeaseLostError } from './lease.js';
 import { MigrationStep, describeDown, describeUp } from './migration-step.js';
 import { canaryCount, describeStep } from './plan.js';
 import { promoteHold } from './promote-hold.js';
@@ -143,9 +143,21 @@ export class Engine {
     this.effects = effects;
     this.analysis = analysis;
     this.views = new Views({ config, store, records, fleet, metrics, clock, environment, lease });
-    this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger });
+    const acting = (): void => this.acting();
+    const holds = (): boolean => lease?.stillHeld() ?? true;
+    this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger, acting, holds });
     const { instances } = config.fleet;
-    this.serving = new Serving({ instances, fleet, router, effects, syntheticLoad, records, clock, logger });
+    this.serving = new Serving({
+      instances,
+      fleet,
+      router,
+      effects,
+      syntheticLoad,
+      records,
+      clock,
+      logger,
+      acting,
+    });
     this.gates = new Gates({ checklist: options.checklist, store, analysis, unit, clock });
   }
 
@@ -421,9 +433,21 @@ export class Engine {
     const done = this.ownMetrics?.startReconcile(this.service);
     try {
       await this.reconcileOnce();
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+      // The pass stops before acting; the next one checks the lease again and steps down if it is gone.
+      this.logger.warn({ service: this.service }, err.message);
     } finally {
       done?.();
     }
+  }
+
+  /**
+   * Before each action of a pass: throws LeaseLostError unless this replica still surely holds the
+   * lease, judged by the time now, after whatever the pass has waited on so far.
+   */
+  private acting(): void {
+    if (this.lease && this.leading && !this.lease.stillHeld()) throw new LeaseLostError(this.service);
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -537,6 +561,7 @@ export class Engine {
 
   /** Ensures `count` instances of the release's version; true once all are ready, rolls back on timeout. */
   private async scaled(release: ReleaseRow, count: number, since: number): Promise<boolean> {
+    this.acting();
     await this.fleet.ensure(release.version, count, { restartOnExit: false });
     const instances = this.fleet.instances(release.version);
     const ready = instances.filter((i) => i.state === 'ready');
@@ -646,6 +671,8 @@ export class Engine {
    * back (a failed check at a later gate).
    */
   private async passGate(release: ReleaseRow, gate: Gate): Promise<boolean> {
+    // Judging a gate starts its automated checks (a backup, a CDN purge): only the holder does.
+    this.acting();
     const judged = await this.gates.judge(release, gate);
     if (!judged) return true;
     if (judged.action === 'pass') {
