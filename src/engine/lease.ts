@@ -207,7 +207,8 @@ export class Lease {
       this.epoch = lease.row.epoch;
       this.bound = lease.row.lockEpoch === lease.row.epoch;
       this.actFrom = lease.actFrom;
-      return clock.now() >= this.actFrom;
+      // Judged by the time after the write: a renewal that took long may have come too late to act on.
+      return this.stillHeld();
     } catch (err) {
       const message = (err as Error).message;
       if (message !== this.storeError)

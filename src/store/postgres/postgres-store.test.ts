@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Database } from '../schema.js';
 import { openStore } from '../open-store.js';
 import { newRelease, runStoreContract } from '../store.case.js';
-import { PostgresStore } from './postgres-store.js';
+import { PostgresStore, leaseBoundLimits } from './postgres-store.js';
 
 const PG_URL = process.env.SHIPCHECK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
@@ -99,6 +99,28 @@ afterAll(async () => {
   await admin.connect();
   for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await admin.end();
+});
+
+describe('PostgreSQL store limits under a lease', () => {
+  it('ends a write and all its retries well within the lease TTL', () => {
+    expect(leaseBoundLimits(10_000)).toEqual({
+      retryLimitMs: 3333,
+      connectTimeoutMs: 3333,
+      statementTimeoutMs: 3333,
+    });
+    for (const ttl of [3000, 5000, 10_000, 30_000, 60_000, 600_000]) {
+      const limits = leaseBoundLimits(ttl);
+      // The last try starts before the retry limit and lasts at most one connect or one statement
+      const worst = limits.retryLimitMs + Math.max(limits.connectTimeoutMs, limits.statementTimeoutMs);
+      expect(worst).toBeLessThanOrEqual((ttl * 2) / 3);
+    }
+    // Long TTLs keep the store's own limits
+    expect(leaseBoundLimits(600_000)).toEqual({
+      retryLimitMs: 30_000,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 10_000,
+    });
+  });
 });
 
 describe.runIf(problem !== undefined && REQUIRE_REAL)('PostgreSQL store (required)', () => {
