@@ -144,7 +144,7 @@ export class Engine {
     this.analysis = analysis;
     this.views = new Views({ config, store, records, fleet, metrics, clock, environment, lease });
     const acting = (): void => this.acting();
-    const holds = (): boolean => lease?.stillHeld() ?? true;
+    const holds = async (): Promise<boolean> => (lease ? lease.confirm() : true);
     this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger, acting, holds });
     const { instances } = config.fleet;
     this.serving = new Serving({
@@ -435,10 +435,24 @@ export class Engine {
       await this.reconcileOnce();
     } catch (err) {
       if (!(err instanceof LeaseLostError)) throw err;
-      // The pass stops before acting; the next one checks the lease again and steps down if it is gone.
-      this.logger.warn({ service: this.service }, err.message);
+      // The pass stops before acting; the next one checks the lease again and steps down if it is
+      // gone (the lease says so when it stops acting), or goes on after a heartbeat that was late.
+      this.logger.info({ service: this.service }, err.message);
     } finally {
       done?.();
+    }
+  }
+
+  /**
+   * Acts at once when this replica drives the unit; a lease that lapsed meanwhile leaves the action
+   * to the next pass (the intent is stored), so a command that recorded it still succeeds.
+   */
+  private async whileLeading(act: () => unknown): Promise<void> {
+    if (!this.leading) return;
+    try {
+      await act();
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
     }
   }
 
@@ -788,10 +802,10 @@ export class Engine {
     const rollingBack: ReleasePatch = { phase: 'rolling-back', weight: 0, reason: why, outcome: end };
     const updated = await this.records.update(release, rollingBack);
     // Another replica's alert or abort only records the rollback; the lease holder acts on it at once.
-    if (this.leading) await this.serving.route(service, updated);
+    await this.whileLeading(() => this.serving.route(service, updated));
     await this.records.emit(updated, 'release.rolling_back', why);
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
-    if (!first && this.leading) this.serving.stop(release.version);
+    if (!first) await this.whileLeading(() => this.serving.stop(release.version));
     return updated;
   }
 

@@ -40,7 +40,7 @@ export interface MigrationStepOptions {
    * which is stopped through its signal once it does not. Runs go on beside the reconcile passes, so
    * they are watched on their own, not only when a pass steps down.
    */
-  holds: () => boolean;
+  holds: () => Promise<boolean>;
 }
 
 /** The migration runs of one unit's releases. */
@@ -86,8 +86,16 @@ export class MigrationStep {
       });
       return (done.applied as string[] | undefined) ?? [];
     };
+    let watching = false;
     const watch = setInterval(() => {
-      if (!this.options.holds()) this.stop(run, 'the lease was lost');
+      if (watching) return;
+      watching = true;
+      void this.options
+        .holds()
+        .then((holds) => {
+          if (!holds && run.state === 'running') this.stop(run, 'the lease was lost');
+        })
+        .finally(() => (watching = false));
     }, LEASE_WATCH_MS);
     work()
       .then(
