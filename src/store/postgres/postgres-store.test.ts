@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { type Kysely, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -120,6 +121,27 @@ describe('PostgreSQL store limits under a lease', () => {
       connectTimeoutMs: 5000,
       statementTimeoutMs: 10_000,
     });
+  });
+  it('stops trying a write again once its retry limit has passed', async () => {
+    // A server that takes every connection and drops it at once, as a database going away would
+    let connections = 0;
+    const server = net.createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const store = PostgresStore.open(`postgres://shipcheck@127.0.0.1:${port}/none`, { retryLimitMs: 500 });
+    try {
+      const write = store.releaseLease('web', 'replica-a');
+      await expect(write).rejects.toThrow(/Connection terminated|ECONNRESET/);
+      // Tries at 0, 100 and 300 ms; the next would start past the limit (30 s of tries without it)
+      expect(connections).toBeGreaterThanOrEqual(2);
+      expect(connections).toBeLessThanOrEqual(4);
+    } finally {
+      await store.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
