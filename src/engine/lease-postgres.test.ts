@@ -195,7 +195,7 @@ describe.runIf(pgProblem === undefined)('Lease with a session lock on PostgreSQL
     // The clock moves by 100 ms after at least 100 ms of real time, so it never runs ahead of the
     // server's own timers.
     for (let step = 0; bActsAt === undefined; step++) {
-      if (step > 200) throw new Error('b never acted');
+      if (step > 300) throw new Error('b never acted');
       await new Promise((resolve) => setTimeout(resolve, STEP_MS));
       rig.clock.advance(STEP_MS);
       if (aStoppedAt === undefined && !a.lease.stillHeld()) aStoppedAt = rig.clock.now();
@@ -209,7 +209,10 @@ describe.runIf(pgProblem === undefined)('Lease with a session lock on PostgreSQL
     // b acted after it, at least TAKEOVER_WAIT_MS after it took the lock, and before the TTL: the
     // server ended a's silent session (idle_session_timeout) and let its lock go
     expect(bActsAt! - aStoppedAt!).toBeGreaterThanOrEqual(TAKEOVER_WAIT_MS - SESSION_PROOF_MS);
-    expect(bActsAt! - cutAt).toBeLessThan(TTL);
+    // (PostgreSQL 14 and later; an older server ends the session only by its TCP keepalive, and b may
+    // then take the lease at its expiry instead)
+    const { rows } = await rig.admin.query<{ v: string }>('SHOW server_version_num');
+    if (Number(rows[0]?.v) >= 140000) expect(bActsAt! - cutAt).toBeLessThan(TTL);
     expect(await rig.lease()).toMatchObject({ holder: 'b', epoch: 2 });
     // And a, still cut off, does not act: it cannot prove its session
     expect(await a.lease.check()).toBe(false);
