@@ -125,7 +125,7 @@ export async function startControlPlane(
   // half-started.
   await checkServices(installation.services, kinds);
   const tls = await apiTlsOf(installation, logger);
-  const store = await openStore(installation.store);
+  const store = await openStore(installation.store, { leaseTtlMs: installation.server.leaseTtl });
   const clock = options.clock ?? systemClock;
   const security = await startSecurity({
     server: installation.server,
@@ -163,6 +163,7 @@ export async function startControlPlane(
     // SQLite lives on one machine with one control plane; PostgreSQL may be shared by several.
     replica: installation.store.startsWith('sqlite:') ? undefined : replicaId(),
     leaseShare: undefined,
+    leaseLocks: undefined,
     sealer: security.sealer,
     masterKey: security.masterKey,
   };
@@ -171,6 +172,7 @@ export async function startControlPlane(
     const leaseLogger = logger.child({ component: 'lease-share' });
     const ttlMs = installation.server.leaseTtl;
     shared.leaseShare = new LeaseShare({ store, replica, ttlMs, clock, logger: leaseLogger });
+    shared.leaseLocks = store.openLeaseLocks?.(clock);
   }
   const services = new Map<string, ServiceRun>();
   const engines = new Map<string, Engine>();

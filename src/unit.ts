@@ -26,7 +26,7 @@ import type { MetricSource } from './providers/metrics/types.js';
 import { createRouter } from './providers/traffic/create-router.js';
 import type { BuiltinProxy } from './providers/traffic/proxy/builtin-proxy.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
-import type { Store } from './store/types.js';
+import type { LeaseLocks, Store } from './store/types.js';
 import type { Clock } from './util/clock.js';
 import { unitName } from './domain/release.js';
 
@@ -87,6 +87,8 @@ export interface Shared {
   replica: string | undefined;
   /** How this replica shares the units with the others; one for all its leases. */
   leaseShare: LeaseShare | undefined;
+  /** This replica's session locks beside its lease rows (PostgreSQL); one for all its leases. */
+  leaseLocks: LeaseLocks | undefined;
   /** Seals checklist params that hold a secret; absent in tests that keep no secrets. */
   sealer?: Sealer;
   /** The master key's age, for the key rotation schedule item. */
@@ -266,6 +268,7 @@ export async function createUnit(
         clock,
         logger: log.child({ component: 'lease' }),
         share: shared.leaseShare,
+        ...(shared.leaseLocks ? { locks: shared.leaseLocks } : {}),
       })
     : undefined;
   const notifier = config.notifications

@@ -42,7 +42,7 @@ import {
 import { Effects } from './effects.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import { Gates, type ReleaseChecklist } from './gates.js';
-import type { Lease } from './lease.js';
+import { type Lease, LeaseLostError } from './lease.js';
 import { MigrationStep, describeDown, describeUp } from './migration-step.js';
 import { canaryCount, describeStep } from './plan.js';
 import { promoteHold } from './promote-hold.js';
@@ -143,9 +143,21 @@ export class Engine {
     this.effects = effects;
     this.analysis = analysis;
     this.views = new Views({ config, store, records, fleet, metrics, clock, environment, lease });
-    this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger });
+    const acting = (): void => this.acting();
+    const holds = async (): Promise<boolean> => (lease ? lease.confirm() : true);
+    this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger, acting, holds });
     const { instances } = config.fleet;
-    this.serving = new Serving({ instances, fleet, router, effects, syntheticLoad, records, clock, logger });
+    this.serving = new Serving({
+      instances,
+      fleet,
+      router,
+      effects,
+      syntheticLoad,
+      records,
+      clock,
+      logger,
+      acting,
+    });
     this.gates = new Gates({ checklist: options.checklist, store, analysis, unit, clock });
   }
 
@@ -445,9 +457,35 @@ export class Engine {
     const done = this.ownMetrics?.startReconcile(this.service);
     try {
       await this.reconcileOnce();
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+      // The pass stops before acting; the next one checks the lease again and steps down if it is
+      // gone (the lease says so when it stops acting), or goes on after a heartbeat that was late.
+      this.logger.info({ service: this.service }, err.message);
     } finally {
       done?.();
     }
+  }
+
+  /**
+   * Acts at once when this replica drives the unit; a lease that lapsed meanwhile leaves the action
+   * to the next pass (the intent is stored), so a command that recorded it still succeeds.
+   */
+  private async whileLeading(act: () => unknown): Promise<void> {
+    if (!this.leading) return;
+    try {
+      await act();
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+    }
+  }
+
+  /**
+   * Before each action of a pass: throws LeaseLostError unless this replica still surely holds the
+   * lease, judged by the time now, after whatever the pass has waited on so far.
+   */
+  private acting(): void {
+    if (this.lease && this.leading && !this.lease.stillHeld()) throw new LeaseLostError(this.service);
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -564,6 +602,7 @@ export class Engine {
 
   /** Ensures `count` instances of the release's version; true once all are ready, rolls back on timeout. */
   private async scaled(release: ReleaseRow, count: number, since: number): Promise<boolean> {
+    this.acting();
     await this.fleet.ensure(release.version, count, { restartOnExit: false });
     const instances = this.fleet.instances(release.version);
     const ready = instances.filter((i) => i.state === 'ready');
@@ -675,6 +714,8 @@ export class Engine {
    * back (a failed check at a later gate).
    */
   private async passGate(release: ReleaseRow, gate: Gate): Promise<boolean> {
+    // Judging a gate starts its automated checks (a backup, a CDN purge): only the holder does.
+    this.acting();
     const judged = await this.gates.judge(release, gate);
     if (!judged) return true;
     if (judged.action === 'pass') {
@@ -792,9 +833,9 @@ export class Engine {
     const rollingBack: ReleasePatch = { phase: 'rolling-back', weight: 0, reason: why, outcome: end };
     const updated = await this.records.transition(release, rollingBack, 'release.rolling_back', why);
     // Another replica's alert or abort only records the rollback; the lease holder acts on it at once.
-    if (this.leading) await this.serving.route(service, updated);
+    await this.whileLeading(() => this.serving.route(service, updated));
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
-    if (!first && this.leading) this.serving.stop(release.version);
+    if (!first) await this.whileLeading(() => this.serving.stop(release.version));
     return updated;
   }
 

@@ -80,4 +80,50 @@ describe('Lease', () => {
     expect(await a.check()).toBe(true);
     await store.close();
   });
+
+  it('judges by the time after a renewal that failed slowly, not the time before it', async () => {
+    const { store, clock, lease } = await setup();
+    const a = lease('a');
+    expect(await a.check()).toBe(true);
+    clock.advance(TTL / 3);
+    // A store that retried the renewal for most of the TTL before giving up
+    store.acquireLease = () => {
+      clock.advance(TTL * 0.6);
+      return Promise.reject(new Error('Connection terminated unexpectedly'));
+    };
+    expect(await a.check()).toBe(false);
+    expect(a.stillHeld()).toBe(false);
+    await store.close();
+  });
+
+  it('does not act on a renewal that came back too late, and acts again after a prompt one', async () => {
+    const { store, clock, lease } = await setup();
+    const a = lease('a');
+    expect(await a.check()).toBe(true);
+    clock.advance(TTL / 3);
+    const acquire = store.acquireLease.bind(store);
+    // The renewal lands, but only after 90% of the TTL: the row expires a TTL after the try began
+    store.acquireLease = async (...args) => {
+      const row = await acquire(...args);
+      clock.advance(TTL * 0.9);
+      return row;
+    };
+    expect(await a.check()).toBe(false);
+    expect(a.stillHeld()).toBe(false);
+    store.acquireLease = acquire;
+    expect(await a.check()).toBe(true);
+    expect(a.stillHeld()).toBe(true);
+    await store.close();
+  });
+
+  it('tells the engine before each action whether the lease still surely stands, by the time then', async () => {
+    const { store, clock, lease } = await setup();
+    const a = lease('a');
+    expect(await a.check()).toBe(true);
+    clock.advance(TTL * 0.8 - 1);
+    expect(a.stillHeld()).toBe(true);
+    clock.advance(1);
+    expect(a.stillHeld()).toBe(false);
+    await store.close();
+  });
 });

@@ -11,6 +11,7 @@ import type { Route, TrafficRouter } from '../providers/traffic/types.js';
 import type { ReleaseRow, ServiceRow } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Effects } from './effects.js';
+import { LeaseLostError } from './lease.js';
 import type { UnitRecords } from './unit-records.js';
 
 /** Phases in which a release's version is under analysis and may need synthetic traffic. */
@@ -43,6 +44,8 @@ export interface ServingOptions {
   records: UnitRecords;
   clock: Clock;
   logger: Logger;
+  /** Throws (LeaseLostError) when this replica may no longer act on the unit; asked before each action. */
+  acting: () => void;
 }
 
 /** One unit's versions kept running, its route, its synthetic load, and the versions being stopped. */
@@ -57,8 +60,9 @@ export class Serving {
    * and retires the previous version once its time is up. Returns the service row as it now is.
    */
   async keepVersions(service: ServiceRow, release: ReleaseRow | undefined): Promise<ServiceRow> {
-    const { fleet, instances, records } = this.options;
+    const { fleet, instances, records, acting } = this.options;
     if (service.stableVersion && service.stableVersion !== release?.version) {
+      acting();
       await fleet.ensure(service.stableVersion, instances, { restartOnExit: true });
     }
     if (!service.previousVersion) return service;
@@ -72,6 +76,7 @@ export class Serving {
       return kept;
     }
     if (service.previousVersion !== release?.version) {
+      acting();
       await fleet.ensure(service.previousVersion, instances, { restartOnExit: true });
     }
     return service;
@@ -91,10 +96,15 @@ export class Serving {
     // Nothing deployed yet: nothing to route, and no router to bother.
     if (route.stable === undefined && route.canary === undefined) return true;
     try {
-      await this.options.effects.traffic(release, route, () => this.options.router.setRoute(route));
+      // Asked after the effect's record is written, just before the router changes anything.
+      await this.options.effects.traffic(release, route, async () => {
+        this.options.acting();
+        await this.options.router.setRoute(route);
+      });
       this.lastRouteError = undefined;
       return true;
     } catch (err) {
+      if (err instanceof LeaseLostError) throw err;
       const message = (err as Error).message;
       if (message !== this.lastRouteError)
         this.options.logger.warn({ err, route }, `applying the route failed: ${message}`);
@@ -127,6 +137,7 @@ export class Serving {
   /** Drains and stops `version` in the background, once however often it is asked. */
   stop(version: string): void {
     if (this.stopping.has(version)) return;
+    this.options.acting();
     const done = this.options.fleet
       .stop(version)
       .catch((err: unknown) => this.options.logger.error({ err, version }, 'stopping instances failed'))

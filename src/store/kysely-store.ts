@@ -564,32 +564,45 @@ export class KyselyStore implements Store {
     holder: string,
     now: number,
     ttlMs: number,
+    locked = false,
   ): Promise<LeaseRow | undefined> {
     // One statement: insert, or take over an expired lease, or renew our own; anything else returns no row.
     // Idempotent: a retry after a lost acknowledgement finds the lease its own and renews it, epoch kept.
     const r = await this.durably(() =>
       this.db
         .insertInto('leases')
-        .values({ name, holder, expires_at: now + ttlMs, epoch: 1, acquired_at: now })
+        .values({
+          name,
+          holder,
+          expires_at: now + ttlMs,
+          epoch: 1,
+          acquired_at: now,
+          lock_epoch: locked ? 1 : null,
+        })
         .onConflict((oc) =>
           oc
             .column('name')
-            .doUpdateSet((eb) => ({
-              expires_at: eb.ref('excluded.expires_at'),
-              epoch: eb
+            .doUpdateSet((eb) => {
+              const epoch = eb
                 .case()
                 .when('leases.holder', '=', eb.ref('excluded.holder'))
                 .then(eb.ref('leases.epoch'))
                 .else(eb('leases.epoch', '+', 1))
-                .end(),
-              acquired_at: eb
-                .case()
-                .when('leases.holder', '=', eb.ref('excluded.holder'))
-                .then(eb.ref('leases.acquired_at'))
-                .else(eb.ref('excluded.acquired_at'))
-                .end(),
-              holder: eb.ref('excluded.holder'),
-            }))
+                .end();
+              return {
+                expires_at: eb.ref('excluded.expires_at'),
+                epoch,
+                acquired_at: eb
+                  .case()
+                  .when('leases.holder', '=', eb.ref('excluded.holder'))
+                  .then(eb.ref('leases.acquired_at'))
+                  .else(eb.ref('excluded.acquired_at'))
+                  .end(),
+                holder: eb.ref('excluded.holder'),
+                // Written in the statement that confirms the epoch, so it never names an epoch it was not taken in.
+                lock_epoch: locked ? epoch : null,
+              };
+            })
             .where((eb) =>
               eb.or([
                 eb('leases.holder', '=', eb.ref('excluded.holder')),
@@ -597,6 +610,28 @@ export class KyselyStore implements Store {
               ]),
             ),
         )
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return r && toLease(r);
+  }
+
+  async takeOverLease(
+    name: string,
+    holder: string,
+    from: LeaseRow,
+    now: number,
+    ttlMs: number,
+  ): Promise<LeaseRow | undefined> {
+    const epoch = from.epoch + 1;
+    const r = await this.durably(() =>
+      this.db
+        .updateTable('leases')
+        .set({ holder, epoch, lock_epoch: epoch, expires_at: now + ttlMs, acquired_at: now })
+        .where('name', '=', name)
+        .where('holder', '=', from.holder)
+        .where('epoch', '=', from.epoch)
+        .where('lock_epoch', '=', from.epoch)
         .returningAll()
         .executeTakeFirst(),
     );

@@ -52,6 +52,7 @@ export function toLease(r: Selectable<Database['leases']>): LeaseRow {
     expiresAt: Number(r.expires_at),
     epoch: Number(r.epoch),
     acquiredAt: Number(r.acquired_at),
+    lockEpoch: num(r.lock_epoch),
   };
 }
 

@@ -93,6 +93,8 @@ export interface Database {
     expires_at: number;
     epoch: number;
     acquired_at: number;
+    /** The epoch whose holder keeps a session lock on the unit (PostgreSQL); NULL when it does not. */
+    lock_epoch: number | null;
   };
   replicas: {
     id: string;

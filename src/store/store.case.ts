@@ -475,6 +475,44 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.acquireLease('web', 'replica-c', 18_000, 10_000)).toMatchObject({ epoch: 3 });
     });
 
+    it('records which epoch keeps a session lock, and takes a lease over only from that holder at that epoch', async () => {
+      const a = await store.acquireLease('web', 'replica-a', 1000, 10_000, true);
+      expect(a).toMatchObject({ holder: 'replica-a', epoch: 1, lockEpoch: 1 });
+      // A renewal without the lock says so; one with it binds the epoch again
+      expect(await store.acquireLease('web', 'replica-a', 2000, 10_000)).toMatchObject({ lockEpoch: null });
+      const bound = (await store.acquireLease('web', 'replica-a', 3000, 10_000, true))!;
+      expect(bound).toMatchObject({ epoch: 1, lockEpoch: 1 });
+      // Not from another holder or epoch than the one read, nor from an epoch that keeps no lock
+      expect(
+        await store.takeOverLease('web', 'replica-b', { ...bound, holder: 'replica-c' }, 4000, 10_000),
+      ).toBeUndefined();
+      expect(
+        await store.takeOverLease('web', 'replica-b', { ...bound, epoch: 2 }, 4000, 10_000),
+      ).toBeUndefined();
+      const taken = await store.takeOverLease('web', 'replica-b', bound, 4000, 10_000);
+      expect(taken).toMatchObject({
+        holder: 'replica-b',
+        epoch: 2,
+        lockEpoch: 2,
+        expiresAt: 14_000,
+        acquiredAt: 4000,
+      });
+      // Once taken, the row read before is stale: nobody takes it over with it again
+      expect(await store.takeOverLease('web', 'replica-c', bound, 5000, 10_000)).toBeUndefined();
+      expect(await store.acquireLease('web', 'replica-a', 5000, 10_000, true)).toBeUndefined();
+      // A holder that keeps no lock cannot be taken over early
+      await store.acquireLease('api', 'replica-a', 1000, 10_000);
+      const unbound = (await store.getLease('api'))!;
+      expect(unbound.lockEpoch).toBeNull();
+      expect(await store.takeOverLease('api', 'replica-b', unbound, 2000, 10_000)).toBeUndefined();
+      // Taking an expired lease over by the TTL binds the new epoch when the taker keeps the lock
+      expect(await store.acquireLease('api', 'replica-b', 11_000, 10_000, true)).toMatchObject({
+        holder: 'replica-b',
+        epoch: 2,
+        lockEpoch: 2,
+      });
+    });
+
     it('lets exactly one of many concurrent claimants take a free lease', async () => {
       const claims = await Promise.all(
         Array.from({ length: 8 }, (_, i) => store.acquireLease('web', `replica-${i}`, 1000, 10_000)),

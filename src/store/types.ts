@@ -2,6 +2,7 @@ import type { SecurityStore } from './security-store.js';
 import type { RetentionStore } from './retention.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
+import type { Clock } from '../util/clock.js';
 
 /** The persisted state of one release; every field the engine needs to resume after a crash. */
 export interface ReleaseRow {
@@ -163,6 +164,38 @@ export interface LeaseRow {
   epoch: number;
   /** When the current holder took it. */
   acquiredAt: number;
+  /**
+   * The epoch whose holder also keeps the unit's session lock (PostgreSQL, docs/decisions/009); null
+   * when it does not. Only when it equals `epoch` does a free session lock prove the holder gone.
+   */
+  lockEpoch: number | null;
+}
+
+/**
+ * Locks tied to one database session of this replica's own, which the database lets go the moment
+ * that session ends (PostgreSQL session-level advisory locks on a dedicated connection). A holder
+ * keeps its unit's lock beside the lease row; another replica that can take the lock while the row
+ * names a live holder knows the holder's session is gone (docs/decisions/009).
+ */
+export interface LeaseLocks {
+  /**
+   * Takes the lock of `name` on this replica's session when it is free, opening the session if need
+   * be. True when the session holds it (now or already); false when another session does, or when
+   * the session cannot be opened.
+   */
+  lock(name: string): Promise<boolean>;
+  /** Lets the lock of `name` go; nothing when this session does not hold it. */
+  unlock(name: string): Promise<void>;
+  /**
+   * Whether the session holds the lock of `name` and a heartbeat that began at or after `since`
+   * (by the clock the locks were opened with) found the session alive. No I/O: the heartbeat runs
+   * on its own, and a session that errs or ends drops every lock at once.
+   */
+  holds(name: string, since: number): boolean;
+  /** Runs a heartbeat now; true when the session answered it within `timeoutMs`. */
+  prove(timeoutMs: number): Promise<boolean>;
+  /** Ends the session and its heartbeat; the database lets every lock go. */
+  close(): Promise<void>;
 }
 
 /** A replica that says it is up, until `expiresAt` unless it says so again; see engine/lease-share.ts. */
@@ -265,7 +298,31 @@ export interface Store extends InstanceRecordStore {
    * Takes the lease on `name` for `holder` until `now + ttlMs` when it is free, expired, or already
    * `holder`'s (a renewal). Returns the lease when `holder` has it, undefined when another replica does.
    */
-  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<LeaseRow | undefined>;
+  acquireLease(
+    name: string,
+    holder: string,
+    now: number,
+    ttlMs: number,
+    /** Whether `holder` keeps the unit's session lock: the row's lockEpoch becomes its epoch, else null. */
+    locked?: boolean,
+  ): Promise<LeaseRow | undefined>;
+  /**
+   * Takes over `from`, the lease row as last read, when it is still that holder's at that epoch and
+   * its lockEpoch is that epoch: `holder` found the unit's session lock free, so `from`'s session is
+   * gone. The epoch grows by one and `holder` keeps the lock. Undefined when the row changed.
+   */
+  takeOverLease(
+    name: string,
+    holder: string,
+    from: LeaseRow,
+    now: number,
+    ttlMs: number,
+  ): Promise<LeaseRow | undefined>;
+  /**
+   * This replica's session locks beside the lease rows, on a store several replicas share
+   * (PostgreSQL); undefined on one that only one replica uses (SQLite). One per replica: call once.
+   */
+  openLeaseLocks?(clock: Clock): LeaseLocks;
   /** Gives a lease up at once (graceful shutdown), if `holder` still has it. */
   releaseLease(name: string, holder: string): Promise<void>;
   getLease(name: string): Promise<LeaseRow | undefined>;

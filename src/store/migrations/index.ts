@@ -264,6 +264,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('releases_by_end').on('releases').column('ended_at').execute();
       },
     },
+    '008_lease_session_locks': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // The epoch whose holder also keeps a session lock on the unit (docs/decisions/009): a
+        // replica that finds that lock free knows the holder's database session is gone.
+        await db.schema.alterTable('leases').addColumn('lock_epoch', 'integer').execute();
+      },
+    },
   };
 }
 

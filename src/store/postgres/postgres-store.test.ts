@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { type Kysely, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import type { Database } from '../schema.js';
 import { openStore } from '../open-store.js';
 import { loseNextAcknowledgement, newRelease, runStoreContract } from '../store.case.js';
 import type { NewEvent, ReleaseRow } from '../types.js';
-import { PostgresStore } from './postgres-store.js';
+import { PostgresStore, leaseBoundLimits } from './postgres-store.js';
 
 const PG_URL = process.env.SHIPCHECK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REQUIRE_REAL = process.env.SHIPCHECK_REQUIRE_REAL === '1';
@@ -100,6 +101,49 @@ afterAll(async () => {
   await admin.connect();
   for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await admin.end();
+});
+
+describe('PostgreSQL store limits under a lease', () => {
+  it('ends a write and all its retries well within the lease TTL', () => {
+    expect(leaseBoundLimits(10_000)).toEqual({
+      retryLimitMs: 3333,
+      connectTimeoutMs: 3333,
+      statementTimeoutMs: 3333,
+    });
+    for (const ttl of [3000, 5000, 10_000, 30_000, 60_000, 600_000]) {
+      const limits = leaseBoundLimits(ttl);
+      // The last try starts before the retry limit and lasts at most one connect or one statement
+      const worst = limits.retryLimitMs + Math.max(limits.connectTimeoutMs, limits.statementTimeoutMs);
+      expect(worst).toBeLessThanOrEqual((ttl * 2) / 3);
+    }
+    // Long TTLs keep the store's own limits
+    expect(leaseBoundLimits(600_000)).toEqual({
+      retryLimitMs: 30_000,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 10_000,
+    });
+  });
+  it('stops trying a write again once its retry limit has passed', async () => {
+    // A server that takes every connection and drops it at once, as a database going away would
+    let connections = 0;
+    const server = net.createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const store = PostgresStore.open(`postgres://shipcheck@127.0.0.1:${port}/none`, { retryLimitMs: 500 });
+    try {
+      const write = store.releaseLease('web', 'replica-a');
+      await expect(write).rejects.toThrow(/Connection terminated|ECONNRESET/);
+      // Tries at 0, 100 and 300 ms; the next would start past the limit (30 s of tries without it)
+      expect(connections).toBeGreaterThanOrEqual(2);
+      expect(connections).toBeLessThanOrEqual(4);
+    } finally {
+      await store.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
 
 describe.runIf(problem !== undefined && REQUIRE_REAL)('PostgreSQL store (required)', () => {

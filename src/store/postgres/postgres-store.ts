@@ -2,12 +2,19 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
+import type { LeaseLocks } from '../types.js';
+import type { Clock } from '../../util/clock.js';
+import { PostgresLeaseLocks } from './lease-locks.js';
 
 /** Connections one control plane keeps to PostgreSQL. */
 const POOL_SIZE = 10;
 /** How long connecting may take before the store reports PostgreSQL unreachable. */
 const CONNECT_TIMEOUT_MS = 5000;
-/** A write lost to a dropped connection is tried again for this long (a server restart takes seconds). */
+/**
+ * A write lost to a dropped connection is tried again for this long (a server restart takes seconds),
+ * unless the store is opened with a shorter `retryLimitMs`: with replicas, the control plane keeps
+ * the whole retry budget well under the lease TTL (docs/decisions/009).
+ */
 const RETRY_LIMIT_MS = 30_000;
 const RETRY_FIRST_DELAY_MS = 100;
 const RETRY_MAX_DELAY_MS = 2000;
@@ -58,12 +65,56 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** How long one statement may run before PostgreSQL cancels it; STATEMENT_TIMEOUT_MS when omitted. */
   statementTimeoutMs?: number;
+  /**
+   * How long a write lost to a dropped connection is tried again, from its first try; RETRY_LIMIT_MS
+   * when omitted. No new try starts after it.
+   */
+  retryLimitMs?: number;
+  /** How long connecting may take; CONNECT_TIMEOUT_MS when omitted. */
+  connectTimeoutMs?: number;
+}
+
+/** The least a try may take (connecting, or one statement) when the limits come from a short lease TTL. */
+const MIN_TRY_LIMIT_MS = 1000;
+
+/**
+ * The store's limits for replicas whose leases last `leaseTtlMs` (docs/decisions/009): no new try of
+ * a write starts a third of the TTL after its first, and connecting or one statement may take at most
+ * a third of the TTL (at least MIN_TRY_LIMIT_MS), so a write and all its retries end within two
+ * thirds of the TTL (for a TTL of 3 s or more): a holder never keeps writing past the point where
+ * another replica may have taken its lease over.
+ */
+export function leaseBoundLimits(leaseTtlMs: number): Required<Omit<PostgresStoreOptions, 'schema'>> {
+  const third = Math.floor(leaseTtlMs / 3);
+  const perTry = Math.max(MIN_TRY_LIMIT_MS, third);
+  return {
+    retryLimitMs: Math.min(RETRY_LIMIT_MS, third),
+    connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, perTry),
+    statementTimeoutMs: Math.min(STATEMENT_TIMEOUT_MS, perTry),
+  };
 }
 
 /** The store shared by several control-plane replicas: PostgreSQL through the same portable SQL. */
 export class PostgresStore extends KyselyStore {
-  private constructor(db: Kysely<Database>) {
+  private locks: LeaseLocks | undefined;
+
+  private constructor(
+    db: Kysely<Database>,
+    private readonly url: string,
+    private readonly options: PostgresStoreOptions,
+  ) {
     super(db, 'postgres');
+  }
+
+  /** The replica's session locks beside its lease rows, on a connection outside the pool. */
+  openLeaseLocks(clock: Clock): LeaseLocks {
+    this.locks ??= new PostgresLeaseLocks({ url: this.url, schema: this.options.schema, clock });
+    return this.locks;
+  }
+
+  override async close(): Promise<void> {
+    await this.locks?.close();
+    await super.close();
   }
 
   /**
@@ -71,7 +122,7 @@ export class PostgresStore extends KyselyStore {
    * restart), so the control plane rides out a restart without losing a transition or an event.
    */
   protected override async retrying<T>(write: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + RETRY_LIMIT_MS;
+    const deadline = Date.now() + (this.options.retryLimitMs ?? RETRY_LIMIT_MS);
     for (let delay = RETRY_FIRST_DELAY_MS; ; delay = Math.min(delay * 2, RETRY_MAX_DELAY_MS)) {
       try {
         return await write();
@@ -105,13 +156,14 @@ export class PostgresStore extends KyselyStore {
 
   /**
    * Connects lazily to `url`; with `schema`, every table lives in that schema (tests use one each).
-   * `statementTimeoutMs` replaces STATEMENT_TIMEOUT_MS (tests shorten it).
+   * `statementTimeoutMs` replaces STATEMENT_TIMEOUT_MS (tests shorten it); see leaseBoundLimits for
+   * the limits replicas use.
    */
   static open(url: string, options: PostgresStoreOptions = {}): PostgresStore {
     const pool = new pg.Pool({
       connectionString: url,
       max: POOL_SIZE,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
@@ -123,6 +175,6 @@ export class PostgresStore extends KyselyStore {
     // its own 'error' event carries nothing to act on. The next query gets a new connection.
     pool.on('error', () => undefined);
     pool.on('connect', (client) => client.on('error', () => undefined));
-    return new PostgresStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+    return new PostgresStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), url, options);
   }
 }
