@@ -57,12 +57,13 @@ afterAll(async () => {
   delete process.env[ENV];
 });
 
-/** Every file under `dir`, recursively. */
+/** Every regular file under `dir`, recursively (not the proxy's control socket). */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    return entry.isDirectory() ? filesUnder(full) : [full];
+    if (entry.isDirectory()) return filesUnder(full);
+    return entry.isFile() ? [full] : [];
   });
 }
 
