@@ -162,6 +162,9 @@ export function createProviders(
     service: config.service,
     dir,
     requestMetrics,
+    ...(proxy?.refreshMetrics
+      ? { refreshRequestMetrics: () => proxy.refreshMetrics?.() ?? Promise.resolve() }
+      : {}),
     versionOf: (address) => fleet.instances().find((i) => i.address === address)?.version,
     logger: log,
   });

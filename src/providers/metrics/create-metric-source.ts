@@ -14,6 +14,11 @@ export interface MetricSourceContext {
   dir: string;
   /** What the built-in proxy recorded. */
   requestMetrics: RequestMetrics;
+  /**
+   * Brings `requestMetrics` up to date before a read, when the proxy records in another process (see
+   * ProcessProxyRouter.refreshMetrics); absent, they are always current.
+   */
+  refreshRequestMetrics?: () => Promise<void>;
   /** The version an instance address runs, for sources that see addresses only (nginx's log). */
   versionOf: (address: string) => string | undefined;
   logger: Logger;
@@ -36,6 +41,6 @@ export function createMetricSource(metrics: Config['metrics'], context: MetricSo
         logger: context.logger.child({ component: 'metrics' }),
       });
     case 'builtin':
-      return new BuiltinMetricSource(context.requestMetrics);
+      return new BuiltinMetricSource(context.requestMetrics, context.refreshRequestMetrics);
   }
 }

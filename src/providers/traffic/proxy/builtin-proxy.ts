@@ -14,4 +14,6 @@ export interface BuiltinProxy extends TrafficRouter, Drainer {
    * shipcheck's own synthetic load and checks.
    */
   forceHeaders(role: 'stable' | 'canary'): Record<string, string>;
+  /** Brings the RequestMetrics it records into up to date, when it records them in another process. */
+  refreshMetrics?(): Promise<void>;
 }

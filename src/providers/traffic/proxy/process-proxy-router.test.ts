@@ -75,7 +75,12 @@ function tempInstallation(): string {
 async function startRouter(
   shipcheckDir: string,
   fleet: FakeFleet,
-  options: { listen?: string; metrics?: RequestMetrics; forceToken?: string } = {},
+  options: {
+    listen?: string;
+    metrics?: RequestMetrics;
+    forceToken?: string;
+    metricsIntervalMs?: number;
+  } = {},
 ): Promise<ProcessProxyRouter> {
   const router = new ProcessProxyRouter({
     unit: 'web',
@@ -87,7 +92,7 @@ async function startRouter(
     instances: () => fleet.list,
     metrics: options.metrics ?? new RequestMetrics(),
     pushIntervalMs: 20,
-    metricsIntervalMs: 50,
+    metricsIntervalMs: options.metricsIntervalMs ?? 50,
   });
   await router.start();
   started.add(router.process!);
@@ -190,6 +195,25 @@ describe('ProcessProxyRouter', () => {
       'X-Shipcheck-Version': 'stable',
       'X-Shipcheck-Force-Token': 'a-configured-force-token',
     });
+  });
+
+  it('refreshes the metrics on demand, so analysis reads every request the proxy has answered', async () => {
+    const dir = tempInstallation();
+    const v1 = await startUpstream('v1');
+    const fleet = new FakeFleet();
+    fleet.ready.set('v1', [v1.address]);
+    const metrics = new RequestMetrics();
+    // Given a router whose periodic pull never comes round during the test
+    const router = await startRouter(dir, fleet, { metrics, metricsIntervalMs: 10 * MINUTE_MS });
+    await router.setRoute({ stable: 'v1', canary: undefined, weight: 0 });
+    for (let i = 0; i < 7; i++) expect((await send(agent, router.address())).status).toBe(200);
+    expect(metrics.window('v1', MINUTE_MS).requests).toBe(0);
+    // When analysis asks for fresh figures, it gets every answered request
+    await router.refreshMetrics();
+    expect(metrics.window('v1', MINUTE_MS).requests).toBe(7);
+    expect((await send(agent, router.address())).status).toBe(200);
+    await router.refreshMetrics();
+    expect(metrics.window('v1', MINUTE_MS).requests).toBe(8);
   });
 
   it('forwards drain and in-flight queries to the proxy process', async () => {

@@ -389,6 +389,16 @@ export class ProcessProxyRouter implements BuiltinProxy {
   }
 
   /**
+   * Brings the control plane's RequestMetrics up to what the proxy has recorded by now: waits for a pull
+   * under way (it may have asked before the latest requests) and pulls again. Analysis calls it before
+   * each read, so a verdict never misses the last fraction of a second.
+   */
+  async refreshMetrics(): Promise<void> {
+    await this.pulling;
+    await this.pullMetrics();
+  }
+
+  /**
    * Pulls the seconds the proxy recorded since the last pull (on the first, all it still holds: the
    * requests it served while no control plane was there count too).
    */
