@@ -171,6 +171,39 @@ if (problem !== undefined && !REQUIRE_REAL) {
   });
 
   describe('PostgreSQL store', () => {
+    it('migrates while other schemas of the database are dropped around it', async () => {
+      // Given schemas of others, each with tables, that go away while stores migrate beside them
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      const others = Array.from({ length: 24 }, () => `sc_other_${crypto.randomBytes(5).toString('hex')}`);
+      schemas.push(...others);
+      for (const other of others) {
+        await admin.query(`CREATE SCHEMA ${other}`);
+        for (const table of ['a', 'b', 'c', 'd'])
+          await admin.query(`CREATE TABLE ${other}.${table} (id int)`);
+      }
+      const stores = Array.from({ length: 4 }, () => {
+        const schema = `sc_store_${crypto.randomBytes(5).toString('hex')}`;
+        schemas.push(schema);
+        return { schema, store: PostgresStore.open(PG_URL, { schema }) };
+      });
+      try {
+        for (const { schema } of stores) await admin.query(`CREATE SCHEMA ${schema}`);
+        // When they migrate while the other schemas are dropped one by one
+        const dropping = (async () => {
+          for (const other of others) await admin.query(`DROP SCHEMA ${other} CASCADE`);
+        })();
+        const migrated = await Promise.allSettled(stores.map(({ store }) => store.migrate()));
+        await dropping;
+        // Then every migration succeeds: a catalog look-up that met a vanishing schema is tried again
+        expect(migrated.filter((result) => result.status === 'rejected')).toEqual([]);
+        for (const { store } of stores) expect(await store.getService('web')).toBeUndefined();
+      } finally {
+        for (const { store } of stores) await store.close();
+        await admin.end();
+      }
+    });
+
     it('survives its connections being ended, in use or idle, and goes on on new ones', async () => {
       const schema = `sc_store_${crypto.randomBytes(5).toString('hex')}`;
       schemas.push(schema);

@@ -30,6 +30,13 @@ const STATEMENT_TIMEOUT_MS = 10_000;
  * never in a pass.
  */
 const MIGRATION_STATEMENT_TIMEOUT_MS = 15 * 60_000;
+/** PostgreSQL's `invalid_schema_name`. */
+const INVALID_SCHEMA_NAME = '3F000';
+/** PostgreSQL's `undefined_table`. */
+const UNDEFINED_TABLE = '42P01';
+/** Tries of a migration whose catalog look-up met a schema dropped under it, and the pause between. */
+const CATALOG_RACE_ATTEMPTS = 8;
+const CATALOG_RACE_DELAY_MS = 50;
 /**
  * TCP keepalive probes start after a connection has been idle this long, so a peer that vanished
  * without closing the socket (a failed-over host, a dropped NAT entry) is noticed.
@@ -133,19 +140,48 @@ export class PostgresStore extends KyselyStore {
     }
   }
 
-  /** Migrates on one connection whose statement limit fits DDL, restored before it goes back to the pool. */
+  /**
+   * Migrates on one connection whose statement limit fits DDL, restored before it goes back to the pool.
+   * Kysely's migrator looks for its table through the catalog of every schema in the database; a schema
+   * another installation (or test) drops at that moment fails the look-up with an error naming that
+   * schema. Nothing of ours changed, so the migration is tried again.
+   */
   protected override async migrating(run: (db: Kysely<Database>) => Promise<void>): Promise<void> {
     const limit = String(MIGRATION_STATEMENT_TIMEOUT_MS);
     await this.db.connection().execute(async (db) => {
       await sql`SELECT set_config('statement_timeout', ${limit}, false)`.execute(db);
       try {
-        await run(db);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await run(db);
+            return;
+          } catch (err) {
+            if (attempt >= CATALOG_RACE_ATTEMPTS || !this.isOthersSchemaGone(err)) throw err;
+            await new Promise((resolve) => setTimeout(resolve, CATALOG_RACE_DELAY_MS * attempt));
+          }
+        }
       } finally {
         // Back to the value the connection was opened with. This fails only on a connection that is
         // gone, which the pool drops; the migration's own error is the one worth reporting.
         await sql`RESET statement_timeout`.execute(db).catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * True when the catalog look-up met another schema's objects going away: `invalid_schema_name` naming
+   * a schema, or `undefined_table` naming a table of a schema, that is not this store's.
+   */
+  private isOthersSchemaGone(err: unknown): boolean {
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    if (typeof message !== 'string') return false;
+    const named =
+      code === INVALID_SCHEMA_NAME
+        ? /schema "([^"]+)"/.exec(message)?.[1]
+        : code === UNDEFINED_TABLE
+          ? /relation "([^".]+)\.[^"]+"/.exec(message)?.[1]
+          : undefined;
+    return named !== undefined && named !== this.options.schema;
   }
 
   /** The schema the tables go to (the search_path's first); Kysely would otherwise find another's. */
