@@ -1,11 +1,15 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Kysely, sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../test/support/postgres.js';
+import {
+  PG_URL,
+  REQUIRE_REAL,
+  probePostgres,
+  testSchemas,
+  unreachableMessage,
+} from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { type PruneCounts, type PruneOptions, PRUNED_TABLES, type RetentionPolicy } from './retention.js';
 import type { Database } from './schema.js';
@@ -329,26 +333,8 @@ runRetentionSuite('sqlite', async () => {
 });
 
 const problem = await probePostgres();
-const schemas: string[] = [];
-
-afterAll(async () => {
-  if (problem !== undefined || schemas.length === 0) return;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
-});
-
-/** A new schema of its own, created and dropped by this file. */
-async function freshSchema(): Promise<string> {
-  const schema = `sc_retention_${crypto.randomBytes(5).toString('hex')}`;
-  schemas.push(schema);
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  return schema;
-}
+const schemas = testSchemas('sc_retention');
+afterAll(() => (problem === undefined ? schemas.dropAll() : undefined));
 
 describe.runIf(problem !== undefined && REQUIRE_REAL)('store retention on PostgreSQL (required)', () => {
   it('needs PostgreSQL because SHIPCHECK_REQUIRE_REAL=1', () => {
@@ -360,17 +346,17 @@ if (problem !== undefined && !REQUIRE_REAL) {
   console.warn(`SKIPPING store retention on PostgreSQL: ${unreachableMessage(problem)}`);
 } else if (problem === undefined) {
   runRetentionSuite('postgres', async () => {
-    const store = PostgresStore.open(PG_URL, { schema: await freshSchema() });
+    const store = PostgresStore.open(PG_URL, { schema: await schemas.create() });
     await store.migrate();
     return store;
   });
 
   describe('store retention on PostgreSQL', () => {
     it('runs one pass at a time over replicas sharing a schema, and none is held up by another schema', async () => {
-      const schema = await freshSchema();
+      const schema = await schemas.create();
       const a = PostgresStore.open(PG_URL, { schema });
       const b = PostgresStore.open(PG_URL, { schema });
-      const elsewhere = PostgresStore.open(PG_URL, { schema: await freshSchema() });
+      const elsewhere = PostgresStore.open(PG_URL, { schema: await schemas.create() });
       try {
         await a.migrate();
         await elsewhere.migrate();

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import pg from 'pg';
 
 /** The PostgreSQL tests use; each test makes its own schema or database in it. */
@@ -26,4 +27,36 @@ export function unreachableMessage(problem: string | undefined, url: string = PG
   const shown = new URL(url);
   if (shown.password !== '') shown.password = '***';
   return `PostgreSQL at ${shown.href} is not reachable (${problem ?? ''}); set SHIPCHECK_TEST_PG to one that is`;
+}
+
+/**
+ * Fresh schemas for one test file, named `<prefix>_<random>`: `create()` makes one, `dropAll()` (in
+ * the file's afterAll) drops every one it made.
+ */
+export function testSchemas(prefix: string): { create: () => Promise<string>; dropAll: () => Promise<void> } {
+  const made: string[] = [];
+  const admin = async (run: (client: pg.Client) => Promise<void>): Promise<void> => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      await run(client);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    async create() {
+      const schema = `${prefix}_${crypto.randomBytes(5).toString('hex')}`;
+      made.push(schema);
+      await admin((client) => client.query(`CREATE SCHEMA ${schema}`).then(() => undefined));
+      return schema;
+    },
+    async dropAll() {
+      if (made.length === 0) return;
+      const dropping = made.splice(0);
+      await admin(async (client) => {
+        for (const schema of dropping) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      });
+    },
+  };
 }

@@ -1,6 +1,8 @@
 /**
  * The proxy process's side of the control channel: serves the ProxyRouter's route, the pushed upstream
  * table, draining and in-flight counts, and the recorded request metrics, as HTTP over a Unix socket.
+ * These routes are not the API's and take no roles: the socket is 0600 in a 0700 folder, so only the
+ * installation's own user (who can read its config anyway) reaches them.
  */
 import fs from 'node:fs';
 import http from 'node:http';

@@ -134,6 +134,11 @@ describe('ProcessProxyRouter', () => {
     const { stateFile } = proxyPaths(dir, 'web');
     expect(fs.statSync(stateFile).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.dirname(stateFile)).mode & 0o777).toBe(0o700);
+    // The control routes have no roles of their own: only this user may open the socket.
+    const { socket } = proxyPaths(dir, 'web');
+    expect(fs.statSync(socket).isSocket()).toBe(true);
+    expect(fs.statSync(socket).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(socket)).mode & 0o777).toBe(0o700);
 
     // A readiness change is pushed without a new setRoute.
     const v1b = await startUpstream('v1b');

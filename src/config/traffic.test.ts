@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
+import { redactSecrets } from '../util/secrets.js';
 import { loadConfig } from './loader.js';
 
 const MINIMAL = 'service: web\nfleet:\n  kind: local\n  command: node app.js\n';
+const TOKEN_ENV = 'SHIPCHECK_TEST_FORCE_TOKEN';
+const TOKEN = 'f0rce-t0ken-from-the-environment';
 
 let dir: string;
 let file: string;
@@ -16,6 +19,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  delete process.env[TOKEN_ENV];
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -87,6 +91,35 @@ describe('traffic timeouts of the built-in proxy', () => {
     expect(environments.map((e) => [e.name, e.config.traffic])).toEqual([
       ['staging', expect.objectContaining({ keepAliveTimeout: 90_000, headersTimeout: 60_000 })],
       ['production', expect.objectContaining({ keepAliveTimeout: 600_000, headersTimeout: 60_000 })],
+    ]);
+  });
+});
+
+describe('who may force a version through the built-in proxy', () => {
+  it('has no force token and no trusted address by default', async () => {
+    await writeFile(file, MINIMAL);
+    const { traffic } = (await loadConfig(file)).config;
+    expect(traffic).toMatchObject({ kind: 'proxy', forceFrom: [] });
+    expect(traffic.kind === 'proxy' && traffic.forceToken).toBeUndefined();
+  });
+
+  it('reads the force token from a secret reference and shows it as *** from then on', async () => {
+    process.env[TOKEN_ENV] = TOKEN;
+    await writeFile(
+      file,
+      `${MINIMAL}traffic:\n  kind: proxy\n  forceToken: { secret: { env: ${TOKEN_ENV} } }\n  forceFrom: [10.0.0.0/8, '::1']\n`,
+    );
+    const { traffic } = (await loadConfig(file)).config;
+    expect(traffic).toMatchObject({ forceToken: TOKEN, forceFrom: ['10.0.0.0/8', '::1'] });
+    expect(redactSecrets(`token ${TOKEN}`)).toBe('token ***');
+  });
+
+  it('reports a short token and an entry that is not an address, at the value', async () => {
+    expect(await problemsOf(`${MINIMAL}traffic:\n  kind: proxy\n  forceToken: short\n`)).toEqual([
+      `${file}:7:15: traffic.forceToken: use a token of at least 16 characters, got "short"`,
+    ]);
+    expect(await problemsOf(`${MINIMAL}traffic:\n  kind: proxy\n  forceFrom: [10.0.0.0/40]\n`)).toEqual([
+      `${file}:7:15: traffic.forceFrom[0]: the prefix length after / is 0 to 32, got "10.0.0.0/40"`,
     ]);
   });
 });
