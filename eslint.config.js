@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '**/.shipcheck/'] },
@@ -23,5 +24,10 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
       'no-console': 'off',
     },
+  },
+  {
+    // The dashboard runs in the browser.
+    files: ['src/web/**/*.{ts,tsx}'],
+    languageOptions: { globals: globals.browser },
   },
 );

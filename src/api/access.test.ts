@@ -55,9 +55,21 @@ const ROUTES = [
   ['GET /api/v1/audit', 'admin'],
   ['GET /api/v1/audit/verify', 'admin'],
   ['POST /api/v1/audit/archive', 'admin'],
+  ['GET /', 'public'],
+  ['GET /login', 'public'],
+  ['GET /services', 'public'],
+  ['GET /releases/:id', 'public'],
+  ['GET /history', 'public'],
+  ['GET /audit', 'public'],
+  ['GET /people', 'public'],
+  ['GET /account', 'public'],
+  ['GET /assets/:file', 'public'],
 ] as const;
 
-/** Routes anyone may call without credentials: health, the first-admin setup and login. */
+/**
+ * Routes anyone may call without credentials: health, the first-admin setup, login, and the
+ * dashboard's HTML and assets (which hold no data; the app reads everything through the API).
+ */
 const PUBLIC = [
   'GET /healthz',
   'GET /setup',
@@ -65,6 +77,15 @@ const PUBLIC = [
   'POST /api/v1/login',
   'GET /api/v1/auth/oidc/login',
   'GET /api/v1/auth/oidc/callback',
+  'GET /',
+  'GET /login',
+  'GET /services',
+  'GET /releases/:id',
+  'GET /history',
+  'GET /audit',
+  'GET /people',
+  'GET /account',
+  'GET /assets/:file',
 ];
 
 function api(): ReturnType<typeof buildApi> {

@@ -24,6 +24,7 @@ import { ANONYMOUS } from '../security/auth.js';
 import type { ApiSecurity } from './api-security.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
+import { registerWebApp } from './web-app.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -383,6 +384,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   registerAuthRoutes(app, { store, security: options.security });
   registerOidcRoutes(app, { users: store.security, security: options.security });
+  registerWebApp(app);
 
   if (options.reload) {
     const reload = options.reload;

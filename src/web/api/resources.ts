@@ -1,0 +1,188 @@
+/**
+ * Every read and action of the dashboard, one function per API route, grouped by resource. Pages
+ * call these and nothing else, so a route's path and answer shape live in one place.
+ */
+import { get, post, query } from './client.js';
+import type {
+  AuditEntry,
+  AuditVerification,
+  ChecklistItem,
+  ChecklistView,
+  Measurement,
+  Release,
+  Sample,
+  ServiceStatus,
+  ServiceSummary,
+  ShipcheckEvent,
+  Token,
+  User,
+} from './types.js';
+
+const enc = encodeURIComponent;
+
+// Services
+/** Every unit the caller may view, with its active or last release. */
+export async function listServices(): Promise<ServiceSummary[]> {
+  return (await get<{ services: ServiceSummary[] }>('/api/v1/services')).services;
+}
+/** A unit's status with live figures and instances. */
+export function serviceStatus(unit: string): Promise<ServiceStatus> {
+  return get<ServiceStatus>(`/api/v1/services/${enc(unit)}`);
+}
+/** A unit's releases, newest first. */
+export async function listReleases(unit: string, limit = 20): Promise<Release[]> {
+  return (await get<{ releases: Release[] }>(`/api/v1/services/${enc(unit)}/releases${query({ limit })}`))
+    .releases;
+}
+
+// Releases
+/** One release. */
+export function getRelease(id: number): Promise<Release> {
+  return get<Release>(`/api/v1/releases/${id}`);
+}
+/** A release's stored events, oldest first. */
+export async function releaseEvents(id: number): Promise<ShipcheckEvent[]> {
+  return (await get<{ events: ShipcheckEvent[] }>(`/api/v1/releases/${id}/events`)).events;
+}
+/** A release's trigger evaluations, oldest first. */
+export async function releaseMeasurements(id: number): Promise<Measurement[]> {
+  return (await get<{ measurements: Measurement[] }>(`/api/v1/releases/${id}/measurements`)).measurements;
+}
+/** A release's samples of stable and canary figures, oldest first; after `after` (epoch ms) when given. */
+export async function releaseSamples(id: number, after?: number): Promise<Sample[]> {
+  return (await get<{ samples: Sample[] }>(`/api/v1/releases/${id}/samples${query({ after })}`)).samples;
+}
+/** A release's checklist and the gate it is at. */
+export function releaseChecklist(id: number): Promise<ChecklistView> {
+  return get<ChecklistView>(`/api/v1/releases/${id}/checklist`);
+}
+/** The last lines of an instance's log. */
+export function instanceLog(
+  unit: string,
+  instance: string,
+  lines = 50,
+): Promise<{ instance: string; lines: string[]; truncated: boolean }> {
+  return get(`/api/v1/services/${enc(unit)}/instances/${enc(instance)}/log${query({ lines })}`);
+}
+
+// Release controls: each acts on the unit's active release.
+/** Starts a release of `version`. */
+export function deploy(unit: string, version: string, otp?: string): Promise<Release> {
+  return post<Release>(`/api/v1/services/${enc(unit)}/releases`, { version }, otp);
+}
+/** A control of the active release: promote (with `full`), pause, resume, abort or rollback. */
+export function control(
+  unit: string,
+  action: 'promote' | 'pause' | 'resume' | 'abort' | 'rollback',
+  options: { full?: boolean; otp?: string } = {},
+): Promise<Release> {
+  const body = action === 'promote' ? { full: options.full ?? false } : {};
+  return post<Release>(`/api/v1/services/${enc(unit)}/${action}`, body, options.otp);
+}
+
+// Checklist
+/** Signs a manual item. */
+export function signItem(unit: string, item: string, note: string, otp?: string): Promise<ChecklistItem> {
+  return post<ChecklistItem>(
+    `/api/v1/services/${enc(unit)}/checklist/sign`,
+    note ? { item, note } : { item },
+    otp,
+  );
+}
+/** Waives an item with a reason. */
+export function waiveItem(unit: string, item: string, reason: string, otp?: string): Promise<ChecklistItem> {
+  return post<ChecklistItem>(`/api/v1/services/${enc(unit)}/checklist/waive`, { item, reason }, otp);
+}
+/** Runs a failed or inconclusive automated item again. */
+export function rerunItem(unit: string, item: string, otp?: string): Promise<ChecklistItem> {
+  return post<ChecklistItem>(`/api/v1/services/${enc(unit)}/checklist/rerun`, { item }, otp);
+}
+
+// Audit log
+/** Filters of the audit log. */
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  service?: string;
+  since?: string;
+  until?: string;
+  after?: number;
+  limit?: number;
+}
+/** Audit entries, oldest first, with the chain's head. */
+export function auditEntries(filter: AuditFilter): Promise<{
+  entries: AuditEntry[];
+  head: { seq: number; hash: string } | null;
+  archive: { seq: number; hash: string } | null;
+}> {
+  return get(`/api/v1/audit${query({ ...filter })}`);
+}
+/** Checks the whole chain. */
+export function verifyAudit(): Promise<AuditVerification> {
+  return get<AuditVerification>('/api/v1/audit/verify');
+}
+
+// People
+/** Every user (admin). */
+export async function listUsers(): Promise<User[]> {
+  return (await get<{ users: User[] }>('/api/v1/users')).users;
+}
+/** Adds a user (admin). */
+export async function addUser(user: {
+  name: string;
+  email?: string;
+  password?: string;
+  roles: string[];
+  groups?: string[];
+}): Promise<User> {
+  return (await post<{ user: User }>('/api/v1/users', user)).user;
+}
+/** A user action that takes no fields (admin). */
+export async function userAction(
+  name: string,
+  action: 'disable' | 'enable' | 'unlock' | 'reset-mfa',
+): Promise<User> {
+  return (await post<{ user: User }>(`/api/v1/users/${enc(name)}/${action}`)).user;
+}
+/** Replaces a user's roles and groups (admin). */
+export async function setRoles(name: string, roles: string[], groups?: string[]): Promise<User> {
+  return (
+    await post<{ user: User }>(`/api/v1/users/${enc(name)}/roles`, groups ? { roles, groups } : { roles })
+  ).user;
+}
+/** Sets a user's password (admin). */
+export async function setPassword(name: string, password: string): Promise<User> {
+  return (await post<{ user: User }>(`/api/v1/users/${enc(name)}/password`, { password })).user;
+}
+
+// Tokens
+/** The caller's tokens, or everyone's with `all` (admin). */
+export async function listTokens(all = false): Promise<Token[]> {
+  return (await get<{ tokens: Token[] }>(`/api/v1/tokens${query({ all: all || undefined })}`)).tokens;
+}
+/** Creates a token; the answer is the only place its secret appears. */
+export function createToken(body: {
+  name: string;
+  role: string;
+  expiresIn?: string;
+}): Promise<Token & { token: string }> {
+  return post('/api/v1/tokens', body);
+}
+/** Revokes a token. */
+export function revokeToken(id: string): Promise<Token> {
+  return post<Token>(`/api/v1/tokens/${enc(id)}/revoke`);
+}
+
+// The caller's own TOTP
+/** Starts TOTP enrolment: a secret, its otpauth URI and a QR code. */
+export function enrolMfa(): Promise<{ secret: string; uri: string; qrSvg: string }> {
+  return post('/api/v1/me/mfa/enrol');
+}
+/** Confirms enrolment with a code; answers the recovery codes, shown once. */
+export function confirmMfa(code: string): Promise<{ recoveryCodes: string[] }> {
+  return post('/api/v1/me/mfa/confirm', { code });
+}
+/** Proves a fresh code for the session (a step-up before protected actions). */
+export function verifyMfa(code: string): Promise<{ ok: true }> {
+  return post('/api/v1/me/mfa/verify', { code });
+}

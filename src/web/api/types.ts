@@ -1,0 +1,213 @@
+/**
+ * The shapes of the API's answers that the dashboard reads, as docs/api.md describes them. The
+ * dashboard is a client like the CLI: it keeps its own copy of the contract rather than importing
+ * the server's modules.
+ */
+
+/** `progressing | waiting | paused | succeeded | rolled_back | aborted | failed`. */
+export type ReleaseState = string;
+/** The roles, lowest first. */
+export const ROLES = ['viewer', 'deployer', 'approver', 'admin'] as const;
+/** One of {@link ROLES}. */
+export type Role = (typeof ROLES)[number];
+
+/** A release as the API shows it. */
+export interface Release {
+  id: number;
+  service: string;
+  version: string;
+  fromVersion: string | null;
+  kind: 'deploy' | 'rollback' | string;
+  state: ReleaseState;
+  phase: string;
+  step: number;
+  steps: number;
+  stepName: string | null;
+  /** Every strategy step as written (`setWeight 10`, `pause 30s`), when the server sends it. */
+  plan?: string[];
+  weight: number;
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
+  endedAt: number | null;
+  stepStartedAt: number;
+  phaseStartedAt: number;
+}
+
+/** One instance of a version, as status shows it. */
+export interface InstanceView {
+  id: string;
+  address: string;
+  state: string;
+  restarts: number;
+  lastError: string | null;
+}
+
+/** Live figures of one version over the last 10 seconds. */
+export interface VersionFigures {
+  version: string;
+  rps: number;
+  requests: number;
+  errorRate: number | null;
+  p50: number | null;
+  p99: number | null;
+  instances: InstanceView[];
+}
+
+/** `GET /api/v1/services/:service`. */
+export interface ServiceStatus {
+  service: string;
+  environment: string | null;
+  stable: string | null;
+  previous: string | null;
+  release: Release | null;
+  versions: { stable: VersionFigures | null; canary: VersionFigures | null };
+  replica: { id: string; leading: boolean; holder: string | null } | null;
+}
+
+/** One unit of `GET /api/v1/services`. */
+export interface ServiceSummary {
+  /** The unit's name: `web`, or `web@production` with environments. */
+  name: string;
+  service: string;
+  environment: string | null;
+  stable: string | null;
+  release: Release | null;
+}
+
+/** One stored event, as the API and the event stream carry it. */
+export interface ShipcheckEvent {
+  id: number;
+  service: string;
+  releaseId: number | null;
+  at: number;
+  type: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+/** One evaluation of one trigger. */
+export interface Measurement {
+  id?: number;
+  releaseId?: number;
+  at: number;
+  trigger: string;
+  metric: string;
+  version: string;
+  value: number | null;
+  threshold: number | null;
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  windowMs: number;
+  requests: number;
+  message: string;
+  inputs: Record<string, unknown>;
+}
+
+/** One version's figures in a sample of a release's traffic. */
+export interface SampleFigures {
+  version: string;
+  rps: number;
+  requests: number;
+  errors: number;
+  errorRate: number | null;
+  p50: number | null;
+  p99: number | null;
+}
+
+/** Stable and canary figures at one moment of a release (`GET /api/v1/releases/:id/samples`). */
+export interface Sample {
+  at: number;
+  stable: SampleFigures | null;
+  canary: SampleFigures | null;
+}
+
+/** What an item saw, or who signed it. */
+export interface Evidence {
+  at: number;
+  summary: string;
+  output?: string;
+  value?: number;
+  data?: Record<string, unknown>;
+  by?: string;
+  note?: string;
+}
+
+/** One item of a release's checklist. */
+export interface ChecklistItem {
+  releaseId: number;
+  id: string;
+  position: number;
+  section: string;
+  title: string;
+  kind: string;
+  gate: string;
+  params: Record<string, unknown>;
+  hint: string | null;
+  automated: boolean;
+  state: string;
+  evidence: Evidence[];
+  updatedAt: number;
+}
+
+/** `GET /api/v1/releases/:id/checklist`. */
+export interface ChecklistView {
+  release: Release;
+  gate: string | null;
+  items: ChecklistItem[];
+  auditHead: { seq: number; hash: string } | null;
+}
+
+/** A person who may sign in. */
+export interface User {
+  name: string;
+  email: string | null;
+  roles: string[];
+  groups: string[];
+  source: 'local' | 'oidc';
+  disabled: boolean;
+  lockedUntil: number | null;
+  mfa: boolean;
+  createdAt: number;
+}
+
+/** An API token, without its secret. */
+export interface Token {
+  id: string;
+  name: string;
+  user: string;
+  role: string;
+  createdAt: number;
+  expiresAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** `GET /api/v1/session`. */
+export interface Session {
+  actor: string;
+  user: User;
+  token: Token | null;
+  csrf: string | null;
+  expiresAt: number | null;
+}
+
+/** One entry of the audit log. */
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  service: string | null;
+  address: string | null;
+  result: 'ok' | 'denied' | 'failed';
+  reason: string | null;
+  data: Record<string, unknown> | null;
+  prev: string;
+  hash: string;
+}
+
+/** `GET /api/v1/audit/verify`. */
+export type AuditVerification =
+  | { ok: true; count: number; head: { seq: number; hash: string } | null }
+  | { ok: false; count: number; firstBad: number; problem: string; message: string };

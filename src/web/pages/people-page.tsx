@@ -1,0 +1,8 @@
+/** People (to be built). */
+export function PeoplePage() {
+  return (
+    <section>
+      <h1>People</h1>
+    </section>
+  );
+}
