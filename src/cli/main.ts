@@ -475,7 +475,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .command('demo')
     .description('run the whole story on a sample app in a temporary folder')
     .option('--keep', 'keep the temporary folder')
-    .action(run(async (o: { keep?: boolean }) => demoCommand({ ...globals(), keep: o.keep ?? false }, io)));
+    .option('--no-pause', 'at a terminal, do not wait for Enter before and after the releases')
+    .action(
+      run(async (o: { keep?: boolean; pause: boolean }) =>
+        demoCommand({ ...globals(), keep: o.keep ?? false, pause: o.pause }, io),
+      ),
+    );
 
   try {
     await program.parseAsync(argv);

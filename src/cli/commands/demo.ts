@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import readline from 'node:readline';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -160,7 +161,10 @@ const DEMO_GROUPS = ['sre', 'release-manager', 'security', 'service-owner'];
  * joins the teams the default template's items name, and creates an API token: the way a person
  * starts on a fresh server. Returns the token.
  */
-async function signInAsDemo(apiUrl: string, setupCode: string | undefined): Promise<string> {
+async function signInAsDemo(
+  apiUrl: string,
+  setupCode: string | undefined,
+): Promise<{ token: string; password: string }> {
   if (setupCode === undefined) throw new ShipcheckError('the demo store already has users');
   const password = crypto.randomBytes(18).toString('base64url');
   const post = async (
@@ -186,7 +190,27 @@ async function signInAsDemo(apiUrl: string, setupCode: string | undefined): Prom
   const session = { cookie: login.cookie ?? '', csrf: String(login.json.csrf) };
   await post(`/api/v1/users/${DEMO_USER}/roles`, { roles: ['admin'], groups: DEMO_GROUPS }, session);
   const created = await post('/api/v1/tokens', { name: 'demo', role: 'admin', expiresIn: '1d' }, session);
-  return String(created.json.token);
+  return { token: String(created.json.token), password };
+}
+
+/**
+ * Waits until the person at the terminal presses Enter (or Ctrl-C, or closes standard input), so
+ * they can open the dashboard before the releases start, and look around after they end.
+ */
+function waitForEnter(io: Io, prompt: string): Promise<void> {
+  io.out(prompt);
+  return new Promise((resolve) => {
+    const lines = readline.createInterface({ input: process.stdin });
+    const done = (): void => {
+      process.off('SIGINT', done);
+      lines.close();
+      resolve();
+    };
+    // Ctrl-C ends the wait, and the demo then stops what it started instead of leaving it running.
+    process.once('SIGINT', done);
+    lines.once('line', done);
+    lines.once('close', done);
+  });
 }
 
 /**
@@ -194,7 +218,13 @@ async function signInAsDemo(apiUrl: string, setupCode: string | undefined): Prom
  * good v2 promoted, a bad v3 blocked by its tests, waived, then rolled back by itself, with
  * migrations applied and undone and a backup restore verified. Exits 0 only if all of that happened.
  */
-export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: Io): Promise<number> {
+export async function demoCommand(
+  opts: GlobalOptions & { keep: boolean; pause: boolean },
+  io: Io,
+): Promise<number> {
+  // At a terminal the demo waits for Enter before the releases and after them, so a person can
+  // watch them in the dashboard; a script or CI runs it straight through.
+  const hold = opts.pause && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-demo-'));
   const file = path.join(dir, 'shipcheck.yaml');
   const logger = createLogger({ debug: opts.debug ?? false, level: opts.debug ? 'debug' : 'warn' });
@@ -206,11 +236,15 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     io.out(`${ok ? '  ok  ' : '  FAIL'} ${what}`);
     if (!ok) failures.push(what);
   };
-  const deadline = setTimeout(() => {
-    io.err(`demo: still running after ${DEMO_MAX_MS / 60_000} minutes; giving up`);
-    process.exit(1);
-  }, DEMO_MAX_MS);
-  deadline.unref();
+  let deadline: NodeJS.Timeout | undefined;
+  const startDeadline = (): void => {
+    deadline = setTimeout(() => {
+      io.err(`demo: still running after ${DEMO_MAX_MS / 60_000} minutes; giving up`);
+      process.exit(1);
+    }, DEMO_MAX_MS);
+    deadline.unref();
+  };
+  startDeadline();
   try {
     const proxyPort = await freePort();
     // A real Varnish in front of the service, when this machine has one, shows the CDN purge.
@@ -222,9 +256,10 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     const config = loaded.config;
     plane = await startControlPlane(loaded, logger);
     // The demo signs in as a person would: the first admin through the setup code, then a token.
-    const token = await signInAsDemo(plane.apiUrl, plane.setupCode);
+    const { token, password } = await signInAsDemo(plane.apiUrl, plane.setupCode);
     const client = new ApiClient(plane.apiUrl, { token });
     io.out(`shipcheck demo in ${dir}`);
+    io.out(`  dashboard:            ${plane.apiUrl}/   sign in as ${DEMO_USER}, password ${password}`);
     io.out(
       `  API and live events:  ${plane.apiUrl}/api/v1/services/demo   curl -N ${plane.apiUrl}/api/v1/events`,
     );
@@ -301,6 +336,14 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
     const backup = await makeBackup(config.backup!, dir, systemClock);
     io.out(`  backup of app.db: ${path.relative(dir, backup.file)} (shipcheck backup)`);
 
+    if (hold) {
+      clearTimeout(deadline);
+      await waitForEnter(
+        io,
+        '\nOpen the dashboard above and sign in, then press Enter to start the releases (about 30 seconds).',
+      );
+      startDeadline();
+    }
     // Traffic runs from the start, so every release's metrics checks have data; before v1 is up the
     // proxy answers 503, which is why failures are counted from v1's success on.
     load = new LoadGenerator({
@@ -374,6 +417,13 @@ export async function demoCommand(opts: GlobalOptions & { keep: boolean }, io: I
 
     const report = await load.stop();
     load = undefined;
+    if (hold) {
+      clearTimeout(deadline);
+      await waitForEnter(
+        io,
+        `\nThe releases are done: each one's page in the dashboard shows its steps, charts, verdicts and checklist.\nPress Enter to stop the demo.`,
+      );
+    }
     const status = await client.get('/api/v1/services/demo', statusShape);
     expect(status.stable === 'v2', `v2 is still stable (stable: ${status.stable})`);
     expect(
