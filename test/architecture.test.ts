@@ -13,11 +13,13 @@ function importGraph(): Map<string, string[]> {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const file = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(file);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+      else if (/\.tsx?$/.test(entry.name) && !entry.name.endsWith('.test.ts')) {
         const text = fs.readFileSync(file, 'utf8');
-        const deps = [...text.matchAll(RELATIVE_IMPORT)].map((m) =>
-          path.resolve(path.dirname(file), (m[1] ?? '').replace(/\.js$/, '.ts')),
-        );
+        const deps = [...text.matchAll(RELATIVE_IMPORT)].map((m) => {
+          const dep = path.resolve(path.dirname(file), (m[1] ?? '').replace(/\.js$/, '.ts'));
+          // The dashboard's components are .tsx files, imported as .js like every module.
+          return fs.existsSync(dep) || !fs.existsSync(`${dep}x`) ? dep : `${dep}x`;
+        });
         graph.set(file, deps);
       }
     }
@@ -55,6 +57,17 @@ function findCycle(graph: Map<string, string[]>): string[] | undefined {
 describe('the layout of src/', () => {
   it('has no import cycle, type-only imports included', () => {
     expect(findCycle(importGraph())).toBeUndefined();
+  });
+
+  it('keeps the dashboard a client: src/web imports nothing of the server, and nothing imports it', () => {
+    const web = path.join(SRC, 'web') + path.sep;
+    for (const [file, deps] of importGraph()) {
+      const inWeb = file.startsWith(web);
+      expect(
+        deps.filter((d) => d.startsWith(web) !== inWeb && !d.endsWith('.css')),
+        path.relative(SRC, file),
+      ).toEqual([]);
+    }
   });
 
   it('keeps the shared vocabulary free of imports of ours', () => {
