@@ -28,6 +28,8 @@ const BIN =
 const DEMO_RPS = 50;
 /** Upper bound on the whole demo; it normally takes about a minute. */
 const DEMO_MAX_MS = 5 * 60_000;
+/** The exit code of a demo stopped with Ctrl-C (128 + SIGINT), as shells report it. */
+const INTERRUPTED_EXIT = 130;
 /** How often the demo looks at a release it follows. */
 const FOLLOW_POLL_MS = 250;
 /** Items named when the demo lists what it signs. */
@@ -202,14 +204,13 @@ function waitForEnter(io: Io, prompt: string): Promise<void> {
   return new Promise((resolve) => {
     const lines = readline.createInterface({ input: process.stdin });
     const done = (): void => {
-      process.off('SIGINT', done);
       lines.close();
       resolve();
     };
-    // Ctrl-C ends the wait, and the demo then stops what it started instead of leaving it running.
-    process.once('SIGINT', done);
     lines.once('line', done);
     lines.once('close', done);
+    // Ctrl-C at the prompt reaches the demo's own handler, which stops everything.
+    lines.once('SIGINT', () => process.emit('SIGINT'));
   });
 }
 
@@ -232,6 +233,22 @@ export async function demoCommand(
   let load: LoadGenerator | undefined;
   let cache: DemoCache | undefined;
   const failures: string[] = [];
+  let cleaning: Promise<void> | undefined;
+  /** Stops what the demo started; once, whether it ends, fails or is interrupted. */
+  const cleanUp = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      clearTimeout(deadline);
+      if (load) await load.stop();
+      if (plane) await plane.close({ stopInstances: true });
+      if (cache) await cache.stop();
+      if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+    })());
+  // Ctrl-C stops the app instances, the proxy and Varnish the demo started instead of leaving them.
+  const interrupt = (): void => {
+    io.err('demo: interrupted; stopping what it started');
+    void cleanUp().finally(() => process.exit(INTERRUPTED_EXIT));
+  };
+  process.once('SIGINT', interrupt);
   const expect = (ok: boolean, what: string): void => {
     io.out(`${ok ? '  ok  ' : '  FAIL'} ${what}`);
     if (!ok) failures.push(what);
@@ -436,13 +453,11 @@ export async function demoCommand(
     );
   } catch (err) {
     failures.push((err as Error).message);
-    io.err(`demo: ${(err as Error).message}`);
+    // Once interrupted, the requests cut short by the shutdown are not worth reporting.
+    if (cleaning === undefined) io.err(`demo: ${(err as Error).message}`);
   } finally {
-    clearTimeout(deadline);
-    if (load) await load.stop();
-    if (plane) await plane.close({ stopInstances: true });
-    if (cache) await cache.stop();
-    if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+    process.off('SIGINT', interrupt);
+    await cleanUp();
   }
   io.out('');
   io.out(failures.length === 0 ? 'demo passed' : `demo FAILED: ${failures.length} check(s) did not hold`);
