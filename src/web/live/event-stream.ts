@@ -4,7 +4,11 @@
  * carry no id, so after a reconnect a page reads them again through the API.
  */
 import { useEffect, useRef } from 'react';
+import { get } from '../api/client.js';
 import type { Measurement, Sample, ShipcheckEvent } from '../api/types.js';
+
+/** How long to wait before opening a stream the browser gave up on (the server's Retry-After is 5 s). */
+const STREAM_RETRY_MS = 5000;
 
 /** Every stored event type the stream sends (docs/api.md, "Events"). */
 export const EVENT_TYPES = [
@@ -69,8 +73,10 @@ export function useEventStream(url: string | null, handlers: StreamHandlers): vo
   latest.current = handlers;
   useEffect(() => {
     if (url === null) return undefined;
-    const source = new EventSource(url, { withCredentials: true });
+    let source: EventSource;
     let opened = false;
+    let closed = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
     const seen = new Set<number>();
     const onStored = (message: MessageEvent<string>): void => {
       const event = parse<ShipcheckEvent>(message.data);
@@ -78,22 +84,45 @@ export function useEventStream(url: string | null, handlers: StreamHandlers): vo
       seen.add(event.id);
       latest.current.onEvent?.(event);
     };
-    for (const type of EVENT_TYPES) source.addEventListener(type, onStored);
-    source.addEventListener(SAMPLE_EVENT, (message: MessageEvent<string>) => {
-      const sample = parse<Sample & { releaseId: number; service: string }>(message.data);
-      if (sample) latest.current.onSample?.(sample);
-    });
-    source.addEventListener(MEASUREMENT_EVENT, (message: MessageEvent<string>) => {
-      const measurement = parse<Measurement & { releaseId: number; service: string }>(message.data);
-      if (measurement) latest.current.onMeasurement?.(measurement);
-    });
-    source.onopen = () => {
-      latest.current.onConnection?.(true);
-      if (opened) latest.current.onReconnect?.();
-      opened = true;
+    const connect = (): void => {
+      source = new EventSource(url, { withCredentials: true });
+      for (const type of EVENT_TYPES) source.addEventListener(type, onStored);
+      source.addEventListener(SAMPLE_EVENT, (message: MessageEvent<string>) => {
+        const sample = parse<Sample & { releaseId: number; service: string }>(message.data);
+        if (sample) latest.current.onSample?.(sample);
+      });
+      source.addEventListener(MEASUREMENT_EVENT, (message: MessageEvent<string>) => {
+        const measurement = parse<Measurement & { releaseId: number; service: string }>(message.data);
+        if (measurement) latest.current.onMeasurement?.(measurement);
+      });
+      source.onopen = () => {
+        latest.current.onConnection?.(true);
+        if (opened) latest.current.onReconnect?.();
+        opened = true;
+      };
+      source.onerror = () => {
+        latest.current.onConnection?.(false);
+        // The browser retries a dropped stream by itself, but gives up on an answer that is not a
+        // stream (401 once the session has ended, 503 when the server is full). Then ask whether
+        // the session still holds: a 401 shows the sign-in page; otherwise try again in a while.
+        if (source.readyState !== EventSource.CLOSED || closed) return;
+        retry = setTimeout(() => {
+          get('/api/v1/session')
+            .then(() => {
+              if (!closed) connect();
+            })
+            .catch(() => {
+              if (!closed) retry = setTimeout(connect, STREAM_RETRY_MS);
+            });
+        }, STREAM_RETRY_MS);
+      };
     };
-    source.onerror = () => latest.current.onConnection?.(false);
-    return () => source.close();
+    connect();
+    return () => {
+      closed = true;
+      clearTimeout(retry);
+      source.close();
+    };
   }, [url]);
 }
 
