@@ -110,16 +110,17 @@ export function ReleasePage({ id }: { id: number }) {
     await readStatus();
   }, [guard, id, readStatus]);
 
-  const coalescer = useMemo(
-    () =>
-      new RefreshCoalescer<Resource>((resource) => {
-        if (resource === 'release') void guard('release', getRelease(id), setRelease);
-        else if (resource === 'checklist') void guard('checklist', releaseChecklist(id), setChecklist);
-        else void readStatus();
-      }),
-    [guard, id, readStatus],
-  );
-  useEffect(() => () => coalescer.dispose(), [coalescer]);
+  // Made in an effect (not a memo) so that a remount gets a fresh one after the old one is disposed.
+  const coalescer = useRef<RefreshCoalescer<Resource> | null>(null);
+  useEffect(() => {
+    const made = new RefreshCoalescer<Resource>((resource) => {
+      if (resource === 'release') void guard('release', getRelease(id), setRelease);
+      else if (resource === 'checklist') void guard('checklist', releaseChecklist(id), setChecklist);
+      else void readStatus();
+    });
+    coalescer.current = made;
+    return () => made.dispose();
+  }, [guard, id, readStatus]);
 
   useEffect(() => {
     setRelease(null);
@@ -137,7 +138,7 @@ export function ReleasePage({ id }: { id: number }) {
     onEvent: (event) => {
       if (event.releaseId !== null && event.releaseId !== id) return;
       setEvents((old) => mergeEvents(old, [event]));
-      for (const resource of staleAfter(event.type)) coalescer.request(resource);
+      for (const resource of staleAfter(event.type)) coalescer.current?.request(resource);
     },
     onSample: (sample) => setSamples((old) => appendSample(old, sample, id)),
     onMeasurement: (measurement) => setMeasurements((old) => appendMeasurement(old, measurement, id)),
