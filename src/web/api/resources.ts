@@ -89,6 +89,14 @@ export function signItem(unit: string, item: string, note: string, otp?: string)
     otp,
   );
 }
+/** Signs every pending manual item of the gate the unit's active release is at, with one note. */
+export function signGate(
+  unit: string,
+  note: string,
+  otp?: string,
+): Promise<{ gate: string; signed: ChecklistItem[] }> {
+  return post(`/api/v1/services/${enc(unit)}/checklist/sign-gate`, note ? { note } : {}, otp);
+}
 /** Waives an item with a reason. */
 export function waiveItem(unit: string, item: string, reason: string, otp?: string): Promise<ChecklistItem> {
   return post<ChecklistItem>(`/api/v1/services/${enc(unit)}/checklist/waive`, { item, reason }, otp);
