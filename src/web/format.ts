@@ -28,7 +28,9 @@ export function formatDuration(ms: number | null | undefined): string {
 export function formatPercent(fraction: number | null | undefined): string {
   if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
   const pct = fraction * 100;
-  return `${pct >= 10 || pct === 0 ? pct.toFixed(1).replace(/\.0$/, '') : pct.toFixed(2)}%`;
+  // `5%`, `21.4%`, `0.35%`: as many decimals as the figure needs, at most two below 10%.
+  const text = pct.toFixed(pct >= 10 ? 1 : 2).replace(/\.?0+$/, '');
+  return `${text}%`;
 }
 
 /** Milliseconds of latency: `3.4 ms`, `1.20 s`. */
