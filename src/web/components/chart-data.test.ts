@@ -149,7 +149,7 @@ describe('chart data', () => {
   });
 
   it('writes values in each unit and measured values per metric', () => {
-    expect(formatChartValue('percent', 2.5)).toBe('2.50%');
+    expect(formatChartValue('percent', 2.5)).toBe('2.5%');
     expect(formatChartValue('ms', 3.44)).toBe('3.4 ms');
     expect(formatChartValue('rps', 45.06)).toBe('45.1/s');
     expect(formatChartValue('ms', null)).toBe('—');
