@@ -135,8 +135,8 @@ describe('chart data', () => {
       { at: T0 / 1000 + 99, label: 'later', bad: false },
     ]);
     expect(text).toBe(
-      'Error rate of stable and canary over 30s (2 samples); latest stable 0.20%; latest canary 20%; ' +
-        'threshold 5.00%; decisions marked: 10%, later.',
+      'Error rate of stable and canary over 30s (2 samples); latest stable 0.2%; latest canary 20%; ' +
+        'threshold 5%; decisions marked: 10%, later.',
     );
     expect(describeChart(spec, [[], [], []], null, [])).toBe(
       'Error rate of stable and canary: no samples yet.',
