@@ -9,7 +9,7 @@ import type { Gate } from '../domain/checklist.js';
 import { NotFoundError } from '../errors.js';
 import type { Fleet } from '../providers/fleet/types.js';
 import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
-import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
+import type { ChecklistItemRow, ReleaseRow, SampleFigures, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Lease } from './lease.js';
 import { describeStep } from './plan.js';
@@ -49,6 +49,8 @@ export interface StatusView {
 export interface ReleaseView extends ReleaseRow {
   steps: number;
   stepName: string | null;
+  /** Every strategy step as written (`setWeight 10`, `pause 30s`), in order: the plan `step` indexes. */
+  plan: string[];
 }
 
 /** A release's checklist and the gate the release is at. */
@@ -140,23 +142,19 @@ export class Views {
   private view(release: ReleaseRow): ReleaseView {
     const steps = this.options.config.strategy.steps;
     const step = release.phase === 'canary' ? steps[release.step] : undefined;
-    return { ...release, steps: steps.length, stepName: step ? describeStep(step) : null };
+    return {
+      ...release,
+      steps: steps.length,
+      stepName: step ? describeStep(step) : null,
+      plan: steps.map(describeStep),
+    };
   }
 
   private async figures(version: string): Promise<VersionFigures> {
-    let stats: WindowStats | undefined;
-    try {
-      stats = await this.options.metrics.window(version, STATUS_WINDOW_MS);
-    } catch {
-      stats = undefined;
-    }
+    const { errors: _errors, ...figures } =
+      (await readFigures(this.options.metrics, version, STATUS_WINDOW_MS)) ?? noFigures(version);
     return {
-      version,
-      rps: stats?.rps ?? 0,
-      requests: stats?.requests ?? 0,
-      errorRate: stats && stats.requests > 0 ? stats.errors / stats.requests : null,
-      p50: stats?.p50 ?? null,
-      p99: stats?.p99 ?? null,
+      ...figures,
       instances: this.options.fleet.instances(version).map((i) => ({
         id: i.id,
         address: i.address,
@@ -166,4 +164,35 @@ export class Views {
       })),
     };
   }
+}
+
+/**
+ * The live figures of `version` over the last `windowMs`, read from `metrics`: what `status` shows
+ * and what a release sample keeps. Undefined when the source cannot be read (it threw), never a throw.
+ */
+export async function readFigures(
+  metrics: MetricSource,
+  version: string,
+  windowMs: number,
+): Promise<SampleFigures | undefined> {
+  let stats: WindowStats;
+  try {
+    stats = await metrics.window(version, windowMs);
+  } catch {
+    return undefined;
+  }
+  return {
+    version,
+    rps: stats.rps,
+    requests: stats.requests,
+    errors: stats.errors,
+    errorRate: stats.requests > 0 ? stats.errors / stats.requests : null,
+    p50: stats.p50 ?? null,
+    p99: stats.p99 ?? null,
+  };
+}
+
+/** Figures of a version nothing could be read of: no traffic seen. */
+function noFigures(version: string): SampleFigures {
+  return { version, rps: 0, requests: 0, errors: 0, errorRate: null, p50: null, p99: null };
 }
