@@ -50,7 +50,13 @@ import { ReleaseSampler } from './release-sampler.js';
 import { Reasons, analysisReason, describeNotReady } from './reasons.js';
 import { Serving, routeFor } from './serving.js';
 import { UnitRecords } from './unit-records.js';
-import { type ChecklistView, type ReleaseView, type StatusView, Views } from './views.js';
+import {
+  type ChecklistView,
+  type InstanceLogView,
+  type ReleaseView,
+  type StatusView,
+  Views,
+} from './views.js';
 
 /** How often the reconciler looks at every release; analysis runs on its own `analysis.interval`. */
 export const DEFAULT_TICK_MS = 200;
@@ -452,6 +458,11 @@ export class Engine {
   /** A release's checklist (default: the active, else the last release) and the gate it is at. */
   checklistOf(releaseId?: number): Promise<ChecklistView> {
     return this.views.checklist(releaseId);
+  }
+
+  /** The last `lines` lines of an instance's current run; only the replica that drives the unit has them. */
+  instanceLog(instanceId: string, lines: number): Promise<InstanceLogView> {
+    return this.views.instanceLog(instanceId, lines, this.leading);
   }
 
   // ---- reconcile ------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import { shownParams } from '../security/sealed-params.js';
 import { gateOf } from '../checklist/checklist-runner.js';
 import type { Config } from '../config/schema.js';
 import type { Gate } from '../domain/checklist.js';
-import { NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { tailLog } from '../providers/fleet/local/instance-log.js';
 import type { Fleet } from '../providers/fleet/types.js';
 import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
 import type { ChecklistItemRow, ReleaseRow, SampleFigures, Store } from '../store/types.js';
@@ -63,6 +64,16 @@ export interface ChecklistView {
    * the log said then (`shipcheck audit verify --anchor SEQ:HASH`).
    */
   auditHead: { seq: number; hash: string } | null;
+}
+
+/** The tail of one instance's log (`GET /api/v1/services/:service/instances/:instance/log`). */
+export interface InstanceLogView {
+  instance: string;
+  version: string;
+  /** The current run's last lines, oldest first, secrets redacted. */
+  lines: string[];
+  /** Whether the run wrote more before these lines. */
+  truncated: boolean;
 }
 
 /** What the views of one unit read. */
@@ -137,6 +148,40 @@ export class Views {
       })),
       auditHead: (await this.options.store.security.auditHead()) ?? null,
     };
+  }
+
+  /**
+   * The last `lines` lines of an instance's current run. NotFoundError for an instance the fleet does
+   * not know or that has no log file; ConflictError on a replica that does not drive the unit, naming
+   * the one that does (only it runs the instances).
+   */
+  async instanceLog(instanceId: string, lines: number, leading: boolean): Promise<InstanceLogView> {
+    const { fleet, lease, records, store, clock } = this.options;
+    if (lease && !leading) {
+      const held = await store.getLease(records.name);
+      const holder = held && held.expiresAt > clock.now() ? held.holder : undefined;
+      throw new ConflictError(
+        `replica ${lease.holder} does not run the instances of ${records.name}; ` +
+          (holder ? `replica ${holder} does: ask it` : 'no replica drives it now; try again shortly'),
+      );
+    }
+    const instance = fleet.instances().find((i) => i.id === instanceId);
+    if (!instance) {
+      const known = fleet.instances().map((i) => i.id);
+      throw new NotFoundError(
+        `no instance "${instanceId}" of ${records.name}` +
+          (known.length > 0 ? `; its instances are ${known.join(', ')}` : '; it runs none now'),
+      );
+    }
+    if (instance.logFile === undefined)
+      throw new NotFoundError(
+        `instance ${instanceId} has no log file shipcheck can read: the ${fleet.type} fleet runs it ` +
+          `through its own commands, so read its log where those commands send it`,
+      );
+    const tail = tailLog(instance.logFile, lines);
+    if (!tail)
+      throw new NotFoundError(`the log file of instance ${instanceId} cannot be read (${instance.logFile})`);
+    return { instance: instance.id, version: instance.version, ...tail };
   }
 
   private view(release: ReleaseRow): ReleaseView {
