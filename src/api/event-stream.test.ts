@@ -10,7 +10,7 @@ import { waitFor } from '../../test/e2e/harness.js';
 import { authorized, createFirstAdmin, withSession } from '../../test/support/auth.js';
 import { startSecuredApi } from '../../test/support/secured-api.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { EventFilter, EventRow } from '../store/types.js';
+import type { EventFilter, EventRow, MeasurementRow, ReleaseSampleRow } from '../store/types.js';
 import type { EventHubLimits } from './event-stream.js';
 import { SSE_REPLAY } from './event-stream.js';
 import { buildApi, createRegistry } from './server.js';
@@ -70,11 +70,53 @@ class OpenApi {
     return this.store.addEvent({ service, releaseId, at: 0, type, message: '', data });
   }
 
+  /** Stores a sample of `releaseId`, with figures of the canary only. */
+  addSample(service: string, releaseId: number, at: number): Promise<ReleaseSampleRow> {
+    return this.store.addSample({ releaseId, service, at, stable: null, canary: canaryFigures });
+  }
+
+  /** Stores a passing measurement of `releaseId`. */
+  addMeasurement(service: string, releaseId: number, at: number): Promise<MeasurementRow> {
+    return this.store.addMeasurement({
+      releaseId,
+      service,
+      at,
+      trigger: 'error_rate > 5% for 10s',
+      metric: 'error_rate',
+      version: 'v2',
+      value: 0.01,
+      threshold: 0.05,
+      verdict: 'pass',
+      windowMs: 10_000,
+      requests: 40,
+      message: 'error_rate 1% <= 5%',
+      inputs: { errors: 0, requests: 40 },
+    });
+  }
+
   async close(): Promise<void> {
     await this.app.close();
     await this.store.close().catch(() => undefined);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A canary's figures over one sample interval. */
+const canaryFigures = {
+  version: 'v2',
+  rps: 20,
+  requests: 40,
+  errors: 1,
+  errorRate: 0.025,
+  p50: 3.5,
+  p99: 41,
+};
+
+/** One message as it came over the wire. */
+interface Message {
+  id: number | undefined;
+  event: string | undefined;
+  data: unknown;
 }
 
 /** One SSE client over its own connection, keeping all it was sent. */
@@ -104,6 +146,30 @@ class SseClient {
   /** The ids of the events received, in order. */
   ids(): number[] {
     return [...this.text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+  }
+
+  /** The messages received (comments left out), in order. */
+  messages(): Message[] {
+    return this.text
+      .split('\n\n')
+      .map((block) => block.split('\n').filter((line) => line !== '' && !line.startsWith(':')))
+      .filter((lines) => lines.length > 0)
+      .map((lines) => {
+        const field = (name: string): string | undefined =>
+          lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+        const id = field('id');
+        const data = field('data');
+        return {
+          id: id === undefined ? undefined : Number(id),
+          event: field('event'),
+          data: data === undefined ? undefined : (JSON.parse(data) as unknown),
+        };
+      });
+  }
+
+  /** The messages of type `event`. */
+  of(event: string): Message[] {
+    return this.messages().filter((m) => m.event === event);
   }
 
   close(): void {
@@ -172,6 +238,79 @@ describe('the event stream', () => {
     stalled.resume();
     await waitFor('the stalled connection ends', () => stalledClosed);
     expect(stalledBytes).toBeLessThan(big.length * blob.length);
+  });
+
+  it('pushes new samples and measurements without an id, to the clients whose filter takes them', async () => {
+    api = await OpenApi.start();
+    // Given a sample and a measurement stored before anyone listens: a new client gets no replay of them.
+    await api.addSample('web', 7, 1000);
+    await api.addMeasurement('web', 7, 1000);
+    const ofRelease = await SseClient.open(`${api.url}/api/v1/events?release=7`);
+    const ofOther = await SseClient.open(`${api.url}/api/v1/events?release=8`);
+    const ofAll = await SseClient.open(`${api.url}/api/v1/events`);
+    clients.push(ofRelease, ofOther, ofAll);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // When a sample and a measurement of release 7 are stored, then an event.
+    const sample = await api.addSample('web', 7, 3000);
+    const measurement = await api.addMeasurement('web', 7, 3000);
+    const e = await api.addEvent('web', 'later', {}, 7);
+    // Then the release's client gets each once, the sample and the measurement with no id line.
+    await waitFor('the release client has all three', () => ofRelease.ids().includes(e.id));
+    await waitFor('and the measurement', () => ofRelease.of('measurement').length === 1);
+    expect(ofRelease.of('release.sample')).toEqual([
+      {
+        id: undefined,
+        event: 'release.sample',
+        data: { releaseId: 7, service: 'web', at: 3000, stable: null, canary: canaryFigures },
+      },
+    ]);
+    expect(ofRelease.of('measurement')).toEqual([{ id: undefined, event: 'measurement', data: measurement }]);
+    expect(ofRelease.text).toContain(`event: release.sample\ndata: {"releaseId":7,`);
+    expect(ofRelease.text).not.toMatch(/id: \d+\nevent: (release\.sample|measurement)/);
+    expect(sample.id).toBeGreaterThan(0);
+    // Another release's client gets neither; a client without a filter gets both.
+    await api.addSample('api', 8, 4000);
+    await waitFor('the other release client has its sample', () => ofOther.of('release.sample').length === 1);
+    expect(ofOther.of('release.sample')[0]!.data).toMatchObject({ service: 'api', releaseId: 8 });
+    expect(ofOther.of('measurement')).toEqual([]);
+    await waitFor('the unfiltered client has both samples', () => ofAll.of('release.sample').length === 2);
+    expect(ofAll.of('measurement')).toHaveLength(1);
+    expect(ofRelease.of('release.sample')).toHaveLength(1);
+  });
+
+  it('resumes after Last-Event-ID with samples interleaved, replaying stored events only', async () => {
+    api = await OpenApi.start();
+    const first = await SseClient.open(`${api.url}/api/v1/events?release=7`);
+    clients.push(first);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const e1 = await api.addEvent('web', 'one', {}, 7);
+    await api.addSample('web', 7, 1000);
+    const e2 = await api.addEvent('web', 'two', {}, 7);
+    await api.addSample('web', 7, 2000);
+    await waitFor(
+      'the first client has both events and samples',
+      () => first.ids().includes(e2.id) && first.of('release.sample').length === 2,
+    );
+    expect(first.ids()).toEqual([e1.id, e2.id]);
+    first.close();
+    // While it is away: an event, a sample, an event.
+    const e3 = await api.addEvent('web', 'three', {}, 7);
+    await api.addSample('web', 7, 3000);
+    const e4 = await api.addEvent('web', 'four', {}, 7);
+    const resumed = await SseClient.open(`${api.url}/api/v1/events?release=7`, {
+      'last-event-id': String(e2.id),
+    });
+    clients.push(resumed);
+    await waitFor('the missed events arrive', () => resumed.ids().includes(e4.id));
+    expect(resumed.ids()).toEqual([e3.id, e4.id]);
+    // The missed sample is read through the API, not replayed; a new one arrives live.
+    expect(resumed.of('release.sample')).toEqual([]);
+    await api.addSample('web', 7, 4000);
+    await waitFor('the new sample arrives', () => resumed.of('release.sample').length === 1);
+    expect(resumed.of('release.sample')[0]!.data).toMatchObject({ at: 4000 });
+    const e5 = await api.addEvent('web', 'five', {}, 7);
+    await waitFor('the next event arrives', () => resumed.ids().includes(e5.id));
+    expect(resumed.ids()).toEqual([e3.id, e4.id, e5.id]);
   });
 
   it('refuses a client beyond the cap with 503 and takes one again when a client leaves', async () => {
@@ -255,6 +394,13 @@ describe('the event stream', () => {
       await waitFor('the replay arrives', () => client.ids().length === SSE_REPLAY);
       expect(client.status).toBe(200);
       expect(client.ids()).toEqual(staging.slice(-SSE_REPLAY).map((e) => e.id));
+      expect(client.text).not.toContain('web@prod');
+      // Samples too reach only the callers who may see their unit.
+      const sample = { stable: null, canary: canaryFigures };
+      await secured.store.addSample({ service: 'web@prod', releaseId: 1, at: 5, ...sample });
+      await secured.store.addSample({ service: 'web@staging', releaseId: 2, at: 6, ...sample });
+      await waitFor('the staging sample arrives', () => client.text.includes('event: release.sample'));
+      expect(client.text).toContain('"service":"web@staging"');
       expect(client.text).not.toContain('web@prod');
     } finally {
       for (const c of clients.splice(0)) c.close();

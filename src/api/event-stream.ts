@@ -1,14 +1,17 @@
 /**
  * The server-sent events stream (`GET /api/v1/events`): one hub reads the store for every client,
  * hears this replica's engines directly, and fans each event out to the clients, each with its own
- * filter. A client that cannot keep up is dropped instead of buffered without end.
+ * filter. Beside the stored events it pushes release samples and measurements as they are stored,
+ * without ids: Last-Event-ID names stored events only, and a client that reconnects reads what it
+ * missed of those through the API (docs/decisions/014). A client that cannot keep up is dropped
+ * instead of buffered without end.
  */
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.js';
-import type { EventFilter, EventRow, Store } from '../store/types.js';
+import type { EventFilter, EventRow, MeasurementRow, ReleaseSampleRow, Store } from '../store/types.js';
 import { redactSecrets } from '../util/secrets.js';
 
 /** Events replayed to a new client that sends no Last-Event-ID. */
@@ -32,6 +35,10 @@ const SSE_PAGE = 1000;
 const SSE_MAX_PENDING = 10_000;
 /** Seconds a client refused for want of room is told to wait. */
 const SSE_RETRY_AFTER_S = 5;
+/** The stream message type of a release sample. */
+export const SAMPLE_MESSAGE = 'release.sample';
+/** The stream message type of a measurement. */
+export const MEASUREMENT_MESSAGE = 'measurement';
 
 /** Limits of the stream; each has a default, tests lower them. */
 export interface EventHubLimits {
@@ -68,6 +75,61 @@ function frameOf(e: EventRow): string {
   return `id: ${e.id}\nevent: ${e.type}\ndata: ${redactSecrets(JSON.stringify(e))}\n\n`;
 }
 
+/** A sample as it goes on the wire: no id, so Last-Event-ID keeps naming stored events only. */
+function sampleFrame(s: ReleaseSampleRow): string {
+  const data = { releaseId: s.releaseId, service: s.service, at: s.at, stable: s.stable, canary: s.canary };
+  return `event: ${SAMPLE_MESSAGE}\ndata: ${redactSecrets(JSON.stringify(data))}\n\n`;
+}
+
+/** A measurement as it goes on the wire, the row whole; no id, as samples. */
+function measurementFrame(m: MeasurementRow): string {
+  return `event: ${MEASUREMENT_MESSAGE}\ndata: ${redactSecrets(JSON.stringify(m))}\n\n`;
+}
+
+/**
+ * Where the hub stands in one table it reads by row id: concurrent writers may commit ids out of
+ * order, so each read looks {@link SSE_REORDER_WINDOW} ids back and each id passes once.
+ */
+class RowCursor {
+  /** No id at or below this one passes again. */
+  floor = 0;
+  private highest = 0;
+  /** Ids passed above `floor`. */
+  private readonly seen = new Set<number>();
+
+  /** Starts from `last`, the table's highest id now: nothing written before passes. */
+  start(last: number): void {
+    this.floor = Math.max(this.floor, last);
+    this.highest = Math.max(this.highest, last);
+    this.seen.clear();
+  }
+
+  /** The id a read of the table starts after. */
+  get readAfter(): number {
+    return Math.max(this.floor, this.highest - SSE_REORDER_WINDOW);
+  }
+
+  /** Whether `id` is new; it is not again. */
+  accept(id: number): boolean {
+    if (id <= this.floor || this.seen.has(id)) return false;
+    this.seen.add(id);
+    this.highest = Math.max(this.highest, id);
+    return true;
+  }
+
+  /** After a read: ids older than the window no longer pass. */
+  advance(): void {
+    this.floor = Math.max(this.floor, this.highest - SSE_REORDER_WINDOW);
+    for (const id of this.seen) if (id <= this.floor) this.seen.delete(id);
+  }
+}
+
+/** What a message without an id concerns, for the clients' filters. */
+interface Concerns {
+  service: string;
+  releaseId: number | null;
+}
+
 /** One connected client: its filter, what it was already sent, and its connection. */
 class StreamClient {
   /** Ids up to here were replayed or are older than the replay. */
@@ -75,7 +137,8 @@ class StreamClient {
   /** Ids of the history sent, until the hub can no longer deliver them again. */
   private readonly replayed = new Set<number>();
   private replayedMax = 0;
-  private pending: { e: EventRow; frame: string }[] | undefined = [];
+  /** Messages held back while the history loads; `e` is absent for messages without an id. */
+  private pending: { e?: EventRow; frame: string }[] | undefined = [];
   private gone = false;
 
   constructor(
@@ -93,7 +156,7 @@ class StreamClient {
     return this.gone || this.res.destroyed;
   }
 
-  matches(e: EventRow): boolean {
+  matches(e: Concerns): boolean {
     const { releaseId, service, visible } = this.request;
     return (
       visible(e.service) &&
@@ -116,7 +179,22 @@ class StreamClient {
   live(): void {
     const held = this.pending ?? [];
     this.pending = undefined;
-    for (const { e, frame } of held) this.deliver(e, frame, 0);
+    for (const { e, frame } of held) {
+      if (e) this.deliver(e, frame, 0);
+      else this.write(frame);
+    }
+  }
+
+  /** Sends a message without an id (a sample, a measurement) when the client's filter takes it. */
+  push(about: Concerns, frame: string): void {
+    if (this.closed || !this.matches(about)) return;
+    if (this.pending) {
+      this.pending.push({ frame });
+      if (this.pending.length > SSE_MAX_PENDING)
+        this.drop('too many events arrived while it loaded its history');
+      return;
+    }
+    this.write(frame);
   }
 
   /**
@@ -181,11 +259,12 @@ export class EventHub {
   private readonly clients = new Set<StreamClient>();
   private readonly maxClients: number;
   private readonly maxBufferedBytes: number;
-  /** The hub delivers no id at or below this one again. */
-  private floor = 0;
-  private highest = 0;
-  /** Ids delivered above `floor`. */
-  private readonly seen = new Set<number>();
+  /** Where the hub stands in each table it reads. */
+  private readonly cursors = {
+    events: new RowCursor(),
+    samples: new RowCursor(),
+    measurements: new RowCursor(),
+  };
   /** Where the hub stands in the store, read when the first client of a quiet spell arrives. */
   private ready: Promise<void> | undefined;
   private synced = false;
@@ -193,6 +272,7 @@ export class EventHub {
   private pollFailing = false;
   private readonly listening = new Set<Engine>();
   private readonly onEvent = (e: EventRow): void => this.publish(e);
+  private readonly onSample = (sample: ReleaseSampleRow): void => this.publishSample(sample);
   private readonly poller: NodeJS.Timeout;
   private readonly heartbeat: NodeJS.Timeout;
 
@@ -259,7 +339,7 @@ export class EventHub {
   close(): void {
     clearInterval(this.poller);
     clearInterval(this.heartbeat);
-    for (const engine of this.listening) engine.events.off('event', this.onEvent);
+    for (const engine of this.listening) this.unlisten(engine);
     this.listening.clear();
     for (const client of this.clients) client.res.end();
     this.clients.clear();
@@ -274,11 +354,21 @@ export class EventHub {
   }
 
   private async sync(): Promise<void> {
-    const last = await this.options.store.lastEventId();
-    this.floor = Math.max(this.floor, last);
-    this.highest = Math.max(this.highest, last);
-    this.seen.clear();
+    const { store } = this.options;
+    const [events, samples, measurements] = await Promise.all([
+      store.lastEventId(),
+      store.lastSampleId(),
+      store.lastMeasurementId(),
+    ]);
+    this.cursors.events.start(events);
+    this.cursors.samples.start(samples);
+    this.cursors.measurements.start(measurements);
     this.synced = true;
+  }
+
+  private unlisten(engine: Engine): void {
+    engine.events.off('event', this.onEvent);
+    engine.events.off('sample', this.onSample);
   }
 
   /** Listens to the engines the API serves now, and to no others. */
@@ -286,12 +376,13 @@ export class EventHub {
     const current = new Set(this.options.engines.values());
     for (const engine of this.listening)
       if (!current.has(engine)) {
-        engine.events.off('event', this.onEvent);
+        this.unlisten(engine);
         this.listening.delete(engine);
       }
     for (const engine of current)
       if (!this.listening.has(engine)) {
         engine.events.on('event', this.onEvent);
+        engine.events.on('sample', this.onSample);
         this.listening.add(engine);
       }
   }
@@ -338,11 +429,20 @@ export class EventHub {
     for (const client of this.clients) client.checkBacklog();
     this.follow();
     try {
-      const after = Math.max(this.floor, this.highest - SSE_REORDER_WINDOW);
-      for (const e of await this.options.store.listEvents({ afterId: after, limit: SSE_PAGE }))
-        this.publish(e);
-      this.floor = Math.max(this.floor, this.highest - SSE_REORDER_WINDOW);
-      for (const id of this.seen) if (id <= this.floor) this.seen.delete(id);
+      const { store } = this.options;
+      const { events, samples, measurements } = this.cursors;
+      // Read together, published in this order: events, then samples, then measurements.
+      const [newEvents, newSamples, newMeasurements] = await Promise.all([
+        store.listEvents({ afterId: events.readAfter, limit: SSE_PAGE }),
+        store.listSamplesAfter(samples.readAfter, SSE_PAGE),
+        store.listMeasurementsAfter(measurements.readAfter, SSE_PAGE),
+      ]);
+      for (const e of newEvents) this.publish(e);
+      for (const sample of newSamples) this.publishSample(sample);
+      for (const m of newMeasurements) this.publishMeasurement(m);
+      events.advance();
+      samples.advance();
+      measurements.advance();
       if (this.pollFailing) this.options.logger.info('event stream reads the store again');
       this.pollFailing = false;
     } catch (err) {
@@ -355,14 +455,24 @@ export class EventHub {
   }
 
   private publish(e: EventRow): void {
-    if (!this.synced || e.id <= this.floor || this.seen.has(e.id)) return;
-    this.seen.add(e.id);
-    this.highest = Math.max(this.highest, e.id);
+    if (!this.synced || !this.cursors.events.accept(e.id)) return;
     let frame: string | undefined;
     for (const client of this.clients) {
       // Serialised only when some client might want it.
       frame ??= frameOf(e);
-      client.deliver(e, frame, this.floor);
+      client.deliver(e, frame, this.cursors.events.floor);
     }
+  }
+
+  private publishSample(sample: ReleaseSampleRow): void {
+    if (!this.synced || !this.cursors.samples.accept(sample.id)) return;
+    let frame: string | undefined;
+    for (const client of this.clients) client.push(sample, (frame ??= sampleFrame(sample)));
+  }
+
+  private publishMeasurement(m: MeasurementRow): void {
+    if (!this.synced || !this.cursors.measurements.accept(m.id)) return;
+    let frame: string | undefined;
+    for (const client of this.clients) client.push(m, (frame ??= measurementFrame(m)));
   }
 }

@@ -104,7 +104,11 @@ describe('the locks on the API', () => {
     expect(guarded.length).toBeGreaterThan(30);
     for (const { route } of guarded) {
       const [method, url] = route.split(' ') as [string, string];
-      const concrete = url.replace(':service', 'web').replace(':id', '1').replace(':name', 'root');
+      const concrete = url
+        .replace(':service', 'web')
+        .replace(':id', '1')
+        .replace(':name', 'root')
+        .replace(':instance', 'web-v1-0');
       const res = await call(method, concrete, {}, method === 'GET' ? undefined : {});
       expect(res.status, route).toBe(401);
     }

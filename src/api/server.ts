@@ -25,6 +25,7 @@ import type { ApiSecurity } from './api-security.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
 import { registerWebApp } from './web-app.js';
+import { registerReleasePageRoutes } from './release-page-routes.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -382,6 +383,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
+  registerReleasePageRoutes(app, { store, engineOf, engineOfRelease, parseId });
   registerAuthRoutes(app, { store, security: options.security });
   registerOidcRoutes(app, { users: store.security, security: options.security });
   registerWebApp(app);

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CommandMigrator } from '../app-database/command-migrator.js';
 import { configSchema } from '../config/schema.js';
+import { ConflictError } from '../errors.js';
 import { LocalFleet } from '../providers/fleet/local/local-fleet.js';
 import { BuiltinMetricSource } from '../providers/metrics/builtin/builtin-metric-source.js';
 import { RequestMetrics } from '../providers/metrics/builtin/request-metrics.js';
@@ -183,5 +184,18 @@ describe('Engine and its lease', () => {
     expect(rig.lease.held).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(rig.migrationPid()).toBeUndefined();
+  });
+
+  it("refuses an instance's log on a replica that does not drive the unit, naming the one that does", async () => {
+    // Given replica b holding the unit's lease before this engine (replica a) starts
+    rig = new Rig();
+    await rig.store.migrate();
+    expect(await rig.store.acquireLease('web', 'b', rig.clock.now(), TTL)).toBeDefined();
+    await rig.start();
+    expect(rig.lease.held).toBe(false);
+    // Then a's engine sends the caller to b, which runs the instances
+    await expect(rig.engine.instanceLog('web-v1-0', 50)).rejects.toThrow(
+      new ConflictError('replica a does not run the instances of web; replica b does: ask it'),
+    );
   });
 });

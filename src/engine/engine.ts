@@ -46,10 +46,17 @@ import { type Lease, LeaseLostError } from './lease.js';
 import { MigrationStep, describeDown, describeUp } from './migration-step.js';
 import { canaryCount, describeStep } from './plan.js';
 import { promoteHold } from './promote-hold.js';
+import { ReleaseSampler } from './release-sampler.js';
 import { Reasons, analysisReason, describeNotReady } from './reasons.js';
 import { Serving, routeFor } from './serving.js';
 import { UnitRecords } from './unit-records.js';
-import { type ChecklistView, type ReleaseView, type StatusView, Views } from './views.js';
+import {
+  type ChecklistView,
+  type InstanceLogView,
+  type ReleaseView,
+  type StatusView,
+  Views,
+} from './views.js';
 
 /** How often the reconciler looks at every release; analysis runs on its own `analysis.interval`. */
 export const DEFAULT_TICK_MS = 200;
@@ -90,7 +97,7 @@ export interface EngineOptions {
  * action is idempotent, so a controller killed at any moment resumes from the store alone.
  */
 export class Engine {
-  /** Emits `event` with each EventRow this replica stores. */
+  /** Emits `event` with each EventRow this replica stores, and `sample` with each ReleaseSampleRow. */
   readonly events: EventEmitter;
   private readonly config: Config;
   private readonly store: Store;
@@ -111,6 +118,7 @@ export class Engine {
   private readonly serving: Serving;
   private readonly gates: Gates;
   private readonly analysis: AnalysisPolicy;
+  private readonly sampler: ReleaseSampler;
   private timer: NodeJS.Timeout | undefined;
   /** Whether the loop's last pass is still queued or running: the loop's next tick is skipped, not queued. */
   private looping = false;
@@ -143,6 +151,7 @@ export class Engine {
     this.effects = effects;
     this.analysis = analysis;
     this.views = new Views({ config, store, records, fleet, metrics, clock, environment, lease });
+    this.sampler = new ReleaseSampler({ store, metrics, clock, logger, events: records.events });
     const acting = (): void => this.acting();
     const holds = async (): Promise<boolean> => (lease ? lease.confirm() : true);
     this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger, acting, holds });
@@ -197,6 +206,7 @@ export class Engine {
     this.syntheticLoad?.close();
     await this.gates.close();
     await this.serving.idle();
+    await this.sampler.idle();
     await this.notifier?.idle();
     // Another replica takes over at once instead of waiting for the lease to expire.
     await this.lease
@@ -223,6 +233,7 @@ export class Engine {
       this.leading = false;
       this.syntheticLoad?.stop();
       this.analysis.clear();
+      this.sampler.clear();
       this.migrations.clear();
       this.gates.abort();
       await this.notifier?.idle();
@@ -449,6 +460,11 @@ export class Engine {
     return this.views.checklist(releaseId);
   }
 
+  /** The last `lines` lines of an instance's current run; only the replica that drives the unit has them. */
+  instanceLog(instanceId: string, lines: number): Promise<InstanceLogView> {
+    return this.views.instanceLog(instanceId, lines, this.leading);
+  }
+
   // ---- reconcile ------------------------------------------------------------------------------
 
   private async reconcile(): Promise<void> {
@@ -497,6 +513,8 @@ export class Engine {
     const current = await this.records.active();
     this.serving.driveSyntheticLoad(current);
     service = await this.records.service();
+    // A clock comparison on most passes; the sample itself is taken beside the loop.
+    this.sampler.observe(current, service.stableVersion);
     const route = routeFor(service, current);
     await this.serving.apply(route, current);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);

@@ -6,10 +6,11 @@ import { shownParams } from '../security/sealed-params.js';
 import { gateOf } from '../checklist/checklist-runner.js';
 import type { Config } from '../config/schema.js';
 import type { Gate } from '../domain/checklist.js';
-import { NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { tailLog } from '../providers/fleet/local/instance-log.js';
 import type { Fleet } from '../providers/fleet/types.js';
 import type { MetricSource, WindowStats } from '../providers/metrics/types.js';
-import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
+import type { ChecklistItemRow, ReleaseRow, SampleFigures, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Lease } from './lease.js';
 import { describeStep } from './plan.js';
@@ -49,6 +50,8 @@ export interface StatusView {
 export interface ReleaseView extends ReleaseRow {
   steps: number;
   stepName: string | null;
+  /** Every strategy step as written (`setWeight 10`, `pause 30s`), in order: the plan `step` indexes. */
+  plan: string[];
 }
 
 /** A release's checklist and the gate the release is at. */
@@ -61,6 +64,16 @@ export interface ChecklistView {
    * the log said then (`shipcheck audit verify --anchor SEQ:HASH`).
    */
   auditHead: { seq: number; hash: string } | null;
+}
+
+/** The tail of one instance's log (`GET /api/v1/services/:service/instances/:instance/log`). */
+export interface InstanceLogView {
+  instance: string;
+  version: string;
+  /** The current run's last lines, oldest first, secrets redacted. */
+  lines: string[];
+  /** Whether the run wrote more before these lines. */
+  truncated: boolean;
 }
 
 /** What the views of one unit read. */
@@ -137,26 +150,56 @@ export class Views {
     };
   }
 
+  /**
+   * The last `lines` lines of an instance's current run. NotFoundError for an instance the fleet does
+   * not know or that has no log file; ConflictError on a replica that does not drive the unit, naming
+   * the one that does (only it runs the instances).
+   */
+  async instanceLog(instanceId: string, lines: number, leading: boolean): Promise<InstanceLogView> {
+    const { fleet, lease, records, store, clock } = this.options;
+    if (lease && !leading) {
+      const held = await store.getLease(records.name);
+      const holder = held && held.expiresAt > clock.now() ? held.holder : undefined;
+      throw new ConflictError(
+        `replica ${lease.holder} does not run the instances of ${records.name}; ` +
+          (holder ? `replica ${holder} does: ask it` : 'no replica drives it now; try again shortly'),
+      );
+    }
+    const instance = fleet.instances().find((i) => i.id === instanceId);
+    if (!instance) {
+      const known = fleet.instances().map((i) => i.id);
+      throw new NotFoundError(
+        `no instance "${instanceId}" of ${records.name}` +
+          (known.length > 0 ? `; its instances are ${known.join(', ')}` : '; it runs none now'),
+      );
+    }
+    if (instance.logFile === undefined)
+      throw new NotFoundError(
+        `instance ${instanceId} has no log file shipcheck can read: the ${fleet.type} fleet runs it ` +
+          `through its own commands, so read its log where those commands send it`,
+      );
+    const tail = tailLog(instance.logFile, lines);
+    if (!tail)
+      throw new NotFoundError(`the log file of instance ${instanceId} cannot be read (${instance.logFile})`);
+    return { instance: instance.id, version: instance.version, ...tail };
+  }
+
   private view(release: ReleaseRow): ReleaseView {
     const steps = this.options.config.strategy.steps;
     const step = release.phase === 'canary' ? steps[release.step] : undefined;
-    return { ...release, steps: steps.length, stepName: step ? describeStep(step) : null };
+    return {
+      ...release,
+      steps: steps.length,
+      stepName: step ? describeStep(step) : null,
+      plan: steps.map(describeStep),
+    };
   }
 
   private async figures(version: string): Promise<VersionFigures> {
-    let stats: WindowStats | undefined;
-    try {
-      stats = await this.options.metrics.window(version, STATUS_WINDOW_MS);
-    } catch {
-      stats = undefined;
-    }
+    const { errors: _errors, ...figures } =
+      (await readFigures(this.options.metrics, version, STATUS_WINDOW_MS)) ?? noFigures(version);
     return {
-      version,
-      rps: stats?.rps ?? 0,
-      requests: stats?.requests ?? 0,
-      errorRate: stats && stats.requests > 0 ? stats.errors / stats.requests : null,
-      p50: stats?.p50 ?? null,
-      p99: stats?.p99 ?? null,
+      ...figures,
       instances: this.options.fleet.instances(version).map((i) => ({
         id: i.id,
         address: i.address,
@@ -166,4 +209,35 @@ export class Views {
       })),
     };
   }
+}
+
+/**
+ * The live figures of `version` over the last `windowMs`, read from `metrics`: what `status` shows
+ * and what a release sample keeps. Undefined when the source cannot be read (it threw), never a throw.
+ */
+export async function readFigures(
+  metrics: MetricSource,
+  version: string,
+  windowMs: number,
+): Promise<SampleFigures | undefined> {
+  let stats: WindowStats;
+  try {
+    stats = await metrics.window(version, windowMs);
+  } catch {
+    return undefined;
+  }
+  return {
+    version,
+    rps: stats.rps,
+    requests: stats.requests,
+    errors: stats.errors,
+    errorRate: stats.requests > 0 ? stats.errors / stats.requests : null,
+    p50: stats.p50 ?? null,
+    p99: stats.p99 ?? null,
+  };
+}
+
+/** Figures of a version nothing could be read of: no traffic seen. */
+function noFigures(version: string): SampleFigures {
+  return { version, rps: 0, requests: 0, errors: 0, errorRate: null, p50: null, p99: null };
 }

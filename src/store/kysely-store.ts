@@ -13,7 +13,7 @@ import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SecurityStore } from './security-store.js';
 import { RetentionStore } from './retention.js';
-import { toChecklistItem, toEffect, toEvent, toLease, toRelease } from './rows.js';
+import { toChecklistItem, toEffect, toEvent, toLease, toMeasurement, toRelease, toSample } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
 import { redactDeep, redactSecrets } from '../util/secrets.js';
 import { appendEvidence } from '../checklist/evidence.js';
@@ -28,7 +28,9 @@ import {
   type NewEvent,
   type ReleasePatch,
   type ReleaseRow,
+  type ReleaseSampleRow,
   type ReleaseTransition,
+  type SampleFilter,
   type ReplicaRow,
   type ServiceRow,
   type Store,
@@ -434,22 +436,80 @@ export class KyselyStore implements Store {
       .orderBy('id')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      releaseId: Number(r.release_id),
-      service: r.service,
-      at: Number(r.at),
-      trigger: r.trigger,
-      metric: r.metric,
-      version: r.version,
-      value: num(r.value),
-      threshold: num(r.threshold),
-      verdict: r.verdict as MeasurementRow['verdict'],
-      windowMs: Number(r.window_ms),
-      requests: Number(r.requests),
-      message: r.message,
-      inputs: JSON.parse(r.inputs) as Record<string, unknown>,
-    }));
+    return rows.map(toMeasurement);
+  }
+
+  async listMeasurementsAfter(afterId: number, limit: number): Promise<MeasurementRow[]> {
+    const rows = await this.db
+      .selectFrom('measurements')
+      .selectAll()
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toMeasurement);
+  }
+
+  async lastMeasurementId(): Promise<number> {
+    const row = await this.db
+      .selectFrom('measurements')
+      .select((eb) => eb.fn.max('id').as('last'))
+      .executeTakeFirst();
+    return Number(row?.last ?? 0);
+  }
+
+  async addSample(sample: Omit<ReleaseSampleRow, 'id'>): Promise<ReleaseSampleRow> {
+    // Under a key, as events are: a retry after a lost acknowledgement finds the row.
+    const key = newKey();
+    const id = await this.retrying(async () => {
+      const r = await this.db
+        .insertInto('release_samples')
+        .values({
+          release_id: sample.releaseId,
+          service: sample.service,
+          at: sample.at,
+          stable: sample.stable && JSON.stringify(sample.stable),
+          canary: sample.canary && JSON.stringify(sample.canary),
+          idempotency_key: key,
+        })
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (r) return r.id;
+      const written = await this.db
+        .selectFrom('release_samples')
+        .select('id')
+        .where('idempotency_key', '=', key)
+        .executeTakeFirstOrThrow();
+      return written.id;
+    });
+    return { ...sample, id: Number(id) };
+  }
+
+  async listSamples(releaseId: number, filter: SampleFilter): Promise<ReleaseSampleRow[]> {
+    let q = this.db.selectFrom('release_samples').selectAll().where('release_id', '=', releaseId);
+    if (filter.afterAt !== undefined) q = q.where('at', '>', filter.afterAt);
+    const rows = await q.orderBy('at').orderBy('id').limit(filter.limit).execute();
+    return rows.map(toSample);
+  }
+
+  async listSamplesAfter(afterId: number, limit: number): Promise<ReleaseSampleRow[]> {
+    const rows = await this.db
+      .selectFrom('release_samples')
+      .selectAll()
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toSample);
+  }
+
+  async lastSampleId(): Promise<number> {
+    const row = await this.db
+      .selectFrom('release_samples')
+      .select((eb) => eb.fn.max('id').as('last'))
+      .executeTakeFirst();
+    return Number(row?.last ?? 0);
   }
 
   async createChecklist(items: ChecklistItemRow[]): Promise<void> {

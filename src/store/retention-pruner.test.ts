@@ -50,7 +50,7 @@ describe('RetentionPruner', () => {
     await store.close();
   });
 
-  /** A release ended `daysAgo` days before the clock, with one event and one measurement. */
+  /** A release ended `daysAgo` days before the clock, with one event, one measurement and one sample. */
   async function endedRelease(daysAgo: number): Promise<void> {
     const at = clock.now() - daysAgo * DAY;
     const release = await store.createRelease(newRelease('web', `v${daysAgo}`, at));
@@ -77,6 +77,7 @@ describe('RetentionPruner', () => {
       message: 'ok',
       inputs: {},
     });
+    await store.addSample({ releaseId: release.id, service: 'web', at, stable: null, canary: null });
     await store.updateRelease(release.id, { state: 'succeeded', phase: 'completed', endedAt: at }, at);
   }
 
@@ -88,6 +89,7 @@ describe('RetentionPruner', () => {
   it('counts what each pass removed, logs a line when it removed something, and none when not', async () => {
     expect(await prunedMetric()).toEqual({
       measurements: 0,
+      release_samples: 0,
       events: 0,
       checklist_items: 0,
       effects: 0,
@@ -97,10 +99,22 @@ describe('RetentionPruner', () => {
     await endedRelease(20);
     await endedRelease(1);
 
-    expect(await pruner.runOnce()).toMatchObject({ releases: 1, events: 1, measurements: 2 });
-    expect(await prunedMetric()).toMatchObject({ releases: 1, events: 1, measurements: 2 });
+    expect(await pruner.runOnce()).toMatchObject({
+      releases: 1,
+      events: 1,
+      measurements: 2,
+      release_samples: 2,
+    });
+    expect(await prunedMetric()).toMatchObject({
+      releases: 1,
+      events: 1,
+      measurements: 2,
+      release_samples: 2,
+    });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^store retention: pruned 2 measurements, 1 events, 1 releases in \d/);
+    expect(lines[0]).toMatch(
+      /^store retention: pruned 2 measurements, 2 release samples, 1 events, 1 releases in \d/,
+    );
 
     expect(await pruner.runOnce()).toMatchObject({ releases: 0, measurements: 0 });
     expect(lines).toHaveLength(1);
@@ -109,8 +123,24 @@ describe('RetentionPruner', () => {
     await endedRelease(0);
     clock.advance(365 * DAY);
     expect(await pruner.runOnce()).toMatchObject({ releases: 1, events: 1 });
-    expect(await prunedMetric()).toMatchObject({ releases: 2, events: 2, measurements: 4 });
+    expect(await prunedMetric()).toMatchObject({
+      releases: 2,
+      events: 2,
+      measurements: 4,
+      release_samples: 4,
+    });
     expect((await store.listReleases('web', 10)).map((r) => r.version)).toEqual(['v0', 'v1']);
+  });
+
+  it("deletes a release's samples with it, and keeps those of a release that stays", async () => {
+    await endedRelease(400);
+    await endedRelease(2);
+    await endedRelease(1);
+    const [kept] = await store.listReleases('web', 1);
+    expect(await pruner.runOnce()).toMatchObject({ releases: 1, release_samples: 1 });
+    const left = await store.listSamplesAfter(0, 10);
+    expect(left).toHaveLength(2);
+    expect(left.map((sample) => sample.releaseId)).toContain(kept!.id);
   });
 
   it('never runs two passes at once, and runs none once stopped', async () => {
@@ -143,7 +173,14 @@ describe('RetentionPruner', () => {
 
   it('says what it pruned in words', () => {
     expect(
-      describeCounts({ measurements: 1204, events: 0, checklist_items: 40, effects: 0, releases: 3 }),
+      describeCounts({
+        measurements: 1204,
+        release_samples: 0,
+        events: 0,
+        checklist_items: 40,
+        effects: 0,
+        releases: 3,
+      }),
     ).toBe('1,204 measurements, 40 checklist items, 3 releases');
   });
 });

@@ -119,6 +119,7 @@ export class RetentionPruner {
 export function describeCounts(counts: PruneCounts): string {
   const words: Record<keyof PruneCounts, string> = {
     measurements: 'measurements',
+    release_samples: 'release samples',
     events: 'events',
     checklist_items: 'checklist items',
     effects: 'effects',

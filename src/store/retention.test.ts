@@ -180,6 +180,7 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
         releases: 2,
         events: 6,
         measurements: 8 + 12,
+        release_samples: 0,
         checklist_items: 4,
         effects: 4,
       });
@@ -384,6 +385,7 @@ if (problem !== undefined && !REQUIRE_REAL) {
           releases: 0,
           events: 0,
           measurements: 0,
+          release_samples: 0,
           checklist_items: 0,
           effects: 0,
         });

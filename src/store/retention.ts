@@ -1,6 +1,6 @@
 /**
- * Store retention: the queries that prune what releases leave behind (measurements, ended releases
- * with their events, checklist items, measurements and effects, and events and effects of no
+ * Store retention: the queries that prune what releases leave behind (measurements and samples,
+ * ended releases with their events, checklist items, measurements, samples and effects, and events and effects of no
  * release), in batches of a bounded number of rows with a pause after each statement, so the prune
  * never holds a lock for long. The audit log is never touched: its chain has its own archive.
  * On PostgreSQL a pass runs under an advisory lock of the store's schema, so only one of several
@@ -12,7 +12,10 @@ import type { Database } from './schema.js';
 
 /** How long the store keeps each kind of row, in milliseconds. */
 export interface RetentionPolicy {
-  /** Measurements older than this go, except those that failed and those of an active release. */
+  /**
+   * Measurements and release samples older than this go, except those of an active release and
+   * measurements that failed.
+   */
   measurementsMs: number;
   /**
    * Releases ended longer ago than this go with everything of theirs, except each service's newest
@@ -28,6 +31,7 @@ export interface PruneCounts {
   releases: number;
   events: number;
   measurements: number;
+  release_samples: number;
   checklist_items: number;
   effects: number;
 }
@@ -45,10 +49,17 @@ export interface PruneOptions {
 }
 
 /** The tables a pass prunes, in the order their counts are reported. */
-export const PRUNED_TABLES = ['measurements', 'events', 'checklist_items', 'effects', 'releases'] as const;
+export const PRUNED_TABLES = [
+  'measurements',
+  'release_samples',
+  'events',
+  'checklist_items',
+  'effects',
+  'releases',
+] as const;
 
 /** Rows that hang off a release, deleted before the release itself so nothing is left orphaned. */
-const RELEASE_CHILDREN = ['events', 'measurements', 'effects', 'checklist_items'] as const;
+const RELEASE_CHILDREN = ['events', 'measurements', 'release_samples', 'effects', 'checklist_items'] as const;
 
 /** The verdict whose measurements stay as long as their release: they explain why it was rolled back. */
 const KEPT_VERDICT = 'fail';
@@ -63,7 +74,7 @@ const LOCK_NAME = 'shipcheck.retention';
 
 /** An empty count. */
 export function noPruneCounts(): PruneCounts {
-  return { releases: 0, events: 0, measurements: 0, checklist_items: 0, effects: 0 };
+  return { releases: 0, events: 0, measurements: 0, release_samples: 0, checklist_items: 0, effects: 0 };
 }
 
 /** Prunes the store's releases, events, measurements, evidence and effects by a RetentionPolicy. */
@@ -115,6 +126,7 @@ class PrunePass {
   async run(): Promise<PruneCounts> {
     await this.endedReleases();
     await this.measurements();
+    await this.samples();
     await this.unattached();
     return this.counts;
   }
@@ -224,6 +236,13 @@ class PrunePass {
           eb.selectFrom('events as e').select('e.id').where('e.release_id', 'in', ids).limit(limit),
         )
         .executeTakeFirst();
+    } else if (table === 'release_samples') {
+      deleted = await db
+        .deleteFrom('release_samples')
+        .where('id', 'in', (eb) =>
+          eb.selectFrom('release_samples as s').select('s.id').where('s.release_id', 'in', ids).limit(limit),
+        )
+        .executeTakeFirst();
     } else {
       deleted = await db
         .deleteFrom('measurements')
@@ -251,6 +270,31 @@ class PrunePass {
               inner.selectFrom('releases').select('releases.id').where('releases.active', '=', 1),
             )
             .orderBy('m.at')
+            .limit(limit),
+        )
+        .executeTakeFirst();
+      return Number(deleted.numDeletedRows);
+    });
+  }
+
+  /**
+   * Samples past `measurementsMs`, none of an active release: like measurements they are the detail
+   * behind a chart, kept as long; no verdict rests on one, so none is kept longer.
+   */
+  private async samples(): Promise<void> {
+    const cutoff = this.options.now - this.policy.measurementsMs;
+    await this.drain('release_samples', async (limit) => {
+      const deleted = await this.db
+        .deleteFrom('release_samples')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('release_samples as s')
+            .select('s.id')
+            .where('s.at', '<', cutoff)
+            .where('s.release_id', 'not in', (inner) =>
+              inner.selectFrom('releases').select('releases.id').where('releases.active', '=', 1),
+            )
+            .orderBy('s.at')
             .limit(limit),
         )
         .executeTakeFirst();

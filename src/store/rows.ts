@@ -3,7 +3,16 @@ import type { Selectable } from 'kysely';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseState } from '../domain/release.js';
 import type { Database } from './schema.js';
-import type { ChecklistItemRow, EffectRow, EventRow, LeaseRow, ReleaseRow } from './types.js';
+import type {
+  ChecklistItemRow,
+  EffectRow,
+  EventRow,
+  LeaseRow,
+  MeasurementRow,
+  ReleaseRow,
+  ReleaseSampleRow,
+  SampleFigures,
+} from './types.js';
 import { num } from './values.js';
 
 export function toChecklistItem(r: Selectable<Database['checklist_items']>): ChecklistItemRow {
@@ -78,5 +87,37 @@ export function toEvent(r: Selectable<Database['events']>): EventRow {
     type: r.type,
     message: r.message,
     data: JSON.parse(r.data) as Record<string, unknown>,
+  };
+}
+
+export function toMeasurement(r: Selectable<Database['measurements']>): MeasurementRow {
+  return {
+    id: Number(r.id),
+    releaseId: Number(r.release_id),
+    service: r.service,
+    at: Number(r.at),
+    trigger: r.trigger,
+    metric: r.metric,
+    version: r.version,
+    value: num(r.value),
+    threshold: num(r.threshold),
+    verdict: r.verdict as MeasurementRow['verdict'],
+    windowMs: Number(r.window_ms),
+    requests: Number(r.requests),
+    message: r.message,
+    inputs: JSON.parse(r.inputs) as Record<string, unknown>,
+  };
+}
+
+export function toSample(r: Selectable<Database['release_samples']>): ReleaseSampleRow {
+  const figures = (json: string | null): SampleFigures | null =>
+    json === null ? null : (JSON.parse(json) as SampleFigures);
+  return {
+    id: Number(r.id),
+    releaseId: Number(r.release_id),
+    service: r.service,
+    at: Number(r.at),
+    stable: figures(r.stable),
+    canary: figures(r.canary),
   };
 }

@@ -60,6 +60,18 @@ export interface Database {
     /** The key the measurement was written under (unique), as for events. */
     idempotency_key: string | null;
   };
+  release_samples: {
+    id: Generated<number>;
+    release_id: number;
+    service: string;
+    at: number;
+    /** JSON: SampleFigures, or NULL. */
+    stable: string | null;
+    /** JSON: SampleFigures, or NULL. */
+    canary: string | null;
+    /** The key the sample was written under (unique), as for events. */
+    idempotency_key: string | null;
+  };
   checklist_items: {
     release_id: number;
     item_id: string;

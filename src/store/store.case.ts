@@ -388,6 +388,64 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(list).toHaveLength(2);
       expect(list[0]).toMatchObject(m);
       expect(list[1]).toMatchObject({ value: null, verdict: 'inconclusive' });
+      expect(await store.lastMeasurementId()).toBe(list[1]!.id);
+      expect((await store.listMeasurementsAfter(list[0]!.id, 10)).map((x) => x.id)).toEqual([list[1]!.id]);
+      expect(await store.listMeasurementsAfter(list[1]!.id, 10)).toEqual([]);
+    });
+
+    it('keeps release samples, oldest first, by release and by row id', async () => {
+      expect(await store.lastSampleId()).toBe(0);
+      const r1 = await store.createRelease(newRelease('web', 'v2'));
+      const r2 = await store.createRelease(newRelease('api', 'v9'));
+      const figures = (version: string, requests: number) => ({
+        version,
+        rps: requests / 2,
+        requests,
+        errors: 1,
+        errorRate: requests > 0 ? 1 / requests : null,
+        p50: 12.5,
+        p99: null,
+      });
+      // Written out of time order: the list is by time all the same.
+      const late = await store.addSample({
+        releaseId: r1.id,
+        service: 'web',
+        at: 4000,
+        stable: figures('v1', 20),
+        canary: figures('v2', 4),
+      });
+      const early = await store.addSample({
+        releaseId: r1.id,
+        service: 'web',
+        at: 2000,
+        stable: figures('v1', 10),
+        canary: null,
+      });
+      const other = await store.addSample({
+        releaseId: r2.id,
+        service: 'api',
+        at: 3000,
+        stable: null,
+        canary: null,
+      });
+      expect(await store.listSamples(r1.id, { limit: 10 })).toEqual([early, late]);
+      expect(await store.listSamples(r1.id, { afterAt: 2000, limit: 10 })).toEqual([late]);
+      expect(await store.listSamples(r1.id, { limit: 1 })).toEqual([early]);
+      expect(await store.listSamples(r2.id, { limit: 10 })).toEqual([other]);
+      expect(await store.listSamplesAfter(late.id, 10)).toEqual([early, other]);
+      expect(await store.listSamplesAfter(0, 2)).toEqual([late, early]);
+      expect(await store.lastSampleId()).toBe(other.id);
+
+      // A write retried after its commit is kept once.
+      loseNextAcknowledgement(store);
+      const again = await store.addSample({
+        releaseId: r2.id,
+        service: 'api',
+        at: 5000,
+        stable: null,
+        canary: null,
+      });
+      expect(await store.listSamples(r2.id, { limit: 10 })).toEqual([other, again]);
     });
 
     it('keeps a release checklist, appending evidence', async () => {

@@ -135,6 +135,40 @@ export interface MeasurementRow {
   inputs: Record<string, unknown>;
 }
 
+/** One version's traffic over one sample interval of a release (engine/release-sampler.ts). */
+export interface SampleFigures {
+  version: string;
+  /** Requests per second over the interval. */
+  rps: number;
+  requests: number;
+  errors: number;
+  /** errors / requests as a fraction; null without requests. */
+  errorRate: number | null;
+  /** Milliseconds; null without requests. */
+  p50: number | null;
+  p99: number | null;
+}
+
+/** Stable and canary figures of an active release at one moment, for the release page's charts. */
+export interface ReleaseSampleRow {
+  id: number;
+  releaseId: number;
+  /** The unit the release belongs to, e.g. `web@production`. */
+  service: string;
+  at: number;
+  /** Null when the release has no stable version, or its metric source could not be read. */
+  stable: SampleFigures | null;
+  /** Null when no canary runs, or its metric source could not be read. */
+  canary: SampleFigures | null;
+}
+
+/** Which samples {@link Store.listSamples} returns. */
+export interface SampleFilter {
+  /** Only samples taken after this time (epoch ms). */
+  afterAt?: number;
+  limit: number;
+}
+
 /** One item of one release's checklist, with everything it saw. */
 export interface ChecklistItemRow {
   releaseId: number;
@@ -293,6 +327,19 @@ export interface Store extends InstanceRecordStore {
   addMeasurement(measurement: Omit<MeasurementRow, 'id'>): Promise<MeasurementRow>;
   /** Oldest first. */
   listMeasurements(releaseId: number, limit: number): Promise<MeasurementRow[]>;
+  /** Measurements of every release with ids above `afterId`, oldest first: what the event stream reads. */
+  listMeasurementsAfter(afterId: number, limit: number): Promise<MeasurementRow[]>;
+  /** The highest measurement id so far; 0 when there is none. */
+  lastMeasurementId(): Promise<number>;
+
+  /** Writes a release sample once, even when a dropped connection makes the store retry it. */
+  addSample(sample: Omit<ReleaseSampleRow, 'id'>): Promise<ReleaseSampleRow>;
+  /** A release's samples, oldest first (by time, then id): the first `limit` after `afterAt` when given. */
+  listSamples(releaseId: number, filter: SampleFilter): Promise<ReleaseSampleRow[]>;
+  /** Samples of every release with ids above `afterId`, oldest first by id: what the event stream reads. */
+  listSamplesAfter(afterId: number, limit: number): Promise<ReleaseSampleRow[]>;
+  /** The highest sample id so far; 0 when there is none. */
+  lastSampleId(): Promise<number>;
 
   /**
    * Takes the lease on `name` for `holder` until `now + ttlMs` when it is free, expired, or already

@@ -16,6 +16,7 @@ export function releaseView(overrides: Partial<ReleaseView> = {}): ReleaseView {
     step: 0,
     steps: 4,
     stepName: 'setWeight 10',
+    plan: ['setWeight 10', 'pause 30s', 'setWeight 50', 'pause 30s'],
     weight: 10,
     reason: null,
     outcome: null,

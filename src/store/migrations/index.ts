@@ -271,6 +271,35 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('leases').addColumn('lock_epoch', 'integer').execute();
       },
     },
+    '009_release_samples': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Stable and canary figures of an active release every few seconds, for the release page's
+        // charts (docs/decisions/014). The figures are JSON: they are read whole, never queried.
+        await db.schema
+          .createTable('release_samples')
+          .addColumn('id', id, (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('release_id', 'integer', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('at', time, (c) => c.notNull())
+          .addColumn('stable', 'text')
+          .addColumn('canary', 'text')
+          .addColumn('idempotency_key', 'text')
+          .execute();
+        await db.schema
+          .createIndex('release_samples_by_release')
+          .on('release_samples')
+          .columns(['release_id', 'at'])
+          .execute();
+        await db.schema
+          .createIndex('release_samples_by_idempotency_key')
+          .on('release_samples')
+          .column('idempotency_key')
+          .unique()
+          .execute();
+      },
+    },
   };
 }
 

@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lastLogLine, runMarkerLine } from './instance-log.js';
+import { registerSecret } from '../../../util/secrets.js';
+import { LOG_TAIL_MAX_BYTES, lastLogLine, runMarkerLine, tailLog } from './instance-log.js';
 
 let dir: string;
 
@@ -41,5 +42,29 @@ describe('an instance log', () => {
 
   it('gives nothing for a log that does not exist', () => {
     expect(lastLogLine(path.join(dir, 'absent.log'))).toBeUndefined();
+  });
+
+  it("tails the current run's last lines, with secrets redacted, and says when there were more", async () => {
+    registerSecret('hunter2-log-secret');
+    const earlier = `${runMarkerLine('web-v1-0', 4001)}old 1\nold 2\n`;
+    const current = `${runMarkerLine('web-v1-0', 4002)}one\ntwo\npassword=hunter2-log-secret\nfour`;
+    const file = await log(`${earlier}${current}`);
+    expect(tailLog(file, 50)).toEqual({ lines: ['one', 'two', 'password=***', 'four'], truncated: false });
+    expect(tailLog(file, 2)).toEqual({ lines: ['password=***', 'four'], truncated: true });
+    expect(tailLog(await log(runMarkerLine('web-v1-0', 4002)), 50)).toEqual({ lines: [], truncated: false });
+  });
+
+  it('reads no more than the end of a large log, and leaves out the line cut there', async () => {
+    const line = `${'z'.repeat(99)}\n`;
+    const lines = Math.ceil((3 * LOG_TAIL_MAX_BYTES) / line.length);
+    const tail = tailLog(await log(`${runMarkerLine('web-v1-0', 4001)}${line.repeat(lines)}last\n`), 500);
+    expect(tail?.truncated).toBe(true);
+    expect(tail?.lines.at(-1)).toBe('last');
+    expect(tail?.lines.slice(0, -1).every((l) => l === 'z'.repeat(99))).toBe(true);
+    expect(tail!.lines.join('\n').length).toBeLessThanOrEqual(LOG_TAIL_MAX_BYTES);
+  });
+
+  it('tails nothing of a log that does not exist', () => {
+    expect(tailLog(path.join(dir, 'absent.log'), 50)).toBeUndefined();
   });
 });
