@@ -48,9 +48,26 @@ export async function releaseEvents(id: number): Promise<ShipcheckEvent[]> {
 export async function releaseMeasurements(id: number): Promise<Measurement[]> {
   return (await get<{ measurements: Measurement[] }>(`/api/v1/releases/${id}/measurements`)).measurements;
 }
-/** A release's samples of stable and canary figures, oldest first; after `after` (epoch ms) when given. */
+/** Samples the API answers at most at once (a page: about 66 minutes of a release). */
+const SAMPLES_PAGE = 2000;
+
+/**
+ * A release's samples of stable and canary figures, oldest first; after `after` (epoch ms) when
+ * given. A long release's samples are read page by page.
+ */
 export async function releaseSamples(id: number, after?: number): Promise<Sample[]> {
-  return (await get<{ samples: Sample[] }>(`/api/v1/releases/${id}/samples${query({ after })}`)).samples;
+  const samples: Sample[] = [];
+  let from = after;
+  for (;;) {
+    const page = (
+      await get<{ samples: Sample[] }>(
+        `/api/v1/releases/${id}/samples${query({ after: from, limit: SAMPLES_PAGE })}`,
+      )
+    ).samples;
+    samples.push(...page);
+    if (page.length < SAMPLES_PAGE) return samples;
+    from = page.at(-1)!.at;
+  }
 }
 /** A release's checklist and the gate it is at. */
 export function releaseChecklist(id: number): Promise<ChecklistView> {
@@ -61,7 +78,7 @@ export function instanceLog(
   unit: string,
   instance: string,
   lines = 50,
-): Promise<{ instance: string; lines: string[]; truncated: boolean }> {
+): Promise<{ instance: string; version: string; lines: string[]; truncated: boolean }> {
   return get(`/api/v1/services/${enc(unit)}/instances/${enc(instance)}/log${query({ lines })}`);
 }
 
