@@ -77,34 +77,38 @@ export function AddUserForm({ onAdded }: { onAdded: (user: User) => void }) {
             autoComplete="off"
           />
         </label>
-        <label className="field">
-          <span>Initial password</span>
-          <input
-            type="password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            minLength={MIN_PASSWORD_LENGTH}
-            maxLength={1024}
-            autoComplete="new-password"
-            aria-describedby="add-user-password-hint"
-          />
+        <div className="field-group">
+          <label className="field">
+            <span>Initial password</span>
+            <input
+              type="password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              minLength={MIN_PASSWORD_LENGTH}
+              maxLength={1024}
+              autoComplete="new-password"
+              aria-describedby="add-user-password-hint"
+            />
+          </label>
           <small id="add-user-password-hint" className="muted">
             {MIN_PASSWORD_LENGTH} characters or more; leave empty for single sign-on only.
           </small>
-        </label>
-        <label className="field">
-          <span>Roles</span>
-          <input
-            value={roles}
-            onChange={(e) => setRoles(e.target.value)}
-            required
-            placeholder="deployer@staging, viewer"
-            aria-describedby="add-user-roles-hint"
-          />
+        </div>
+        <div className="field-group">
+          <label className="field">
+            <span>Roles</span>
+            <input
+              value={roles}
+              onChange={(e) => setRoles(e.target.value)}
+              required
+              placeholder="deployer@staging, viewer"
+              aria-describedby="add-user-roles-hint"
+            />
+          </label>
           <small id="add-user-roles-hint" className="muted">
             Comma separated: viewer, deployer, approver or admin, alone or as role@environment.
           </small>
-        </label>
+        </div>
         <label className="field">
           <span>Groups</span>
           <input

@@ -40,7 +40,7 @@ export function MfaStepUp() {
             onChange={(e) => setCode(e.target.value.trim())}
             inputMode="numeric"
             autoComplete="one-time-code"
-            pattern="[0-9A-Za-z-]{6,32}"
+            pattern={'[0-9A-Za-z\\-]{6,32}'}
             required
           />
         </label>
