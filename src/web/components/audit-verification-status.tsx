@@ -26,7 +26,7 @@ export function AuditVerificationStatus({
           <p className="muted">Verifying the chain…</p>
         ) : verification.ok ? (
           <p className="notice">
-            <span className="badge badge-ok">verified</span> {`Chain verified: ${verification.count} entries`}
+            {`Chain verified: ${verification.count} entries`}
             {verification.head ? `, head #${verification.head.seq}` : ', no entries yet'}
           </p>
         ) : (
