@@ -48,6 +48,22 @@ export function ChecklistGates({ release, checklist }: { release: Release; check
   );
 }
 
+/** Whether a gate's items hold something a person should look at: a failure, or an open question. */
+function needsAPerson(group: GateGroup): boolean {
+  return group.items.some(
+    (i) => i.state === 'failed' || i.state === 'inconclusive' || (!i.automated && i.state === 'pending'),
+  );
+}
+
+/** `12 items: 9 passed, 2 pending, 1 failed`. */
+function gateSummary(group: GateGroup): string {
+  const counts = new Map<string, number>();
+  for (const item of group.items) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+  const parts = [...counts].map(([state, n]) => `${n} ${state.replaceAll('-', ' ')}`);
+  const items = group.items.length === 1 ? '1 item' : `${group.items.length} items`;
+  return `${items}: ${parts.join(', ')}`;
+}
+
 function GateSection(props: {
   group: GateGroup;
   current: boolean;
@@ -91,11 +107,16 @@ function GateSection(props: {
           </button>
         )}
       </div>
-      <ul className="checklist-items">
-        {group.items.map((item) => (
-          <ItemRow key={item.id} item={item} release={release} role={role} confirm={confirm} />
-        ))}
-      </ul>
+      {/* A gate the release is at, or one with something for a person, is open; the others fold
+          away, so the default template's sixty items do not bury the rest of the page. */}
+      <details className="gate-items" open={current || needsAPerson(group)}>
+        <summary>{gateSummary(group)}</summary>
+        <ul className="checklist-items">
+          {group.items.map((item) => (
+            <ItemRow key={item.id} item={item} release={release} role={role} confirm={confirm} />
+          ))}
+        </ul>
+      </details>
     </section>
   );
 }

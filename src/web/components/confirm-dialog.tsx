@@ -82,7 +82,7 @@ export function ConfirmDialog({ request, onClose }: { request: ConfirmRequest; o
               onChange={(e) => setOtp(e.target.value.trim())}
               inputMode="numeric"
               autoComplete="one-time-code"
-              pattern="[0-9A-Za-z-]{6,32}"
+              pattern={'[0-9A-Za-z\\-]{6,32}'}
               required
             />
           </label>

@@ -86,7 +86,7 @@ export function DeployDialog({
               onChange={(e) => setOtp(e.target.value.trim())}
               inputMode="numeric"
               autoComplete="one-time-code"
-              pattern="[0-9A-Za-z-]{6,32}"
+              pattern={'[0-9A-Za-z\\-]{6,32}'}
               required
             />
           </label>
