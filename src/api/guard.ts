@@ -200,7 +200,7 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     const denied = status === 401 || status === 403 || status === 429;
     if (!options.audit || config === undefined) return payload;
     if (!denied && !MUTATING.has(request.method)) return payload;
-    const params = (request.params ?? {}) as { service?: string; id?: string };
+    const params = (request.params ?? {}) as { service?: string };
     const actor =
       request.principal?.actor ??
       request.auditActor ??
@@ -208,7 +208,7 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     await options.audit.record({
       actor,
       action: config.action ?? `${request.method} ${request.routeOptions.url ?? request.url}`,
-      target: params.service ?? (params.id !== undefined ? `release #${params.id}` : null),
+      target: auditTarget(request),
       service: params.service ?? null,
       address: request.ip,
       result: status < 400 ? 'ok' : denied ? 'denied' : 'failed',
@@ -216,6 +216,27 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
     });
     return payload;
   });
+}
+
+/** The characters of a token that name it (`shc_` and 8 more), as `GET /api/v1/tokens` shows its id. */
+const TOKEN_ID_CHARS = 12;
+
+/**
+ * What a request acted on, for the audit log: the service, the release, the user or the token. A
+ * token route may be given the whole token; only its id is written.
+ */
+export function auditTarget(request: FastifyRequest): string | null {
+  const params = (request.params ?? {}) as { service?: string; id?: string; name?: string };
+  const route = request.routeOptions.url ?? '';
+  const bodyName = (request.body as { name?: unknown } | undefined)?.name;
+  if (params.service !== undefined) return params.service;
+  if (params.name !== undefined) return `user ${params.name}`;
+  if (route.startsWith('/api/v1/tokens')) {
+    if (params.id !== undefined) return `token ${params.id.slice(0, TOKEN_ID_CHARS)}`;
+    return typeof bodyName === 'string' ? `token "${bodyName}"` : null;
+  }
+  if (route === '/api/v1/users' && typeof bodyName === 'string') return `user ${bodyName}`;
+  return params.id !== undefined ? `release #${params.id}` : null;
 }
 
 /** Refuses a state change sent from another site: its Origin is not this server, or the browser says cross-site. */

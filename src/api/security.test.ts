@@ -245,6 +245,28 @@ describe('the locks on the API', () => {
     expect((await call('GET', '/api/v1/services', { token: fresh })).status).toBe(401);
   });
 
+  it('names the user or token a change was about in the audit log, never a whole token', async () => {
+    await call(
+      'POST',
+      '/api/v1/users',
+      { token: admin },
+      { name: 'tess', password: PASSWORD, roles: ['viewer'] },
+    );
+    const tess = await login('tess');
+    const token = await tokenFor(tess, 'viewer');
+    // A token may be revoked by the whole token; the log keeps only the id it begins with.
+    await call('POST', `/api/v1/tokens/${token}/revoke`, { session: tess }, {});
+    await call('POST', '/api/v1/users/tess/disable', { token: admin }, {});
+    const audit = await call('GET', '/api/v1/audit?limit=1000', { token: admin });
+    const entries = audit.json.entries as { action: string; target: string | null }[];
+    const targetOf = (action: string): (string | null)[] =>
+      entries.filter((e) => e.action === action).map((e) => e.target);
+    expect(targetOf('user.add')).toContain('user tess');
+    expect(targetOf('user.disable')).toContain('user tess');
+    expect(targetOf('token.revoke')).toContain(`token ${token.slice(0, 12)}`);
+    expect(JSON.stringify(entries)).not.toContain(token);
+  });
+
   it('checks the role in the environment of the unit a route is about', async () => {
     await call(
       'POST',
