@@ -24,7 +24,7 @@ import { ANONYMOUS } from '../security/auth.js';
 import type { ApiSecurity } from './api-security.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
-import { registerWebApp } from './web-app.js';
+import { registerWebApp, type WebFiles, webDist } from './web-app.js';
 import { registerReleasePageRoutes } from './release-page-routes.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
@@ -61,6 +61,8 @@ export interface ApiOptions {
   tls?: ApiTls;
   /** Limits of the event stream (clients at once, unread bytes per client); the defaults when omitted. */
   events?: EventHubLimits;
+  /** The built dashboard (`readWebDist`); read from dist/web when omitted, the "not built" page when null. */
+  web?: WebFiles | null;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -386,7 +388,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   registerReleasePageRoutes(app, { store, engineOf, engineOfRelease, parseId });
   registerAuthRoutes(app, { store, security: options.security });
   registerOidcRoutes(app, { users: store.security, security: options.security });
-  registerWebApp(app);
+  // An explicit `web: null` must not fall back to the built files (a default parameter would).
+  registerWebApp(app, options.web === undefined ? webDist() : (options.web ?? undefined));
 
   if (options.reload) {
     const reload = options.reload;

@@ -55,14 +55,17 @@ const TYPES: Record<string, string> = {
 };
 
 /** One file of the built dashboard, as it is sent. */
-interface WebFile {
+export interface WebFile {
   type: string;
   body: Buffer;
   gzipped: Buffer;
 }
 
+/** The built dashboard's files by URL path (`/index.html`, `/assets/NAME`). */
+export type WebFiles = Map<string, WebFile>;
+
 /** Reads the built dashboard; undefined when it has not been built. */
-export function readWebDist(dir: string = WEB_DIST): Map<string, WebFile> | undefined {
+export function readWebDist(dir: string = WEB_DIST): WebFiles | undefined {
   const index = path.join(dir, 'index.html');
   if (!fs.existsSync(index)) return undefined;
   const files = new Map<string, WebFile>();
@@ -94,19 +97,16 @@ function send(request: FastifyRequest, reply: FastifyReply, file: WebFile): Buff
   return file.body;
 }
 
-let loaded: { files: Map<string, WebFile> | undefined } | undefined;
+let loaded: { files: WebFiles | undefined } | undefined;
 
 /** The built dashboard, read once per process. */
-export function webDist(): Map<string, WebFile> | undefined {
+export function webDist(): WebFiles | undefined {
   loaded ??= { files: readWebDist() };
   return loaded.files;
 }
 
-/** Registers the dashboard's pages and assets on `app`. */
-export function registerWebApp(
-  app: FastifyInstance,
-  files: Map<string, WebFile> | undefined = webDist(),
-): void {
+/** Registers the dashboard's pages and assets on `app`; with no `files` the pages say it is not built. */
+export function registerWebApp(app: FastifyInstance, files: WebFiles | undefined): void {
   const page = async (request: FastifyRequest, reply: FastifyReply): Promise<Buffer | string> => {
     void reply
       .header('content-security-policy', CONTENT_SECURITY_POLICY)

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { buildApi, createRegistry } from '../../src/api/server.js';
+import type { WebFiles } from '../../src/api/web-app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { type Security, startSecurity } from '../../src/security/security.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -26,7 +27,7 @@ export interface SecuredApi {
  * on `port` (0: any free one; the OpenID provider needs the callback's port before the API starts).
  */
 export async function startSecuredApi(
-  options: { server?: Record<string, unknown>; clock?: Clock; port?: number } = {},
+  options: { server?: Record<string, unknown>; clock?: Clock; port?: number; web?: WebFiles | null } = {},
 ): Promise<SecuredApi> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-secured-api-'));
   const store = SqliteStore.open(path.join(dir, 'state.db'));
@@ -54,6 +55,7 @@ export async function startSecuredApi(
     registry: createRegistry(),
     reload: async () => ({}),
     security,
+    ...(options.web !== undefined ? { web: options.web } : {}),
   });
   await app.listen({ host: '127.0.0.1', port });
   const address = app.server.address();
