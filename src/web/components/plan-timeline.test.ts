@@ -68,7 +68,8 @@ describe('planTimeline', () => {
   it('shows where a rolled back release stopped and what it never reached', () => {
     const entries = planTimeline(
       release({ state: 'rolled_back', phase: 'completed', weight: 0 }),
-      new Set(['pre-deploy', 'starting', 'canary']),
+      // Its last events were recorded while rolling back and once completed.
+      new Set(['pre-deploy', 'starting', 'canary', 'rolling-back', 'completed']),
     );
     expect(view(entries)).toEqual([
       'Pre-deploy gate: done',

@@ -90,7 +90,12 @@ export function planTimeline(release: Release, visited: ReadonlySet<string> = ne
   const stopped =
     release.phase === 'rolling-back' || (isEnded(release.state) && release.state !== 'succeeded');
   const rollbackKind = release.kind === 'rollback';
-  const furthest = Math.max(-1, ...[...visited].map((phase) => PHASE_ORDER.indexOf(phase)));
+  // A stopped release's last events are recorded in `completed` (and `rolling-back`): how far it
+  // got is the furthest phase of its plan before those.
+  const furthest = Math.max(
+    -1,
+    ...[...visited].filter((phase) => phase !== 'completed').map((phase) => PHASE_ORDER.indexOf(phase)),
+  );
 
   // The position the release has reached, as an index in PHASE_ORDER.
   let at: number;

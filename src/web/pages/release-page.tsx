@@ -279,9 +279,11 @@ function ReleaseHeader({ release, connected }: { release: Release; connected: bo
           </dd>
         </div>
         <div>
-          <dt>Report</dt>
+          <dt>Checklist and evidence</dt>
           <dd>
-            <a href={`/api/v1/releases/${release.id}/report`}>Report</a>
+            <a href={`/api/v1/releases/${release.id}/report`} download>
+              Report
+            </a>
           </dd>
         </div>
       </dl>
