@@ -93,7 +93,10 @@ export function InstanceList(props: { unit: string; status: ServiceStatus | null
                     <StateBadge state={row.state} />
                   </td>
                   <td className="num">{row.restarts}</td>
-                  <td className="instance-error">{row.lastError ?? '—'}</td>
+                  <td className="instance-error">
+                    {/* A ready instance's last error is from before it became ready: stale. */}
+                    {row.state === 'ready' ? '—' : (row.lastError ?? '—')}
+                  </td>
                   {canViewLogs ? (
                     <td>
                       <button

@@ -35,7 +35,10 @@ export function VerdictEvidence(props: { release: Release; measurements: Measure
   return (
     <div className="verdict-evidence">
       {STOPPED_STATES.has(release.state) && release.reason ? (
-        <div className="verdict-cause" data-testid="verdict-cause">
+        <div
+          className={cause ? 'verdict-cause' : 'verdict-cause verdict-cause-held'}
+          data-testid="verdict-cause"
+        >
           <p>
             <StateBadge state={release.state} /> <strong>{release.reason}</strong>
           </p>
