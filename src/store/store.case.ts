@@ -1,3 +1,8 @@
+/**
+ * The store contract suite, run on SQLite and on PostgreSQL (`sqlite-store.test.ts`,
+ * `postgres-store.test.ts`): every promise of the `Store` interface, one table at a time. It is
+ * long because the interface is; one suite keeps the two stores from drifting apart.
+ */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError } from '../errors.js';
 import type { NewEvent, ReleaseRow, Store } from './types.js';
