@@ -4,6 +4,7 @@
  */
 import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
 import { ApiError } from '../api/client.js';
+import { OtpField } from './otp-field.js';
 
 /** What the dialog asks and does. */
 export interface ConfirmRequest {
@@ -74,19 +75,7 @@ export function ConfirmDialog({ request, onClose }: { request: ConfirmRequest; o
             />
           </label>
         )}
-        {askOtp && (
-          <label className="field">
-            <span>Authenticator code</span>
-            <input
-              value={otp}
-              onChange={(e) => setOtp(e.target.value.trim())}
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              pattern={'[0-9A-Za-z\\-]{6,32}'}
-              required
-            />
-          </label>
-        )}
+        {askOtp && <OtpField value={otp} onChange={setOtp} />}
         {error && (
           <p className="error" role="alert">
             {error}

@@ -6,6 +6,7 @@ import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { ApiError } from '../api/client.js';
 import { deploy } from '../api/resources.js';
 import type { Release } from '../api/types.js';
+import { OtpField } from './otp-field.js';
 
 /** A modal dialog that deploys `unit`; `onDeployed` gets the new release, `onClose` ends it. */
 export function DeployDialog({
@@ -78,19 +79,7 @@ export function DeployDialog({
             autoFocus
           />
         </label>
-        {askOtp && (
-          <label className="field">
-            <span>Authenticator code</span>
-            <input
-              value={otp}
-              onChange={(e) => setOtp(e.target.value.trim())}
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              pattern={'[0-9A-Za-z\\-]{6,32}'}
-              required
-            />
-          </label>
-        )}
+        {askOtp && <OtpField value={otp} onChange={setOtp} />}
         {error && (
           <p className="error" role="alert">
             {error}

@@ -1,6 +1,7 @@
 /** A step-up: a fresh code from the authenticator makes the session count as having proved it, for protected actions. */
 import { type FormEvent, useState } from 'react';
 import { verifyMfa } from '../api/resources.js';
+import { OtpField } from './otp-field.js';
 
 /** The step-up form. */
 export function MfaStepUp() {
@@ -33,17 +34,7 @@ export function MfaStepUp() {
         a run of them, and the dialogs will not ask each time.
       </p>
       <div className="row">
-        <label className="field">
-          <span>Authenticator code</span>
-          <input
-            value={code}
-            onChange={(e) => setCode(e.target.value.trim())}
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            pattern={'[0-9A-Za-z\\-]{6,32}'}
-            required
-          />
-        </label>
+        <OtpField value={code} onChange={setCode} />
         <button type="submit" disabled={busy}>
           Prove code
         </button>
