@@ -61,6 +61,10 @@ const SHOWN_WITHIN_MS = 30_000;
 /** A bound for one test, or the setup: a server start, a rollout step and a few pages on a busy machine. */
 const STEP_LIMIT_MS = 120_000;
 
+/** A good version the keyboard test deploys, so it does not depend on what the others left. */
+const KEYBOARD_VERSION = 'v4';
+/** Tab presses a keyboard user may need to reach a control on one page. */
+const MAX_TABS = 60;
 const CAN_RUN = chromiumOrSkip('dashboard.test.ts');
 
 /** expect.poll with a bound long enough for a rollout step on a busy machine. */
@@ -191,6 +195,19 @@ describe.runIf(CAN_RUN)('the dashboard in a browser', { timeout: STEP_LIMIT_MS }
   async function releasePage(page: Page, id: number): Promise<void> {
     await page.goto(`/releases/${id}`);
     await page.getByRole('heading', { level: 1, name: new RegExp(`^Release #${id}: ${UNIT} `) }).waitFor();
+  }
+
+  /** Presses Tab until the focus is on a `tag` element whose text is `text`; fails after a page's worth. */
+  async function tabTo(page: Page, tag: string, text: string): Promise<void> {
+    for (let i = 0; i < MAX_TABS; i++) {
+      await page.keyboard.press('Tab');
+      // A string, as this file is compiled without the DOM's types.
+      const focused = (await page.evaluate(
+        "({ tag: document.activeElement?.tagName ?? '', text: (document.activeElement?.textContent ?? '').trim() })",
+      )) as { tag: string; text: string };
+      if (focused.tag === tag && focused.text === text) return;
+    }
+    throw new Error(`no ${tag} "${text}" within ${MAX_TABS} presses of Tab`);
   }
 
   async function textOf(locator: Locator): Promise<string> {
@@ -439,6 +456,32 @@ describe.runIf(CAN_RUN)('the dashboard in a browser', { timeout: STEP_LIMIT_MS }
     await page.emulateMedia({ colorScheme: 'dark' });
     await checkAccessibility(page, `the ${shown.what} page (dark)`);
     if (shown.path === '/') await screenshot(page, 'dashboard-services-dark');
+  });
+
+  it('works with the keyboard alone: from the services page to a control and back out of its dialog', async () => {
+    // Given a canary of a new version held at 20%, and the lead on the services page
+    await settle();
+    const started = await deployThroughApi(KEYBOARD_VERSION);
+    const release = await waitForRelease(
+      (r) => r.id === started.id && r.state === 'paused' && r.weight === 20,
+      `${KEYBOARD_VERSION} paused at 20%`,
+    );
+    const page = await signedIn(LEAD);
+    await page.getByRole('table', { name: 'Services' }).waitFor();
+    // When the lead tabs to the unit's link and presses Enter
+    await tabTo(page, 'A', UNIT);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: new RegExp(`^Release #${release.id}: `) }).waitFor();
+    // And tabs to Resume and presses Enter
+    await tabTo(page, 'BUTTON', 'Resume');
+    await page.keyboard.press('Enter');
+    // Then the confirmation opens with the focus inside it, and Escape closes it with nothing done
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await page.evaluate("document.activeElement?.closest('dialog') != null")).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect((await s.status()).release).toMatchObject({ id: release.id, state: 'paused' });
   });
 
   it('shows the services page on a phone without sideways scrolling', async () => {
