@@ -1,35 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Measurement, ShipcheckEvent } from '../api/types.js';
-import {
-  RefreshCoalescer,
-  type Timer,
-  appendMeasurement,
-  appendSample,
-  mergeEvents,
-  staleAfter,
-} from './release-page-state.js';
+import { appendMeasurement, appendSample, mergeEvents, staleAfter } from './release-page-state.js';
 
 function event(id: number, type = 'release.weight'): ShipcheckEvent {
   return { id, service: 'web', releaseId: 3, at: id * 1000, type, message: `event ${id}`, data: {} };
-}
-
-/** A timer the test fires by hand. */
-function manualTimer(): Timer & { fire: () => void; pending: () => number } {
-  let callbacks = new Map<number, () => void>();
-  let next = 0;
-  return {
-    set: (callback) => {
-      callbacks.set(++next, callback);
-      return next;
-    },
-    clear: (handle) => void callbacks.delete(handle as number),
-    fire: () => {
-      const due = callbacks;
-      callbacks = new Map();
-      for (const callback of due.values()) callback();
-    },
-    pending: () => callbacks.size,
-  };
 }
 
 describe('mergeEvents', () => {
@@ -86,37 +60,5 @@ describe('staleAfter', () => {
     expect(staleAfter('checklist.item')).toEqual(['release', 'checklist']);
     expect(staleAfter('release.waiting')).toEqual(['release', 'checklist']);
     expect(staleAfter('release.weight')).toEqual(['release', 'status']);
-  });
-});
-
-describe('RefreshCoalescer', () => {
-  it('runs at once, then once more at the end of a burst, per resource', () => {
-    const timer = manualTimer();
-    const runs: string[] = [];
-    const coalescer = new RefreshCoalescer<string>((key) => runs.push(key), 300, timer);
-    coalescer.request('release');
-    coalescer.request('release');
-    coalescer.request('release');
-    coalescer.request('status');
-    expect(runs).toEqual(['release', 'status']);
-    timer.fire();
-    expect(runs).toEqual(['release', 'status', 'release']);
-    timer.fire();
-    expect(runs).toEqual(['release', 'status', 'release']);
-    expect(timer.pending()).toBe(0);
-    coalescer.request('release');
-    expect(runs).toHaveLength(4);
-  });
-
-  it('runs nothing after it is disposed', () => {
-    const timer = manualTimer();
-    const runs: string[] = [];
-    const coalescer = new RefreshCoalescer<string>((key) => runs.push(key), 300, timer);
-    coalescer.request('release');
-    coalescer.request('release');
-    coalescer.dispose();
-    timer.fire();
-    coalescer.request('release');
-    expect(runs).toEqual(['release']);
   });
 });

@@ -32,9 +32,10 @@ import { StepTimeline } from '../components/step-timeline.js';
 import { VerdictEvidence } from '../components/verdict-evidence.js';
 import { formatDuration, formatTime } from '../format.js';
 import { streamUrl, useEventStream } from '../live/event-stream.js';
+import { RefreshCoalescer } from '../live/refresh-coalescer.js';
 import { environmentOf, mayDo, useSession } from '../session.js';
 import {
-  RefreshCoalescer,
+  REFRESH_WINDOW_MS,
   type Resource,
   appendMeasurement,
   appendSample,
@@ -117,7 +118,7 @@ export function ReleasePage({ id }: { id: number }) {
       if (resource === 'release') void guard('release', getRelease(id), setRelease);
       else if (resource === 'checklist') void guard('checklist', releaseChecklist(id), setChecklist);
       else void readStatus();
-    });
+    }, REFRESH_WINDOW_MS);
     coalescer.current = made;
     return () => made.dispose();
   }, [guard, id, readStatus]);

@@ -18,7 +18,7 @@ import {
   type ServiceSortKey,
 } from '../components/order-services.js';
 import { activeRelease, type ServiceRow, ServicesTable } from '../components/services-table.js';
-import { CoalescedRefresh } from '../live/coalesced-refresh.js';
+import { RefreshCoalescer } from '../live/refresh-coalescer.js';
 import { streamUrl, useEventStream } from '../live/event-stream.js';
 import { navigate } from '../router.js';
 import { mayDo, useSession } from '../session.js';
@@ -103,23 +103,23 @@ export function ServicesPage() {
 
   const refresher = useMemo(
     () =>
-      new CoalescedRefresh((key) => {
+      new RefreshCoalescer<string>((key) => {
         if (key === ALL_UNITS) void readAll();
         else readUnit(key);
       }, REFRESH_INTERVAL_MS),
     [readAll, readUnit],
   );
-  useEffect(() => () => refresher.stop(), [refresher]);
+  useEffect(() => () => refresher.dispose(), [refresher]);
   useEffect(() => {
     void readAll();
   }, [readAll]);
 
   useEventStream(streamUrl({}), {
     onEvent: (event) => {
-      if (known.current.has(event.service)) refresher.schedule(event.service);
-      else refresher.schedule(ALL_UNITS);
+      if (known.current.has(event.service)) refresher.request(event.service);
+      else refresher.request(ALL_UNITS);
     },
-    onReconnect: () => refresher.schedule(ALL_UNITS),
+    onReconnect: () => refresher.request(ALL_UNITS),
     onConnection: setConnected,
   });
 
