@@ -28,6 +28,9 @@ export class ConflictError extends ShipcheckError {}
 /** The caller did not prove who they are: no, a wrong or an expired credential (HTTP 401). */
 export class UnauthorizedError extends ShipcheckError {}
 
+/** The caller is known, and this action needs a fresh TOTP code it did not send (HTTP 401). */
+export class OtpRequiredError extends UnauthorizedError {}
+
 /** The caller is known but may not do this (HTTP 403). */
 export class ForbiddenError extends ShipcheckError {}
 

@@ -8,7 +8,7 @@
  * protected environment an approver's or admin's action needs a fresh TOTP code.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import { ForbiddenError, OtpRequiredError, UnauthorizedError } from '../errors.js';
 import type { AuditLog } from '../security/audit.js';
 import {
   ANONYMOUS,
@@ -187,7 +187,7 @@ export function installGuard(app: FastifyInstance, options: GuardOptions): void 
       );
     const code = request.headers[OTP_HEADER];
     if (typeof code !== 'string' || code.trim() === '')
-      throw new UnauthorizedError(
+      throw new OtpRequiredError(
         `${environment ?? unit} is protected: send a fresh TOTP code (--otp CODE, or the ${OTP_HEADER} header)`,
       );
     if (!(await auth.mfa.verify(user, code))) throw new UnauthorizedError(WRONG_CREDENTIALS);

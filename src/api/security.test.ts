@@ -340,7 +340,10 @@ describe('the locks on the API', () => {
     const recovery = confirmed.json.recoveryCodes as string[];
     expect(recovery).toHaveLength(10);
 
-    expect((await sign()).status).toBe(401);
+    const asked = await sign();
+    expect(asked.status).toBe(401);
+    // The answer says a code is what is missing, in a header a client reads without parsing words.
+    expect(asked.headers.get('x-shipcheck-otp-required')).toBe('required');
     clock.advance(30_000);
     const code = totpCode({ secret, now: clock.now() });
     // Past the guard: the handler has no such unit.
@@ -352,6 +355,7 @@ describe('the locks on the API', () => {
     const replay = await sign({ 'x-shipcheck-otp': code });
     expect(replay.status).toBe(401);
     expect(replay.json.error).toBe('wrong name, password or code');
+    expect(replay.headers.get('x-shipcheck-otp-required')).toBeNull();
     // A code is never accepted twice.
     const once = totpCode({ secret, now: clock.now() });
     expect(

@@ -14,6 +14,7 @@ import {
   ForbiddenError,
   InputError,
   NotFoundError,
+  OtpRequiredError,
   ProviderError,
   TooManyRequestsError,
   UnauthorizedError,
@@ -41,6 +42,8 @@ const MAX_LIMIT = 1000;
  * abort or promote a release.
  */
 const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Set on a 401 that asks for a fresh TOTP code in the `x-shipcheck-otp` request header. */
+export const OTP_REQUIRED_HEADER = 'x-shipcheck-otp-required';
 /** HTTP 415: the body is not in a media type the route takes. */
 const UNSUPPORTED_MEDIA_TYPE = 415;
 
@@ -138,6 +141,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     request.auditReason = status >= 500 ? (err as Error).message : message;
     if (err instanceof TooManyRequestsError)
       void reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
+    // Says so apart from the words, so a client (the dashboard) asks for a code without parsing them.
+    if (err instanceof OtpRequiredError) void reply.header(OTP_REQUIRED_HEADER, 'required');
     void reply.status(status).send({ error: message });
   });
   // preParsing runs after every onRequest hook, so a route's own checks (the webhook's token) come

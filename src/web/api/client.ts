@@ -8,18 +8,19 @@ export const CSRF_HEADER = 'x-shipcheck-csrf';
 /** The header a fresh TOTP code travels in. */
 export const OTP_HEADER = 'x-shipcheck-otp';
 
+/** The header of a 401 that asks for a fresh TOTP code. */
+const OTP_REQUIRED_HEADER = 'x-shipcheck-otp-required';
+
 /** An answer that was not 2xx, with the API's own message. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The API asks for a fresh TOTP code (a protected environment). */
+    readonly needsOtp = false,
   ) {
     super(message);
     this.name = 'ApiError';
-  }
-  /** The API asks for a TOTP code (a 401 that names one). */
-  get needsOtp(): boolean {
-    return this.status === 401 && /TOTP|code/i.test(this.message) && !/wrong name/.test(this.message);
   }
 }
 
@@ -63,7 +64,7 @@ async function call<T>(method: string, path: string, body?: unknown, otp?: strin
         ? String((json as { error: unknown }).error)
         : `${method} ${path} answered ${response.status}`;
     if (response.status === 401 && method === 'GET') for (const listener of unauthorizedListeners) listener();
-    throw new ApiError(response.status, message);
+    throw new ApiError(response.status, message, response.headers.get(OTP_REQUIRED_HEADER) === 'required');
   }
   return json as T;
 }
