@@ -151,7 +151,7 @@ describe('loadInstallation', () => {
   it('says where a key of a service belongs, and what a pattern that matches nothing is', async () => {
     await write('shipcheck.yaml', 'services: [services/*.yml, services/gone.yaml]\nfleet: { kind: local }\n');
     expect(await problemsOf()).toEqual([
-      'shipcheck.yaml:2:1: "fleet" belongs in a service file; a control-plane file holds store, server, services',
+      'shipcheck.yaml:2:1: "fleet" belongs in a service file; a control-plane file holds store, server, channels, oncall, statusPage, services',
     ]);
     await write('shipcheck.yaml', 'services: [services/*.yml, services/gone.yaml]\n');
     expect(await problemsOf()).toEqual([

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ConfigError, InputError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
 import { type Inherited, type LoadedConfig, explainIssues, loadConfig, storeLocation } from './loader.js';
-import { CONTROL_PLANE_KEYS, type Config, controlPlaneSchema } from './schema.js';
+import { CONTROL_PLANE_KEYS, type Config, INHERITED_KEYS, controlPlaneSchema } from './schema.js';
 import type { RetentionConfig } from './server-schema.js';
 import { YamlSource, describeIssue, isPlainObject, type Finding } from './yaml-positions.js';
 
@@ -32,6 +32,10 @@ export interface Installation {
   store: string;
   /** How long the store keeps what releases leave behind; null keeps everything. */
   retention: RetentionConfig;
+  /** Notification channels, on-call schedules and escalation policies, and the status page. */
+  channels: Config['channels'];
+  oncall: Config['oncall'];
+  statusPage: Config['statusPage'];
   /** The services, in the order their files are listed (a glob's matches sorted by name). */
   services: LoadedConfig[];
 }
@@ -108,7 +112,7 @@ export async function loadInstallation(file: string): Promise<Installation> {
 
   const inherited: Inherited = {
     file,
-    data: Object.fromEntries(['server', 'store'].flatMap((key) => (key in value ? [[key, value[key]]] : []))),
+    data: Object.fromEntries(INHERITED_KEYS.flatMap((key) => (key in value ? [[key, value[key]]] : []))),
   };
   const services: LoadedConfig[] = [];
   const problems: string[] = [];
@@ -130,6 +134,9 @@ export async function loadInstallation(file: string): Promise<Installation> {
     server: parsed.data.server,
     store: resolveStore(parsed.data.store.url, dir),
     retention: parsed.data.store.retention,
+    channels: parsed.data.channels,
+    oncall: parsed.data.oncall,
+    statusPage: parsed.data.statusPage,
     services,
   };
   const clashes = crossFileProblems(installation);
@@ -146,6 +153,9 @@ export function installationOf(loaded: LoadedConfig): Installation {
     server: loaded.config.server,
     store: resolveStore(loaded.config.store.url, loaded.dir),
     retention: loaded.config.store.retention,
+    channels: loaded.config.channels,
+    oncall: loaded.config.oncall,
+    statusPage: loaded.config.statusPage,
     services: [loaded],
   };
   const clashes = crossFileProblems(installation);

@@ -31,7 +31,14 @@ describe('configJsonSchema', () => {
     expect($id).toMatch(/shipcheck/);
     expect(serviceFile.required).toEqual(['service', 'fleet']);
     expect(controlPlaneFile.required).toEqual(['services']);
-    expect(Object.keys(controlPlaneFile.properties)).toEqual(['store', 'server', 'services']);
+    expect(Object.keys(controlPlaneFile.properties)).toEqual([
+      'store',
+      'server',
+      'channels',
+      'oncall',
+      'statusPage',
+      'services',
+    ]);
     const fleets = serviceFile.properties.fleet.oneOf;
     expect(fleets.map((f) => f.properties.kind.const)).toEqual(['local', 'hooks']);
     for (const fleet of fleets)

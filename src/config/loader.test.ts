@@ -278,6 +278,8 @@ describe('loadConfig: good files', () => {
       analysis: { interval: 5000, inconclusiveLimit: 5, onInconclusive: 'pause' },
       rollback: { triggers: [], keepPreviousFor: 600_000, migrations: 'keep' },
       checklist: { template: 'none', vars: {} },
+      channels: [],
+      oncall: {},
     });
     expect(resolveStorePath(loaded)).toBe(path.join(dir, '.shipcheck', 'state.db'));
   });

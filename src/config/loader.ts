@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
-import { configSchema, type Config } from './schema.js';
+import { INHERITED_KEYS, configSchema, type Config } from './schema.js';
 import {
   EXPECTED_STRING,
   YamlSource,
@@ -44,6 +44,7 @@ export const ENVIRONMENT_KEYS = [
   'backup',
   'cdn',
   'notifications',
+  'communication',
 ] as const;
 
 /** A validated config together with where it came from. */
@@ -130,7 +131,9 @@ export async function loadConfig(file: string, inherited?: Inherited): Promise<L
   const data = configData(source);
   if (!data.ok) throw new ConfigError(source.format([data.problem]));
   if (inherited) {
-    const shared = Object.keys(data.value).filter((key) => key === 'server' || key === 'store');
+    const shared = Object.keys(data.value).filter((key) =>
+      (INHERITED_KEYS as readonly string[]).includes(key),
+    );
     const findings: Finding[] = shared.map((key) => ({
       path: [key],
       anchor: 'key',

@@ -16,6 +16,10 @@ import {
   listenAddress,
 } from './schema-values.js';
 import { serverSchema, storeSchema } from './server-schema.js';
+import { channelsSchema } from './channels-schema.js';
+import { communicationSchema } from './communication-schema.js';
+import { oncallSchema } from './oncall-schema.js';
+import { statusPageSchema } from './status-page-schema.js';
 
 export { duration, listenAddress, percent } from './schema-values.js';
 
@@ -421,6 +425,9 @@ export const configSchema = z.strictObject({
     .describe('Name of the service this file deploys.'),
   store: storeSchema,
   server: serverSchema,
+  channels: channelsSchema,
+  oncall: oncallSchema,
+  statusPage: statusPageSchema,
   fleet: z
     .discriminatedUnion('kind', [localFleet, hooksFleet])
     .describe('How instances of the service are run.'),
@@ -490,6 +497,7 @@ export const configSchema = z.strictObject({
   backup: backupSchema.optional(),
   cdn: cdnSchema.optional(),
   notifications: notificationsSchema.optional(),
+  communication: communicationSchema,
   security: z
     .strictObject({
       keyMaxAge: duration
@@ -528,7 +536,17 @@ export type MetricName = z.infer<typeof metricName>;
 export type StepConfig = Config['strategy']['steps'][number];
 
 /** Keys of a control-plane file: what belongs to the whole installation rather than to one service. */
-export const CONTROL_PLANE_KEYS = ['store', 'server', 'services'] as const;
+export const CONTROL_PLANE_KEYS = [
+  'store',
+  'server',
+  'channels',
+  'oncall',
+  'statusPage',
+  'services',
+] as const;
+
+/** Keys a control-plane file hands down to each service file, which may not set them itself. */
+export const INHERITED_KEYS = ['store', 'server', 'channels', 'oncall', 'statusPage'] as const;
 
 /**
  * A control-plane file: the installation's server and store, and the service files it runs. Each
@@ -537,6 +555,9 @@ export const CONTROL_PLANE_KEYS = ['store', 'server', 'services'] as const;
 export const controlPlaneSchema = z.strictObject({
   store: storeSchema,
   server: serverSchema,
+  channels: channelsSchema,
+  oncall: oncallSchema,
+  statusPage: statusPageSchema,
   services: z
     .array(z.string({ error: 'expected a path or a glob such as services/*.yaml' }).min(1))
     .min(1, 'list at least one service file, e.g. services/*.yaml')

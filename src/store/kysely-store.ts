@@ -12,6 +12,10 @@ import type { InstanceRecord } from './types.js';
 import { CodeMigrationProvider, type Dialect } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SecurityStore } from './security-store.js';
+import { NotificationStore } from './notification-store.js';
+import { IncidentStore } from './incident-store.js';
+import { StatusPageStore } from './status-page-store.js';
+import { OnCallStore } from './oncall-store.js';
 import { RetentionStore } from './retention.js';
 import { toChecklistItem, toEffect, toEvent, toLease, toMeasurement, toRelease, toSample } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
@@ -96,6 +100,10 @@ function releaseSet(patch: ReleasePatch, now: number): Updateable<Database['rele
 export class KyselyStore implements Store {
   readonly security: SecurityStore;
   readonly retention: RetentionStore;
+  readonly notifications: NotificationStore;
+  readonly incidents: IncidentStore;
+  readonly statusPage: StatusPageStore;
+  readonly oncall: OnCallStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -103,6 +111,10 @@ export class KyselyStore implements Store {
   ) {
     this.security = new SecurityStore(db, dialect);
     this.retention = new RetentionStore(db, dialect);
+    this.notifications = new NotificationStore(db, dialect);
+    this.incidents = new IncidentStore(db, dialect);
+    this.statusPage = new StatusPageStore(db, dialect);
+    this.oncall = new OnCallStore(db, dialect);
   }
 
   /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */

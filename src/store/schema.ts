@@ -190,4 +190,24 @@ export interface Database {
     archived_seq: Generated<number>;
     archived_hash: Generated<string>;
   };
+  /** The outbox of notifications and their delivery log (notification-store.ts). */
+  notifications: {
+    id: Generated<number>;
+    key: string;
+    channel: string;
+    /** JSON: Destination. */
+    destination: string;
+    /** JSON: Notice. */
+    notice: string;
+    state: string;
+    attempts: number;
+    next_attempt_at: number;
+    /** The replica sending it, until `claimed_until`; a crashed sender's claim lapses. */
+    claimed_by: string | null;
+    claimed_until: number | null;
+    last_error: string | null;
+    created_at: number;
+    updated_at: number;
+    delivered_at: number | null;
+  };
 }

@@ -1,4 +1,8 @@
 import type { SecurityStore } from './security-store.js';
+import type { NotificationStore } from './notification-store.js';
+import type { IncidentStore } from './incident-store.js';
+import type { StatusPageStore } from './status-page-store.js';
+import type { OnCallStore } from './oncall-store.js';
 import type { RetentionStore } from './retention.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
@@ -267,6 +271,14 @@ export interface Store extends InstanceRecordStore {
   readonly security: SecurityStore;
   /** Prunes old releases, events, measurements, evidence and effects (retention.ts). */
   readonly retention: RetentionStore;
+  /** The outbox of notifications and their delivery log. */
+  readonly notifications: NotificationStore;
+  /** Incidents, their timelines and escalation state. */
+  readonly incidents: IncidentStore;
+  /** The status page's incidents, maintenances, overrides, history and subscribers. */
+  readonly statusPage: StatusPageStore;
+  /** On-call overrides and users' contact methods. */
+  readonly oncall: OnCallStore;
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { incidentsMigration } from './011-incidents.js';
+import { statusPageMigration } from './012-status-page.js';
+import { oncallMigration } from './013-oncall.js';
 
 /** The SQL dialect a migration targets, for the few types that differ (auto-increment keys). */
 export type Dialect = 'sqlite' | 'postgres';
@@ -300,6 +303,42 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '010_notifications': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('notifications')
+          .addColumn('id', id, (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('key', 'text', (c) => c.notNull().unique())
+          .addColumn('channel', 'text', (c) => c.notNull())
+          .addColumn('destination', 'text', (c) => c.notNull())
+          .addColumn('notice', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', time, (c) => c.notNull())
+          .addColumn('claimed_by', 'text')
+          .addColumn('claimed_until', time)
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', time, (c) => c.notNull())
+          .addColumn('updated_at', time, (c) => c.notNull())
+          .addColumn('delivered_at', time)
+          .execute();
+        await db.schema
+          .createIndex('notifications_due')
+          .on('notifications')
+          .columns(['state', 'next_attempt_at'])
+          .execute();
+        await db.schema
+          .createIndex('notifications_by_channel')
+          .on('notifications')
+          .columns(['channel', 'id'])
+          .execute();
+      },
+    },
+    '011_incidents': incidentsMigration(dialect),
+    '012_status_page': statusPageMigration(dialect),
+    '013_oncall': oncallMigration(dialect),
   };
 }
 
