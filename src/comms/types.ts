@@ -36,3 +36,22 @@ export interface NewNotification {
   to: Destination;
   notice: Notice;
 }
+
+/** Who an escalation step reaches: a user (their contact methods), whoever a schedule has on call, or a channel. */
+export type EscalationTarget = { user: string } | { schedule: string } | { channel: string };
+
+/** One rung of an escalation policy: its targets are notified, then, unless acknowledged, the next step follows `delayMs` later. */
+export interface EscalationStep {
+  delayMs: number;
+  targets: EscalationTarget[];
+}
+
+/** Ordered steps, run `repeat` more times after the last one while nobody acknowledges. */
+export interface EscalationPolicy {
+  name: string;
+  steps: EscalationStep[];
+  /** How many times the whole policy runs again after its last step (0: once). */
+  repeat: number;
+  /** An acknowledged incident not resolved within this long escalates again, from the first step. */
+  ackTimeoutMs: number;
+}
