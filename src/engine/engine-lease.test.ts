@@ -140,11 +140,11 @@ describe('Engine and its lease', () => {
     await rig.start();
     expect(rig.lease.held).toBe(true);
     // When the write that moves a release into migrating takes most of the TTL (a store retrying)
-    const update = rig.store.updateRelease.bind(rig.store);
-    rig.store.updateRelease = async (id, patch, now) => {
-      const row = await update(id, patch, now);
+    const update = rig.store.updateReleaseWithEvent.bind(rig.store);
+    rig.store.updateReleaseWithEvent = async (id, patch, now, eventOf) => {
+      const written = await update(id, patch, now, eventOf);
       if (patch.phase === 'migrating') rig!.clock.advance(TTL * SAFE_SHARE);
-      return row;
+      return written;
     };
     const release = await rig.engine.deploy('v1');
     // Then the pass stops before the migration: the time after the write says the lease may be gone

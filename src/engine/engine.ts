@@ -557,8 +557,18 @@ export class Engine {
     if (release.state === 'paused') return;
     if (!(await this.passGate(release, 'pre-deploy'))) return;
     const next = this.migrations.configured ? 'migrating' : 'starting';
-    const updated = await this.records.update(release, { phase: next, phaseStartedAt: this.now() });
-    if (next === 'migrating') return this.reconcileMigrating(updated);
+    const patch = { phase: next, phaseStartedAt: this.now() } as const;
+    if (next === 'migrating') {
+      // Announced, so a status page can show the service under maintenance while its schema changes.
+      const migrating = await this.records.transition(
+        release,
+        patch,
+        'release.migrating',
+        'running migrations',
+      );
+      return this.reconcileMigrating(migrating);
+    }
+    const updated = await this.records.update(release, patch);
     return this.reconcileStarting(updated, await this.records.service());
   }
 
@@ -849,7 +859,9 @@ export class Engine {
     const end: ReleaseState = first && outcome === 'rolled_back' ? 'failed' : outcome;
     const why = first && outcome === 'rolled_back' ? Reasons.firstReleaseFailed(reason) : reason;
     const rollingBack: ReleasePatch = { phase: 'rolling-back', weight: 0, reason: why, outcome: end };
-    const updated = await this.records.transition(release, rollingBack, 'release.rolling_back', why);
+    const updated = await this.records.transition(release, rollingBack, 'release.rolling_back', why, {
+      outcome: end,
+    });
     // Another replica's alert or abort only records the rollback; the lease holder acts on it at once.
     await this.whileLeading(() => this.serving.route(service, updated));
     this.logger.warn({ release: release.id, version: release.version, reason: why }, 'rolling back');
