@@ -26,12 +26,14 @@ import type { MetricSource } from './providers/metrics/types.js';
 import { createRouter } from './providers/traffic/create-router.js';
 import type { BuiltinProxy } from './providers/traffic/proxy/builtin-proxy.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
-import type { LeaseLocks, Store } from './store/types.js';
+import type { EventRow, LeaseLocks, Store } from './store/types.js';
 import type { Clock } from './util/clock.js';
 import { unitName } from './domain/release.js';
 
 /** Releases of another environment a promotion check looks through. */
 const HISTORY_RELEASES = 200;
+/** How long one webhook delivery may take when the unit has no `notifications` block of its own. */
+const DEFAULT_WEBHOOK_TIMEOUT_MS = 5000;
 
 /** A unit's fleet, router and metric source: kept across a reload that leaves their config alone. */
 export interface Providers {
@@ -93,6 +95,12 @@ export interface Shared {
   sealer?: Sealer;
   /** The master key's age, for the key rotation schedule item. */
   masterKey?: () => { id: string; origin: string; ageMs: number | undefined };
+  /** Carries out a unit's release communication policy for one of its events (comms/communicator.ts). */
+  communicate?: (
+    unit: string,
+    policy: NonNullable<Config['communication']>,
+    event: EventRow,
+  ) => Promise<void>;
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -274,17 +282,23 @@ export async function createUnit(
         ...(shared.leaseLocks ? { locks: shared.leaseLocks } : {}),
       })
     : undefined;
-  const notifier = config.notifications
-    ? new Notifier({
-        service: name,
-        webhooks: config.notifications.webhooks,
-        timeoutMs: config.notifications.timeout,
-        store,
-        clock,
-        logger: log.child({ component: 'notify' }),
-        holder: shared.replica ?? 'local',
-      })
-    : undefined;
+  const policy = config.communication;
+  const communicate = shared.communicate;
+  const notifier =
+    config.notifications || (policy && communicate)
+      ? new Notifier({
+          service: name,
+          webhooks: config.notifications?.webhooks ?? [],
+          timeoutMs: config.notifications?.timeout ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
+          store,
+          clock,
+          logger: log.child({ component: 'notify' }),
+          holder: shared.replica ?? 'local',
+          ...(policy && communicate
+            ? { onEvent: (event: EventRow) => communicate(name, policy, event) }
+            : {}),
+        })
+      : undefined;
   const engine: Engine = new Engine({
     ...(migrator ? { migrator } : {}),
     ...(notifier ? { notifier } : {}),

@@ -179,4 +179,43 @@ describe('Notifier', () => {
     ]);
     await store.close();
   });
+
+  it('acts on each event once before its webhooks, retries a failed act, and a successor does not act again', async () => {
+    const { store, clock } = await setup();
+    const one = await event(store, 'release.created');
+    const two = await event(store, 'release.rolling_back');
+    const acted: number[] = [];
+    let failNext = true;
+    const communicator = (holder: string): Notifier =>
+      new Notifier({
+        service: 'web',
+        webhooks: [{ url: receiver.url, events: ['release.*'], headers: {} }],
+        timeoutMs: 2000,
+        store,
+        clock,
+        logger: pino({ level: 'silent' }),
+        holder,
+        onEvent: async (e) => {
+          if (e.id === two && failNext) {
+            failNext = false;
+            throw new Error('status page store busy');
+          }
+          acted.push(e.id);
+        },
+      });
+    const first = communicator('a');
+    await first.deliver();
+    // The second event waits for its retry, and so does its webhook
+    expect(acted).toEqual([one]);
+    expect(receiver.got.map((g) => g.type)).toEqual(['release.created']);
+    clock.advance(1000);
+    await first.deliver();
+    expect(acted).toEqual([one, two]);
+    expect(receiver.got.map((g) => g.type)).toEqual(['release.created', 'release.rolling_back']);
+    // A replica that takes over looks back, and finds both acts recorded as done
+    await communicator('b').deliver();
+    expect(acted).toEqual([one, two]);
+    const recorded = await store.getEffect(`web#7:communicate:${two}`);
+    expect(recorded).toMatchObject({ state: 'done', holder: 'a' });
+  });
 });

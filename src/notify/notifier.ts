@@ -29,6 +29,12 @@ export interface NotifierOptions {
   logger: Logger;
   /** This replica's name, recorded with each delivery. */
   holder: string;
+  /**
+   * Acts on each event once, before its webhooks (the release communication policy): recorded as
+   * done under `UNIT#RELEASE:communicate:EVENT`, so a replica that takes over does not act again. A
+   * throw is retried like a failed delivery, and holds the later events back.
+   */
+  onEvent?: (event: EventRow) => Promise<void>;
 }
 
 /** Whether an event type matches a pattern: exact, `kind.*`, or `*`. */
@@ -91,6 +97,7 @@ export class Notifier {
 
   /** True when every webhook has the event (or gave up on it); false when one waits for a retry. */
   private async deliverEvent(event: EventRow): Promise<boolean> {
+    if (this.options.onEvent && !(await this.communicate(event, this.options.onEvent))) return false;
     let settled = true;
     for (const [index, webhook] of this.options.webhooks.entries()) {
       if (!eventMatches(event.type, webhook.events)) continue;
@@ -100,7 +107,35 @@ export class Notifier {
     return settled;
   }
 
+  /** True once `act` has run for the event (now or before), or was given up; false while it waits for a retry. */
+  private async communicate(event: EventRow, act: (event: EventRow) => Promise<void>): Promise<boolean> {
+    const key = `${this.options.service}#${event.releaseId ?? '-'}:communicate:${event.id}`;
+    return this.attempt(key, event, { kind: 'communication', type: event.type }, async () => {
+      try {
+        await act(event);
+        return undefined;
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
+    });
+  }
+
   private async deliverTo(webhook: Webhook, key: string, event: EventRow): Promise<boolean> {
+    return this.attempt(key, event, { url: webhook.url, type: event.type }, () =>
+      this.post(webhook, key, event),
+    );
+  }
+
+  /**
+   * Runs `work` for the event under `key` unless its effect is recorded as settled: `started` before,
+   * `done` after success; a failure waits 1 s, 2 s, 4 s... and is recorded `failed` after the last attempt.
+   */
+  private async attempt(
+    key: string,
+    event: EventRow,
+    about: Record<string, unknown>,
+    work: () => Promise<string | undefined>,
+  ): Promise<boolean> {
     const { store, clock, logger, holder } = this.options;
     const now = clock.now();
     const tried = this.attempts.get(key);
@@ -115,10 +150,10 @@ export class Notifier {
       state: 'started',
       holder,
       at: now,
-      data: { url: webhook.url, event: event.id, type: event.type },
+      data: { ...about, event: event.id },
     };
     await store.saveEffect(effect);
-    const problem = await this.post(webhook, key, event);
+    const problem = await work();
     if (problem === undefined) {
       this.attempts.delete(key);
       await store.saveEffect({ ...effect, state: 'done', at: clock.now() });
@@ -128,7 +163,7 @@ export class Notifier {
     if (count >= MAX_ATTEMPTS) {
       this.attempts.delete(key);
       logger.error(
-        { url: webhook.url, event: event.id },
+        { ...about, event: event.id },
         `notification given up after ${count} attempts: ${problem}`,
       );
       await store.saveEffect({
@@ -139,7 +174,7 @@ export class Notifier {
       });
       return true;
     }
-    logger.warn({ url: webhook.url, event: event.id, attempt: count }, `notification failed: ${problem}`);
+    logger.warn({ ...about, event: event.id, attempt: count }, `notification failed: ${problem}`);
     this.attempts.set(key, { count, retryAt: clock.now() + FIRST_RETRY_MS * 2 ** (count - 1) });
     return false;
   }
