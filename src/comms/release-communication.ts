@@ -27,7 +27,13 @@ export type CommunicationAction =
       /** What the unit's components show until the incident is resolved; undefined leaves them. */
       componentStatus: ReleaseComponentStatus | undefined;
     }
-  | { do: 'resolve-incident'; key: string; message: string }
+  | {
+      do: 'resolve-incident';
+      key: string;
+      message: string;
+      /** Monitor this long first (the status page says so); 0 resolves at once. */
+      afterMs: number;
+    }
   | { do: 'start-maintenance'; key: string; title: string; message: string }
   | { do: 'end-maintenance'; key: string; message: string };
 
@@ -135,6 +141,7 @@ export function communicationFor(
         do: 'resolve-incident',
         key: rollbackIncidentKey(unit, releaseId),
         message: `Rollback verified: ${event.message}`,
+        afterMs: policy.incident.monitorFor,
       });
     if (policy.statusPage.duringMigrations === 'under_maintenance')
       actions.push({

@@ -1,5 +1,6 @@
 /** A service's release communication policy: who hears about a release, and what it does to the status page and incidents. */
 import { z } from 'zod';
+import { duration } from './schema-values.js';
 
 const channelNames = z
   .array(z.string().min(1, 'expected the name of a channel'))
@@ -52,6 +53,11 @@ export const communicationSchema = z
           .min(1)
           .optional()
           .describe('The escalation policy that pages people for it, from `oncall.escalationPolicies`.'),
+        monitorFor: duration
+          .prefault('0s')
+          .describe(
+            'After the rollback is verified, the incident is monitored this long (its status page entry says so) before it is resolved; 0 resolves it at once.',
+          ),
         public: z
           .boolean()
           .prefault(true)
