@@ -73,6 +73,8 @@ const ROUTES = [
   ['GET /audit', 'public'],
   ['GET /people', 'public'],
   ['GET /account', 'public'],
+  ['GET /incidents', 'public'],
+  ['GET /incidents/:id', 'public'],
   ['GET /assets/:file', 'public'],
 ] as const;
 
@@ -95,6 +97,8 @@ const PUBLIC = [
   'GET /audit',
   'GET /people',
   'GET /account',
+  'GET /incidents',
+  'GET /incidents/:id',
   'GET /assets/:file',
 ];
 
