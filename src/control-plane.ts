@@ -198,6 +198,14 @@ export async function startControlPlane(
     clock,
     policies: () => escalationPolicies,
     resolveTargets: directTargets,
+    // The incident's dashboard page; none while the plane is still starting (its address is not known).
+    urlOf: (id: number): string | undefined => {
+      try {
+        return `${security.publicUrl()}/incidents/${id}`;
+      } catch {
+        return undefined;
+      }
+    },
   };
   const incidents = new Incidents(incidentContext);
   const escalation = new EscalationRunner({

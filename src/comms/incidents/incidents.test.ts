@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   PG_URL,
   REQUIRE_REAL,
@@ -49,6 +49,25 @@ describe('escalation across a restart', () => {
     ]);
     expect((await after.incidents.get(incident.id))!.escalation.step).toBe(1);
     await after.close();
+  });
+});
+
+describe('the escalation runner on its timer', () => {
+  it('ticks by itself, and not after stop', async () => {
+    const store = SqliteStore.open(path.join(dir, 'timer.db'));
+    await store.migrate();
+    const clock = new ManualClock();
+    await new Incidents(contextOf(store, clock)).open(paging());
+    const runner = new EscalationRunner({ ...contextOf(store, clock), intervalMs: 5 });
+    clock.advance(5 * MINUTE);
+    runner.start();
+    await vi.waitFor(async () => expect(await sent(store)).toHaveLength(3), { timeout: 5000, interval: 10 });
+    await runner.stop();
+    clock.advance(10 * MINUTE);
+    // Well past several intervals: a stopped runner does nothing more.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await sent(store)).toHaveLength(3);
+    await store.close();
   });
 });
 
