@@ -315,6 +315,23 @@ export function runIncidentSuite(name: string, open: () => Promise<Store>): void
       expect((await sent(store)).filter((s) => s.startsWith('incident.escalated'))).toHaveLength(1);
     });
 
+    it('opens the incident when the first page fails, and the runner pages it on its next tick', async () => {
+      let failing = true;
+      const flaky = {
+        ...contextOf(store, clock),
+        resolveTargets: async (policy: EscalationPolicy, step: number) => {
+          if (failing) throw new Error('schedule service down');
+          return resolveTargets(policy, step);
+        },
+      };
+      const incident = await new Incidents(flaky).open(paging());
+      expect(incident).toMatchObject({ state: 'triggered', escalation: { step: -1, nextAt: clock.now() } });
+      expect(await sent(store)).toEqual([]);
+      failing = false;
+      expect(await new EscalationRunner(flaky).tick()).toBe(1);
+      expect(await sent(store)).toEqual(['incident.triggered user:ana', 'incident.triggered pagerduty']);
+    });
+
     it('records that nobody is paged when the policy is gone', async () => {
       const gone = new Incidents(contextOf(store, clock));
       const incident = await gone.open(paging());

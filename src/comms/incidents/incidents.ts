@@ -124,7 +124,13 @@ export class Incidents {
     );
     if (!created) return incident;
     await this.streamEvent(incident, 'incident.triggered', `incident #${incident.id} opened: ${title}`, at);
-    return (await this.escalator.advance(incident, at)) ?? (await this.require(incident.id));
+    try {
+      return (await this.escalator.advance(incident, at)) ?? (await this.require(incident.id));
+    } catch {
+      // The incident is open and its first page is due now: the escalation runner pages it on its
+      // next tick, and logs why if it fails again. The caller gets the incident, not an error.
+      return this.require(incident.id);
+    }
   }
 
   /**
