@@ -21,6 +21,9 @@ import type { Fleet } from './providers/fleet/types.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
 import { RetentionPruner } from './store/retention-pruner.js';
+import { EscalationRunner } from './comms/incidents/escalation.js';
+import { Incidents } from './comms/incidents/incidents.js';
+import { directTargets, policiesOf } from './comms/incidents/wiring.js';
 import { startSecurity } from './security/security.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
@@ -188,6 +191,27 @@ export async function startControlPlane(
     unwatch.delete(unit.engine);
   };
   const allUnits = (): Unit[] => [...services.values()].flatMap((run) => run.units);
+  // Incidents and their escalation, on the installation's policies (read again on reload).
+  let escalationPolicies = policiesOf(installation);
+  const incidentContext = {
+    store,
+    clock,
+    policies: () => escalationPolicies,
+    resolveTargets: directTargets,
+    // The incident's dashboard page; none while the plane is still starting (its address is not known).
+    urlOf: (id: number): string | undefined => {
+      try {
+        return `${security.publicUrl()}/incidents/${id}`;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+  const incidents = new Incidents(incidentContext);
+  const escalation = new EscalationRunner({
+    ...incidentContext,
+    logger: logger.child({ component: 'escalation' }),
+  });
   const api = buildApi({
     engines,
     store,
@@ -197,6 +221,8 @@ export async function startControlPlane(
     reload: async () => reload(),
     security,
     tls,
+    incidents,
+    escalationPolicies: () => escalationPolicies.map((p) => p.name),
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -266,6 +292,7 @@ export async function startControlPlane(
       registry,
     });
   pruner?.start();
+  escalation.start();
 
   /** Changes held back by a release in flight, by service. */
   const pending = new Map<string, LoadedConfig>();
@@ -392,6 +419,7 @@ export async function startControlPlane(
       }
       current = { ...wanted, server: current.server, store: current.store, retention: current.retention };
       plane.installation = current;
+      escalationPolicies = policiesOf(wanted);
       logger.info(report, describeReload(report));
       return report;
     });
@@ -423,6 +451,8 @@ export async function startControlPlane(
     reload,
     async close({ stopInstances, progress = () => undefined }) {
       clearInterval(pendingTimer);
+      progress('stopping incident escalation');
+      await escalation.stop();
       if (pruner) {
         progress('ending a store retention pass');
         await pruner.stop();

@@ -32,6 +32,13 @@ const ROUTES = [
   ['GET /api/v1/releases/:id/samples', 'viewer'],
   ['GET /api/v1/services/:service/instances/:instance/log', 'deployer'],
   ['GET /api/v1/releases/:id/report', 'viewer'],
+  ['GET /api/v1/incidents', 'viewer'],
+  ['GET /api/v1/incidents/:incident', 'viewer'],
+  ['POST /api/v1/incidents', 'deployer'],
+  ['POST /api/v1/incidents/:incident/ack', 'deployer'],
+  ['POST /api/v1/incidents/:incident/resolve', 'deployer'],
+  ['POST /api/v1/incidents/:incident/update', 'deployer'],
+  ['POST /api/v1/incidents/:incident/postmortem', 'deployer'],
   ['POST /api/v1/reload', 'admin'],
   ['GET /api/v1/events', 'viewer'],
   ['GET /setup', 'public'],
@@ -66,6 +73,8 @@ const ROUTES = [
   ['GET /audit', 'public'],
   ['GET /people', 'public'],
   ['GET /account', 'public'],
+  ['GET /incidents', 'public'],
+  ['GET /incidents/:id', 'public'],
   ['GET /assets/:file', 'public'],
 ] as const;
 
@@ -88,6 +97,8 @@ const PUBLIC = [
   'GET /audit',
   'GET /people',
   'GET /account',
+  'GET /incidents',
+  'GET /incidents/:id',
   'GET /assets/:file',
 ];
 

@@ -9,6 +9,9 @@ import { Reasons } from '../engine/reasons.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { unitName } from '../domain/release.js';
+import type { Incidents } from '../comms/incidents/incidents.js';
+import { SEVERITIES } from '../comms/incidents/types.js';
+import type { Severity } from '../comms/types.js';
 
 /** Where Alertmanager's webhook receiver posts. */
 export const ALERTMANAGER_PATH = '/api/v1/alerts/alertmanager';
@@ -294,6 +297,40 @@ export interface AlertmanagerOptions {
   store: Pick<Store, 'activeRelease' | 'getService'>;
   /** Units that take alerts now (a reload may change them); empty when no config has `rollback.alerts`. */
   alerts: () => readonly AlertTarget[];
+  /** Opens and resolves an incident per alert; alerts open none without it (docs/incidents.md). */
+  incidents?: AlertIncidents;
+}
+
+/** How alerts open and resolve incidents. */
+export interface AlertIncidents {
+  incidents: Pick<Incidents, 'open' | 'resolveByKey'>;
+  /**
+   * The escalation policies' names now. Alerts open incidents only while there is one: an alert
+   * labelled `escalation_policy` pages that policy, any other the first one.
+   */
+  policies: () => readonly string[];
+}
+
+/** The actor alert-driven incident changes are written as. */
+export const ALERTMANAGER_ACTOR = 'alertmanager';
+
+/** The dedup key of the incident an alert opens: one per alert, whatever the units it matched. */
+export function alertIncidentKey(alert: AlertmanagerAlert): string {
+  return `alertmanager:${alert.fingerprint}`;
+}
+
+/** `HighErrorRate: 5xx above 5%`: an alert's incident title. */
+export function alertIncidentTitle(alert: AlertmanagerAlert): string {
+  const name = alert.labels.alertname ?? `alert ${alert.fingerprint}`;
+  const text = (alert.annotations.summary ?? '').replace(/\s+/g, ' ').trim();
+  const title = text ? `${name}: ${text}` : name;
+  return title.length > SUMMARY_LIMIT ? `${title.slice(0, SUMMARY_LIMIT - 1)}…` : title;
+}
+
+/** The alert's `severity` label when it is one of ours, else `error`. */
+export function alertSeverity(alert: AlertmanagerAlert): Severity {
+  const label = alert.labels.severity ?? '';
+  return (SEVERITIES as readonly string[]).includes(label) ? (label as Severity) : 'error';
 }
 
 /** What one delivery did; Alertmanager ignores the body, people and tests read it. */
@@ -306,6 +343,8 @@ export interface AlertmanagerResult {
   ignored: number;
   /** Alerts already handled: Alertmanager retries and repeats notifications. */
   duplicates: number;
+  /** Incidents this delivery opened (or found open) and resolved; absent while alerts open none. */
+  incidents?: { opened: number[]; resolved: number[] };
 }
 
 /** Remembers handled deliveries of alerts, forgetting the oldest past a bound. */
@@ -440,6 +479,8 @@ export function registerAlertmanager(app: FastifyInstance, options: Alertmanager
       const allowed = allowedFor.get(request) ?? [];
       const payload = parseAlertmanagerPayload(request.body);
       const result: AlertmanagerResult = { rolledBack: [], recorded: 0, ignored: 0, duplicates: 0 };
+      const policies = options.incidents?.policies() ?? [];
+      if (policies.length > 0) result.incidents = { opened: [], resolved: [] };
       // Placeholders are filled once per delivery, with the version each unit is releasing now.
       const units: { target: AlertTarget; engine: AlertSink; matchers: CompiledMatcher[] }[] = [];
       for (const target of allowed) {
@@ -453,6 +494,7 @@ export function registerAlertmanager(app: FastifyInstance, options: Alertmanager
           result.ignored += 1;
           continue;
         }
+        const handled: string[] = [];
         for (const { target, engine } of matching) {
           // startsAt as a number: the same instant may be written with more or fewer fraction digits.
           const key = [target.unit, alert.status, alert.fingerprint, Date.parse(alert.startsAt)].join('\n');
@@ -468,9 +510,58 @@ export function registerAlertmanager(app: FastifyInstance, options: Alertmanager
             seen.delete(key);
             throw err;
           }
+          handled.push(key);
+        }
+        if (handled.length === 0 || !options.incidents || !result.incidents) continue;
+        try {
+          await alertIncident(
+            options.incidents.incidents,
+            policies,
+            alert,
+            matching[0]!.target,
+            result.incidents,
+          );
+        } catch (err) {
+          for (const key of handled) seen.delete(key);
+          throw err;
         }
       }
       return result;
     },
   );
+}
+
+/** Opens the incident of a firing alert, or resolves it for a resolved one. */
+async function alertIncident(
+  incidents: AlertIncidents['incidents'],
+  policies: readonly string[],
+  alert: AlertmanagerAlert,
+  target: AlertTarget,
+  done: { opened: number[]; resolved: number[] },
+): Promise<void> {
+  const key = alertIncidentKey(alert);
+  if (alert.status === 'resolved') {
+    const resolved = await incidents.resolveByKey(
+      key,
+      ALERTMANAGER_ACTOR,
+      `alert resolved: ${describeAlert(alert)}`,
+    );
+    if (resolved) done.resolved.push(resolved.id);
+    return;
+  }
+  const named = alert.labels.escalation_policy;
+  const policy = named !== undefined && policies.includes(named) ? named : policies[0];
+  const incident = await incidents.open(
+    {
+      key,
+      title: alertIncidentTitle(alert),
+      severity: alertSeverity(alert),
+      source: 'alert',
+      service: target.unit,
+      ...(policy !== undefined ? { policy } : {}),
+      message: `alert firing: ${describeAlert(alert)}`,
+    },
+    ALERTMANAGER_ACTOR,
+  );
+  done.opened.push(incident.id);
 }

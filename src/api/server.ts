@@ -27,6 +27,9 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
 import { registerWebApp, type WebFiles, webDist } from './web-app.js';
 import { registerReleasePageRoutes } from './release-page-routes.js';
+import { registerIncidentRoutes } from './incident-routes.js';
+import { Incidents } from '../comms/incidents/incidents.js';
+import { systemClock } from '../util/clock.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -66,6 +69,10 @@ export interface ApiOptions {
   events?: EventHubLimits;
   /** The built dashboard (`readWebDist`); read from dist/web when omitted, the "not built" page when null. */
   web?: WebFiles | null;
+  /** The incident service; when omitted, one on the store that pages nobody (no escalation policies). */
+  incidents?: Incidents;
+  /** The escalation policies' names now; alerts open incidents only while there is one. None when omitted. */
+  escalationPolicies?: () => readonly string[];
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -203,7 +210,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-  registerAlertmanager(app, { engines, store, alerts: options.alerts ?? (() => []) });
+  const incidents =
+    options.incidents ??
+    new Incidents({ store, clock: systemClock, policies: () => [], resolveTargets: async () => [] });
+  registerAlertmanager(app, {
+    engines,
+    store,
+    alerts: options.alerts ?? (() => []),
+    incidents: { incidents, policies: options.escalationPolicies ?? (() => []) },
+  });
 
   // Every unit (service, or service@environment) with its stable version and active or last release.
   app.get<{ Querystring: { service?: string } }>(
@@ -391,6 +406,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
 
   registerReleasePageRoutes(app, { store, engineOf, engineOfRelease, parseId });
+  registerIncidentRoutes(app, { incidents });
   registerAuthRoutes(app, { store, security: options.security });
   registerOidcRoutes(app, { users: store.security, security: options.security });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).

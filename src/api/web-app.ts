@@ -24,6 +24,8 @@ export const WEB_PAGES = [
   '/audit',
   '/people',
   '/account',
+  '/incidents',
+  '/incidents/:id',
 ] as const;
 
 /**

@@ -15,6 +15,7 @@ import { controlCommand } from './commands/control.js';
 import { demoCommand } from './commands/demo.js';
 import { deployCommand } from './commands/deploy.js';
 import { initCommand } from './commands/init.js';
+import { registerIncidentCommands } from './commands/incident.js';
 import { keysRotateCommand } from './commands/keys.js';
 import { mfaConfirmCommand, mfaEnrolCommand } from './commands/mfa.js';
 import { reloadCommand } from './commands/reload.js';
@@ -414,6 +415,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       mfaConfirmCommand(code, { ...globals(), ...o }, io),
     ),
   );
+
+  registerIncidentCommands(program, globals, io, run);
 
   const audit = program.command('audit').description('the audit log: verify its hash chain, export it');
   withOffline(

@@ -13,6 +13,8 @@ import { HistoryPage } from './pages/history-page.js';
 import { AuditPage } from './pages/audit-page.js';
 import { PeoplePage } from './pages/people-page.js';
 import { AccountPage } from './pages/account-page.js';
+import { IncidentsPage } from './pages/incidents-page.js';
+import { IncidentPage } from './pages/incident-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -25,6 +27,9 @@ function pageFor(path: string): ReactNode {
   if (path === '/audit') return <AuditPage />;
   if (path === '/people') return <PeoplePage />;
   if (path === '/account') return <AccountPage />;
+  if (path === '/incidents') return <IncidentsPage />;
+  const incident = match('/incidents/:id', path);
+  if (incident) return <IncidentPage id={Number(incident.id)} />;
   return null;
 }
 

@@ -8,6 +8,8 @@ import type {
   AuditVerification,
   ChecklistItem,
   ChecklistView,
+  Incident,
+  IncidentDetail,
   Measurement,
   Release,
   Sample,
@@ -210,4 +212,45 @@ export function confirmMfa(code: string): Promise<{ recoveryCodes: string[] }> {
 /** Proves a fresh code for the session (a step-up before protected actions). */
 export function verifyMfa(code: string): Promise<{ ok: true }> {
   return post('/api/v1/me/mfa/verify', { code });
+}
+
+// Incidents
+/** Incidents the caller may view, newest first. */
+export async function listIncidents(
+  filter: { state?: string; service?: string; limit?: number } = {},
+): Promise<Incident[]> {
+  return (await get<{ incidents: Incident[] }>(`/api/v1/incidents${query(filter)}`)).incidents;
+}
+/** One incident and its timeline. */
+export function getIncident(id: number): Promise<IncidentDetail> {
+  return get<IncidentDetail>(`/api/v1/incidents/${id}`);
+}
+/** Opens an incident by hand. */
+export function openIncident(body: {
+  title: string;
+  severity?: string;
+  service?: string;
+  public?: boolean;
+  message?: string;
+}): Promise<IncidentDetail> {
+  return post<IncidentDetail>('/api/v1/incidents', body);
+}
+/** Acknowledges or resolves an incident, with an optional message for the timeline. */
+export function changeIncident(
+  id: number,
+  action: 'ack' | 'resolve',
+  message?: string,
+): Promise<IncidentDetail> {
+  return post<IncidentDetail>(`/api/v1/incidents/${id}/${action}`, message ? { message } : {});
+}
+/** Adds a note; optionally changes the severity or the public flag. */
+export function noteIncident(
+  id: number,
+  body: { message: string; severity?: string; public?: boolean },
+): Promise<IncidentDetail> {
+  return post<IncidentDetail>(`/api/v1/incidents/${id}/update`, body);
+}
+/** Sets the postmortem note. */
+export function postmortemIncident(id: number, text: string): Promise<IncidentDetail> {
+  return post<IncidentDetail>(`/api/v1/incidents/${id}/postmortem`, { text });
 }

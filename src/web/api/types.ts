@@ -211,3 +211,40 @@ export interface AuditEntry {
 export type AuditVerification =
   | { ok: true; count: number; head: { seq: number; hash: string } | null }
   | { ok: false; count: number; firstBad: number; problem: string; message: string };
+
+/** An incident, as `GET /api/v1/incidents` lists it (docs/incidents.md). */
+export interface Incident {
+  id: number;
+  key: string;
+  title: string;
+  severity: 'critical' | 'error' | 'warning' | 'info';
+  state: 'triggered' | 'acknowledged' | 'resolved';
+  source: 'manual' | 'rollback' | 'alert';
+  service: string | null;
+  releaseId: number | null;
+  policy: string | null;
+  public: boolean;
+  postmortem: string | null;
+  acknowledgedBy: string | null;
+  acknowledgedAt: number | null;
+  resolvedBy: string | null;
+  resolvedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  escalation: { step: number; round: number; cycle: number; nextAt: number | null; exhausted: boolean };
+}
+
+/** One entry of an incident's timeline. */
+export interface IncidentEntry {
+  id: number;
+  at: number;
+  actor: string;
+  kind: string;
+  message: string;
+}
+
+/** `GET /api/v1/incidents/:id`. */
+export interface IncidentDetail {
+  incident: Incident;
+  timeline: IncidentEntry[];
+}
