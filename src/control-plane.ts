@@ -21,6 +21,9 @@ import type { Fleet } from './providers/fleet/types.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
 import { RetentionPruner } from './store/retention-pruner.js';
+import { StatusPage } from './comms/status-page/status-page.js';
+import { StatusRecorder } from './comms/status-page/status-recorder.js';
+import { unitsHealth } from './comms/status-page/unit-health.js';
 import { startSecurity } from './security/security.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
@@ -69,6 +72,8 @@ export interface ControlPlane {
   apiUrl: string;
   /** Base URL of the first unit's traffic proxy. */
   proxyUrl: string;
+  /** The public status page (`statusPage:`), when the installation has one. */
+  readonly statusPage: StatusPage | undefined;
   /** The one-time code that creates the first admin while the store has no users. */
   readonly setupCode: string | undefined;
   /** false when `server.auth.required: false` opened the API. */
@@ -188,6 +193,17 @@ export async function startControlPlane(
     unwatch.delete(unit.engine);
   };
   const allUnits = (): Unit[] => [...services.values()].flatMap((run) => run.units);
+  // The page reads the units through their engines, as GET /api/v1/services does.
+  const pageOf = (config: Installation['statusPage']): StatusPage | undefined =>
+    config &&
+    new StatusPage({
+      config,
+      store,
+      clock,
+      units: () => unitsHealth(engines),
+      pageUrl: () => config.url ?? `${plane.apiUrl}/status`,
+    });
+  let statusPage = pageOf(installation.statusPage);
   const api = buildApi({
     engines,
     store,
@@ -197,6 +213,7 @@ export async function startControlPlane(
     reload: async () => reload(),
     security,
     tls,
+    statusPage: () => statusPage,
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -266,6 +283,10 @@ export async function startControlPlane(
       registry,
     });
   pruner?.start();
+  const recorder = new StatusRecorder({
+    page: () => statusPage,
+    logger: logger.child({ component: 'status-page' }),
+  });
 
   /** Changes held back by a release in flight, by service. */
   const pending = new Map<string, LoadedConfig>();
@@ -392,6 +413,7 @@ export async function startControlPlane(
       }
       current = { ...wanted, server: current.server, store: current.store, retention: current.retention };
       plane.installation = current;
+      statusPage = pageOf(current.statusPage);
       logger.info(report, describeReload(report));
       return report;
     });
@@ -420,9 +442,13 @@ export async function startControlPlane(
       return security.setup.code;
     },
     authRequired: security.auth !== undefined,
+    get statusPage() {
+      return statusPage;
+    },
     reload,
     async close({ stopInstances, progress = () => undefined }) {
       clearInterval(pendingTimer);
+      await recorder.stop();
       if (pruner) {
         progress('ending a store retention pass');
         await pruner.stop();
@@ -448,6 +474,8 @@ export async function startControlPlane(
       await store.close();
     },
   };
+  // Started once `plane` exists: the page's links read its URL.
+  recorder.start();
   return plane;
 }
 

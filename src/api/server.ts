@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { type Access, requireAccess, withAccess } from './access.js';
+import { type Access, requireAccess, routeConfigOf, withAccess } from './access.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -27,6 +27,8 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
 import { registerWebApp, type WebFiles, webDist } from './web-app.js';
 import { registerReleasePageRoutes } from './release-page-routes.js';
+import { registerStatusPageRoutes } from './status-page-routes.js';
+import type { StatusPage } from '../comms/status-page/status-page.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -66,6 +68,8 @@ export interface ApiOptions {
   events?: EventHubLimits;
   /** The built dashboard (`readWebDist`); read from dist/web when omitted, the "not built" page when null. */
   web?: WebFiles | null;
+  /** The public status page (`statusPage:`); its routes answer 404 while this gives none. */
+  statusPage?: () => StatusPage | undefined;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -150,6 +154,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.addHook('preParsing', async (request, _reply, payload) => {
     // An unknown route answers 404, whatever it was sent.
     if (!MUTATING_METHODS.has(request.method) || request.routeOptions.url === undefined) return payload;
+    if (routeConfigOf(request.routeOptions.config)?.forms === true) return payload;
     const problem = jsonContentTypeProblem(request.headers['content-type']);
     if (problem === undefined) return payload;
     const err = new Error(
@@ -391,6 +396,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
 
   registerReleasePageRoutes(app, { store, engineOf, engineOfRelease, parseId });
+  registerStatusPageRoutes(app, { statusPage: options.statusPage ?? (() => undefined) });
   registerAuthRoutes(app, { store, security: options.security });
   registerOidcRoutes(app, { users: store.security, security: options.security });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).

@@ -1,0 +1,702 @@
+/**
+ * The public status page's behaviour: its components' statuses (derived from the units, overridden by
+ * hand, recorded as transitions), its incidents and scheduled maintenances with their public updates,
+ * and its subscribers, who hear of every incident and maintenance update through the notification
+ * outbox. The API (status-page-routes.ts), the CLI through it, and the release communication policy
+ * all act through one StatusPage.
+ */
+import crypto from 'node:crypto';
+import type { Notice, NewNotification, Severity } from '../types.js';
+import type { StatusComponentConfig, StatusPageConfig } from '../../config/status-page-schema.js';
+import { COMPONENT_STATUSES } from '../../config/status-page-schema.js';
+import { InputError, NotFoundError, TooManyRequestsError } from '../../errors.js';
+import type {
+  AffectedComponent,
+  PageIncidentRow,
+  PageIncidentUpdateRow,
+  SubscriberKind,
+  SubscriberRow,
+} from '../../store/status-page-store.js';
+import type { Store } from '../../store/types.js';
+import type { Clock } from '../../util/clock.js';
+import {
+  type ComponentStatus,
+  type Impact,
+  type Override,
+  type UnitHealth,
+  type UptimeDay,
+  derivedStatus,
+  effectiveStatus,
+  overrideHolds,
+  unitMatches,
+  uptimeBar,
+} from './derive.js';
+import type { PageSnapshot } from './statuspage-json.js';
+
+/** A page incident's statuses, in Statuspage's words. */
+export const INCIDENT_STATUSES = ['investigating', 'identified', 'monitoring', 'resolved', 'postmortem'] as const;
+/** A scheduled maintenance's statuses. */
+export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'verifying', 'completed'] as const;
+/** Impacts an incident may have. */
+export const IMPACTS = ['none', 'minor', 'major', 'critical'] as const;
+/** Incident statuses that are over. */
+export const RESOLVED_STATUSES: readonly string[] = ['resolved', 'postmortem'];
+/** Maintenance statuses that put their components under maintenance (Statuspage's "active"). */
+export const ACTIVE_MAINTENANCE: readonly string[] = ['in_progress', 'verifying'];
+
+/** The page's configuration, when it has one. */
+export type PageConfig = NonNullable<StatusPageConfig>;
+
+/** One component as the admin API and the page show it. */
+export interface ComponentView {
+  id: string;
+  name: string;
+  description: string | null;
+  group: string | null;
+  position: number;
+  onlyShowIfDegraded: boolean;
+  showcase: boolean;
+  services: string[];
+  /** The units it shows now (a service's environments spelled out). */
+  units: string[];
+  derived: ComponentStatus;
+  override: (Override & { reason: string | null; setBy: string; setAt: number }) | null;
+  status: ComponentStatus;
+  /** When its status was first and last recorded; null before the first record. */
+  createdAt: number | null;
+  updatedAt: number | null;
+}
+
+/** What a StatusPage needs. */
+export interface StatusPageOptions {
+  config: PageConfig;
+  store: Store;
+  clock: Clock;
+  /** The health of every unit the installation runs now. */
+  units: () => Promise<UnitHealth[]>;
+  /**
+   * Where the public reaches the page (the `/status` route), without a trailing slash: the links of
+   * emails and the feed start with it. `statusPage.url` when set.
+   */
+  pageUrl: () => string;
+}
+
+/** What opening a page incident says. */
+export interface OpenIncidentInput {
+  name: string;
+  /** investigating (default), identified or monitoring. */
+  status?: string;
+  impact?: string;
+  body: string;
+  /** Component ids or names. */
+  components?: readonly string[];
+  /** The internal incident it is linked to. */
+  internalIncidentId?: number | null;
+}
+
+/** What an update of a page incident says. */
+export interface UpdateIncidentInput {
+  status?: string;
+  impact?: string;
+  name?: string;
+  body: string;
+  components?: readonly string[];
+}
+
+/** What scheduling a maintenance says. */
+export interface MaintenanceInput {
+  name: string;
+  body?: string;
+  components: readonly string[];
+  scheduledFor: number;
+  scheduledUntil: number;
+}
+
+/** What an update of a maintenance says. */
+export interface MaintenanceUpdateInput {
+  status?: string;
+  body?: string;
+  name?: string;
+  scheduledFor?: number;
+  scheduledUntil?: number;
+}
+
+/** Subscriptions one client (address) may ask for per window. */
+const SUBSCRIBE_PER_CLIENT = 5;
+const SUBSCRIBE_WINDOW_MS = 10 * 60_000;
+/** New pending subscriptions the whole page takes per hour: a bound on confirmation mail. */
+const PENDING_PER_HOUR = 200;
+/** A pending subscriber asked again gets a new confirmation at most this often. */
+const RESEND_AFTER_MS = 10 * 60_000;
+const EMAIL = /^[^\s@<>()",;:]{1,64}@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
+
+/** A component's id: as configured, else 12 characters derived from its name (stable while the name is). */
+export function componentId(component: StatusComponentConfig): string {
+  if (component.id !== undefined) return component.id;
+  return shortHash(`component:${component.name.toLowerCase()}`);
+}
+
+/** 12 lowercase base-36 characters of a SHA-256. */
+export function shortHash(text: string): string {
+  const digest = crypto.createHash('sha256').update(text).digest();
+  return BigInt(`0x${digest.subarray(0, 10).toString('hex')}`)
+    .toString(36)
+    .padStart(12, '0')
+    .slice(-12);
+}
+
+/** The public status page. */
+export class StatusPage {
+  private readonly recent = new Map<string, number[]>();
+
+  constructor(private readonly options: StatusPageOptions) {}
+
+  /** The page's config. */
+  get config(): PageConfig {
+    return this.options.config;
+  }
+
+  /** The page's stable id (Statuspage's `page.id`), derived from its name. */
+  get pageId(): string {
+    return shortHash(`page:${this.config.name}`);
+  }
+
+  /** Where the public reaches the page. */
+  get pageUrl(): string {
+    return this.options.pageUrl().replace(/\/+$/, '');
+  }
+
+  get now(): number {
+    return this.options.clock.now();
+  }
+
+  /** One read of the page: what its JSON, HTML and feed are built from. */
+  async snapshot(): Promise<PageSnapshot> {
+    const { store } = this.options;
+    const [components, incidents, maintenances] = await Promise.all([
+      this.components(),
+      store.statusPage.listIncidents('incident', { limit: 50 }),
+      store.statusPage.listIncidents('maintenance', { limit: 50 }),
+    ]);
+    return {
+      id: this.pageId,
+      name: this.config.name,
+      url: this.pageUrl,
+      timeZone: this.config.timeZone,
+      now: this.now,
+      components,
+      incidents,
+      maintenances,
+    };
+  }
+
+  // Components
+
+  /** Every component with its derived, overridden and shown status, in the config's order. */
+  async components(): Promise<ComponentView[]> {
+    const { store } = this.options;
+    const [units, overrides, latest, maintenances] = await Promise.all([
+      this.options.units(),
+      store.statusPage.overrides(),
+      store.statusPage.latestStatuses(),
+      store.statusPage.listIncidents('maintenance', { statuses: ACTIVE_MAINTENANCE }),
+    ]);
+    const inMaintenance = new Set(maintenances.flatMap((m) => m.components));
+    const now = this.now;
+    const firsts = await Promise.all(
+      this.config.components.map(async (c) => (await store.statusPage.history(componentId(c), now)).firstAt),
+    );
+    return this.config.components.map((c, i) => {
+      const id = componentId(c);
+      const mine = units.filter((u) => c.services.some((ref) => unitMatches(ref, u.unit)));
+      const derived = derivedStatus(mine, inMaintenance.has(id));
+      const row = overrides.get(id);
+      const override = row
+        ? {
+            status: row.status as ComponentStatus,
+            until: row.until,
+            reason: row.reason,
+            setBy: row.setBy,
+            setAt: row.setAt,
+          }
+        : undefined;
+      return {
+        id,
+        name: c.name,
+        description: c.description ?? null,
+        group: c.group ?? null,
+        position: i + 1,
+        onlyShowIfDegraded: c.onlyShowIfDegraded,
+        showcase: c.showcase,
+        services: c.services,
+        units: mine.map((u) => u.unit),
+        derived,
+        override: overrideHolds(override, now) ? override : null,
+        status: effectiveStatus(derived, override, now),
+        createdAt: firsts[i] ?? null,
+        updatedAt: latest.get(id)?.from ?? null,
+      };
+    });
+  }
+
+  /** The component a reference (id or name, any case) names; `error` builds what is thrown otherwise. */
+  component(ref: string, error: (message: string) => Error = (m) => new NotFoundError(m)): StatusComponentConfig {
+    const found = this.config.components.find(
+      (c) => componentId(c) === ref || c.name.toLowerCase() === ref.toLowerCase(),
+    );
+    if (found) return found;
+    const names = this.config.components.map((c) => `"${c.name}" (${componentId(c)})`).join(', ');
+    throw error(`no component "${ref}" on the status page; it has ${names}`);
+  }
+
+  private componentIds(refs: readonly string[] | undefined): string[] {
+    return [...new Set((refs ?? []).map((ref) => componentId(this.component(ref, (m) => new InputError(m)))))];
+  }
+
+  /**
+   * Records each component's shown status where it changed since the last record (and starts
+   * maintenances that are due, and completes those that are over). Returns the components that changed.
+   */
+  async record(): Promise<{ component: string; status: ComponentStatus }[]> {
+    await this.advanceMaintenances();
+    const latest = await this.options.store.statusPage.latestStatuses();
+    const changed: { component: string; status: ComponentStatus }[] = [];
+    const now = this.now;
+    for (const view of await this.components()) {
+      if (latest.get(view.id)?.status === view.status) continue;
+      await this.options.store.statusPage.recordStatus(view.id, view.status, now);
+      changed.push({ component: view.id, status: view.status });
+    }
+    return changed;
+  }
+
+  /** The 90-day uptime bar of each component, by component id. */
+  async uptime(days = 90): Promise<Map<string, UptimeDay[]>> {
+    const now = this.now;
+    const since = now - (days + 1) * 86_400_000;
+    const bars = new Map<string, UptimeDay[]>();
+    for (const c of this.config.components) {
+      const id = componentId(c);
+      const { rows } = await this.options.store.statusPage.history(id, since);
+      bars.set(
+        id,
+        uptimeBar(
+          rows.map((r) => ({ status: r.status as ComponentStatus, from: r.from })),
+          now,
+          this.config.timeZone,
+          days,
+        ),
+      );
+    }
+    return bars;
+  }
+
+  /**
+   * Shows `status` on a component by hand, until `until` (epoch ms) or until cleared; the new status
+   * is recorded at once. Integration: what marks a component's status from a release event.
+   */
+  async setOverride(
+    ref: string,
+    input: { status: string; until?: number | null; reason?: string | null; by: string },
+  ): Promise<ComponentView> {
+    const component = this.component(ref);
+    const status = parseComponentStatus(input.status);
+    if (input.until != null && input.until <= this.now)
+      throw new InputError('the override would end before it starts; give an end time in the future');
+    await this.options.store.statusPage.setOverride({
+      component: componentId(component),
+      status,
+      until: input.until ?? null,
+      reason: input.reason ?? null,
+      setBy: input.by,
+      setAt: this.now,
+    });
+    await this.record();
+    return this.view(component);
+  }
+
+  /** Clears a component's override: it shows its derived status again. */
+  async clearOverride(ref: string): Promise<ComponentView> {
+    const component = this.component(ref);
+    await this.options.store.statusPage.clearOverride(componentId(component));
+    await this.record();
+    return this.view(component);
+  }
+
+  private async view(component: StatusComponentConfig): Promise<ComponentView> {
+    const id = componentId(component);
+    return (await this.components()).find((c) => c.id === id) as ComponentView;
+  }
+
+  // Incidents
+
+  /**
+   * Opens a page incident with its first public update and tells the confirmed subscribers.
+   * Integration: the release policy opens one on an automated rollback, with its reason as the body.
+   */
+  async openIncident(input: OpenIncidentInput): Promise<PageIncidentRow> {
+    const name = requireText('name', input.name, 200);
+    const body = requireText('body', input.body, 10_000);
+    const status = parseOneOf('status', input.status ?? 'investigating', ['investigating', 'identified', 'monitoring']);
+    const impact = parseOneOf('impact', input.impact ?? 'minor', IMPACTS);
+    const components = this.componentIds(input.components);
+    const now = this.now;
+    const incident = await this.options.store.statusPage.createIncident(
+      {
+        kind: 'incident',
+        name,
+        status,
+        impact,
+        components,
+        internalIncidentId: input.internalIncidentId ?? null,
+        startedAt: now,
+        monitoringAt: status === 'monitoring' ? now : null,
+        resolvedAt: null,
+        scheduledFor: null,
+        scheduledUntil: null,
+      },
+      { status, body, affectedComponents: await this.affected(components) },
+      now,
+    );
+    await this.notifySubscribers(incident, 'created');
+    return incident;
+  }
+
+  /** Adds a public update to a page incident (by public id), changing its status or impact, and tells the subscribers. */
+  async updateIncident(publicId: string, input: UpdateIncidentInput): Promise<PageIncidentRow> {
+    const incident = await this.incidentOf(publicId, 'incident');
+    const body = requireText('body', input.body, 10_000);
+    const status = input.status === undefined ? incident.status : parseOneOf('status', input.status, INCIDENT_STATUSES);
+    if (RESOLVED_STATUSES.includes(incident.status) && !RESOLVED_STATUSES.includes(status))
+      throw new InputError(`incident ${publicId} is ${incident.status}; open a new incident rather than reopening it`);
+    const impact = input.impact === undefined ? undefined : parseOneOf('impact', input.impact, IMPACTS);
+    const components = input.components === undefined ? undefined : this.componentIds(input.components);
+    const now = this.now;
+    const updated = await this.options.store.statusPage.addUpdate(
+      incident.id,
+      {
+        status,
+        ...(impact !== undefined ? { impact } : {}),
+        ...(input.name !== undefined ? { name: requireText('name', input.name, 200) } : {}),
+        ...(components !== undefined ? { components } : {}),
+        ...(status === 'monitoring' && incident.monitoringAt === null ? { monitoringAt: now } : {}),
+        ...(RESOLVED_STATUSES.includes(status) && incident.resolvedAt === null ? { resolvedAt: now } : {}),
+      },
+      { status, body, affectedComponents: await this.affected(components ?? incident.components) },
+      now,
+    );
+    await this.notifySubscribers(updated, RESOLVED_STATUSES.includes(status) ? 'resolved' : 'updated');
+    return updated;
+  }
+
+  /** Resolves a page incident with a last update. Integration: once a rollback is verified. */
+  async resolveIncident(publicId: string, body?: string): Promise<PageIncidentRow> {
+    return this.updateIncident(publicId, {
+      status: 'resolved',
+      body: body ?? 'This incident has been resolved.',
+    });
+  }
+
+  /** The page incidents linked to an internal incident, newest first. */
+  async incidentsLinkedTo(internalIncidentId: number): Promise<PageIncidentRow[]> {
+    const all = await this.options.store.statusPage.listIncidents('incident', { limit: 200 });
+    return all.filter((i) => i.internalIncidentId === internalIncidentId);
+  }
+
+  /** A page incident or maintenance by public id; NotFoundError otherwise. */
+  async incidentOf(publicId: string, kind: 'incident' | 'maintenance'): Promise<PageIncidentRow> {
+    const found = await this.options.store.statusPage.incidentByPublicId(publicId);
+    if (!found || found.kind !== kind) throw new NotFoundError(`no ${kind} "${publicId}" on the status page`);
+    return found;
+  }
+
+  private async affected(components: readonly string[]): Promise<AffectedComponent[] | null> {
+    if (components.length === 0) return null;
+    const views = await this.components();
+    return components.flatMap((id) => {
+      const view = views.find((v) => v.id === id);
+      return view ? [{ code: id, name: view.name, old_status: view.status, new_status: view.status }] : [];
+    });
+  }
+
+  // Maintenances
+
+  /** Schedules a maintenance of some components. */
+  async scheduleMaintenance(input: MaintenanceInput): Promise<PageIncidentRow> {
+    const name = requireText('name', input.name, 200);
+    const components = this.componentIds(input.components);
+    if (components.length === 0) throw new InputError('name the components the maintenance covers');
+    checkWindow(input.scheduledFor, input.scheduledUntil);
+    const now = this.now;
+    const status = 'scheduled';
+    const maintenance = await this.options.store.statusPage.createIncident(
+      {
+        kind: 'maintenance',
+        name,
+        status,
+        impact: 'maintenance',
+        components,
+        internalIncidentId: null,
+        startedAt: input.scheduledFor,
+        monitoringAt: null,
+        resolvedAt: null,
+        scheduledFor: input.scheduledFor,
+        scheduledUntil: input.scheduledUntil,
+      },
+      {
+        status,
+        body: input.body?.trim() || `Maintenance of ${components.length === 1 ? 'one component' : `${components.length} components`} is scheduled.`,
+        affectedComponents: await this.affected(components),
+      },
+      now,
+    );
+    await this.notifySubscribers(maintenance, 'created');
+    return maintenance;
+  }
+
+  /** Changes a maintenance's status or window with a public update; `in_progress` puts its components under maintenance. */
+  async updateMaintenance(publicId: string, input: MaintenanceUpdateInput): Promise<PageIncidentRow> {
+    const maintenance = await this.incidentOf(publicId, 'maintenance');
+    const status =
+      input.status === undefined ? maintenance.status : parseOneOf('status', input.status, MAINTENANCE_STATUSES);
+    if (maintenance.status === 'completed' && status !== 'completed')
+      throw new InputError(`maintenance ${publicId} is completed; schedule a new one`);
+    const scheduledFor = input.scheduledFor ?? (maintenance.scheduledFor as number);
+    const scheduledUntil = input.scheduledUntil ?? (maintenance.scheduledUntil as number);
+    checkWindow(scheduledFor, scheduledUntil);
+    const body = input.body?.trim() || MAINTENANCE_WORDS[status as (typeof MAINTENANCE_STATUSES)[number]];
+    const updated = await this.maintenanceUpdate(maintenance, status, body, {
+      ...(input.name !== undefined ? { name: requireText('name', input.name, 200) } : {}),
+      scheduledFor,
+      scheduledUntil,
+    });
+    await this.record();
+    return updated;
+  }
+
+  private async maintenanceUpdate(
+    maintenance: PageIncidentRow,
+    status: string,
+    body: string,
+    patch: { name?: string; scheduledFor?: number; scheduledUntil?: number } = {},
+  ): Promise<PageIncidentRow> {
+    const now = this.now;
+    const updated = await this.options.store.statusPage.addUpdate(
+      maintenance.id,
+      {
+        ...patch,
+        status,
+        ...(status === 'completed' && maintenance.resolvedAt === null ? { resolvedAt: now } : {}),
+      },
+      { status, body, affectedComponents: await this.affected(maintenance.components) },
+      now,
+    );
+    await this.notifySubscribers(updated, status === 'completed' ? 'resolved' : 'updated');
+    return updated;
+  }
+
+  /** Starts scheduled maintenances whose time has come and completes active ones whose window is over. */
+  async advanceMaintenances(): Promise<number> {
+    const now = this.now;
+    let moved = 0;
+    const open = await this.options.store.statusPage.listIncidents('maintenance', {
+      statuses: ['scheduled', 'in_progress', 'verifying'],
+      limit: 200,
+    });
+    for (const m of open) {
+      if (m.scheduledUntil !== null && m.scheduledUntil <= now) {
+        await this.maintenanceUpdate(m, 'completed', MAINTENANCE_WORDS.completed);
+        moved++;
+      } else if (m.status === 'scheduled' && m.scheduledFor !== null && m.scheduledFor <= now) {
+        await this.maintenanceUpdate(m, 'in_progress', MAINTENANCE_WORDS.in_progress);
+        moved++;
+      }
+    }
+    return moved;
+  }
+
+  // Subscribers
+
+  /**
+   * Subscribes an email address or a webhook endpoint: a pending subscriber and a confirmation sent
+   * to it (a link holding a random token). Answers the same whatever the address's state, so it never
+   * tells whether an address is subscribed. `client` (the caller's address) bounds how often one
+   * client may ask; the page bounds how many confirmations go out per hour (TooManyRequestsError).
+   */
+  async subscribe(input: { email?: string; endpoint?: string }, client: string): Promise<void> {
+    let kind: SubscriberKind;
+    let address: string;
+    if (input.email !== undefined && input.endpoint === undefined) {
+      kind = 'email';
+      address = input.email.trim().toLowerCase();
+      if (address.length > 254 || !EMAIL.test(address))
+        throw new InputError(`"${input.email}" is not an email address`);
+    } else if (input.endpoint !== undefined && input.email === undefined) {
+      kind = 'webhook';
+      address = input.endpoint.trim();
+      let url: URL;
+      try {
+        url = new URL(address);
+      } catch {
+        throw new InputError(`"${input.endpoint}" is not a URL; give the endpoint as https://...`);
+      }
+      if ((url.protocol !== 'https:' && url.protocol !== 'http:') || address.length > 2000 || url.username || url.password)
+        throw new InputError('the endpoint must be an http(s) URL without credentials, at most 2000 characters');
+    } else throw new InputError('give subscriber[email] or subscriber[endpoint], one of them');
+
+    const now = this.now;
+    const times = (this.recent.get(client) ?? []).filter((t) => t > now - SUBSCRIBE_WINDOW_MS);
+    if (times.length >= SUBSCRIBE_PER_CLIENT)
+      throw new TooManyRequestsError(
+        'too many subscriptions asked from this address; try again later',
+        (times[0] as number) + SUBSCRIBE_WINDOW_MS - now,
+      );
+    if ((await this.options.store.statusPage.pendingSince(now - 3_600_000)) >= PENDING_PER_HOUR)
+      throw new TooManyRequestsError('the page takes no more subscriptions this hour; try again later', 3_600_000);
+    times.push(now);
+    this.recent.set(client, times);
+    if (this.recent.size > 10_000) this.recent.clear();
+
+    const { subscriber, confirmToken } = await this.options.store.statusPage.subscribe(kind, address, now, RESEND_AFTER_MS);
+    if (confirmToken === undefined) return;
+    const confirmUrl = `${this.pageUrl}/subscribe/confirm?token=${encodeURIComponent(confirmToken)}`;
+    const notice: Notice = {
+      event: 'status_page.subscription_confirm',
+      title: `Confirm your subscription to ${this.config.name}`,
+      text:
+        `Someone asked for ${this.config.name}'s incident and maintenance updates to be sent to ${address}. ` +
+        `To confirm, open ${confirmUrl}\nIf it was not you, ignore this message: nothing will be sent.`,
+      severity: 'info',
+      url: confirmUrl,
+      data: { confirmUrl, page: this.config.name, unsubscribeUrl: this.unsubscribeUrl(subscriber) },
+    };
+    await this.options.store.notifications.enqueue(
+      [{ key: `status-page:confirm:${subscriber.id}:${crypto.createHash('sha256').update(confirmToken).digest('hex').slice(0, 16)}`, to: { subscriber: subscriber.id }, notice }],
+      now,
+    );
+  }
+
+  /** How many subscribers there are, by kind and state (never who). */
+  async subscriberCounts(): Promise<{ kind: string; state: string; count: number }[]> {
+    return this.options.store.statusPage.subscriberCounts();
+  }
+
+  /** Confirms a subscription by its link's token; NotFoundError for an unknown or used one. */
+  async confirm(token: string): Promise<SubscriberRow> {
+    const subscriber = await this.options.store.statusPage.confirm(token, this.now);
+    if (!subscriber) throw new NotFoundError('this confirmation link is unknown or was used already');
+    return subscriber;
+  }
+
+  /** Whether the unsubscribe token is one of a subscriber's. */
+  async knowsUnsubscribeToken(token: string): Promise<boolean> {
+    return (await this.options.store.statusPage.subscriberByUnsubscribeToken(token)) !== undefined;
+  }
+
+  /** Unsubscribes by the token of a notice's link; NotFoundError for an unknown token. */
+  async unsubscribe(token: string): Promise<void> {
+    const done = await this.options.store.statusPage.unsubscribe(token, this.now);
+    if (!done) throw new NotFoundError('this unsubscribe link is unknown');
+  }
+
+  /** The one-click unsubscribe link of a subscriber's notices. */
+  unsubscribeUrl(subscriber: SubscriberRow): string {
+    return `${this.pageUrl}/unsubscribe?token=${encodeURIComponent(subscriber.unsubscribeToken)}`;
+  }
+
+  /** Enqueues the incident's newest update for every confirmed subscriber (keys: update id and subscriber id). */
+  async notifySubscribers(incident: PageIncidentRow, what: 'created' | 'updated' | 'resolved'): Promise<number> {
+    const update = incident.updates[0];
+    if (!update) return 0;
+    let afterId = 0;
+    let count = 0;
+    for (;;) {
+      const page = await this.options.store.statusPage.confirmedSubscribers(afterId, 500);
+      if (page.length === 0) return count;
+      const items: NewNotification[] = page.map((subscriber) => ({
+        key: `status-page:update:${update.publicId}:subscriber:${subscriber.id}`,
+        to: { subscriber: subscriber.id },
+        notice: this.noticeOf(incident, update, what, subscriber),
+      }));
+      await this.options.store.notifications.enqueue(items, this.now);
+      count += items.length;
+      afterId = (page[page.length - 1] as SubscriberRow).id;
+    }
+  }
+
+  private noticeOf(
+    incident: PageIncidentRow,
+    update: PageIncidentUpdateRow,
+    what: 'created' | 'updated' | 'resolved',
+    subscriber: SubscriberRow,
+  ): Notice {
+    const unsubscribeUrl = this.unsubscribeUrl(subscriber);
+    const url = `${this.pageUrl}#${incident.kind}-${incident.publicId}`;
+    return {
+      event: `status_page.${incident.kind}.${what}`,
+      title: `[${this.config.name}] ${incident.name}: ${statusWords(update.status)}`,
+      text: `${update.body}\n\n${url}\nUnsubscribe: ${unsubscribeUrl}`,
+      severity: severityOf(incident.impact),
+      url,
+      data: {
+        unsubscribeUrl,
+        page: this.config.name,
+        incident: incident.publicId,
+        kind: incident.kind,
+        status: update.status,
+        impact: incident.impact,
+        components: incident.components,
+      },
+    };
+  }
+}
+
+/** What a maintenance update says when none is written. */
+const MAINTENANCE_WORDS: Record<(typeof MAINTENANCE_STATUSES)[number], string> = {
+  scheduled: 'The maintenance has been rescheduled.',
+  in_progress: 'Scheduled maintenance is currently in progress. We will provide updates as necessary.',
+  verifying: 'Verification is currently underway for the maintenance items.',
+  completed: 'The scheduled maintenance has been completed.',
+};
+
+/** A status as a person reads it: `in_progress` -> `In progress`. */
+export function statusWords(status: string): string {
+  const words = status.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function severityOf(impact: string): Severity {
+  switch (impact as Impact) {
+    case 'critical':
+      return 'critical';
+    case 'major':
+      return 'error';
+    case 'minor':
+      return 'warning';
+    default:
+      return 'info';
+  }
+}
+
+/** A component status from input; InputError names the ones there are. */
+export function parseComponentStatus(raw: string): ComponentStatus {
+  return parseOneOf('status', raw, COMPONENT_STATUSES);
+}
+
+function parseOneOf<T extends string>(what: string, raw: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new InputError(`${what} "${raw}" is not one of ${allowed.join(', ')}`);
+}
+
+function requireText(what: string, raw: string | undefined, max: number): string {
+  const text = (raw ?? '').trim();
+  if (text === '') throw new InputError(`give the ${what}; it is empty`);
+  if (text.length > max) throw new InputError(`the ${what} is longer than ${max} characters`);
+  return text;
+}
+
+function checkWindow(from: number, until: number): void {
+  if (!Number.isFinite(from) || !Number.isFinite(until))
+    throw new InputError('give scheduled_for and scheduled_until as ISO 8601 times');
+  if (until <= from) throw new InputError('scheduled_until must be after scheduled_for');
+}
