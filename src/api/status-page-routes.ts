@@ -21,7 +21,7 @@ import { parseBody } from './bodies.js';
 export const STATUS_PAGE_CSP = [
   "default-src 'none'",
   "style-src 'self'",
-  "img-src 'self'",
+  "img-src 'self' data:",
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",

@@ -174,6 +174,7 @@ export function renderStatusPage(input: StatusHtmlInput): string {
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(input.name)}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${STATUS_CSS_PATH}">
 <link rel="alternate" type="application/atom+xml" title="${escapeHtml(input.name)} incident history" href="/status/history.atom">
 </head><body><main>
@@ -203,6 +204,7 @@ export function renderNotePage(pageName: string, title: string, body: string, fo
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(`${title} · ${pageName}`)}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${STATUS_CSS_PATH}">
 </head><body><main>
 <h1>${escapeHtml(pageName)}</h1>
