@@ -2,7 +2,14 @@ import { Statuspage } from 'statuspage.io';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { componentId } from '../comms/status-page/status-page.js';
-import { MOBILE, checkAccessibility, chromiumOrSkip, launchBrowser, openPage, pageWidth } from '../../test/support/browser.js';
+import {
+  MOBILE,
+  checkAccessibility,
+  chromiumOrSkip,
+  launchBrowser,
+  openPage,
+  pageWidth,
+} from '../../test/support/browser.js';
 import { type Harness, post, postOk, start, stop } from '../../test/support/status-page.js';
 import { STATUS_PAGE_CSP } from './status-page-routes.js';
 
@@ -64,7 +71,9 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
     expect(backend.components).toEqual([components[2]?.id, components[3]?.id]);
     expect(components[2]?.group_id).toBe(backend.id);
     expect(components[4]?.only_show_if_degraded).toBe(true);
-    expect(await fetch(`${h.base}/api/v2/summary.json`).then((r) => r.headers.get('access-control-allow-origin'))).toBe('*');
+    expect(
+      await fetch(`${h.base}/api/v2/summary.json`).then((r) => r.headers.get('access-control-allow-origin')),
+    ).toBe('*');
   });
 
   it('derives component status from the units, and an override wins until cleared or over', async () => {
@@ -72,7 +81,9 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
     h.units[1] = { unit: 'db', stable: ['exited'], canary: [], release: null };
     await h.page.record();
     const sp = client(h);
-    const components = (await sp.api.getComponents()) as unknown as { components: { name: string; status: string }[] };
+    const components = (await sp.api.getComponents()) as unknown as {
+      components: { name: string; status: string }[];
+    };
     expect(components.components.map((c) => [c.name, c.status])).toEqual([
       ['API', 'partial_outage'],
       ['Backend', 'major_outage'],
@@ -100,10 +111,16 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
     expect(listed.components[0]).toMatchObject({ name: 'API', status: 'partial_outage', override: null });
 
     await postOk(h, '/api/v1/status-page/components/API/override', { status: 'major_outage' });
-    const cleared = await postOk<{ status: string }>(h, '/api/v1/status-page/components/API/override/clear', {});
+    const cleared = await postOk<{ status: string }>(
+      h,
+      '/api/v1/status-page/components/API/override/clear',
+      {},
+    );
     expect(cleared.status).toBe('partial_outage');
 
-    expect((await post(h, '/api/v1/status-page/components/nope/override', { status: 'operational' })).status).toBe(404);
+    expect(
+      (await post(h, '/api/v1/status-page/components/nope/override', { status: 'operational' })).status,
+    ).toBe(404);
     const bad = await post(h, '/api/v1/status-page/components/API/override', { status: 'down' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain('is not one of operational');
@@ -118,7 +135,9 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
       internalIncidentId: 7,
     });
     const sp = client(h);
-    let unresolved = (await sp.api.incidents.getUnresolved()) as unknown as { incidents: Record<string, unknown>[] };
+    let unresolved = (await sp.api.incidents.getUnresolved()) as unknown as {
+      incidents: Record<string, unknown>[];
+    };
     expect(unresolved.incidents).toHaveLength(1);
     const incident = unresolved.incidents[0] as Record<string, unknown>;
     expect(incident).toMatchObject({
@@ -131,12 +150,29 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
       page_id: h.page.pageId,
       shortlink: `https://status.example.com/status#incident-${opened.publicId}`,
     });
-    for (const key of ['created_at', 'updated_at', 'started_at']) expect(incident[key]).toMatch(ISO_WITH_OFFSET);
+    for (const key of ['created_at', 'updated_at', 'started_at'])
+      expect(incident[key]).toMatch(ISO_WITH_OFFSET);
     expect((incident.components as { name: string }[]).map((c) => c.name)).toEqual(['API']);
     const update = (incident.incident_updates as Record<string, unknown>[])[0] as Record<string, unknown>;
-    expect(update).toMatchObject({ status: 'investigating', body: 'We are looking into errors on the API.', incident_id: opened.publicId });
+    expect(update).toMatchObject({
+      status: 'investigating',
+      body: 'We are looking into errors on the API.',
+      incident_id: opened.publicId,
+    });
     expect(Object.keys(update).sort()).toEqual(
-      ['affected_components', 'body', 'created_at', 'custom_tweet', 'deliver_notifications', 'display_at', 'id', 'incident_id', 'status', 'tweet_id', 'updated_at'].sort(),
+      [
+        'affected_components',
+        'body',
+        'created_at',
+        'custom_tweet',
+        'deliver_notifications',
+        'display_at',
+        'id',
+        'incident_id',
+        'status',
+        'tweet_id',
+        'updated_at',
+      ].sort(),
     );
     expect(((await sp.api.getSummary()) as unknown as { status: unknown }).status).toEqual({
       indicator: 'major',
@@ -150,7 +186,9 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
     });
     h.clock.advance(HOUR);
     await postOk(h, `/api/v1/status-page/incidents/${opened.publicId}/resolve`, {});
-    unresolved = (await sp.api.incidents.getUnresolved()) as unknown as { incidents: Record<string, unknown>[] };
+    unresolved = (await sp.api.incidents.getUnresolved()) as unknown as {
+      incidents: Record<string, unknown>[];
+    };
     expect(unresolved.incidents).toEqual([]);
     const all = (await sp.api.incidents.getAll()) as unknown as { incidents: Record<string, unknown>[] };
     expect(all.incidents[0]).toMatchObject({
@@ -164,9 +202,18 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
       'investigating',
     ]);
     // A resolved incident is not reopened; an unknown one is a 404.
-    expect((await post(h, `/api/v1/status-page/incidents/${opened.publicId}/updates`, { status: 'investigating', body: 'x' })).status).toBe(400);
+    expect(
+      (
+        await post(h, `/api/v1/status-page/incidents/${opened.publicId}/updates`, {
+          status: 'investigating',
+          body: 'x',
+        })
+      ).status,
+    ).toBe(400);
     expect((await post(h, '/api/v1/status-page/incidents/zzzz/resolve', {})).status).toBe(404);
-    expect((await post(h, '/api/v1/status-page/incidents', { name: 'x', body: 'y', impact: 'huge' })).status).toBe(400);
+    expect(
+      (await post(h, '/api/v1/status-page/incidents', { name: 'x', body: 'y', impact: 'huge' })).status,
+    ).toBe(400);
   });
 
   it('schedules maintenances, starts and completes them by the clock, and shows components under maintenance', async () => {
@@ -236,7 +283,12 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
   it('answers 404 on every page route when the installation has no status page', async () => {
     const bare = await start(false);
     try {
-      for (const path of ['/api/v2/summary.json', '/status', '/status/history.atom', '/api/v1/status-page/components'])
+      for (const path of [
+        '/api/v2/summary.json',
+        '/status',
+        '/status/history.atom',
+        '/api/v1/status-page/components',
+      ])
         expect((await fetch(`${bare.base}${path}`)).status).toBe(404);
     } finally {
       await stop(bare);
@@ -285,9 +337,15 @@ describe('the HTML page and the feed', () => {
   });
 
   it('writes the incidents as an Atom feed', async () => {
-    const a = await postOk<{ publicId: string }>(h, '/api/v1/status-page/incidents', { name: 'First & worst', body: 'one <b>' });
+    const a = await postOk<{ publicId: string }>(h, '/api/v1/status-page/incidents', {
+      name: 'First & worst',
+      body: 'one <b>',
+    });
     h.clock.advance(HOUR);
-    const b = await postOk<{ publicId: string }>(h, '/api/v1/status-page/incidents', { name: 'Second', body: 'two' });
+    const b = await postOk<{ publicId: string }>(h, '/api/v1/status-page/incidents', {
+      name: 'Second',
+      body: 'two',
+    });
     const res = await fetch(`${h.base}/status/history.atom`);
     expect(res.headers.get('content-type')).toBe('application/atom+xml; charset=utf-8');
     const xml = await res.text();
@@ -324,7 +382,11 @@ describe.runIf(browserTests)('the page in a real browser', () => {
 
   it('renders on a phone with no CSP violation, passes axe, and its feed parses as Atom', async () => {
     await h.page.record();
-    await postOk(h, '/api/v1/status-page/incidents', { name: 'Slow <API>', body: 'Looking & fixing', components: ['API'] });
+    await postOk(h, '/api/v1/status-page/incidents', {
+      name: 'Slow <API>',
+      body: 'Looking & fixing',
+      components: ['API'],
+    });
     const { page, problems, context } = await openPage(browser, h.base, { viewport: MOBILE });
     try {
       await page.goto('/status');

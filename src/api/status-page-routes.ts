@@ -11,7 +11,13 @@ import { z } from 'zod';
 import { InputError, NotFoundError } from '../errors.js';
 import { pageStatus } from '../comms/status-page/derive.js';
 import { ACTIVE_MAINTENANCE, RESOLVED_STATUSES, type StatusPage } from '../comms/status-page/status-page.js';
-import { STATUS_CSS, STATUS_CSS_PATH, renderAtom, renderNotePage, renderStatusPage } from '../comms/status-page/status-html.js';
+import {
+  STATUS_CSS,
+  STATUS_CSS_PATH,
+  renderAtom,
+  renderNotePage,
+  renderStatusPage,
+} from '../comms/status-page/status-html.js';
 import { StatuspageJson } from '../comms/status-page/statuspage-json.js';
 import { ANONYMOUS } from '../security/auth.js';
 import { withAccess } from './access.js';
@@ -119,7 +125,8 @@ function tokenOf(request: FastifyRequest): string {
 export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPageRoutesOptions): void {
   const page = (): StatusPage => {
     const found = options.statusPage();
-    if (!found) throw new NotFoundError('this installation has no status page; add statusPage: to its config');
+    if (!found)
+      throw new NotFoundError('this installation has no status page; add statusPage: to its config');
     return found;
   };
   const json = async (reply: FastifyReply, build: (page: StatuspageJson) => object): Promise<object> => {
@@ -157,23 +164,30 @@ export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPa
     );
     scope.post(
       '/api/v2/subscribers.json',
-      { ...withAccess('public', { forms: true, action: 'statuspage.subscribe' }), bodyLimit: FORM_BODY_LIMIT },
+      {
+        ...withAccess('public', { forms: true, action: 'statuspage.subscribe' }),
+        bodyLimit: FORM_BODY_LIMIT,
+      },
       async (request, reply) => {
-        await page().subscribe(subscriberOf(request.body), request.ip);
+        await page().subscriptions.subscribe(subscriberOf(request.body), request.ip);
         void reply.header('access-control-allow-origin', '*');
         // The same answer whether the address was new, pending or subscribed already.
         return reply.status(202).send({
           subscriber: { state: 'pending' },
-          message: 'If the address can be subscribed, a confirmation is on its way; follow its link to start receiving updates.',
+          message:
+            'If the address can be subscribed, a confirmation is on its way; follow its link to start receiving updates.',
         });
       },
     );
     scope.post(
       '/status/subscribe',
-      { ...withAccess('public', { forms: true, action: 'statuspage.subscribe' }), bodyLimit: FORM_BODY_LIMIT },
+      {
+        ...withAccess('public', { forms: true, action: 'statuspage.subscribe' }),
+        bodyLimit: FORM_BODY_LIMIT,
+      },
       async (request, reply) => {
         const p = page();
-        await p.subscribe(subscriberOf(request.body), request.ip);
+        await p.subscriptions.subscribe(subscriberOf(request.body), request.ip);
         return htmlHeaders(reply).send(
           renderNotePage(
             p.config.name,
@@ -186,12 +200,19 @@ export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPa
     // RFC 8058: a mail client posts `List-Unsubscribe=One-Click` to the link; the page's button does the same.
     scope.post(
       '/status/unsubscribe',
-      { ...withAccess('public', { forms: true, action: 'statuspage.unsubscribe' }), bodyLimit: FORM_BODY_LIMIT },
+      {
+        ...withAccess('public', { forms: true, action: 'statuspage.unsubscribe' }),
+        bodyLimit: FORM_BODY_LIMIT,
+      },
       async (request, reply) => {
         const p = page();
-        await p.unsubscribe(tokenOf(request));
+        await p.subscriptions.unsubscribe(tokenOf(request));
         return htmlHeaders(reply).send(
-          renderNotePage(p.config.name, 'Unsubscribed', 'You will not receive updates from this page any more.'),
+          renderNotePage(
+            p.config.name,
+            'Unsubscribed',
+            'You will not receive updates from this page any more.',
+          ),
         );
       },
     );
@@ -229,32 +250,50 @@ export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPa
   app.get('/status/history.atom', withAccess('public'), async (_request, reply) => {
     const p = page();
     const snapshot = await p.snapshot();
-    const incidents = [...snapshot.incidents, ...snapshot.maintenances].sort((a, b) => b.updatedAt - a.updatedAt);
+    const incidents = [...snapshot.incidents, ...snapshot.maintenances].sort(
+      (a, b) => b.updatedAt - a.updatedAt,
+    );
     return reply
       .type('application/atom+xml; charset=utf-8')
       .header('x-content-type-options', 'nosniff')
       .header('cache-control', 'no-cache')
-      .send(renderAtom({ name: snapshot.name, pageUrl: snapshot.url, pageId: snapshot.id, now: snapshot.now, incidents }));
+      .send(
+        renderAtom({
+          name: snapshot.name,
+          pageUrl: snapshot.url,
+          pageId: snapshot.id,
+          now: snapshot.now,
+          incidents,
+        }),
+      );
   });
   app.get('/status/subscribe/confirm', withAccess('public'), async (request, reply) => {
     const p = page();
     const token = tokenOf(request);
     try {
-      await p.confirm(token);
+      await p.subscriptions.confirm(token);
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       return htmlHeaders(reply.status(404)).send(
-        renderNotePage(p.config.name, 'Link not valid', 'This confirmation link is unknown or was used already.'),
+        renderNotePage(
+          p.config.name,
+          'Link not valid',
+          'This confirmation link is unknown or was used already.',
+        ),
       );
     }
     return htmlHeaders(reply).send(
-      renderNotePage(p.config.name, 'Subscribed', 'You will receive updates when incidents and maintenances are posted.'),
+      renderNotePage(
+        p.config.name,
+        'Subscribed',
+        'You will receive updates when incidents and maintenances are posted.',
+      ),
     );
   });
   app.get('/status/unsubscribe', withAccess('public'), async (request, reply) => {
     const p = page();
     const token = tokenOf(request);
-    if (!(await p.knowsUnsubscribeToken(token)))
+    if (!(await p.subscriptions.knowsUnsubscribeToken(token)))
       return htmlHeaders(reply.status(404)).send(
         renderNotePage(p.config.name, 'Link not valid', 'This unsubscribe link is unknown.'),
       );
@@ -370,7 +409,10 @@ export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPa
     },
   );
   app.get('/api/v1/status-page/subscribers', withAccess('viewer'), async () => {
-    const counts = await page().subscriberCounts();
-    return { subscribers: counts, confirmed: counts.filter((c) => c.state === 'confirmed').reduce((n, c) => n + c.count, 0) };
+    const counts = await page().subscriptions.subscriberCounts();
+    return {
+      subscribers: counts,
+      confirmed: counts.filter((c) => c.state === 'confirmed').reduce((n, c) => n + c.count, 0),
+    };
   });
 }

@@ -5,7 +5,9 @@ import { type Harness, postOk, start, stop } from '../../test/support/status-pag
 /** The path and query of a link the page wrote with its public URL, to follow it on the test server. */
 function local(h: Harness, link: string): string {
   const url = new URL(link);
-  expect(url.origin + url.pathname.replace(/\/status\/.*$/, '/status')).toBe('https://status.example.com/status');
+  expect(url.origin + url.pathname.replace(/\/status\/.*$/, '/status')).toBe(
+    'https://status.example.com/status',
+  );
   return `${h.base}${url.pathname}${url.search}`;
 }
 
@@ -35,7 +37,7 @@ describe('subscribers of the status page', () => {
     const [confirmation, ...others] = await outbox(h);
     expect(others).toEqual([]);
     expect(confirmation).toMatchObject({
-      channel: `subscriber:${(confirmation as NotificationRow).to.subscriber}`,
+      channel: `subscriber:${((confirmation as NotificationRow).to as { subscriber: number }).subscriber}`,
       notice: { event: 'status_page.subscription_confirm', severity: 'info' },
     });
     const subscriber = ((confirmation as NotificationRow).to as { subscriber: number }).subscriber;
@@ -74,7 +76,10 @@ describe('subscribers of the status page', () => {
     expect(notice.notice.text).toContain(unsubscribeUrl);
 
     // Enqueueing the same update again adds nothing (the key).
-    await h.page.notifySubscribers(await h.page.incidentOf(incident.publicId, 'incident'), 'created');
+    await h.page.subscriptions.notifySubscribers(
+      await h.page.incidentOf(incident.publicId, 'incident'),
+      'created',
+    );
     expect(await outbox(h)).toHaveLength(2);
 
     // GET shows a button and changes nothing; the RFC 8058 POST unsubscribes.
@@ -107,7 +112,7 @@ describe('subscribers of the status page', () => {
     const first = await ask('bob@example.com');
     const firstBody = await first.text();
     const token = ((await outbox(h))[0]?.notice.data?.confirmUrl as string).split('token=')[1] as string;
-    await h.page.confirm(decodeURIComponent(token));
+    await h.page.subscriptions.confirm(decodeURIComponent(token));
     // Subscribed already, or new: the same answer.
     const again = await ask('bob@example.com');
     expect([again.status, await again.text()]).toEqual([first.status, firstBody]);
@@ -136,7 +141,9 @@ describe('subscribers of the status page', () => {
     expect(res.status).toBe(202);
     const [confirmation] = await outbox(h);
     const subscriber = ((confirmation as NotificationRow).to as { subscriber: number }).subscriber;
-    expect(await h.store.statusPage.subscriberAddress(subscriber)).toEqual({ webhook: 'https://hooks.example.com/status' });
+    expect(await h.store.statusPage.subscriberAddress(subscriber)).toEqual({
+      webhook: 'https://hooks.example.com/status',
+    });
     expect((await fetch(local(h, confirmation?.notice.data?.confirmUrl as string))).status).toBe(200);
     expect((await h.store.statusPage.confirmedSubscribers()).map((s) => s.kind)).toEqual(['webhook']);
 

@@ -46,7 +46,6 @@ function bySection(items: ChecklistItemRow[]): Map<string, ChecklistItemRow[]> {
   return sections;
 }
 
-
 /** Renders the filed record of a release: every section, item, state and piece of evidence. */
 export function renderReport(input: ReportInput, format: ReportFormat): string {
   const { release, items } = input;

@@ -30,7 +30,9 @@ const componentSchema = z.strictObject({
   services: z
     .array(unitRef)
     .min(1, 'list the services this component shows, e.g. [web] or [web@production]')
-    .describe('The units whose health and releases make its status: web (all environments) or web@production.'),
+    .describe(
+      'The units whose health and releases make its status: web (all environments) or web@production.',
+    ),
   group: z.string().trim().min(1).max(100).optional().describe('The group it is shown in.'),
   onlyShowIfDegraded: z.boolean().prefault(false).describe('Shown only while it is not operational.'),
   showcase: z.boolean().prefault(true).describe('Shown on the page (Statuspage\'s "showcase").'),

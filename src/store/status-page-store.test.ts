@@ -66,8 +66,22 @@ describe.each([
     const store = await open();
     try {
       const sp = store.statusPage;
-      await sp.setOverride({ component: 'api', status: 'major_outage', until: 10, reason: 'r', setBy: 'ann', setAt: 1 });
-      await sp.setOverride({ component: 'api', status: 'partial_outage', until: null, reason: null, setBy: 'bob', setAt: 2 });
+      await sp.setOverride({
+        component: 'api',
+        status: 'major_outage',
+        until: 10,
+        reason: 'r',
+        setBy: 'ann',
+        setAt: 1,
+      });
+      await sp.setOverride({
+        component: 'api',
+        status: 'partial_outage',
+        until: null,
+        reason: null,
+        setBy: 'bob',
+        setAt: 2,
+      });
       expect((await sp.overrides()).get('api')).toEqual({
         component: 'api',
         status: 'partial_outage',
@@ -113,11 +127,18 @@ describe.each([
         {
           status: 'resolved',
           body: 'Fixed',
-          affectedComponents: [{ code: 'api', name: 'API', old_status: 'major_outage', new_status: 'operational' }],
+          affectedComponents: [
+            { code: 'api', name: 'API', old_status: 'major_outage', new_status: 'operational' },
+          ],
         },
         200,
       );
-      expect(resolved).toMatchObject({ status: 'resolved', resolvedAt: 200, updatedAt: 200, impact: 'major' });
+      expect(resolved).toMatchObject({
+        status: 'resolved',
+        resolvedAt: 200,
+        updatedAt: 200,
+        impact: 'major',
+      });
       expect(resolved.updates.map((u) => u.body)).toEqual(['Fixed', 'Looking']);
       expect(resolved.updates[0]?.affectedComponents?.[0]?.new_status).toBe('operational');
       expect((await sp.incidentByPublicId(created.publicId))?.id).toBe(created.id);
@@ -137,7 +158,15 @@ describe.each([
       expect(first.confirmToken).toBeDefined();
       const token = first.confirmToken as string;
       // Only the hash is kept.
-      const db = (store as unknown as { db: { selectFrom: (t: string) => { selectAll: () => { execute: () => Promise<Record<string, unknown>[]> } } } }).db;
+      const db = (
+        store as unknown as {
+          db: {
+            selectFrom: (t: string) => {
+              selectAll: () => { execute: () => Promise<Record<string, unknown>[]> };
+            };
+          };
+        }
+      ).db;
       const rows = await db.selectFrom('status_subscribers').selectAll().execute();
       expect(JSON.stringify(rows)).not.toContain(token);
       expect(rows[0]?.confirm_hash).toBe(tokenHash(token));
@@ -150,7 +179,9 @@ describe.each([
       expect((await sp.confirmedSubscribers()).map((s) => s.address)).toEqual(['ann@example.com']);
       expect((await sp.subscribe('email', 'ann@example.com', 700_000, 600_000)).confirmToken).toBeUndefined();
       const hook = await sp.subscribe('webhook', 'https://hooks.example.com/x', 3_000, 600_000);
-      expect(await sp.subscriberAddress(hook.subscriber.id)).toEqual({ webhook: 'https://hooks.example.com/x' });
+      expect(await sp.subscriberAddress(hook.subscriber.id)).toEqual({
+        webhook: 'https://hooks.example.com/x',
+      });
       expect(await sp.subscriberCounts()).toEqual([
         { kind: 'email', state: 'confirmed', count: 1 },
         { kind: 'webhook', state: 'pending', count: 1 },

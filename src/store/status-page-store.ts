@@ -1,3 +1,9 @@
+/**
+ * The status page's part of the store: component status history and overrides, page incidents and
+ * maintenances with their updates, and subscribers (migration 012). One file for one job, the page's
+ * persistence; it runs long because it declares its five tables' types here rather than in
+ * schema.ts, beside the queries that use them.
+ */
 import crypto from 'node:crypto';
 import type { Generated, Kysely, Selectable } from 'kysely';
 import type { Dialect } from './migrations/index.js';
@@ -114,7 +120,10 @@ export interface PageIncidentRow {
 }
 
 /** What creating a page incident or maintenance writes. */
-export type NewPageIncident = Omit<PageIncidentRow, 'id' | 'publicId' | 'createdAt' | 'updatedAt' | 'updates'>;
+export type NewPageIncident = Omit<
+  PageIncidentRow,
+  'id' | 'publicId' | 'createdAt' | 'updatedAt' | 'updates'
+>;
 
 /** A component's status override. */
 export interface OverrideRow {
@@ -190,7 +199,10 @@ export class StatusPageStore {
       .selectFrom('status_component_history as h')
       .select(['h.component', 'h.status', 'h.from_at'])
       .where('h.id', 'in', (qb) =>
-        qb.selectFrom('status_component_history').select((eb) => eb.fn.max('id').as('id')).groupBy('component'),
+        qb
+          .selectFrom('status_component_history')
+          .select((eb) => eb.fn.max('id').as('id'))
+          .groupBy('component'),
       )
       .execute();
     return new Map(
@@ -354,14 +366,21 @@ export class StatusPageStore {
         })
         .where('id', '=', id)
         .execute();
-      await trx.insertInto('status_incident_updates').values(updateValues(id, update, at)).execute();
+      await trx
+        .insertInto('status_incident_updates')
+        .values(updateValues(id, update, at))
+        .execute();
     });
     return (await this.incident(id)) as PageIncidentRow;
   }
 
   /** A page incident or maintenance by its internal id. */
   async incident(id: number): Promise<PageIncidentRow | undefined> {
-    const row = await this.sp.selectFrom('status_incidents').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.sp
+      .selectFrom('status_incidents')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row ? (await this.withUpdates([row]))[0] : undefined;
   }
 
@@ -393,7 +412,9 @@ export class StatusPageStore {
     return this.withUpdates(rows);
   }
 
-  private async withUpdates(rows: Selectable<StatusPageTables['status_incidents']>[]): Promise<PageIncidentRow[]> {
+  private async withUpdates(
+    rows: Selectable<StatusPageTables['status_incidents']>[],
+  ): Promise<PageIncidentRow[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => Number(r.id));
     const updates = await this.sp
@@ -427,7 +448,9 @@ export class StatusPageStore {
           status: u.status,
           body: u.body,
           affectedComponents:
-            u.affected_components === null ? null : (JSON.parse(u.affected_components) as AffectedComponent[]),
+            u.affected_components === null
+              ? null
+              : (JSON.parse(u.affected_components) as AffectedComponent[]),
           createdAt: Number(u.created_at),
           displayAt: Number(u.display_at),
         })),
@@ -442,7 +465,12 @@ export class StatusPageStore {
    * at least `resendAfterMs` ago; a confirmed one, or a pending one asked again too soon, is left as
    * it is and `confirmToken` is undefined.
    */
-  async subscribe(kind: SubscriberKind, address: string, at: number, resendAfterMs: number): Promise<SubscribeResult> {
+  async subscribe(
+    kind: SubscriberKind,
+    address: string,
+    at: number,
+    resendAfterMs: number,
+  ): Promise<SubscribeResult> {
     const token = crypto.randomBytes(32).toString('base64url');
     const existing = await this.subscriberByAddress(kind, address);
     if (!existing) {
@@ -464,12 +492,22 @@ export class StatusPageStore {
       } catch (err) {
         // Asked twice at once: the other request's row stands.
         if (!isUniqueViolation(err)) throw err;
-        return { subscriber: (await this.subscriberByAddress(kind, address)) as SubscriberRow, confirmToken: undefined };
+        return {
+          subscriber: (await this.subscriberByAddress(kind, address)) as SubscriberRow,
+          confirmToken: undefined,
+        };
       }
-      return { subscriber: (await this.subscriberByAddress(kind, address)) as SubscriberRow, confirmToken: token };
+      return {
+        subscriber: (await this.subscriberByAddress(kind, address)) as SubscriberRow,
+        confirmToken: token,
+      };
     }
     if (existing.state === 'confirmed') return { subscriber: existing, confirmToken: undefined };
-    if (existing.state === 'pending' && existing.confirmSentAt !== null && at - existing.confirmSentAt < resendAfterMs)
+    if (
+      existing.state === 'pending' &&
+      existing.confirmSentAt !== null &&
+      at - existing.confirmSentAt < resendAfterMs
+    )
       return { subscriber: existing, confirmToken: undefined };
     await this.sp
       .updateTable('status_subscribers')
@@ -520,11 +558,18 @@ export class StatusPageStore {
   }
 
   async subscriber(id: number): Promise<SubscriberRow | undefined> {
-    const row = await this.sp.selectFrom('status_subscribers').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.sp
+      .selectFrom('status_subscribers')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row ? toSubscriber(row) : undefined;
   }
 
-  private async subscriberByAddress(kind: SubscriberKind, address: string): Promise<SubscriberRow | undefined> {
+  private async subscriberByAddress(
+    kind: SubscriberKind,
+    address: string,
+  ): Promise<SubscriberRow | undefined> {
     const row = await this.sp
       .selectFrom('status_subscribers')
       .selectAll()
@@ -595,7 +640,8 @@ function updateValues(
     incident_id: incidentId,
     status: update.status,
     body: update.body,
-    affected_components: update.affectedComponents === null ? null : JSON.stringify(update.affectedComponents),
+    affected_components:
+      update.affectedComponents === null ? null : JSON.stringify(update.affectedComponents),
     created_at: at,
     display_at: at,
   };

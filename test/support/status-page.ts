@@ -8,7 +8,6 @@ import { statusPageSchema } from '../../src/config/status-page-schema.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ManualClock } from '../../src/util/clock.js';
 
-
 /** A page of four components, two in a group, one shown only when degraded. */
 export const CONFIG = statusPageSchema.parse({
   name: 'Example <status>',
@@ -88,4 +87,3 @@ export async function postOk<T>(h: Harness, path: string, body: object): Promise
   if (res.status >= 300) throw new Error(`${path}: ${res.status} ${text}`);
   return JSON.parse(text) as T;
 }
-

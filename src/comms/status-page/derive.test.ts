@@ -38,12 +38,18 @@ describe('a unit status from its instances and release', () => {
       'degraded_performance',
     );
     expect(
-      unitStatus(unit(['ready'], { canary: ['unhealthy'], release: { phase: 'canary', state: 'progressing' } })),
+      unitStatus(
+        unit(['ready'], { canary: ['unhealthy'], release: { phase: 'canary', state: 'progressing' } }),
+      ),
     ).toBe('degraded_performance');
     expect(
-      unitStatus(unit(['ready'], { failingTrigger: true, release: { phase: 'canary', state: 'progressing' } })),
+      unitStatus(
+        unit(['ready'], { failingTrigger: true, release: { phase: 'canary', state: 'progressing' } }),
+      ),
     ).toBe('degraded_performance');
-    expect(unitStatus(unit(['ready'], { release: { phase: 'canary', state: 'progressing' } }))).toBe('operational');
+    expect(unitStatus(unit(['ready'], { release: { phase: 'canary', state: 'progressing' } }))).toBe(
+      'operational',
+    );
     // An outage outranks the release.
     expect(unitStatus(unit(['exited'], { release: { phase: 'rolling-back', state: 'progressing' } }))).toBe(
       'major_outage',
@@ -51,7 +57,11 @@ describe('a unit status from its instances and release', () => {
   });
 
   it('takes the worst of a component units, and maintenance over all', () => {
-    const units = [unit(['ready']), unit(['ready', 'exited']), unit([], { release: { phase: 'rolling-back', state: 'progressing' } })];
+    const units = [
+      unit(['ready']),
+      unit(['ready', 'exited']),
+      unit([], { release: { phase: 'rolling-back', state: 'progressing' } }),
+    ];
     expect(derivedStatus(units, false)).toBe('partial_outage');
     expect(derivedStatus(units, true)).toBe('under_maintenance');
     expect(derivedStatus([], false)).toBe('operational');
@@ -72,14 +82,19 @@ describe('an override', () => {
     expect(effectiveStatus('operational', override, clock.now())).toBe('major_outage');
     clock.set(2_000);
     expect(effectiveStatus('operational', override, clock.now())).toBe('operational');
-    expect(effectiveStatus('partial_outage', { status: 'operational', until: null }, clock.now())).toBe('operational');
+    expect(effectiveStatus('partial_outage', { status: 'operational', until: null }, clock.now())).toBe(
+      'operational',
+    );
     expect(effectiveStatus('partial_outage', undefined, clock.now())).toBe('partial_outage');
   });
 });
 
 describe('the page rollup', () => {
   it('speaks Statuspage words', () => {
-    expect(pageStatus(['operational'], [])).toEqual({ indicator: 'none', description: 'All Systems Operational' });
+    expect(pageStatus(['operational'], [])).toEqual({
+      indicator: 'none',
+      description: 'All Systems Operational',
+    });
     expect(pageStatus(['operational', 'under_maintenance'], [])).toEqual({
       indicator: 'none',
       description: 'Service Under Maintenance',
@@ -88,7 +103,10 @@ describe('the page rollup', () => {
       indicator: 'minor',
       description: 'Partially Degraded Service',
     });
-    expect(pageStatus(['operational'], ['minor'])).toEqual({ indicator: 'minor', description: 'Minor Service Outage' });
+    expect(pageStatus(['operational'], ['minor'])).toEqual({
+      indicator: 'minor',
+      description: 'Minor Service Outage',
+    });
     expect(pageStatus(['partial_outage'], ['minor'])).toEqual({
       indicator: 'major',
       description: 'Partial System Outage',
@@ -107,8 +125,19 @@ describe('the uptime bar', () => {
 
   it('has no data before the component existed, and counts today up to now', () => {
     const clock = new ManualClock(midnight + 12 * HOUR);
-    const bar = uptimeBar([{ status: 'operational', from: midnight - DAY + 6 * HOUR }], clock.now(), 'Etc/UTC', 5);
-    expect(bar.map((d) => d.date)).toEqual(['2026-03-06', '2026-03-07', '2026-03-08', '2026-03-09', '2026-03-10']);
+    const bar = uptimeBar(
+      [{ status: 'operational', from: midnight - DAY + 6 * HOUR }],
+      clock.now(),
+      'Etc/UTC',
+      5,
+    );
+    expect(bar.map((d) => d.date)).toEqual([
+      '2026-03-06',
+      '2026-03-07',
+      '2026-03-08',
+      '2026-03-09',
+      '2026-03-10',
+    ]);
     expect(bar.slice(0, 3).map((d) => [d.worst, d.uptime])).toEqual([
       [null, null],
       [null, null],

@@ -113,7 +113,8 @@ export function pageStatus(
     const candidate = INDICATOR_OF_STATUS[status];
     if (IMPACT_RANK[candidate] > IMPACT_RANK[indicator]) indicator = candidate;
   }
-  for (const impact of unresolvedImpacts) if (IMPACT_RANK[impact] > IMPACT_RANK[indicator]) indicator = impact;
+  for (const impact of unresolvedImpacts)
+    if (IMPACT_RANK[impact] > IMPACT_RANK[indicator]) indicator = impact;
   const worst = worstStatus(statuses);
   switch (indicator) {
     case 'none':
@@ -169,7 +170,14 @@ export function zoneOffset(at: number, timeZone: string): number {
     second: '2-digit',
   }).formatToParts(new Date(at));
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const asUtc = Date.UTC(
+    get('year'),
+    get('month') - 1,
+    get('day'),
+    get('hour'),
+    get('minute'),
+    get('second'),
+  );
   return asUtc - Math.floor(at / 1000) * 1000;
 }
 
@@ -248,4 +256,10 @@ export function isoWithOffset(at: number, timeZone: string): string {
   const hh = String(Math.floor(minutes / 60)).padStart(2, '0');
   const mm = String(minutes % 60).padStart(2, '0');
   return `${local}${sign}${hh}:${mm}`;
+}
+
+/** A status as a person reads it: `in_progress` -> `In progress`. */
+export function statusWords(status: string): string {
+  const words = status.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }

@@ -5,9 +5,8 @@
  */
 import { escapeHtml } from '../../util/escape-html.js';
 import type { PageIncidentRow } from '../../store/status-page-store.js';
-import { type ComponentStatus, type UptimeDay, isoWithOffset } from './derive.js';
+import { type ComponentStatus, type UptimeDay, isoWithOffset, statusWords } from './derive.js';
 import type { ComponentView } from './status-page.js';
-import { statusWords } from './status-page.js';
 
 /** The stylesheet's path under the page. */
 export const STATUS_CSS_PATH = '/status/assets/status.css';
@@ -199,7 +198,12 @@ ${list('Past incidents', input.recent, 'No incidents reported recently.')}
 }
 
 /** A short page saying one thing (a subscription's confirmation, an unsubscribe's result). */
-export function renderNotePage(pageName: string, title: string, body: string, form?: { action: string; button: string }): string {
+export function renderNotePage(
+  pageName: string,
+  title: string,
+  body: string,
+  form?: { action: string; button: string },
+): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -234,7 +238,10 @@ export function renderAtom(input: {
     .map((i) => {
       const link = `${input.pageUrl}#${i.kind}-${i.publicId}`;
       const content = i.updates
-        .map((u) => `<p><small>${escapeHtml(iso(u.displayAt))}</small> <strong>${escapeHtml(statusWords(u.status))}</strong> - ${escapeHtml(u.body)}</p>`)
+        .map(
+          (u) =>
+            `<p><small>${escapeHtml(iso(u.displayAt))}</small> <strong>${escapeHtml(statusWords(u.status))}</strong> - ${escapeHtml(u.body)}</p>`,
+        )
         .join('');
       return `<entry>
 <id>tag:shipcheck,2026:status-page:${escapeHtml(input.pageId)}:${i.kind}:${escapeHtml(i.publicId)}</id>

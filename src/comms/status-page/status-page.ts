@@ -1,27 +1,19 @@
 /**
  * The public status page's behaviour: its components' statuses (derived from the units, overridden by
  * hand, recorded as transitions), its incidents and scheduled maintenances with their public updates,
- * and its subscribers, who hear of every incident and maintenance update through the notification
- * outbox. The API (status-page-routes.ts), the CLI through it, and the release communication policy
+ * and its subscribers (subscriptions.ts), who hear of every incident and maintenance update through
+ * the notification outbox. The API (status-page-routes.ts), the CLI through it, and the release communication policy
  * all act through one StatusPage.
  */
 import crypto from 'node:crypto';
-import type { Notice, NewNotification, Severity } from '../types.js';
 import type { StatusComponentConfig, StatusPageConfig } from '../../config/status-page-schema.js';
 import { COMPONENT_STATUSES } from '../../config/status-page-schema.js';
-import { InputError, NotFoundError, TooManyRequestsError } from '../../errors.js';
-import type {
-  AffectedComponent,
-  PageIncidentRow,
-  PageIncidentUpdateRow,
-  SubscriberKind,
-  SubscriberRow,
-} from '../../store/status-page-store.js';
+import { InputError, NotFoundError } from '../../errors.js';
+import type { AffectedComponent, PageIncidentRow } from '../../store/status-page-store.js';
 import type { Store } from '../../store/types.js';
 import type { Clock } from '../../util/clock.js';
 import {
   type ComponentStatus,
-  type Impact,
   type Override,
   type UnitHealth,
   type UptimeDay,
@@ -31,10 +23,17 @@ import {
   unitMatches,
   uptimeBar,
 } from './derive.js';
+import { Subscriptions } from './subscriptions.js';
 import type { PageSnapshot } from './statuspage-json.js';
 
 /** A page incident's statuses, in Statuspage's words. */
-export const INCIDENT_STATUSES = ['investigating', 'identified', 'monitoring', 'resolved', 'postmortem'] as const;
+export const INCIDENT_STATUSES = [
+  'investigating',
+  'identified',
+  'monitoring',
+  'resolved',
+  'postmortem',
+] as const;
 /** A scheduled maintenance's statuses. */
 export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'verifying', 'completed'] as const;
 /** Impacts an incident may have. */
@@ -121,15 +120,6 @@ export interface MaintenanceUpdateInput {
   scheduledUntil?: number;
 }
 
-/** Subscriptions one client (address) may ask for per window. */
-const SUBSCRIBE_PER_CLIENT = 5;
-const SUBSCRIBE_WINDOW_MS = 10 * 60_000;
-/** New pending subscriptions the whole page takes per hour: a bound on confirmation mail. */
-const PENDING_PER_HOUR = 200;
-/** A pending subscriber asked again gets a new confirmation at most this often. */
-const RESEND_AFTER_MS = 10 * 60_000;
-const EMAIL = /^[^\s@<>()",;:]{1,64}@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
-
 /** A component's id: as configured, else 12 characters derived from its name (stable while the name is). */
 export function componentId(component: StatusComponentConfig): string {
   if (component.id !== undefined) return component.id;
@@ -147,9 +137,17 @@ export function shortHash(text: string): string {
 
 /** The public status page. */
 export class StatusPage {
-  private readonly recent = new Map<string, number[]>();
+  /** Its subscribers: subscribe, confirm, unsubscribe, and the notices of every update. */
+  readonly subscriptions: Subscriptions;
 
-  constructor(private readonly options: StatusPageOptions) {}
+  constructor(private readonly options: StatusPageOptions) {
+    this.subscriptions = new Subscriptions({
+      config: options.config,
+      store: options.store,
+      clock: options.clock,
+      pageUrl: () => this.pageUrl,
+    });
+  }
 
   /** The page's config. */
   get config(): PageConfig {
@@ -240,7 +238,10 @@ export class StatusPage {
   }
 
   /** The component a reference (id or name, any case) names; `error` builds what is thrown otherwise. */
-  component(ref: string, error: (message: string) => Error = (m) => new NotFoundError(m)): StatusComponentConfig {
+  component(
+    ref: string,
+    error: (message: string) => Error = (m) => new NotFoundError(m),
+  ): StatusComponentConfig {
     const found = this.config.components.find(
       (c) => componentId(c) === ref || c.name.toLowerCase() === ref.toLowerCase(),
     );
@@ -250,7 +251,9 @@ export class StatusPage {
   }
 
   private componentIds(refs: readonly string[] | undefined): string[] {
-    return [...new Set((refs ?? []).map((ref) => componentId(this.component(ref, (m) => new InputError(m)))))];
+    return [
+      ...new Set((refs ?? []).map((ref) => componentId(this.component(ref, (m) => new InputError(m))))),
+    ];
   }
 
   /**
@@ -301,7 +304,7 @@ export class StatusPage {
   ): Promise<ComponentView> {
     const component = this.component(ref);
     const status = parseComponentStatus(input.status);
-    if (input.until != null && input.until <= this.now)
+    if (input.until !== undefined && input.until !== null && input.until <= this.now)
       throw new InputError('the override would end before it starts; give an end time in the future');
     await this.options.store.statusPage.setOverride({
       component: componentId(component),
@@ -337,7 +340,11 @@ export class StatusPage {
   async openIncident(input: OpenIncidentInput): Promise<PageIncidentRow> {
     const name = requireText('name', input.name, 200);
     const body = requireText('body', input.body, 10_000);
-    const status = parseOneOf('status', input.status ?? 'investigating', ['investigating', 'identified', 'monitoring']);
+    const status = parseOneOf('status', input.status ?? 'investigating', [
+      'investigating',
+      'identified',
+      'monitoring',
+    ]);
     const impact = parseOneOf('impact', input.impact ?? 'minor', IMPACTS);
     const components = this.componentIds(input.components);
     const now = this.now;
@@ -358,7 +365,7 @@ export class StatusPage {
       { status, body, affectedComponents: await this.affected(components) },
       now,
     );
-    await this.notifySubscribers(incident, 'created');
+    await this.subscriptions.notifySubscribers(incident, 'created');
     return incident;
   }
 
@@ -366,9 +373,12 @@ export class StatusPage {
   async updateIncident(publicId: string, input: UpdateIncidentInput): Promise<PageIncidentRow> {
     const incident = await this.incidentOf(publicId, 'incident');
     const body = requireText('body', input.body, 10_000);
-    const status = input.status === undefined ? incident.status : parseOneOf('status', input.status, INCIDENT_STATUSES);
+    const status =
+      input.status === undefined ? incident.status : parseOneOf('status', input.status, INCIDENT_STATUSES);
     if (RESOLVED_STATUSES.includes(incident.status) && !RESOLVED_STATUSES.includes(status))
-      throw new InputError(`incident ${publicId} is ${incident.status}; open a new incident rather than reopening it`);
+      throw new InputError(
+        `incident ${publicId} is ${incident.status}; open a new incident rather than reopening it`,
+      );
     const impact = input.impact === undefined ? undefined : parseOneOf('impact', input.impact, IMPACTS);
     const components = input.components === undefined ? undefined : this.componentIds(input.components);
     const now = this.now;
@@ -385,7 +395,10 @@ export class StatusPage {
       { status, body, affectedComponents: await this.affected(components ?? incident.components) },
       now,
     );
-    await this.notifySubscribers(updated, RESOLVED_STATUSES.includes(status) ? 'resolved' : 'updated');
+    await this.subscriptions.notifySubscribers(
+      updated,
+      RESOLVED_STATUSES.includes(status) ? 'resolved' : 'updated',
+    );
     return updated;
   }
 
@@ -445,12 +458,14 @@ export class StatusPage {
       },
       {
         status,
-        body: input.body?.trim() || `Maintenance of ${components.length === 1 ? 'one component' : `${components.length} components`} is scheduled.`,
+        body:
+          input.body?.trim() ||
+          `Maintenance of ${components.length === 1 ? 'one component' : `${components.length} components`} is scheduled.`,
         affectedComponents: await this.affected(components),
       },
       now,
     );
-    await this.notifySubscribers(maintenance, 'created');
+    await this.subscriptions.notifySubscribers(maintenance, 'created');
     return maintenance;
   }
 
@@ -458,7 +473,9 @@ export class StatusPage {
   async updateMaintenance(publicId: string, input: MaintenanceUpdateInput): Promise<PageIncidentRow> {
     const maintenance = await this.incidentOf(publicId, 'maintenance');
     const status =
-      input.status === undefined ? maintenance.status : parseOneOf('status', input.status, MAINTENANCE_STATUSES);
+      input.status === undefined
+        ? maintenance.status
+        : parseOneOf('status', input.status, MAINTENANCE_STATUSES);
     if (maintenance.status === 'completed' && status !== 'completed')
       throw new InputError(`maintenance ${publicId} is completed; schedule a new one`);
     const scheduledFor = input.scheduledFor ?? (maintenance.scheduledFor as number);
@@ -491,7 +508,7 @@ export class StatusPage {
       { status, body, affectedComponents: await this.affected(maintenance.components) },
       now,
     );
-    await this.notifySubscribers(updated, status === 'completed' ? 'resolved' : 'updated');
+    await this.subscriptions.notifySubscribers(updated, status === 'completed' ? 'resolved' : 'updated');
     return updated;
   }
 
@@ -514,141 +531,6 @@ export class StatusPage {
     }
     return moved;
   }
-
-  // Subscribers
-
-  /**
-   * Subscribes an email address or a webhook endpoint: a pending subscriber and a confirmation sent
-   * to it (a link holding a random token). Answers the same whatever the address's state, so it never
-   * tells whether an address is subscribed. `client` (the caller's address) bounds how often one
-   * client may ask; the page bounds how many confirmations go out per hour (TooManyRequestsError).
-   */
-  async subscribe(input: { email?: string; endpoint?: string }, client: string): Promise<void> {
-    let kind: SubscriberKind;
-    let address: string;
-    if (input.email !== undefined && input.endpoint === undefined) {
-      kind = 'email';
-      address = input.email.trim().toLowerCase();
-      if (address.length > 254 || !EMAIL.test(address))
-        throw new InputError(`"${input.email}" is not an email address`);
-    } else if (input.endpoint !== undefined && input.email === undefined) {
-      kind = 'webhook';
-      address = input.endpoint.trim();
-      let url: URL;
-      try {
-        url = new URL(address);
-      } catch {
-        throw new InputError(`"${input.endpoint}" is not a URL; give the endpoint as https://...`);
-      }
-      if ((url.protocol !== 'https:' && url.protocol !== 'http:') || address.length > 2000 || url.username || url.password)
-        throw new InputError('the endpoint must be an http(s) URL without credentials, at most 2000 characters');
-    } else throw new InputError('give subscriber[email] or subscriber[endpoint], one of them');
-
-    const now = this.now;
-    const times = (this.recent.get(client) ?? []).filter((t) => t > now - SUBSCRIBE_WINDOW_MS);
-    if (times.length >= SUBSCRIBE_PER_CLIENT)
-      throw new TooManyRequestsError(
-        'too many subscriptions asked from this address; try again later',
-        (times[0] as number) + SUBSCRIBE_WINDOW_MS - now,
-      );
-    if ((await this.options.store.statusPage.pendingSince(now - 3_600_000)) >= PENDING_PER_HOUR)
-      throw new TooManyRequestsError('the page takes no more subscriptions this hour; try again later', 3_600_000);
-    times.push(now);
-    this.recent.set(client, times);
-    if (this.recent.size > 10_000) this.recent.clear();
-
-    const { subscriber, confirmToken } = await this.options.store.statusPage.subscribe(kind, address, now, RESEND_AFTER_MS);
-    if (confirmToken === undefined) return;
-    const confirmUrl = `${this.pageUrl}/subscribe/confirm?token=${encodeURIComponent(confirmToken)}`;
-    const notice: Notice = {
-      event: 'status_page.subscription_confirm',
-      title: `Confirm your subscription to ${this.config.name}`,
-      text:
-        `Someone asked for ${this.config.name}'s incident and maintenance updates to be sent to ${address}. ` +
-        `To confirm, open ${confirmUrl}\nIf it was not you, ignore this message: nothing will be sent.`,
-      severity: 'info',
-      url: confirmUrl,
-      data: { confirmUrl, page: this.config.name, unsubscribeUrl: this.unsubscribeUrl(subscriber) },
-    };
-    await this.options.store.notifications.enqueue(
-      [{ key: `status-page:confirm:${subscriber.id}:${crypto.createHash('sha256').update(confirmToken).digest('hex').slice(0, 16)}`, to: { subscriber: subscriber.id }, notice }],
-      now,
-    );
-  }
-
-  /** How many subscribers there are, by kind and state (never who). */
-  async subscriberCounts(): Promise<{ kind: string; state: string; count: number }[]> {
-    return this.options.store.statusPage.subscriberCounts();
-  }
-
-  /** Confirms a subscription by its link's token; NotFoundError for an unknown or used one. */
-  async confirm(token: string): Promise<SubscriberRow> {
-    const subscriber = await this.options.store.statusPage.confirm(token, this.now);
-    if (!subscriber) throw new NotFoundError('this confirmation link is unknown or was used already');
-    return subscriber;
-  }
-
-  /** Whether the unsubscribe token is one of a subscriber's. */
-  async knowsUnsubscribeToken(token: string): Promise<boolean> {
-    return (await this.options.store.statusPage.subscriberByUnsubscribeToken(token)) !== undefined;
-  }
-
-  /** Unsubscribes by the token of a notice's link; NotFoundError for an unknown token. */
-  async unsubscribe(token: string): Promise<void> {
-    const done = await this.options.store.statusPage.unsubscribe(token, this.now);
-    if (!done) throw new NotFoundError('this unsubscribe link is unknown');
-  }
-
-  /** The one-click unsubscribe link of a subscriber's notices. */
-  unsubscribeUrl(subscriber: SubscriberRow): string {
-    return `${this.pageUrl}/unsubscribe?token=${encodeURIComponent(subscriber.unsubscribeToken)}`;
-  }
-
-  /** Enqueues the incident's newest update for every confirmed subscriber (keys: update id and subscriber id). */
-  async notifySubscribers(incident: PageIncidentRow, what: 'created' | 'updated' | 'resolved'): Promise<number> {
-    const update = incident.updates[0];
-    if (!update) return 0;
-    let afterId = 0;
-    let count = 0;
-    for (;;) {
-      const page = await this.options.store.statusPage.confirmedSubscribers(afterId, 500);
-      if (page.length === 0) return count;
-      const items: NewNotification[] = page.map((subscriber) => ({
-        key: `status-page:update:${update.publicId}:subscriber:${subscriber.id}`,
-        to: { subscriber: subscriber.id },
-        notice: this.noticeOf(incident, update, what, subscriber),
-      }));
-      await this.options.store.notifications.enqueue(items, this.now);
-      count += items.length;
-      afterId = (page[page.length - 1] as SubscriberRow).id;
-    }
-  }
-
-  private noticeOf(
-    incident: PageIncidentRow,
-    update: PageIncidentUpdateRow,
-    what: 'created' | 'updated' | 'resolved',
-    subscriber: SubscriberRow,
-  ): Notice {
-    const unsubscribeUrl = this.unsubscribeUrl(subscriber);
-    const url = `${this.pageUrl}#${incident.kind}-${incident.publicId}`;
-    return {
-      event: `status_page.${incident.kind}.${what}`,
-      title: `[${this.config.name}] ${incident.name}: ${statusWords(update.status)}`,
-      text: `${update.body}\n\n${url}\nUnsubscribe: ${unsubscribeUrl}`,
-      severity: severityOf(incident.impact),
-      url,
-      data: {
-        unsubscribeUrl,
-        page: this.config.name,
-        incident: incident.publicId,
-        kind: incident.kind,
-        status: update.status,
-        impact: incident.impact,
-        components: incident.components,
-      },
-    };
-  }
 }
 
 /** What a maintenance update says when none is written. */
@@ -658,25 +540,6 @@ const MAINTENANCE_WORDS: Record<(typeof MAINTENANCE_STATUSES)[number], string> =
   verifying: 'Verification is currently underway for the maintenance items.',
   completed: 'The scheduled maintenance has been completed.',
 };
-
-/** A status as a person reads it: `in_progress` -> `In progress`. */
-export function statusWords(status: string): string {
-  const words = status.replace(/_/g, ' ');
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
-function severityOf(impact: string): Severity {
-  switch (impact as Impact) {
-    case 'critical':
-      return 'critical';
-    case 'major':
-      return 'error';
-    case 'minor':
-      return 'warning';
-    default:
-      return 'info';
-  }
-}
 
 /** A component status from input; InputError names the ones there are. */
 export function parseComponentStatus(raw: string): ComponentStatus {

@@ -41,7 +41,10 @@ export class StatusRecorder {
       .record()
       .then((changed) => {
         for (const c of changed)
-          this.options.logger.info({ component: c.component, status: c.status }, `status page: ${c.component} is ${c.status}`);
+          this.options.logger.info(
+            { component: c.component, status: c.status },
+            `status page: ${c.component} is ${c.status}`,
+          );
         return changed;
       })
       .catch((err: unknown) => {

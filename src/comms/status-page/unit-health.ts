@@ -15,7 +15,8 @@ export interface StatusSource {
 /** The health of one unit from its status view. */
 export function unitHealthOf(unit: string, view: StatusView): UnitHealth {
   const release = view.release;
-  const active = release !== null && release.phase !== 'completed' && !TERMINAL_STATES.includes(release.state);
+  const active =
+    release !== null && release.phase !== 'completed' && !TERMINAL_STATES.includes(release.state);
   return {
     unit,
     stable: view.versions.stable?.instances.map((i) => i.state) ?? [],
