@@ -79,6 +79,7 @@ export const statusPageSchema = z
   .optional()
   .describe('The public status page: its name and its components, each mapped to services.');
 
+/** The status page as configured; undefined when there is none. */
 export type StatusPageConfig = z.output<typeof statusPageSchema>;
 /** One component as configured. */
 export type StatusComponentConfig = z.output<typeof componentSchema>;

@@ -557,6 +557,7 @@ export class StatusPageStore {
     return this.subscriber(found.id);
   }
 
+  /** A subscriber by id. */
   async subscriber(id: number): Promise<SubscriberRow | undefined> {
     const row = await this.sp
       .selectFrom('status_subscribers')
