@@ -6,6 +6,7 @@ import {
   derivedStatus,
   effectiveStatus,
   isoWithOffset,
+  knowsAny,
   pageStatus,
   startOfDay,
   unitMatches,
@@ -65,6 +66,19 @@ describe('a unit status from its instances and release', () => {
     expect(derivedStatus(units, false)).toBe('partial_outage');
     expect(derivedStatus(units, true)).toBe('under_maintenance');
     expect(derivedStatus([], false)).toBe('operational');
+  });
+
+  it('keeps the recorded status for units another replica drives, and uses the ones it knows', () => {
+    const elsewhere = (u: UnitHealth): UnitHealth => ({ ...u, stable: [], known: false });
+    expect(derivedStatus([elsewhere(unit(['ready']))], false, 'partial_outage')).toBe('partial_outage');
+    expect(derivedStatus([elsewhere(unit(['ready']))], false, undefined)).toBe('operational');
+    expect(derivedStatus([elsewhere(unit(['ready']))], false, 'under_maintenance')).toBe('operational');
+    expect(derivedStatus([elsewhere(unit(['ready']))], true, 'partial_outage')).toBe('under_maintenance');
+    // One known unit is enough to derive from, without latching on to what was recorded.
+    expect(derivedStatus([elsewhere(unit([])), unit(['ready'])], false, 'major_outage')).toBe('operational');
+    expect(knowsAny([elsewhere(unit([]))])).toBe(false);
+    expect(knowsAny([elsewhere(unit([])), unit(['ready'])])).toBe(true);
+    expect(knowsAny([])).toBe(true);
   });
 
   it('matches a service reference to its environments', () => {

@@ -25,6 +25,11 @@ export interface UnitHealth {
   release: { phase: string; state: string } | null;
   /** A rollback rule of the active release is failing (or its canary is unhealthy). */
   failingTrigger?: boolean;
+  /**
+   * false on a replica that does not drive the unit: it sees none of its instances, so their absence
+   * says nothing. Known when omitted.
+   */
+  known?: boolean;
 }
 
 /** Instance states that count as down. */
@@ -60,10 +65,26 @@ export function unitStatus(unit: UnitHealth): ComponentStatus {
   return 'operational';
 }
 
-/** A component's derived status: under maintenance while a maintenance covers it, else the worst of its units. */
-export function derivedStatus(units: readonly UnitHealth[], inMaintenance: boolean): ComponentStatus {
+/**
+ * A component's derived status: under maintenance while a maintenance covers it, else the worst of
+ * the units this replica knows. When it knows none of them (another replica drives them all), the
+ * status last recorded (by the replica that does) stands, a recorded maintenance aside.
+ */
+export function derivedStatus(
+  units: readonly UnitHealth[],
+  inMaintenance: boolean,
+  lastRecorded?: ComponentStatus,
+): ComponentStatus {
   if (inMaintenance) return 'under_maintenance';
-  return worstStatus(units.map(unitStatus));
+  const known = units.filter((u) => u.known !== false);
+  if (units.length > 0 && known.length === 0)
+    return lastRecorded === undefined || lastRecorded === 'under_maintenance' ? 'operational' : lastRecorded;
+  return worstStatus(known.map(unitStatus));
+}
+
+/** Whether this replica knows any of a component's units (and so may record its status). */
+export function knowsAny(units: readonly UnitHealth[]): boolean {
+  return units.length === 0 || units.some((u) => u.known !== false);
 }
 
 /** A status set by hand; it holds until `until` (epoch ms), or until cleared when null. */

@@ -19,6 +19,7 @@ import {
   type UptimeDay,
   derivedStatus,
   effectiveStatus,
+  knowsAny,
   overrideHolds,
   unitMatches,
   uptimeBar,
@@ -58,6 +59,8 @@ export interface ComponentView {
   services: string[];
   /** The units it shows now (a service's environments spelled out). */
   units: string[];
+  /** Whether this replica sees any of its units' instances (with one replica, always). */
+  known: boolean;
   derived: ComponentStatus;
   override: (Override & { reason: string | null; setBy: string; setAt: number }) | null;
   status: ComponentStatus;
@@ -207,7 +210,11 @@ export class StatusPage {
     return this.config.components.map((c, i) => {
       const id = componentId(c);
       const mine = units.filter((u) => c.services.some((ref) => unitMatches(ref, u.unit)));
-      const derived = derivedStatus(mine, inMaintenance.has(id));
+      const derived = derivedStatus(
+        mine,
+        inMaintenance.has(id),
+        latest.get(id)?.status as ComponentStatus | undefined,
+      );
       const row = overrides.get(id);
       const override = row
         ? {
@@ -228,6 +235,7 @@ export class StatusPage {
         showcase: c.showcase,
         services: c.services,
         units: mine.map((u) => u.unit),
+        known: knowsAny(mine),
         derived,
         override: overrideHolds(override, now) ? override : null,
         status: effectiveStatus(derived, override, now),
@@ -267,6 +275,8 @@ export class StatusPage {
     const now = this.now;
     for (const view of await this.components()) {
       if (latest.get(view.id)?.status === view.status) continue;
+      // Another replica drives all of its units: the one that sees them records it.
+      if (!view.known) continue;
       await this.options.store.statusPage.recordStatus(view.id, view.status, now);
       changed.push({ component: view.id, status: view.status });
     }

@@ -22,6 +22,8 @@ export function unitHealthOf(unit: string, view: StatusView): UnitHealth {
     stable: view.versions.stable?.instances.map((i) => i.state) ?? [],
     canary: view.versions.canary?.instances.map((i) => i.state) ?? [],
     release: active ? { phase: release.phase, state: release.state } : null,
+    // Only the replica holding the unit's lease runs and watches its instances.
+    known: view.replica === null || view.replica.leading,
   };
 }
 
