@@ -71,6 +71,9 @@ describe('the Statuspage v2 JSON, read by the statuspage.io client', () => {
     expect(backend.components).toEqual([components[2]?.id, components[3]?.id]);
     expect(components[2]?.group_id).toBe(backend.id);
     expect(components[4]?.only_show_if_degraded).toBe(true);
+    expect(h.page.componentsFor('web@production')).toEqual([api.id]);
+    expect(h.page.componentsFor('admin@production')).toEqual([components[4]?.id]);
+    expect(h.page.componentsFor('admin@staging')).toEqual([]);
     expect(
       await fetch(`${h.base}/api/v2/summary.json`).then((r) => r.headers.get('access-control-allow-origin')),
     ).toBe('*');

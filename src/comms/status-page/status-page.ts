@@ -258,6 +258,16 @@ export class StatusPage {
     throw error(`no component "${ref}" on the status page; it has ${names}`);
   }
 
+  /**
+   * The ids of the components that show `unit` (`web` or `web@production`): what a release event of
+   * that unit affects on the page. Integration: the components of a page incident opened for a rollback.
+   */
+  componentsFor(unit: string): string[] {
+    return this.config.components
+      .filter((c) => c.services.some((ref) => unitMatches(ref, unit)))
+      .map(componentId);
+  }
+
   private componentIds(refs: readonly string[] | undefined): string[] {
     return [
       ...new Set((refs ?? []).map((ref) => componentId(this.component(ref, (m) => new InputError(m))))),
