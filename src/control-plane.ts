@@ -24,6 +24,9 @@ import { RetentionPruner } from './store/retention-pruner.js';
 import { EscalationRunner } from './comms/incidents/escalation.js';
 import { Incidents } from './comms/incidents/incidents.js';
 import { directTargets, policiesOf } from './comms/incidents/wiring.js';
+import { StatusPage } from './comms/status-page/status-page.js';
+import { StatusRecorder } from './comms/status-page/status-recorder.js';
+import { unitsHealth } from './comms/status-page/unit-health.js';
 import { startSecurity } from './security/security.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
@@ -72,6 +75,8 @@ export interface ControlPlane {
   apiUrl: string;
   /** Base URL of the first unit's traffic proxy. */
   proxyUrl: string;
+  /** The public status page (`statusPage:`), when the installation has one. */
+  readonly statusPage: StatusPage | undefined;
   /** The one-time code that creates the first admin while the store has no users. */
   readonly setupCode: string | undefined;
   /** false when `server.auth.required: false` opened the API. */
@@ -212,6 +217,17 @@ export async function startControlPlane(
     ...incidentContext,
     logger: logger.child({ component: 'escalation' }),
   });
+  // The page reads the units through their engines, as GET /api/v1/services does.
+  const pageOf = (config: Installation['statusPage']): StatusPage | undefined =>
+    config &&
+    new StatusPage({
+      config,
+      store,
+      clock,
+      units: () => unitsHealth(engines),
+      pageUrl: () => config.url ?? `${plane.apiUrl}/status`,
+    });
+  let statusPage = pageOf(installation.statusPage);
   const api = buildApi({
     engines,
     store,
@@ -223,6 +239,7 @@ export async function startControlPlane(
     tls,
     incidents,
     escalationPolicies: () => escalationPolicies.map((p) => p.name),
+    statusPage: () => statusPage,
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -293,6 +310,10 @@ export async function startControlPlane(
     });
   pruner?.start();
   escalation.start();
+  const recorder = new StatusRecorder({
+    page: () => statusPage,
+    logger: logger.child({ component: 'status-page' }),
+  });
 
   /** Changes held back by a release in flight, by service. */
   const pending = new Map<string, LoadedConfig>();
@@ -420,6 +441,7 @@ export async function startControlPlane(
       current = { ...wanted, server: current.server, store: current.store, retention: current.retention };
       plane.installation = current;
       escalationPolicies = policiesOf(wanted);
+      statusPage = pageOf(current.statusPage);
       logger.info(report, describeReload(report));
       return report;
     });
@@ -448,11 +470,15 @@ export async function startControlPlane(
       return security.setup.code;
     },
     authRequired: security.auth !== undefined,
+    get statusPage() {
+      return statusPage;
+    },
     reload,
     async close({ stopInstances, progress = () => undefined }) {
       clearInterval(pendingTimer);
       progress('stopping incident escalation');
       await escalation.stop();
+      await recorder.stop();
       if (pruner) {
         progress('ending a store retention pass');
         await pruner.stop();
@@ -478,6 +504,8 @@ export async function startControlPlane(
       await store.close();
     },
   };
+  // Started once `plane` exists: the page's links read its URL.
+  recorder.start();
   return plane;
 }
 

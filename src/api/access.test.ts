@@ -39,6 +39,33 @@ const ROUTES = [
   ['POST /api/v1/incidents/:incident/resolve', 'deployer'],
   ['POST /api/v1/incidents/:incident/update', 'deployer'],
   ['POST /api/v1/incidents/:incident/postmortem', 'deployer'],
+  ['GET /api/v2/summary.json', 'public'],
+  ['GET /api/v2/status.json', 'public'],
+  ['GET /api/v2/components.json', 'public'],
+  ['GET /api/v2/incidents.json', 'public'],
+  ['GET /api/v2/incidents/unresolved.json', 'public'],
+  ['GET /api/v2/scheduled-maintenances.json', 'public'],
+  ['GET /api/v2/scheduled-maintenances/upcoming.json', 'public'],
+  ['GET /api/v2/scheduled-maintenances/active.json', 'public'],
+  ['POST /api/v2/subscribers.json', 'public'],
+  ['POST /status/subscribe', 'public'],
+  ['POST /status/unsubscribe', 'public'],
+  ['GET /status', 'public'],
+  ['GET /status/assets/status.css', 'public'],
+  ['GET /status/history.atom', 'public'],
+  ['GET /status/subscribe/confirm', 'public'],
+  ['GET /status/unsubscribe', 'public'],
+  ['GET /api/v1/status-page/components', 'viewer'],
+  ['POST /api/v1/status-page/components/:component/override', 'deployer'],
+  ['POST /api/v1/status-page/components/:component/override/clear', 'deployer'],
+  ['GET /api/v1/status-page/incidents', 'viewer'],
+  ['POST /api/v1/status-page/incidents', 'deployer'],
+  ['POST /api/v1/status-page/incidents/:incident/updates', 'deployer'],
+  ['POST /api/v1/status-page/incidents/:incident/resolve', 'deployer'],
+  ['GET /api/v1/status-page/maintenances', 'viewer'],
+  ['POST /api/v1/status-page/maintenances', 'deployer'],
+  ['POST /api/v1/status-page/maintenances/:maintenance/updates', 'deployer'],
+  ['GET /api/v1/status-page/subscribers', 'viewer'],
   ['POST /api/v1/reload', 'admin'],
   ['GET /api/v1/events', 'viewer'],
   ['GET /setup', 'public'],
@@ -79,8 +106,9 @@ const ROUTES = [
 ] as const;
 
 /**
- * Routes anyone may call without credentials: health, the first-admin setup, login, and the
- * dashboard's HTML and assets (which hold no data; the app reads everything through the API).
+ * Routes anyone may call without credentials: health, the first-admin setup, login, the
+ * dashboard's HTML and assets (which hold no data; the app reads everything through the API), and
+ * the public status page (its Statuspage JSON, HTML, feed and subscription links).
  */
 const PUBLIC = [
   'GET /healthz',
@@ -100,6 +128,22 @@ const PUBLIC = [
   'GET /incidents',
   'GET /incidents/:id',
   'GET /assets/:file',
+  'GET /api/v2/summary.json',
+  'GET /api/v2/status.json',
+  'GET /api/v2/components.json',
+  'GET /api/v2/incidents.json',
+  'GET /api/v2/incidents/unresolved.json',
+  'GET /api/v2/scheduled-maintenances.json',
+  'GET /api/v2/scheduled-maintenances/upcoming.json',
+  'GET /api/v2/scheduled-maintenances/active.json',
+  'POST /api/v2/subscribers.json',
+  'POST /status/subscribe',
+  'POST /status/unsubscribe',
+  'GET /status',
+  'GET /status/assets/status.css',
+  'GET /status/history.atom',
+  'GET /status/subscribe/confirm',
+  'GET /status/unsubscribe',
 ];
 
 function api(): ReturnType<typeof buildApi> {

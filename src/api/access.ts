@@ -24,6 +24,11 @@ export interface RouteConfig {
   action?: string;
   /** A route about every unit at once (/metrics): the role is needed in every environment. */
   everywhere?: boolean;
+  /**
+   * A public route that also takes HTML form posts (`application/x-www-form-urlencoded`): the status
+   * page's subscribe and unsubscribe forms, which act on no session and so ride on none.
+   */
+  forms?: boolean;
 }
 
 /** A route's declared access, as `METHOD /path` (Fastify's HEAD twins of GET routes left out). */

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { type Access, requireAccess, withAccess } from './access.js';
+import { type Access, requireAccess, routeConfigOf, withAccess } from './access.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -30,6 +30,8 @@ import { registerReleasePageRoutes } from './release-page-routes.js';
 import { registerIncidentRoutes } from './incident-routes.js';
 import { Incidents } from '../comms/incidents/incidents.js';
 import { systemClock } from '../util/clock.js';
+import { registerStatusPageRoutes } from './status-page-routes.js';
+import type { StatusPage } from '../comms/status-page/status-page.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -73,6 +75,8 @@ export interface ApiOptions {
   incidents?: Incidents;
   /** The escalation policies' names now; alerts open incidents only while there is one. None when omitted. */
   escalationPolicies?: () => readonly string[];
+  /** The public status page (`statusPage:`); its routes answer 404 while this gives none. */
+  statusPage?: () => StatusPage | undefined;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -157,6 +161,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.addHook('preParsing', async (request, _reply, payload) => {
     // An unknown route answers 404, whatever it was sent.
     if (!MUTATING_METHODS.has(request.method) || request.routeOptions.url === undefined) return payload;
+    if (routeConfigOf(request.routeOptions.config)?.forms === true) return payload;
     const problem = jsonContentTypeProblem(request.headers['content-type']);
     if (problem === undefined) return payload;
     const err = new Error(
@@ -407,6 +412,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   registerReleasePageRoutes(app, { store, engineOf, engineOfRelease, parseId });
   registerIncidentRoutes(app, { incidents });
+  registerStatusPageRoutes(app, { statusPage: options.statusPage ?? (() => undefined) });
   registerAuthRoutes(app, { store, security: options.security });
   registerOidcRoutes(app, { users: store.security, security: options.security });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).

@@ -1,5 +1,6 @@
 import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
 import type { ItemState } from '../domain/checklist.js';
+import { escapeHtml } from '../util/escape-html.js';
 
 /** A report format `checklist export` writes. */
 export type ReportFormat = 'md' | 'html';
@@ -43,15 +44,6 @@ function bySection(items: ChecklistItemRow[]): Map<string, ChecklistItemRow[]> {
     sections.set(item.section, list);
   }
   return sections;
-}
-
-function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
 }
 
 /** Renders the filed record of a release: every section, item, state and piece of evidence. */

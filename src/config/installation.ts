@@ -324,7 +324,24 @@ function crossFileProblems(installation: Installation): string[] {
       }
     }
   }
+  problems.push(...statusPageProblems(installation));
   return problems;
+}
+
+/** Status page components that name a service or environment the installation does not run. */
+function statusPageProblems(installation: Installation): string[] {
+  const components = installation.statusPage?.components ?? [];
+  const units = installation.services.flatMap((loaded) => unitPlaces(loaded).map((place) => place.unit));
+  const known = new Set([...units, ...installation.services.map((loaded) => loaded.config.service)]);
+  return components.flatMap((component, i) =>
+    component.services
+      .filter((name) => !known.has(name))
+      .map(
+        (name) =>
+          `${path.basename(installation.file)}: statusPage.components[${i}] (${component.name}) names "${name}", ` +
+          `which this installation does not run; it runs ${[...units].map((u) => `"${u}"`).join(', ')}`,
+      ),
+  );
 }
 
 function sameHost(a: string, b: string): boolean {
