@@ -22,6 +22,8 @@ import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
 import { RetentionPruner } from './store/retention-pruner.js';
 import { startSecurity } from './security/security.js';
+import { NotificationDispatcher } from './comms/notification-dispatcher.js';
+import { NotificationMetrics } from './comms/notification-metrics.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { parseHostPort } from './util/net.js';
@@ -140,6 +142,16 @@ export async function startControlPlane(
     throw err;
   });
   const registry = createRegistry();
+  // The installation's notification outbox; it starts sending once the API listens.
+  const notifications = new NotificationDispatcher({
+    store,
+    channels: installation.channels,
+    sealer: security.sealer,
+    clock,
+    logger: logger.child({ component: 'notifications' }),
+    holder: replicaId(),
+    metrics: new NotificationMetrics(registry),
+  });
   const shared: Shared = {
     store,
     kinds,
@@ -166,6 +178,7 @@ export async function startControlPlane(
     leaseLocks: undefined,
     sealer: security.sealer,
     masterKey: security.masterKey,
+    notify: notifications,
   };
   if (shared.replica) {
     const { replica, clock } = shared;
@@ -197,6 +210,7 @@ export async function startControlPlane(
     reload: async () => reload(),
     security,
     tls,
+    notifications,
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -266,6 +280,7 @@ export async function startControlPlane(
       registry,
     });
   pruner?.start();
+  notifications.start();
 
   /** Changes held back by a release in flight, by service. */
   const pending = new Map<string, LoadedConfig>();
@@ -439,6 +454,8 @@ export async function startControlPlane(
       }
       progress('closing the API');
       await api.close();
+      progress('finishing the notifications being sent');
+      await notifications.stop();
       for (const unit of units) {
         const stopping = stopInstances && unit.providers.fleet.type === 'local';
         progress(`${stopping ? 'stopping the instances' : 'closing the fleet and traffic'} of ${unit.name}`);

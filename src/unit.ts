@@ -2,6 +2,7 @@
  * A unit: one deployable target (a service, or one of its environments) with its engine, fleet,
  * router and metric source, built from its config. The control plane starts, reloads and stops them.
  */
+import type { ChannelTester } from './checklist/types.js';
 import type { Sealer } from './security/sealed-params.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -93,6 +94,8 @@ export interface Shared {
   sealer?: Sealer;
   /** The master key's age, for the key rotation schedule item. */
   masterKey?: () => { id: string; origin: string; ageMs: number | undefined };
+  /** The installation's notification channels, for the `notify` check. */
+  notify?: ChannelTester;
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -245,6 +248,7 @@ export async function createUnit(
       ...(proxy ? { proxyForceHeaders: (target: 'stable' | 'canary') => proxy.forceHeaders(target) } : {}),
       configDir: dir,
       ...(shared.masterKey ? { masterKey: shared.masterKey } : {}),
+      ...(shared.notify ? { notify: shared.notify } : {}),
       metrics: metricSource,
       ...(syntheticLoad
         ? { synthetic: (version: string, windowMs: number) => syntheticLoad.window(version, windowMs) }
