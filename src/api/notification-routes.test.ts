@@ -44,8 +44,22 @@ beforeEach(async () => {
   });
   api = await startSecuredApi({
     channels: [
-      { name: 'ops-hook', type: 'webhook', url: `${hook.url}/ops?token=abc`, secret: SECRET, headers: {}, timeout: 5000 },
-      { name: 'bad-hook', type: 'webhook', url: `${hook.url}/bad`, secret: `whsec_${crypto.randomBytes(24).toString('base64')}`, headers: {}, timeout: 5000 },
+      {
+        name: 'ops-hook',
+        type: 'webhook',
+        url: `${hook.url}/ops?token=abc`,
+        secret: SECRET,
+        headers: {},
+        timeout: 5000,
+      },
+      {
+        name: 'bad-hook',
+        type: 'webhook',
+        url: `${hook.url}/bad`,
+        secret: `whsec_${crypto.randomBytes(24).toString('base64')}`,
+        headers: {},
+        timeout: 5000,
+      },
     ],
   });
   admin = await createFirstAdmin(api.url, api.security.setup.code!, 'admin');
@@ -59,20 +73,45 @@ describe('notification routes', () => {
   it('lists channels with a redacted target, and tests one now, recording it in the log', async () => {
     const channels = await call(admin, 'GET', '/api/v1/channels');
     expect(channels.json.channels).toEqual([
-      { name: 'ops-hook', type: 'webhook', target: hook.url, disabled: false, disabledReason: null, disabledAt: null },
-      { name: 'bad-hook', type: 'webhook', target: hook.url, disabled: false, disabledReason: null, disabledAt: null },
+      {
+        name: 'ops-hook',
+        type: 'webhook',
+        target: hook.url,
+        disabled: false,
+        disabledReason: null,
+        disabledAt: null,
+      },
+      {
+        name: 'bad-hook',
+        type: 'webhook',
+        target: hook.url,
+        disabled: false,
+        disabledReason: null,
+        disabledAt: null,
+      },
     ]);
     expect(JSON.stringify(channels.json)).not.toContain('token=abc');
 
     const tested = await call(admin, 'POST', '/api/v1/channels/ops-hook/test');
     expect(tested.status).toBe(200);
-    expect(tested.json).toMatchObject({ delivered: true, notification: { channel: 'ops-hook', state: 'delivered' } });
+    expect(tested.json).toMatchObject({
+      delivered: true,
+      notification: { channel: 'ops-hook', state: 'delivered' },
+    });
 
     const refused = await call(admin, 'POST', '/api/v1/channels/bad-hook/test');
-    expect(refused).toMatchObject({ status: 502, json: { error: 'channel bad-hook: HTTP 401: invalid token' } });
+    expect(refused).toMatchObject({
+      status: 502,
+      json: { error: 'channel bad-hook: HTTP 401: invalid token' },
+    });
 
     const log = await call(admin, 'GET', '/api/v1/notifications');
-    const entries = log.json.notifications as { id: number; channel: string; state: string; lastError: string | null }[];
+    const entries = log.json.notifications as {
+      id: number;
+      channel: string;
+      state: string;
+      lastError: string | null;
+    }[];
     expect(entries.map((n) => [n.channel, n.state, n.lastError])).toEqual([
       ['bad-hook', 'failed', 'HTTP 401: invalid token'],
       ['ops-hook', 'delivered', null],
@@ -128,8 +167,14 @@ describe('notification routes', () => {
       type: 'slack',
       value: 'https://hooks.slack.com/services/T000/B000/SECRETPART',
     });
-    expect(added).toMatchObject({ status: 201, json: { type: 'slack', shown: 'https://hooks.slack.com', disabled: false } });
-    const mail = await call(vic, 'POST', '/api/v1/users/vic/contact-methods', { type: 'email', value: 'vic@example.com' });
+    expect(added).toMatchObject({
+      status: 201,
+      json: { type: 'slack', shown: 'https://hooks.slack.com', disabled: false },
+    });
+    const mail = await call(vic, 'POST', '/api/v1/users/vic/contact-methods', {
+      type: 'email',
+      value: 'vic@example.com',
+    });
     expect(mail.json).toMatchObject({ type: 'email', shown: 'vic@example.com' });
     const listed = await call(vic, 'GET', '/api/v1/users/vic/contact-methods');
     expect(JSON.stringify(listed.json)).not.toContain('SECRETPART');
@@ -138,9 +183,16 @@ describe('notification routes', () => {
     expect((await call(vic, 'GET', '/api/v1/users/bob/contact-methods')).status).toBe(403);
     expect((await call(admin, 'GET', '/api/v1/users/vic/contact-methods')).status).toBe(200);
     expect((await call(admin, 'GET', '/api/v1/users/nobody/contact-methods')).status).toBe(404);
-    expect((await call(vic, 'POST', '/api/v1/users/vic/contact-methods', { type: 'fax', value: '1' })).status).toBe(400);
     expect(
-      (await call(vic, 'POST', '/api/v1/users/vic/contact-methods', { type: 'email', value: 'not-an-address' })).json,
+      (await call(vic, 'POST', '/api/v1/users/vic/contact-methods', { type: 'fax', value: '1' })).status,
+    ).toBe(400);
+    expect(
+      (
+        await call(vic, 'POST', '/api/v1/users/vic/contact-methods', {
+          type: 'email',
+          value: 'not-an-address',
+        })
+      ).json,
     ).toEqual({ error: 'email: "not-an-address" is not an email address' });
 
     const id = (added.json as { id: number }).id;

@@ -71,7 +71,9 @@ export function contactTargetOf(
   if (extra.secret !== undefined && type !== 'webhook')
     throw new InputError('secret: only a webhook contact method is signed');
   if (extra.url !== undefined && type !== 'pagerduty')
-    throw new InputError('url: only a pagerduty contact method takes an Events API URL; give the URL as the value');
+    throw new InputError(
+      'url: only a pagerduty contact method takes an Events API URL; give the URL as the value',
+    );
   switch (type as ContactMethodType) {
     case 'email':
       if (!EMAIL.test(value)) throw new InputError(`email: "${value}" is not an email address`);

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PG_URL, REQUIRE_REAL, probePostgres, testSchemas, unreachableMessage } from '../../test/support/postgres.js';
+import {
+  PG_URL,
+  REQUIRE_REAL,
+  probePostgres,
+  testSchemas,
+  unreachableMessage,
+} from '../../test/support/postgres.js';
 import { type Receiver, startReceiver, startSmtp } from '../../test/support/notify-peers.js';
 import type { ChannelsConfig } from '../config/channels-schema.js';
 import { loadKeyRing } from '../security/key-ring.js';
@@ -15,13 +21,18 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
 import { ManualClock } from '../util/clock.js';
 import { ContactMethods } from './contact-methods.js';
-import { DEFAULT_RETRY, NotificationDispatcher, backoffMs, type DispatcherOptions } from './notification-dispatcher.js';
+import {
+  DEFAULT_RETRY,
+  NotificationDispatcher,
+  backoffMs,
+  type DispatcherOptions,
+} from './notification-dispatcher.js';
 import { NotificationMetrics } from './notification-metrics.js';
 import type { NewNotification } from './types.js';
 
 const logger = pino({ level: 'silent' });
 let dir: string;
-let receivers: Receiver[] = [];
+const receivers: Receiver[] = [];
 const stores: Store[] = [];
 
 beforeEach(() => {
@@ -55,9 +66,18 @@ function webhookChannel(name: string, url: string): ChannelsConfig[number] {
   return { name, type: 'webhook', url, headers: {}, timeout: 5000 };
 }
 
-const notice = { event: 'release.rolled_back', title: 'web rolled back', text: 'error rate 21%', severity: 'error' as const };
+const notice = {
+  event: 'release.rolled_back',
+  title: 'web rolled back',
+  text: 'error rate 21%',
+  severity: 'error' as const,
+};
 
-function dispatcher(store: Store, channels: ChannelsConfig, extra: Partial<DispatcherOptions> = {}): NotificationDispatcher {
+function dispatcher(
+  store: Store,
+  channels: ChannelsConfig,
+  extra: Partial<DispatcherOptions> = {},
+): NotificationDispatcher {
   return new NotificationDispatcher({
     store,
     channels,
@@ -128,7 +148,11 @@ describe('NotificationDispatcher', () => {
       await d.deliverDue();
       clock.advance(DEFAULT_RETRY.capMs);
     }
-    expect(await store.notifications.get(id!)).toMatchObject({ state: 'failed', attempts: 3, lastError: 'HTTP 500: boom' });
+    expect(await store.notifications.get(id!)).toMatchObject({
+      state: 'failed',
+      attempts: 3,
+      lastError: 'HTTP 500: boom',
+    });
     expect(await store.notifications.counts()).toEqual({ pending: 0, failed: 1 });
     const metrics = await registry.metrics();
     expect(metrics).toContain('shipcheck_notifications_failed_total{type="webhook"} 1');
@@ -239,14 +263,21 @@ describe('NotificationDispatcher', () => {
       const d = dispatcher(store, [email], { clock, sealer: keys });
       const [parent] = await enqueue(store, [{ key: 'page-1', to: { user: 'alice' }, notice }], clock.now());
       await d.deliverDue();
-      expect(await store.notifications.get(parent!)).toMatchObject({ state: 'delivered', lastError: 'fanned out to 2 contact method(s)' });
-      const children = (await store.notifications.list({ channel: 'user:alice' })).filter((r) => r.id !== parent);
+      expect(await store.notifications.get(parent!)).toMatchObject({
+        state: 'delivered',
+        lastError: 'fanned out to 2 contact method(s)',
+      });
+      const children = (await store.notifications.list({ channel: 'user:alice' })).filter(
+        (r) => r.id !== parent,
+      );
       expect(children.map((r) => [r.key, r.to, r.state])).toEqual([
         [`page-1/contact-${web.id}`, { user: 'alice', contactMethod: web.id }, 'pending'],
         [`page-1/contact-${mail.id}`, { user: 'alice', contactMethod: mail.id }, 'delivered'],
       ]);
       // Mail to a person goes through the first email channel's server and sender, not to its list.
-      expect(smtp.mails.map((m) => [m.from, m.to])).toEqual([['shipcheck@example.com', ['alice@example.com']]]);
+      expect(smtp.mails.map((m) => [m.from, m.to])).toEqual([
+        ['shipcheck@example.com', ['alice@example.com']],
+      ]);
 
       // The webhook is retried on its own.
       hook.answer = () => ({ status: 200 });
@@ -257,9 +288,15 @@ describe('NotificationDispatcher', () => {
 
       // A 410 disables the method, as it does a channel.
       hook.answer = () => ({ status: 410, body: 'gone' });
-      await enqueue(store, [{ key: 'page-2', to: { user: 'alice', contactMethod: web.id }, notice }], clock.now());
+      await enqueue(
+        store,
+        [{ key: 'page-2', to: { user: 'alice', contactMethod: web.id }, notice }],
+        clock.now(),
+      );
       await d.deliverDue();
-      expect(await store.notifications.contacts.get(web.id)).toMatchObject({ disabledReason: expect.stringContaining('HTTP 410: gone') });
+      expect(await store.notifications.contacts.get(web.id)).toMatchObject({
+        disabledReason: expect.stringContaining('HTTP 410: gone'),
+      });
 
       // The stored method holds its URL sealed only.
       const stored = await store.notifications.contacts.get(web.id);
@@ -288,7 +325,11 @@ describe('NotificationDispatcher', () => {
     await d.deliverDue();
     expect((await store.notifications.list()).map((r) => [r.channel, r.state, r.lastError])).toEqual([
       ['subscriber:8', 'failed', 'no subscriber 8'],
-      ['subscriber:7', 'failed', 'no channel of type email is configured, and mail to people goes through the first one'],
+      [
+        'subscriber:7',
+        'failed',
+        'no channel of type email is configured, and mail to people goes through the first one',
+      ],
     ]);
   });
 

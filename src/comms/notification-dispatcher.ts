@@ -8,7 +8,11 @@
 import type { Logger } from 'pino';
 import type { ChannelsConfig, EmailChannelConfig } from '../config/channels-schema.js';
 import { ConflictError, NotFoundError, errorMessage } from '../errors.js';
-import { createChannel, createContactChannel, type ContactTarget } from '../providers/notify/create-channel.js';
+import {
+  createChannel,
+  createContactChannel,
+  type ContactTarget,
+} from '../providers/notify/create-channel.js';
 import type { DeliveryResult, NotifyChannel } from '../providers/notify/types.js';
 import type { Sealer } from '../security/sealed-params.js';
 import type { NotificationRow } from '../store/notification-store.js';
@@ -100,7 +104,9 @@ export class NotificationDispatcher {
     this.random = options.random ?? Math.random;
     this.configured = new Map(options.channels.map((c) => [c.name, c]));
     this.mailer = options.channels.find((c): c is EmailChannelConfig => c.type === 'email');
-    this.contactMethods = options.sealer ? new ContactMethods(options.store.notifications, options.sealer) : undefined;
+    this.contactMethods = options.sealer
+      ? new ContactMethods(options.store.notifications, options.sealer)
+      : undefined;
   }
 
   /** The configured channels, in config order. */
@@ -251,7 +257,10 @@ export class NotificationDispatcher {
     if ('fail' in resolved) {
       await store.notifications.settle(id, holder, { state: 'failed', error: resolved.fail }, clock.now());
       this.options.metrics?.attempt(resolved.type, 'failed');
-      logger.error({ notification: id, to: row.channel }, `notification ${id} to ${row.channel} failed: ${resolved.fail}`);
+      logger.error(
+        { notification: id, to: row.channel },
+        `notification ${id} to ${row.channel} failed: ${resolved.fail}`,
+      );
       return 'sent';
     }
     let result: DeliveryResult;
@@ -300,7 +309,12 @@ export class NotificationDispatcher {
       return;
     }
     const nextAttemptAt = now + backoffMs(attempt, policy, this.random);
-    await store.notifications.settle(row.id, holder, { state: 'pending', error: result.error, nextAttemptAt }, now);
+    await store.notifications.settle(
+      row.id,
+      holder,
+      { state: 'pending', error: result.error, nextAttemptAt },
+      now,
+    );
     metrics?.attempt(resolved.type, 'retry');
     logger.warn(
       { notification: row.id, to: row.channel, attempts: attempt, nextAttemptAt },
@@ -316,7 +330,8 @@ export class NotificationDispatcher {
       const config = this.configured.get(to.channel);
       if (!config) return { fail: `no channel "${to.channel}" is configured`, type: 'unknown' };
       const disabled = (await store.notifications.disabledChannels()).find((c) => c.name === to.channel);
-      if (disabled) return { fail: `channel ${to.channel} is disabled: ${disabled.reason}`, type: config.type };
+      if (disabled)
+        return { fail: `channel ${to.channel} is disabled: ${disabled.reason}`, type: config.type };
       return {
         channel: this.channel(to.channel),
         type: config.type,
@@ -325,7 +340,11 @@ export class NotificationDispatcher {
           const at = clock.now();
           await store.notifications.setChannelDisabled(to.channel, { at, reason }, at);
           const pending = await store.notifications.pendingOf(to.channel);
-          await store.notifications.failPending(pending.map((r) => r.id), reason, at);
+          await store.notifications.failPending(
+            pending.map((r) => r.id),
+            reason,
+            at,
+          );
         },
       };
     }
@@ -333,16 +352,23 @@ export class NotificationDispatcher {
       const address = await this.options.subscriberAddress?.(to.subscriber);
       if (!address) return { fail: `no subscriber ${to.subscriber}`, type: 'subscriber' };
       const target: ContactTarget =
-        'email' in address ? { type: 'email', address: address.email } : { type: 'webhook', url: address.webhook };
+        'email' in address
+          ? { type: 'email', address: address.email }
+          : { type: 'webhook', url: address.webhook };
       return this.contactChannel(target, async () => undefined);
     }
     const user = await store.security.getUserByName(to.user);
     if (!user) return { fail: `no user "${to.user}"`, type: 'user' };
-    if (!this.contactMethods) return { fail: 'contact methods cannot be opened here (no key ring)', type: 'user' };
+    if (!this.contactMethods)
+      return { fail: 'contact methods cannot be opened here (no key ring)', type: 'user' };
     if (to.contactMethod === undefined) {
       const methods = (await store.notifications.contacts.list(user.id)).filter((m) => m.disabledAt === null);
       await store.notifications.enqueue(
-        methods.map((m) => ({ key: `${row.key}/contact-${m.id}`, to: { user: to.user, contactMethod: m.id }, notice: row.notice })),
+        methods.map((m) => ({
+          key: `${row.key}/contact-${m.id}`,
+          to: { user: to.user, contactMethod: m.id },
+          notice: row.notice,
+        })),
         clock.now(),
       );
       await store.notifications.markFannedOut(row.id, holder, methods.length, clock.now());
@@ -352,7 +378,10 @@ export class NotificationDispatcher {
     if (!method || method.userId !== user.id)
       return { fail: `${to.user} has no contact method ${to.contactMethod} (removed?)`, type: 'user' };
     if (method.disabledAt !== null)
-      return { fail: `contact method ${method.id} of ${to.user} is disabled: ${method.disabledReason ?? ''}`, type: method.type };
+      return {
+        fail: `contact method ${method.id} of ${to.user} is disabled: ${method.disabledReason ?? ''}`,
+        type: method.type,
+      };
     const methodId = method.id;
     return this.contactChannel(this.contactMethods.open(method), async (reason) => {
       const at = clock.now();
@@ -360,7 +389,11 @@ export class NotificationDispatcher {
       const pending = (await store.notifications.pendingOf(row.channel)).filter(
         (r) => 'user' in r.to && r.to.contactMethod === methodId,
       );
-      await store.notifications.failPending(pending.map((r) => r.id), reason, at);
+      await store.notifications.failPending(
+        pending.map((r) => r.id),
+        reason,
+        at,
+      );
     });
   }
 

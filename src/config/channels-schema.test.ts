@@ -14,8 +14,20 @@ describe('channels:', () => {
     const channels = channelsSchema.parse([
       { name: 'ops-hook', type: 'webhook', url: 'https://hooks.example.com/x', secrets: [WHSEC, WHSEC] },
       { name: 'chat', type: 'slack', url: 'https://hooks.slack.com/services/T/B/X' },
-      { name: 'mail', type: 'email', smtp: { host: 'smtp.example.com' }, from: 'shipcheck@example.com', to: ['ops@example.com'] },
-      { name: 'mail2', type: 'email', url: 'smtps://u:p@smtp.example.com', from: 'a@example.com', to: ['b@example.com'] },
+      {
+        name: 'mail',
+        type: 'email',
+        smtp: { host: 'smtp.example.com' },
+        from: 'shipcheck@example.com',
+        to: ['ops@example.com'],
+      },
+      {
+        name: 'mail2',
+        type: 'email',
+        url: 'smtps://u:p@smtp.example.com',
+        from: 'a@example.com',
+        to: ['b@example.com'],
+      },
       { name: 'pager', type: 'pagerduty', routingKey: 'R0UTING' },
     ]);
     expect(channels[0]).toMatchObject({ headers: {}, timeout: 10_000 });
@@ -31,9 +43,9 @@ describe('channels:', () => {
         { name: 'a', type: 'slack', url: 'https://y.example.com' },
       ]),
     ).toEqual(['1.name: channel name "a" is used twice']);
-    expect(problems([{ name: 'h', type: 'webhook', url: 'https://x.example.com', secret: 'hunter2' }])[0]).toMatch(
-      /^0.secret: .*whsec_/,
-    );
+    expect(
+      problems([{ name: 'h', type: 'webhook', url: 'https://x.example.com', secret: 'hunter2' }])[0],
+    ).toMatch(/^0.secret: .*whsec_/);
     expect(problems([{ name: 'h', type: 'fax' }])).toHaveLength(1);
     expect(problems([{ name: 'm', type: 'email', from: 'a@example.com', to: ['b@example.com'] }])).toEqual([
       '0: give either smtp: {host, port, ...} or url: smtp://...',
@@ -45,7 +57,9 @@ describe('channels:', () => {
     const config = configSchema.parse({
       service: 'web',
       fleet: { kind: 'local', command: 'true' },
-      channels: [{ name: 'pager', type: 'pagerduty', routingKey: { secret: { env: 'SHIPCHECK_TEST_PD_KEY' } } }],
+      channels: [
+        { name: 'pager', type: 'pagerduty', routingKey: { secret: { env: 'SHIPCHECK_TEST_PD_KEY' } } },
+      ],
     });
     expect(config.channels[0]).toMatchObject({ routingKey: 'from-the-environment' });
     delete process.env.SHIPCHECK_TEST_PD_KEY;

@@ -8,10 +8,18 @@ const WHSEC = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 
 /** A Standard Webhooks signing secret, plain or as a secret reference. */
 export const whsecSchema = orSecret(
-  z.string().regex(WHSEC, 'expected a Standard Webhooks secret: whsec_ and base64, e.g. whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'),
+  z
+    .string()
+    .regex(
+      WHSEC,
+      'expected a Standard Webhooks secret: whsec_ and base64, e.g. whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    ),
 );
 
-const httpUrl = z.string().url('expected an absolute URL').regex(/^https?:\/\//, 'expected an http:// or https:// URL');
+const httpUrl = z
+  .string()
+  .url('expected an absolute URL')
+  .regex(/^https?:\/\//, 'expected an http:// or https:// URL');
 
 const name = z
   .string()
@@ -47,8 +55,17 @@ const slackChannel = z.strictObject({
 const smtpSchema = z
   .strictObject({
     host: z.string().min(1).describe('The SMTP server.'),
-    port: z.number().int().min(1).max(65535).prefault(587).describe('Its port: 587 (STARTTLS), 465 (TLS) or 25.'),
-    secure: z.boolean().optional().describe('TLS from the first byte (port 465); STARTTLS is used when offered otherwise.'),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .prefault(587)
+      .describe('Its port: 587 (STARTTLS), 465 (TLS) or 25.'),
+    secure: z
+      .boolean()
+      .optional()
+      .describe('TLS from the first byte (port 465); STARTTLS is used when offered otherwise.'),
     user: z.string().min(1).optional().describe('The user name to sign in with.'),
     password: orSecret(z.string().min(1)).optional().describe('The password; a secret reference is best.'),
   })
@@ -73,7 +90,9 @@ const emailChannel = z
 const pagerdutyChannel = z.strictObject({
   name,
   type: z.literal('pagerduty'),
-  routingKey: orSecret(z.string().min(1)).describe('The integration (routing) key of an Events API v2 integration.'),
+  routingKey: orSecret(z.string().min(1)).describe(
+    'The integration (routing) key of an Events API v2 integration.',
+  ),
   url: httpUrl.prefault('https://events.pagerduty.com').describe('The Events API base URL.'),
   timeout,
 });
@@ -94,7 +113,11 @@ export const channelsSchema = z
     const seen = new Set<string>();
     channels.forEach((channel, index) => {
       if (seen.has(channel.name))
-        ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `channel name "${channel.name}" is used twice` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'name'],
+          message: `channel name "${channel.name}" is used twice`,
+        });
       seen.add(channel.name);
     });
   })

@@ -63,7 +63,11 @@ export class ContactMethodStore {
   }
 
   async get(id: number): Promise<ContactMethodRow | undefined> {
-    const row = await this.db.selectFrom('contact_methods').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('contact_methods')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row ? toContactMethod(row) : undefined;
   }
 

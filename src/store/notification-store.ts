@@ -172,7 +172,10 @@ export class NotificationStore {
         claimed_until: null,
         delivered_at: at,
         updated_at: at,
-        last_error: methods === 0 ? 'the user has no enabled contact method' : `fanned out to ${methods} contact method(s)`,
+        last_error:
+          methods === 0
+            ? 'the user has no enabled contact method'
+            : `fanned out to ${methods} contact method(s)`,
       })
       .where('id', '=', id)
       .where('claimed_by', '=', holder)
@@ -206,7 +209,14 @@ export class NotificationStore {
   async retry(id: number, at: number): Promise<boolean> {
     const result = await this.db
       .updateTable('notifications')
-      .set({ state: 'pending', attempts: 0, next_attempt_at: at, claimed_by: null, claimed_until: null, updated_at: at })
+      .set({
+        state: 'pending',
+        attempts: 0,
+        next_attempt_at: at,
+        claimed_by: null,
+        claimed_until: null,
+        updated_at: at,
+      })
       .where('id', '=', id)
       .where('state', '=', 'failed')
       .executeTakeFirst();
@@ -237,7 +247,11 @@ export class NotificationStore {
   }
 
   /** Disables a channel with a reason, or (null) enables it again. */
-  async setChannelDisabled(name: string, disabled: { at: number; reason: string } | null, at: number): Promise<void> {
+  async setChannelDisabled(
+    name: string,
+    disabled: { at: number; reason: string } | null,
+    at: number,
+  ): Promise<void> {
     await this.db
       .insertInto('notification_channels')
       .values({

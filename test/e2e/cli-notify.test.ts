@@ -78,22 +78,32 @@ describe('shipcheck notify', () => {
     expect(notifications.map((n) => n.channel)).toEqual(['team-mail']);
 
     const retried = await runCli(['notify', 'retry', String(notifications[0]!.id)], { cwd, env });
-    expect(retried).toMatchObject({ code: 0, stdout: `notification ${notifications[0]!.id} to team-mail is pending again\n` });
+    expect(retried).toMatchObject({
+      code: 0,
+      stdout: `notification ${notifications[0]!.id} to team-mail is pending again\n`,
+    });
     const unknown = await runCli(['notify', 'test', 'nope'], { cwd, env });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no channel "nope"');
   });
 
   it("manages a user's contact methods", async () => {
-    const added = await runCli(['user', 'contact', 'add', 'admin', 'webhook', `${hook.url}/me`, '--secret', SECRET], { cwd, env });
+    const added = await runCli(
+      ['user', 'contact', 'add', 'admin', 'webhook', `${hook.url}/me`, '--secret', SECRET],
+      { cwd, env },
+    );
     expect(added.code).toBe(0);
-    expect(added.stdout).toMatch(/^added contact method (\d+) of admin: webhook http:\/\/127\.0\.0\.1:\d+ \(signed\)\n$/);
+    expect(added.stdout).toMatch(
+      /^added contact method (\d+) of admin: webhook http:\/\/127\.0\.0\.1:\d+ \(signed\)\n$/,
+    );
     const id = /method (\d+)/.exec(added.stdout)![1]!;
     const listed = await runCli(['user', 'contact', 'list', 'admin'], { cwd, env });
     expect(listed.stdout).toMatch(new RegExp(`^${id}\\s+webhook`, 'm'));
     expect(listed.stdout).not.toContain('/me');
     const removed = await runCli(['user', 'contact', 'remove', 'admin', id], { cwd, env });
     expect(removed.code).toBe(0);
-    expect((await runCli(['user', 'contact', 'list', 'admin'], { cwd, env })).stdout).toBe('admin has no contact method\n');
+    expect((await runCli(['user', 'contact', 'list', 'admin'], { cwd, env })).stdout).toBe(
+      'admin has no contact method\n',
+    );
   });
 });

@@ -37,7 +37,9 @@ fleet:
 traffic: { kind: proxy, listen: 127.0.0.1:${await freePort()} }
 `,
   );
-  plane = await startControlPlane(await loadConfig(file), pino({ level: 'silent' }), { inProcessProxy: true });
+  plane = await startControlPlane(await loadConfig(file), pino({ level: 'silent' }), {
+    inProcessProxy: true,
+  });
 });
 
 afterAll(async () => {
@@ -48,16 +50,27 @@ afterAll(async () => {
 
 describe('notifications under shipcheck up', () => {
   it('given a channel in the config, when a notification is enqueued, then the running dispatcher delivers it', async () => {
-    const channels = (await (await fetch(`${plane.apiUrl}/api/v1/channels`)).json()) as { channels: { name: string }[] };
+    const channels = (await (await fetch(`${plane.apiUrl}/api/v1/channels`)).json()) as {
+      channels: { name: string }[];
+    };
     expect(channels.channels.map((c) => c.name)).toEqual(['ops-hook']);
 
     await plane.store.notifications.enqueue(
-      [{ key: 'release-1:rolled_back', to: { channel: 'ops-hook' }, notice: { event: 'release.rolled_back', title: 'web rolled back', text: 'x', severity: 'error' } }],
+      [
+        {
+          key: 'release-1:rolled_back',
+          to: { channel: 'ops-hook' },
+          notice: { event: 'release.rolled_back', title: 'web rolled back', text: 'x', severity: 'error' },
+        },
+      ],
       Date.now(),
     );
     await waitFor('the webhook to receive the notice', () => hook.received.length === 1);
     expect(hook.received[0]!.headers['webhook-id']).toBe('release-1:rolled_back');
-    await waitFor('the delivery to be recorded', async () => (await plane.store.notifications.list())[0]?.state === 'delivered');
+    await waitFor(
+      'the delivery to be recorded',
+      async () => (await plane.store.notifications.list())[0]?.state === 'delivered',
+    );
     const metrics = await (await fetch(`${plane.apiUrl}/metrics`)).text();
     expect(metrics).toContain('shipcheck_notification_attempts_total{type="webhook",outcome="delivered"} 1');
   });

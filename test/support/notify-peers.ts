@@ -35,7 +35,12 @@ export async function startReceiver(
     req.on('end', () => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      const request = { method: req.method ?? '', path: req.url ?? '', headers, body: Buffer.concat(chunks).toString('utf8') };
+      const request = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       received.push(request);
       const reply = receiver.answer(request);
       res.writeHead(reply.status, { 'content-type': 'text/plain' }).end(reply.body ?? '');

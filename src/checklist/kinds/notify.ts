@@ -28,7 +28,8 @@ export const notifyCheck: CheckKind<NotifyParams> = {
       return {
         ok: false,
         inconclusive: true,
-        summary: 'no notification channel is configured (channels: in the control-plane file); sign once alerts reach people',
+        summary:
+          'no notification channel is configured (channels: in the control-plane file); sign once alerts reach people',
       };
     const names = params.channels ?? configured;
     const results: { channel: string; delivered: boolean; error?: string; notification?: number }[] = [];

@@ -17,7 +17,8 @@ describe('shipcheck keys rotate', () => {
     const config = path.join(dir, 'shipcheck.yaml');
     fs.writeFileSync(config, 'service: web\nfleet: { kind: local, command: "true" }\n');
     const keyFile = keyFileOf(dir);
-    const ring = (): ReturnType<typeof loadKeyRing> => loadKeyRing({ env: {}, file: keyFile, now: Date.now() });
+    const ring = (): ReturnType<typeof loadKeyRing> =>
+      loadKeyRing({ env: {}, file: keyFile, now: Date.now() });
     const before = ring();
     const store = await openStore(`sqlite:${path.join(dir, '.shipcheck', 'state.db')}`);
     let methodId: number;
@@ -39,7 +40,9 @@ describe('shipcheck keys rotate', () => {
         seal: (text, aad) => seal(before, text, aad),
         open: (sealed, aad) => open(before, sealed, aad),
       });
-      methodId = (await methods.add(user.id, { type: 'slack', url: 'https://hooks.slack.com/services/T/B/SECRET' }, 0)).id;
+      methodId = (
+        await methods.add(user.id, { type: 'slack', url: 'https://hooks.slack.com/services/T/B/SECRET' }, 0)
+      ).id;
       sealedBefore = (await store.notifications.contacts.get(methodId))!.sealed;
       expect(sealedBefore).not.toContain('SECRET');
     } finally {
@@ -47,7 +50,10 @@ describe('shipcheck keys rotate', () => {
     }
 
     const out: string[] = [];
-    const code = await keysRotateCommand({ config }, { out: (l) => out.push(l), err: () => undefined, isTTY: false });
+    const code = await keysRotateCommand(
+      { config },
+      { out: (l) => out.push(l), err: () => undefined, isTTY: false },
+    );
     expect(code).toBe(0);
     expect(out).toContain('re-sealed 1 contact method');
 

@@ -65,7 +65,10 @@ export const summaryShape: ApiShape<NotificationSummary> = {
 type Options = GlobalOptions & LoginOptions;
 
 /** Runs `work` with a signed-in client, and signs out after. */
-async function withClient<T>(opts: Options, work: (client: Awaited<ReturnType<typeof signIn>>['client']) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  opts: Options,
+  work: (client: Awaited<ReturnType<typeof signIn>>['client']) => Promise<T>,
+): Promise<T> {
   const { client, end } = await signIn(opts, opts);
   try {
     return await work(client);
@@ -132,7 +135,10 @@ export async function notifyLogCommand(
   if (opts.limit !== undefined) query.set('limit', opts.limit);
   const q = query.toString();
   return withClient(opts, async (client) => {
-    const { notifications } = await client.get(`/api/v1/notifications${q ? `?${q}` : ''}`, notificationsShape);
+    const { notifications } = await client.get(
+      `/api/v1/notifications${q ? `?${q}` : ''}`,
+      notificationsShape,
+    );
     if (opts.json) {
       io.out(JSON.stringify({ notifications }, null, 2));
       return 0;
@@ -146,9 +152,10 @@ export async function notifyLogCommand(
       String(n.attempts),
       n.state === 'delivered' ? formatTime(n.deliveredAt) : (n.lastError ?? '-'),
     ]);
-    formatTable(['ID', 'CREATED', 'TO', 'EVENT', 'STATE', 'ATTEMPTS', 'DELIVERED / LAST ERROR'], rows).forEach(
-      (line) => io.out(line),
-    );
+    formatTable(
+      ['ID', 'CREATED', 'TO', 'EVENT', 'STATE', 'ATTEMPTS', 'DELIVERED / LAST ERROR'],
+      rows,
+    ).forEach((line) => io.out(line));
     return 0;
   });
 }
@@ -156,8 +163,14 @@ export async function notifyLogCommand(
 /** `shipcheck notify retry ID`: a failed notification goes back to pending. */
 export async function notifyRetryCommand(id: string, opts: Options, io: Io): Promise<number> {
   return withClient(opts, async (client) => {
-    const row = await client.post(`/api/v1/notifications/${encodeURIComponent(id)}/retry`, {}, notificationShape);
-    io.out(opts.json ? JSON.stringify(row, null, 2) : `notification ${row.id} to ${row.channel} is pending again`);
+    const row = await client.post(
+      `/api/v1/notifications/${encodeURIComponent(id)}/retry`,
+      {},
+      notificationShape,
+    );
+    io.out(
+      opts.json ? JSON.stringify(row, null, 2) : `notification ${row.id} to ${row.channel} is pending again`,
+    );
     return 0;
   });
 }
@@ -188,9 +201,9 @@ export function registerNotifyCommands(program: Command, deps: CommandDeps): voi
   withLogin(notify.command('test <channel>').description('send a test notice through a channel now')).action(
     run(async (name: string, o: LoginOptions) => notifyTestCommand(name, { ...globals(), ...o }, io)),
   );
-  withLogin(notify.command('channels').description('the channels, where they send, and which are disabled')).action(
-    run(async (o: LoginOptions) => notifyChannelsCommand({ ...globals(), ...o }, io)),
-  );
+  withLogin(
+    notify.command('channels').description('the channels, where they send, and which are disabled'),
+  ).action(run(async (o: LoginOptions) => notifyChannelsCommand({ ...globals(), ...o }, io)));
   withLogin(
     notify
       .command('log')
@@ -206,7 +219,9 @@ export function registerNotifyCommands(program: Command, deps: CommandDeps): voi
   withLogin(notify.command('retry <id>').description('send a failed notification again')).action(
     run(async (id: string, o: LoginOptions) => notifyRetryCommand(id, { ...globals(), ...o }, io)),
   );
-  withLogin(notify.command('enable <channel>').description('enable a channel a 410 Gone answer disabled')).action(
+  withLogin(
+    notify.command('enable <channel>').description('enable a channel a 410 Gone answer disabled'),
+  ).action(
     run(async (name: string, o: LoginOptions) => notifyEnableCommand(name, { ...globals(), ...o }, io)),
   );
 }

@@ -49,7 +49,11 @@ export async function userContactAddCommand(
       ...(opts.url !== undefined ? { url: opts.url } : {}),
     };
     const added = await client.post(pathOf(user), body, methodShape);
-    io.out(opts.json ? JSON.stringify(added, null, 2) : `added contact method ${added.id} of ${user}: ${added.type} ${added.shown}`);
+    io.out(
+      opts.json
+        ? JSON.stringify(added, null, 2)
+        : `added contact method ${added.id} of ${user}: ${added.type} ${added.shown}`,
+    );
     return 0;
   } finally {
     await end();
@@ -84,11 +88,20 @@ export async function userContactListCommand(user: string, opts: Options, io: Io
 }
 
 /** `shipcheck user contact remove USER ID`. */
-export async function userContactRemoveCommand(user: string, id: string, opts: Options, io: Io): Promise<number> {
+export async function userContactRemoveCommand(
+  user: string,
+  id: string,
+  opts: Options,
+  io: Io,
+): Promise<number> {
   const { client, end } = await signIn(opts, opts);
   try {
     const removed = await client.post(`${pathOf(user)}/${encodeURIComponent(id)}/remove`, {}, methodShape);
-    io.out(opts.json ? JSON.stringify(removed, null, 2) : `removed contact method ${removed.id} of ${user} (${removed.type} ${removed.shown})`);
+    io.out(
+      opts.json
+        ? JSON.stringify(removed, null, 2)
+        : `removed contact method ${removed.id} of ${user} (${removed.type} ${removed.shown})`,
+    );
     return 0;
   } finally {
     await end();
@@ -108,14 +121,21 @@ export function registerUserContactCommands(user: Command, deps: CommandDeps): v
       .option('--secret <whsec>', 'webhook: a Standard Webhooks signing secret (whsec_...)')
       .option('--url <url>', 'pagerduty: the Events API URL (default https://events.pagerduty.com)'),
   ).action(
-    run(async (name: string, type: string, value: string, o: LoginOptions & { secret?: string; url?: string }) =>
-      userContactAddCommand(name, type, value, { ...globals(), ...o }, io),
+    run(
+      async (
+        name: string,
+        type: string,
+        value: string,
+        o: LoginOptions & { secret?: string; url?: string },
+      ) => userContactAddCommand(name, type, value, { ...globals(), ...o }, io),
     ),
   );
   withLogin(contact.command('list <user>').description("the user's contact methods")).action(
     run(async (name: string, o: LoginOptions) => userContactListCommand(name, { ...globals(), ...o }, io)),
   );
-  withLogin(contact.command('remove <user> <id>').description('remove a contact method by the ID list shows')).action(
+  withLogin(
+    contact.command('remove <user> <id>').description('remove a contact method by the ID list shows'),
+  ).action(
     run(async (name: string, id: string, o: LoginOptions) =>
       userContactRemoveCommand(name, id, { ...globals(), ...o }, io),
     ),

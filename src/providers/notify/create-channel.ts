@@ -37,9 +37,18 @@ export function createChannel(config: ChannelConfig): NotifyChannel {
     case 'slack':
       return new SlackChannel({ url: config.url, timeoutMs: config.timeout });
     case 'email':
-      return new EmailChannel({ smtp: smtpOf(config), from: config.from, to: config.to, timeoutMs: config.timeout });
+      return new EmailChannel({
+        smtp: smtpOf(config),
+        from: config.from,
+        to: config.to,
+        timeoutMs: config.timeout,
+      });
     case 'pagerduty':
-      return new PagerDutyChannel({ routingKey: config.routingKey, url: config.url, timeoutMs: config.timeout });
+      return new PagerDutyChannel({
+        routingKey: config.routingKey,
+        url: config.url,
+        timeoutMs: config.timeout,
+      });
   }
 }
 
@@ -56,7 +65,12 @@ export function createContactChannel(
     case 'email':
       if (mailer === undefined)
         return 'no channel of type email is configured, and mail to people goes through the first one';
-      return new EmailChannel({ smtp: smtpOf(mailer), from: mailer.from, to: [target.address], timeoutMs: mailer.timeout });
+      return new EmailChannel({
+        smtp: smtpOf(mailer),
+        from: mailer.from,
+        to: [target.address],
+        timeoutMs: mailer.timeout,
+      });
     case 'webhook':
       return new WebhookChannel({
         url: target.url,

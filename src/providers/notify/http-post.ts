@@ -43,7 +43,8 @@ export async function postJson(
     });
   } catch (err) {
     const e = err as Error & { cause?: unknown };
-    if (e.name === 'TimeoutError') return { delivered: false, error: `no answer within ${options.timeoutMs} ms` };
+    if (e.name === 'TimeoutError')
+      return { delivered: false, error: `no answer within ${options.timeoutMs} ms` };
     return { delivered: false, error: errorMessage(e.cause ?? e) };
   }
   const text = await response.text().catch(() => '');

@@ -4,7 +4,13 @@ import type { DeliveryResult, NotifyChannel, SendContext } from '../types.js';
 
 /** How to reach the SMTP server: its parts, or one `smtp://` URL. */
 export type SmtpSettings =
-  | { host: string; port: number; secure?: boolean | undefined; user?: string | undefined; password?: string | undefined }
+  | {
+      host: string;
+      port: number;
+      secure?: boolean | undefined;
+      user?: string | undefined;
+      password?: string | undefined;
+    }
   | { url: string };
 
 /** What an email channel needs. */

@@ -9,7 +9,8 @@ const AT = Date.parse('2026-12-06T10:00:00Z');
 /** Checks what PagerDuty's Events API checks, and answers 202 as it does. */
 function pagerdutyLike(request: { path: string; body: string }): { status: number; body: string } {
   const event = JSON.parse(request.body) as Record<string, unknown>;
-  if (event.routing_key !== ROUTING_KEY) return { status: 400, body: '{"status":"invalid event","message":"Invalid routing key"}' };
+  if (event.routing_key !== ROUTING_KEY)
+    return { status: 400, body: '{"status":"invalid event","message":"Invalid routing key"}' };
   return { status: 202, body: '{"status":"success","message":"Event processed"}' };
 }
 
@@ -33,8 +34,14 @@ describe('PagerDutyChannel', () => {
   it('triggers an incident with its dedup key and payload, then acknowledges and resolves it', async () => {
     const channel = new PagerDutyChannel({ routingKey: ROUTING_KEY, url: receiver.url, timeoutMs: 5000 });
     for (const event of ['incident.triggered', 'incident.acknowledged', 'incident.resolved'])
-      expect(await channel.send(incident(event), { id: event, at: AT })).toMatchObject({ delivered: true, status: 202 });
-    const sent = receiver.received.map((r) => ({ path: r.path, body: JSON.parse(r.body) as Record<string, unknown> }));
+      expect(await channel.send(incident(event), { id: event, at: AT })).toMatchObject({
+        delivered: true,
+        status: 202,
+      });
+    const sent = receiver.received.map((r) => ({
+      path: r.path,
+      body: JSON.parse(r.body) as Record<string, unknown>,
+    }));
     expect(sent.map((s) => s.path)).toEqual(['/v2/enqueue', '/v2/enqueue', '/v2/enqueue']);
     expect(sent[0]!.body).toEqual({
       routing_key: ROUTING_KEY,
@@ -54,18 +61,33 @@ describe('PagerDutyChannel', () => {
       client: 'shipcheck',
       client_url: 'https://shipcheck.example.com/incidents/4',
     });
-    expect(sent[1]!.body).toEqual({ routing_key: ROUTING_KEY, event_action: 'acknowledge', dedup_key: 'incident-4' });
-    expect(sent[2]!.body).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: 'incident-4' });
+    expect(sent[1]!.body).toEqual({
+      routing_key: ROUTING_KEY,
+      event_action: 'acknowledge',
+      dedup_key: 'incident-4',
+    });
+    expect(sent[2]!.body).toEqual({
+      routing_key: ROUTING_KEY,
+      event_action: 'resolve',
+      dedup_key: 'incident-4',
+    });
   });
 
   it('sends an escalation as another trigger of the same incident', async () => {
     const channel = new PagerDutyChannel({ routingKey: ROUTING_KEY, url: receiver.url, timeoutMs: 5000 });
     await channel.send(incident('incident.escalated'), { id: 'e', at: AT });
-    expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ event_action: 'trigger', dedup_key: 'incident-4' });
+    expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({
+      event_action: 'trigger',
+      dedup_key: 'incident-4',
+    });
   });
 
   it('sends a release as a change event', async () => {
-    const channel = new PagerDutyChannel({ routingKey: ROUTING_KEY, url: `${receiver.url}/`, timeoutMs: 5000 });
+    const channel = new PagerDutyChannel({
+      routingKey: ROUTING_KEY,
+      url: `${receiver.url}/`,
+      timeoutMs: 5000,
+    });
     const result = await channel.send(
       {
         event: 'release.succeeded',
@@ -92,6 +114,25 @@ describe('PagerDutyChannel', () => {
         },
       },
       links: [{ href: 'https://shipcheck.example.com/releases/9', text: 'Open in shipcheck' }],
+    });
+  });
+
+  it('sends a test notice as a change event, which pages nobody', async () => {
+    const channel = new PagerDutyChannel({ routingKey: ROUTING_KEY, url: receiver.url, timeoutMs: 5000 });
+    const test: Notice = {
+      event: 'test',
+      title: 'shipcheck test notification',
+      text: 'hello',
+      severity: 'info',
+    };
+    expect(await channel.send(test, { id: 't', at: AT })).toMatchObject({ delivered: true });
+    expect(receiver.received[0]!.path).toBe('/v2/change/enqueue');
+    expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({
+      payload: {
+        summary: 'shipcheck test notification: hello',
+        source: 'shipcheck',
+        custom_details: { event: 'test' },
+      },
     });
   });
 

@@ -14,12 +14,15 @@ const MAX_SUMMARY_CHARS = 1024;
 /** The source PagerDuty shows when a notice names no service. */
 const DEFAULT_SOURCE = 'shipcheck';
 
-/** What is POSTed where for a notice; undefined when PagerDuty has nothing to do with it. */
+/**
+ * What is POSTed where for a notice: an incident's alert event, or a change event for anything else
+ * (a release, a test), which shows on the service's timeline and pages nobody.
+ */
 export function pagerdutyEvent(
   notice: Notice,
   routingKey: string,
   at: number,
-): { path: string; body: Record<string, unknown> } | undefined {
+): { path: string; body: Record<string, unknown> } {
   const summary = `${notice.title}: ${notice.text}`.slice(0, MAX_SUMMARY_CHARS);
   const timestamp = new Date(at).toISOString();
   const source = notice.service ?? DEFAULT_SOURCE;
@@ -48,16 +51,23 @@ export function pagerdutyEvent(
     }
     return { path: '/v2/enqueue', body };
   }
-  if (notice.release)
-    return {
-      path: '/v2/change/enqueue',
-      body: {
-        routing_key: routingKey,
-        payload: { summary, timestamp, source, custom_details: { event: notice.event, release: notice.release, ...notice.data } },
-        links,
+  return {
+    path: '/v2/change/enqueue',
+    body: {
+      routing_key: routingKey,
+      payload: {
+        summary,
+        timestamp,
+        source,
+        custom_details: {
+          event: notice.event,
+          ...(notice.release ? { release: notice.release } : {}),
+          ...notice.data,
+        },
       },
-    };
-  return undefined;
+      links,
+    },
+  };
 }
 
 /** Sends incident notices as Events API v2 events and release notices as change events. */
@@ -70,10 +80,7 @@ export class PagerDutyChannel implements NotifyChannel {
   }
 
   async send(notice: Notice, context: SendContext): Promise<DeliveryResult> {
-    // A notice about neither (a test) is sent as a change event, which pages nobody.
-    const event =
-      pagerdutyEvent(notice, this.options.routingKey, context.at) ??
-      pagerdutyEvent({ ...notice, release: { id: 0, version: '-', fromVersion: null, state: notice.event } }, this.options.routingKey, context.at)!;
+    const event = pagerdutyEvent(notice, this.options.routingKey, context.at);
     return postJson(`${this.options.url.replace(/\/$/, '')}${event.path}`, JSON.stringify(event.body), {
       timeoutMs: this.options.timeoutMs,
     });

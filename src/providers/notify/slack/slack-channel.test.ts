@@ -14,7 +14,9 @@ function slackLike(body: string): { status: number; body: string } {
   const valid =
     typeof message.text === 'string' &&
     Array.isArray(message.blocks) &&
-    message.blocks.every((b) => ['header', 'section', 'context', 'divider', 'actions'].includes(String(b.type)));
+    message.blocks.every((b) =>
+      ['header', 'section', 'context', 'divider', 'actions'].includes(String(b.type)),
+    );
   return valid ? { status: 200, body: 'ok' } : { status: 400, body: 'invalid_payload' };
 }
 
@@ -39,9 +41,14 @@ describe('SlackChannel', () => {
       blocks: { type: string; text?: { text: string } }[];
     };
     expect(message.text).toContain('web 1.4.2 is live');
-    expect(message.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'web 1.4.2 is live', emoji: true } });
+    expect(message.blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: 'web 1.4.2 is live', emoji: true },
+    });
     expect(message.blocks[1]?.text?.text).toContain('every step passed');
-    expect(message.blocks.at(-1)?.text?.text).toBe('<https://shipcheck.example.com/releases/3|Open in shipcheck>');
+    expect(message.blocks.at(-1)?.text?.text).toBe(
+      '<https://shipcheck.example.com/releases/3|Open in shipcheck>',
+    );
     expect(channel.target).toBe(receiver.url);
   });
 

@@ -5,7 +5,12 @@ import type { DeliveryResult, NotifyChannel, SendContext } from '../types.js';
 /** Slack caps a header block's text at 150 characters. */
 const MAX_HEADER_CHARS = 150;
 /** A mark before the title, by severity. */
-const MARK: Record<Severity, string> = { critical: ':rotating_light:', error: ':red_circle:', warning: ':warning:', info: ':information_source:' };
+const MARK: Record<Severity, string> = {
+  critical: ':rotating_light:',
+  error: ':red_circle:',
+  warning: ':warning:',
+  info: ':information_source:',
+};
 
 /** The Slack incoming-webhook message for a notice: `text` for notifications, blocks for the channel. */
 export function slackMessage(notice: Notice): { text: string; blocks: unknown[] } {
@@ -38,6 +43,8 @@ export class SlackChannel implements NotifyChannel {
   }
 
   async send(notice: Notice, _context: SendContext): Promise<DeliveryResult> {
-    return postJson(this.options.url, JSON.stringify(slackMessage(notice)), { timeoutMs: this.options.timeoutMs });
+    return postJson(this.options.url, JSON.stringify(slackMessage(notice)), {
+      timeoutMs: this.options.timeoutMs,
+    });
   }
 }

@@ -53,7 +53,11 @@ describe('WebhookChannel', () => {
     expect(receiver.verifiedWith).toEqual([0]);
     const [request] = receiver.received;
     expect(request?.headers['webhook-id']).toBe('notification-1');
-    expect(JSON.parse(request!.body)).toMatchObject({ id: 'notification-1', type: 'release.rolled_back', data: notice });
+    expect(JSON.parse(request!.body)).toMatchObject({
+      id: 'notification-1',
+      type: 'release.rolled_back',
+      data: notice,
+    });
     expect(channel.target).toBe(receiver.url);
   });
 
@@ -72,7 +76,9 @@ describe('WebhookChannel', () => {
     const onNew = await verifyingReceiver([fresh]);
     for (const receiver of [onOld, onNew]) {
       const channel = new WebhookChannel({ url: receiver.url, secrets: [fresh, old], timeoutMs: 5000 });
-      expect(await channel.send(notice, { id: 'rotating', at: Date.now() })).toMatchObject({ delivered: true });
+      expect(await channel.send(notice, { id: 'rotating', at: Date.now() })).toMatchObject({
+        delivered: true,
+      });
       expect(receiver.received[0]?.headers['webhook-signature']?.split(' ')).toHaveLength(2);
     }
     expect(onOld.verifiedWith).toEqual([0]);

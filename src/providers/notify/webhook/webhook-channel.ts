@@ -14,7 +14,12 @@ export interface WebhookChannelOptions {
 
 /** The JSON body a webhook receives: the notice, with its id and when it was sent. */
 export function webhookBody(notice: Notice, context: SendContext): string {
-  return JSON.stringify({ id: context.id, type: notice.event, timestamp: new Date(context.at).toISOString(), data: notice });
+  return JSON.stringify({
+    id: context.id,
+    type: notice.event,
+    timestamp: new Date(context.at).toISOString(),
+    data: notice,
+  });
 }
 
 /** POSTs each notice as JSON, signed the Standard Webhooks way; an HTTP 410 answer means the endpoint is gone. */
