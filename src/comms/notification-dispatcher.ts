@@ -218,9 +218,11 @@ export class NotificationDispatcher {
         },
       ],
       now,
+      // Written claimed, so that the timer's round cannot take it first and retry it later.
+      { holder: this.options.holder, until: now + CLAIM_MS },
     );
     if (id === undefined) throw new ConflictError(`a test of ${name} is already being sent`);
-    await this.deliverOne(id, { maxAttempts: 1 });
+    await this.deliverOne(id, { maxAttempts: 1 }, true);
     const row = (await store.notifications.get(id))!;
     return {
       notification: row,
@@ -239,10 +241,11 @@ export class NotificationDispatcher {
   private async deliverOne(
     id: number,
     override: Partial<RetryPolicy> = {},
+    claimed = false,
   ): Promise<'skipped' | 'fanned-out' | 'sent'> {
     const { store, clock, holder, logger } = this.options;
     const now = clock.now();
-    if (!(await store.notifications.claim(id, holder, now, now + CLAIM_MS))) return 'skipped';
+    if (!claimed && !(await store.notifications.claim(id, holder, now, now + CLAIM_MS))) return 'skipped';
     const row = await store.notifications.get(id);
     if (!row) return 'skipped';
     let resolved: Resolved;

@@ -50,8 +50,15 @@ export class NotificationStore {
     this.contacts = new ContactMethodStore(db);
   }
 
-  /** Writes notifications to send; one whose key is already written is left as it is. Returns the new rows' ids. */
-  async enqueue(items: readonly NewNotification[], at: number): Promise<number[]> {
+  /**
+   * Writes notifications to send; one whose key is already written is left as it is. Returns the new
+   * rows' ids. With `claim`, the rows are written already claimed by its holder (a test sent at once).
+   */
+  async enqueue(
+    items: readonly NewNotification[],
+    at: number,
+    claim?: { holder: string; until: number },
+  ): Promise<number[]> {
     const ids: number[] = [];
     for (const item of items) {
       const row = await this.db
@@ -64,8 +71,8 @@ export class NotificationStore {
           state: 'pending',
           attempts: 0,
           next_attempt_at: at,
-          claimed_by: null,
-          claimed_until: null,
+          claimed_by: claim?.holder ?? null,
+          claimed_until: claim?.until ?? null,
           last_error: null,
           created_at: at,
           updated_at: at,

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminToken, createFirstAdmin } from '../support/auth.js';
 import { type Receiver, startReceiver, startSmtp } from '../support/notify-peers.js';
 import { type SecuredApi, startSecuredApi } from '../support/secured-api.js';
+import { ApiClient } from '../../src/cli/client.js';
+import { notificationWarnings } from '../../src/cli/commands/notify.js';
 import { runCli } from './harness.js';
 
 const SECRET = `whsec_${crypto.randomBytes(24).toString('base64')}`;
@@ -76,6 +78,12 @@ describe('shipcheck notify', () => {
     expect(log.code).toBe(0);
     const { notifications } = JSON.parse(log.stdout) as { notifications: { id: number; channel: string }[] };
     expect(notifications.map((n) => n.channel)).toEqual(['team-mail']);
+
+    // What `shipcheck status` warns about.
+    expect(await notificationWarnings(new ApiClient(api.url, { token: env.SHIPCHECK_TOKEN }))).toEqual([
+      'warning: 1 notification could not be delivered; see "shipcheck notify log --state failed"',
+    ]);
+    expect(await notificationWarnings(new ApiClient(api.url, { token: 'shc_wrong' }))).toEqual([]);
 
     const retried = await runCli(['notify', 'retry', String(notifications[0]!.id)], { cwd, env });
     expect(retried).toMatchObject({

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { ChannelView, NotificationSummary, NotificationView } from '../../api/notification-routes.js';
 import { InputError } from '../../errors.js';
 import type { ApiShape } from '../api-shapes.js';
-import { ApiError } from '../client.js';
+import { ApiError, type ApiClient } from '../client.js';
 import { type LoginOptions, signIn } from '../sign-in.js';
 import { formatTable, formatTime } from '../table.js';
 import type { GlobalOptions, Io } from '../target.js';
@@ -182,6 +182,29 @@ export async function notifyEnableCommand(name: string, opts: Options, io: Io): 
     io.out(opts.json ? JSON.stringify(view, null, 2) : `channel ${view.name} is enabled`);
     return 0;
   });
+}
+
+/**
+ * Warnings about notifications that did not go out (for `shipcheck status`): failed ones and disabled
+ * channels. None when the server answers nothing (an older server, a role that may not read them).
+ */
+export async function notificationWarnings(client: ApiClient): Promise<string[]> {
+  let summary: NotificationSummary;
+  try {
+    summary = await client.get('/api/v1/notifications/summary', summaryShape);
+  } catch {
+    return [];
+  }
+  const warnings: string[] = [];
+  if (summary.failed > 0)
+    warnings.push(
+      `warning: ${summary.failed} notification${summary.failed === 1 ? '' : 's'} could not be delivered; see "shipcheck notify log --state failed"`,
+    );
+  for (const channel of summary.disabledChannels)
+    warnings.push(
+      `warning: channel ${channel.name} is disabled (${channel.reason}); "shipcheck notify enable ${channel.name}" sends to it again`,
+    );
+  return warnings;
 }
 
 /** What registering the commands needs of main.ts. */
