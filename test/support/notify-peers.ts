@@ -67,9 +67,12 @@ export interface Mail {
 export async function startSmtp(credentials: { user: string; password: string }): Promise<{
   port: number;
   mails: Mail[];
+  /** When set, every message is refused with 550 and this text. */
+  refuseWith: string | undefined;
   close(): Promise<void>;
 }> {
   const mails: Mail[] = [];
+  const peer = { refuseWith: undefined as string | undefined };
   const server = new SMTPServer({
     authMethods: ['PLAIN', 'LOGIN'],
     allowInsecureAuth: true,
@@ -84,6 +87,8 @@ export async function startSmtp(credentials: { user: string; password: string })
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        if (peer.refuseWith !== undefined)
+          return callback(Object.assign(new Error(peer.refuseWith), { responseCode: 550 }));
         mails.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
@@ -95,5 +100,37 @@ export async function startSmtp(credentials: { user: string; password: string })
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
-  return { port, mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return Object.assign(peer, {
+    port,
+    mails,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
+
+/** A receiver as a channel contract's peer: 2xx (`okStatus`) when accepting, 403 with `refusal` otherwise. */
+export async function httpContractPeer(
+  refusal: string,
+  okStatus = 200,
+): Promise<{ url: string; accept(): void; refuse(): void; accepted(): number; close(): Promise<void> }> {
+  let refusing = false;
+  let accepted = 0;
+  const receiver = await startReceiver(() => {
+    if (refusing) return { status: 403, body: refusal };
+    accepted++;
+    return { status: okStatus, body: 'ok' };
+  });
+  return {
+    url: receiver.url,
+    accept: () => (refusing = false),
+    refuse: () => (refusing = true),
+    accepted: () => accepted,
+    close: () => receiver.close(),
+  };
+}
+
+/** A port nothing listens on (a receiver started and closed). */
+export async function closedUrl(): Promise<string> {
+  const receiver = await startReceiver();
+  await receiver.close();
+  return receiver.url;
 }

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSmtp } from '../../../../test/support/notify-peers.js';
+import { freePort } from '../../../util/net.js';
+import { REFUSAL, runNotifyChannelContract } from '../notify-channel.case.js';
 import { EmailChannel } from './email-channel.js';
 
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
@@ -64,4 +66,21 @@ describe('EmailChannel', () => {
     expect(!result.delivered && result.error).toMatch(/^SMTP 535: 535 Invalid username or password/);
     expect(smtp.mails).toHaveLength(0);
   });
+});
+
+runNotifyChannelContract('email', async () => {
+  const server = await startSmtp({ user: 'mailer', password: 'contract-s3cret' });
+  const options = { from: 'shipcheck@example.com', to: ['ops@example.com'], timeoutMs: 5000 };
+  const smtp = { host: '127.0.0.1', user: 'mailer', password: 'contract-s3cret' };
+  return {
+    channel: new EmailChannel({ ...options, smtp: { ...smtp, port: server.port } }),
+    unreachable: new EmailChannel({ ...options, smtp: { ...smtp, port: await freePort() } }),
+    peer: {
+      accept: () => (server.refuseWith = undefined),
+      refuse: () => (server.refuseWith = REFUSAL),
+      accepted: () => server.mails.length,
+      close: () => server.close(),
+    },
+    secret: 'contract-s3cret',
+  };
 });

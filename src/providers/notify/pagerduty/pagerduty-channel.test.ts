@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Receiver, startReceiver } from '../../../../test/support/notify-peers.js';
+import {
+  type Receiver,
+  closedUrl,
+  httpContractPeer,
+  startReceiver,
+} from '../../../../test/support/notify-peers.js';
+import { REFUSAL, runNotifyChannelContract } from '../notify-channel.case.js';
 import type { Notice } from '../../../comms/types.js';
 import { PagerDutyChannel } from './pagerduty-channel.js';
 
@@ -144,4 +150,14 @@ describe('PagerDutyChannel', () => {
       error: 'HTTP 400: {"status":"invalid event","message":"Invalid routing key"}',
     });
   });
+});
+
+runNotifyChannelContract('pagerduty', async () => {
+  const peer = await httpContractPeer(REFUSAL, 202);
+  return {
+    channel: new PagerDutyChannel({ routingKey: ROUTING_KEY, url: peer.url, timeoutMs: 5000 }),
+    unreachable: new PagerDutyChannel({ routingKey: ROUTING_KEY, url: await closedUrl(), timeoutMs: 5000 }),
+    peer,
+    secret: ROUTING_KEY,
+  };
 });

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Receiver, startReceiver } from '../../../../test/support/notify-peers.js';
+import {
+  type Receiver,
+  closedUrl,
+  httpContractPeer,
+  startReceiver,
+} from '../../../../test/support/notify-peers.js';
+import { REFUSAL, runNotifyChannelContract } from '../notify-channel.case.js';
 import { SlackChannel } from './slack-channel.js';
 
 let receiver: Receiver | undefined;
@@ -61,4 +67,15 @@ describe('SlackChannel', () => {
     );
     expect(result).toEqual({ delivered: false, status: 404, error: 'HTTP 404: no_service' });
   });
+});
+
+runNotifyChannelContract('slack', async () => {
+  const peer = await httpContractPeer(REFUSAL);
+  const secret = 'XXXXSECRETPART';
+  return {
+    channel: new SlackChannel({ url: `${peer.url}/services/T000/B000/${secret}`, timeoutMs: 5000 }),
+    unreachable: new SlackChannel({ url: await closedUrl(), timeoutMs: 5000 }),
+    peer,
+    secret,
+  };
 });

@@ -1,7 +1,13 @@
 import crypto from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Receiver, startReceiver } from '../../../../test/support/notify-peers.js';
+import {
+  type Receiver,
+  closedUrl,
+  httpContractPeer,
+  startReceiver,
+} from '../../../../test/support/notify-peers.js';
+import { REFUSAL, runNotifyChannelContract } from '../notify-channel.case.js';
 import type { Notice } from '../../../comms/types.js';
 import { WebhookChannel } from './webhook-channel.js';
 
@@ -111,4 +117,19 @@ describe('WebhookChannel', () => {
     expect(result.delivered).toBe(false);
     expect(!result.delivered && result.error).toMatch(/ECONNREFUSED/);
   });
+});
+
+runNotifyChannelContract('webhook', async () => {
+  const peer = await httpContractPeer(REFUSAL, 204);
+  const secret = 'hook-token-s3cret';
+  return {
+    channel: new WebhookChannel({
+      url: `${peer.url}/hook?token=${secret}`,
+      secrets: [newSecret()],
+      timeoutMs: 5000,
+    }),
+    unreachable: new WebhookChannel({ url: await closedUrl(), secrets: [], timeoutMs: 5000 }),
+    peer,
+    secret,
+  };
 });
