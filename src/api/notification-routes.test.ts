@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Session, createFirstAdmin, login, withSession } from '../../test/support/auth.js';
 import { type Receiver, startReceiver } from '../../test/support/notify-peers.js';
 import { type SecuredApi, startSecuredApi } from '../../test/support/secured-api.js';
+import { channelsSchema } from '../config/channels-schema.js';
 
 const PASSWORD = 'correct horse battery staple';
 const SECRET = `whsec_${crypto.randomBytes(24).toString('base64')}`;
@@ -43,14 +44,14 @@ beforeEach(async () => {
     }
   });
   api = await startSecuredApi({
-    channels: [
+    channels: channelsSchema.parse([
       {
         name: 'ops-hook',
         type: 'webhook',
         url: `${hook.url}/ops?token=abc`,
         secret: SECRET,
         headers: {},
-        timeout: 5000,
+        timeout: '5s',
       },
       {
         name: 'bad-hook',
@@ -58,9 +59,9 @@ beforeEach(async () => {
         url: `${hook.url}/bad`,
         secret: `whsec_${crypto.randomBytes(24).toString('base64')}`,
         headers: {},
-        timeout: 5000,
+        timeout: '5s',
       },
-    ],
+    ]),
   });
   admin = await createFirstAdmin(api.url, api.security.setup.code!, 'admin');
 });

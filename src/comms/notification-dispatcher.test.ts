@@ -12,7 +12,7 @@ import {
   unreachableMessage,
 } from '../../test/support/postgres.js';
 import { type Receiver, startReceiver, startSmtp } from '../../test/support/notify-peers.js';
-import type { ChannelsConfig } from '../config/channels-schema.js';
+import { type ChannelsConfig, channelsSchema } from '../config/channels-schema.js';
 import { loadKeyRing } from '../security/key-ring.js';
 import type { Sealer } from '../security/sealed-params.js';
 import { open, seal } from '../security/secret-box.js';
@@ -63,7 +63,7 @@ function sealer(): Sealer {
 }
 
 function webhookChannel(name: string, url: string): ChannelsConfig[number] {
-  return { name, type: 'webhook', url, headers: {}, timeout: 5000 };
+  return channelsSchema.parse([{ name, type: 'webhook', url, timeout: '5s' }])[0]!;
 }
 
 const notice = {
@@ -138,11 +138,9 @@ describe('NotificationDispatcher', () => {
     const store = await sqlite();
     const clock = new ManualClock();
     const registry = new Registry();
-    const d = dispatcher(store, [webhookChannel('ops', hook.url)], {
-      clock,
-      metrics: new NotificationMetrics(registry),
-      retry: { maxAttempts: 3 },
-    });
+    // The channel allows 3 attempts instead of the default 8.
+    const [ops] = channelsSchema.parse([{ name: 'ops', type: 'webhook', url: hook.url, maxAttempts: 3 }]);
+    const d = dispatcher(store, [ops!], { clock, metrics: new NotificationMetrics(registry) });
     const [id] = await enqueue(store, [{ key: 'k', to: { channel: 'ops' }, notice }], clock.now());
     for (let i = 0; i < 3; i++) {
       await d.deliverDue();
@@ -251,16 +249,17 @@ describe('NotificationDispatcher', () => {
     const methods = new ContactMethods(store.notifications, keys);
     const mail = await methods.add(user.id, { type: 'email', address: 'alice@example.com' }, clock.now());
     const web = await methods.add(user.id, { type: 'webhook', url: `${hook.url}/alice` }, clock.now());
-    const email: ChannelsConfig[number] = {
-      name: 'mail',
-      type: 'email',
-      smtp: { host: '127.0.0.1', port: smtp.port, user: 'u', password: 'p' },
-      from: 'shipcheck@example.com',
-      to: ['team@example.com'],
-      timeout: 5000,
-    };
+    const [email] = channelsSchema.parse([
+      {
+        name: 'mail',
+        type: 'email',
+        smtp: { host: '127.0.0.1', port: smtp.port, user: 'u', password: 'p' },
+        from: 'shipcheck@example.com',
+        to: ['team@example.com'],
+      },
+    ]);
     try {
-      const d = dispatcher(store, [email], { clock, sealer: keys });
+      const d = dispatcher(store, [email!], { clock, sealer: keys });
       const [parent] = await enqueue(store, [{ key: 'page-1', to: { user: 'alice' }, notice }], clock.now());
       await d.deliverDue();
       expect(await store.notifications.get(parent!)).toMatchObject({

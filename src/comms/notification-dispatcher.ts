@@ -266,6 +266,9 @@ export class NotificationDispatcher {
       );
       return 'sent';
     }
+    // A channel may allow more or fewer attempts than the default.
+    const own = 'channel' in row.to ? this.configured.get(row.to.channel)?.maxAttempts : undefined;
+    if (own !== undefined && override.maxAttempts === undefined) override = { ...override, maxAttempts: own };
     let result: DeliveryResult;
     try {
       result = await resolved.channel.send(row.notice, { id: row.key, at: clock.now() });

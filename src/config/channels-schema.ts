@@ -28,6 +28,19 @@ const name = z
 
 const timeout = duration.prefault('10s').describe('Longest one delivery may take.');
 
+/** Attempts before a notification is given up, by default. */
+export const DEFAULT_MAX_ATTEMPTS = 8;
+
+const maxAttempts = z
+  .number()
+  .int()
+  .min(1)
+  .max(50)
+  .prefault(DEFAULT_MAX_ATTEMPTS)
+  .describe(
+    'Attempts before a notification to this channel is given up (failed); retries back off from 2s up to 10m.',
+  );
+
 const webhookChannel = z.strictObject({
   name,
   type: z.literal('webhook'),
@@ -43,6 +56,7 @@ const webhookChannel = z.strictObject({
     .prefault({})
     .describe('Extra request headers, e.g. Authorization; a value may be a secret reference.'),
   timeout,
+  maxAttempts,
 });
 
 const slackChannel = z.strictObject({
@@ -50,6 +64,7 @@ const slackChannel = z.strictObject({
   type: z.literal('slack'),
   url: orSecret(httpUrl).describe('The Slack incoming-webhook URL (https://hooks.slack.com/services/...).'),
   timeout,
+  maxAttempts,
 });
 
 const smtpSchema = z
@@ -82,6 +97,7 @@ const emailChannel = z
     from: z.string().min(3).describe('The sender, e.g. "shipcheck <shipcheck@example.com>".'),
     to: z.array(z.string().min(3)).min(1).describe('Who receives this channel’s mail.'),
     timeout,
+    maxAttempts,
   })
   .refine((c) => (c.smtp === undefined) !== (c.url === undefined), {
     message: 'give either smtp: {host, port, ...} or url: smtp://...',
@@ -95,6 +111,7 @@ const pagerdutyChannel = z.strictObject({
   ),
   url: httpUrl.prefault('https://events.pagerduty.com').describe('The Events API base URL.'),
   timeout,
+  maxAttempts,
 });
 
 /** One channel: a discriminated union over `type`. */

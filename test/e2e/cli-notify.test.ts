@@ -9,6 +9,7 @@ import { type Receiver, startReceiver, startSmtp } from '../support/notify-peers
 import { type SecuredApi, startSecuredApi } from '../support/secured-api.js';
 import { ApiClient } from '../../src/cli/client.js';
 import { notificationWarnings } from '../../src/cli/commands/notify.js';
+import { channelsSchema } from '../../src/config/channels-schema.js';
 import { runCli } from './harness.js';
 
 const SECRET = `whsec_${crypto.randomBytes(24).toString('base64')}`;
@@ -30,17 +31,17 @@ beforeAll(async () => {
   });
   smtp = await startSmtp({ user: 'mailer', password: 'right-password' });
   api = await startSecuredApi({
-    channels: [
-      { name: 'ops-hook', type: 'webhook', url: hook.url, secret: SECRET, headers: {}, timeout: 5000 },
+    channels: channelsSchema.parse([
+      { name: 'ops-hook', type: 'webhook', url: hook.url, secret: SECRET, headers: {}, timeout: '5s' },
       {
         name: 'team-mail',
         type: 'email',
         smtp: { host: '127.0.0.1', port: smtp.port, user: 'mailer', password: 'wrong-password' },
         from: 'shipcheck@example.com',
         to: ['team@example.com'],
-        timeout: 5000,
+        timeout: '5s',
       },
-    ],
+    ]),
   });
   const admin = await createFirstAdmin(api.url, api.security.setup.code!, 'admin');
   env = { SHIPCHECK_URL: api.url, SHIPCHECK_TOKEN: await createAdminToken(api.url, admin) };

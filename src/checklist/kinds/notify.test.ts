@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testContext } from '../../../test/support/check-context.js';
 import { type Receiver, startReceiver } from '../../../test/support/notify-peers.js';
 import { NotificationDispatcher } from '../../comms/notification-dispatcher.js';
-import type { ChannelsConfig } from '../../config/channels-schema.js';
+import { type ChannelsConfig, channelsSchema } from '../../config/channels-schema.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { ManualClock } from '../../util/clock.js';
 import { notifyCheck } from './notify.js';
@@ -33,10 +33,11 @@ async function tester(
   return { dispatcher, receiver, store };
 }
 
-const hooks = (url: string): ChannelsConfig => [
-  { name: 'ops', type: 'webhook', url: `${url}/ops`, headers: {}, timeout: 5000 },
-  { name: 'chat', type: 'slack', url: `${url}/chat`, timeout: 5000 },
-];
+const hooks = (url: string): ChannelsConfig =>
+  channelsSchema.parse([
+    { name: 'ops', type: 'webhook', url: `${url}/ops`, headers: {}, timeout: '5s' },
+    { name: 'chat', type: 'slack', url: `${url}/chat`, timeout: '5s' },
+  ]);
 
 describe('notify check: the alerting channels work', () => {
   it('passes when a test notice reaches every channel, each recorded in the delivery log', async () => {
