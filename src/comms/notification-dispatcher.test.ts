@@ -297,6 +297,15 @@ describe('NotificationDispatcher', () => {
         disabledReason: expect.stringContaining('HTTP 410: gone'),
       });
 
+      // With no enabled method left, a notification to the user fails where it can be seen.
+      await store.notifications.contacts.setDisabled(mail.id, { at: clock.now(), reason: 'test' });
+      const [none] = await enqueue(store, [{ key: 'page-3', to: { user: 'alice' }, notice }], clock.now());
+      await d.deliverDue();
+      expect(await store.notifications.get(none!)).toMatchObject({
+        state: 'failed',
+        lastError: 'alice has no enabled contact method',
+      });
+
       // The stored method holds its URL sealed only.
       const stored = await store.notifications.contacts.get(web.id);
       expect(stored!.sealed).not.toContain(hook.url);

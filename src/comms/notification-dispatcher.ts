@@ -365,10 +365,13 @@ export class NotificationDispatcher {
     }
     const user = await store.security.getUserByName(to.user);
     if (!user) return { fail: `no user "${to.user}"`, type: 'user' };
+    if (user.disabledAt !== null) return { fail: `user ${to.user} is disabled`, type: 'user' };
     if (!this.contactMethods)
       return { fail: 'contact methods cannot be opened here (no key ring)', type: 'user' };
     if (to.contactMethod === undefined) {
       const methods = (await store.notifications.contacts.list(user.id)).filter((m) => m.disabledAt === null);
+      // Nobody to reach is a failure to see, not a delivery.
+      if (methods.length === 0) return { fail: `${to.user} has no enabled contact method`, type: 'user' };
       await store.notifications.enqueue(
         methods.map((m) => ({
           key: `${row.key}/contact-${m.id}`,

@@ -179,10 +179,8 @@ export class NotificationStore {
         claimed_until: null,
         delivered_at: at,
         updated_at: at,
-        last_error:
-          methods === 0
-            ? 'the user has no enabled contact method'
-            : `fanned out to ${methods} contact method(s)`,
+        // Not an error: what the fan-out did, shown in the log.
+        last_error: `fanned out to ${methods} contact method(s)`,
       })
       .where('id', '=', id)
       .where('claimed_by', '=', holder)
