@@ -5,6 +5,7 @@
  * last error after the last attempt. A `{user}` row fans out to one row per contact method, each
  * delivered, logged and retried on its own.
  */
+import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChannelsConfig, EmailChannelConfig } from '../config/channels-schema.js';
 import { ConflictError, NotFoundError, errorMessage } from '../errors.js';
@@ -202,7 +203,7 @@ export class NotificationDispatcher {
         `channel ${name} is disabled (${disabled.reason}); enable it with "shipcheck notify enable ${name}"`,
       );
     const now = clock.now();
-    const key = `test:${name}:${now}:${Math.floor(this.random() * 1e9).toString(36)}`;
+    const key = `test:${name}:${now}:${crypto.randomUUID()}`;
     const [id] = await store.notifications.enqueue(
       [
         {

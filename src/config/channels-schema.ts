@@ -140,6 +140,7 @@ export const channelsSchema = z
   })
   .describe('Notification channels of the whole installation, each named for policies and escalation steps.');
 
+/** The validated `channels:` list. */
 export type ChannelsConfig = z.output<typeof channelsSchema>;
 /** One configured channel. */
 export type ChannelConfig = ChannelsConfig[number];

@@ -62,6 +62,7 @@ export class ContactMethodStore {
     return (await query.orderBy('id').execute()).map(toContactMethod);
   }
 
+  /** One method by id. */
   async get(id: number): Promise<ContactMethodRow | undefined> {
     const row = await this.db
       .selectFrom('contact_methods')
