@@ -197,6 +197,16 @@ describe('notification routes', () => {
     ).toEqual({ error: 'email: "not-an-address" is not an email address' });
 
     const id = (added.json as { id: number }).id;
+    // A method a 410 disabled is enabled again by its owner.
+    await api.store.notifications.contacts.setDisabled(id, { at: 1, reason: 'HTTP 410: gone' });
+    const off = await call(vic, 'GET', '/api/v1/users/vic/contact-methods');
+    expect((off.json.contactMethods as { disabledReason: string | null }[])[0]?.disabledReason).toBe(
+      'HTTP 410: gone',
+    );
+    expect((await call(vic, 'POST', `/api/v1/users/vic/contact-methods/${id}/enable`)).json).toMatchObject({
+      id,
+      disabled: false,
+    });
     expect((await call(admin, 'POST', `/api/v1/users/bob/contact-methods/${id}/remove`)).status).toBe(404);
     expect((await call(admin, 'POST', `/api/v1/users/vic/contact-methods/${id}/remove`)).status).toBe(200);
     const after = await call(vic, 'GET', '/api/v1/users/vic/contact-methods');
