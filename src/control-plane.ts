@@ -28,6 +28,8 @@ import { StatusPage } from './comms/status-page/status-page.js';
 import { StatusRecorder } from './comms/status-page/status-recorder.js';
 import { unitsHealth } from './comms/status-page/unit-health.js';
 import { startSecurity } from './security/security.js';
+import { NotificationDispatcher } from './comms/notification-dispatcher.js';
+import { NotificationMetrics } from './comms/notification-metrics.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
 import { parseHostPort } from './util/net.js';
@@ -148,6 +150,16 @@ export async function startControlPlane(
     throw err;
   });
   const registry = createRegistry();
+  // The installation's notification outbox; it starts sending once the API listens.
+  const notifications = new NotificationDispatcher({
+    store,
+    channels: installation.channels,
+    sealer: security.sealer,
+    clock,
+    logger: logger.child({ component: 'notifications' }),
+    holder: replicaId(),
+    metrics: new NotificationMetrics(registry),
+  });
   const shared: Shared = {
     store,
     kinds,
@@ -174,6 +186,7 @@ export async function startControlPlane(
     leaseLocks: undefined,
     sealer: security.sealer,
     masterKey: security.masterKey,
+    notify: notifications,
   };
   if (shared.replica) {
     const { replica, clock } = shared;
@@ -240,6 +253,7 @@ export async function startControlPlane(
     incidents,
     escalationPolicies: () => escalationPolicies.map((p) => p.name),
     statusPage: () => statusPage,
+    notifications,
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -314,6 +328,7 @@ export async function startControlPlane(
     page: () => statusPage,
     logger: logger.child({ component: 'status-page' }),
   });
+  notifications.start();
 
   /** Changes held back by a release in flight, by service. */
   const pending = new Map<string, LoadedConfig>();
@@ -495,6 +510,8 @@ export async function startControlPlane(
       }
       progress('closing the API');
       await api.close();
+      progress('finishing the notifications being sent');
+      await notifications.stop();
       for (const unit of units) {
         const stopping = stopInstances && unit.providers.fleet.type === 'local';
         progress(`${stopping ? 'stopping the instances' : 'closing the fleet and traffic'} of ${unit.name}`);

@@ -2,6 +2,7 @@
  * A unit: one deployable target (a service, or one of its environments) with its engine, fleet,
  * router and metric source, built from its config. The control plane starts, reloads and stops them.
  */
+import type { ChannelTester } from './checklist/types.js';
 import type { Sealer } from './security/sealed-params.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -101,6 +102,8 @@ export interface Shared {
     policy: NonNullable<Config['communication']>,
     event: EventRow,
   ) => Promise<void>;
+  /** The installation's notification channels, for the `notify` check. */
+  notify?: ChannelTester;
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -253,6 +256,7 @@ export async function createUnit(
       ...(proxy ? { proxyForceHeaders: (target: 'stable' | 'canary') => proxy.forceHeaders(target) } : {}),
       configDir: dir,
       ...(shared.masterKey ? { masterKey: shared.masterKey } : {}),
+      ...(shared.notify ? { notify: shared.notify } : {}),
       metrics: metricSource,
       ...(syntheticLoad
         ? { synthetic: (version: string, windowMs: number) => syntheticLoad.window(version, windowMs) }

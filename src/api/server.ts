@@ -32,6 +32,8 @@ import { Incidents } from '../comms/incidents/incidents.js';
 import { systemClock } from '../util/clock.js';
 import { registerStatusPageRoutes } from './status-page-routes.js';
 import type { StatusPage } from '../comms/status-page/status-page.js';
+import { registerNotificationRoutes } from './notification-routes.js';
+import type { NotificationDispatcher } from '../comms/notification-dispatcher.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -69,6 +71,8 @@ export interface ApiOptions {
   tls?: ApiTls;
   /** Limits of the event stream (clients at once, unread bytes per client); the defaults when omitted. */
   events?: EventHubLimits;
+  /** The notification dispatcher the channel routes test and enable through; absent, no channel is listed. */
+  notifications?: NotificationDispatcher;
   /** The built dashboard (`readWebDist`); read from dist/web when omitted, the "not built" page when null. */
   web?: WebFiles | null;
   /** The incident service; when omitted, one on the store that pages nobody (no escalation policies). */
@@ -415,6 +419,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   registerStatusPageRoutes(app, { statusPage: options.statusPage ?? (() => undefined) });
   registerAuthRoutes(app, { store, security: options.security });
   registerOidcRoutes(app, { users: store.security, security: options.security });
+  registerNotificationRoutes(app, {
+    store,
+    notifications: options.notifications,
+    now: () => options.security?.now() ?? Date.now(),
+  });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).
   registerWebApp(app, options.web === undefined ? webDist() : (options.web ?? undefined));
 

@@ -135,11 +135,14 @@ describe('resolveItems', () => {
       backup: { url: 's3://x' },
       fleet: { scaling: null },
       checklist: { vars: {} },
+      channels: [],
+      cdn: { purge: [{ url: 'http://x' }] },
     });
+    expect(configured('channels')).toBe(false);
+    expect(configured('cdn.purge')).toBe(true);
     expect(configured('backup')).toBe(true);
     expect(configured('backup.url')).toBe(true);
     expect(configured('fleet.scaling')).toBe(false);
-    expect(configured('cdn')).toBe(false);
     expect(configured('checklist.vars.x')).toBe(false);
   });
 });

@@ -28,7 +28,8 @@ export function resolveItems(template: Template, config: ResolveConfig): Resolve
 
 /**
  * `ResolveConfig.configured` for a config object: true when the dotted key leads to a value that is
- * neither null nor undefined (`backup`, `fleet.scaling`, `checklist.vars.healthPath`).
+ * neither null nor undefined (`backup`, `fleet.scaling`, `checklist.vars.healthPath`), nor an empty
+ * list (`channels` defaults to `[]`).
  */
 export function configuredIn(config: object): (key: string) => boolean {
   return (key) => {
@@ -37,7 +38,7 @@ export function configuredIn(config: object): (key: string) => boolean {
       if (!isPlainObject(node) || !Object.hasOwn(node, part)) return false;
       node = node[part];
     }
-    return node !== undefined && node !== null;
+    return node !== undefined && node !== null && !(Array.isArray(node) && node.length === 0);
   };
 }
 

@@ -49,11 +49,21 @@ export interface CheckContext {
   synthetic?: (version: string, windowMs: number) => SyntheticCounts | undefined;
   /** The master key that seals secrets: its id, where it comes from and its age (unknown for SHIPCHECK_MASTER_KEY). */
   masterKey?: () => { id: string; origin: string; ageMs: number | undefined };
+  /** The installation's notification channels (the `notify` kind); absent when nothing sends notifications. */
+  notify?: ChannelTester;
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;
   /** Aborted when the release moves on or the control plane stops; long checks must honour it. */
   signal: AbortSignal;
+}
+
+/** Sends a test notice through a named channel (comms/notification-dispatcher.ts implements it). */
+export interface ChannelTester {
+  /** The configured channels, in config order. */
+  readonly channels: readonly { name: string; type: string }[];
+  /** Sends a test notice now and records it; NotFoundError for an unknown name, ConflictError for a disabled one. */
+  sendTest(name: string): Promise<{ delivered: boolean; error?: string; notification: { id: number } }>;
 }
 
 /** Read access to the releases of the service's other environments. */

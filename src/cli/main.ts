@@ -34,6 +34,8 @@ import {
   statuspageSubscribersCommand,
 } from './commands/statuspage.js';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/token.js';
+import { registerNotifyCommands } from './commands/notify.js';
+import { registerUserContactCommands } from './commands/user-contact.js';
 import { upCommand } from './commands/up.js';
 import {
   type UserAction,
@@ -377,6 +379,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       userRolesCommand(name, { ...globals(), ...o, roles: o.role, groups: o.group }, io),
     ),
   );
+
+  registerUserContactCommands(user, { io, globals, run, withLogin });
+  registerNotifyCommands(program, { io, globals, run, withLogin });
 
   const token = program.command('token').description('API tokens for scripts and CI: create, list, revoke');
   withLogin(

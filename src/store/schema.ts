@@ -210,4 +210,23 @@ export interface Database {
     updated_at: number;
     delivered_at: number | null;
   };
+  /** Channels a 410 answered (notification-store.ts); a channel without a row is enabled. */
+  notification_channels: {
+    name: string;
+    disabled_at: number | null;
+    disabled_reason: string | null;
+    updated_at: number;
+  };
+  /** Users' contact methods (contact-method-store.ts); `sealed` holds the address, URL or key. */
+  contact_methods: {
+    id: Generated<number>;
+    user_id: number;
+    type: string;
+    /** What may be shown: an email address, a webhook's host. */
+    shown: string;
+    sealed: string;
+    disabled_at: number | null;
+    disabled_reason: string | null;
+    created_at: number;
+  };
 }

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { buildApi, createRegistry } from '../../src/api/server.js';
+import { NotificationDispatcher } from '../../src/comms/notification-dispatcher.js';
+import type { ChannelsConfig } from '../../src/config/channels-schema.js';
 import type { WebFiles } from '../../src/api/web-app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { type Security, startSecurity } from '../../src/security/security.js';
@@ -19,6 +21,8 @@ export interface SecuredApi {
   app: ReturnType<typeof buildApi>;
   store: SqliteStore;
   security: Security;
+  /** The notification dispatcher, when `channels` were given. */
+  notifications: NotificationDispatcher | undefined;
   close(): Promise<void>;
 }
 
@@ -27,7 +31,14 @@ export interface SecuredApi {
  * on `port` (0: any free one; the OpenID provider needs the callback's port before the API starts).
  */
 export async function startSecuredApi(
-  options: { server?: Record<string, unknown>; clock?: Clock; port?: number; web?: WebFiles | null } = {},
+  options: {
+    server?: Record<string, unknown>;
+    clock?: Clock;
+    port?: number;
+    web?: WebFiles | null;
+    /** Notification channels: the API then sends, tests and lists them. */
+    channels?: ChannelsConfig;
+  } = {},
 ): Promise<SecuredApi> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-secured-api-'));
   const store = SqliteStore.open(path.join(dir, 'state.db'));
@@ -48,6 +59,16 @@ export async function startSecuredApi(
     secure: false,
     listenUrl: () => url,
   });
+  const notifications =
+    options.channels &&
+    new NotificationDispatcher({
+      store,
+      channels: options.channels,
+      sealer: security.sealer,
+      clock: options.clock ?? systemClock,
+      logger: pino({ level: 'silent' }),
+      holder: 'secured-api',
+    });
   const app = buildApi({
     engines: new Map(),
     store,
@@ -56,6 +77,7 @@ export async function startSecuredApi(
     reload: async () => ({}),
     security,
     ...(options.web !== undefined ? { web: options.web } : {}),
+    ...(notifications ? { notifications } : {}),
   });
   await app.listen({ host: '127.0.0.1', port });
   const address = app.server.address();
@@ -65,8 +87,10 @@ export async function startSecuredApi(
     app,
     store,
     security,
+    notifications,
     async close() {
       await app.close();
+      await notifications?.stop();
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -1,7 +1,7 @@
 /**
  * `shipcheck keys rotate`: a new master key for the secrets sealed at rest (security/key-ring.ts),
- * and every sealed TOTP secret sealed again under it. Runs on the store directly, like `user
- * --offline`, since it needs the key file beside it.
+ * and every sealed secret (TOTP secrets, checklist params, users' contact methods) sealed again under
+ * it. Runs on the store directly, like `user --offline`, since it needs the key file beside it.
  */
 import { keyFileOf } from '../../security/security.js';
 import {
@@ -13,6 +13,7 @@ import {
 } from '../../security/key-ring.js';
 import { SecretBoxError, reseal } from '../../security/secret-box.js';
 import { SEALED_KEY, paramsAad } from '../../security/sealed-params.js';
+import { contactMethodAad } from '../../comms/contact-methods.js';
 import { plural } from '../../util/words.js';
 import { withOfflineStore } from '../offline.js';
 import type { GlobalOptions, Io } from '../target.js';
@@ -79,12 +80,27 @@ export async function keysRotateCommand(opts: GlobalOptions, io: Io): Promise<nu
       await offline.store.setChecklistParams(item.releaseId, item.id, { ...item.params, [SEALED_KEY]: next });
       params += 1;
     }
+    // Users' contact methods are sealed too, each bound to its user and id.
+    let contacts = 0;
+    for (const method of await offline.store.notifications.contacts.list()) {
+      let next: string;
+      try {
+        next = reseal(ring, method.sealed, contactMethodAad(method.userId, method.id));
+      } catch (err) {
+        if (!(err instanceof SecretBoxError)) throw err;
+        failed.push(`contact method ${method.id}: ${err.message}`);
+        continue;
+      }
+      if (next === method.sealed) continue;
+      await offline.store.notifications.contacts.setSealed(method.id, next);
+      contacts += 1;
+    }
     await offline.record({
       action: 'keys.rotate',
       target: null,
       result: failed.length === 0 ? 'ok' : 'failed',
       reason: failed.length === 0 ? null : `${plural(failed.length, 'secret')} could not be opened`,
-      data: { key: ring.current.id, resealed, params },
+      data: { key: ring.current.id, resealed, params, contacts },
     });
 
     io.out(
@@ -93,6 +109,7 @@ export async function keysRotateCommand(opts: GlobalOptions, io: Io): Promise<nu
         : `re-sealed ${plural(resealed.length, 'TOTP secret')} with key ${ring.current.id}: ${resealed.join(', ')}`,
     );
     if (params > 0) io.out(`re-sealed the secret params of ${plural(params, 'checklist item')}`);
+    if (contacts > 0) io.out(`re-sealed ${plural(contacts, 'contact method')}`);
     failed.forEach((line) => io.err(`could not re-seal ${line}`));
     io.err(
       process.env[MASTER_KEY_ENV] !== undefined

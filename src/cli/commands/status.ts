@@ -1,3 +1,4 @@
+import { notificationWarnings } from './notify.js';
 import { servicesShape, statusShape } from '../api-shapes.js';
 import { formatServicesTable, formatStatus } from '../format.js';
 import type { GlobalOptions, Io } from '../target.js';
@@ -17,6 +18,7 @@ export async function statusCommand(opts: GlobalOptions, io: Io): Promise<number
       const rows = services.map((s) => ({ ...s, release: s.release ?? null }));
       if (opts.json) io.out(JSON.stringify({ services: rows }, null, 2));
       else formatServicesTable(rows).forEach((line) => io.out(line));
+      if (!opts.json) (await notificationWarnings(client)).forEach((line) => io.err(line));
       return 0;
     }
   }
@@ -24,5 +26,6 @@ export async function statusCommand(opts: GlobalOptions, io: Io): Promise<number
   const status = await client.get(`/api/v1/services/${service}`, statusShape);
   if (opts.json) io.out(JSON.stringify(status, null, 2));
   else formatStatus(status).forEach((line) => io.out(line));
+  if (!opts.json) (await notificationWarnings(client)).forEach((line) => io.err(line));
   return 0;
 }

@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from './index.js';
+import type { Dialect } from './dialect.js';
 
 /** Incidents, their updates and escalation state. */
 export function incidentsMigration(dialect: Dialect): Migration {

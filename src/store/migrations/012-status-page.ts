@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from './index.js';
+import type { Dialect } from './dialect.js';
 
 /** The status page's incidents, maintenances, component overrides and history, and subscribers. */
 export function statusPageMigration(dialect: Dialect): Migration {

@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from './index.js';
+import type { Dialect } from './dialect.js';
 
 /** On-call overrides and users' contact methods. */
 export function oncallMigration(dialect: Dialect): Migration {

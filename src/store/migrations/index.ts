@@ -3,8 +3,9 @@ import { incidentsMigration } from './011-incidents.js';
 import { statusPageMigration } from './012-status-page.js';
 import { oncallMigration } from './013-oncall.js';
 
-/** The SQL dialect a migration targets, for the few types that differ (auto-increment keys). */
-export type Dialect = 'sqlite' | 'postgres';
+import type { Dialect } from './dialect.js';
+
+export type { Dialect } from './dialect.js';
 
 /** The store's own schema migrations, in order; never edit one that has shipped, add a new one. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -333,6 +334,33 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .createIndex('notifications_by_channel')
           .on('notifications')
           .columns(['channel', 'id'])
+          .execute();
+        // A channel a 410 answered: disabled until someone enables it again.
+        await db.schema
+          .createTable('notification_channels')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('disabled_at', time)
+          .addColumn('disabled_reason', 'text')
+          .addColumn('updated_at', time, (c) => c.notNull())
+          .execute();
+        // Users' contact methods: the address, URL or key sealed under the installation's key ring.
+        await db.schema
+          .createTable('contact_methods')
+          .addColumn('id', id, (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('user_id', 'integer', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('shown', 'text', (c) => c.notNull())
+          .addColumn('sealed', 'text', (c) => c.notNull())
+          .addColumn('disabled_at', time)
+          .addColumn('disabled_reason', 'text')
+          .addColumn('created_at', time, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('contact_methods_by_user')
+          .on('contact_methods')
+          .columns(['user_id', 'id'])
           .execute();
       },
     },
