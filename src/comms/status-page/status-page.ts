@@ -5,8 +5,7 @@
  * the notification outbox. The API (status-page-routes.ts), the CLI through it, and the release communication policy
  * all act through one StatusPage.
  */
-import crypto from 'node:crypto';
-import type { StatusComponentConfig, StatusPageConfig } from '../../config/status-page-schema.js';
+import type { StatusComponentConfig } from '../../config/status-page-schema.js';
 import { COMPONENT_STATUSES } from '../../config/status-page-schema.js';
 import { InputError, NotFoundError } from '../../errors.js';
 import type { AffectedComponent, PageIncidentRow } from '../../store/status-page-store.js';
@@ -14,7 +13,6 @@ import type { Store } from '../../store/types.js';
 import type { Clock } from '../../util/clock.js';
 import {
   type ComponentStatus,
-  type Override,
   type UnitHealth,
   type UptimeDay,
   derivedStatus,
@@ -25,49 +23,28 @@ import {
   uptimeBar,
 } from './derive.js';
 import { Subscriptions } from './subscriptions.js';
+import {
+  INCIDENT_STATUSES,
+  MAINTENANCE_STATUSES,
+  IMPACTS,
+  RESOLVED_STATUSES,
+  ACTIVE_MAINTENANCE,
+  PageConfig,
+  ComponentView,
+  shortHash,
+} from './page-words.js';
+
+export {
+  INCIDENT_STATUSES,
+  MAINTENANCE_STATUSES,
+  IMPACTS,
+  RESOLVED_STATUSES,
+  ACTIVE_MAINTENANCE,
+  PageConfig,
+  ComponentView,
+  shortHash,
+} from './page-words.js';
 import type { PageSnapshot } from './statuspage-json.js';
-
-/** A page incident's statuses, in Statuspage's words. */
-export const INCIDENT_STATUSES = [
-  'investigating',
-  'identified',
-  'monitoring',
-  'resolved',
-  'postmortem',
-] as const;
-/** A scheduled maintenance's statuses. */
-export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'verifying', 'completed'] as const;
-/** Impacts an incident may have. */
-export const IMPACTS = ['none', 'minor', 'major', 'critical'] as const;
-/** Incident statuses that are over. */
-export const RESOLVED_STATUSES: readonly string[] = ['resolved', 'postmortem'];
-/** Maintenance statuses that put their components under maintenance (Statuspage's "active"). */
-export const ACTIVE_MAINTENANCE: readonly string[] = ['in_progress', 'verifying'];
-
-/** The page's configuration, when it has one. */
-export type PageConfig = NonNullable<StatusPageConfig>;
-
-/** One component as the admin API and the page show it. */
-export interface ComponentView {
-  id: string;
-  name: string;
-  description: string | null;
-  group: string | null;
-  position: number;
-  onlyShowIfDegraded: boolean;
-  showcase: boolean;
-  services: string[];
-  /** The units it shows now (a service's environments spelled out). */
-  units: string[];
-  /** Whether this replica sees any of its units' instances (with one replica, always). */
-  known: boolean;
-  derived: ComponentStatus;
-  override: (Override & { reason: string | null; setBy: string; setAt: number }) | null;
-  status: ComponentStatus;
-  /** When its status was first and last recorded; null before the first record. */
-  createdAt: number | null;
-  updatedAt: number | null;
-}
 
 /** What a StatusPage needs. */
 export interface StatusPageOptions {
@@ -127,15 +104,6 @@ export interface MaintenanceUpdateInput {
 export function componentId(component: StatusComponentConfig): string {
   if (component.id !== undefined) return component.id;
   return shortHash(`component:${component.name.toLowerCase()}`);
-}
-
-/** 12 lowercase base-36 characters of a SHA-256. */
-export function shortHash(text: string): string {
-  const digest = crypto.createHash('sha256').update(text).digest();
-  return BigInt(`0x${digest.subarray(0, 10).toString('hex')}`)
-    .toString(36)
-    .padStart(12, '0')
-    .slice(-12);
 }
 
 /** The public status page. */

@@ -6,7 +6,7 @@
  */
 import type { PageIncidentRow } from '../../store/status-page-store.js';
 import { type ComponentStatus, type Impact, isoWithOffset, pageStatus, worstStatus } from './derive.js';
-import { type ComponentView, RESOLVED_STATUSES, shortHash } from './status-page.js';
+import { type ComponentView, RESOLVED_STATUSES, shortHash } from './page-words.js';
 
 /** What the JSON is built from: one read of the page. */
 export interface PageSnapshot {
