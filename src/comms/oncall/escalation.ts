@@ -5,9 +5,7 @@ import type { Schedule, ScheduleOverride } from './types.js';
 
 /** One target of a step, resolved: a schedule target names who it had on call (possibly nobody). */
 export type ResolvedTarget =
-  | { user: string }
-  | { channel: string }
-  | { schedule: string; users: string[]; known: boolean };
+  { user: string } | { channel: string } | { schedule: string; users: string[]; known: boolean };
 
 /** What one step of a policy reaches at an instant. */
 export interface ResolvedStep {

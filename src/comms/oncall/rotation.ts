@@ -44,7 +44,12 @@ export function turnAt(zone: string, layer: Layer, at: number): Turnover | null 
   const turn = layer.turn;
   if (turn.kind === 'elapsed') {
     const k = Math.floor((at - startAt) / turn.ms);
-    return { user: layer.users[k % n]!, index: k, start: startAt + k * turn.ms, end: startAt + (k + 1) * turn.ms };
+    return {
+      user: layer.users[k % n]!,
+      index: k,
+      start: startAt + k * turn.ms,
+      end: startAt + (k + 1) * turn.ms,
+    };
   }
   const period = turn.days * DAY_MS;
   let base = layer.start;

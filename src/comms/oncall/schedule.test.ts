@@ -9,7 +9,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const at = (text: string): number => Date.parse(text);
 
-function layer(partial: Partial<Layer> & { start: string }): Layer {
+function layer(partial: Partial<Omit<Layer, 'start'>> & { start: string }): Layer {
   return {
     name: 'main',
     users: ['ana', 'bo', 'cy'],
@@ -21,7 +21,11 @@ function layer(partial: Partial<Layer> & { start: string }): Layer {
   };
 }
 
-function schedule(layers: Layer[], timeZone = 'Europe/Berlin', overrides: Schedule['overrides'] = []): Schedule {
+function schedule(
+  layers: Layer[],
+  timeZone = 'Europe/Berlin',
+  overrides: Schedule['overrides'] = [],
+): Schedule {
   return { name: 'primary', timeZone, layers, overrides };
 }
 
@@ -45,7 +49,10 @@ describe('rotations', () => {
   });
 
   it('runs a custom 12h turn on elapsed time, and a 3d turn on local days', () => {
-    const twelve = schedule([layer({ start: '2026-06-01T08:00', turn: { kind: 'elapsed', ms: 12 * HOUR } })], 'UTC');
+    const twelve = schedule(
+      [layer({ start: '2026-06-01T08:00', turn: { kind: 'elapsed', ms: 12 * HOUR } })],
+      'UTC',
+    );
     expect(onCallAt(twelve, at('2026-06-01T20:00Z')).users).toEqual(['bo']);
     expect(onCallAt(twelve, at('2026-06-02T08:00Z')).users).toEqual(['cy']);
     const three = schedule([layer({ start: '2026-06-01T09:00', turn: { kind: 'days', days: 3 } })]);
@@ -56,9 +63,7 @@ describe('rotations', () => {
   });
 
   it('hands a daily turn over at the hand-off time, the first turn running from the start to it', () => {
-    const s = schedule([
-      layer({ start: '2026-06-01T14:00', handoff: { weekday: null, minute: 9 * 60 } }),
-    ]);
+    const s = schedule([layer({ start: '2026-06-01T14:00', handoff: { weekday: null, minute: 9 * 60 } })]);
     expect(show(s, shifts(s, at('2026-06-01T00:00Z'), at('2026-06-04T00:00Z')))).toEqual([
       'ana 2026-06-01T14:00:00+02:00..2026-06-02T09:00:00+02:00',
       'bo 2026-06-02T09:00:00+02:00..2026-06-03T09:00:00+02:00',
@@ -68,7 +73,11 @@ describe('rotations', () => {
 
   it('hands a weekly turn over on the hand-off weekday', () => {
     const s = schedule([
-      layer({ start: '2026-06-03T12:00', turn: { kind: 'days', days: 7 }, handoff: { weekday: 0, minute: 9 * 60 } }),
+      layer({
+        start: '2026-06-03T12:00',
+        turn: { kind: 'days', days: 7 },
+        handoff: { weekday: 0, minute: 9 * 60 },
+      }),
     ]);
     // 2026-06-08 is a Monday.
     expect(show(s, shifts(s, at('2026-06-03T00:00Z'), at('2026-06-20T00:00Z')))).toEqual([
@@ -116,7 +125,11 @@ describe('daylight saving', () => {
 
   it('keeps restriction windows on local time across the change', () => {
     const s = schedule([
-      layer({ start: '2026-03-23T00:00', users: ['ana'], restrict: [{ days: [0, 1, 2, 3, 4, 5, 6], from: 9 * 60, to: 17 * 60 }] }),
+      layer({
+        start: '2026-03-23T00:00',
+        users: ['ana'],
+        restrict: [{ days: [0, 1, 2, 3, 4, 5, 6], from: 9 * 60, to: 17 * 60 }],
+      }),
     ]);
     expect(show(s, shifts(s, at('2026-03-28T00:00Z'), at('2026-03-30T00:00Z')))).toEqual([
       'ana 2026-03-28T09:00:00+01:00..2026-03-28T17:00:00+01:00',
@@ -187,12 +200,31 @@ describe('restrictions, layers, gaps and overrides', () => {
   });
 
   it('reports the people of two overlapping layers both (the config refuses that, the resolver does not crash)', () => {
-    const s = schedule([layer({ name: 'a', start: '2026-06-01T00:00', users: ['ana'] }), layer({ name: 'b', start: '2026-06-01T00:00', users: ['bo'] })], 'UTC');
+    const s = schedule(
+      [
+        layer({ name: 'a', start: '2026-06-01T00:00', users: ['ana'] }),
+        layer({ name: 'b', start: '2026-06-01T00:00', users: ['bo'] }),
+      ],
+      'UTC',
+    );
     expect(onCallAt(s, at('2026-06-02T00:00Z')).users).toEqual(['ana', 'bo']);
   });
 
   it('computes a 90-day calendar of a busy schedule quickly enough', () => {
-    const s = schedule([weekdays, nights, layer({ name: 'weekend', start: '2026-06-06T09:00', restrict: [{ days: [5], from: 9 * 60, to: 1440 }, { days: [6], from: 0, to: 1440 }, { days: [0], from: 0, to: 9 * 60 }], turn: { kind: 'elapsed', ms: 4 * HOUR } })]);
+    const s = schedule([
+      weekdays,
+      nights,
+      layer({
+        name: 'weekend',
+        start: '2026-06-06T09:00',
+        restrict: [
+          { days: [5], from: 9 * 60, to: 1440 },
+          { days: [6], from: 0, to: 1440 },
+          { days: [0], from: 0, to: 9 * 60 },
+        ],
+        turn: { kind: 'elapsed', ms: 4 * HOUR },
+      }),
+    ]);
     const list = shifts(s, at('2026-06-01T00:00Z'), at('2026-06-01T00:00Z') + 90 * DAY);
     expect(list.length).toBeGreaterThan(200);
     for (let i = 1; i < list.length; i++) expect(list[i]!.start).toBeGreaterThanOrEqual(list[i - 1]!.end);
@@ -207,7 +239,10 @@ describe('resolveTargets', () => {
     ackTimeoutMs: 30 * 60_000,
     steps: [
       { delayMs: 5 * 60_000, targets: [{ schedule: 'primary' }, { channel: 'ops-slack' }] },
-      { delayMs: 10 * 60_000, targets: [{ user: 'lead' }, { schedule: 'primary' }, { user: 'bo' }, { schedule: 'gone' }] },
+      {
+        delayMs: 10 * 60_000,
+        targets: [{ user: 'lead' }, { schedule: 'primary' }, { user: 'bo' }, { schedule: 'gone' }],
+      },
     ],
   };
 
@@ -221,8 +256,12 @@ describe('resolveTargets', () => {
   });
 
   it('counts stored overrides, wraps past the last step, and resolves a gap to nobody', () => {
-    const overrides = { primary: [{ user: 'eve', from: at('2026-06-02T00:00Z'), to: at('2026-06-03T00:00Z'), id: 1 }] };
-    expect(resolveTargets(policy, 2, at('2026-06-02T10:00Z'), { schedules: [s], overrides }).users).toEqual(['eve']);
+    const overrides = {
+      primary: [{ user: 'eve', from: at('2026-06-02T00:00Z'), to: at('2026-06-03T00:00Z'), id: 1 }],
+    };
+    expect(resolveTargets(policy, 2, at('2026-06-02T10:00Z'), { schedules: [s], overrides }).users).toEqual([
+      'eve',
+    ]);
     expect(resolveTargets(policy, 0, at('2026-05-01T10:00Z'), { schedules: [s] }).users).toEqual([]);
   });
 });

@@ -55,7 +55,8 @@ export function describeStretch([from, to]: [number, number]): string {
   const fromDay = Math.floor(from / 1440);
   const toDay = Math.floor((to - 1) / 1440);
   if (to - from === 1440 && from % 1440 === 0) return `all of ${DAY_NAMES[fromDay]}`;
-  if (fromDay === toDay) return `${DAY_NAMES[fromDay]} ${clock(from)}-${to % 1440 === 0 ? '24:00' : clock(to)}`;
+  if (fromDay === toDay)
+    return `${DAY_NAMES[fromDay]} ${clock(from)}-${to % 1440 === 0 ? '24:00' : clock(to)}`;
   return `${DAY_NAMES[fromDay]} ${clock(from)} to ${DAY_NAMES[Math.floor(to / 1440) % 7]} ${clock(to)}`;
 }
 
