@@ -188,6 +188,8 @@ export async function startControlPlane(
     unwatch.delete(unit.engine);
   };
   const allUnits = (): Unit[] => [...services.values()].flatMap((run) => run.units);
+  /** The on-call config the API answers from; a reload replaces it. */
+  let oncall = installation.oncall;
   const api = buildApi({
     engines,
     store,
@@ -195,6 +197,7 @@ export async function startControlPlane(
     registry,
     alerts: () => allUnits().flatMap((unit) => unit.alerts ?? []),
     reload: async () => reload(),
+    oncall: () => oncall,
     security,
     tls,
   });
@@ -392,6 +395,7 @@ export async function startControlPlane(
       }
       current = { ...wanted, server: current.server, store: current.store, retention: current.retention };
       plane.installation = current;
+      oncall = current.oncall;
       logger.info(report, describeReload(report));
       return report;
     });

@@ -27,6 +27,8 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
 import { registerWebApp, type WebFiles, webDist } from './web-app.js';
 import { registerReleasePageRoutes } from './release-page-routes.js';
+import { registerOnCallRoutes } from './oncall-routes.js';
+import type { OnCallConfig } from '../config/oncall-schema.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -64,6 +66,8 @@ export interface ApiOptions {
   tls?: ApiTls;
   /** Limits of the event stream (clients at once, unread bytes per client); the defaults when omitted. */
   events?: EventHubLimits;
+  /** The installation's on-call schedules and escalation policies as they are now (they change on reload); none when omitted. */
+  oncall?: () => OnCallConfig;
   /** The built dashboard (`readWebDist`); read from dist/web when omitted, the "not built" page when null. */
   web?: WebFiles | null;
 }
@@ -392,6 +396,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   registerReleasePageRoutes(app, { store, engineOf, engineOfRelease, parseId });
   registerAuthRoutes(app, { store, security: options.security });
+  registerOnCallRoutes(app, {
+    store,
+    config: options.oncall ?? (() => ({ schedules: [], escalationPolicies: [] })),
+    now: () => options.security?.now() ?? Date.now(),
+  });
   registerOidcRoutes(app, { users: store.security, security: options.security });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).
   registerWebApp(app, options.web === undefined ? webDist() : (options.web ?? undefined));
