@@ -254,6 +254,7 @@ export async function createUnit(
       config,
       clock,
       history,
+      store,
     }),
     onItem: (release, item) => {
       engine

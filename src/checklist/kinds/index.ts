@@ -15,6 +15,7 @@ import { journeyCheck } from './journey.js';
 import { logsCheck } from './logs.js';
 import { manualCheck } from './manual.js';
 import { metricsCheck } from './metrics.js';
+import { oncallCheck } from './oncall.js';
 import { promotedCheck, rehearsedCheck } from './promotion.js';
 import { migrationRehearsalCheck } from './migration-rehearsal.js';
 import { resourcesCheck } from './resources.js';
@@ -57,6 +58,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     cdnPurgeCheck,
     promotedCheck,
     rehearsedCheck,
+    oncallCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }

@@ -1,8 +1,8 @@
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from './index.js';
 
 /** On-call overrides made through the API; a removed one keeps its row, with who removed it and when. */
-export function oncallMigration(dialect: Dialect): Migration {
+// The dialect is spelled out rather than imported from index.ts, which imports this file.
+export function oncallMigration(dialect: 'sqlite' | 'postgres'): Migration {
   const id = dialect === 'postgres' ? ('bigserial' as const) : ('integer' as const);
   const time = dialect === 'postgres' ? ('bigint' as const) : ('integer' as const);
   return {
