@@ -71,6 +71,7 @@ const ROUTES = [
   ['GET /audit', 'public'],
   ['GET /people', 'public'],
   ['GET /account', 'public'],
+  ['GET /oncall', 'public'],
   ['GET /assets/:file', 'public'],
 ] as const;
 
@@ -93,6 +94,7 @@ const PUBLIC = [
   'GET /audit',
   'GET /people',
   'GET /account',
+  'GET /oncall',
   'GET /assets/:file',
 ];
 

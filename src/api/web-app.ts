@@ -24,6 +24,7 @@ export const WEB_PAGES = [
   '/audit',
   '/people',
   '/account',
+  '/oncall',
 ] as const;
 
 /**

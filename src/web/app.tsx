@@ -13,6 +13,7 @@ import { HistoryPage } from './pages/history-page.js';
 import { AuditPage } from './pages/audit-page.js';
 import { PeoplePage } from './pages/people-page.js';
 import { AccountPage } from './pages/account-page.js';
+import { OnCallPage } from './pages/oncall-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -25,6 +26,7 @@ function pageFor(path: string): ReactNode {
   if (path === '/audit') return <AuditPage />;
   if (path === '/people') return <PeoplePage />;
   if (path === '/account') return <AccountPage />;
+  if (path === '/oncall') return <OnCallPage />;
   return null;
 }
 

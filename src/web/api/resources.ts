@@ -9,10 +9,12 @@ import type {
   ChecklistItem,
   ChecklistView,
   Measurement,
+  OnCallNow,
   Release,
   Sample,
   ServiceStatus,
   ServiceSummary,
+  ScheduleShifts,
   ShipcheckEvent,
   Token,
   User,
@@ -210,4 +212,14 @@ export function confirmMfa(code: string): Promise<{ recoveryCodes: string[] }> {
 /** Proves a fresh code for the session (a step-up before protected actions). */
 export function verifyMfa(code: string): Promise<{ ok: true }> {
   return post('/api/v1/me/mfa/verify', { code });
+}
+
+// On-call
+/** Who each schedule has on call now, and whom each escalation step reaches. */
+export function oncallNow(): Promise<OnCallNow> {
+  return get<OnCallNow>('/api/v1/oncall');
+}
+/** A schedule's shifts from `from` to `to` (epoch ms, at most 90 days apart). */
+export function scheduleShifts(schedule: string, from: number, to: number): Promise<ScheduleShifts> {
+  return get<ScheduleShifts>(`/api/v1/oncall/schedules/${enc(schedule)}/shifts${query({ from, to })}`);
 }

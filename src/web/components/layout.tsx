@@ -25,6 +25,7 @@ export function Layout({ children }: { children: ReactNode }) {
   const links: { to: string; label: string; active: boolean }[] = [
     { to: '/', label: 'Services', active: path === '/' || path === '/services' },
     { to: '/history', label: 'History', active: path === '/history' || path.startsWith('/releases/') },
+    { to: '/oncall', label: 'On call', active: path === '/oncall' },
     ...(admin
       ? [
           { to: '/audit', label: 'Audit log', active: path === '/audit' },
