@@ -48,5 +48,9 @@ describe('on-call calendar', () => {
       { user: 'bo', from: '09:00', to: '24:00', override: true, layer: null },
     ]);
     expect(weeks[0]![4]!.parts).toEqual([]);
+    expect(weeks.flat().map((d) => d.inRange)).toEqual([
+      ...[false, false, true, true, true, true, true],
+      ...[true, true, false, false, false, false, false],
+    ]);
   });
 });

@@ -17,6 +17,8 @@ export interface DayPart {
 export interface CalendarDay {
   /** `2026-12-07`. */
   date: string;
+  /** False for the days of the first and last week outside the range read. */
+  inRange: boolean;
   parts: DayPart[];
 }
 
@@ -67,7 +69,7 @@ export function calendarWeeks(
   let date = addDays(first, -weekday(first));
   while (date <= last || weeks.at(-1)?.length !== 7) {
     if (weeks.length === 0 || weeks.at(-1)!.length === 7) weeks.push([]);
-    const day = { date, parts: [] };
+    const day = { date, inRange: date >= first && date <= last, parts: [] };
     weeks.at(-1)!.push(day);
     days.set(date, day);
     date = addDays(date, 1);

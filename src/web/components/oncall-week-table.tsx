@@ -21,7 +21,7 @@ export function OnCallWeekTable({ schedule, week }: { schedule: string; week: Ca
           <tr>
             {week.map((day) => (
               <td key={day.date}>
-                {day.parts.length === 0 ? (
+                {!day.inRange ? null : day.parts.length === 0 ? (
                   <span className="muted">nobody</span>
                 ) : (
                   <ul>
