@@ -247,4 +247,18 @@ ${ONCALL}`,
     expect((await post('/oncall/overrides/9999/remove', {})).status).toBe(404);
     expect((await post('/oncall/overrides/abc/remove', {})).status).toBe(400);
   });
+
+  it('answers from the config a reload brought in', async () => {
+    const file = path.join(dir, 'shipcheck.yaml');
+    const before = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, before.replace('users: [ana, bo]', 'users: [bo, ana]'));
+    try {
+      await plane.reload();
+      const { body } = await get('/oncall?at=2026-12-07T10:00:00Z');
+      expect(body.schedules[0]!.users).toEqual(['bo']);
+    } finally {
+      fs.writeFileSync(file, before);
+      await plane.reload();
+    }
+  });
 });
