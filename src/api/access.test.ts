@@ -62,7 +62,7 @@ const ROUTES = [
   ['GET /api/v1/oncall/schedules/:name/shifts', 'viewer'],
   ['GET /api/v1/oncall/schedules/:name/overrides', 'viewer'],
   ['POST /api/v1/oncall/schedules/:name/overrides', 'deployer'],
-  ['POST /api/v1/oncall/overrides/:id/remove', 'deployer'],
+  ['POST /api/v1/oncall/overrides/:override/remove', 'deployer'],
   ['GET /', 'public'],
   ['GET /login', 'public'],
   ['GET /services', 'public'],

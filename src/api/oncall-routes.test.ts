@@ -50,6 +50,8 @@ describe('the on-call routes', () => {
   let plane: ControlPlane;
   let admin: string;
   let viewer: string;
+  /** A deployer in staging only: overrides change paging everywhere, so not enough. */
+  let scoped: string;
   const clock = new ManualClock(Date.parse('2026-12-07T10:00:00Z'));
   const get = async (route: string, token = admin): Promise<{ status: number; body: Answer }> => {
     const res = await fetch(`${plane.apiUrl}/api/v1${route}`, { headers: authorized(token) });
@@ -67,6 +69,21 @@ describe('the on-call routes', () => {
     });
     return { status: res.status, body: (await res.json()) as Answer };
   };
+
+  /** Adds a user with `roles` and returns a token of theirs holding the first role. */
+  async function tokenOf(name: string, roles: string[]): Promise<string> {
+    expect((await post('/users', { name, password: 'correct horse battery staple', roles })).status).toBe(
+      201,
+    );
+    const session = await login(plane.apiUrl, name, 'correct horse battery staple');
+    const res = await fetch(`${plane.apiUrl}/api/v1/tokens`, {
+      method: 'POST',
+      headers: withSession(session),
+      body: JSON.stringify({ name: 'cli', role: roles[0] }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { token: string }).token;
+  }
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-oncall-api-'));
@@ -99,6 +116,7 @@ ${ONCALL}`,
     });
     expect(res.status).toBe(201);
     viewer = ((await res.json()) as { token: string }).token;
+    scoped = await tokenOf('dora', ['deployer@staging']);
   });
 
   afterAll(async () => {
@@ -175,6 +193,12 @@ ${ONCALL}`,
       viewer,
     );
     expect(denied.status).toBe(403);
+    const scopedAnswer = await post(
+      '/oncall/schedules/primary/overrides',
+      { user: 'vic', from: '2026-12-07T12:00', to: '2026-12-07T14:00' },
+      scoped,
+    );
+    expect(scopedAnswer.status).toBe(403);
     const added = await post('/oncall/schedules/primary/overrides', {
       user: 'vic',
       from: '2026-12-07T12:00',
@@ -240,6 +264,7 @@ ${ONCALL}`,
     ).toBe(404);
 
     expect((await post(`/oncall/overrides/${added.body.override.id}/remove`, {}, viewer)).status).toBe(403);
+    expect((await post(`/oncall/overrides/${added.body.override.id}/remove`, {}, scoped)).status).toBe(403);
     const removed = await post(`/oncall/overrides/${added.body.override.id}/remove`, {});
     expect(removed.status).toBe(200);
     expect(removed.body.override).toMatchObject({ removedBy: 'ana', removedAt: clock.now() });

@@ -211,14 +211,15 @@ export function registerOnCallRoutes(app: FastifyInstance, options: OnCallRoutes
     },
   );
 
-  app.post<{ Params: { id: string }; Body: unknown }>(
-    '/api/v1/oncall/overrides/:id/remove',
+  // The id is `:override`, not `:id`: the guard reads an `:id` as a release and judges the role in its environment.
+  app.post<{ Params: { override: string }; Body: unknown }>(
+    '/api/v1/oncall/overrides/:override/remove',
     withAccess('deployer', { action: 'oncall.override.remove', everywhere: true }),
     async (request) => {
       parseBody(Bodies.none, request.body);
-      const id = Number(request.params.id);
+      const id = Number(request.params.override);
       if (!Number.isInteger(id) || id <= 0)
-        throw new InputError(`override id "${request.params.id}" is not a positive integer`);
+        throw new InputError(`override id "${request.params.override}" is not a positive integer`);
       const found = await store.oncall.getOverride(id);
       if (!found) throw new NotFoundError(`no on-call override ${id}`);
       // Removing twice is harmless: the answer is the override as it was removed.

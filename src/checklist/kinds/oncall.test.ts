@@ -12,7 +12,7 @@ import { oncallCheck, windowOf } from './oncall.js';
 const NOW = Date.parse('2026-12-07T09:00:00Z');
 const HOUR = 3_600_000;
 
-const CONFIG = configSchema.parse({
+const CONFIG_INPUT = {
   service: 'web',
   fleet: { kind: 'local', command: 'true' },
   oncall: {
@@ -41,7 +41,8 @@ const CONFIG = configSchema.parse({
       { name: 'office', steps: [{ targets: [{ schedule: 'secondary' }, { channel: 'ops' }] }] },
     ],
   },
-});
+};
+const CONFIG = configSchema.parse(CONFIG_INPUT);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-oncall-kind-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -179,6 +180,18 @@ describe('oncall check', () => {
     expect(gappy.summary).toBe(
       'escalation policy "office": step 1: schedule "secondary" has nobody on call 2026-12-07 17:00 to 2026-12-07 22:00 (Europe/Berlin)',
     );
+    const renamed = configSchema.parse({
+      ...CONFIG_INPUT,
+      oncall: {
+        ...CONFIG_INPUT.oncall,
+        escalationPolicies: [{ name: 'x', steps: [{ targets: [{ user: 'zed' }] }] }],
+      },
+    });
+    const unknown = await oncallCheck.run(
+      oncallCheck.params.parse({ check: 'escalation', policy: 'x' }),
+      contextFor({ clock: new ManualClock(NOW), config: renamed, store }),
+    );
+    expect(unknown.summary).toBe('escalation policy "x": user "zed" is not a user of this installation');
     const lead = await store.security.getUserByName('lead');
     await store.security.updateUser(lead!.id, { disabledAt: NOW }, NOW);
     const disabled = await run({ check: 'escalation', policy: 'default', within: '24h' });
