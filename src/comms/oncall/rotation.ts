@@ -91,25 +91,42 @@ function windowIntervals(windows: TimeWindow[], firstDay: number, count: number)
 }
 
 /**
- * Whether the restriction windows have the layer on duty at `at`, and until when that stays so
- * (looking at most about a week ahead, then saying "still the same" at that horizon). Windows are
- * local wall times, so they follow daylight-saving changes.
+ * The instants a layer's restriction windows have it on duty between `from` and `to` (and a little
+ * around them), merged and in order; null windows mean always. Windows are local wall times, so they
+ * follow daylight-saving changes.
  */
-export function dutyAt(
+export function dutyIntervals(
   zone: string,
   windows: TimeWindow[] | null,
+  from: number,
+  to: number,
+): [number, number][] | null {
+  if (windows === null) return null;
+  const first = startOfDay(toWall(zone, from)) - DAY_MS;
+  const days = Math.ceil((toWall(zone, to) - first) / DAY_MS) + 2;
+  return windowIntervals(windows, first, days).map(([a, b]) => [fromWall(zone, a), fromWall(zone, b)]);
+}
+
+/**
+ * Whether a layer with these duty intervals (from `dutyIntervals`, null for always) is on duty at
+ * `at`, and until when that stays so; `limit` when it stays so past every interval.
+ */
+export function dutyIn(
+  intervals: readonly [number, number][] | null,
   at: number,
+  limit: number,
 ): { on: boolean; until: number } {
-  const horizon = at + 8 * DAY_MS;
-  if (windows === null) return { on: true, until: horizon };
-  const today = startOfDay(toWall(zone, at));
-  const intervals = windowIntervals(windows, today - DAY_MS, 10).map(
-    ([from, to]) => [fromWall(zone, from), fromWall(zone, to)] as const,
-  );
-  for (const [from, to] of intervals) {
-    if (to <= at) continue;
-    if (from <= at) return { on: true, until: Math.min(to, horizon) };
-    return { on: false, until: Math.min(from, horizon) };
+  if (intervals === null) return { on: true, until: limit };
+  // Binary search for the first interval ending after `at`.
+  let lo = 0;
+  let hi = intervals.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (intervals[mid]![1] <= at) lo = mid + 1;
+    else hi = mid;
   }
-  return { on: false, until: horizon };
+  const next = intervals[lo];
+  if (!next) return { on: false, until: limit };
+  if (next[0] <= at) return { on: true, until: Math.min(next[1], limit) };
+  return { on: false, until: Math.min(next[0], limit) };
 }

@@ -1,5 +1,5 @@
 /** Who a schedule has on call: its shifts over a stretch of time, and the people on call at an instant. */
-import { dutyAt, turnAt } from './rotation.js';
+import { dutyIn, dutyIntervals, turnAt } from './rotation.js';
 import { fromWall } from './zoned-time.js';
 import type { OnCallNow, Schedule, ScheduleOverride, Shift } from './types.js';
 
@@ -15,6 +15,7 @@ interface Assignment {
 /** Who is on call at `at` and until when that stays the same (at most `limit`). */
 function stateAt(
   schedule: Schedule,
+  duty: readonly ([number, number][] | null)[],
   overrides: ScheduleOverride[],
   at: number,
   limit: number,
@@ -33,7 +34,7 @@ function stateAt(
     return { assignments, until };
   }
   const assignments: Assignment[] = [];
-  for (const layer of schedule.layers) {
+  for (const [index, layer] of schedule.layers.entries()) {
     const turn = turnAt(schedule.timeZone, layer, at);
     if (!turn) {
       // Before the layer starts (or a layer with nobody): nothing from it until it starts.
@@ -41,9 +42,10 @@ function stateAt(
       if (layer.users.length > 0 && starts > at) until = Math.min(until, starts);
       continue;
     }
-    const duty = dutyAt(schedule.timeZone, layer.restrict, at);
-    until = Math.min(until, turn.end, duty.until);
-    if (duty.on) assignments.push({ user: turn.user, layer: layer.name, overrideId: null, override: false });
+    const onDuty = dutyIn(duty[index] ?? null, at, limit);
+    until = Math.min(until, turn.end, onDuty.until);
+    if (onDuty.on)
+      assignments.push({ user: turn.user, layer: layer.name, overrideId: null, override: false });
   }
   return { assignments, until };
 }
@@ -65,11 +67,13 @@ export function shifts(
   overrides: readonly ScheduleOverride[] = [],
 ): Shift[] {
   const all = [...schedule.overrides, ...overrides].filter((o) => o.to > o.from);
+  // Each layer's restriction windows as instants, once for the whole stretch.
+  const duty = schedule.layers.map((layer) => dutyIntervals(schedule.timeZone, layer.restrict, from, to));
   const done: Shift[] = [];
   let open = new Map<string, Shift>();
   let at = from;
   while (at < to) {
-    const state = stateAt(schedule, all, at, to);
+    const state = stateAt(schedule, duty, all, at, to);
     const until = Math.max(state.until, at + 1);
     const next = new Map<string, Shift>();
     for (const a of state.assignments) {
