@@ -21,9 +21,10 @@ import type { Fleet } from './providers/fleet/types.js';
 import type { TrafficRouter } from './providers/traffic/types.js';
 import { openStore } from './store/open-store.js';
 import { RetentionPruner } from './store/retention-pruner.js';
-import { EscalationRunner } from './comms/incidents/escalation.js';
+import { EscalationRunner, type IncidentContext } from './comms/incidents/escalation.js';
 import { Incidents } from './comms/incidents/incidents.js';
-import { directTargets, policiesOf } from './comms/incidents/wiring.js';
+import { onCallTargets, policiesOf } from './comms/incidents/wiring.js';
+import { Communicator } from './comms/communicator.js';
 import { StatusPage } from './comms/status-page/status-page.js';
 import { StatusRecorder } from './comms/status-page/status-recorder.js';
 import { unitsHealth } from './comms/status-page/unit-health.js';
@@ -49,6 +50,8 @@ export type { Unit } from './unit.js';
 
 /** How often changes held back by a release in flight are tried again. */
 const PENDING_RETRY_MS = 1000;
+/** How often monitored incidents are checked for their time to resolve. */
+const RESOLVE_DUE_INTERVAL_MS = 1000;
 
 /** What a reload did, by service name. */
 export interface ReloadReport {
@@ -159,6 +162,7 @@ export async function startControlPlane(
     logger: logger.child({ component: 'notifications' }),
     holder: replicaId(),
     metrics: new NotificationMetrics(registry),
+    subscriberAddress: (id) => store.statusPage.subscriberAddress(id),
   });
   const shared: Shared = {
     store,
@@ -187,6 +191,8 @@ export async function startControlPlane(
     sealer: security.sealer,
     masterKey: security.masterKey,
     notify: notifications,
+    // Set once the communicator exists, before any unit starts.
+    communicate: (unit, policy, event) => communicator.communicate(unit, policy, event),
   };
   if (shared.replica) {
     const { replica, clock } = shared;
@@ -210,12 +216,14 @@ export async function startControlPlane(
   };
   const allUnits = (): Unit[] => [...services.values()].flatMap((run) => run.units);
   // Incidents and their escalation, on the installation's policies (read again on reload).
+  /** The on-call config the API and escalation work from; a reload replaces it. */
+  let oncall = installation.oncall;
   let escalationPolicies = policiesOf(installation);
-  const incidentContext = {
+  const incidentContext: IncidentContext = {
     store,
     clock,
     policies: () => escalationPolicies,
-    resolveTargets: directTargets,
+    resolveTargets: onCallTargets(store, () => oncall),
     // The incident's dashboard page; none while the plane is still starting (its address is not known).
     urlOf: (id: number): string | undefined => {
       try {
@@ -241,6 +249,21 @@ export async function startControlPlane(
       pageUrl: () => config.url ?? `${plane.apiUrl}/status`,
     });
   let statusPage = pageOf(installation.statusPage);
+  // The release communication policy of every unit: notices, the rollback incident, the status page.
+  const communicator = new Communicator({
+    store,
+    clock,
+    incidents,
+    statusPage: () => statusPage,
+    releaseUrl: (id) => {
+      try {
+        return `${security.publicUrl()}/releases/${id}`;
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  incidentContext.onResolved = (incident, message) => communicator.incidentResolved(incident, message);
   const api = buildApi({
     engines,
     store,
@@ -248,6 +271,7 @@ export async function startControlPlane(
     registry,
     alerts: () => allUnits().flatMap((unit) => unit.alerts ?? []),
     reload: async () => reload(),
+    oncall: () => oncall,
     security,
     tls,
     incidents,
@@ -324,6 +348,13 @@ export async function startControlPlane(
     });
   pruner?.start();
   escalation.start();
+  // Monitored incidents (a verified rollback's) resolve by themselves once their time has come.
+  const resolveTimer = setInterval(() => {
+    incidents
+      .resolveDue()
+      .catch((err: unknown) => logger.warn({ err }, 'resolving monitored incidents failed'));
+  }, RESOLVE_DUE_INTERVAL_MS);
+  resolveTimer.unref();
   const recorder = new StatusRecorder({
     page: () => statusPage,
     logger: logger.child({ component: 'status-page' }),
@@ -457,6 +488,7 @@ export async function startControlPlane(
       plane.installation = current;
       escalationPolicies = policiesOf(wanted);
       statusPage = pageOf(current.statusPage);
+      oncall = current.oncall;
       logger.info(report, describeReload(report));
       return report;
     });
@@ -491,6 +523,7 @@ export async function startControlPlane(
     reload,
     async close({ stopInstances, progress = () => undefined }) {
       clearInterval(pendingTimer);
+      clearInterval(resolveTimer);
       progress('stopping incident escalation');
       await escalation.stop();
       await recorder.stop();

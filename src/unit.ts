@@ -266,6 +266,7 @@ export async function createUnit(
       config,
       clock,
       history,
+      store,
     }),
     onItem: (release, item) => {
       engine

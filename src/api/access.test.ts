@@ -103,6 +103,11 @@ const ROUTES = [
   ['POST /api/v1/users/:name/contact-methods', 'signed-in'],
   ['POST /api/v1/users/:name/contact-methods/:id/remove', 'signed-in'],
   ['POST /api/v1/users/:name/contact-methods/:id/enable', 'signed-in'],
+  ['GET /api/v1/oncall', 'viewer'],
+  ['GET /api/v1/oncall/schedules/:name/shifts', 'viewer'],
+  ['GET /api/v1/oncall/schedules/:name/overrides', 'viewer'],
+  ['POST /api/v1/oncall/schedules/:name/overrides', 'deployer'],
+  ['POST /api/v1/oncall/overrides/:override/remove', 'deployer'],
   ['GET /', 'public'],
   ['GET /login', 'public'],
   ['GET /services', 'public'],
@@ -113,6 +118,7 @@ const ROUTES = [
   ['GET /account', 'public'],
   ['GET /incidents', 'public'],
   ['GET /incidents/:id', 'public'],
+  ['GET /oncall', 'public'],
   ['GET /assets/:file', 'public'],
 ] as const;
 
@@ -138,6 +144,7 @@ const PUBLIC = [
   'GET /account',
   'GET /incidents',
   'GET /incidents/:id',
+  'GET /oncall',
   'GET /assets/:file',
   'GET /api/v2/summary.json',
   'GET /api/v2/status.json',

@@ -127,6 +127,13 @@ export const Bodies = {
       .regex(/^\d+(h|d)$/, 'expected a lifetime such as 12h, 30d or 365d')
       .optional(),
   }),
+  /** `POST /oncall/schedules/:name/overrides`: times are ISO, local to the schedule's zone unless they carry an offset. */
+  oncallOverride: z.strictObject({
+    user: name,
+    from: z.string().min(1).max(64),
+    to: z.string().min(1).max(64),
+    reason: note,
+  }),
   /** `POST /audit/archive`: the last entry written to the archive file. */
   archive: z.strictObject({
     throughSeq: z.int().positive(),

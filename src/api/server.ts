@@ -34,6 +34,8 @@ import { registerStatusPageRoutes } from './status-page-routes.js';
 import type { StatusPage } from '../comms/status-page/status-page.js';
 import { registerNotificationRoutes } from './notification-routes.js';
 import type { NotificationDispatcher } from '../comms/notification-dispatcher.js';
+import { registerOnCallRoutes } from './oncall-routes.js';
+import type { OnCallConfig } from '../config/oncall-schema.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
 import type { Store } from '../store/types.js';
@@ -73,6 +75,8 @@ export interface ApiOptions {
   events?: EventHubLimits;
   /** The notification dispatcher the channel routes test and enable through; absent, no channel is listed. */
   notifications?: NotificationDispatcher;
+  /** The installation's on-call schedules and escalation policies as they are now (they change on reload); none when omitted. */
+  oncall?: () => OnCallConfig;
   /** The built dashboard (`readWebDist`); read from dist/web when omitted, the "not built" page when null. */
   web?: WebFiles | null;
   /** The incident service; when omitted, one on the store that pages nobody (no escalation policies). */
@@ -418,6 +422,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   registerIncidentRoutes(app, { incidents });
   registerStatusPageRoutes(app, { statusPage: options.statusPage ?? (() => undefined) });
   registerAuthRoutes(app, { store, security: options.security });
+  registerOnCallRoutes(app, {
+    store,
+    config: options.oncall ?? (() => ({ schedules: [], escalationPolicies: [] })),
+    now: () => options.security?.now() ?? Date.now(),
+  });
   registerOidcRoutes(app, { users: store.security, security: options.security });
   registerNotificationRoutes(app, {
     store,

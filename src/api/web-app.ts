@@ -26,6 +26,7 @@ export const WEB_PAGES = [
   '/account',
   '/incidents',
   '/incidents/:id',
+  '/oncall',
 ] as const;
 
 /**

@@ -267,4 +267,7 @@ const VALUES: Record<string, string> = {
   securityCheckCommand: 'npm audit --omit=dev --audit-level=high',
   dependencyCheckCommand: 'npm outdated',
   publicHost: 'www.example.com',
+  primarySchedule: 'primary',
+  secondarySchedule: 'secondary',
+  escalationPolicy: 'default',
 };

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { SyntheticCounts } from '../analysis/synthetic-load.js';
 import type { Config } from '../config/schema.js';
-import type { ChecklistItemRow, ReleaseRow } from '../store/types.js';
+import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
 import type { Instance } from '../providers/fleet/types.js';
 import type { MetricSource } from '../providers/metrics/types.js';
 import type { Clock } from '../util/clock.js';
@@ -51,6 +51,12 @@ export interface CheckContext {
   masterKey?: () => { id: string; origin: string; ageMs: number | undefined };
   /** The installation's notification channels (the `notify` kind); absent when nothing sends notifications. */
   notify?: ChannelTester;
+  /**
+   * The store parts the on-call checks use: stored overrides, users (names must exist and be
+   * enabled), and the notification outbox (a notice to the secondary on-call). Absent in tests of
+   * kinds that need no store.
+   */
+  store?: Pick<Store, 'oncall' | 'security' | 'notifications'>;
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;

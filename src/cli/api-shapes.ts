@@ -333,3 +333,120 @@ export const auditVerdictShape = shape<VerifyResult>(
     }),
   ]),
 );
+
+const oncallShift = z.looseObject({
+  user: z.string(),
+  start: epochMs,
+  end: epochMs,
+  layer: z.string().nullable(),
+  override: z.boolean(),
+  overrideId: z.number().int().nullable(),
+});
+
+/** One shift as the on-call routes answer it. */
+export type OnCallShiftView = z.output<typeof oncallShift>;
+
+/** GET /oncall: who each schedule has on call, and whom each escalation step reaches. */
+export const oncallShape = shape<{
+  at: number;
+  schedules: {
+    name: string;
+    timeZone: string;
+    users: string[];
+    shifts: OnCallShiftView[];
+    start: number | null;
+    end: number | null;
+  }[];
+  policies: {
+    name: string;
+    repeat: number;
+    ackTimeoutMs: number;
+    steps: { delayMs: number; users: string[]; channels: string[]; targets: Record<string, unknown>[] }[];
+  }[];
+  warnings: string[];
+}>(
+  'who is on call',
+  z.looseObject({
+    at: epochMs,
+    schedules: z.array(
+      z.looseObject({
+        name: z.string(),
+        timeZone: z.string(),
+        users: z.array(z.string()),
+        shifts: z.array(oncallShift),
+        start: epochMs.nullable(),
+        end: epochMs.nullable(),
+      }),
+    ),
+    policies: z.array(
+      z.looseObject({
+        name: z.string(),
+        repeat: z.number(),
+        ackTimeoutMs: z.number(),
+        steps: z.array(
+          z.looseObject({
+            delayMs: z.number(),
+            users: z.array(z.string()),
+            channels: z.array(z.string()),
+            targets: z.array(z.record(z.string(), z.unknown())),
+          }),
+        ),
+      }),
+    ),
+    warnings: z.array(z.string()),
+  }),
+);
+
+/** GET /oncall/schedules/:name/shifts. */
+export const oncallShiftsShape = shape<{
+  schedule: string;
+  timeZone: string;
+  from: number;
+  to: number;
+  shifts: OnCallShiftView[];
+}>(
+  "a schedule's shifts",
+  z.looseObject({
+    schedule: z.string(),
+    timeZone: z.string(),
+    from: epochMs,
+    to: epochMs,
+    shifts: z.array(oncallShift),
+  }),
+);
+
+const oncallOverride = z.looseObject({
+  id: z.number().int().positive(),
+  schedule: z.string(),
+  user: z.string(),
+  startsAt: epochMs,
+  endsAt: epochMs,
+  reason: z.string().nullable(),
+  createdBy: z.string(),
+  removedAt: epochMs.nullable(),
+});
+
+/** An on-call override made through the API. */
+export type OnCallOverrideView = z.output<typeof oncallOverride>;
+
+/** GET /oncall/schedules/:name/overrides. */
+export const oncallOverridesShape = shape<{
+  schedule: string;
+  overrides: OnCallOverrideView[];
+  configured: { user: string; startsAt: number; endsAt: number; reason: string | null }[];
+}>(
+  "a schedule's overrides",
+  z.looseObject({
+    schedule: z.string(),
+    overrides: z.array(oncallOverride),
+    configured: z.array(
+      z.looseObject({ user: z.string(), startsAt: epochMs, endsAt: epochMs, reason: z.string().nullable() }),
+    ),
+  }),
+);
+
+/** POST /oncall/schedules/:name/overrides and POST /oncall/overrides/:id/remove. */
+export const oncallOverrideShape = shape<{ override: OnCallOverrideView; warnings?: string[] }>(
+  'an on-call override',
+  z.looseObject({ override: oncallOverride, warnings: z.array(z.string()).optional() }),
+);

@@ -33,6 +33,13 @@ import {
   statuspageSetCommand,
   statuspageSubscribersCommand,
 } from './commands/statuspage.js';
+import {
+  oncallOverrideAddCommand,
+  oncallOverrideListCommand,
+  oncallOverrideRemoveCommand,
+  oncallShiftsCommand,
+  oncallWhoCommand,
+} from './commands/oncall.js';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/token.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerUserContactCommands } from './commands/user-contact.js';
@@ -531,6 +538,48 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   withLogin(
     statuspage.command('subscribers').description('how many subscribers there are, by kind and state'),
   ).action(run(async (o: Login) => statuspageSubscribersCommand({ ...globals(), ...o }, io)));
+  const oncall = program.command('oncall').description('on-call: who is on call, shifts, overrides');
+  oncall
+    .command('who')
+    .description('who each schedule has on call, and whom each escalation step reaches')
+    .option('--at <time>', 'ISO time, now, or relative: +2h, -1d (default now)')
+    .option('--schedule <name>', 'one schedule only')
+    .action(
+      run(async (o: { at?: string; schedule?: string }) => oncallWhoCommand({ ...globals(), ...o }, io)),
+    );
+  oncall
+    .command('shifts <schedule>')
+    .description("a schedule's shifts, by local day (at most 90 days)")
+    .option(
+      '--from <time>',
+      'ISO time (local to the schedule unless it has an offset), now, or +2h (default now)',
+    )
+    .option('--to <time>', 'likewise (default 14 days after --from)')
+    .action(
+      run(async (schedule: string, o: { from?: string; to?: string }) =>
+        oncallShiftsCommand(schedule, { ...globals(), ...o }, io),
+      ),
+    );
+  const override = oncall.command('override').description('on-call overrides: add, list, remove');
+  override
+    .command('add <schedule> <user>')
+    .description('put USER on call for SCHEDULE instead of its layers, for a while')
+    .requiredOption('--from <time>', 'ISO time (local to the schedule unless it has an offset), now, or +2h')
+    .requiredOption('--to <time>', 'likewise')
+    .option('--reason <text>', 'why, for the record')
+    .action(
+      run(async (schedule: string, user: string, o: { from: string; to: string; reason?: string }) =>
+        oncallOverrideAddCommand(schedule, user, { ...globals(), ...o }, io),
+      ),
+    );
+  override
+    .command('list <schedule>')
+    .description("the schedule's overrides from now on, stored and configured")
+    .action(run(async (schedule: string) => oncallOverrideListCommand(schedule, globals(), io)));
+  override
+    .command('remove <id>')
+    .description('remove an override by the ID "override list" shows')
+    .action(run(async (id: string) => oncallOverrideRemoveCommand(id, globals(), io)));
 
   const mfa = program.command('mfa').description('your TOTP second factor: enrol, confirm');
   withLogin(

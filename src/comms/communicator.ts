@@ -1,64 +1,39 @@
 /**
  * Carries out a unit's release communication policy (release-communication.ts) for one event:
- * notices into the outbox, the rollback incident opened and resolved, the status page's maintenance
- * and incident. Every action is keyed by the event or the release, so running it twice is harmless.
+ * notices into the outbox, the rollback incident opened and then monitored or resolved, the status
+ * page's maintenance, incident and component status. Every action is keyed by the event or the
+ * release, so running it twice (a crash, a replica taking over) changes nothing.
  */
 import type { CommunicationConfig } from '../config/communication-schema.js';
-import type { EventRow, Store } from '../store/types.js';
+import type { EffectRow, EventRow, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
-import {
-  type CommunicationAction,
-  type ReleaseComponentStatus,
-  communicationFor,
-} from './release-communication.js';
+import type { Incidents } from './incidents/incidents.js';
+import type { Incident } from './incidents/types.js';
+import { type CommunicationAction, communicationFor } from './release-communication.js';
+import type { StatusPage } from './status-page/status-page.js';
 import type { Severity } from './types.js';
 
-/** What the communicator needs of incidents. */
-export interface IncidentPort {
-  /** Opens the incident, or returns the open one with this key. */
-  open(input: {
-    key: string;
-    title: string;
-    message: string;
-    severity: Severity;
-    service: string;
-    releaseId: number;
-    escalationPolicy: string | undefined;
-    public: boolean;
-  }): Promise<{ id: number }>;
-  /** Resolves the open incident with this key, if there is one. */
-  resolveByKey(key: string, message: string): Promise<void>;
-}
+/** Who the status page and the timelines name for what the policy does. */
+const ACTOR = 'shipcheck';
+/** How long a maintenance opened for migrations is scheduled for; it is completed when they end. */
+const MIGRATION_WINDOW_MS = 3600_000;
+/** What a component override set for an incident says, so that only that incident's end clears it. */
+const overrideReason = (incidentId: number): string => `incident #${incidentId}`;
 
-/** What the communicator needs of the status page; absent when none is configured. */
-export interface StatusPagePort {
-  /** Puts the unit's components under maintenance under `key` (no-op when already started). */
-  startMaintenance(input: { key: string; unit: string; title: string; message: string }): Promise<void>;
-  /** Completes the maintenance of `key`, if it is in progress. */
-  endMaintenance(key: string, message: string): Promise<void>;
-  /** Opens a public incident for the unit's components, linked to `incidentId` (no-op when open). */
-  openIncident(input: {
-    key: string;
-    unit: string;
-    title: string;
-    message: string;
-    incidentId: number;
-    componentStatus: ReleaseComponentStatus | undefined;
-  }): Promise<void>;
-  /** Resolves the public incident of `key`, if it is open; its components return to their derived status. */
-  resolveIncident(key: string, message: string): Promise<void>;
+/** The status page impact of an incident of this severity. */
+function impactOf(severity: Severity): string {
+  return severity === 'critical' ? 'major' : severity === 'info' ? 'none' : 'minor';
 }
 
 /** Everything a communicator works with. */
 export interface CommunicatorOptions {
   store: Store;
   clock: Clock;
-  incidents: IncidentPort;
-  statusPage: StatusPagePort | undefined;
+  incidents: Incidents;
+  /** The status page now (a reload may add or remove it). */
+  statusPage: () => StatusPage | undefined;
   /** The dashboard page of a release, for links in notices. */
-  releaseUrl?: (releaseId: number) => string;
-  /** Called after notices were written, so the dispatcher sends them at once. */
-  enqueued?: () => void;
+  releaseUrl?: (releaseId: number) => string | undefined;
 }
 
 /** Acts on a unit's events by its policy; `communicate` is what units are given (unit.ts `Shared.communicate`). */
@@ -67,12 +42,28 @@ export class Communicator {
 
   /** Carries out what `policy` asks for `event` of `unit`; throws when a part failed (the caller retries). */
   async communicate(unit: string, policy: CommunicationConfig, event: EventRow): Promise<void> {
-    const actions = communicationFor(unit, event, policy, this.options.releaseUrl);
+    const url = this.options.releaseUrl;
+    const actions = communicationFor(unit, event, policy, url && ((id) => url(id) ?? ''));
     for (const action of actions) await this.act(unit, event, action);
   }
 
+  /**
+   * An incident was resolved (by its monitoring, a person or the API): the status page incidents
+   * linked to it are resolved, and the component statuses it set are cleared.
+   */
+  async incidentResolved(incident: Incident, message: string): Promise<void> {
+    const page = this.options.statusPage();
+    if (!page) return;
+    for (const linked of await page.incidentsLinkedTo(incident.id))
+      if (linked.resolvedAt === null) await page.resolveIncident(linked.publicId, message);
+    for (const component of await page.components())
+      if (component.override?.reason === overrideReason(incident.id) && component.override.setBy === ACTOR)
+        await page.clearOverride(component.id);
+  }
+
   private async act(unit: string, event: EventRow, action: CommunicationAction): Promise<void> {
-    const { store, clock, incidents, statusPage } = this.options;
+    const { store, clock, incidents } = this.options;
+    const page = this.options.statusPage();
     switch (action.do) {
       case 'notify': {
         const items = action.channels.map((channel) => ({
@@ -80,48 +71,101 @@ export class Communicator {
           to: { channel },
           notice: action.notice,
         }));
-        if ((await store.notifications.enqueue(items, clock.now())).length > 0) this.options.enqueued?.();
+        await store.notifications.enqueue(items, clock.now());
         return;
       }
       case 'open-incident': {
-        const incident = await incidents.open({
-          key: action.key,
-          title: action.title,
-          message: action.message,
-          severity: action.severity,
-          service: unit,
-          releaseId: event.releaseId ?? 0,
-          escalationPolicy: action.escalationPolicy,
-          public: action.public,
-        });
-        if (action.public && statusPage)
-          await statusPage.openIncident({
+        const incident = await incidents.open(
+          {
             key: action.key,
-            unit,
             title: action.title,
             message: action.message,
-            incidentId: incident.id,
-            componentStatus: action.componentStatus,
+            severity: action.severity,
+            source: 'rollback',
+            service: unit,
+            ...(event.releaseId !== null ? { releaseId: event.releaseId } : {}),
+            ...(action.escalationPolicy ? { policy: action.escalationPolicy } : {}),
+            public: action.public,
+          },
+          ACTOR,
+        );
+        if (!action.public || !page) return;
+        const components = page.componentsFor(unit);
+        if (components.length === 0) return;
+        const linked = await page.incidentsLinkedTo(incident.id);
+        if (linked.length === 0)
+          await page.openIncident({
+            name: action.title,
+            body: action.message,
+            impact: impactOf(action.severity),
+            components,
+            internalIncidentId: incident.id,
           });
-        this.options.enqueued?.();
+        if (action.componentStatus)
+          for (const component of components)
+            await page.setOverride(component, {
+              status: action.componentStatus,
+              reason: overrideReason(incident.id),
+              by: ACTOR,
+            });
         return;
       }
-      case 'resolve-incident':
-        await incidents.resolveByKey(action.key, action.message);
-        await statusPage?.resolveIncident(action.key, action.message);
-        this.options.enqueued?.();
+      case 'resolve-incident': {
+        if (action.afterMs > 0 && page) {
+          const open = await store.incidents.findOpen(action.key);
+          if (open)
+            for (const linked of await page.incidentsLinkedTo(open.id))
+              if (linked.resolvedAt === null && linked.status !== 'monitoring')
+                await page.updateIncident(linked.publicId, { status: 'monitoring', body: action.message });
+        }
+        // Resolving (now, or once monitored) tells incidentResolved, which resolves the page's side.
+        await incidents.monitor(action.key, ACTOR, action.message, action.afterMs);
         return;
-      case 'start-maintenance':
-        await statusPage?.startMaintenance({
-          key: action.key,
-          unit,
-          title: action.title,
-          message: action.message,
+      }
+      case 'start-maintenance': {
+        if (!page || (await this.pageRecord(action.key))) return;
+        const components = page.componentsFor(unit);
+        if (components.length === 0) return;
+        const now = clock.now();
+        const maintenance = await page.scheduleMaintenance({
+          name: action.title,
+          body: action.message,
+          components,
+          scheduledFor: now,
+          scheduledUntil: now + MIGRATION_WINDOW_MS,
         });
+        await page.updateMaintenance(maintenance.publicId, { status: 'in_progress', body: action.message });
+        await this.savePageRecord(action.key, unit, event, maintenance.publicId);
         return;
-      case 'end-maintenance':
-        await statusPage?.endMaintenance(action.key, action.message);
+      }
+      case 'end-maintenance': {
+        const record = await this.pageRecord(action.key);
+        if (!page || !record || record.state === 'done') return;
+        await page.updateMaintenance(String(record.data.publicId), {
+          status: 'completed',
+          body: action.message,
+        });
+        await store.saveEffect({ ...record, state: 'done', at: clock.now() });
         return;
+      }
     }
+  }
+
+  /** What the status page holds for a policy key (a maintenance's public id), recorded as an effect. */
+  private pageRecord(key: string): Promise<EffectRow | undefined> {
+    return this.options.store.getEffect(`status-page:${key}`);
+  }
+
+  private async savePageRecord(key: string, unit: string, event: EventRow, publicId: string): Promise<void> {
+    await this.options.store.saveEffect({
+      key: `status-page:${key}`,
+      service: unit,
+      releaseId: event.releaseId,
+      kind: 'notification',
+      state: 'started',
+      holder: ACTOR,
+      at: this.options.clock.now(),
+      data: { publicId },
+    });
   }
 }

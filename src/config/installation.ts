@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ConfigError, InputError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
 import { type Inherited, type LoadedConfig, explainIssues, loadConfig, storeLocation } from './loader.js';
+import { oncallChannelProblems } from './oncall-schema.js';
 import { CONTROL_PLANE_KEYS, type Config, INHERITED_KEYS, controlPlaneSchema } from './schema.js';
 import type { RetentionConfig } from './server-schema.js';
 import { YamlSource, describeIssue, isPlainObject, type Finding } from './yaml-positions.js';
@@ -127,6 +128,14 @@ export async function loadInstallation(file: string): Promise<Installation> {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  // Escalation steps name channels of the sibling `channels:` key, known only now.
+  const channelFindings = oncallChannelProblems(parsed.data.oncall, parsed.data.channels);
+  if (channelFindings.length > 0)
+    throw new ConfigError(
+      source.format(
+        channelFindings.map((f) => source.place({ path: f.path, anchor: 'value', message: f.message })),
+      ),
+    );
   const installation: Installation = {
     form: 'control-plane',
     file: absolute,
@@ -158,7 +167,12 @@ export function installationOf(loaded: LoadedConfig): Installation {
     statusPage: loaded.config.statusPage,
     services: [loaded],
   };
-  const clashes = crossFileProblems(installation);
+  const clashes = [
+    ...oncallChannelProblems(loaded.config.oncall, loaded.config.channels).map(
+      (f) => `${loaded.locate(f.path)}: ${f.message}`,
+    ),
+    ...crossFileProblems(installation),
+  ];
   if (clashes.length > 0) throw new ConfigError(clashes);
   return installation;
 }

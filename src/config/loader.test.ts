@@ -279,7 +279,7 @@ describe('loadConfig: good files', () => {
       rollback: { triggers: [], keepPreviousFor: 600_000, migrations: 'keep' },
       checklist: { template: 'none', vars: {} },
       channels: [],
-      oncall: {},
+      oncall: { schedules: [], escalationPolicies: [] },
     });
     expect(resolveStorePath(loaded)).toBe(path.join(dir, '.shipcheck', 'state.db'));
   });

@@ -33,6 +33,8 @@ export type IncidentTables = {
     acknowledged_at: number | null;
     resolved_by: string | null;
     resolved_at: number | null;
+    /** When a monitored incident resolves by itself; null when nothing is scheduled. */
+    resolve_at: number | null;
     esc_step: number;
     esc_round: number;
     esc_cycle: number;
@@ -99,6 +101,7 @@ export interface IncidentPatch {
   acknowledgedAt?: number | null;
   resolvedBy?: string | null;
   resolvedAt?: number | null;
+  resolveAt?: number | null;
   escalation?: Partial<EscalationState>;
   paged?: readonly Destination[];
 }
@@ -245,6 +248,20 @@ export class IncidentStore {
     return rows.map(toIncident);
   }
 
+  /** Open incidents whose scheduled resolution is due, oldest first. */
+  async dueResolutions(now: number, limit = 100): Promise<Incident[]> {
+    const rows = await this.tables
+      .selectFrom('incidents')
+      .selectAll()
+      .where('state', 'in', ['triggered', 'acknowledged'])
+      .where('resolve_at', 'is not', null)
+      .where('resolve_at', '<=', now)
+      .orderBy('resolve_at', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map(toIncident);
+  }
+
   /**
    * Compare-and-set: applies `patch` and writes `entries` when the row still holds what `expected`
    * says, in one transaction. Returns the changed incident, or undefined when the row had moved on
@@ -324,6 +341,7 @@ function patchOf(patch: IncidentPatch, at: number): Updateable<IncidentTables['i
   if (patch.acknowledgedAt !== undefined) set.acknowledged_at = patch.acknowledgedAt;
   if (patch.resolvedBy !== undefined) set.resolved_by = patch.resolvedBy;
   if (patch.resolvedAt !== undefined) set.resolved_at = patch.resolvedAt;
+  if (patch.resolveAt !== undefined) set.resolve_at = patch.resolveAt;
   const esc = patch.escalation;
   if (esc?.step !== undefined) set.esc_step = esc.step;
   if (esc?.round !== undefined) set.esc_round = esc.round;
@@ -351,6 +369,7 @@ function toIncident(row: Selectable<IncidentTables['incidents']>): Incident {
     acknowledgedAt: num(row.acknowledged_at),
     resolvedBy: row.resolved_by,
     resolvedAt: num(row.resolved_at),
+    resolveAt: num(row.resolve_at),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     escalation: {

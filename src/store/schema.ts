@@ -229,4 +229,17 @@ export interface Database {
     disabled_reason: string | null;
     created_at: number;
   };
+  /** On-call overrides made through the API (oncall-store.ts); removing one sets `removed_at`. */
+  oncall_overrides: {
+    id: Generated<number>;
+    schedule: string;
+    user: string;
+    starts_at: number;
+    ends_at: number;
+    reason: string | null;
+    created_by: string;
+    created_at: number;
+    removed_by: string | null;
+    removed_at: number | null;
+  };
 }

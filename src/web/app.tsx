@@ -15,6 +15,7 @@ import { PeoplePage } from './pages/people-page.js';
 import { AccountPage } from './pages/account-page.js';
 import { IncidentsPage } from './pages/incidents-page.js';
 import { IncidentPage } from './pages/incident-page.js';
+import { OnCallPage } from './pages/oncall-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -30,6 +31,7 @@ function pageFor(path: string): ReactNode {
   if (path === '/incidents') return <IncidentsPage />;
   const incident = match('/incidents/:id', path);
   if (incident) return <IncidentPage id={Number(incident.id)} />;
+  if (path === '/oncall') return <OnCallPage />;
   return null;
 }
 

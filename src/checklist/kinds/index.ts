@@ -16,6 +16,7 @@ import { logsCheck } from './logs.js';
 import { manualCheck } from './manual.js';
 import { metricsCheck } from './metrics.js';
 import { notifyCheck } from './notify.js';
+import { oncallCheck } from './oncall.js';
 import { promotedCheck, rehearsedCheck } from './promotion.js';
 import { migrationRehearsalCheck } from './migration-rehearsal.js';
 import { resourcesCheck } from './resources.js';
@@ -59,6 +60,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     promotedCheck,
     rehearsedCheck,
     notifyCheck,
+    oncallCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }

@@ -30,6 +30,8 @@ export interface IncidentContext {
   resolveTargets: ResolveTargets;
   /** The dashboard link of an incident, for notices; none when omitted. */
   urlOf?: (id: number) => string | undefined;
+  /** Told after an incident is resolved, whoever resolved it (the status page resolves what it linked). */
+  onResolved?: (incident: Incident, message: string) => Promise<void>;
 }
 
 /** The step and round after (`step`, `round`), or undefined when the policy is exhausted. Step -1: nothing paged yet. */

@@ -209,7 +209,48 @@ export class Incidents {
       at,
     );
     await this.streamEvent(changed, 'incident.resolved', `incident #${id} resolved by ${actor}`, at);
+    await this.context.onResolved?.(changed, message?.trim() || `resolved by ${actor}`);
     return changed;
+  }
+
+  /**
+   * Puts the open incident with dedup key `key` under monitoring: it resolves by itself `afterMs`
+   * from now (resolveDue), unless someone resolves it first; escalation goes on meanwhile. With
+   * `afterMs` 0 it is resolved at once. Undefined when no incident with that key is open.
+   */
+  async monitor(key: string, actor: string, message: string, afterMs: number): Promise<Incident | undefined> {
+    if (afterMs <= 0) return this.resolveByKey(key, actor, message);
+    const open = await this.store.incidents.findOpen(key);
+    if (!open || open.resolveAt !== null) return open;
+    const at = this.now();
+    return this.store.incidents.update(
+      open.id,
+      { states: ['triggered', 'acknowledged'] },
+      { resolveAt: at + afterMs },
+      [
+        {
+          actor,
+          kind: 'note',
+          message: `${message}; monitoring, resolves by itself in ${Math.round(afterMs / 1000)} s`,
+        },
+      ],
+      at,
+    );
+  }
+
+  /** Resolves the monitored incidents whose time has come; returns how many. */
+  async resolveDue(): Promise<number> {
+    let resolved = 0;
+    for (const incident of await this.store.incidents.dueResolutions(this.now())) {
+      try {
+        await this.resolve(incident.id, 'shipcheck', 'monitored with no new trouble: resolved');
+        resolved++;
+      } catch (err) {
+        // Resolved by a person or another replica meanwhile.
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
+    return resolved;
   }
 
   /** Resolves the open incident with dedup key `key`; undefined when none is open. */

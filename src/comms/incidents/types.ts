@@ -56,6 +56,8 @@ export interface Incident {
   acknowledgedAt: number | null;
   resolvedBy: string | null;
   resolvedAt: number | null;
+  /** When a monitored incident resolves by itself (a verified rollback); null when nothing is scheduled. */
+  resolveAt: number | null;
   createdAt: number;
   updatedAt: number;
   escalation: EscalationState;

@@ -1,46 +1,50 @@
 /**
- * What `shipcheck up` hands the incident service until on-call is wired in: the installation's
- * escalation policies, read defensively, and a resolver that reaches users and channels directly.
+ * What `shipcheck up` hands the incident service: the installation's escalation policies, and a
+ * resolver that reaches users and channels as they are and a schedule's targets through whoever it
+ * has on call at the time (its layers, its configured overrides and those stored through the API).
  */
-import type { Installation } from '../../config/installation.js';
-import type { Destination, EscalationPolicy, EscalationTarget } from '../types.js';
+import type { OnCallConfig } from '../../config/oncall-schema.js';
+import type { Store } from '../../store/types.js';
+import { resolveTargets } from '../oncall/escalation.js';
+import type { ScheduleOverride } from '../oncall/types.js';
+import type { Destination, EscalationPolicy } from '../types.js';
 import type { ResolveTargets } from './types.js';
 
-function isTarget(value: unknown): value is EscalationTarget {
-  if (!value || typeof value !== 'object') return false;
-  const t = value as Record<string, unknown>;
-  return typeof t.user === 'string' || typeof t.schedule === 'string' || typeof t.channel === 'string';
+/** How far around the time asked about stored overrides are read: an override holds for one shift at most. */
+const OVERRIDE_LOOKAROUND_MS = 45 * 24 * 3600_000;
+
+/** The installation's escalation policies. */
+export function policiesOf(installation: { oncall: OnCallConfig }): EscalationPolicy[] {
+  return installation.oncall.escalationPolicies;
 }
 
-function isPolicy(value: unknown): value is EscalationPolicy {
-  if (!value || typeof value !== 'object') return false;
-  const p = value as Record<string, unknown>;
-  return (
-    typeof p.name === 'string' &&
-    typeof p.repeat === 'number' &&
-    typeof p.ackTimeoutMs === 'number' &&
-    Array.isArray(p.steps) &&
-    p.steps.every(
-      (s: unknown) =>
-        !!s &&
-        typeof (s as { delayMs?: unknown }).delayMs === 'number' &&
-        Array.isArray((s as { targets?: unknown }).targets) &&
-        (s as { targets: unknown[] }).targets.every(isTarget),
-    )
-  );
+/** Resolves a step's targets at a time, on the on-call config as it is then (a reload may change it). */
+export function onCallTargets(store: Pick<Store, 'oncall'>, oncall: () => OnCallConfig): ResolveTargets {
+  return async (policy, stepIndex, at) => {
+    const { schedules } = oncall();
+    const overrides: Record<string, ScheduleOverride[]> = {};
+    const named = new Set(
+      (policy.steps[stepIndex % Math.max(1, policy.steps.length)]?.targets ?? []).flatMap((t) =>
+        'schedule' in t ? [t.schedule] : [],
+      ),
+    );
+    for (const schedule of named) {
+      const rows = await store.oncall.overrides(
+        schedule,
+        at - OVERRIDE_LOOKAROUND_MS,
+        at + OVERRIDE_LOOKAROUND_MS,
+      );
+      overrides[schedule] = rows.map((row) => ({
+        user: row.user,
+        from: row.startsAt,
+        to: row.endsAt,
+        id: row.id,
+      }));
+    }
+    const step = resolveTargets(policy, stepIndex, at, { schedules, overrides });
+    return [
+      ...step.users.map((user): Destination => ({ user })),
+      ...step.channels.map((channel): Destination => ({ channel })),
+    ];
+  };
 }
-
-/**
- * The installation's escalation policies (`oncall.escalationPolicies`), or [] while its config has
- * none; entries not shaped as EscalationPolicy are left out.
- */
-export function policiesOf(installation: Pick<Installation, 'oncall'>): EscalationPolicy[] {
-  const listed = (installation.oncall as { escalationPolicies?: unknown } | undefined)?.escalationPolicies;
-  return Array.isArray(listed) ? listed.filter(isPolicy) : [];
-}
-
-/** Users and channels as they are; schedules reach nobody (the on-call resolver replaces this). */
-export const directTargets: ResolveTargets = async (policy, stepIndex) =>
-  (policy.steps[stepIndex]?.targets ?? []).flatMap((t): Destination[] =>
-    'user' in t ? [{ user: t.user }] : 'channel' in t ? [{ channel: t.channel }] : [],
-  );

@@ -27,6 +27,7 @@ export function incidentsMigration(dialect: Dialect): Migration {
         .addColumn('acknowledged_at', time)
         .addColumn('resolved_by', 'text')
         .addColumn('resolved_at', time)
+        .addColumn('resolve_at', time)
         .addColumn('esc_step', 'integer', (c) => c.notNull())
         .addColumn('esc_round', 'integer', (c) => c.notNull())
         .addColumn('esc_cycle', 'integer', (c) => c.notNull())

@@ -11,10 +11,12 @@ import type {
   Incident,
   IncidentDetail,
   Measurement,
+  OnCallNow,
   Release,
   Sample,
   ServiceStatus,
   ServiceSummary,
+  ScheduleShifts,
   ShipcheckEvent,
   Token,
   User,
@@ -253,4 +255,12 @@ export function noteIncident(
 /** Sets the postmortem note. */
 export function postmortemIncident(id: number, text: string): Promise<IncidentDetail> {
   return post<IncidentDetail>(`/api/v1/incidents/${id}/postmortem`, { text });
+// On-call
+/** Who each schedule has on call now, and whom each escalation step reaches. */
+export function oncallNow(): Promise<OnCallNow> {
+  return get<OnCallNow>('/api/v1/oncall');
+}
+/** A schedule's shifts from `from` to `to` (epoch ms, at most 90 days apart). */
+export function scheduleShifts(schedule: string, from: number, to: number): Promise<ScheduleShifts> {
+  return get<ScheduleShifts>(`/api/v1/oncall/schedules/${enc(schedule)}/shifts${query({ from, to })}`);
 }

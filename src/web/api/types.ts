@@ -247,4 +247,41 @@ export interface IncidentEntry {
 export interface IncidentDetail {
   incident: Incident;
   timeline: IncidentEntry[];
+/** One person on call from `start` to `end`, by a layer or an override. */
+export interface OnCallShift {
+  user: string;
+  start: number;
+  end: number;
+  layer: string | null;
+  override: boolean;
+  overrideId: number | null;
+}
+
+/** `GET /api/v1/oncall`. */
+export interface OnCallNow {
+  at: number;
+  schedules: {
+    name: string;
+    timeZone: string;
+    users: string[];
+    shifts: OnCallShift[];
+    start: number | null;
+    end: number | null;
+  }[];
+  policies: {
+    name: string;
+    repeat: number;
+    ackTimeoutMs: number;
+    steps: { delayMs: number; users: string[]; channels: string[] }[];
+  }[];
+  warnings: string[];
+}
+
+/** `GET /api/v1/oncall/schedules/:name/shifts`. */
+export interface ScheduleShifts {
+  schedule: string;
+  timeZone: string;
+  from: number;
+  to: number;
+  shifts: OnCallShift[];
 }

@@ -26,6 +26,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: '/', label: 'Services', active: path === '/' || path === '/services' },
     { to: '/history', label: 'History', active: path === '/history' || path.startsWith('/releases/') },
     { to: '/incidents', label: 'Incidents', active: path === '/incidents' || path.startsWith('/incidents/') },
+    { to: '/oncall', label: 'On call', active: path === '/oncall' },
     ...(admin
       ? [
           { to: '/audit', label: 'Audit log', active: path === '/audit' },
