@@ -19,6 +19,8 @@ import { makeBackup } from '../../app-database/backup.js';
 import { renderReport } from '../../checklist/report.js';
 import { systemClock } from '../../util/clock.js';
 import { type DemoCache, startVarnish } from './demo-cache.js';
+import { type DemoMailServer, startDemoMail } from './demo-mail.js';
+import { DEMO_ONCALL, addOnCallPeople, followCommunication } from './demo-comms.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
 const BIN =
@@ -34,6 +36,8 @@ const INTERRUPTED_EXIT = 130;
 const FOLLOW_POLL_MS = 250;
 /** Items named when the demo lists what it signs. */
 const LISTED_ITEMS = 5;
+/** How long a verified rollback's incident is monitored before it resolves, in seconds. */
+const DEMO_MONITOR_S = 15;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,7 +48,12 @@ function escapeForCheck(text: string): string {
   return text.replace(/&/g, '&amp;');
 }
 
-function demoConfig(apiPort: number, proxyPort: number, cacheUrl: string | undefined): string {
+function demoConfig(
+  apiPort: number,
+  proxyPort: number,
+  cacheUrl: string | undefined,
+  mailPort: number,
+): string {
   return `# Written by "shipcheck demo": three instances of a sample app behind the built-in proxy.
 service: demo
 server:
@@ -84,9 +93,35 @@ migrations:
 backup:
   database: sqlite:app.db
   dir: backups
-${cacheUrl ? `cdn:\n  purge:\n    - { url: "${cacheUrl}/", method: PURGE }\n` : ''}checklist:
+${cacheUrl ? `cdn:\n  purge:\n    - { url: "${cacheUrl}/", method: PURGE }\n` : ''}# Who hears of what: releases by email, the on-call pair paged by the escalation policy, the status page.
+channels:
+  - name: releases-mail
+    type: email
+    smtp: { host: 127.0.0.1, port: ${mailPort} }
+    from: shipcheck@demo.example
+    to: [releases@demo.example]
+oncall:
+  schedules:
+    - { name: primary, timeZone: UTC, layers: [{ name: all, users: [${DEMO_ONCALL.primary}], start: '2026-01-05T00:00', turn: weekly }] }
+    - { name: secondary, timeZone: UTC, layers: [{ name: all, users: [${DEMO_ONCALL.secondary}], start: '2026-01-05T00:00', turn: weekly }] }
+  escalationPolicies:
+    - name: demo-oncall
+      steps:
+        # Short, for the demo: a real policy waits minutes before the secondary.
+        - { delay: 3s, targets: [{ schedule: primary }] }
+        - { delay: 10m, targets: [{ schedule: secondary }] }
+statusPage:
+  name: Demo shop
+  components: [{ name: Shop, services: [demo] }]
+communication:
+  notify: { rolledBack: [releases-mail], aborted: [releases-mail] }
+  incident: { escalationPolicy: demo-oncall, severity: critical, monitorFor: ${DEMO_MONITOR_S}s }
+checklist:
   template: default
   vars:
+    primarySchedule: primary
+    secondarySchedule: secondary
+    escalationPolicy: demo-oncall
     healthPath: /healthz
     readyPath: /healthz
     journeyPath: /
@@ -232,6 +267,7 @@ export async function demoCommand(
   let plane: ControlPlane | undefined;
   let load: LoadGenerator | undefined;
   let cache: DemoCache | undefined;
+  let mail: DemoMailServer | undefined;
   const failures: string[] = [];
   let cleaning: Promise<void> | undefined;
   /** Stops what the demo started; once, whether it ends, fails or is interrupted. */
@@ -241,6 +277,7 @@ export async function demoCommand(
       if (load) await load.stop();
       if (plane) await plane.close({ stopInstances: true });
       if (cache) await cache.stop();
+      if (mail) await mail.close();
       if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
     })());
   // Ctrl-C stops the app instances, the proxy and Varnish the demo started instead of leaving them.
@@ -266,7 +303,9 @@ export async function demoCommand(
     const proxyPort = await freePort();
     // A real Varnish in front of the service, when this machine has one, shows the CDN purge.
     cache = await startVarnish(proxyPort, dir);
-    fs.writeFileSync(file, demoConfig(await freePort(), proxyPort, cache?.url));
+    // A real mail server stands in for the on-call people's inboxes.
+    mail = await startDemoMail();
+    fs.writeFileSync(file, demoConfig(await freePort(), proxyPort, cache?.url, mail.port));
     fs.mkdirSync(path.join(dir, 'migrations'));
     new BetterSqlite3(path.join(dir, 'app.db')).close();
     const loaded = await loadConfig(file);
@@ -275,12 +314,19 @@ export async function demoCommand(
     // The demo signs in as a person would: the first admin through the setup code, then a token.
     const { token, password } = await signInAsDemo(plane.apiUrl, plane.setupCode);
     const client = new ApiClient(plane.apiUrl, { token });
+    await addOnCallPeople(client);
     io.out(`shipcheck demo in ${dir}`);
     io.out(`  dashboard:            ${plane.apiUrl}/   sign in as ${DEMO_USER}, password ${password}`);
     io.out(
       `  API and live events:  ${plane.apiUrl}/api/v1/services/demo   curl -N ${plane.apiUrl}/api/v1/events`,
     );
     io.out(`  the service, proxied: ${plane.proxyUrl}/`);
+    io.out(
+      `  status page:          ${plane.apiUrl}/status   (Statuspage JSON: ${plane.apiUrl}/api/v2/summary.json)`,
+    );
+    io.out(
+      `  on call:              ${DEMO_ONCALL.primary} (primary), ${DEMO_ONCALL.secondary} (secondary); mail to them lands at smtp://127.0.0.1:${mail.port}`,
+    );
     io.out(
       `  watch from another terminal: SHIPCHECK_URL=${plane.apiUrl} SHIPCHECK_TOKEN=${token} ${BIN} status`,
     );
@@ -418,6 +464,8 @@ export async function demoCommand(
       tables.includes('orders') && !tables.includes('coupons'),
       "v3's migration ran, and was undone on rollback",
     );
+
+    await followCommunication(plane.apiUrl, client, mail, bad.id, expect, io);
 
     const reportFile = path.join(dir, `release-${bad.id}.html`);
     const badChecklist = await client.get(`/api/v1/releases/${bad.id}/checklist`, checklistShape);
