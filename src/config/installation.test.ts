@@ -43,6 +43,21 @@ async function problemsOf(): Promise<string[]> {
 }
 
 describe('loadInstallation', () => {
+  it("says where a service's communication policy names a channel or an escalation policy that does not exist", async () => {
+    await mkdir(path.join(dir, 'services'), { recursive: true });
+    await write(
+      'shipcheck.yaml',
+      'services: [services/*.yaml]\nchannels: [{ name: chat, type: slack, url: "https://hooks.example.com/x" }]\n',
+    );
+    const policy =
+      'communication:\n  notify: { rolledBack: [chat, pager] }\n  incident: { escalationPolicy: web }\n';
+    await write('services/web.yaml', service('web', '127.0.0.1:18101', policy));
+    expect(await problemsOf()).toEqual([
+      'services/web.yaml:7:32: communication.notify.rolledBack[1]: no channel is named "pager"; the channels are "chat"',
+      'services/web.yaml:8:15: communication.incident.escalationPolicy: no escalation policy is named "web"; define it under oncall.escalationPolicies:',
+    ]);
+  });
+
   it('loads every service a glob lists, sorted by name, with the store and server of the control-plane file', async () => {
     await write(
       'shipcheck.yaml',

@@ -269,7 +269,7 @@ interface UnitPlace {
   unit: string;
   config: Config;
   /** `file:line:col` of a key of this unit: under its environment when the environment writes it. */
-  at(key: readonly string[]): string;
+  at(key: readonly (string | number)[]): string;
   /** Whether the file writes the key for this unit (in its environment or in the base). */
   written(key: readonly string[]): boolean;
 }
@@ -339,7 +339,35 @@ function crossFileProblems(installation: Installation): string[] {
     }
   }
   problems.push(...statusPageProblems(installation));
+  problems.push(...communicationProblems(installation));
   return problems;
+}
+
+/** A communication policy naming a channel or an escalation policy the installation does not have. */
+function communicationProblems(installation: Installation): string[] {
+  const channels = new Set(installation.channels.map((c) => c.name));
+  const policies = new Set(installation.oncall.escalationPolicies.map((p) => p.name));
+  const named = (set: Set<string>, what: string, where: string): string =>
+    set.size > 0 ? `the ${what} are ${[...set].map((n) => `"${n}"`).join(', ')}` : `define it under ${where}`;
+  const problems = new Set<string>();
+  for (const loaded of installation.services)
+    for (const place of unitPlaces(loaded)) {
+      const policy = place.config.communication;
+      if (!policy) continue;
+      for (const [end, list] of Object.entries(policy.notify))
+        list.forEach((channel, i) => {
+          if (!channels.has(channel))
+            problems.add(
+              `${place.at(['communication', 'notify', end, i])}: communication.notify.${end}[${i}]: no channel is named "${channel}"; ${named(channels, 'channels', 'channels:')}`,
+            );
+        });
+      const escalation = policy.incident.escalationPolicy;
+      if (escalation !== undefined && !policies.has(escalation))
+        problems.add(
+          `${place.at(['communication', 'incident', 'escalationPolicy'])}: communication.incident.escalationPolicy: no escalation policy is named "${escalation}"; ${named(policies, 'policies', 'oncall.escalationPolicies:')}`,
+        );
+    }
+  return [...problems];
 }
 
 /** Status page components that name a service or environment the installation does not run. */

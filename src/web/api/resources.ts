@@ -255,6 +255,8 @@ export function noteIncident(
 /** Sets the postmortem note. */
 export function postmortemIncident(id: number, text: string): Promise<IncidentDetail> {
   return post<IncidentDetail>(`/api/v1/incidents/${id}/postmortem`, { text });
+}
+
 // On-call
 /** Who each schedule has on call now, and whom each escalation step reaches. */
 export function oncallNow(): Promise<OnCallNow> {

@@ -247,6 +247,8 @@ export interface IncidentEntry {
 export interface IncidentDetail {
   incident: Incident;
   timeline: IncidentEntry[];
+}
+
 /** One person on call from `start` to `end`, by a layer or an override. */
 export interface OnCallShift {
   user: string;
