@@ -15,7 +15,7 @@ import { loadConfig } from '../config/loader.js';
 import { type ControlPlane, startControlPlane } from '../control-plane.js';
 import { ManualClock } from '../util/clock.js';
 
-const ONCALL = `channels: [{ name: ops-slack, type: slack }]
+const ONCALL = `channels: [{ name: ops-slack, type: slack, url: 'https://hooks.example.com/x' }]
 oncall:
   schedules:
     - name: primary

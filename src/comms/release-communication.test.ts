@@ -74,6 +74,7 @@ describe('communicationFor', () => {
       do: 'resolve-incident',
       key: rollbackIncidentKey('web', 3),
       message: 'Rollback verified: v3 rolled back: why',
+      afterMs: 0,
     });
     expect(ended).toContainEqual(expect.objectContaining({ do: 'notify', channels: ['chat', 'pager'] }));
   });

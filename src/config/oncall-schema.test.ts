@@ -36,7 +36,7 @@ async function problems(yaml: string): Promise<string[]> {
 }
 
 const GOOD = `channels:
-  - { name: ops-slack, type: slack }
+  - { name: ops-slack, type: slack, url: 'https://hooks.example.com/x' }
 oncall:
   schedules:
     - name: primary
@@ -176,7 +176,7 @@ describe('oncall config', () => {
   });
 
   it('explains duplicate names, empty steps, and a policy naming a schedule or channel that does not exist', async () => {
-    const yaml = `channels: [{ name: ops-slack, type: slack }]
+    const yaml = `channels: [{ name: ops-slack, type: slack, url: 'https://hooks.example.com/x' }]
 oncall:
   schedules:
     - { name: primary, timeZone: UTC, layers: [{ name: a, users: [ana], start: 2026-01-05T09:00, turn: daily }] }
@@ -220,7 +220,7 @@ oncall:
     ]);
     await writeFile(
       path.join(dir, 'shipcheck.yaml'),
-      `services: [services/*.yaml]\nchannels: [{ name: ops-slack, type: slack }]\n${GOOD.slice(GOOD.indexOf('oncall:'))}`,
+      `services: [services/*.yaml]\nchannels: [{ name: ops-slack, type: slack, url: 'https://hooks.example.com/x' }]\n${GOOD.slice(GOOD.indexOf('oncall:'))}`,
     );
     const installation = await loadInstallation('shipcheck.yaml');
     expect(installation.oncall.schedules.map((s) => s.name)).toEqual(['primary']);
