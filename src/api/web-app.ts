@@ -27,6 +27,7 @@ export const WEB_PAGES = [
   '/incidents',
   '/incidents/:id',
   '/oncall',
+  '/notifications',
 ] as const;
 
 /**

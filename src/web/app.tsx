@@ -16,6 +16,7 @@ import { AccountPage } from './pages/account-page.js';
 import { IncidentsPage } from './pages/incidents-page.js';
 import { IncidentPage } from './pages/incident-page.js';
 import { OnCallPage } from './pages/oncall-page.js';
+import { NotificationsPage } from './pages/notifications-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -32,6 +33,7 @@ function pageFor(path: string): ReactNode {
   const incident = match('/incidents/:id', path);
   if (incident) return <IncidentPage id={Number(incident.id)} />;
   if (path === '/oncall') return <OnCallPage />;
+  if (path === '/notifications') return <NotificationsPage />;
   return null;
 }
 

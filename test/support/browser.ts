@@ -83,13 +83,13 @@ export interface TestPage {
 
 /**
  * A console error that is an API answer the app handles and shows in words (401 before sign-in, a
- * refused code, a viewer's 403): chromium logs every 4xx fetch, but these are not faults of the page.
+ * refused code, a viewer's 403, a channel's test its server refused with 502): chromium logs every
+ * failed fetch, but these are not faults of the page.
  */
 function isHandledApiRefusal(text: string, url: string): boolean {
-  return (
-    /^Failed to load resource: the server responded with a status of 4\d\d/.test(text) &&
-    url.includes('/api/v1/')
-  );
+  const status = /^Failed to load resource: the server responded with a status of (\d{3})/.exec(text)?.[1];
+  if (status === undefined || !url.includes('/api/v1/')) return false;
+  return status.startsWith('4') || (status === '502' && /\/api\/v1\/channels\/[^/]+\/test$/.test(url));
 }
 
 /**

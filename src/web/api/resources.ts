@@ -6,11 +6,15 @@ import { get, post, query } from './client.js';
 import type {
   AuditEntry,
   AuditVerification,
+  Channel,
   ChecklistItem,
   ChecklistView,
   Incident,
   IncidentDetail,
   Measurement,
+  NotificationEntry,
+  NotificationState,
+  NotificationSummary,
   OnCallNow,
   Release,
   Sample,
@@ -265,4 +269,40 @@ export function oncallNow(): Promise<OnCallNow> {
 /** A schedule's shifts from `from` to `to` (epoch ms, at most 90 days apart). */
 export function scheduleShifts(schedule: string, from: number, to: number): Promise<ScheduleShifts> {
   return get<ScheduleShifts>(`/api/v1/oncall/schedules/${enc(schedule)}/shifts${query({ from, to })}`);
+}
+
+// Notifications
+/** The installation's channels, with whether each is disabled and why. */
+export async function listChannels(): Promise<Channel[]> {
+  return (await get<{ channels: Channel[] }>('/api/v1/channels')).channels;
+}
+/**
+ * Sends a test notice through a channel now. A refusal is an ApiError: 502 with the channel
+ * server's answer, 409 when the channel is disabled.
+ */
+export function testChannel(name: string): Promise<{ delivered: true; notification: NotificationEntry }> {
+  return post(`/api/v1/channels/${enc(name)}/test`);
+}
+/** Enables a channel an endpoint's 410 disabled. */
+export function enableChannel(name: string): Promise<Channel> {
+  return post<Channel>(`/api/v1/channels/${enc(name)}/enable`);
+}
+/** The delivery log, newest first; `before` reads below that entry's id. */
+export async function listNotifications(
+  filter: { channel?: string; state?: NotificationState | ''; before?: number; limit?: number } = {},
+): Promise<NotificationEntry[]> {
+  return (await get<{ notifications: NotificationEntry[] }>(`/api/v1/notifications${query(filter)}`))
+    .notifications;
+}
+/** How many notifications are pending and failed, and which channels are disabled. */
+export function notificationSummary(): Promise<NotificationSummary> {
+  return get<NotificationSummary>('/api/v1/notifications/summary');
+}
+/** One delivery log entry. */
+export function getNotification(id: number): Promise<NotificationEntry> {
+  return get<NotificationEntry>(`/api/v1/notifications/${id}`);
+}
+/** Sends a failed notification again: it is pending once more. */
+export function retryNotification(id: number): Promise<NotificationEntry> {
+  return post<NotificationEntry>(`/api/v1/notifications/${id}/retry`);
 }

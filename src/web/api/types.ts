@@ -287,3 +287,55 @@ export interface ScheduleShifts {
   to: number;
   shifts: OnCallShift[];
 }
+
+/** A notification channel as `GET /api/v1/channels` shows it. */
+export interface Channel {
+  name: string;
+  /** `webhook`, `slack`, `email`, `pagerduty`… */
+  type: string;
+  /** Where it sends, without secrets. */
+  target: string;
+  disabled: boolean;
+  /** Why it was disabled (an endpoint answered 410), when it is. */
+  disabledReason: string | null;
+  disabledAt: number | null;
+}
+
+/** What a notification says. */
+export interface Notice {
+  event: string;
+  title: string;
+  text: string;
+  severity: string;
+  service?: string;
+  url?: string;
+}
+
+/** `pending | delivered | failed`. */
+export type NotificationState = 'pending' | 'delivered' | 'failed';
+
+/** One entry of the delivery log. */
+export interface NotificationEntry {
+  id: number;
+  key: string;
+  /** The channel name, `user:NAME` or `subscriber:ID`. */
+  channel: string;
+  to: { channel: string } | { user: string; contactMethod?: number } | { subscriber: number };
+  notice: Notice;
+  state: NotificationState;
+  attempts: number;
+  /** When the next attempt is due (pending entries). */
+  nextAttemptAt: number;
+  lastError: string | null;
+  claimedBy: string | null;
+  createdAt: number;
+  updatedAt: number;
+  deliveredAt: number | null;
+}
+
+/** `GET /api/v1/notifications/summary`. */
+export interface NotificationSummary {
+  pending: number;
+  failed: number;
+  disabledChannels: { name: string; reason: string; at: number }[];
+}

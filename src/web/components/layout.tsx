@@ -1,7 +1,11 @@
-/** The frame around every page: a skip link, the navigation, who is signed in, and the theme. */
+/**
+ * The frame around every page: a skip link, the navigation, who is signed in, the theme, and the
+ * warning about notifications that failed or channels that are disabled.
+ */
 import { type ReactNode, useEffect, useState } from 'react';
 import { Link, useLocation } from '../router.js';
 import { mayDoEverywhere, useSession } from '../session.js';
+import { NotificationBanner } from './notification-banner.js';
 
 type Theme = 'system' | 'light' | 'dark';
 const THEME_KEY = 'shipcheck.theme';
@@ -27,6 +31,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: '/history', label: 'History', active: path === '/history' || path.startsWith('/releases/') },
     { to: '/incidents', label: 'Incidents', active: path === '/incidents' || path.startsWith('/incidents/') },
     { to: '/oncall', label: 'On call', active: path === '/oncall' },
+    { to: '/notifications', label: 'Notifications', active: path === '/notifications' },
     ...(admin
       ? [
           { to: '/audit', label: 'Audit log', active: path === '/audit' },
@@ -73,6 +78,7 @@ export function Layout({ children }: { children: ReactNode }) {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        {session.user.roles.length > 0 && <NotificationBanner path={path} />}
         {children}
       </main>
     </>

@@ -2,6 +2,7 @@
 
 const TONE: Record<string, string> = {
   succeeded: 'ok',
+  delivered: 'ok',
   passed: 'ok',
   pass: 'ok',
   ok: 'ok',
