@@ -264,6 +264,7 @@ export async function startControlPlane(
     },
   });
   incidentContext.onResolved = (incident, message) => communicator.incidentResolved(incident, message);
+  incidentContext.onPublic = (incident, message) => communicator.incidentPublic(incident, message);
   const api = buildApi({
     engines,
     store,

@@ -48,6 +48,24 @@ export class Communicator {
   }
 
   /**
+   * An incident became public: the status page shows it, linked, on the components of its unit
+   * (none when it concerns no unit), unless it shows it already. A rollback's incident is shown by
+   * its policy instead, with the component status the policy says.
+   */
+  async incidentPublic(incident: Incident, message: string): Promise<void> {
+    const page = this.options.statusPage();
+    if (!page || incident.source === 'rollback') return;
+    if ((await page.incidentsLinkedTo(incident.id)).some((linked) => linked.resolvedAt === null)) return;
+    await page.openIncident({
+      name: incident.title,
+      body: message,
+      impact: impactOf(incident.severity),
+      components: incident.service ? page.componentsFor(incident.service) : [],
+      internalIncidentId: incident.id,
+    });
+  }
+
+  /**
    * An incident was resolved (by its monitoring, a person or the API): the status page incidents
    * linked to it are resolved, and the component statuses it set are cleared.
    */

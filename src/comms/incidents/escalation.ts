@@ -30,6 +30,8 @@ export interface IncidentContext {
   resolveTargets: ResolveTargets;
   /** The dashboard link of an incident, for notices; none when omitted. */
   urlOf?: (id: number) => string | undefined;
+  /** Told when an incident opens public or is made public (the status page shows it). */
+  onPublic?: (incident: Incident, message: string) => Promise<void>;
   /** Told after an incident is resolved, whoever resolved it (the status page resolves what it linked). */
   onResolved?: (incident: Incident, message: string) => Promise<void>;
 }

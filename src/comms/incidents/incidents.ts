@@ -124,6 +124,7 @@ export class Incidents {
     );
     if (!created) return incident;
     await this.streamEvent(incident, 'incident.triggered', `incident #${incident.id} opened: ${title}`, at);
+    if (incident.public) await this.context.onPublic?.(incident, message);
     try {
       return (await this.escalator.advance(incident, at)) ?? (await this.require(incident.id));
     } catch {
@@ -283,6 +284,8 @@ export class Incidents {
       at,
     );
     if (!changed) throw new NotFoundError(`incident #${id} not found`);
+    // Made public now: the status page shows it. Other notes stay with the responders.
+    if (note.public === true && changed.state !== 'resolved') await this.context.onPublic?.(changed, message);
     return changed;
   }
 
