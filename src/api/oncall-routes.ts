@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { resolveTargets } from '../comms/oncall/escalation.js';
 import { onCallAt, shifts } from '../comms/oncall/schedule.js';
 import type { Schedule, ScheduleOverride, Shift } from '../comms/oncall/types.js';
-import { parseInstant } from '../comms/oncall/zoned-time.js';
+import { parseInstant } from '../util/zoned-time.js';
 import type { OnCallConfig } from '../config/oncall-schema.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { OnCallOverrideRow } from '../store/oncall-store.js';

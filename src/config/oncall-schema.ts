@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { firstOverlap, describeStretch, parseClock, parseWeekday } from '../comms/oncall/windows.js';
 import type { Handoff, Layer, Schedule, TimeWindow, Turn } from '../comms/oncall/types.js';
 import { WEEKDAYS } from '../comms/oncall/types.js';
-import { isTimeZone, parseInstant, parseWall } from '../comms/oncall/zoned-time.js';
+import { isTimeZone, parseInstant, parseWall } from '../util/zoned-time.js';
 import type { EscalationPolicy, EscalationTarget } from '../comms/types.js';
 import { duration } from './schema-values.js';
 

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { onCallAt, shifts } from '../../comms/oncall/schedule.js';
 import type { Schedule, ScheduleOverride, Shift } from '../../comms/oncall/types.js';
 import { parseClock } from '../../comms/oncall/windows.js';
-import { formatInZone, fromWall, isTimeZone, startOfDay, toWall } from '../../comms/oncall/zoned-time.js';
+import { formatInZone, fromWall, isTimeZone, startOfDay, toWall } from '../../util/zoned-time.js';
 import { duration } from '../../config/schema-values.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
 

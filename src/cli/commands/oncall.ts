@@ -4,7 +4,7 @@
  * schedule's zone for shifts and overrides unless they carry an offset; UTC for `who --at`), `now`,
  * or relative to now: `+2h`, `-1d`, `+30m`.
  */
-import { formatInZone } from '../../comms/oncall/zoned-time.js';
+import { formatInZone } from '../../util/zoned-time.js';
 import { InputError } from '../../errors.js';
 import { formatDuration } from '../../util/duration.js';
 import {

@@ -1,6 +1,6 @@
 /** A layer's rotation and restriction windows, in instants: whose turn it is, and when the layer is on duty. */
 import type { Handoff, Layer, TimeWindow } from './types.js';
-import { fromWall, minuteOfDay, startOfDay, toWall, weekdayOf } from './zoned-time.js';
+import { fromWall, minuteOfDay, startOfDay, toWall, weekdayOf } from '../../util/zoned-time.js';
 
 const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;

@@ -3,7 +3,7 @@ import type { EscalationPolicy } from '../types.js';
 import { resolveTargets } from './escalation.js';
 import { onCallAt, shifts } from './schedule.js';
 import type { Layer, Schedule, Shift } from './types.js';
-import { formatInZone, parseWall } from './zoned-time.js';
+import { formatInZone, parseWall } from '../../util/zoned-time.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -1,6 +1,6 @@
 /** Who a schedule has on call: its shifts over a stretch of time, and the people on call at an instant. */
 import { dutyIn, dutyIntervals, turnAt } from './rotation.js';
-import { fromWall } from './zoned-time.js';
+import { fromWall } from '../../util/zoned-time.js';
 import type { OnCallNow, Schedule, ScheduleOverride, Shift } from './types.js';
 
 const DAY_MS = 86_400_000;

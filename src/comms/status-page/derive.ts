@@ -4,6 +4,7 @@
  * recorded transitions. Nothing here reads a clock or a store; callers pass the time.
  */
 import { COMPONENT_STATUSES } from '../../config/status-page-schema.js';
+import { fromWall, offsetAt } from '../../util/zoned-time.js';
 
 /** A component's status, in Statuspage's words. */
 export type ComponentStatus = (typeof COMPONENT_STATUSES)[number];
@@ -180,26 +181,7 @@ const DAY_MS = 86_400_000;
 
 /** The offset of `timeZone` from UTC at `at`, in ms (positive east of Greenwich). */
 export function zoneOffset(at: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(at));
-  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(
-    get('year'),
-    get('month') - 1,
-    get('day'),
-    get('hour'),
-    get('minute'),
-    get('second'),
-  );
-  return asUtc - Math.floor(at / 1000) * 1000;
+  return offsetAt(timeZone, at);
 }
 
 /** The YYYY-MM-DD of `at` in `timeZone`. */
@@ -207,13 +189,9 @@ export function dayOf(at: number, timeZone: string): string {
   return new Date(at + zoneOffset(at, timeZone)).toISOString().slice(0, 10);
 }
 
-/** The first instant of the day `date` (YYYY-MM-DD) in `timeZone`. */
+/** The first instant of the day `date` (YYYY-MM-DD) in `timeZone` (later than midnight when a DST gap skips it). */
 export function startOfDay(date: string, timeZone: string): number {
-  const midnightUtc = Date.parse(`${date}T00:00:00Z`);
-  // Twice: the offset at the guess may differ from the offset at the real midnight (a DST change).
-  let guess = midnightUtc - zoneOffset(midnightUtc, timeZone);
-  guess = midnightUtc - zoneOffset(guess, timeZone);
-  return guess;
+  return fromWall(timeZone, Date.parse(`${date}T00:00:00Z`));
 }
 
 /** The date (YYYY-MM-DD) `days` after `date` (negative: before). */
