@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { Command } from 'commander';
 import { type Installation, loadInstallation, serviceNamed } from '../config/installation.js';
 import type { LoadedConfig } from '../config/loader.js';
 import { unitName } from '../domain/release.js';
@@ -107,4 +108,17 @@ export async function resolveTarget(opts: GlobalOptions): Promise<{ client: ApiC
     );
   }
   return { client, service: withEnv(only) };
+}
+
+/** What a file that registers commands gets from main.ts: the output, the global flags, the runner and `--login`. */
+export interface CommandDeps {
+  io: Io;
+  globals: () => GlobalOptions;
+  run: <A extends unknown[]>(action: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
+  withLogin: (command: Command) => Command;
+}
+
+/** Collects a flag given several times (`--role viewer --role deployer@staging`). */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }

@@ -11,7 +11,7 @@ import type { ApiShape } from '../api-shapes.js';
 import { ApiError, type ApiClient } from '../client.js';
 import { type LoginOptions, signIn } from '../sign-in.js';
 import { formatTable, formatTime } from '../table.js';
-import type { GlobalOptions, Io } from '../target.js';
+import type { CommandDeps, GlobalOptions, Io } from '../target.js';
 
 /** HTTP 502: the channel's server refused or failed the test notice. */
 const BAD_GATEWAY = 502;
@@ -208,13 +208,6 @@ export async function notificationWarnings(client: ApiClient): Promise<string[]>
 }
 
 /** What registering the commands needs of main.ts. */
-export interface CommandDeps {
-  io: Io;
-  globals: () => GlobalOptions;
-  run: <A extends unknown[]>(action: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
-  withLogin: (command: Command) => Command;
-}
-
 /** Adds `shipcheck notify ...` to `program`. */
 export function registerNotifyCommands(program: Command, deps: CommandDeps): void {
   const { io, globals, run, withLogin } = deps;

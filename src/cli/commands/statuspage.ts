@@ -4,13 +4,14 @@
  * `incident open|update|resolve|list` and `maintenance add|update|list` post what the public reads;
  * `subscribers` counts who hears of it. Reading takes a viewer, changing a deployer.
  */
+import type { Command } from 'commander';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { parseDuration } from '../../util/duration.js';
 import type { ApiShape } from '../api-shapes.js';
 import { type LoginOptions, signIn } from '../sign-in.js';
 import { formatTable, formatTime } from '../table.js';
-import type { GlobalOptions, Io } from '../target.js';
+import { type CommandDeps, type GlobalOptions, type Io, collect } from '../target.js';
 
 /** A component as `GET /api/v1/status-page/components` answers it. */
 interface ComponentAnswer {
@@ -360,4 +361,127 @@ export async function statuspageSubscribersCommand(opts: StatuspageOptions, io: 
         subscribers.map((s) => [s.kind, s.state, String(s.count)]),
       ),
   );
+}
+
+/** Adds `shipcheck statuspage ...` to `program`. */
+export function registerStatuspageCommands(program: Command, deps: CommandDeps): void {
+  const { io, globals, run, withLogin } = deps;
+  type Login = { login?: string; passwordStdin?: boolean };
+  const statuspage = program
+    .command('statuspage')
+    .description('the public status page: components, overrides, incidents, maintenances, subscribers');
+  withLogin(
+    statuspage.command('components').description("each component's shown, derived and overridden status"),
+  ).action(run(async (o: Login) => statuspageComponentsCommand({ ...globals(), ...o }, io)));
+  withLogin(
+    statuspage
+      .command('set <component> <status>')
+      .description(
+        'show STATUS on a component by hand: operational, degraded_performance, partial_outage, major_outage or under_maintenance',
+      )
+      .option(
+        '--until <time>',
+        'when the override ends: an ISO 8601 time or a duration such as 2h (default: until cleared)',
+      )
+      .option('--reason <text>', 'why, for the admin view'),
+  ).action(
+    run(async (ref: string, status: string, o: Login & { until?: string; reason?: string }) =>
+      statuspageSetCommand(ref, status, { ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(
+    statuspage
+      .command('clear <component>')
+      .description('clear the override: the component shows its derived status'),
+  ).action(run(async (ref: string, o: Login) => statuspageClearCommand(ref, { ...globals(), ...o }, io)));
+  const pageIncident = statuspage.command('incident').description('incidents on the status page');
+  withLogin(
+    pageIncident
+      .command('open')
+      .description('open an incident with its first public update; subscribers are told')
+      .requiredOption('--name <name>', 'its title')
+      .requiredOption('--body <text>', 'the first update')
+      .option('--status <status>', 'investigating (default), identified or monitoring')
+      .option('--impact <impact>', 'none, minor (default), major or critical')
+      .option('--component <component>', 'an affected component (repeat for more)', collect, [])
+      .option('--internal-incident <id>', 'the internal incident it is linked to'),
+  ).action(
+    run(
+      async (
+        o: Login & {
+          name: string;
+          body: string;
+          status?: string;
+          impact?: string;
+          component?: string[];
+          internalIncident?: string;
+        },
+      ) => statuspageIncidentOpenCommand({ ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(
+    pageIncident
+      .command('update <id>')
+      .description('post an update to an incident')
+      .requiredOption('--body <text>', 'what the update says')
+      .option('--status <status>', 'investigating, identified, monitoring, resolved or postmortem')
+      .option('--impact <impact>', 'none, minor, major or critical'),
+  ).action(
+    run(async (id: string, o: Login & { body: string; status?: string; impact?: string }) =>
+      statuspageIncidentUpdateCommand(id, { ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(
+    pageIncident
+      .command('resolve <id>')
+      .description('resolve an incident with a last update')
+      .option('--body <text>', 'what the last update says'),
+  ).action(
+    run(async (id: string, o: Login & { body?: string }) =>
+      statuspageIncidentResolveCommand(id, { ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(pageIncident.command('list').description('the 50 most recent incidents')).action(
+    run(async (o: Login) => statuspageIncidentListCommand({ ...globals(), ...o }, io)),
+  );
+  const maintenance = statuspage
+    .command('maintenance')
+    .description('scheduled maintenances on the status page');
+  withLogin(
+    maintenance
+      .command('add')
+      .description('schedule a maintenance; its components are under maintenance while it is in progress')
+      .requiredOption('--name <name>', 'its title')
+      .requiredOption('--component <component>', 'a component it covers (repeat for more)', collect, [])
+      .requiredOption('--from <time>', 'when it starts: an ISO 8601 time, or a duration from now such as 1d')
+      .requiredOption(
+        '--until <time>',
+        'when it ends: an ISO 8601 time, or a duration from --from such as 2h',
+      )
+      .option('--body <text>', 'what its first update says'),
+  ).action(
+    run(
+      async (o: Login & { name: string; component: string[]; from: string; until: string; body?: string }) =>
+        statuspageMaintenanceAddCommand({ ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(
+    maintenance
+      .command('update <id>')
+      .description('post an update to a maintenance, or move its window')
+      .option('--status <status>', 'scheduled, in_progress, verifying or completed')
+      .option('--body <text>', 'what the update says')
+      .option('--from <time>', 'a new start')
+      .option('--until <time>', 'a new end'),
+  ).action(
+    run(async (id: string, o: Login & { status?: string; body?: string; from?: string; until?: string }) =>
+      statuspageMaintenanceUpdateCommand(id, { ...globals(), ...o }, io),
+    ),
+  );
+  withLogin(maintenance.command('list').description('the 50 latest scheduled maintenances')).action(
+    run(async (o: Login) => statuspageMaintenanceListCommand({ ...globals(), ...o }, io)),
+  );
+  withLogin(
+    statuspage.command('subscribers').description('how many subscribers there are, by kind and state'),
+  ).action(run(async (o: Login) => statuspageSubscribersCommand({ ...globals(), ...o }, io)));
 }

@@ -10,7 +10,7 @@ import type { ApiShape } from '../api-shapes.js';
 import { type LoginOptions, signIn } from '../sign-in.js';
 import { formatTable, formatTime } from '../table.js';
 import type { GlobalOptions, Io } from '../target.js';
-import type { CommandDeps } from './notify.js';
+import type { CommandDeps } from '../target.js';
 
 const method = z.looseObject({
   id: z.number().int().positive(),
