@@ -249,6 +249,7 @@ export async function createUnit(
     recheckMs: config.analysis.interval,
     context: (release) => ({
       service: config.service,
+      unit: name,
       version: release.version,
       fromVersion: release.fromVersion,
       // Checks with `target: canary|stable` need the built-in proxy's version header.

@@ -33,7 +33,8 @@ describe('the kinds a template may name', () => {
     );
     const onlyManual = new Map([['manual', { params: z.strictObject({}) }]]);
     expect(await problemsOf('kinds.yaml', onlyManual)).toEqual([
-      `${file}:5:11: items[0].kind: unknown kind "http"; known kinds: manual, status-page`,
+      `${file}:5:11: items[0].kind: unknown kind "http"; known kinds: manual`,
+      `${file}:11:11: items[1].kind: unknown kind "status-page"; known kinds: manual`,
     ]);
   });
 
@@ -47,7 +48,7 @@ describe('the kinds a template may name', () => {
       ['tcp', { params: z.strictObject({}) }],
     ]);
     expect(unknownKindProblem('carrier-pigeon', few)).toBe(
-      'unknown kind "carrier-pigeon"; known kinds: manual, status-page, tcp',
+      'unknown kind "carrier-pigeon"; known kinds: manual, tcp',
     );
   });
 });

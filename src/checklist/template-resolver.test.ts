@@ -50,6 +50,7 @@ describe('resolveItems', () => {
     kind: status-page
     gate: post-deploy
     params: {}
+    requires: [statusPage]
 `;
 
   it('fills in vars deeply, expands a list entry, and leaves other placeholders alone', async () => {
@@ -102,12 +103,7 @@ describe('resolveItems', () => {
         'automated once "migrations" is configured; set checklist.vars.stagingUrl to automate',
       ],
       ['a/sign', 'manual', false, 'tell people'],
-      [
-        'a/status',
-        'manual',
-        false,
-        'this version of shipcheck cannot run "status-page" checks; sign it by hand',
-      ],
+      ['a/status', 'manual', false, 'automated once "statusPage" is configured'],
     ]);
     expect(items[2]?.params).toEqual({ hint: items[2]?.hint });
     expect(items[4]?.params).toEqual({ role: 'release-manager' });

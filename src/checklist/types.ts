@@ -23,6 +23,8 @@ export interface CheckResult {
 /** What a check may use while it runs. */
 export interface CheckContext {
   service: string;
+  /** The unit the release is of: the service, or `service@environment`; the service when absent. */
+  unit?: string;
   /** The version being released, and the stable one it replaces (null for a first release). */
   version: string;
   fromVersion: string | null;
@@ -56,7 +58,7 @@ export interface CheckContext {
    * enabled), and the notification outbox (a notice to the secondary on-call). Absent in tests of
    * kinds that need no store.
    */
-  store?: Pick<Store, 'oncall' | 'security' | 'notifications'>;
+  store?: Pick<Store, 'oncall' | 'security' | 'notifications' | 'statusPage'>;
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;

@@ -23,16 +23,17 @@ import { resourcesCheck } from './resources.js';
 import { rollbackPlanCheck } from './rollback-plan.js';
 import { rolloutStepCheck } from './rollout-step.js';
 import { sqlCheck } from './sql.js';
+import { statusPageCheck } from './status-page.js';
 import { tcpCheck } from './tcp.js';
 import { tlsCheck } from './tls.js';
 import { triggerCheck } from './trigger.js';
 
 /**
- * Kinds a template may name before this build can run them (the status page arrives with the
- * communications work). An item of such a kind loads fine and resolves to a sign-off, so a template
- * is never refused for it. With the kinds below, these are every kind a template may name.
+ * Kinds a template may name before this build can run them: an item of such a kind loads fine and
+ * resolves to a sign-off, so a template is never refused for it. None at present; with the kinds
+ * below, these are every kind a template may name.
  */
-export const PLANNED_KIND_NAMES: readonly string[] = ['status-page'];
+export const PLANNED_KIND_NAMES: readonly string[] = [];
 
 /** Every check kind this version of shipcheck can run, by name (each module names its own kind). */
 export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
@@ -60,6 +61,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     promotedCheck,
     rehearsedCheck,
     notifyCheck,
+    statusPageCheck,
     oncallCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));

@@ -3,7 +3,7 @@
  * (statuspage-json.ts): statuses, impacts, and a component as both show it.
  */
 import crypto from 'node:crypto';
-import type { StatusPageConfig } from '../../config/status-page-schema.js';
+import type { StatusComponentConfig, StatusPageConfig } from '../../config/status-page-schema.js';
 import type { ComponentStatus, Override } from './derive.js';
 
 /** A page incident's statuses, in Statuspage's words. */
@@ -55,4 +55,10 @@ export function shortHash(text: string): string {
     .toString(36)
     .padStart(12, '0')
     .slice(-12);
+}
+
+/** A component's id: as configured, else 12 characters derived from its name (stable while the name is). */
+export function componentId(component: StatusComponentConfig): string {
+  if (component.id !== undefined) return component.id;
+  return shortHash(`component:${component.name.toLowerCase()}`);
 }

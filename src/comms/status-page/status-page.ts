@@ -32,6 +32,7 @@ import {
   PageConfig,
   ComponentView,
   shortHash,
+  componentId,
 } from './page-words.js';
 
 export {
@@ -43,6 +44,7 @@ export {
   PageConfig,
   ComponentView,
   shortHash,
+  componentId,
 } from './page-words.js';
 import type { PageSnapshot } from './statuspage-json.js';
 
@@ -100,11 +102,6 @@ export interface MaintenanceUpdateInput {
   scheduledUntil?: number;
 }
 
-/** A component's id: as configured, else 12 characters derived from its name (stable while the name is). */
-export function componentId(component: StatusComponentConfig): string {
-  if (component.id !== undefined) return component.id;
-  return shortHash(`component:${component.name.toLowerCase()}`);
-}
 
 /** The public status page. */
 export class StatusPage {
