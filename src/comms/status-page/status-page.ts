@@ -102,7 +102,6 @@ export interface MaintenanceUpdateInput {
   scheduledUntil?: number;
 }
 
-
 /** The public status page. */
 export class StatusPage {
   /** Its subscribers: subscribe, confirm, unsubscribe, and the notices of every update. */
