@@ -119,6 +119,7 @@ const ROUTES = [
   ['GET /incidents', 'public'],
   ['GET /incidents/:id', 'public'],
   ['GET /oncall', 'public'],
+  ['GET /notifications', 'public'],
   ['GET /assets/:file', 'public'],
 ] as const;
 
