@@ -146,6 +146,7 @@ const PUBLIC = [
   'GET /incidents',
   'GET /incidents/:id',
   'GET /oncall',
+  'GET /notifications',
   'GET /assets/:file',
   'GET /api/v2/summary.json',
   'GET /api/v2/status.json',
