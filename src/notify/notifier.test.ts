@@ -218,4 +218,46 @@ describe('Notifier', () => {
     const recorded = await store.getEffect(`web#7:communicate:${two}`);
     expect(recorded).toMatchObject({ state: 'done', holder: 'a' });
   });
+
+  it('records an event older than an hour as handled without acting on it, so an upgrade pages nobody for old rollbacks', async () => {
+    const { store, clock } = await setup();
+    const old = await store.addEvent({
+      service: 'web',
+      releaseId: 7,
+      at: clock.now() - 2 * 3600_000,
+      type: 'release.rolling_back',
+      message: 'old',
+      data: {},
+    });
+    const fresh = await event(store, 'release.created'); // written 1,000 s before now
+    await store.addEvent({
+      service: 'web',
+      releaseId: 7,
+      at: clock.now(),
+      type: 'release.rolled_back',
+      message: 'now',
+      data: {},
+    });
+    const acted: number[] = [];
+    const notifier = new Notifier({
+      service: 'web',
+      webhooks: [],
+      timeoutMs: 2000,
+      store,
+      clock,
+      logger: pino({ level: 'silent' }),
+      holder: 'a',
+      onEvent: async (e) => {
+        acted.push(e.id);
+      },
+    });
+    await notifier.deliver();
+    expect(acted).not.toContain(old.id);
+    expect(acted[0]).toBe(fresh);
+    expect(acted).toHaveLength(2);
+    expect(await store.getEffect(`web#7:communicate:${old.id}`)).toMatchObject({
+      state: 'done',
+      data: { stale: true },
+    });
+  });
 });

@@ -10,6 +10,8 @@ const BATCH = 100;
 const MAX_ATTEMPTS = 6;
 const FIRST_RETRY_MS = 1000;
 const MAX_RESPONSE_CHARS = 200;
+/** An event older than this when first met is recorded as handled without acting on it (see communicate). */
+const COMMUNICATE_WITHIN_MS = 3600_000;
 
 /** One webhook: where events go, which ones, with which extra headers. */
 export interface Webhook {
@@ -110,14 +112,23 @@ export class Notifier {
   /** True once `act` has run for the event (now or before), or was given up; false while it waits for a retry. */
   private async communicate(event: EventRow, act: (event: EventRow) => Promise<void>): Promise<boolean> {
     const key = `${this.options.service}#${event.releaseId ?? '-'}:communicate:${event.id}`;
-    return this.attempt(key, event, { kind: 'communication', type: event.type }, async () => {
-      try {
-        await act(event);
-        return undefined;
-      } catch (err) {
-        return err instanceof Error ? err.message : String(err);
-      }
-    });
+    const stale = this.options.clock.now() - event.at > COMMUNICATE_WITHIN_MS;
+    return this.attempt(
+      key,
+      event,
+      { kind: 'communication', type: event.type, ...(stale ? { stale } : {}) },
+      async () => {
+        // Nobody is paged for last week's rollback: an event this old was written before the policy
+        // existed, or while every replica was down for longer than an incident is worth reopening.
+        if (stale) return undefined;
+        try {
+          await act(event);
+          return undefined;
+        } catch (err) {
+          return err instanceof Error ? err.message : String(err);
+        }
+      },
+    );
   }
 
   private async deliverTo(webhook: Webhook, key: string, event: EventRow): Promise<boolean> {
