@@ -65,9 +65,10 @@ afterEach(async () => {
 });
 
 /** The API alone (no services) over HTTPS on a free port, its files copied to `dir` so they can change. */
-async function startApi(files: TlsFiles): Promise<Running> {
+async function startApi(files: TlsFiles, afterLoad?: () => void): Promise<Running> {
   const logs = new Logs();
   const apiTls = await tlsServerOptions(files, logs.logger, { pollMs: TEST_POLL_MS });
+  afterLoad?.();
   const store = await openStore('sqlite::memory:');
   const app = buildApi({
     engines: new Map(),
@@ -195,6 +196,21 @@ describe('the API over HTTPS', () => {
     expect(logs.lines.join('')).toContain(`is not the key of the certificate in ${live.cert}`);
     expect(await servedFingerprint(port)).toBe(fingerprintOf(second.cert));
     expect((await get(port, '/healthz')).status).toBe(200);
+  });
+
+  it('serves a certificate replaced after it was read but before the files were watched', async () => {
+    // Given a pair replaced between the load and the start of watching (the watcher's first stat
+    // would take the new files as its baseline)
+    const live = liveCopy(first, 'early');
+    const { port } = await startApi(live, () => {
+      replaceAtomically(live.cert, fs.readFileSync(second.cert));
+      replaceAtomically(live.key, fs.readFileSync(second.key));
+    });
+    // Then new connections still get the new pair
+    await waitFor(
+      'the new certificate',
+      async () => (await servedFingerprint(port)) === fingerprintOf(second.cert),
+    );
   });
 
   it('with clientCA, refuses a client without a certificate at the handshake and lets a signed one in', async () => {

@@ -144,6 +144,12 @@ export async function tlsServerOptions(
     };
     const watched = [files.cert, files.key, ...(files.clientCA === undefined ? [] : [files.clientCA])];
     for (const file of watched) fs.watchFile(file, { interval: pollMs, persistent: false }, onChange);
+    // fs.watchFile takes its first stat in the background: a file replaced between the load above and
+    // that stat is its baseline, and never a change. One reload a poll later catches that; an
+    // unchanged pair is left alone.
+    timer = setTimeout(() => {
+      loading = loading.then(reload);
+    }, pollMs);
     return () => {
       clearTimeout(timer);
       for (const file of watched) fs.unwatchFile(file, onChange);
