@@ -6,6 +6,12 @@ import type { RequestMetrics } from '../../src/providers/metrics/builtin/request
 import { ProxyRouter, type ProxyRouterOptions } from '../../src/providers/traffic/proxy/proxy-router.js';
 
 /** An app instance the proxy sends requests to, with the requests it got. */
+/**
+ * An upstream address nothing listens on: port 1 (tcpmux) is privileged and unused, so a connection
+ * is refused at once. A port freePort() found free may be taken by a parallel test before it is used.
+ */
+export const DEAD_UPSTREAM = '127.0.0.1:1';
+
 export interface TestUpstream {
   name: string;
   address: string;

@@ -2,6 +2,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DEAD_UPSTREAM,
   cleanUpAfterEach,
   closeServer,
   onCleanup,
@@ -12,7 +13,6 @@ import {
 } from '../../../../test/support/proxy.js';
 import { ProviderError } from '../../../errors.js';
 import { ManualClock } from '../../../util/clock.js';
-import { freePort } from '../../../util/net.js';
 import { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import { ProxyRouter, SERVED_BY_HEADER } from './proxy-router.js';
 import { runTrafficRouterContract, VersionApps } from '../traffic-router.case.js';
@@ -151,7 +151,7 @@ describe('ProxyRouter', () => {
   });
 
   it('answers 502 for a dead upstream and records it under the version', async () => {
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = DEAD_UPSTREAM;
     const metrics = new RequestMetrics({ clock: new ManualClock() });
     const { router, address, agent } = await startProxy(new Map([['v1', [dead]]]), metrics);
     await router.setRoute({ stable: 'v1', canary: undefined, weight: 0 });
@@ -164,7 +164,7 @@ describe('ProxyRouter', () => {
   });
 
   it('retries a refused connection once on another instance', async () => {
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = DEAD_UPSTREAM;
     const live = await startUpstream('live');
     const metrics = new RequestMetrics({ clock: new ManualClock() });
     const { router, address, agent } = await startProxy(new Map([['v1', [dead, live.address]]]), metrics);
@@ -175,7 +175,7 @@ describe('ProxyRouter', () => {
   });
 
   it('retries on the other version when the only instance of the chosen one is dead', async () => {
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = DEAD_UPSTREAM;
     const stable = await startUpstream('stable');
     const { router, address, agent } = await startProxy(
       new Map([
@@ -207,7 +207,7 @@ describe('ProxyRouter', () => {
   });
 
   it('does not retry a POST whose body went to a dead upstream', async () => {
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = DEAD_UPSTREAM;
     const live = await startUpstream('live');
     const { router, address, agent } = await startProxy(new Map([['v1', [dead, live.address]]]));
     await router.setRoute({ stable: 'v1', canary: undefined, weight: 0 });

@@ -2,8 +2,13 @@ import http, { type IncomingMessage } from 'node:http';
 import type net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
-import { cleanUpAfterEach, onCleanup, startProxy, startUpstream } from '../../../../test/support/proxy.js';
-import { freePort } from '../../../util/net.js';
+import {
+  DEAD_UPSTREAM,
+  cleanUpAfterEach,
+  onCleanup,
+  startProxy,
+  startUpstream,
+} from '../../../../test/support/proxy.js';
 import { RequestMetrics } from '../../metrics/builtin/request-metrics.js';
 import { SERVED_BY_HEADER } from './proxy-router.js';
 
@@ -211,7 +216,7 @@ describe('ProxyRouter with WebSocket (Upgrade) connections', () => {
   });
 
   it('answers 502 when the upstream cannot be reached, and records it', async () => {
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = DEAD_UPSTREAM;
     const metrics = new RequestMetrics();
     const { router, address } = await startProxy(new Map([['v1', [dead]]]), metrics);
     await router.setRoute({ stable: 'v1', canary: undefined, weight: 0 });
@@ -223,7 +228,7 @@ describe('ProxyRouter with WebSocket (Upgrade) connections', () => {
   });
 
   it('tries another instance once when the first refuses the connection', async () => {
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = DEAD_UPSTREAM;
     const app = await startWebSocketApp('v1');
     const { router, address } = await startProxy(new Map([['v1', [dead, app.address]]]));
     await router.setRoute({ stable: 'v1', canary: undefined, weight: 0 });
