@@ -45,6 +45,7 @@ export const ENVIRONMENT_KEYS = [
   'cdn',
   'notifications',
   'communication',
+  'maintenance',
 ] as const;
 
 /** A validated config together with where it came from. */

@@ -17,6 +17,7 @@ import {
 } from './schema-values.js';
 import { serverSchema, storeSchema } from './server-schema.js';
 import { channelsSchema } from './channels-schema.js';
+import { maintenanceSchema } from './maintenance-schema.js';
 import { communicationSchema } from './communication-schema.js';
 import { oncallSchema } from './oncall-schema.js';
 import { statusPageSchema } from './status-page-schema.js';
@@ -491,13 +492,14 @@ export const configSchema = z.strictObject({
     .record(environmentName, z.record(z.string(), z.unknown()))
     .optional()
     .describe(
-      'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn, notifications.',
+      'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn, notifications, communication, maintenance.',
     ),
   migrations: migrationsSchema.optional(),
   backup: backupSchema.optional(),
   cdn: cdnSchema.optional(),
   notifications: notificationsSchema.optional(),
   communication: communicationSchema,
+  maintenance: maintenanceSchema,
   security: z
     .strictObject({
       keyMaxAge: duration
