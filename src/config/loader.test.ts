@@ -278,6 +278,7 @@ describe('loadConfig: good files', () => {
       analysis: { interval: 5000, inconclusiveLimit: 5, onInconclusive: 'pause' },
       rollback: { triggers: [], keepPreviousFor: 600_000, migrations: 'keep' },
       checklist: { template: 'none', vars: {} },
+      maintenance: { certMinDays: 21 },
       channels: [],
       oncall: { schedules: [], escalationPolicies: [] },
     });
