@@ -28,6 +28,7 @@ import { tcpCheck } from './tcp.js';
 import { tlsCheck } from './tls.js';
 import { triggerCheck } from './trigger.js';
 import { queriesCheck } from './queries.js';
+import { cacheCheck } from './cache.js';
 
 /**
  * Kinds a template may name before this build can run them: an item of such a kind loads fine and
@@ -65,6 +66,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     statusPageCheck,
     oncallCheck,
     queriesCheck,
+    cacheCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }
