@@ -217,6 +217,12 @@ describe('cache headers from a real origin', () => {
       new RegExp(`^${closed}: .*ECONNREFUSED.*; ${originUrl}/missing: 500, answered 500$`),
     );
 
+    const noProxy = await cacheCheck.run(params({ urls: ['/static'] }), testContext({ proxyUrl: '' }));
+    expect(noProxy).toMatchObject({
+      inconclusive: true,
+      summary: '/static: a path needs the built-in proxy; give an absolute URL',
+    });
+
     const failed = await run({ urls: [closed, '/bare'] });
     expect(failed.inconclusive).toBeUndefined();
     expect(failed.summary).toMatch(

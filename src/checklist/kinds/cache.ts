@@ -131,6 +131,8 @@ export const cacheCheck: CheckKind<CacheParams> = {
 };
 
 async function checkUrl(entry: UrlParams, timeoutMs: number, context: CheckContext): Promise<UrlReport> {
+  if (entry.url.startsWith('/') && context.proxyUrl === '')
+    return { url: entry.url, problems: [], error: 'a path needs the built-in proxy; give an absolute URL' };
   const request = prepareRequest({ method: 'GET', url: entry.url, headers: {} }, undefined, context);
   const shown = redactUrl(request.url);
   const limit = deadline(context.signal, timeoutMs);

@@ -28,6 +28,8 @@ const QUERY_CHARS = 200;
 const SUMMARY_QUERY_CHARS = 60;
 /** Slower statements named in the summary; the evidence lists all of them. */
 const SUMMARY_SLOWER = 3;
+/** Slower statements kept in evidence, the costliest first; the count says how many there were. */
+const EVIDENCE_SLOWER = 50;
 
 const queriesParamsSchema = z.strictObject({
   phase: z
@@ -190,9 +192,10 @@ function judge(
     minCalls: params.minCalls,
     before: comparison.before,
     after: comparison.after,
-    slower: comparison.slower,
+    slowerCount: comparison.slower.length,
+    slower: comparison.slower.slice(0, EVIDENCE_SLOWER),
   };
-  const output = renderComparison(comparison);
+  const output = renderComparison({ ...comparison, slower: data.slower });
   const resetNote = comparison.reset ? ' (statistics were reset since the snapshot)' : '';
   const bound = `${Math.round(params.slowerBy * 100)}%`;
   if (comparison.slower.length > 0) {
