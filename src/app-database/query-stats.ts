@@ -82,9 +82,9 @@ export async function readStatementStats(url: string, options: StatsOptions): Pr
       )
     ).rows[0];
     if (probe === undefined) throw new Error('the server sent no row for its settings');
-    const loaded = preloads(probe.preload);
-    if (probe.schema === null) return { ok: false, reason: missingReason(probe.database, loaded) };
-    if (!loaded) return { ok: false, reason: notLoadedReason(probe.database) };
+    if (probe.schema === null)
+      return { ok: false, reason: missingReason(probe.database, preloads(probe.preload)) };
+    // Whether it is loaded, the server says best: reading the view fails with NOT_LOADED otherwise.
     const view = `${quoteIdent(probe.schema)}.${EXTENSION}`;
     const timeColumn = probe.version >= EXEC_TIME_RENAMED_IN ? 'total_exec_time' : 'total_time';
     let rows: { queryid: string; query: string; calls: number; total_ms: number }[];

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -279,31 +280,52 @@ describe.runIf(missingServer === undefined)('queries against a PostgreSQL with p
 });
 
 describe('queries against the shared PostgreSQL', () => {
-  it('is inconclusive with the reason when pg_stat_statements is not loaded there', async (ctx) => {
+  it('is inconclusive, saying how to load it, where pg_stat_statements is not loaded', async (ctx) => {
     const problem = await probePostgres();
     if (problem !== undefined) {
       if (REQUIRE_REAL) expect.fail(unreachableMessage(problem));
       console.warn(`SKIPPING: ${unreachableMessage(problem)}`);
       ctx.skip();
     }
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
     const preload = (
-      await client.query<{ s: string }>('SELECT current_setting($1) AS s', ['shared_preload_libraries'])
+      await admin.query<{ s: string }>('SELECT current_setting($1) AS s', ['shared_preload_libraries'])
     ).rows[0]?.s;
-    await client.end();
-    if (preload?.includes('pg_stat_statements')) ctx.skip('the shared server loads pg_stat_statements');
+    if (preload?.includes('pg_stat_statements')) {
+      await admin.end();
+      ctx.skip('the shared server loads pg_stat_statements');
+    }
+    // A database of this test's own: the extension is created per database, and others must not see it.
+    const name = `sc_queries_${crypto.randomBytes(5).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${name}`);
     const store = SqliteStore.open(':memory:');
     await store.migrate();
     try {
-      const result = await queriesCheck.run(params({ database: PG_URL }), testContext({ store }));
-      expect(result.ok).toBe(false);
-      expect(result.inconclusive).toBe(true);
-      expect(result.summary).toMatch(
-        /pg_stat_statements is not (set up|loaded on this server): add it to shared_preload_libraries in postgresql\.conf/,
+      const url = new URL(PG_URL);
+      url.pathname = `/${name}`;
+      const run = () => queriesCheck.run(params({ database: url.href }), testContext({ store }));
+
+      const missing = await run();
+      expect(missing.ok).toBe(false);
+      expect(missing.inconclusive).toBe(true);
+      expect(missing.summary).toContain(
+        "pg_stat_statements is not set up: add it to shared_preload_libraries in postgresql.conf (shared_preload_libraries = 'pg_stat_statements'), restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements;",
+      );
+
+      const client = new pg.Client({ connectionString: url.href });
+      await client.connect();
+      await client.query('CREATE EXTENSION pg_stat_statements');
+      await client.end();
+      const notLoaded = await run();
+      expect(notLoaded.inconclusive).toBe(true);
+      expect(notLoaded.summary).toContain(
+        `pg_stat_statements is not loaded on this server: add it to shared_preload_libraries in postgresql.conf (shared_preload_libraries = 'pg_stat_statements') and restart PostgreSQL (database ${name})`,
       );
     } finally {
       await store.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
     }
   });
 });
