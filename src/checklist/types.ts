@@ -55,8 +55,8 @@ export interface CheckContext {
   notify?: ChannelTester;
   /**
    * The store parts the on-call checks use: stored overrides, users (names must exist and be
-   * enabled), and the notification outbox (a notice to the secondary on-call). Absent in tests of
-   * kinds that need no store.
+   * enabled), and the notification outbox (a notice to the secondary on-call); the snapshots the
+   * `queries` check compares with. Absent in tests of kinds that need no store.
    */
   store?: Pick<Store, 'oncall' | 'security' | 'notifications' | 'statusPage' | 'querySnapshots'>;
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
