@@ -27,6 +27,9 @@ import { statusPageCheck } from './status-page.js';
 import { tcpCheck } from './tcp.js';
 import { tlsCheck } from './tls.js';
 import { triggerCheck } from './trigger.js';
+import { vulnerabilitiesCheck } from './vulnerabilities.js';
+import { outdatedCheck } from './outdated.js';
+import { certificatesCheck } from './certificates.js';
 
 /**
  * Kinds a template may name before this build can run them: an item of such a kind loads fine and
@@ -63,6 +66,9 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     notifyCheck,
     statusPageCheck,
     oncallCheck,
+    vulnerabilitiesCheck,
+    outdatedCheck,
+    certificatesCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }
