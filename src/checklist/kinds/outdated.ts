@@ -87,7 +87,9 @@ export const outdatedCheck: CheckKind<OutdatedParams> = {
     // npm outdated exits 1 when something is outdated, 0 when nothing is; anything else is a failure to run.
     if (run.exitCode !== 0 && run.exitCode !== 1) return unreadable(run, "npm outdated's JSON");
     const ignored = new Set(params.ignore);
-    const behind = parseNpmOutdated(record).filter((d) => !ignored.has(d.package));
+    const listed = parseNpmOutdated(record);
+    const behind = listed.filter((d) => !ignored.has(d.package));
+    const ignoredCount = listed.length - behind.length;
     for (const dep of behind) {
       if (dep.majorsBehind > params.maxMajorBehind) {
         dep.problems.push(
@@ -99,7 +101,7 @@ export const outdatedCheck: CheckKind<OutdatedParams> = {
     if (params.maxDaysBehind !== undefined) {
       unknown = await lookUpAges(behind, params.maxDaysBehind, run, params.timeout, context);
     }
-    return verdict(run, params, behind, unknown);
+    return verdict(run, params, behind, unknown, ignoredCount);
   },
 };
 
@@ -108,6 +110,7 @@ function verdict(
   params: OutdatedParams,
   behind: OutdatedDependency[],
   unknown: { package: string; reason: string }[],
+  ignoredCount: number,
 ): CheckResult {
   const failing = behind.filter((d) => d.problems.length > 0);
   const data = {
@@ -117,6 +120,7 @@ function verdict(
     maxMajorBehind: params.maxMajorBehind,
     ...(params.maxDaysBehind === undefined ? {} : { maxDaysBehind: params.maxDaysBehind }),
     outdated: behind.length,
+    ignored: ignoredCount,
     failing: failing.length,
     dependencies: [...failing, ...behind.filter((d) => d.problems.length === 0)].slice(0, LISTED),
     ...(unknown.length > 0 ? { unknown } : {}),
@@ -151,9 +155,10 @@ function verdict(
   }
   const within =
     behind.length === 0
-      ? 'every dependency is at its latest release'
+      ? 'no dependency behind its latest release'
       : `${behind.length} outdated, all within maxMajorBehind ${params.maxMajorBehind}${params.maxDaysBehind === undefined ? '' : ` and maxDaysBehind ${params.maxDaysBehind}`}`;
-  return { ok: true, summary: `${run.label}: ${within}`, ...evidence };
+  const ignoredText = ignoredCount > 0 ? ` (${ignoredCount} outdated ignored)` : '';
+  return { ok: true, summary: `${run.label}: ${within}${ignoredText}`, ...evidence };
 }
 
 /**

@@ -117,7 +117,7 @@ export function unreachableCode(text: string): string | undefined {
 export function unreadable(run: ScannerRun, expected: string): CheckResult {
   const text = run.stdout.trim() === '' ? run.stderr : run.stdout;
   const code = unreachableCode(`${run.stdout}\n${run.stderr}`);
-  const lines = text.split('\n').slice(0, QUOTED_LINES).join('\n');
+  const lines = text.trimEnd().split('\n').slice(0, QUOTED_LINES).join('\n');
   const why =
     code === undefined
       ? `exit ${run.exitCode}, output is not ${expected}`
