@@ -169,11 +169,14 @@ export function httpsEndpoints(config: Config, extra: readonly string[] = []): H
   };
   const addUrl = (text: string, where: string): void => {
     for (const match of text.matchAll(HTTPS_URL)) {
+      // A placeholder such as https://{{vars.host}}/ is no endpoint yet.
+      if (match[0].includes('{{')) continue;
       let url: URL;
       try {
-        url = new URL(match[0]);
+        // Prose may end a URL with punctuation.
+        url = new URL(match[0].replace(/[.,;:)]+$/, ''));
       } catch {
-        continue; // a placeholder such as https://{{vars.host}}/ is no endpoint yet
+        continue;
       }
       const host = url.hostname.replace(/^\[|\]$/g, '');
       if (host === '') continue;
