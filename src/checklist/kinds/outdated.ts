@@ -8,9 +8,9 @@ import { duration } from '../../config/schema.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
 import {
   asRecord,
-  inconclusive,
   isRun,
   npmError,
+  npmErrorResult,
   parseJson,
   runScanner,
   scannerCommand,
@@ -77,13 +77,7 @@ export const outdatedCheck: CheckKind<OutdatedParams> = {
     const record = asRecord(json);
     if (record === undefined) return unreadable(run, "npm outdated's JSON");
     const error = npmError(record);
-    if (error !== undefined) {
-      return inconclusive(
-        `${run.label}: the registry did not answer: ${error}`,
-        { command: run.label, cwd: run.cwd, exitCode: run.exitCode },
-        run.stderr,
-      );
-    }
+    if (error !== undefined) return npmErrorResult(run, error);
     // npm outdated exits 1 when something is outdated, 0 when nothing is; anything else is a failure to run.
     if (run.exitCode !== 0 && run.exitCode !== 1) return unreadable(run, "npm outdated's JSON");
     const ignored = new Set(params.ignore);

@@ -164,6 +164,20 @@ export function npmError(json: Record<string, unknown>): string | undefined {
   return parts.length > 0 ? parts.join(': ') : 'an error without a message';
 }
 
+/**
+ * The inconclusive result for npm's JSON error: the registry could not be reached (a network error
+ * code), or npm could not do what was asked (no lock file, no advisory service at the registry...).
+ */
+export function npmErrorResult(run: ScannerRun, error: string): CheckResult {
+  const code = unreachableCode(error);
+  const why = code === undefined ? 'npm reported an error' : `the registry could not be reached (${code})`;
+  return inconclusive(
+    `${run.label}: ${why}: ${error}`,
+    { command: run.label, cwd: run.cwd, exitCode: run.exitCode },
+    run.stderr.trimEnd(),
+  );
+}
+
 /** The command as a person wrote it, shortened for a summary. */
 export function commandLabel(command: string | readonly string[]): string {
   const text = (typeof command === 'string' ? command : command.join(' ')).replace(/\s+/g, ' ').trim();

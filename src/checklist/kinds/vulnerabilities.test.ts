@@ -256,7 +256,15 @@ describe.skipIf(missingNpm !== undefined)('vulnerabilities: the real npm audit',
   it('is inconclusive, never passed, when the registry cannot be reached', async () => {
     const result = await withEnv({ npm_config_registry: 'http://127.0.0.1:1' }, () => audit());
     expect(result).toMatchObject({ ok: false, inconclusive: true });
-    expect(result.summary).toMatch(/^npm audit --json: the registry did not give an audit: .*ECONNREFUSED/);
+    expect(result.summary).toMatch(
+      /^npm audit --json: the registry could not be reached \(ECONNREFUSED\): request to http:\/\/127\.0\.0\.1:1\//,
+    );
+  }, 120_000);
+
+  it('is inconclusive when npm cannot audit the folder (no lock file)', async () => {
+    const result = await audit({ cwd: dir });
+    expect(result).toMatchObject({ ok: false, inconclusive: true });
+    expect(result.summary).toMatch(/^npm audit --json: npm reported an error: .*ENOLOCK/);
   }, 120_000);
 
   it('never passes against the configured registry: findings, or inconclusive without an advisory service', async () => {

@@ -12,6 +12,7 @@ import {
   inconclusive,
   isRun,
   npmError,
+  npmErrorResult,
   parseJson,
   runScanner,
   scannerCommand,
@@ -92,13 +93,7 @@ function judgeNpm(run: ScannerRun, params: VulnerabilitiesParams): CheckResult {
   const json = asRecord(parseJson(run.stdout));
   if (json === undefined) return unreadable(run, "npm audit's JSON");
   const error = npmError(json);
-  if (error !== undefined) {
-    return inconclusive(
-      `${run.label}: the registry did not give an audit: ${error}`,
-      { command: run.label, cwd: run.cwd, exitCode: run.exitCode },
-      run.stderr,
-    );
-  }
+  if (error !== undefined) return npmErrorResult(run, error);
   const report = parseNpmAudit(json);
   if (report === undefined) return unreadable(run, "npm audit's JSON (no vulnerabilities or advisories)");
   const threshold = SEVERITIES.indexOf(params.failOn);
