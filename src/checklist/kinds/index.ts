@@ -29,6 +29,9 @@ import { tlsCheck } from './tls.js';
 import { triggerCheck } from './trigger.js';
 import { queriesCheck } from './queries.js';
 import { cacheCheck } from './cache.js';
+import { vulnerabilitiesCheck } from './vulnerabilities.js';
+import { outdatedCheck } from './outdated.js';
+import { certificatesCheck } from './certificates.js';
 
 /**
  * Kinds a template may name before this build can run them: an item of such a kind loads fine and
@@ -67,6 +70,9 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     oncallCheck,
     queriesCheck,
     cacheCheck,
+    vulnerabilitiesCheck,
+    outdatedCheck,
+    certificatesCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }

@@ -76,7 +76,7 @@ const tlsParamsSchema = z
 export type TlsParams = z.output<typeof tlsParamsSchema>;
 
 /** What the handshake showed, or why there was none. */
-type Handshake =
+export type Handshake =
   | {
       ok: true;
       cert: PeerCertificate;
@@ -174,9 +174,12 @@ export const tlsCheck: CheckKind<TlsParams> = {
   },
 };
 
-/** One handshake with `rejectUnauthorized: false`, so that trust and name are judged from what it shows. */
-function shakeHands(
-  params: TlsParams,
+/**
+ * One handshake with `rejectUnauthorized: false`, so that trust and name are judged from what it
+ * shows. The `certificates` kind uses it for every HTTPS endpoint of the config.
+ */
+export function shakeHands(
+  params: Pick<TlsParams, 'host' | 'port' | 'servername' | 'timeout'>,
   ca: Buffer | undefined,
   signal: AbortSignal,
   legacy: boolean,
@@ -258,7 +261,7 @@ function days(count: number): string {
 }
 
 /** `CN=localhost, O=Example`: the distinguished name a person recognises. */
-function formatName(name: PeerCertificate['subject'] | undefined): string {
+export function formatName(name: PeerCertificate['subject'] | undefined): string {
   if (name === undefined) return '';
   return Object.entries(name)
     .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : String(value)}`)
