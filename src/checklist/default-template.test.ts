@@ -270,4 +270,5 @@ const VALUES: Record<string, string> = {
   primarySchedule: 'primary',
   secondarySchedule: 'secondary',
   escalationPolicy: 'default',
+  targetRate: '500',
 };
