@@ -22,7 +22,7 @@ const target = z
       ),
   })
   .refine((t) => (t.rpsPerInstance === undefined) !== (t.cpuPercent === undefined), {
-    message: 'scaling.target sets one of rpsPerInstance or cpuPercent',
+    message: 'set one of rpsPerInstance or cpuPercent',
   })
   .describe('What one instance should carry: `{ rpsPerInstance: N }` or `{ cpuPercent: N }`.');
 
@@ -39,7 +39,7 @@ export const scalingSchema = z
       ),
     interval: duration.prefault('15s').describe('How often the autoscaler reads its metrics and decides.'),
   })
-  .refine((s) => s.min <= s.max, { message: 'scaling.max is below scaling.min', path: ['max'] })
+  .refine((s) => s.min <= s.max, { message: 'at least scaling.min', path: ['max'] })
   .describe(
     'Autoscaling of the stable version between min and max instances, for the local and hooks fleets.',
   );
