@@ -1,8 +1,11 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoadGenerator } from '../../src/load/load-generator.js';
-import { Scenario, TEST_USER, waitFor } from './harness.js';
+import { ROOT, Scenario, TEST_USER, waitFor } from './harness.js';
+
+const HOOKS = path.join(ROOT, 'examples', 'hooks');
 
 /** A scaling event as the control plane stored it. */
 interface ScalingEvent {
@@ -178,5 +181,65 @@ describe('scaling the stable version', () => {
     // Too few samples for a figure: it says so and exits 1
     expect(capacity.code).toBe(1);
     expect(capacity.stdout).toMatch(/no latency_p99 trigger|not enough samples/);
+  });
+
+  it('scales a hooks fleet through its start and stop hooks, and leaves an idle one alone', async () => {
+    // Given a hooks fleet (the example's scripts) with an autoscaler that has no CPU to read
+    s = await Scenario.create({
+      instances: 1,
+      extra: 'scaling: { min: 1, max: 3, target: { rpsPerInstance: 50 }, cooldown: 2s, interval: 200ms }\n',
+    });
+    const state = path.join(s.dir, 'hooks-state');
+    const config = fs.readFileSync(s.file, 'utf8');
+    const fleet = config.slice(config.indexOf('fleet:'), config.indexOf('traffic:'));
+    fs.writeFileSync(
+      s.file,
+      config.replace(
+        fleet,
+        `fleet:
+  kind: hooks
+  hooks: { start: ${HOOKS}/start.sh, stop: ${HOOKS}/stop.sh, list: ${HOOKS}/list.sh }
+  instances: 1
+  startTimeout: 20s
+  stopTimeout: 3s
+  env: { SHIPCHECK_HOOKS_STATE: "${state}" }
+  health: { path: /healthz, interval: 100ms, timeout: 500ms, unhealthyAfter: 2 }
+`,
+      ),
+    );
+    const ready = async (): Promise<number> => {
+      const res = await s!.api('/api/v1/services/web');
+      const body = (await res.json()) as { versions: { stable: { instances: { state: string }[] } | null } };
+      return body.versions.stable?.instances.filter((i) => i.state === 'ready').length ?? 0;
+    };
+    try {
+      await s.up();
+      expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
+      // When it is scaled up and down by hand
+      expect((await s.cli('scale', '3')).code).toBe(0);
+      await waitFor('three hooks instances', async () => (await ready()) === 3);
+      expect((await s.cli('scale', '1')).code).toBe(0);
+      await waitFor('one hooks instance', async () => (await ready()) === 1);
+      // Then the hooks started and stopped them, and the idle autoscaler did not touch the count
+      await waitFor(
+        'the stop hook ran',
+        () => fs.readdirSync(state).filter((f) => f.endsWith('.json')).length === 1,
+      );
+      const events = scalingEvents(s);
+      expect(events.filter((e) => e.type === 'autoscale.scaled')).toEqual([]);
+      expect(events.some((e) => e.type === 'autoscale.held' && e.data.reason === 'no-data')).toBe(true);
+      expect(events.filter((e) => e.type === 'fleet.scaled').map((e) => e.data.instances)).toEqual([3, 1]);
+    } finally {
+      await s.down();
+      for (const f of fs.existsSync(state) ? fs.readdirSync(state) : []) {
+        if (!f.endsWith('.json')) continue;
+        const pid = Number(/"pid":(\d+)/.exec(fs.readFileSync(path.join(state, f), 'utf8'))?.[1]);
+        try {
+          if (pid > 0) process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
   });
 });
