@@ -175,6 +175,8 @@ function runSuite(name: string, open: () => Promise<Store>): void {
       expect(await store.scaling.pruneLoadSamples(NOW - 30 * DAY)).toBe(1);
       expect(await store.scaling.loadSamples('web', 0)).toHaveLength(2);
       expect(await store.scaling.loadSamples('other', 0)).toEqual([]);
+      expect((await store.scaling.latestLoadSample('web'))?.at).toBe(NOW - 60_000);
+      expect(await store.scaling.latestLoadSample('other')).toBeUndefined();
     });
 
     it('reports no capacity from too few samples, and never a made-up number', async () => {

@@ -382,13 +382,12 @@ export class UnitScaling implements ScalingReader {
     const scaling = this.config.scaling;
     const now = this.options.clock.now();
     const { store, unit } = this.options;
-    const recent = await store.scaling.loadSamples(unit, now - CAPACITY_PERIOD_MS);
     return {
       configured: scaling !== undefined,
       instances: this.count(),
       min: scaling?.min ?? null,
       max: scaling?.max ?? null,
-      latest: recent[recent.length - 1],
+      latest: await store.scaling.latestLoadSample(unit),
       samples: (windowMs) => store.scaling.loadSamples(unit, now - windowMs),
     };
   }

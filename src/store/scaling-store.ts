@@ -96,7 +96,7 @@ export class ScalingStore {
   }
 
   /** The unit's samples taken at or after `since`, oldest first, at most `limit`. */
-  async loadSamples(unit: string, since: number, limit = 50_000): Promise<LoadSampleRow[]> {
+  async loadSamples(unit: string, since: number, limit = 250_000): Promise<LoadSampleRow[]> {
     const rows = await this.db
       .selectFrom('load_samples')
       .selectAll()
@@ -107,6 +107,19 @@ export class ScalingStore {
       .limit(limit)
       .execute();
     return rows.map(toSample);
+  }
+
+  /** The unit's newest sample, if any. */
+  async latestLoadSample(unit: string): Promise<LoadSampleRow | undefined> {
+    const row = await this.db
+      .selectFrom('load_samples')
+      .selectAll()
+      .where('unit', '=', unit)
+      .orderBy('at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toSample(row) : undefined;
   }
 
   /** Removes every unit's samples taken before `before`; returns how many. */
