@@ -221,7 +221,9 @@ export class UnitScaling implements ScalingReader {
     const work: (() => Promise<void>)[] = [];
     if (now >= this.nextUsageAt) {
       this.nextUsageAt = now + usageMs;
-      if (this.options.fleet.type === 'local') this.usage.sample(this.options.fleet.instances());
+      const { fleet } = this.options;
+      // Reading /proc walks every process on the host: beside the loop, not in its pass.
+      if (fleet.type === 'local') work.push(async () => this.usage.sample(fleet.instances()));
     }
     if (now >= this.nextLoadAt) {
       const loadMs = this.options.loadSampleMs ?? LOAD_SAMPLE_MS;
@@ -341,7 +343,8 @@ export class UnitScaling implements ScalingReader {
       });
       return;
     }
-    const key = `${decision.reason}:${decision.recommended}:${decision.current}`;
+    // Keyed on the reason and the count, not on the recommendation, which noisy load moves every interval.
+    const key = `${decision.reason}:${decision.current}`;
     if (key === this.lastHold) return;
     this.lastHold = key;
     await this.options.emit('autoscale.held', describeDecision(decision), data);
