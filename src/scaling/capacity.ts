@@ -8,6 +8,8 @@ import type { LoadSampleRow } from '../store/scaling-store.js';
 
 /** Samples with requests under the latency limit needed before a capacity figure is given. */
 export const MIN_CAPACITY_SAMPLES = 10;
+/** Requests a sample needs to count: a p99 of a handful of requests says little. */
+export const MIN_SAMPLE_REQUESTS = 10;
 
 /** What the report is computed from. */
 export interface CapacityInput {
@@ -30,7 +32,7 @@ export interface CapacityReport {
   /** Whether enough samples under the limit were seen to give a figure. */
   enough: boolean;
   p99LimitMs: number | null;
-  /** Samples read, those with requests, and those among them whose p99 stayed under the limit. */
+  /** Samples read, those with traffic (MIN_SAMPLE_REQUESTS or more), and those among them whose p99 stayed under the limit. */
   samples: number;
   withTraffic: number;
   underLimit: number;
@@ -59,7 +61,9 @@ export interface CapacityReport {
 export function capacityReport(input: CapacityInput): CapacityReport {
   const minSamples = input.minSamples ?? MIN_CAPACITY_SAMPLES;
   const { samples, p99LimitMs, instances } = input;
-  const withTraffic = samples.filter((s) => s.requests > 0 && s.instances > 0 && s.p99 !== null);
+  const withTraffic = samples.filter(
+    (s) => s.requests >= MIN_SAMPLE_REQUESTS && s.instances > 0 && s.p99 !== null,
+  );
   const limit = p99LimitMs;
   const under = limit === undefined ? [] : withTraffic.filter((s) => (s.p99 ?? Infinity) <= limit);
   const over = limit === undefined ? [] : withTraffic.filter((s) => (s.p99 ?? 0) > limit);
