@@ -268,6 +268,7 @@ export async function createUnit(
       clock,
       history,
       store,
+      scaling: engine.scaling,
     }),
     onItem: (release, item) => {
       engine
@@ -321,6 +322,7 @@ export async function createUnit(
     logger: log.child({ component: 'engine' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
+    registry: shared.registry,
   });
   return {
     name,

@@ -42,6 +42,7 @@ import type { Store } from '../store/types.js';
 import { EventHub, type EventHubLimits } from './event-stream.js';
 import type { ApiTls } from './tls.js';
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from './idempotency-key.js';
+import { registerScalingRoutes } from './scaling-routes.js';
 
 /** Most rows any list endpoint returns. */
 const MAX_LIMIT = 1000;
@@ -433,6 +434,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     notifications: options.notifications,
     now: () => options.security?.now() ?? Date.now(),
   });
+  registerScalingRoutes(app, { engineOf });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).
   registerWebApp(app, options.web === undefined ? webDist() : (options.web ?? undefined));
 

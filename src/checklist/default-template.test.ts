@@ -270,4 +270,5 @@ const VALUES: Record<string, string> = {
   secondarySchedule: 'secondary',
   escalationPolicy: 'default',
   cacheUrls: '/, /assets/app.js',
+  targetRate: '500',
 };

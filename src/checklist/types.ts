@@ -5,6 +5,7 @@ import type { ChecklistItemRow, ReleaseRow, Store } from '../store/types.js';
 import type { Instance } from '../providers/fleet/types.js';
 import type { MetricSource } from '../providers/metrics/types.js';
 import type { Clock } from '../util/clock.js';
+import type { ScalingReader } from '../scaling/unit-scaling.js';
 
 /** The outcome of running a check once. Checks report failure as data; they throw only on bugs. */
 export interface CheckResult {
@@ -64,6 +65,8 @@ export interface CheckContext {
   clock: Clock;
   /** Aborted when the release moves on or the control plane stops; long checks must honour it. */
   signal: AbortSignal;
+  /** The unit's stable count, autoscaler and load samples (the `capacity` kind); absent in tests of other kinds. */
+  scaling?: ScalingReader;
 }
 
 /** Sends a test notice through a named channel (comms/notification-dispatcher.ts implements it). */

@@ -42,6 +42,7 @@ import {
   userRolesCommand,
 } from './commands/user.js';
 import { validateCommand } from './commands/validate.js';
+import { registerScaleCommands } from './commands/scale.js';
 import { ExitCode } from './format.js';
 import { parseTimeout } from './wait.js';
 import { DEFAULT_CONFIG, type GlobalOptions, type Io } from './target.js';
@@ -537,6 +538,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         demoCommand({ ...globals(), keep: o.keep ?? false, pause: o.pause }, io),
       ),
     );
+
+  registerScaleCommands(program, { io, globals, run, withLogin });
 
   try {
     await program.parseAsync(argv);

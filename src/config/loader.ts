@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
 import { INHERITED_KEYS, configSchema, type Config } from './schema.js';
+import { scalingFindings } from './scaling-schema.js';
 import {
   EXPECTED_STRING,
   YamlSource,
@@ -46,6 +47,7 @@ export const ENVIRONMENT_KEYS = [
   'notifications',
   'communication',
   'maintenance',
+  'scaling',
 ] as const;
 
 /** A validated config together with where it came from. */
@@ -427,6 +429,7 @@ async function semanticFindings(config: Config, data: unknown, dir: string): Pro
       message: `metrics.kind: builtin reads the built-in proxy, but traffic.kind is ${config.traffic.kind}; use metrics.kind: nginx-log or prometheus`,
     });
   }
+  findings.push(...scalingFindings(config));
   return findings;
 }
 

@@ -21,6 +21,7 @@ import { maintenanceSchema } from './maintenance-schema.js';
 import { communicationSchema } from './communication-schema.js';
 import { oncallSchema } from './oncall-schema.js';
 import { statusPageSchema } from './status-page-schema.js';
+import { scalingSchema } from './scaling-schema.js';
 
 export { duration, listenAddress, percent } from './schema-values.js';
 
@@ -500,6 +501,7 @@ export const configSchema = z.strictObject({
   notifications: notificationsSchema.optional(),
   communication: communicationSchema,
   maintenance: maintenanceSchema,
+  scaling: scalingSchema.optional(),
   security: z
     .strictObject({
       keyMaxAge: duration

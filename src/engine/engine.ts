@@ -50,6 +50,8 @@ import { ReleaseSampler } from './release-sampler.js';
 import { Reasons, analysisReason, describeNotReady } from './reasons.js';
 import { Serving, routeFor } from './serving.js';
 import { UnitRecords } from './unit-records.js';
+import type { Registry } from 'prom-client';
+import { UnitScaling } from '../scaling/unit-scaling.js';
 import {
   type ChecklistView,
   type InstanceLogView,
@@ -90,6 +92,8 @@ export interface EngineOptions {
   notifier?: Notifier;
   /** analysis.syntheticLoad: traffic for the version under analysis, so that little traffic still gets a verdict. */
   syntheticLoad?: SyntheticLoad;
+  /** Where the per-instance CPU and memory gauges are registered (docs/capacity.md); none when omitted. */
+  registry?: Registry;
 }
 
 /**
@@ -119,6 +123,8 @@ export class Engine {
   private readonly gates: Gates;
   private readonly analysis: AnalysisPolicy;
   private readonly sampler: ReleaseSampler;
+  /** The stable instance count, its sampling and autoscaler, and the capacity report. */
+  readonly scaling: UnitScaling;
   private timer: NodeJS.Timeout | undefined;
   /** Whether the loop's last pass is still queued or running: the loop's next tick is skipped, not queued. */
   private looping = false;
@@ -155,9 +161,21 @@ export class Engine {
     const acting = (): void => this.acting();
     const holds = async (): Promise<boolean> => (lease ? lease.confirm() : true);
     this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger, acting, holds });
-    const { instances } = config.fleet;
+    this.scaling = new UnitScaling({
+      unit,
+      config,
+      store,
+      fleet,
+      metrics,
+      clock,
+      logger: logger.child({ component: 'scaling' }),
+      emit: (type, message, data) => records.emitService(type, message, data),
+      reconcile: () => this.tick(),
+      ...(options.registry ? { registry: options.registry } : {}),
+    });
+    const scaling = this.scaling;
     this.serving = new Serving({
-      instances,
+      instances: () => scaling.count(),
       fleet,
       router,
       effects,
@@ -202,6 +220,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.scaling.close();
     await this.exclusive(async () => undefined);
     this.syntheticLoad?.close();
     await this.gates.close();
@@ -234,6 +253,7 @@ export class Engine {
       this.syntheticLoad?.stop();
       this.analysis.clear();
       this.sampler.clear();
+      this.scaling.clear();
       this.migrations.clear();
       this.gates.abort();
       await this.notifier?.idle();
@@ -505,6 +525,7 @@ export class Engine {
   }
 
   private async reconcileOnce(): Promise<void> {
+    await this.scaling.refresh();
     const stored = await this.records.service();
     const release = await this.records.active();
     let service = await this.serving.keepVersions(stored, release);
@@ -515,6 +536,7 @@ export class Engine {
     service = await this.records.service();
     // A clock comparison on most passes; the sample itself is taken beside the loop.
     this.sampler.observe(current, service.stableVersion);
+    this.scaling.observe(service.stableVersion);
     const route = routeFor(service, current);
     await this.serving.apply(route, current);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);
@@ -604,7 +626,7 @@ export class Engine {
 
   private async reconcileStarting(release: ReleaseRow, service: ServiceRow): Promise<void> {
     const first = !service.stableVersion;
-    const count = first ? this.config.fleet.instances : canaryCount(this.config, 0);
+    const count = first ? this.scaling.count() : canaryCount(this.config, 0);
     if (!(await this.scaled(release, count, release.phaseStartedAt))) return;
     if (first) {
       // The version takes its traffic before its gates judge it: a router that could not apply the
@@ -695,7 +717,7 @@ export class Engine {
   }
 
   private async reconcileVerifying(release: ReleaseRow, service: ServiceRow): Promise<void> {
-    if (!(await this.scaled(release, this.config.fleet.instances, release.phaseStartedAt))) return;
+    if (!(await this.scaled(release, this.scaling.count(), release.phaseStartedAt))) return;
     const now = this.now();
     if (release.weight < 100) {
       const updated = await this.records.transition(

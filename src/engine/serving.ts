@@ -34,8 +34,8 @@ export function routeFor(service: ServiceRow, release: ReleaseRow | undefined): 
 
 /** What serving one unit needs. */
 export interface ServingOptions {
-  /** fleet.instances: how many instances the stable and the previous version run. */
-  instances: number;
+  /** How many instances the stable and the previous version run: fleet.instances, or what they were scaled to. */
+  instances: () => number;
   fleet: Fleet;
   router: TrafficRouter;
   /** Where a weight change is recorded before and after it is applied. */
@@ -60,7 +60,8 @@ export class Serving {
    * and retires the previous version once its time is up. Returns the service row as it now is.
    */
   async keepVersions(service: ServiceRow, release: ReleaseRow | undefined): Promise<ServiceRow> {
-    const { fleet, instances, records, acting } = this.options;
+    const { fleet, records, acting } = this.options;
+    const instances = this.options.instances();
     if (service.stableVersion && service.stableVersion !== release?.version) {
       acting();
       await fleet.ensure(service.stableVersion, instances, { restartOnExit: true });

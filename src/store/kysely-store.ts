@@ -17,6 +17,7 @@ import { IncidentStore } from './incident-store.js';
 import { StatusPageStore } from './status-page-store.js';
 import { OnCallStore } from './oncall-store.js';
 import { QuerySnapshotStore } from './query-snapshot-store.js';
+import { ScalingStore } from './scaling-store.js';
 import { RetentionStore } from './retention.js';
 import { toChecklistItem, toEffect, toEvent, toLease, toMeasurement, toRelease, toSample } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
@@ -106,6 +107,7 @@ export class KyselyStore implements Store {
   readonly statusPage: StatusPageStore;
   readonly oncall: OnCallStore;
   readonly querySnapshots: QuerySnapshotStore;
+  readonly scaling: ScalingStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -118,6 +120,7 @@ export class KyselyStore implements Store {
     this.statusPage = new StatusPageStore(db, dialect);
     this.oncall = new OnCallStore(db, dialect);
     this.querySnapshots = new QuerySnapshotStore(db, dialect);
+    this.scaling = new ScalingStore(db, dialect);
   }
 
   /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */

@@ -242,4 +242,28 @@ export interface Database {
     removed_by: string | null;
     removed_at: number | null;
   };
+  /** The stable instance count of a unit set by `shipcheck scale` or the autoscaler (scaling-store.ts). */
+  scale_settings: {
+    unit: string;
+    instances: number;
+    config_instances: number;
+    source: string;
+    set_by: string;
+    reason: string | null;
+    set_at: number;
+  };
+  /** A unit's load every few seconds: request figures with CPU and RSS per instance (scaling-store.ts). */
+  load_samples: {
+    id: Generated<number>;
+    unit: string;
+    at: number;
+    version: string;
+    instances: number;
+    rps: number;
+    requests: number;
+    p99: number | null;
+    error_rate: number | null;
+    cpu: number | null;
+    rss: number | null;
+  };
 }

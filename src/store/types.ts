@@ -4,6 +4,7 @@ import type { IncidentStore } from './incident-store.js';
 import type { StatusPageStore } from './status-page-store.js';
 import type { OnCallStore } from './oncall-store.js';
 import type { QuerySnapshotStore } from './query-snapshot-store.js';
+import type { ScalingStore } from './scaling-store.js';
 import type { RetentionStore } from './retention.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
@@ -282,6 +283,8 @@ export interface Store extends InstanceRecordStore {
   readonly oncall: OnCallStore;
   /** The pg_stat_statements snapshots the `queries` check compares against. */
   readonly querySnapshots: QuerySnapshotStore;
+  /** Stable instance counts set by scale or the autoscaler, and load samples. */
+  readonly scaling: ScalingStore;
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -32,6 +32,7 @@ import { cacheCheck } from './cache.js';
 import { vulnerabilitiesCheck } from './vulnerabilities.js';
 import { outdatedCheck } from './outdated.js';
 import { certificatesCheck } from './certificates.js';
+import { capacityCheck } from './capacity.js';
 
 /**
  * Kinds a template may name before this build can run them: an item of such a kind loads fine and
@@ -73,6 +74,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     vulnerabilitiesCheck,
     outdatedCheck,
     certificatesCheck,
+    capacityCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }

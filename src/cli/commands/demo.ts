@@ -21,6 +21,7 @@ import { systemClock } from '../../util/clock.js';
 import { type DemoCache, startVarnish } from './demo-cache.js';
 import { type DemoMailServer, startDemoMail } from './demo-mail.js';
 import { DEMO_ONCALL, addOnCallPeople, followCommunication } from './demo-comms.js';
+import { showScaling } from './demo-scale.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
 const BIN =
@@ -466,6 +467,7 @@ export async function demoCommand(
     );
 
     await followCommunication(plane.apiUrl, client, mail, bad.id, expect, io);
+    await showScaling(client, 'demo', 3, expect, io);
 
     const reportFile = path.join(dir, `release-${bad.id}.html`);
     const badChecklist = await client.get(`/api/v1/releases/${bad.id}/checklist`, checklistShape);
