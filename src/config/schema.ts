@@ -21,6 +21,7 @@ import { maintenanceSchema } from './maintenance-schema.js';
 import { communicationSchema } from './communication-schema.js';
 import { oncallSchema } from './oncall-schema.js';
 import { statusPageSchema } from './status-page-schema.js';
+import { catalogSchema } from './catalog-schema.js';
 
 export { duration, listenAddress, percent } from './schema-values.js';
 
@@ -524,6 +525,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({ template: 'none', vars: {} })
     .describe('The release checklist.'),
+  catalog: catalogSchema,
 });
 
 /** A validated config, durations in ms and percentages as fractions. */
