@@ -27,6 +27,7 @@ import { statusPageCheck } from './status-page.js';
 import { tcpCheck } from './tcp.js';
 import { tlsCheck } from './tls.js';
 import { triggerCheck } from './trigger.js';
+import { catalogCheck } from './catalog.js';
 
 /**
  * Kinds a template may name before this build can run them: an item of such a kind loads fine and
@@ -63,6 +64,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     notifyCheck,
     statusPageCheck,
     oncallCheck,
+    catalogCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }
