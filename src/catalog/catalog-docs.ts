@@ -57,7 +57,7 @@ export function defaultDocsDir(installation: { dir: string; services: readonly L
 
 /** Markdown text: the characters markdown reads as markup escaped. */
 function md(text: string): string {
-  return text.replace(/[\\`*_{}[\]<>()#+!|]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+  return text.replace(/[\\`*_{}[\]<>|]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 
 /** A link target: spaces and parentheses encoded so the link stays one. */

@@ -138,6 +138,11 @@ class NodeSet {
   }
 }
 
+/** Code-unit order: the same on every machine, whatever its locale. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function sortEdges(edges: GraphEdge[]): GraphEdge[] {
   const seen = new Set<string>();
   return edges
@@ -147,9 +152,7 @@ function sortEdges(edges: GraphEdge[]): GraphEdge[] {
       seen.add(key);
       return true;
     })
-    .sort(
-      (a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to) || a.label.localeCompare(b.label),
-    );
+    .sort((a, b) => compare(a.from, b.from) || compare(a.to, b.to) || compare(a.label, b.label));
 }
 
 /** Every service and what it depends on; an edge from a service to each dependency ("critical" when it is). */

@@ -51,7 +51,7 @@ const runbookSchema = z
     if ((runbook.file === undefined) === (runbook.url === undefined))
       ctx.addIssue({
         code: 'custom',
-        path: runbook.file === undefined ? ['title'] : ['url'],
+        path: runbook.file === undefined ? [] : ['url'],
         message:
           runbook.file === undefined
             ? 'give the runbook a file or a url'
