@@ -46,7 +46,13 @@ export function CatalogPage() {
                   <p className="muted">Nothing to draw yet: add catalog blocks to the service files.</p>
                 ) : (
                   <>
-                    <div className="diagram-frame">
+                    <div
+                      className="diagram-frame"
+                      // Focusable, so a keyboard can scroll a diagram wider than the screen.
+                      tabIndex={0}
+                      role="group"
+                      aria-label={`${diagram.title} diagram`}
+                    >
                       <img
                         src={`${diagram.svg}?v=${catalog.catalog}`}
                         alt={`${diagram.title}: ${diagram.edges.join('; ')}`}
