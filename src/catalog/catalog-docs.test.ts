@@ -13,7 +13,7 @@ import {
   stampOf,
 } from './model.js';
 import { mermaidSource } from './mermaid.js';
-import { svgDiagram } from './svg-diagram.js';
+import { svgDiagram, xmlText } from './svg-diagram.js';
 
 const out = await mkdtemp(path.join(tmpdir(), 'shipcheck-catalog-docs-'));
 afterAll(async () => rm(out, { recursive: true, force: true }));
@@ -147,6 +147,10 @@ describe('the catalog diagrams', () => {
         expect(Number(rect[2]) + Number(rect[4])).toBeLessThanOrEqual(Number(height));
       }
     }
+  });
+
+  it('escape XML text and drop the control characters XML does not allow', () => {
+    expect(xmlText('a\u0001<b & "c"\'\td')).toBe('a&#60;b &#38; &#34;c&#34;&#39;\td');
   });
 
   it('write the same bytes for the same config, stamped with each service hash', async () => {

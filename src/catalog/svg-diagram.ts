@@ -43,9 +43,9 @@ const LAYOUT_OPTIONS = {
 
 /** Text for XML content and attribute values. */
 export function xmlText(text: string): string {
-  return text
-    .replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  // XML 1.0 allows no control characters but tab and the line ends: they are dropped.
+  const allowed = [...text].filter((c) => c >= ' ' || c === '\t' || c === '\n' || c === '\r').join('');
+  return allowed.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function textWidth(text: string): number {
