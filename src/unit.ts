@@ -268,6 +268,7 @@ export async function createUnit(
       clock,
       history,
       store,
+      checklistItems: items,
     }),
     onItem: (release, item) => {
       engine

@@ -10,6 +10,8 @@ import { catalogDocs, writeDocs } from '../../catalog/catalog-docs.js';
 import { catalogServices } from '../../catalog/model.js';
 import { configSchema, type Config } from '../../config/schema.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { configuredIn, loadTemplate, resolveItems } from '../template.js';
+import { checkKinds } from './index.js';
 import { ManualClock } from '../../util/clock.js';
 import { catalogCheck } from './catalog.js';
 
@@ -69,10 +71,13 @@ function config(extra: Record<string, unknown>): Config {
   return configSchema.parse({ service: 'web', fleet: { kind: 'local', command: 'true' }, ...extra });
 }
 
-function run(check: string, cfg: Config, configDir = dir) {
+async function run(check: string, cfg: Config, configDir = dir) {
+  // The unit's checklist, as unit.ts resolves it for the check context.
+  const template = await loadTemplate(cfg.checklist.template, { configDir, kinds: checkKinds() });
+  const checklistItems = resolveItems(template, { vars: cfg.checklist.vars, configured: configuredIn(cfg) });
   return catalogCheck.run(
     catalogCheck.params.parse({ check, timeout: '2s' }),
-    contextFor({ config: cfg, configDir, store, clock: new ManualClock(NOW) }),
+    contextFor({ config: cfg, configDir, store, clock: new ManualClock(NOW), checklistItems }),
   );
 }
 

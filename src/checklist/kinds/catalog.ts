@@ -20,8 +20,6 @@ import type { CatalogEntry } from '../../config/catalog-schema.js';
 import { duration } from '../../config/schema-values.js';
 import { errorMessage } from '../../errors.js';
 import { formatDuration } from '../../util/duration.js';
-import { configuredIn, resolveItems } from '../template-resolver.js';
-import { loadTemplate } from '../template-loader.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
 
 const DOCS_DIR = path.join('docs', 'catalog');
@@ -95,39 +93,9 @@ async function diagramsCheck(catalog: CatalogEntry, context: CheckContext): Prom
   return { ok: true, summary: `diagrams and page in ${dir} are current (catalog ${want})`, data };
 }
 
-/** The checklist's automated items with their params filled in, for the hosts they name. */
-async function checklistItems(
-  context: CheckContext,
-): Promise<{ id: string; kind: string; params: Record<string, unknown> }[]> {
-  // Loaded when the check runs: the kind registry (index.ts) lists this module.
-  const { checkKinds } = await import('./index.js');
-  const template = await loadTemplate(context.config.checklist.template, {
-    configDir: context.configDir,
-    kinds: checkKinds(),
-  });
-  return resolveItems(template, {
-    vars: context.config.checklist.vars,
-    configured: configuredIn(context.config),
-  })
-    .filter((item) => item.automated)
-    .map((item) => ({
-      id: item.id,
-      kind: item.kind,
-      params: (item.params ?? {}) as Record<string, unknown>,
-    }));
-}
-
 async function dependenciesCheck(catalog: CatalogEntry, context: CheckContext): Promise<CheckResult> {
-  let items: Awaited<ReturnType<typeof checklistItems>> = [];
-  try {
-    items = await checklistItems(context);
-  } catch (err) {
-    return {
-      ok: false,
-      inconclusive: true,
-      summary: `the checklist template cannot be read: ${errorMessage(err)}`,
-    };
-  }
+  // The automated items' params, vars filled in: the hosts the tcp, sql and http items probe.
+  const items = (context.checklistItems ?? []).filter((item) => item.automated);
   const named = configDependencies(context.config, context.configDir, items);
   const unlisted = named.filter((d) => !listedAs(d.place, catalog.dependencies, context.configDir));
   const data = {

@@ -84,10 +84,11 @@ export async function showCatalog(
   const { config } = loaded;
   const kinds = checkKinds();
   const template = await loadTemplate(config.checklist.template, { configDir: dir, kinds });
-  const items = resolveItems(template, {
+  const checklistItems = resolveItems(template, {
     vars: config.checklist.vars,
     configured: configuredIn(config),
-  }).filter((item) => item.kind === 'catalog' && item.automated);
+  });
+  const items = checklistItems.filter((item) => item.kind === 'catalog' && item.automated);
   const kind = kinds.get('catalog');
   if (!kind) return;
   const results: boolean[] = [];
@@ -105,6 +106,7 @@ export async function showCatalog(
       clock: systemClock,
       signal: AbortSignal.timeout(30_000),
       store: plane.store,
+      checklistItems,
     });
     io.out(`  [${result.ok ? 'passed' : 'failed'}] ${item.title}: ${result.summary}`);
     results.push(result.ok);
