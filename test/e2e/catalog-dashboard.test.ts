@@ -126,12 +126,12 @@ describe.runIf(CAN_RUN)('the Catalog page', () => {
     await checkAccessibility(page, 'the release page with runbooks');
   });
 
-  it('fits a phone: the page never scrolls sideways, the diagram frame does', async () => {
-    const { page } = await openPage(browser, s.apiUrl, { viewport: MOBILE });
+  it('fits a phone in the dark scheme: the page never scrolls sideways, the diagram frame does', async () => {
+    const { page } = await openPage(browser, s.apiUrl, { viewport: MOBILE, colorScheme: 'dark' });
     await signIn(page, TEST_USER, PASSWORD);
     await page.goto('/catalog');
     await page.getByTestId('diagram-data-flow').waitFor();
     expect(await pageWidth(page)).toBeLessThanOrEqual(MOBILE.width);
-    await checkAccessibility(page, 'the Catalog page at 390 px');
+    await checkAccessibility(page, 'the Catalog page at 390 px, dark');
   });
 });
