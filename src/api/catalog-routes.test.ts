@@ -33,7 +33,7 @@ catalog:
   owner: ana
   tier: 1
   dependencies:
-    - { name: orders-db, kind: database, critical: true }
+    - { name: orders-db, kind: database, critical: true, url: "postgres://app:hunter2@db.internal/shop" }
   dataFlows:
     - { from: web, to: orders-db, data: "orders <&>" }
   runbooks:
@@ -74,6 +74,7 @@ describe('the catalog routes', () => {
     }>();
     expect(body.catalog).toMatch(/^[0-9a-f]{16}$/);
     expect(body.services[0]?.catalog.owner).toBe('ana');
+    expect(JSON.stringify(body)).not.toContain('hunter2');
     expect(body.services[0]?.runbooks.map((r) => `${r.title} ${r.kind}`)).toEqual([
       'Restart file',
       'Wiki url',

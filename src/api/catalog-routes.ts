@@ -20,6 +20,7 @@ import { renderRunbook, runbookList } from '../catalog/runbooks.js';
 import { svgDiagram } from '../catalog/svg-diagram.js';
 import type { LoadedConfig } from '../config/loader.js';
 import { InputError, NotFoundError } from '../errors.js';
+import { redactUrl } from '../util/redact.js';
 import { withAccess } from './access.js';
 
 /** An SVG served on its own: it may draw and style itself, and nothing else; no script, no fetches. */
@@ -52,7 +53,13 @@ export function registerCatalogRoutes(app: FastifyInstance, options: CatalogRout
       catalog: stamp.hash,
       services: services.map((s) => {
         const { docsDir: _local, ...catalog } = s.catalog ?? { dependencies: [] };
-        return { service: s.service, catalog: s.catalog ? catalog : null, runbooks: runbookList(s) };
+        // A dependency's URL is shown as a message would show it: without a password.
+        const dependencies = catalog.dependencies.map((d) => (d.url ? { ...d, url: redactUrl(d.url) } : d));
+        return {
+          service: s.service,
+          catalog: s.catalog ? { ...catalog, dependencies } : null,
+          runbooks: runbookList(s),
+        };
       }),
       diagrams: Object.fromEntries(
         DIAGRAMS.map((name) => {

@@ -19,6 +19,7 @@ import {
 } from './model.js';
 import { runbookList, runbookPath } from './runbooks.js';
 import { svgDiagram } from './svg-diagram.js';
+import { redactUrl } from '../util/redact.js';
 
 /** Where `shipcheck docs` writes when given no folder: docs/catalog beside the installation's file. */
 export const DEFAULT_DOCS_DIR = path.join('docs', 'catalog');
@@ -84,7 +85,9 @@ function servicePageText(service: CatalogService, outDir: string): string {
     if (c.dependencies.length === 0) lines.push('None listed.');
     for (const d of c.dependencies) {
       const link = d.kind === 'service' ? `[${md(d.name)}](${target(`${d.name}.md`)})` : md(d.name);
-      lines.push(`- ${link} (${d.kind}${d.critical ? ', critical' : ''})${d.url ? `: ${md(d.url)}` : ''}`);
+      lines.push(
+        `- ${link} (${d.kind}${d.critical ? ', critical' : ''})${d.url ? `: ${md(redactUrl(d.url))}` : ''}`,
+      );
     }
     lines.push('', '## Data flows', '');
     if (c.dataFlows.length === 0) lines.push('None listed.');

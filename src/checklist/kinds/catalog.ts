@@ -20,6 +20,7 @@ import type { CatalogEntry } from '../../config/catalog-schema.js';
 import { duration } from '../../config/schema-values.js';
 import { errorMessage } from '../../errors.js';
 import { formatDuration } from '../../util/duration.js';
+import { redactUrl } from '../../util/redact.js';
 import type { CheckContext, CheckKind, CheckResult } from '../types.js';
 
 const DOCS_DIR = path.join('docs', 'catalog');
@@ -162,7 +163,7 @@ async function runbooksCheck(
         return { title: r.title, ok, detail: ok ? `${r.file} exists` : `${r.file}: no such file` };
       }
       const outcome = await answers(r.url ?? '', params.timeout, context.signal);
-      return { title: r.title, ok: outcome.ok, detail: `${r.url ?? ''}: ${outcome.detail}` };
+      return { title: r.title, ok: outcome.ok, detail: `${redactUrl(r.url ?? '')}: ${outcome.detail}` };
     }),
   );
   const failed = results.filter((r) => !r.ok);
