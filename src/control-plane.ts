@@ -265,6 +265,8 @@ export async function startControlPlane(
   });
   incidentContext.onResolved = (incident, message) => communicator.incidentResolved(incident, message);
   incidentContext.onPublic = (incident, message) => communicator.incidentPublic(incident, message);
+  // The catalog routes read the services of the installation as the last reload left it.
+  let catalogServices = installation.services;
   const api = buildApi({
     engines,
     store,
@@ -279,6 +281,7 @@ export async function startControlPlane(
     escalationPolicies: () => escalationPolicies.map((p) => p.name),
     statusPage: () => statusPage,
     notifications,
+    catalog: () => catalogServices,
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -487,6 +490,7 @@ export async function startControlPlane(
       }
       current = { ...wanted, server: current.server, store: current.store, retention: current.retention };
       plane.installation = current;
+      catalogServices = current.services;
       escalationPolicies = policiesOf(wanted);
       statusPage = pageOf(current.statusPage);
       oncall = current.oncall;

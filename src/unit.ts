@@ -269,6 +269,7 @@ export async function createUnit(
       history,
       store,
       scaling: engine.scaling,
+      checklistItems: items,
     }),
     onItem: (release, item) => {
       engine

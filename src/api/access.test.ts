@@ -124,6 +124,11 @@ const ROUTES = [
   ['GET /oncall', 'public'],
   ['GET /notifications', 'public'],
   ['GET /assets/:file', 'public'],
+  ['GET /api/v1/catalog', 'viewer'],
+  ['GET /api/v1/catalog/diagrams/:file', 'viewer'],
+  ['GET /api/v1/services/:service/runbooks', 'viewer'],
+  ['GET /api/v1/services/:service/runbooks/:index', 'viewer'],
+  ['GET /catalog', 'public'],
 ] as const;
 
 /**
@@ -151,6 +156,7 @@ const PUBLIC = [
   'GET /oncall',
   'GET /notifications',
   'GET /assets/:file',
+  'GET /catalog',
   'GET /api/v2/summary.json',
   'GET /api/v2/status.json',
   'GET /api/v2/components.json',

@@ -35,6 +35,8 @@ import type { StatusPage } from '../comms/status-page/status-page.js';
 import { registerNotificationRoutes } from './notification-routes.js';
 import type { NotificationDispatcher } from '../comms/notification-dispatcher.js';
 import { registerOnCallRoutes } from './oncall-routes.js';
+import { registerCatalogRoutes } from './catalog-routes.js';
+import type { LoadedConfig } from '../config/loader.js';
 import type { OnCallConfig } from '../config/oncall-schema.js';
 import { canView, installGuard } from './guard.js';
 import { API_BODY_LIMIT_BYTES, Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
@@ -86,6 +88,8 @@ export interface ApiOptions {
   escalationPolicies?: () => readonly string[];
   /** The public status page (`statusPage:`); its routes answer 404 while this gives none. */
   statusPage?: () => StatusPage | undefined;
+  /** The installation's services as they are now, for the catalog routes; none when omitted. */
+  catalog?: () => readonly LoadedConfig[];
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -435,6 +439,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     now: () => options.security?.now() ?? Date.now(),
   });
   registerScalingRoutes(app, { engineOf });
+  registerCatalogRoutes(app, { services: options.catalog ?? (() => []) });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).
   registerWebApp(app, options.web === undefined ? webDist() : (options.web ?? undefined));
 

@@ -60,6 +60,16 @@ export interface CheckContext {
    * `queries` check compares with. Absent in tests of kinds that need no store.
    */
   store?: Pick<Store, 'oncall' | 'security' | 'notifications' | 'statusPage' | 'querySnapshots'>;
+  /**
+   * The unit's checklist items with vars filled in, for kinds that read what the others probe (the
+   * `catalog` kind's dependencies check); absent where no template was resolved.
+   */
+  checklistItems?: readonly {
+    id: string;
+    kind: string;
+    automated: boolean;
+    params: Record<string, unknown>;
+  }[];
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;

@@ -43,6 +43,7 @@ import {
 } from './commands/user.js';
 import { validateCommand } from './commands/validate.js';
 import { registerScaleCommands } from './commands/scale.js';
+import { docsCommand } from './commands/docs.js';
 import { ExitCode } from './format.js';
 import { parseTimeout } from './wait.js';
 import { DEFAULT_CONFIG, type GlobalOptions, type Io } from './target.js';
@@ -540,6 +541,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     );
 
   registerScaleCommands(program, { io, globals, run, withLogin });
+  program
+    .command('docs')
+    .description('write the service catalog: diagrams (Mermaid, SVG) and a page per service, from the config')
+    .option('--out <dir>', 'the folder (default: catalog.docsDir, else docs/catalog beside the config)')
+    .action(run(async (o: { out?: string }) => docsCommand({ ...globals(), ...o }, io)));
 
   try {
     await program.parseAsync(argv);

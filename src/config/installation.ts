@@ -11,6 +11,7 @@ import { ConfigError, InputError } from '../errors.js';
 import { parseHostPort } from '../util/net.js';
 import { type Inherited, type LoadedConfig, explainIssues, loadConfig, storeLocation } from './loader.js';
 import { oncallChannelProblems } from './oncall-schema.js';
+import { catalogProblems } from '../catalog/catalog-problems.js';
 import { CONTROL_PLANE_KEYS, type Config, INHERITED_KEYS, controlPlaneSchema } from './schema.js';
 import type { RetentionConfig } from './server-schema.js';
 import { YamlSource, describeIssue, isPlainObject, type Finding } from './yaml-positions.js';
@@ -340,6 +341,7 @@ function crossFileProblems(installation: Installation): string[] {
   }
   problems.push(...statusPageProblems(installation));
   problems.push(...communicationProblems(installation));
+  problems.push(...catalogProblems(installation));
   return problems;
 }
 

@@ -22,6 +22,7 @@ import { communicationSchema } from './communication-schema.js';
 import { oncallSchema } from './oncall-schema.js';
 import { statusPageSchema } from './status-page-schema.js';
 import { scalingSchema } from './scaling-schema.js';
+import { catalogSchema } from './catalog-schema.js';
 
 export { duration, listenAddress, percent } from './schema-values.js';
 
@@ -526,6 +527,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({ template: 'none', vars: {} })
     .describe('The release checklist.'),
+  catalog: catalogSchema,
 });
 
 /** A validated config, durations in ms and percentages as fractions. */

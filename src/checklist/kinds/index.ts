@@ -33,6 +33,7 @@ import { vulnerabilitiesCheck } from './vulnerabilities.js';
 import { outdatedCheck } from './outdated.js';
 import { certificatesCheck } from './certificates.js';
 import { capacityCheck } from './capacity.js';
+import { catalogCheck } from './catalog.js';
 
 /**
  * Kinds a template may name before this build can run them: an item of such a kind loads fine and
@@ -75,6 +76,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     outdatedCheck,
     certificatesCheck,
     capacityCheck,
+    catalogCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }

@@ -22,6 +22,7 @@ import { type DemoCache, startVarnish } from './demo-cache.js';
 import { type DemoMailServer, startDemoMail } from './demo-mail.js';
 import { DEMO_ONCALL, addOnCallPeople, followCommunication } from './demo-comms.js';
 import { showScaling } from './demo-scale.js';
+import { demoCatalogConfig, showCatalog } from './demo-catalog.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
 const BIN =
@@ -130,7 +131,7 @@ checklist:
     # v3's test suite fails: the demo shows a blocked release, then waives the item with a reason.
     testCommand: >-
       sh -c 'if [ "$SHIPCHECK_VERSION" = v3 ]; then echo "41 passed, 1 failed: checkout total"; exit 1; fi; echo "42 passed"'
-`;
+${demoCatalogConfig(cacheUrl, DEMO_ONCALL.primary)}`;
 }
 
 /** Each version brings one migration; v3's is undone when v3 is rolled back. */
@@ -397,6 +398,7 @@ export async function demoCommand(
       return follow(created.id);
     };
 
+    await showCatalog(plane, file, expect, io);
     const backup = await makeBackup(config.backup!, dir, systemClock);
     io.out(`  backup of app.db: ${path.relative(dir, backup.file)} (shipcheck backup)`);
 

@@ -24,6 +24,9 @@ import type {
   ShipcheckEvent,
   Token,
   User,
+  CatalogView,
+  RenderedRunbook,
+  RunbookView,
 } from './types.js';
 
 const enc = encodeURIComponent;
@@ -305,4 +308,18 @@ export function getNotification(id: number): Promise<NotificationEntry> {
 /** Sends a failed notification again: it is pending once more. */
 export function retryNotification(id: number): Promise<NotificationEntry> {
   return post<NotificationEntry>(`/api/v1/notifications/${id}/retry`);
+}
+
+// Catalog
+/** Every service's catalog, with the diagrams' sources and edges. */
+export function getCatalog(): Promise<CatalogView> {
+  return get<CatalogView>('/api/v1/catalog');
+}
+/** A unit's runbooks (the service's; a unit with an environment reads its service's). */
+export async function listRunbooks(unit: string): Promise<RunbookView[]> {
+  return (await get<{ runbooks: RunbookView[] }>(`/api/v1/services/${enc(unit)}/runbooks`)).runbooks;
+}
+/** One runbook rendered to HTML by the server. */
+export async function getRunbook(unit: string, index: number): Promise<RenderedRunbook> {
+  return (await get<{ runbook: RenderedRunbook }>(`/api/v1/services/${enc(unit)}/runbooks/${index}`)).runbook;
 }

@@ -339,3 +339,44 @@ export interface NotificationSummary {
   failed: number;
   disabledChannels: { name: string; reason: string; at: number }[];
 }
+
+/** One runbook of a service, as `GET /api/v1/services/:service/runbooks` lists it. */
+export interface RunbookView {
+  index: number;
+  title: string;
+  kind: 'file' | 'url';
+  file?: string;
+  url?: string;
+}
+
+/** One runbook rendered: HTML made by the server from markdown with raw HTML escaped. */
+export interface RenderedRunbook extends RunbookView {
+  html: string;
+  error?: string;
+}
+
+/** One service's entry of `GET /api/v1/catalog`. */
+export interface CatalogServiceView {
+  service: string;
+  catalog: {
+    owner?: string;
+    team?: string;
+    tier?: number | string;
+    description?: string;
+    dependencies: { name: string; kind: string; url?: string; critical: boolean }[];
+    dataFlows: { from: string; to: string; data: string; description?: string }[];
+    runbooks: { title: string; file?: string; url?: string }[];
+    contacts: ({ user: string } | { schedule: string })[];
+  } | null;
+  runbooks: RunbookView[];
+}
+
+/** `GET /api/v1/catalog`. */
+export interface CatalogView {
+  catalog: string;
+  services: CatalogServiceView[];
+  diagrams: Record<
+    'dependencies' | 'data-flow',
+    { title: string; svg: string; mermaid: string; edges: string[] }
+  >;
+}

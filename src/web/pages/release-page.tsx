@@ -26,6 +26,7 @@ import { EventTimeline } from '../components/event-timeline.js';
 import { InstanceList } from '../components/instance-list.js';
 import { ReleaseCharts } from '../components/release-charts.js';
 import { ReleaseControls } from '../components/release-controls.js';
+import { ReleaseRunbooks } from '../components/release-runbooks.js';
 import { StateBadge } from '../components/state-badge.js';
 import { phasesVisited } from '../components/plan-timeline.js';
 import { StepTimeline } from '../components/step-timeline.js';
@@ -202,6 +203,7 @@ export function ReleasePage({ id }: { id: number }) {
           <p className="muted">Loading…</p>
         )}
       </Section>
+      <ReleaseRunbooks unit={release.service} />
       <Section id="instances">
         <InstanceList
           unit={release.service}
