@@ -140,6 +140,11 @@ export class Scheduler {
     await Promise.allSettled([...this.running.values()].map((run) => run.task));
   }
 
+  /** Waits for the runs in progress on this replica to end. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()].map((run) => run.task));
+  }
+
   private async loop(): Promise<void> {
     if (this.ticking) return;
     this.ticking = this.tick()
