@@ -282,6 +282,7 @@ export async function startControlPlane(
     escalationPolicies: () => escalationPolicies.map((p) => p.name),
     statusPage: () => statusPage,
     notifications,
+    schedulers: () => new Map(allUnits().map((unit) => [unit.name, unit.scheduler])),
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {

@@ -42,6 +42,8 @@ import type { Store } from '../store/types.js';
 import { EventHub, type EventHubLimits } from './event-stream.js';
 import type { ApiTls } from './tls.js';
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from './idempotency-key.js';
+import { registerMaintenanceRoutes } from './maintenance-routes.js';
+import type { Scheduler } from '../maintenance/scheduler.js';
 
 /** Most rows any list endpoint returns. */
 const MAX_LIMIT = 1000;
@@ -85,6 +87,8 @@ export interface ApiOptions {
   escalationPolicies?: () => readonly string[];
   /** The public status page (`statusPage:`); its routes answer 404 while this gives none. */
   statusPage?: () => StatusPage | undefined;
+  /** The scheduler of each unit (scheduled checks); none when omitted. */
+  schedulers?: () => ReadonlyMap<string, Scheduler>;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -248,6 +252,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
           environment: status.environment,
           stable: status.stable,
           release: status.release,
+          maintenance: { failing: (await options.schedulers?.().get(name)?.failingCount()) ?? 0 },
         });
       }
       return { services };
@@ -434,6 +439,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     now: () => options.security?.now() ?? Date.now(),
   });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).
+  registerMaintenanceRoutes(app, { schedulers: options.schedulers ?? (() => new Map()) });
   registerWebApp(app, options.web === undefined ? webDist() : (options.web ?? undefined));
 
   if (options.reload) {
