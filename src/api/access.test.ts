@@ -123,6 +123,7 @@ const ROUTES = [
   ['GET /incidents/:id', 'public'],
   ['GET /oncall', 'public'],
   ['GET /notifications', 'public'],
+  ['GET /maintenance', 'public'],
   ['GET /assets/:file', 'public'],
 ] as const;
 
@@ -150,6 +151,7 @@ const PUBLIC = [
   'GET /incidents/:id',
   'GET /oncall',
   'GET /notifications',
+  'GET /maintenance',
   'GET /assets/:file',
   'GET /api/v2/summary.json',
   'GET /api/v2/status.json',

@@ -17,6 +17,7 @@ import { IncidentsPage } from './pages/incidents-page.js';
 import { IncidentPage } from './pages/incident-page.js';
 import { OnCallPage } from './pages/oncall-page.js';
 import { NotificationsPage } from './pages/notifications-page.js';
+import { MaintenancePage } from './pages/maintenance-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -34,6 +35,7 @@ function pageFor(path: string): ReactNode {
   if (incident) return <IncidentPage id={Number(incident.id)} />;
   if (path === '/oncall') return <OnCallPage />;
   if (path === '/notifications') return <NotificationsPage />;
+  if (path === '/maintenance') return <MaintenancePage />;
   return null;
 }
 

@@ -9,7 +9,7 @@ import { formatTable } from '../table.js';
 import { type GlobalOptions, type Io, resolveServer, resolveTarget } from '../target.js';
 
 /** A run as the API answers it. */
-interface RunAnswer {
+export interface RunAnswer {
   id: number;
   unit: string;
   itemId: string;
@@ -24,7 +24,7 @@ interface RunAnswer {
 }
 
 /** An item as `GET /api/v1/maintenance` answers it. */
-interface EntryAnswer {
+export interface EntryAnswer {
   unit: string;
   itemId: string;
   title: string;
@@ -74,11 +74,11 @@ const entry = z.looseObject({
     })
     .nullable(),
 });
-const entriesShape: ApiShape<{ items: EntryAnswer[] }> = {
+export const entriesShape: ApiShape<{ items: EntryAnswer[] }> = {
   what: 'the scheduled items',
   schema: z.looseObject({ items: z.array(entry) }),
 };
-const runShape: ApiShape<{ unit: string; run: RunAnswer }> = {
+export const runShape: ApiShape<{ unit: string; run: RunAnswer }> = {
   what: 'a scheduled run',
   schema: z.looseObject({ unit: z.string(), run }),
 };
@@ -87,6 +87,30 @@ const runShape: ApiShape<{ unit: string; run: RunAnswer }> = {
 export function formatSecond(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '-';
   return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}
+
+/** The table `shipcheck maintenance` prints, then a line per failing item. */
+export function formatMaintenance(items: readonly EntryAnswer[]): string[] {
+  const rows = items.map((item) => [
+    item.unit,
+    item.itemId,
+    item.title,
+    item.schedule === null ? 'off' : `${item.schedule} (${item.timezone})`,
+    item.running
+      ? 'running'
+      : item.last
+        ? `${item.last.state} ${formatSecond(item.last.startedAt)}${item.last.trigger === 'manual' ? ` by ${item.last.by ?? '?'}` : ''}`
+        : '-',
+    item.automated ? formatSecond(item.nextRunAt) : 'sign-off',
+  ]);
+  const lines = formatTable(['UNIT', 'ITEM', 'TITLE', 'SCHEDULE', 'LAST', 'NEXT'], rows);
+  const failing = items.filter((item) => item.failing);
+  if (failing.length > 0) {
+    lines.push('');
+    for (const item of failing)
+      lines.push(`FAILING ${item.unit} ${item.itemId}: ${item.last?.summary ?? ''}`);
+  }
+  return lines;
 }
 
 /** `shipcheck maintenance [-s S] [--env E] [--json]`. */
@@ -102,24 +126,7 @@ export async function maintenanceCommand(opts: GlobalOptions, io: Io): Promise<n
     io.out('no scheduled items (give checklist items a schedule: in the template, or maintenance.schedules)');
     return 0;
   }
-  const rows = items.map((item) => [
-    item.unit,
-    item.itemId,
-    item.title,
-    item.schedule === null ? 'off' : `${item.schedule} (${item.timezone})`,
-    item.running
-      ? 'running'
-      : item.last
-        ? `${item.last.state} ${formatSecond(item.last.startedAt)}${item.last.trigger === 'manual' ? ` by ${item.last.by ?? '?'}` : ''}`
-        : '-',
-    item.automated ? formatSecond(item.nextRunAt) : 'sign-off',
-  ]);
-  formatTable(['UNIT', 'ITEM', 'TITLE', 'SCHEDULE', 'LAST', 'NEXT'], rows).forEach((line) => io.out(line));
-  const failing = items.filter((item) => item.failing);
-  if (failing.length > 0) {
-    io.out('');
-    for (const item of failing) io.out(`FAILING ${item.unit} ${item.itemId}: ${item.last?.summary ?? ''}`);
-  }
+  formatMaintenance(items).forEach((line) => io.out(line));
   return 0;
 }
 

@@ -32,6 +32,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: '/incidents', label: 'Incidents', active: path === '/incidents' || path.startsWith('/incidents/') },
     { to: '/oncall', label: 'On call', active: path === '/oncall' },
     { to: '/notifications', label: 'Notifications', active: path === '/notifications' },
+    { to: '/maintenance', label: 'Maintenance', active: path === '/maintenance' },
     ...(admin
       ? [
           { to: '/audit', label: 'Audit log', active: path === '/audit' },
