@@ -346,27 +346,6 @@ export class MaintenanceStore {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
-
-  /** Runs that ended before `before`, of every unit, in batches (store retention). */
-  async pruneBefore(before: number, limit: number): Promise<number> {
-    const ids = await this.tables
-      .selectFrom('maintenance_runs')
-      .select('id')
-      .where('finished_at', '<', before)
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    if (ids.length === 0) return 0;
-    const result = await this.tables
-      .deleteFrom('maintenance_runs')
-      .where(
-        'id',
-        'in',
-        ids.map((row) => Number(row.id)),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }
 }
 
 /** The tables of migration 014, beside the rest of the schema (schema.ts). */
