@@ -64,7 +64,7 @@ items:
     expect(await smoke.innerText()).toMatch(/\*\/2 \* \* \* \* \* \(UTC\)\s+(failed|running)/);
     await checkAccessibility(page, 'the Maintenance page');
 
-    await page.getByRole('button', { name: 'Run Key rotation schedule on web now' }).click();
+    await page.getByRole('button', { name: 'Run now: Key rotation schedule on web' }).click();
     await page
       .getByRole('status')
       .getByText(/web Key rotation schedule: passed/)

@@ -133,7 +133,7 @@ export function MaintenancePage() {
                       {may && runnable && (
                         <button
                           type="button"
-                          aria-label={`Run ${item.title} on ${item.unit} now`}
+                          aria-label={`Run now: ${item.title} on ${item.unit}`}
                           disabled={running !== null || item.running}
                           onClick={() => void runNow(item)}
                         >
