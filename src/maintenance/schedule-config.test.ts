@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkKinds } from '../checklist/kinds/index.js';
 import { configuredIn, loadTemplate, resolveItems } from '../checklist/template.js';
 import { loadConfig } from '../config/loader.js';
+import { validateCommand } from '../cli/commands/validate.js';
 import { ConfigError } from '../errors.js';
 import { cronProblem, nextSlot } from './cron.js';
 import { scheduledItems } from './scheduled-items.js';
@@ -163,5 +164,8 @@ describe('maintenance overrides in config', () => {
         /shipcheck\.yaml:6:5: maintenance\.schedules: no checklist item "maintenance\/regular-checks\/backup-verfication" \(did you mean "maintenance\/regular-checks\/backup-verification"\?\)/,
       ),
     ]);
+    // `shipcheck validate` says the same (beside the default template's plan problems of this bare config).
+    const validated = await problemsOf(() => validateCommand({ config: unknown }, { out: () => undefined }));
+    expect(validated[0]).toMatch(/shipcheck\.yaml:6:5: maintenance\.schedules: no checklist item/);
   });
 });

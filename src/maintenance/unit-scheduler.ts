@@ -131,10 +131,20 @@ export function checkScheduleOverrides(
   config: Config,
   items: readonly { id: string }[],
 ): void {
-  const problems = scheduleOverrideProblems(config.maintenance, items, (key) => {
+  const problems = scheduleOverrideFindings(loaded, environment, config, items);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** The problems `checkScheduleOverrides` throws, as `file:line:col: message` lines (`shipcheck validate`). */
+export function scheduleOverrideFindings(
+  loaded: Pick<LoadedConfig, 'locate' | 'written'>,
+  environment: string | undefined,
+  config: Config,
+  items: readonly { id: string }[],
+): string[] {
+  return scheduleOverrideProblems(config.maintenance, items, (key) => {
     const own = environment === undefined ? [] : ['environments', environment];
     const at = [...own, 'maintenance', 'schedules', key];
     return loaded.locate(loaded.written(at) ? at : ['maintenance', 'schedules', key]);
   });
-  if (problems.length > 0) throw new ConfigError(problems);
 }
