@@ -8,7 +8,15 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_USER } from '../support/auth.js';
-import { checkAccessibility, chromiumOrSkip, launchBrowser, openPage, signIn } from '../support/browser.js';
+import {
+  checkAccessibility,
+  chromiumOrSkip,
+  launchBrowser,
+  MOBILE,
+  openPage,
+  pageWidth,
+  signIn,
+} from '../support/browser.js';
 import { Scenario, waitFor } from './harness.js';
 
 const CAN_RUN = chromiumOrSkip('maintenance-dashboard.test.ts');
@@ -72,5 +80,27 @@ items:
     const res = await s.api('/api/v1/services/web/maintenance/key-rotation-schedule/runs');
     const { runs } = (await res.json()) as { runs: { trigger: string; by: string | null }[] };
     expect(runs[0]).toMatchObject({ trigger: 'manual', by: TEST_USER });
+  });
+
+  it("given a phone's width, when the page opens at its address, then its table scrolls inside its own box", async () => {
+    const { page } = await openPage(browser, s.apiUrl, { viewport: MOBILE });
+    await signIn(page, TEST_USER, PASSWORD);
+    await page.goto('/maintenance');
+    await page.getByRole('table', { name: 'Scheduled checks' }).waitFor();
+    expect(await pageWidth(page)).toBeLessThanOrEqual(MOBILE.width);
+  });
+
+  it('given a viewer, when the page opens, then it offers no Run now button', async () => {
+    const made = await s.api('/api/v1/users', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'vic', password: PASSWORD, roles: ['viewer'] }),
+    });
+    expect(made.status).toBe(201);
+    const { page } = await openPage(browser, s.apiUrl);
+    await signIn(page, 'vic', PASSWORD);
+    await page.goto('/maintenance');
+    await page.getByRole('table', { name: 'Scheduled checks' }).waitFor();
+    expect(await page.getByRole('button', { name: /^Run now/ }).count()).toBe(0);
   });
 });
