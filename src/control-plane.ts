@@ -193,6 +193,7 @@ export async function startControlPlane(
     notify: notifications,
     // Set once the communicator exists, before any unit starts.
     communicate: (unit, policy, event) => communicator.communicate(unit, policy, event),
+    maintenanceTargets: onCallTargets(store, () => oncall),
   };
   if (shared.replica) {
     const { replica, clock } = shared;
@@ -208,11 +209,13 @@ export async function startControlPlane(
   const serve = (unit: Unit): void => {
     engines.set(unit.name, unit.engine);
     if (!unwatch.has(unit.engine)) unwatch.set(unit.engine, security.watch(unit.engine));
+    unit.scheduler.start();
   };
   const unserve = (unit: Unit): void => {
     engines.delete(unit.name);
     unwatch.get(unit.engine)?.();
     unwatch.delete(unit.engine);
+    void unit.scheduler.stop();
   };
   const allUnits = (): Unit[] => [...services.values()].flatMap((run) => run.units);
   // Incidents and their escalation, on the installation's policies (read again on reload).
@@ -282,6 +285,7 @@ export async function startControlPlane(
     statusPage: () => statusPage,
     notifications,
     catalog: () => catalogServices,
+    schedulers: () => new Map(allUnits().map((unit) => [unit.name, unit.scheduler])),
   });
 
   const closeUnits = async (units: Unit[], stopInstances: boolean): Promise<void> => {
@@ -542,6 +546,8 @@ export async function startControlPlane(
       progress('leaving the replicas sharing the store');
       await shared.leaseShare?.leave();
       const units = allUnits();
+      progress('stopping the scheduled checks');
+      for (const unit of units) await unit.scheduler.stop();
       for (const unit of units) {
         progress(`stopping the engine of ${unit.name}`);
         await unit.engine.stop();

@@ -30,6 +30,9 @@ import type { TrafficRouter } from './providers/traffic/types.js';
 import type { EventRow, LeaseLocks, Store } from './store/types.js';
 import type { Clock } from './util/clock.js';
 import { unitName } from './domain/release.js';
+import type { ResolveTargets } from './comms/incidents/types.js';
+import type { Scheduler } from './maintenance/scheduler.js';
+import { checkScheduleOverrides, createUnitScheduler } from './maintenance/unit-scheduler.js';
 
 /** Releases of another environment a promotion check looks through. */
 const HISTORY_RELEASES = 200;
@@ -65,6 +68,8 @@ export interface Unit {
   /** Alertmanager's way in to this unit, when its config has `rollback.alerts`. */
   alerts: AlertTarget | undefined;
   providers: Providers;
+  /** Runs the unit's scheduled checklist items between releases (maintenance/scheduler.ts). */
+  scheduler: Scheduler;
 }
 
 /** What every unit shares. */
@@ -104,6 +109,8 @@ export interface Shared {
   ) => Promise<void>;
   /** The installation's notification channels, for the `notify` check. */
   notify?: ChannelTester;
+  /** Resolves `maintenance.notify` to destinations, for notices of failing scheduled items. */
+  maintenanceTargets?: ResolveTargets;
 }
 
 /** Environments after the first get two items proving the version went through the one before. */
@@ -325,7 +332,21 @@ export async function createUnit(
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
     registry: shared.registry,
   });
+  const scheduler = createUnitScheduler({
+    unit: name,
+    config,
+    items,
+    store,
+    kinds,
+    clock,
+    lease,
+    runner,
+    logger: log.child({ component: 'scheduler' }),
+    holder: shared.replica ?? 'local',
+    resolveTargets: shared.maintenanceTargets,
+  });
   return {
+    scheduler,
     name,
     service: config.service,
     environment,
@@ -425,7 +446,8 @@ export async function checkServices(
 ): Promise<void> {
   for (const loaded of services) {
     for (const target of targetsOf(loaded)) {
-      await loadTemplate(target.config.checklist.template, { configDir: loaded.dir, kinds });
+      const template = await loadTemplate(target.config.checklist.template, { configDir: loaded.dir, kinds });
+      checkScheduleOverrides(loaded, target.environment, target.config, template.items);
       alertTargetOf(target.config, target.environment);
     }
   }

@@ -45,6 +45,8 @@ import { EventHub, type EventHubLimits } from './event-stream.js';
 import type { ApiTls } from './tls.js';
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from './idempotency-key.js';
 import { registerScalingRoutes } from './scaling-routes.js';
+import { registerMaintenanceRoutes } from './maintenance-routes.js';
+import type { Scheduler } from '../maintenance/scheduler.js';
 
 /** Most rows any list endpoint returns. */
 const MAX_LIMIT = 1000;
@@ -90,6 +92,8 @@ export interface ApiOptions {
   statusPage?: () => StatusPage | undefined;
   /** The installation's services as they are now, for the catalog routes; none when omitted. */
   catalog?: () => readonly LoadedConfig[];
+  /** The scheduler of each unit (scheduled checks); none when omitted. */
+  schedulers?: () => ReadonlyMap<string, Scheduler>;
 }
 
 /** Fastify's wording for body problems, replaced by wording that says what to send. */
@@ -253,6 +257,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
           environment: status.environment,
           stable: status.stable,
           release: status.release,
+          maintenance: { failing: (await options.schedulers?.().get(name)?.failingCount()) ?? 0 },
         });
       }
       return { services };
@@ -440,6 +445,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
   registerScalingRoutes(app, { engineOf });
   registerCatalogRoutes(app, { services: options.catalog ?? (() => []) });
+  registerMaintenanceRoutes(app, { schedulers: options.schedulers ?? (() => new Map()) });
   // An explicit `web: null` must not fall back to the built files (a default parameter would).
   registerWebApp(app, options.web === undefined ? webDist() : (options.web ?? undefined));
 

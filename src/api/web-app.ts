@@ -29,6 +29,7 @@ export const WEB_PAGES = [
   '/oncall',
   '/notifications',
   '/catalog',
+  '/maintenance',
 ] as const;
 
 /**

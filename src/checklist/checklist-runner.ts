@@ -295,6 +295,11 @@ export class ChecklistRunner {
     }
   }
 
+  /** The context checks of `release` run in, without the abort signal; scheduled runs use it too. */
+  contextOf(release: ReleaseRow): Omit<CheckContext, 'signal'> {
+    return this.options.context(release);
+  }
+
   /** Aborts every check and waits for them to wind down. */
   async close(): Promise<void> {
     this.abort();

@@ -20,6 +20,7 @@ import {
 import { ConfigError } from '../errors.js';
 import { GATES, type Gate } from '../domain/checklist.js';
 import { paramFindings, unknownKindProblem } from './template-params.js';
+import { cronProblem, timezoneProblem } from '../maintenance/cron.js';
 import {
   DEFAULT_TEMPLATE,
   NO_TEMPLATE,
@@ -30,7 +31,18 @@ import {
 } from './template-types.js';
 
 const TOP_KEYS = ['name', 'extends', 'items', 'drop'] as const;
-const ITEM_KEYS = ['id', 'section', 'title', 'kind', 'gate', 'params', 'requires', 'hint'] as const;
+const ITEM_KEYS = [
+  'id',
+  'section',
+  'title',
+  'kind',
+  'gate',
+  'params',
+  'requires',
+  'hint',
+  'schedule',
+  'timezone',
+] as const;
 const DROP_KEYS = ['id', 'reason'] as const;
 const ID_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*(?:\/[a-z0-9]+(?:-[a-z0-9]+)*)*$/;
 const ID_EXAMPLE = 'pre-deployment/testing/run-full-test-suite';
@@ -252,6 +264,8 @@ class TemplateFile {
     const params = this.readParams(raw, at, kind);
     const requires = this.readRequires(raw, at);
     const hint = this.optionalString(raw, [...at, 'hint']);
+    const schedule = this.readChecked(raw, [...at, 'schedule'], cronProblem);
+    const timezone = this.readChecked(raw, [...at, 'timezone'], timezoneProblem);
 
     const sectionOrBase = section ?? replaced?.section;
     const titleOrBase = title ?? replaced?.title;
@@ -268,6 +282,8 @@ class TemplateFile {
     const item: TemplateItem = { id, section: sectionOrBase, title: titleOrBase, kind, gate, params };
     if (requires !== undefined) item.requires = requires;
     if (hint !== undefined) item.hint = hint;
+    if (schedule !== undefined) item.schedule = schedule;
+    if (timezone !== undefined) item.timezone = timezone;
     return item;
   }
 
@@ -460,6 +476,18 @@ class TemplateFile {
       return undefined;
     }
     return this.checkString(value, at);
+  }
+
+  /** An optional string that `problem` accepts (a cron schedule, a time zone). */
+  private readChecked(
+    data: Record<string, unknown>,
+    at: YamlPath,
+    problem: (value: string) => string | undefined,
+  ): string | undefined {
+    const value = this.optionalString(data, at);
+    const found = value === undefined ? undefined : problem(value);
+    if (found !== undefined) this.add(at, 'value', `${pathLabel(at)}${found}`);
+    return found === undefined ? value : undefined;
   }
 
   private optionalString(data: Record<string, unknown>, at: YamlPath): string | undefined {

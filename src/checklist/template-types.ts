@@ -23,6 +23,10 @@ export interface TemplateItem {
   requires?: string[];
   /** What a person checks when the item is (or falls back to) a sign-off. */
   hint?: string;
+  /** A cron schedule (croner: 5 fields, or 6 with seconds) on which `shipcheck up` runs the item between releases. */
+  schedule?: string;
+  /** The IANA time zone of `schedule`; `maintenance.timezone` (UTC by default) when absent. */
+  timezone?: string;
 }
 
 /** An item an extension file dropped, kept so reports can show it and why. */

@@ -10,6 +10,7 @@ import {
   itemCommand,
   signGateCommand,
 } from './commands/checklist.js';
+import { maintenanceCommand, maintenanceRunCommand } from './commands/maintenance.js';
 import { templateShowCommand, templateValidateCommand } from './commands/checklist-template.js';
 import { controlCommand } from './commands/control.js';
 import { demoCommand } from './commands/demo.js';
@@ -244,7 +245,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   ).action(run(async (o: WaitFlags) => controlCommand('rollback', globals(), io, waitOptionsOf(o))));
   program
     .command('checklist [action] [item]')
-    .description('the release checklist; actions: rerun ITEM, export, template show|validate')
+    .description(
+      'the release checklist; actions: rerun ITEM, run ITEM (scheduled), export, template show|validate',
+    )
     .option('--release <id>', 'a release other than the active (or last) one')
     .option('--format <format>', 'for export: md or html', 'md')
     .option('--out <file>', 'for export: write the report to this file instead of standard output')
@@ -258,6 +261,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         ) => {
           if (action === undefined) return checklistShowCommand({ ...globals(), ...o }, io);
           if (action === 'rerun' && item) return itemCommand('rerun', item, globals(), io);
+          if (action === 'run' && item) return maintenanceRunCommand(item, globals(), io);
           if (action === 'export') return checklistExportCommand({ ...globals(), ...o }, io);
           if (action === 'template' && (item === 'show' || item === 'validate')) {
             const command = item === 'show' ? templateShowCommand : templateValidateCommand;
@@ -270,7 +274,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             return command(templateOpts, io, checkKinds());
           }
           throw new InputError(
-            `unknown checklist action "${[action, item].filter(Boolean).join(' ')}"; use checklist, checklist rerun ITEM, checklist export, or checklist template show|validate`,
+            `unknown checklist action "${[action, item].filter(Boolean).join(' ')}"; use checklist, checklist rerun ITEM, checklist run ITEM, checklist export, or checklist template show|validate`,
           );
         },
       ),
@@ -407,6 +411,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   );
 
   registerStatuspageCommands(program, { io, globals, run, withLogin });
+  program
+    .command('maintenance')
+    .description('scheduled checklist items: schedule, last result, next run (-s, --env to narrow)')
+    .action(run(async () => maintenanceCommand(globals(), io)));
   const oncall = program.command('oncall').description('on-call: who is on call, shifts, overrides');
   oncall
     .command('who')

@@ -278,7 +278,7 @@ describe('loadConfig: good files', () => {
       analysis: { interval: 5000, inconclusiveLimit: 5, onInconclusive: 'pause' },
       rollback: { triggers: [], keepPreviousFor: 600_000, migrations: 'keep' },
       checklist: { template: 'none', vars: {} },
-      maintenance: { certMinDays: 21 },
+      maintenance: { certMinDays: 21, timezone: 'UTC', schedules: {}, notify: [] },
       channels: [],
       oncall: { schedules: [], escalationPolicies: [] },
     });

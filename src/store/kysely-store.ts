@@ -18,6 +18,7 @@ import { StatusPageStore } from './status-page-store.js';
 import { OnCallStore } from './oncall-store.js';
 import { QuerySnapshotStore } from './query-snapshot-store.js';
 import { ScalingStore } from './scaling-store.js';
+import { MaintenanceStore } from './maintenance-store.js';
 import { RetentionStore } from './retention.js';
 import { toChecklistItem, toEffect, toEvent, toLease, toMeasurement, toRelease, toSample } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
@@ -108,6 +109,7 @@ export class KyselyStore implements Store {
   readonly oncall: OnCallStore;
   readonly querySnapshots: QuerySnapshotStore;
   readonly scaling: ScalingStore;
+  readonly maintenance: MaintenanceStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -121,6 +123,7 @@ export class KyselyStore implements Store {
     this.oncall = new OnCallStore(db, dialect);
     this.querySnapshots = new QuerySnapshotStore(db, dialect);
     this.scaling = new ScalingStore(db, dialect);
+    this.maintenance = new MaintenanceStore(db, dialect);
   }
 
   /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */

@@ -5,6 +5,7 @@ import type { StatusPageStore } from './status-page-store.js';
 import type { OnCallStore } from './oncall-store.js';
 import type { QuerySnapshotStore } from './query-snapshot-store.js';
 import type { ScalingStore } from './scaling-store.js';
+import type { MaintenanceStore } from './maintenance-store.js';
 import type { RetentionStore } from './retention.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
@@ -285,6 +286,8 @@ export interface Store extends InstanceRecordStore {
   readonly querySnapshots: QuerySnapshotStore;
   /** Stable instance counts set by scale or the autoscaler, and load samples. */
   readonly scaling: ScalingStore;
+  /** Scheduled items between releases: due times, claims and run history. */
+  readonly maintenance: MaintenanceStore;
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

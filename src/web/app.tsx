@@ -18,6 +18,7 @@ import { IncidentPage } from './pages/incident-page.js';
 import { OnCallPage } from './pages/oncall-page.js';
 import { NotificationsPage } from './pages/notifications-page.js';
 import { CatalogPage } from './pages/catalog-page.js';
+import { MaintenancePage } from './pages/maintenance-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -36,6 +37,7 @@ function pageFor(path: string): ReactNode {
   if (path === '/oncall') return <OnCallPage />;
   if (path === '/notifications') return <NotificationsPage />;
   if (path === '/catalog') return <CatalogPage />;
+  if (path === '/maintenance') return <MaintenancePage />;
   return null;
 }
 

@@ -23,6 +23,7 @@ import { type DemoMailServer, startDemoMail } from './demo-mail.js';
 import { DEMO_ONCALL, addOnCallPeople, followCommunication } from './demo-comms.js';
 import { showScaling } from './demo-scale.js';
 import { demoCatalogConfig, showCatalog } from './demo-catalog.js';
+import { DEMO_MAINTENANCE_CONFIG, demoMaintenance } from './demo-maintenance.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
 const BIN =
@@ -131,7 +132,8 @@ checklist:
     # v3's test suite fails: the demo shows a blocked release, then waives the item with a reason.
     testCommand: >-
       sh -c 'if [ "$SHIPCHECK_VERSION" = v3 ]; then echo "41 passed, 1 failed: checkout total"; exit 1; fi; echo "42 passed"'
-${demoCatalogConfig(cacheUrl, DEMO_ONCALL.primary)}`;
+${demoCatalogConfig(cacheUrl, DEMO_ONCALL.primary)}
+${DEMO_MAINTENANCE_CONFIG}`;
 }
 
 /** Each version brings one migration; v3's is undone when v3 is rolled back. */
@@ -493,6 +495,7 @@ export async function demoCommand(
         `\nThe releases are done: each one's page in the dashboard shows its steps, charts, verdicts and checklist.\nPress Enter to stop the demo.`,
       );
     }
+    await demoMaintenance(client, io, expect);
     const status = await client.get('/api/v1/services/demo', statusShape);
     expect(status.stable === 'v2', `v2 is still stable (stable: ${status.stable})`);
     expect(

@@ -10,6 +10,7 @@ import { YamlSource, valueAt, type YamlPath } from '../../config/yaml-positions.
 import { ConfigError } from '../../errors.js';
 import { checkAccessLogFormat } from '../../providers/metrics/nginx-log/log-format-check.js';
 import { plural } from '../../util/words.js';
+import { scheduleOverrideFindings } from '../../maintenance/unit-scheduler.js';
 
 /**
  * `shipcheck validate`: loads the config and its checklist template with every check, runs the
@@ -68,6 +69,7 @@ async function planProblems(loaded: LoadedConfig, kinds: ReturnType<typeof check
       vars: target.config.checklist.vars,
       configured: configuredIn(target.config),
     });
+    problems.push(...scheduleOverrideFindings(loaded, target.prefix[1], target.config, template.items));
     for (const problem of await checkPlan(target.config, items, kinds)) {
       const where = loaded.locate([...target.prefix, ...problem.path]);
       problems.push(

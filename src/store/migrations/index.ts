@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { incidentsMigration } from './011-incidents.js';
 import { statusPageMigration } from './012-status-page.js';
 import { oncallMigration } from './013-oncall.js';
+import { maintenanceMigration } from './014-maintenance.js';
 import { scalingMigration } from './015-scaling.js';
 import { querySnapshotsMigration } from './017-query-snapshots.js';
 
@@ -369,6 +370,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '011_incidents': incidentsMigration(dialect),
     '012_status_page': statusPageMigration(dialect),
     '013_oncall': oncallMigration(dialect),
+    '014_maintenance': maintenanceMigration(dialect),
     '015_scaling': scalingMigration(dialect),
     '017_query_snapshots': querySnapshotsMigration(dialect),
   };

@@ -73,6 +73,8 @@ export interface ServiceSummary {
   environment: string | null;
   stable: string | null;
   release: Release | null;
+  /** How many of the unit's scheduled checks are failing now. */
+  maintenance?: { failing: number };
 }
 
 /** One stored event, as the API and the event stream carry it. */

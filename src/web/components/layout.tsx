@@ -33,6 +33,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: '/oncall', label: 'On call', active: path === '/oncall' },
     { to: '/notifications', label: 'Notifications', active: path === '/notifications' },
     { to: '/catalog', label: 'Catalog', active: path === '/catalog' },
+    { to: '/maintenance', label: 'Maintenance', active: path === '/maintenance' },
     ...(admin
       ? [
           { to: '/audit', label: 'Audit log', active: path === '/audit' },

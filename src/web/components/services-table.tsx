@@ -6,6 +6,7 @@ import type { Release, ServiceStatus } from '../api/types.js';
 import { isEnded } from '../format.js';
 import { Link } from '../router.js';
 import { InstanceHealth } from './instance-health.js';
+import { MaintenanceBadge } from './maintenance-badge.js';
 import type { OrderableService, ServiceSort, ServiceSortKey } from './order-services.js';
 import { RecentReleases } from './recent-releases.js';
 import { StateBadge } from './state-badge.js';
@@ -18,6 +19,8 @@ export interface ServiceRow extends OrderableService {
   status?: ServiceStatus;
   /** Why its status could not be read. */
   statusError?: string;
+  /** How many of its scheduled checks are failing (the maintenance page lists them). */
+  maintenance?: { failing: number };
 }
 
 /** The row's release when it is still running (not ended), else undefined. */
@@ -133,6 +136,7 @@ export function ServicesTable(props: ServicesTableProps) {
                 )}
                 <th scope="row" className="unit-cell">
                   {release ? <Link to={`/releases/${release.id}`}>{row.name}</Link> : row.name}
+                  <MaintenanceBadge unit={row.name} failing={row.maintenance?.failing} />
                 </th>
                 <td>{row.environment ?? <span className="muted">—</span>}</td>
                 <td className="mono">{row.stable ?? <span className="muted">none</span>}</td>

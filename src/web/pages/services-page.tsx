@@ -226,5 +226,6 @@ function toRow(summary: ServiceSummary): ServiceRow {
     environment: summary.environment,
     stable: summary.stable,
     release: summary.release,
+    ...(summary.maintenance ? { maintenance: summary.maintenance } : {}),
   };
 }
