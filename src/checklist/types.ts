@@ -58,7 +58,7 @@ export interface CheckContext {
    * enabled), and the notification outbox (a notice to the secondary on-call). Absent in tests of
    * kinds that need no store.
    */
-  store?: Pick<Store, 'oncall' | 'security' | 'notifications' | 'statusPage'>;
+  store?: Pick<Store, 'oncall' | 'security' | 'notifications' | 'statusPage' | 'baselines'>;
   /** The validated config, for kinds that read a block of it (cdn, backup, migrations, triggers). */
   config: Config;
   clock: Clock;

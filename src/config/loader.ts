@@ -46,6 +46,7 @@ export const ENVIRONMENT_KEYS = [
   'notifications',
   'communication',
   'maintenance',
+  'baseline',
 ] as const;
 
 /** A validated config together with where it came from. */

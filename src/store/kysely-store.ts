@@ -16,6 +16,7 @@ import { NotificationStore } from './notification-store.js';
 import { IncidentStore } from './incident-store.js';
 import { StatusPageStore } from './status-page-store.js';
 import { OnCallStore } from './oncall-store.js';
+import { BaselineStore } from './baseline-store.js';
 import { RetentionStore } from './retention.js';
 import { toChecklistItem, toEffect, toEvent, toLease, toMeasurement, toRelease, toSample } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
@@ -104,6 +105,7 @@ export class KyselyStore implements Store {
   readonly incidents: IncidentStore;
   readonly statusPage: StatusPageStore;
   readonly oncall: OnCallStore;
+  readonly baselines: BaselineStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -115,6 +117,7 @@ export class KyselyStore implements Store {
     this.incidents = new IncidentStore(db, dialect);
     this.statusPage = new StatusPageStore(db, dialect);
     this.oncall = new OnCallStore(db, dialect);
+    this.baselines = new BaselineStore(db, dialect);
   }
 
   /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */

@@ -242,4 +242,18 @@ export interface Database {
     removed_by: string | null;
     removed_at: number | null;
   };
+  /** Performance baselines per release (baseline-store.ts); `figures` is JSON BaselineFigures. */
+  baselines: {
+    id: Generated<number>;
+    release_id: number;
+    service: string;
+    version: string;
+    state: string;
+    started_at: number;
+    ended_at: number | null;
+    figures: string | null;
+    reason: string | null;
+    resources_start: string;
+    updated_at: number;
+  };
 }

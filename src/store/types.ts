@@ -3,6 +3,7 @@ import type { NotificationStore } from './notification-store.js';
 import type { IncidentStore } from './incident-store.js';
 import type { StatusPageStore } from './status-page-store.js';
 import type { OnCallStore } from './oncall-store.js';
+import type { BaselineStore } from './baseline-store.js';
 import type { RetentionStore } from './retention.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
@@ -279,6 +280,8 @@ export interface Store extends InstanceRecordStore {
   readonly statusPage: StatusPageStore;
   /** On-call overrides and users' contact methods. */
   readonly oncall: OnCallStore;
+  /** Performance baselines per release. */
+  readonly baselines: BaselineStore;
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { incidentsMigration } from './011-incidents.js';
 import { statusPageMigration } from './012-status-page.js';
 import { oncallMigration } from './013-oncall.js';
+import { baselinesMigration } from './016-baselines.js';
 
 import type { Dialect } from './dialect.js';
 
@@ -367,6 +368,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '011_incidents': incidentsMigration(dialect),
     '012_status_page': statusPageMigration(dialect),
     '013_oncall': oncallMigration(dialect),
+    '016_baselines': baselinesMigration(dialect),
   };
 }
 
