@@ -108,6 +108,9 @@ const ROUTES = [
   ['GET /api/v1/oncall/schedules/:name/overrides', 'viewer'],
   ['POST /api/v1/oncall/schedules/:name/overrides', 'deployer'],
   ['POST /api/v1/oncall/overrides/:override/remove', 'deployer'],
+  ['GET /api/v1/services/:service/baselines', 'viewer'],
+  ['GET /api/v1/services/:service/baselines/compare', 'viewer'],
+  ['GET /api/v1/releases/:id/baseline', 'viewer'],
   ['GET /', 'public'],
   ['GET /login', 'public'],
   ['GET /services', 'public'],
@@ -120,6 +123,7 @@ const ROUTES = [
   ['GET /incidents/:id', 'public'],
   ['GET /oncall', 'public'],
   ['GET /notifications', 'public'],
+  ['GET /services/:service/baselines', 'public'],
   ['GET /assets/:file', 'public'],
 ] as const;
 

@@ -28,6 +28,7 @@ export const WEB_PAGES = [
   '/incidents/:id',
   '/oncall',
   '/notifications',
+  '/services/:service/baselines',
 ] as const;
 
 /**

@@ -68,6 +68,11 @@ export class BaselineRecorder {
 
   constructor(private readonly options: BaselineRecorderOptions) {}
 
+  /** The unit's `baseline` settings: tolerances and noise rules. */
+  get settings(): Config['baseline'] {
+    return this.options.config.baseline;
+  }
+
   /**
    * Sees the unit's active release after a pass (undefined when none is). Never waits and never
    * throws; one piece of work at a time, a pass that finds one running skips.

@@ -120,7 +120,8 @@ export class Engine {
   private readonly gates: Gates;
   private readonly analysis: AnalysisPolicy;
   private readonly sampler: ReleaseSampler;
-  private readonly baselines: BaselineRecorder;
+  /** Records this unit's performance baselines (docs/baselines.md). */
+  readonly baselines: BaselineRecorder;
   private timer: NodeJS.Timeout | undefined;
   /** Whether the loop's last pass is still queued or running: the loop's next tick is skipped, not queued. */
   private looping = false;
