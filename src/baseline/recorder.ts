@@ -3,7 +3,7 @@
  * opens when a deploy release takes all traffic (the start of `bakeTime`, or the verify gate of a
  * first release) and runs through bakeTime and the verify and post-deploy gates. It closes when the
  * release succeeds, or, when that came sooner than `baseline.minWindow`, once the version has served
- * alone that long; another release starting closes it at once. A rolled-back release's baseline is
+ * alone that long; the next release's canary taking traffic closes it at once. A rolled-back release's baseline is
  * discarded. Like the release samples, the engine calls {@link BaselineRecorder.observe} after each
  * pass; the reads and writes run beside the loop and never throw into it.
  */
@@ -106,15 +106,19 @@ export class BaselineRecorder {
     }
     const open = this.open;
     if (open) {
-      if (release && release.id !== open.release.id) return this.close(open, now, 'another release started');
+      const other = release !== undefined && release.id !== open.release.id ? release : undefined;
+      // A next release in its gates leaves the version alone at 100%; its canary's traffic ends the window.
+      if (other && other.weight > 0)
+        return this.close(open, now, `release #${other.id} (${other.version}) took traffic`);
+      const mine = other ? undefined : release;
       if (open.succeededAt !== undefined) {
         // Succeeded: measured at 100% until the window is long enough.
-      } else if (!release || release.phase === 'completed') {
-        const ended = release ?? (await this.options.store.getRelease(open.release.id));
+      } else if (!mine || mine.phase === 'completed') {
+        const ended = mine ?? (await this.options.store.getRelease(open.release.id));
         if (!ended || ended.state !== 'succeeded') return this.discard(open, now, ended);
-        open.succeededAt ??= ended.endedAt ?? now;
-      } else if (release.weight < 100 || !WINDOW_PHASES.includes(release.phase)) {
-        return this.discard(open, now, release);
+        open.succeededAt = ended.endedAt ?? now;
+      } else if (mine.weight < 100 || !WINDOW_PHASES.includes(mine.phase)) {
+        return this.discard(open, now, mine);
       }
       const minWindow = this.options.config.baseline.minWindow;
       if (open.succeededAt !== undefined && now >= Math.max(open.succeededAt, open.startedAt + minWindow))
