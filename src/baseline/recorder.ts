@@ -63,6 +63,8 @@ interface Open {
 export class BaselineRecorder {
   private open: Open | undefined;
   private resumed = false;
+  /** The active release the last pass saw, to catch one that succeeded within a single pass. */
+  private lastSeen: ReleaseRow | undefined;
   private queue: Promise<void> = Promise.resolve();
   private busy = false;
 
@@ -104,6 +106,8 @@ export class BaselineRecorder {
       this.resumed = true;
       await this.resume(now);
     }
+    const seen = this.lastSeen;
+    this.lastSeen = release;
     const open = this.open;
     if (open) {
       const other = release !== undefined && release.id !== open.release.id ? release : undefined;
@@ -126,8 +130,23 @@ export class BaselineRecorder {
       if (now >= open.nextRssAt) this.sampleRss(open, now);
       return;
     }
+    if (seen && seen.id !== release?.id && seen.kind === 'deploy' && !(release && release.weight > 0)) {
+      // A release whose gates all passed within one pass succeeded before a pass saw it at 100%:
+      // its version is measured now, alone at 100% after its success, for `minWindow`.
+      const ended = await this.options.store.getRelease(seen.id);
+      if (ended?.state === 'succeeded' && !(await this.options.store.baselines.get(seen.id))) {
+        await this.begin(ended, now);
+        if (this.open) this.open.succeededAt = now;
+        return;
+      }
+    }
     if (!release || release.kind !== 'deploy' || release.weight < 100) return;
     if (!WINDOW_PHASES.includes(release.phase) || release.state === 'paused') return;
+    await this.begin(release, now);
+  }
+
+  /** Opens `release`'s window now, or carries on the one a previous process opened. */
+  private async begin(release: ReleaseRow, now: number): Promise<void> {
     const cpuStart = this.readCpu(release.version);
     const row = await this.options.store.baselines.open(
       {
