@@ -17,6 +17,7 @@ import { IncidentsPage } from './pages/incidents-page.js';
 import { IncidentPage } from './pages/incident-page.js';
 import { OnCallPage } from './pages/oncall-page.js';
 import { NotificationsPage } from './pages/notifications-page.js';
+import { BaselinesPage } from './pages/baselines-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -34,6 +35,14 @@ function pageFor(path: string): ReactNode {
   if (incident) return <IncidentPage id={Number(incident.id)} />;
   if (path === '/oncall') return <OnCallPage />;
   if (path === '/notifications') return <NotificationsPage />;
+  const baselines = match('/services/:service/baselines', path);
+  if (baselines)
+    return (
+      <BaselinesPage
+        service={baselines.service!}
+        environment={new URLSearchParams(window.location.search).get('environment')}
+      />
+    );
   return null;
 }
 

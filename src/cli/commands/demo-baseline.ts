@@ -14,8 +14,8 @@ import { comparisonLines } from './baseline.js';
 
 /** The config lines the demo adds: a short bake (the window) and the noise rules for its traffic. */
 export const DEMO_BASELINE_CONFIG = `baseline:
-  minWindow: 8s
-  minRequests: 300
+  minWindow: 7s
+  minRequests: 250
 `;
 /** v2's SAMPLE_FAULTS entry: slower, never failing. */
 export const DEMO_SLOW_V2 = '"v2": {"latencyMs": 40}';
@@ -57,7 +57,7 @@ export async function showBaselineRegression(
     '/api/v1/services/demo/baselines/compare?a=v1&b=v2',
     compareShape,
   );
-  comparisonLines(a, b, comparison).forEach((line) => io.out(`  ${line}`));
+  comparisonLines(a, b, comparison).forEach((line) => io.out(line ? `  ${line}` : ''));
   const p99 = comparison.figures.find((f) => f.figure === 'latencyP99');
   expect(
     comparison.comparable && p99?.verdict === 'regressed',

@@ -84,7 +84,7 @@ strategy:
     - pause: 5s
     - setWeight: 50
     - pause: 5s
-  bakeTime: 8s
+  bakeTime: 7s
 ${DEMO_BASELINE_CONFIG}analysis:
   interval: 1s
 rollback:
