@@ -168,6 +168,7 @@ const PUBLIC = [
   'GET /status/history.atom',
   'GET /status/subscribe/confirm',
   'GET /status/unsubscribe',
+  'GET /services/:service/baselines',
 ];
 
 function api(): ReturnType<typeof buildApi> {
