@@ -134,4 +134,37 @@ describe('performance baselines per release, with a real fleet and proxy under l
     expect(again.code, again.stdout).toBe(0);
     expect(again.stdout).toMatch(/verdict: inconclusive: load not comparable/);
   }, 150_000);
+
+  it('records a window cut by a control plane restart as restarted, never invented', async () => {
+    // Given v1, and v2 in a long bake at 100% under load
+    s = await Scenario.create({
+      steps: '[{setWeight: 50}, {pause: 1s}]\n  bakeTime: 8s',
+      extra: 'baseline: { minWindow: 3s, minRequests: 20 }\n',
+    });
+    await s.up();
+    await deploy('v1', 40);
+    load = new LoadGenerator({ url: `${s.proxyUrl}/`, rps: 40, concurrency: 8, maxDurationMs: 60_000 });
+    load.start();
+    expect((await s.cli('deploy', 'v2')).code).toBe(0);
+    const id = 2;
+    await waitFor('the window of v2 open', async () => {
+      const res = await s!.api(`/api/v1/releases/${id}/baseline`);
+      return ((await res.json()) as { baseline: Baseline | null }).baseline?.state === 'recording';
+    });
+
+    // When the control plane is killed mid-window and started again
+    await s.crash();
+    await s.up();
+    await s.waitForState('succeeded');
+    const baseline = await closedBaseline(id);
+
+    // Then the baseline says so: request figures only for the part after the restart, no CPU
+    expect(baseline.state).toBe('restarted');
+    expect(baseline.reason).toMatch(
+      /^the control plane restarted during the window: the figures cover the last \d+s of \d+s/,
+    );
+    expect(baseline.figures!.cpuPer1k).toBeNull();
+    expect(baseline.figures!.requests).toBeGreaterThan(0);
+    expect(baseline.figures!.p99).not.toBeNull();
+  }, 120_000);
 });
