@@ -122,6 +122,12 @@ describe('performance baselines per release, with a real fleet and proxy under l
     const shown = await s.cli('baseline', 'show');
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/#2\s+v2\s+complete/);
+    const one = await s.cli('baseline', 'show', 'v2');
+    expect(one.code, one.stdout + one.stderr).toBe(7);
+    expect(one.stdout).toMatch(
+      /^web v2 \(release #2\): complete\nwindow: .*, \d+ requests over \d+s on 3 instances\n/,
+    );
+    expect(one.stdout).toMatch(/verdict: regressed: p99 latency/);
 
     // When v3 (as fast as v1) is deployed at a third of the load
     const v3 = await deploy('v3', 20);
