@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { TERMINAL_STATES } from '../domain/release.js';
 import type { Fleet } from '../providers/fleet/types.js';
 import type { MetricSource } from '../providers/metrics/types.js';
 import type { BaselineRow } from '../store/baseline-store.js';
@@ -216,7 +217,7 @@ export class BaselineRecorder {
   private async discard(open: Open, now: number, release: ReleaseRow | undefined): Promise<void> {
     this.open = undefined;
     const why = release
-      ? `release #${release.id} ${release.state.replace('_', ' ')} before its window closed`
+      ? `release #${release.id} ${TERMINAL_STATES.includes(release.state) ? release.state.replace('_', ' ') : release.phase.replace('-', ' ')} before its window closed`
       : 'the release is gone';
     await this.options.store.baselines.finish(
       open.release.id,
