@@ -156,7 +156,9 @@ export class Engine {
     this.views = new Views({ config, store, records, fleet, metrics, clock, environment, lease });
     this.sampler = new ReleaseSampler({ store, metrics, clock, logger, events: records.events });
     const onItem = (release: ReleaseRow, item: ChecklistItemRow): void =>
-      void this.itemChanged(release, item).catch(() => undefined);
+      void this.itemChanged(release, item).catch((err: unknown) =>
+        logger.warn({ err }, 'item event not stored'),
+      );
     this.baselines = new BaselineRecorder({ store, metrics, fleet, config, clock, logger, unit, onItem });
     const acting = (): void => this.acting();
     const holds = async (): Promise<boolean> => (lease ? lease.confirm() : true);
