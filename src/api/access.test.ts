@@ -114,6 +114,9 @@ const ROUTES = [
   ['GET /api/v1/maintenance', 'viewer'],
   ['GET /api/v1/services/:service/maintenance/:item/runs', 'viewer'],
   ['POST /api/v1/services/:service/maintenance/:item/run', 'deployer'],
+  ['GET /api/v1/services/:service/baselines', 'viewer'],
+  ['GET /api/v1/services/:service/baselines/compare', 'viewer'],
+  ['GET /api/v1/releases/:id/baseline', 'viewer'],
   ['GET /', 'public'],
   ['GET /login', 'public'],
   ['GET /services', 'public'],
@@ -127,6 +130,7 @@ const ROUTES = [
   ['GET /oncall', 'public'],
   ['GET /notifications', 'public'],
   ['GET /maintenance', 'public'],
+  ['GET /services/:service/baselines', 'public'],
   ['GET /assets/:file', 'public'],
   ['GET /api/v1/catalog', 'viewer'],
   ['GET /api/v1/catalog/diagrams/:file', 'viewer'],
@@ -178,6 +182,7 @@ const PUBLIC = [
   'GET /status/history.atom',
   'GET /status/subscribe/confirm',
   'GET /status/unsubscribe',
+  'GET /services/:service/baselines',
 ];
 
 function api(): ReturnType<typeof buildApi> {

@@ -27,6 +27,7 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { registerOidcRoutes } from './oidc-routes.js';
 import { registerWebApp, type WebFiles, webDist } from './web-app.js';
 import { registerReleasePageRoutes } from './release-page-routes.js';
+import { registerBaselineRoutes } from './baseline-routes.js';
 import { registerIncidentRoutes } from './incident-routes.js';
 import { Incidents } from '../comms/incidents/incidents.js';
 import { systemClock } from '../util/clock.js';
@@ -429,6 +430,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
 
   registerReleasePageRoutes(app, { store, engineOf, engineOfRelease, parseId });
+  registerBaselineRoutes(app, { store, engineOf, engineOfRelease, parseId });
   registerIncidentRoutes(app, { incidents });
   registerStatusPageRoutes(app, { statusPage: options.statusPage ?? (() => undefined) });
   registerAuthRoutes(app, { store, security: options.security });

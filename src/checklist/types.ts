@@ -59,7 +59,10 @@ export interface CheckContext {
    * enabled), and the notification outbox (a notice to the secondary on-call); the snapshots the
    * `queries` check compares with. Absent in tests of kinds that need no store.
    */
-  store?: Pick<Store, 'oncall' | 'security' | 'notifications' | 'statusPage' | 'querySnapshots'>;
+  store?: Pick<
+    Store,
+    'oncall' | 'security' | 'notifications' | 'statusPage' | 'querySnapshots' | 'baselines'
+  >;
   /**
    * The unit's checklist items with vars filled in, for kinds that read what the others probe (the
    * `catalog` kind's dependencies check); absent where no template was resolved.

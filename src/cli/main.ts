@@ -45,6 +45,7 @@ import {
 import { validateCommand } from './commands/validate.js';
 import { registerScaleCommands } from './commands/scale.js';
 import { docsCommand } from './commands/docs.js';
+import { registerBaselineCommands } from './commands/baseline.js';
 import { ExitCode } from './format.js';
 import { parseTimeout } from './wait.js';
 import { DEFAULT_CONFIG, type GlobalOptions, type Io } from './target.js';
@@ -536,6 +537,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .command('rotate')
     .description('add a new master key and re-seal every TOTP secret with it (works on the store directly)')
     .action(run(async () => keysRotateCommand(globals(), io)));
+
+  registerBaselineCommands(program, { io, globals, run, withLogin });
 
   program
     .command('demo')

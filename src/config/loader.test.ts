@@ -279,6 +279,12 @@ describe('loadConfig: good files', () => {
       rollback: { triggers: [], keepPreviousFor: 600_000, migrations: 'keep' },
       checklist: { template: 'none', vars: {} },
       maintenance: { certMinDays: 21, timezone: 'UTC', schedules: {}, notify: [] },
+      baseline: {
+        tolerance: { latencyP99: 0.2, throughput: -0.2, errorRate: 0.01, cpuPer1k: 0.25, memory: 0.25 },
+        comparableLoad: 0.5,
+        minWindow: 30_000,
+        minRequests: 500,
+      },
       channels: [],
       oncall: { schedules: [], escalationPolicies: [] },
     });

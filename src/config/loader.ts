@@ -48,6 +48,7 @@ export const ENVIRONMENT_KEYS = [
   'communication',
   'maintenance',
   'scaling',
+  'baseline',
 ] as const;
 
 /** A validated config together with where it came from. */

@@ -18,6 +18,7 @@ import {
 import { serverSchema, storeSchema } from './server-schema.js';
 import { channelsSchema } from './channels-schema.js';
 import { maintenanceSchema } from './maintenance-schema.js';
+import { baselineSchema } from './baseline-schema.js';
 import { communicationSchema } from './communication-schema.js';
 import { oncallSchema } from './oncall-schema.js';
 import { statusPageSchema } from './status-page-schema.js';
@@ -503,6 +504,7 @@ export const configSchema = z.strictObject({
   communication: communicationSchema,
   maintenance: maintenanceSchema,
   scaling: scalingSchema.optional(),
+  baseline: baselineSchema,
   security: z
     .strictObject({
       keyMaxAge: duration

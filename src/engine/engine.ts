@@ -47,6 +47,7 @@ import { MigrationStep, describeDown, describeUp } from './migration-step.js';
 import { canaryCount, describeStep } from './plan.js';
 import { promoteHold } from './promote-hold.js';
 import { ReleaseSampler } from './release-sampler.js';
+import { BaselineRecorder } from '../baseline/recorder.js';
 import { Reasons, analysisReason, describeNotReady } from './reasons.js';
 import { Serving, routeFor } from './serving.js';
 import { UnitRecords } from './unit-records.js';
@@ -125,6 +126,8 @@ export class Engine {
   private readonly sampler: ReleaseSampler;
   /** The stable instance count, its sampling and autoscaler, and the capacity report. */
   readonly scaling: UnitScaling;
+  /** Records this unit's performance baselines (docs/baselines.md). */
+  readonly baselines: BaselineRecorder;
   private timer: NodeJS.Timeout | undefined;
   /** Whether the loop's last pass is still queued or running: the loop's next tick is skipped, not queued. */
   private looping = false;
@@ -158,6 +161,11 @@ export class Engine {
     this.analysis = analysis;
     this.views = new Views({ config, store, records, fleet, metrics, clock, environment, lease });
     this.sampler = new ReleaseSampler({ store, metrics, clock, logger, events: records.events });
+    const onItem = (release: ReleaseRow, item: ChecklistItemRow): void =>
+      void this.itemChanged(release, item).catch((err: unknown) =>
+        logger.warn({ err }, 'item event not stored'),
+      );
+    this.baselines = new BaselineRecorder({ store, metrics, fleet, config, clock, logger, unit, onItem });
     const acting = (): void => this.acting();
     const holds = async (): Promise<boolean> => (lease ? lease.confirm() : true);
     this.migrations = new MigrationStep({ migrator: options.migrator, effects, unit, logger, acting, holds });
@@ -226,6 +234,7 @@ export class Engine {
     await this.gates.close();
     await this.serving.idle();
     await this.sampler.idle();
+    await this.baselines.idle();
     await this.notifier?.idle();
     // Another replica takes over at once instead of waiting for the lease to expire.
     await this.lease
@@ -254,6 +263,7 @@ export class Engine {
       this.analysis.clear();
       this.sampler.clear();
       this.scaling.clear();
+      this.baselines.clear();
       this.migrations.clear();
       this.gates.abort();
       await this.notifier?.idle();
@@ -537,6 +547,7 @@ export class Engine {
     // A clock comparison on most passes; the sample itself is taken beside the loop.
     this.sampler.observe(current, service.stableVersion);
     this.scaling.observe(service.stableVersion);
+    this.baselines.observe(current);
     const route = routeFor(service, current);
     await this.serving.apply(route, current);
     this.ownMetrics?.setWeight(this.service, route.canary ? route.weight : 0);

@@ -19,6 +19,7 @@ import { OnCallStore } from './oncall-store.js';
 import { QuerySnapshotStore } from './query-snapshot-store.js';
 import { ScalingStore } from './scaling-store.js';
 import { MaintenanceStore } from './maintenance-store.js';
+import { BaselineStore } from './baseline-store.js';
 import { RetentionStore } from './retention.js';
 import { toChecklistItem, toEffect, toEvent, toLease, toMeasurement, toRelease, toSample } from './rows.js';
 import { isUniqueViolation, num } from './values.js';
@@ -110,6 +111,7 @@ export class KyselyStore implements Store {
   readonly querySnapshots: QuerySnapshotStore;
   readonly scaling: ScalingStore;
   readonly maintenance: MaintenanceStore;
+  readonly baselines: BaselineStore;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -124,6 +126,7 @@ export class KyselyStore implements Store {
     this.querySnapshots = new QuerySnapshotStore(db, dialect);
     this.scaling = new ScalingStore(db, dialect);
     this.maintenance = new MaintenanceStore(db, dialect);
+    this.baselines = new BaselineStore(db, dialect);
   }
 
   /** Where the migration bookkeeping lives; undefined lets Kysely decide (SQLite has one schema). */

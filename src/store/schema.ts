@@ -266,4 +266,18 @@ export interface Database {
     cpu: number | null;
     rss: number | null;
   };
+  /** Performance baselines per release (baseline-store.ts); `figures` is JSON BaselineFigures. */
+  baselines: {
+    id: Generated<number>;
+    release_id: number;
+    service: string;
+    version: string;
+    state: string;
+    started_at: number;
+    ended_at: number | null;
+    figures: string | null;
+    reason: string | null;
+    resources_start: string;
+    updated_at: number;
+  };
 }

@@ -6,6 +6,7 @@ import type { OnCallStore } from './oncall-store.js';
 import type { QuerySnapshotStore } from './query-snapshot-store.js';
 import type { ScalingStore } from './scaling-store.js';
 import type { MaintenanceStore } from './maintenance-store.js';
+import type { BaselineStore } from './baseline-store.js';
 import type { RetentionStore } from './retention.js';
 import type { Evidence, Gate, ItemState } from '../domain/checklist.js';
 import type { ReleaseKind, ReleasePhase, ReleaseState, Verdict } from '../domain/release.js';
@@ -288,6 +289,8 @@ export interface Store extends InstanceRecordStore {
   readonly scaling: ScalingStore;
   /** Scheduled items between releases: due times, claims and run history. */
   readonly maintenance: MaintenanceStore;
+  /** Performance baselines per release. */
+  readonly baselines: BaselineStore;
   /** Applies the store's own schema migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -19,6 +19,7 @@ import { OnCallPage } from './pages/oncall-page.js';
 import { NotificationsPage } from './pages/notifications-page.js';
 import { CatalogPage } from './pages/catalog-page.js';
 import { MaintenancePage } from './pages/maintenance-page.js';
+import { BaselinesPage } from './pages/baselines-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -38,6 +39,14 @@ function pageFor(path: string): ReactNode {
   if (path === '/notifications') return <NotificationsPage />;
   if (path === '/catalog') return <CatalogPage />;
   if (path === '/maintenance') return <MaintenancePage />;
+  const baselines = match('/services/:service/baselines', path);
+  if (baselines)
+    return (
+      <BaselinesPage
+        service={baselines.service!}
+        environment={new URLSearchParams(window.location.search).get('environment')}
+      />
+    );
   return null;
 }
 

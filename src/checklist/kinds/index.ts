@@ -4,6 +4,7 @@
  */
 import type { CheckKind } from '../types.js';
 import { backupAgeCheck } from './backup-age.js';
+import { baselineCheck } from './baseline.js';
 import { keyAgeCheck } from './key-age.js';
 import { backupRestoreCheck } from './backup-restore.js';
 import { cdnPurgeCheck } from './cdn-purge.js';
@@ -77,6 +78,7 @@ export function checkKinds(): ReadonlyMap<string, CheckKind<unknown>> {
     certificatesCheck,
     capacityCheck,
     catalogCheck,
+    baselineCheck,
   ] as CheckKind<unknown>[];
   return new Map(kinds.map((k) => [k.kind, k]));
 }

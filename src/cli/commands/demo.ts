@@ -24,6 +24,12 @@ import { DEMO_ONCALL, addOnCallPeople, followCommunication } from './demo-comms.
 import { showScaling } from './demo-scale.js';
 import { demoCatalogConfig, showCatalog } from './demo-catalog.js';
 import { DEMO_MAINTENANCE_CONFIG, demoMaintenance } from './demo-maintenance.js';
+import {
+  DEMO_BASELINE_CONFIG,
+  DEMO_SLOW_V2,
+  showBaselineRegression,
+  waitForBaseline,
+} from './demo-baseline.js';
 
 const SAMPLE_APP = fileURLToPath(new URL('../../../../examples/app/server.js', import.meta.url));
 const BIN =
@@ -70,7 +76,7 @@ fleet:
   stopTimeout: 5s
   env:
     # v3 answers every fifth request with a 500.
-    SAMPLE_FAULTS: '{"v3": {"errorRate": 0.2, "logErrors": true}}'
+    SAMPLE_FAULTS: '{"v3": {"errorRate": 0.2, "logErrors": true}, ${DEMO_SLOW_V2}}'
   health: { path: /healthz, interval: 500ms, timeout: 1s, unhealthyAfter: 3 }
 traffic:
   kind: proxy
@@ -81,7 +87,8 @@ strategy:
     - pause: 5s
     - setWeight: 50
     - pause: 5s
-analysis:
+  bakeTime: 7s
+${DEMO_BASELINE_CONFIG}analysis:
   interval: 1s
 rollback:
   triggers:
@@ -434,6 +441,7 @@ export async function demoCommand(
     );
     expect(tablesIn(path.join(dir, 'app.db')).includes('orders'), 'migration 001 created the orders table');
 
+    await waitForBaseline(client, first.id);
     const afterFirst = load.snapshot();
     addOrders(path.join(dir, 'app.db'));
     const second = await makeBackup(config.backup!, dir, systemClock);
@@ -472,6 +480,7 @@ export async function demoCommand(
 
     await followCommunication(plane.apiUrl, client, mail, bad.id, expect, io);
     await showScaling(client, 'demo', 3, expect, io);
+    await showBaselineRegression(client, good.id, io, expect);
 
     const reportFile = path.join(dir, `release-${bad.id}.html`);
     const badChecklist = await client.get(`/api/v1/releases/${bad.id}/checklist`, checklistShape);

@@ -5,6 +5,7 @@ import { oncallMigration } from './013-oncall.js';
 import { maintenanceMigration } from './014-maintenance.js';
 import { scalingMigration } from './015-scaling.js';
 import { querySnapshotsMigration } from './017-query-snapshots.js';
+import { baselinesMigration } from './016-baselines.js';
 
 import type { Dialect } from './dialect.js';
 
@@ -373,6 +374,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '014_maintenance': maintenanceMigration(dialect),
     '015_scaling': scalingMigration(dialect),
     '017_query_snapshots': querySnapshotsMigration(dialect),
+    '016_baselines': baselinesMigration(dialect),
   };
 }
 

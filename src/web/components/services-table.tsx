@@ -169,6 +169,12 @@ export function ServicesTable(props: ServicesTableProps) {
                   <RecentReleases releases={row.recent} />
                 </td>
                 <td>
+                  <Link
+                    to={`/services/${encodeURIComponent(row.service)}/baselines${row.environment ? `?environment=${row.environment}` : ''}`}
+                    aria-label={`Baselines of ${row.name}`}
+                  >
+                    Baselines
+                  </Link>{' '}
                   {props.mayDeploy(row) && (
                     <button
                       type="button"

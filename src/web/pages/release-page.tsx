@@ -25,6 +25,7 @@ import { ChecklistGates } from '../components/checklist-gates.js';
 import { EventTimeline } from '../components/event-timeline.js';
 import { InstanceList } from '../components/instance-list.js';
 import { ReleaseCharts } from '../components/release-charts.js';
+import { ReleaseBaseline } from '../components/release-baseline.js';
 import { ReleaseControls } from '../components/release-controls.js';
 import { ReleaseRunbooks } from '../components/release-runbooks.js';
 import { StateBadge } from '../components/state-badge.js';
@@ -52,6 +53,7 @@ const SECTIONS = {
   checklist: 'Checklist',
   instances: 'Instances',
   events: 'Events',
+  baseline: 'Performance baseline',
 } as const;
 
 function message(err: unknown): string {
@@ -213,6 +215,9 @@ export function ReleasePage({ id }: { id: number }) {
       </Section>
       <Section id="events">
         <EventTimeline events={events} />
+      </Section>
+      <Section id="baseline">
+        <ReleaseBaseline id={release.id} refresh={checklist} />
       </Section>
     </article>
   );

@@ -278,6 +278,7 @@ export class RequestMetrics {
       byClass,
       p50: merged.getValueAtQuantile(0.5),
       p90: merged.getValueAtQuantile(0.9),
+      p95: merged.getValueAtQuantile(0.95),
       p99: merged.getValueAtQuantile(0.99),
       rps: spanMs > 0 ? requests / (spanMs / MS_PER_SECOND) : 0,
     };
