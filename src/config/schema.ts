@@ -495,7 +495,7 @@ export const configSchema = z.strictObject({
     .record(environmentName, z.record(z.string(), z.unknown()))
     .optional()
     .describe(
-      'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn, notifications, communication, maintenance.',
+      'Environments in promotion order (e.g. staging, then production), each overriding what differs: fleet, traffic, metrics, strategy, analysis, rollback, checklist, migrations, backup, cdn, notifications, communication, maintenance, scaling, baseline.',
     ),
   migrations: migrationsSchema.optional(),
   backup: backupSchema.optional(),

@@ -81,9 +81,9 @@ describe('scheduled checks under shipcheck up', () => {
     });
     expect(items.find((item) => item.itemId === SMOKE)?.failing).toBe(true);
     // Unscheduled sign-offs are not listed; the default template's own schedules are.
-    expect(items.some((item) => item.itemId === 'maintenance/scale-up-down/update-capacity-planning')).toBe(
-      false,
-    );
+    expect(
+      items.some((item) => item.itemId === 'incident-response/communication-channels/internal-notifications'),
+    ).toBe(false);
     expect(
       items.find((item) => item.itemId === 'maintenance/regular-checks/backup-verification')?.schedule,
     ).toBe('0 3 * * 0');
@@ -155,9 +155,9 @@ describe('scheduled checks under shipcheck up', () => {
   });
 
   it('given an item that is a sign-off or not scheduled, when run, then the CLI says why', async () => {
-    const signOff = await scenario.cli('checklist', 'run', 'update-capacity-planning');
+    const signOff = await scenario.cli('checklist', 'run', 'internal-notifications');
     expect(signOff.code).toBe(1);
-    expect(signOff.stderr).toContain('no scheduled item "update-capacity-planning"');
+    expect(signOff.stderr).toContain('no scheduled item "internal-notifications"');
     const manual = await scenario.api(`/api/v1/services/web/maintenance/nothing-here/run`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
