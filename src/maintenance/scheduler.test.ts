@@ -8,18 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  PG_URL,
-  REQUIRE_REAL,
-  probePostgres,
-  testSchemas,
-  unreachableMessage,
-} from '../../test/support/postgres.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { onEachStore } from '../../test/support/store-suites.js';
 import { testContext } from '../../test/support/check-context.js';
 import { checkKinds } from '../checklist/kinds/index.js';
-import { PostgresStore } from '../store/postgres/postgres-store.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
 import { ManualClock } from '../util/clock.js';
 import type { ScheduledItem } from './scheduled-items.js';
@@ -287,63 +279,34 @@ function runSchedulerSuite(name: string, open: () => Promise<Store>): void {
   });
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-scheduler-'));
-let files = 0;
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const postgres = await onEachStore('scheduled checks', 'sc-sched', runSchedulerSuite);
 
-runSchedulerSuite('sqlite', async () => {
-  const store = SqliteStore.open(path.join(dir, `state-${files++}.db`));
-  await store.migrate();
-  return store;
-});
-
-const problem = await probePostgres();
-const schemas = testSchemas('sc_sched');
-afterAll(() => (problem === undefined ? schemas.dropAll() : undefined));
-
-describe.runIf(problem !== undefined && REQUIRE_REAL)('scheduled checks on PostgreSQL (required)', () => {
-  it('needs PostgreSQL because SHIPCHECK_REQUIRE_REAL=1', () => {
-    throw new Error(unreachableMessage(problem));
-  });
-});
-
-if (problem !== undefined && !REQUIRE_REAL) {
-  console.warn(`SKIPPING scheduled checks on PostgreSQL: ${unreachableMessage(problem)}`);
-} else if (problem === undefined) {
-  const openPg = async (schema: string): Promise<Store> => {
-    const store = PostgresStore.open(PG_URL, { schema });
-    await store.migrate();
-    return store;
-  };
-  runSchedulerSuite('postgres', async () => openPg(await schemas.create()));
-
-  describe('two schedulers on one PostgreSQL store', () => {
-    it('never run a slot twice', async () => {
-      const schema = await schemas.create();
-      const [a, b] = [await openPg(schema), await openPg(schema)];
-      try {
-        const clock = new ManualClock(START);
-        const items = [item('one', '* * * * *', 'true'), item('two', '*/2 * * * *', 'true')];
-        const first = schedulerOn(a, clock, items).scheduler;
-        const second = schedulerOn(b, clock, items).scheduler;
-        await Promise.all([tickAndWait(first), tickAndWait(second)]);
-        for (let i = 1; i <= 10; i++) {
-          clock.set(START + i * MINUTE);
-          await Promise.all([tickAndWait(first), tickAndWait(second), tickAndWait(first)]);
-        }
-        const one = await a.maintenance.runs('web', items[0]?.id ?? '', 50);
-        const two = await a.maintenance.runs('web', items[1]?.id ?? '', 50);
-        expect(one.map((r) => r.slotAt)).toEqual(
-          Array.from({ length: 10 }, (_, i) => START + (10 - i) * MINUTE),
-        );
-        expect(two.map((r) => r.slotAt)).toEqual(
-          Array.from({ length: 5 }, (_, i) => START + (10 - 2 * i) * MINUTE),
-        );
-        expect(new Set([...one, ...two].map((r) => r.state))).toEqual(new Set(['passed']));
-      } finally {
-        await a.close();
-        await b.close();
+describe.runIf(postgres !== undefined)('two schedulers on one PostgreSQL store', () => {
+  it('never run a slot twice', async () => {
+    const schema = await postgres!.schema();
+    const [a, b] = [await postgres!.open(schema), await postgres!.open(schema)];
+    try {
+      const clock = new ManualClock(START);
+      const items = [item('one', '* * * * *', 'true'), item('two', '*/2 * * * *', 'true')];
+      const first = schedulerOn(a, clock, items).scheduler;
+      const second = schedulerOn(b, clock, items).scheduler;
+      await Promise.all([tickAndWait(first), tickAndWait(second)]);
+      for (let i = 1; i <= 10; i++) {
+        clock.set(START + i * MINUTE);
+        await Promise.all([tickAndWait(first), tickAndWait(second), tickAndWait(first)]);
       }
-    });
+      const one = await a.maintenance.runs('web', items[0]?.id ?? '', 50);
+      const two = await a.maintenance.runs('web', items[1]?.id ?? '', 50);
+      expect(one.map((r) => r.slotAt)).toEqual(
+        Array.from({ length: 10 }, (_, i) => START + (10 - i) * MINUTE),
+      );
+      expect(two.map((r) => r.slotAt)).toEqual(
+        Array.from({ length: 5 }, (_, i) => START + (10 - 2 * i) * MINUTE),
+      );
+      expect(new Set([...one, ...two].map((r) => r.state))).toEqual(new Set(['passed']));
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
-}
+});

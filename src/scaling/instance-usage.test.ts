@@ -47,7 +47,7 @@ describe('InstanceUsageSampler', () => {
     pid = child.pid;
     if (pid === undefined) throw new Error('the busy process did not start');
     const registry = new Registry();
-    const sampler = new InstanceUsageSampler('web', registry);
+    const sampler = new InstanceUsageSampler('web', registry, '/proc', 0);
     const busy = instance('web-v1-0', pid);
 
     // When it is sampled twice, some CPU time apart
@@ -75,7 +75,7 @@ describe('InstanceUsageSampler', () => {
   });
 
   it('has no reading for an instance without a live process', () => {
-    const sampler = new InstanceUsageSampler('web', undefined);
+    const sampler = new InstanceUsageSampler('web', undefined, '/proc', 0);
     sampler.sample([instance('web-v1-0', undefined), instance('web-v1-1', 2 ** 22 + 12345)]);
     expect(sampler.of('v1')).toEqual([]);
   });

@@ -4,10 +4,9 @@
  * instance's CPU seconds over the monotonic time between them (CPU seconds are physical time, so
  * this is the one place that does not read the injected clock).
  */
-import { performance } from 'node:perf_hooks';
 import { Gauge, type Registry } from 'prom-client';
 import type { Instance } from '../providers/fleet/types.js';
-import { processGroupUsage } from '../util/process-usage.js';
+import { SHARED_READING_MS, processGroupUsage } from '../util/process-usage.js';
 
 /** One instance's latest reading. */
 export interface InstanceUsage {
@@ -59,6 +58,8 @@ export class InstanceUsageSampler {
     private readonly unit: string,
     registry: Registry | undefined,
     private readonly procDir = '/proc',
+    /** How old a pass over /proc may be that another unit made (tests read afresh with 0). */
+    private readonly sharedReadingMs = SHARED_READING_MS,
   ) {
     this.gauges = registry ? gaugesOf(registry) : undefined;
   }
@@ -69,15 +70,23 @@ export class InstanceUsageSampler {
     const usage = processGroupUsage(
       live.map((i) => i.pid as number),
       this.procDir,
+      this.sharedReadingMs,
     );
-    const now = performance.now();
     const next = new Map<string, InstanceUsage>();
     const nextLast = new Map<string, { pid: number; cpuSeconds: number; at: number }>();
     for (const instance of live) {
       const pid = instance.pid as number;
       const read = usage.get(pid);
       if (!read) continue;
+      const now = read.readAt;
       const before = this.last.get(instance.id);
+      const kept = this.latest.get(instance.id);
+      if (before && before.pid === pid && before.at === now && kept) {
+        // The same pass over /proc as last time (sampled again within it): nothing new to learn.
+        nextLast.set(instance.id, before);
+        next.set(instance.id, kept);
+        continue;
+      }
       const seconds = before && before.pid === pid ? (now - before.at) / 1000 : 0;
       const cpu =
         before && before.pid === pid && seconds > 0

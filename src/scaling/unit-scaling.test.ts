@@ -1,15 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  PG_URL,
-  REQUIRE_REAL,
-  probePostgres,
-  testSchemas,
-  unreachableMessage,
-} from '../../test/support/postgres.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { onEachStore } from '../../test/support/store-suites.js';
 import { capacityCheck } from '../checklist/kinds/capacity.js';
 import type { CheckContext } from '../checklist/types.js';
 import { type Config, configSchema } from '../config/schema.js';
@@ -17,9 +8,7 @@ import { InputError } from '../errors.js';
 import type { Fleet } from '../providers/fleet/types.js';
 import { BuiltinMetricSource } from '../providers/metrics/builtin/builtin-metric-source.js';
 import { RequestMetrics } from '../providers/metrics/builtin/request-metrics.js';
-import { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { LoadSampleRow } from '../store/scaling-store.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
 import { ManualClock } from '../util/clock.js';
 import { UnitScaling } from './unit-scaling.js';
@@ -280,29 +269,4 @@ function runSuite(name: string, open: () => Promise<Store>): void {
   });
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-scaling-'));
-let files = 0;
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-runSuite('sqlite', async () => {
-  const store = SqliteStore.open(path.join(dir, `state-${files++}.db`));
-  await store.migrate();
-  return store;
-});
-
-const problem = await probePostgres();
-const schemas = testSchemas('sc_scaling');
-afterAll(() => (problem === undefined ? schemas.dropAll() : undefined));
-describe.runIf(problem !== undefined && REQUIRE_REAL)('scaling on PostgreSQL (required)', () => {
-  it('needs PostgreSQL because SHIPCHECK_REQUIRE_REAL=1', () => {
-    throw new Error(unreachableMessage(problem));
-  });
-});
-if (problem !== undefined && !REQUIRE_REAL) {
-  console.warn(`SKIPPING scaling on PostgreSQL: ${unreachableMessage(problem)}`);
-} else if (problem === undefined) {
-  runSuite('postgres', async () => {
-    const store = PostgresStore.open(PG_URL, { schema: await schemas.create() });
-    await store.migrate();
-    return store;
-  });
-}
+await onEachStore('scaling', 'sc-scaling', runSuite);

@@ -1,17 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  PG_URL,
-  REQUIRE_REAL,
-  probePostgres,
-  testSchemas,
-  unreachableMessage,
-} from '../../test/support/postgres.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { onEachStore } from '../../test/support/store-suites.js';
 import type { BaselineFigures } from '../baseline/compare.js';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
 const NOW = 1_800_000_000_000;
@@ -97,32 +86,4 @@ function runBaselineStoreSuite(name: string, open: () => Promise<Store>): void {
   });
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-baseline-store-'));
-let files = 0;
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-runBaselineStoreSuite('sqlite', async () => {
-  const store = SqliteStore.open(path.join(dir, `state-${files++}.db`));
-  await store.migrate();
-  return store;
-});
-
-const problem = await probePostgres();
-const schemas = testSchemas('sc_baseline');
-afterAll(() => (problem === undefined ? schemas.dropAll() : undefined));
-
-describe.runIf(problem !== undefined && REQUIRE_REAL)('baselines on PostgreSQL (required)', () => {
-  it('needs PostgreSQL because SHIPCHECK_REQUIRE_REAL=1', () => {
-    throw new Error(unreachableMessage(problem));
-  });
-});
-
-if (problem !== undefined && !REQUIRE_REAL) {
-  console.warn(`SKIPPING baselines on PostgreSQL: ${unreachableMessage(problem)}`);
-} else if (problem === undefined) {
-  runBaselineStoreSuite('postgres', async () => {
-    const store = PostgresStore.open(PG_URL, { schema: await schemas.create() });
-    await store.migrate();
-    return store;
-  });
-}
+await onEachStore('baselines', 'sc-baseline', runBaselineStoreSuite);

@@ -1,16 +1,5 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  PG_URL,
-  REQUIRE_REAL,
-  probePostgres,
-  testSchemas,
-  unreachableMessage,
-} from '../../test/support/postgres.js';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { onEachStore } from '../../test/support/store-suites.js';
 import type { Store } from './types.js';
 
 const HOUR = 3_600_000;
@@ -108,32 +97,4 @@ function runOnCallStoreSuite(name: string, open: () => Promise<Store>): void {
   });
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipcheck-oncall-store-'));
-let files = 0;
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-runOnCallStoreSuite('sqlite', async () => {
-  const store = SqliteStore.open(path.join(dir, `state-${files++}.db`));
-  await store.migrate();
-  return store;
-});
-
-const problem = await probePostgres();
-const schemas = testSchemas('sc_oncall');
-afterAll(() => (problem === undefined ? schemas.dropAll() : undefined));
-
-describe.runIf(problem !== undefined && REQUIRE_REAL)('on-call overrides on PostgreSQL (required)', () => {
-  it('needs PostgreSQL because SHIPCHECK_REQUIRE_REAL=1', () => {
-    throw new Error(unreachableMessage(problem));
-  });
-});
-
-if (problem !== undefined && !REQUIRE_REAL) {
-  console.warn(`SKIPPING on-call overrides on PostgreSQL: ${unreachableMessage(problem)}`);
-} else if (problem === undefined) {
-  runOnCallStoreSuite('postgres', async () => {
-    const store = PostgresStore.open(PG_URL, { schema: await schemas.create() });
-    await store.migrate();
-    return store;
-  });
-}
+await onEachStore('on-call overrides', 'sc-oncall', runOnCallStoreSuite);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseStat, processGroupUsage } from './process-usage.js';
 
@@ -21,10 +22,10 @@ describe('processGroupUsage', () => {
     const child = spawn('/bin/sh', ['-c', `${busy}; true`], { detached: true, stdio: 'ignore' });
     const pid = child.pid!;
     try {
-      let usage = processGroupUsage([pid]).get(pid);
+      let usage = processGroupUsage([pid], '/proc', 0).get(pid);
       for (let i = 0; i < 100 && !(usage && usage.processes === 2 && usage.cpuSeconds > 0.05); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        usage = processGroupUsage([pid]).get(pid);
+        usage = processGroupUsage([pid], '/proc', 0).get(pid);
       }
       expect(usage?.processes).toBe(2);
       expect(usage!.cpuSeconds).toBeGreaterThan(0.05);
@@ -32,6 +33,17 @@ describe('processGroupUsage', () => {
     } finally {
       process.kill(-pid, 'SIGKILL');
     }
+  });
+
+  it('answers calls within the shared reading from one pass over /proc, which says when it was read', () => {
+    // This test's own process group: the leader need not be this process.
+    const group = parseStat(readFileSync('/proc/self/stat', 'utf8'))!.pgrp;
+    const first = processGroupUsage([group], '/proc', 0).get(group);
+    const second = processGroupUsage([group], '/proc', 60_000).get(group);
+    expect(first).toBeDefined();
+    expect(second).toEqual(first);
+    const fresh = processGroupUsage([group], '/proc', 0).get(group);
+    expect(fresh!.readAt).toBeGreaterThan(first!.readAt);
   });
 
   it('has no entry for a group with no live process, and none without /proc', () => {

@@ -5,6 +5,7 @@
  * readings over the time between them.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 /** One reading of a process group. */
 export interface ProcessUsage {
@@ -14,7 +15,19 @@ export interface ProcessUsage {
   rssBytes: number;
   /** How many live processes the group has. */
   processes: number;
+  /** When `/proc` was read, on `performance.now()`'s clock: a CPU rate divides by the time between readings. */
+  readAt: number;
 }
+
+/**
+ * How long one pass over `/proc` answers every caller. A pass reads each process's stat file
+ * synchronously, so every unit of the local fleet sampling its instances would otherwise read all of
+ * `/proc` each time; with this, one pass a second serves them all.
+ */
+export const SHARED_READING_MS = 1000;
+
+/** The last pass over each `/proc` folder: every process group's usage. */
+const lastPass = new Map<string, { readAt: number; groups: Map<number, ProcessUsage> }>();
 
 /** Clock ticks per second of `/proc/<pid>/stat` times; 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
@@ -43,18 +56,39 @@ export function parseStat(text: string): { pgrp: number; cpuSeconds: number; rss
 }
 
 /**
- * Usage of every process group in `leaders` at once, from one pass over `/proc`: an entry for each
- * leader with at least one live process. Without `/proc` (not Linux), an empty map.
+ * Usage of every process group in `leaders`: an entry for each leader with at least one live
+ * process. One pass over `/proc` serves every call within `maxAgeMs` (each entry says when it was
+ * read). Without `/proc` (not Linux), an empty map.
  */
-export function processGroupUsage(leaders: Iterable<number>, procDir = '/proc'): Map<number, ProcessUsage> {
-  const wanted = new Set(leaders);
+export function processGroupUsage(
+  leaders: Iterable<number>,
+  procDir = '/proc',
+  maxAgeMs = SHARED_READING_MS,
+): Map<number, ProcessUsage> {
   const usage = new Map<number, ProcessUsage>();
-  if (wanted.size === 0) return usage;
+  const wanted = [...leaders];
+  if (wanted.length === 0) return usage;
+  let pass = lastPass.get(procDir);
+  if (!pass || performance.now() - pass.readAt >= maxAgeMs) {
+    pass = readGroups(procDir);
+    lastPass.set(procDir, pass);
+  }
+  for (const leader of wanted) {
+    const group = pass.groups.get(leader);
+    if (group) usage.set(leader, { ...group });
+  }
+  return usage;
+}
+
+/** One pass over `/proc`: the usage of every process group with a live process. */
+function readGroups(procDir: string): { readAt: number; groups: Map<number, ProcessUsage> } {
+  const readAt = performance.now();
+  const groups = new Map<number, ProcessUsage>();
   let names: string[];
   try {
     names = readdirSync(procDir);
   } catch {
-    return usage;
+    return { readAt, groups };
   }
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
@@ -65,12 +99,12 @@ export function processGroupUsage(leaders: Iterable<number>, procDir = '/proc'):
       continue; // the process ended between the listing and the read
     }
     const stat = parseStat(text);
-    if (!stat || !wanted.has(stat.pgrp)) continue;
-    const sum = usage.get(stat.pgrp) ?? { cpuSeconds: 0, rssBytes: 0, processes: 0 };
+    if (!stat) continue;
+    const sum = groups.get(stat.pgrp) ?? { cpuSeconds: 0, rssBytes: 0, processes: 0, readAt };
     sum.cpuSeconds += stat.cpuSeconds;
     sum.rssBytes += stat.rssBytes;
     sum.processes += 1;
-    usage.set(stat.pgrp, sum);
+    groups.set(stat.pgrp, sum);
   }
-  return usage;
+  return { readAt, groups };
 }
