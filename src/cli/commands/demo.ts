@@ -297,6 +297,8 @@ export async function demoCommand(
     void cleanUp().finally(() => process.exit(INTERRUPTED_EXIT));
   };
   process.once('SIGINT', interrupt);
+  // A supervisor's stop (SIGTERM) cleans up the same way.
+  process.once('SIGTERM', interrupt);
   const expect = (ok: boolean, what: string): void => {
     io.out(`${ok ? '  ok  ' : '  FAIL'} ${what}`);
     if (!ok) failures.push(what);
@@ -304,8 +306,11 @@ export async function demoCommand(
   let deadline: NodeJS.Timeout | undefined;
   const startDeadline = (): void => {
     deadline = setTimeout(() => {
-      io.err(`demo: still running after ${DEMO_MAX_MS / 60_000} minutes; giving up`);
-      process.exit(1);
+      io.err(
+        `demo: still running after ${DEMO_MAX_MS / 60_000} minutes; giving up, stopping what it started`,
+      );
+      // Cleaning up is bounded too: a stop that hangs does not keep the demo alive.
+      void Promise.race([cleanUp(), sleep(30_000)]).finally(() => process.exit(1));
     }, DEMO_MAX_MS);
     deadline.unref();
   };
@@ -521,6 +526,7 @@ export async function demoCommand(
     if (cleaning === undefined) io.err(`demo: ${(err as Error).message}`);
   } finally {
     process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
     await cleanUp();
   }
   io.out('');
