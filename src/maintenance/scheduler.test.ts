@@ -121,6 +121,32 @@ function runSchedulerSuite(name: string, open: () => Promise<Store>): void {
       expect(await store.maintenance.runs('web', hourly.id, 10)).toHaveLength(1);
     });
 
+    it('reads its rows only when something can be due, and at least every 30 seconds', async () => {
+      const hourly = item('hourly', '0 * * * *', 'echo fine');
+      const { scheduler } = schedulerOn(store, clock, [hourly]);
+      let reads = 0;
+      const items = store.maintenance.items.bind(store.maintenance);
+      store.maintenance.items = (unit) => {
+        reads++;
+        return items(unit);
+      };
+      await tickAndWait(scheduler);
+      expect(reads).toBe(1);
+      // Quiet: nothing is due for an hour, so passes within 30 s read nothing.
+      for (let i = 0; i < 5; i++) {
+        clock.advance(5_000);
+        await tickAndWait(scheduler);
+      }
+      expect(reads).toBe(1);
+      clock.advance(5_000);
+      await tickAndWait(scheduler);
+      expect(reads).toBe(2);
+      // The slot comes: it is read and run at once.
+      clock.set(START + HOUR);
+      await tickAndWait(scheduler);
+      expect(await store.maintenance.runs('web', hourly.id, 10)).toHaveLength(1);
+    });
+
     it('runs a stretch of missed slots once, at start, not once per slot', async () => {
       const hourly = item('hourly', '0 * * * *', 'true');
       const first = schedulerOn(store, clock, [hourly]).scheduler;

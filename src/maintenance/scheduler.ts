@@ -27,6 +27,11 @@ const DEFAULT_TICK_MS = 1000;
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
 /** A claim lapses this long after its last renewal; the replica running it renews it every third of that. */
 const DEFAULT_CLAIM_TTL_MS = 30_000;
+/**
+ * Longest a quiet scheduler goes without reading its rows: between due times it reads none, but looks
+ * again this often for what another replica changed (a claim left by a replica that stopped).
+ */
+const REREAD_MS = 30_000;
 /** Runs kept per item; older ones are pruned after each run. */
 export const DEFAULT_KEEP_RUNS = 200;
 /** Output kept per run (its end). */
@@ -109,6 +114,11 @@ export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = false;
+  /**
+   * Before this (clock time) no item is due and no other replica's claim lapses, as the last pass read
+   * them: a pass before it reads nothing. Zero: read on the next pass.
+   */
+  private quietUntil = 0;
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -160,7 +170,14 @@ export class Scheduler {
   async tick(): Promise<void> {
     const { store, lease, unit, clock } = this.options;
     if (lease && !lease.held) return;
+    const start = clock.now();
+    if (start < this.quietUntil) return;
     const rows = new Map((await store.maintenance.items(unit)).map((row) => [row.itemId, row]));
+    // The next time anything can change: the earliest due time or claim lapse, re-read in any case.
+    let quietUntil = start + REREAD_MS;
+    const until = (at: number): void => {
+      quietUntil = Math.min(quietUntil, at);
+    };
     for (const item of this.due) {
       if (this.stopped) return;
       const now = clock.now();
@@ -172,16 +189,23 @@ export class Scheduler {
         row = await store.maintenance.ensure(unit, item.id, key, first, now);
       }
       if (row.claimedBy !== null) {
+        // A run here ends by waking the next pass; another replica's claim may lapse.
+        if (!this.running.has(row.itemId)) until(row.claimedUntil ?? now);
         await this.tend(row, now);
         continue;
       }
-      if (row.nextDueAt > now) continue;
+      if (row.nextDueAt > now) {
+        until(row.nextDueAt);
+        continue;
+      }
       // Once per missed stretch: the next slot is the first after now, not after the one missed.
       const next = nextSlot(item.schedule ?? '', item.timezone, now);
       if (next === undefined) continue;
       if (lease && !(await lease.confirm())) return;
       await this.claim(item, row, 'schedule', null, { seenDueAt: row.nextDueAt, nextDueAt: next });
+      until(next);
     }
+    this.quietUntil = quietUntil;
   }
 
   /** A claimed row: renews this replica's live claim, or frees one whose replica stopped. */
@@ -341,6 +365,7 @@ export class Scheduler {
     const task = this.execute(item, run, controller.signal).finally(() => {
       clearInterval(renewal);
       this.running.delete(item.id);
+      this.quietUntil = 0;
     });
     const running = { controller, task };
     this.running.set(item.id, running);
