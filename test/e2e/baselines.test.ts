@@ -85,8 +85,8 @@ describe('performance baselines per release, with a real fleet and proxy under l
     // Given a service whose v2 answers 40 ms slower, a bake at 100% and the baseline items
     s = await Scenario.create({
       faults: { v2: { latencyMs: 40 } },
-      steps: '[{setWeight: 50}, {pause: 1s}]\n  bakeTime: 3s',
-      extra: 'baseline: { minWindow: 3s, minRequests: 40 }\nchecklist: { template: baselines.yaml }\n',
+      steps: '[{setWeight: 50}, {pause: 1s}]\n  bakeTime: 6s',
+      extra: 'baseline: { minWindow: 6s, minRequests: 40 }\nchecklist: { template: baselines.yaml }\n',
     });
     fs.writeFileSync(path.join(s.dir, 'baselines.yaml'), TEMPLATE);
     await s.up();
