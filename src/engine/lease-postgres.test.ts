@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PG_URL, REQUIRE_REAL, probePostgres, unreachableMessage } from '../../test/support/postgres.js';
 import { TcpProxy } from '../../test/support/tcp-proxy.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
+import type { LeaseLocks } from '../store/types.js';
 import { ManualClock } from '../util/clock.js';
 import { Lease, SESSION_PROOF_MS, TAKEOVER_WAIT_MS } from './lease.js';
 
@@ -22,6 +23,8 @@ if (pgProblem !== undefined && !REQUIRE_REAL)
 interface Replica {
   store: PostgresStore;
   lease: Lease;
+  /** Its session locks, when it keeps them. */
+  locks: LeaseLocks | undefined;
   /** The application_name of its connections, to end them from outside. */
   app: string;
 }
@@ -53,6 +56,7 @@ class Rig {
     const store = PostgresStore.open(url, { schema: this.schema });
     await store.migrate();
     const logger = pino({ level: 'silent' });
+    const locks = options.locks === false ? undefined : store.openLeaseLocks(this.clock);
     const lease = new Lease({
       store,
       name: 'web',
@@ -60,9 +64,9 @@ class Rig {
       ttlMs: TTL,
       clock: this.clock,
       logger,
-      ...(options.locks === false ? {} : { locks: store.openLeaseLocks(this.clock) }),
+      ...(locks ? { locks } : {}),
     });
-    const replica = { store, lease, app };
+    const replica = { store, lease, locks, app };
     this.replicas.push(replica);
     return replica;
   }
@@ -216,6 +220,21 @@ describe.runIf(pgProblem === undefined)('Lease with a session lock on PostgreSQL
     expect(await rig.lease()).toMatchObject({ holder: 'b', epoch: 2 });
     // And a, still cut off, does not act: it cannot prove its session
     expect(await a.lease.check()).toBe(false);
+  });
+
+  it('proves its session with a heartbeat begun now, not with one begun before the proof was due', async () => {
+    rig = new Rig();
+    await rig.start();
+    const a = await rig.replica('a');
+    expect(await a.lease.check()).toBe(true);
+    // Given a heartbeat under way when the last proof grows too old (the clock moves while it waits)
+    const running = a.locks!.prove(5_000);
+    rig.clock.advance(SESSION_PROOF_MS + STEP_MS);
+    expect(a.lease.stillHeld()).toBe(false);
+    // Then the holder's check does not take that heartbeat's old answer as a proof, and runs another
+    expect(await a.lease.check()).toBe(true);
+    expect(await running).toBe(true);
+    expect(a.lease.stillHeld()).toBe(true);
   });
 
   it('waits for the TTL while the holder keeps its session lock but cannot renew', async () => {

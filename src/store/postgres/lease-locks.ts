@@ -88,15 +88,24 @@ export class PostgresLeaseLocks implements LeaseLocks {
     });
   }
 
-  /** Runs a heartbeat now (or joins the one running); true when the session answered it. */
+  /** Runs a heartbeat that begins now; true when the session answered it within `timeoutMs`. */
   async prove(timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     try {
-      return await Promise.race([this.heartbeat(), late]);
+      return await Promise.race([this.heartbeatFrom(this.options.clock.now()), late]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A heartbeat that began at or after `since`. One already running may have begun before, and its
+   * answer proves only that older time: then a second one follows it.
+   */
+  private async heartbeatFrom(since: number): Promise<boolean> {
+    if (!(await this.heartbeat())) return false;
+    return this.provenAt >= since || this.heartbeat();
   }
 
   async close(): Promise<void> {
