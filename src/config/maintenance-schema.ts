@@ -55,7 +55,9 @@ export const maintenanceSchema = z
     notify: z
       .array(notifyTarget)
       .prefault([])
-      .describe('Who hears when a scheduled item turns failed, and when it recovers.'),
+      .describe(
+        'Who hears when a scheduled item turns failed, and when it recovers; empty: the catalog’s owner and contacts.',
+      ),
   })
   .prefault({})
   .describe('Settings of the scheduled checks that run between releases.');

@@ -9,7 +9,7 @@ import type { ChecklistRunner } from '../checklist/checklist-runner.js';
 import type { ResolvedItem } from '../checklist/template-types.js';
 import type { CheckKind } from '../checklist/types.js';
 import type { ResolveTargets } from '../comms/incidents/types.js';
-import type { Destination, EscalationPolicy } from '../comms/types.js';
+import type { Destination, EscalationPolicy, EscalationTarget } from '../comms/types.js';
 import type { Config } from '../config/schema.js';
 import type { ReleaseRow, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -31,7 +31,7 @@ export interface UnitSchedulerOptions {
   holder: string;
   lease: SchedulerLease | undefined;
   runner: ChecklistRunner;
-  /** Resolves `maintenance.notify` (users, on-call schedules, channels) to destinations; absent, nobody is told. */
+  /** Resolves the item's owners (users, on-call schedules, channels) to destinations; absent, nobody is told. */
   resolveTargets: ResolveTargets | undefined;
   /** The dashboard's maintenance page, for notices. */
   pageUrl?: () => string | undefined;
@@ -41,7 +41,7 @@ export interface UnitSchedulerOptions {
 export function createUnitScheduler(options: UnitSchedulerOptions): Scheduler {
   const { unit, config, runner, resolveTargets, store, clock } = options;
   const items = scheduledItems(options.items, config.maintenance);
-  const targets = config.maintenance.notify;
+  const targets = maintenanceTargets(config);
   const notify =
     resolveTargets && targets.length > 0
       ? async (notice: MaintenanceNotice): Promise<void> => {
@@ -70,6 +70,21 @@ export function createUnitScheduler(options: UnitSchedulerOptions): Scheduler {
     ...(options.lease ? { lease: options.lease } : {}),
     context: (version) => runner.contextOf(stableRelease(unit, version, clock.now())),
     ...(notify ? { notify } : {}),
+  });
+}
+
+/**
+ * Who hears of a failing scheduled item: `maintenance.notify` when it names anyone, else the owners
+ * the service's catalog names (its owner, then its contacts), each once. Empty: nobody.
+ */
+export function maintenanceTargets(config: Pick<Config, 'maintenance' | 'catalog'>): EscalationTarget[] {
+  if (config.maintenance.notify.length > 0) return config.maintenance.notify;
+  const { owner, contacts = [] } = config.catalog ?? {};
+  const owners: EscalationTarget[] = [...(owner === undefined ? [] : [{ user: owner }]), ...contacts];
+  const seen = new Set<string>();
+  return owners.filter((target) => {
+    const key = JSON.stringify(target);
+    return !seen.has(key) && Boolean(seen.add(key));
   });
 }
 
