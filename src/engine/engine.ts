@@ -637,7 +637,7 @@ export class Engine {
 
   private async reconcileStarting(release: ReleaseRow, service: ServiceRow): Promise<void> {
     const first = !service.stableVersion;
-    const count = first ? this.scaling.count() : canaryCount(this.config, 0);
+    const count = first ? this.scaling.count() : canaryCount(this.config, this.scaling.count(), 0);
     if (!(await this.scaled(release, count, release.phaseStartedAt))) return;
     if (first) {
       // The version takes its traffic before its gates judge it: a router that could not apply the
@@ -698,7 +698,7 @@ export class Engine {
       return this.reconcileVerifying(updated, await this.records.service());
     }
     if ('setWeight' in step) {
-      const count = canaryCount(this.config, step.setWeight);
+      const count = canaryCount(this.config, this.scaling.count(), step.setWeight);
       if (!(await this.scaled(current, count, current.stepStartedAt))) return;
       // The event is written with the transition it reports: a crash between them loses neither.
       const updated = await this.records.transition(

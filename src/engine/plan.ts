@@ -1,10 +1,13 @@
 import type { Config, StepConfig } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
 
-/** Instances a canary needs at `weight`: its share of the fleet, never fewer than `canaryInstances`. */
-export function canaryCount(config: Config, weight: number): number {
-  const share = Math.ceil((config.fleet.instances * weight) / 100);
-  return Math.min(config.fleet.instances, Math.max(config.fleet.canaryInstances, share));
+/**
+ * Instances a canary needs at `weight`: its share of the stable count in force (`stable`, which
+ * `scale` and the autoscaler change), never fewer than `canaryInstances` nor more than `stable`.
+ */
+export function canaryCount(config: Config, stable: number, weight: number): number {
+  const share = Math.ceil((stable * weight) / 100);
+  return Math.min(stable, Math.max(config.fleet.canaryInstances, share));
 }
 
 /** A step as the user wrote it: `setWeight 10`, `pause 30s`, `pause until promoted`. */

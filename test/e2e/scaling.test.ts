@@ -52,26 +52,30 @@ describe('scaling the stable version', () => {
     s = undefined;
   });
 
-  it('scales the stable version during a release, leaves the canary alone, and keeps the count across a restart', async () => {
-    // Given v1 on two instances and v2 held at its 50% step
+  it('sizes the canary from the scaled count, scales the stable version during a release, leaves the canary alone, and keeps the count across a restart', async () => {
+    // Given v1 on two instances, scaled to four
     s = await Scenario.create({ instances: 2, steps: '[{setWeight: 50}, {pause: {}}]' });
     await s.up();
     expect((await s.cli('deploy', 'v1', '--wait')).code).toBe(0);
-    expect((await s.cli('deploy', 'v2')).code).toBe(0);
-    await waitFor('v2 held at 50%', async () => (await s!.status()).release?.state === 'paused');
-    await waitFor('one v2 canary', () => s!.processCounts().v2 === 1);
-
-    // When the stable version is scaled up, then down, mid-release
     const up = await s.cli('scale', '4', '--reason', 'campaign');
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toContain(`web: 2 -> 4 stable instances (set by ${TEST_USER}`);
     await waitFor('four v1 instances', () => s!.processCounts().v1 === 4);
-    expect(s.processCounts().v2).toBe(1);
+
+    // When v2 is held at its 50% step, then the canary has half of the four, not of fleet.instances
+    expect((await s.cli('deploy', 'v2')).code).toBe(0);
+    await waitFor('v2 held at 50%', async () => (await s!.status()).release?.state === 'paused');
+    await waitFor('two v2 canaries', () => s!.processCounts().v2 === 2);
+
+    // When the stable version is scaled up, then down, mid-release
+    expect((await s.cli('scale', '5')).code).toBe(0);
+    await waitFor('five v1 instances', () => s!.processCounts().v1 === 5);
+    expect(s.processCounts().v2).toBe(2);
     const down = await s.cli('scale', '1');
     expect(down.code, down.stderr).toBe(0);
     await waitFor('one v1 instance', () => s!.processCounts().v1 === 1);
     // Then the canary was never touched and the release is where it was
-    expect(s.processCounts().v2).toBe(1);
+    expect(s.processCounts().v2).toBe(2);
     expect((await s.status()).release).toMatchObject({ version: 'v2', state: 'paused', weight: 50 });
     const res = await fetch(`${s.proxyUrl}/`);
     expect(res.status).toBe(200);
@@ -91,7 +95,8 @@ describe('scaling the stable version', () => {
     const events = scalingEvents(s).filter((e) => e.type === 'fleet.scaled');
     expect(events.map((e) => [e.data.previous, e.data.instances, e.data.by])).toEqual([
       [2, 4, TEST_USER],
-      [4, 1, TEST_USER],
+      [4, 5, TEST_USER],
+      [5, 1, TEST_USER],
     ]);
     expect(events[0]?.message).toMatch(/campaign/);
     // The API says what is wrong with a bad count
