@@ -185,7 +185,7 @@ describe('sharedWindows', () => {
       type: 'counting',
       window: async (version, windowMs) => {
         asked.push(`${version}/${windowMs}`);
-        return { requests: 10, errors: 1, byClass: { '5xx': 1 }, p50: 1, p90: 2, p99: 3, rps: 1 };
+        return { requests: 10, errors: 1, byClass: { '5xx': 1 }, p50: 1, p90: 2, p95: 2.5, p99: 3, rps: 1 };
       },
     };
     const shared = sharedWindows(source);

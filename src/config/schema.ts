@@ -194,7 +194,15 @@ const prometheusMetrics = z.strictObject({
   timeout: duration.prefault('5s').describe('Longest one query may take.'),
   queries: z
     .partialRecord(
-      z.enum(['error_rate', 'latency_p50', 'latency_p90', 'latency_p99', 'request_rate', 'requests']),
+      z.enum([
+        'error_rate',
+        'latency_p50',
+        'latency_p90',
+        'latency_p95',
+        'latency_p99',
+        'request_rate',
+        'requests',
+      ]),
       z.string().min(1),
     )
     .prefault({})

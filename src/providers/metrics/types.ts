@@ -9,8 +9,8 @@ export interface WindowStats {
   /** Latency quantiles in milliseconds; undefined with no requests. */
   p50: number | undefined;
   p90: number | undefined;
-  /** p95 in milliseconds, where the source gives it (the built-in one does); baselines record it. */
-  p95?: number | undefined;
+  /** p95 in milliseconds (undefined with no requests); baselines record it. */
+  p95: number | undefined;
   p99: number | undefined;
   /** Requests per second over the window. */
   rps: number;

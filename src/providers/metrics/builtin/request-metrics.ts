@@ -352,5 +352,14 @@ export class RequestMetrics {
 }
 
 function emptyStats(byClass: Record<string, number>): WindowStats {
-  return { requests: 0, errors: 0, byClass, p50: undefined, p90: undefined, p99: undefined, rps: 0 };
+  return {
+    requests: 0,
+    errors: 0,
+    byClass,
+    p50: undefined,
+    p90: undefined,
+    p95: undefined,
+    p99: undefined,
+    rps: 0,
+  };
 }

@@ -91,6 +91,7 @@ describe('PrometheusMetricSource answers', () => {
       byClass: { '5xx': 0, total: 0 },
       p50: undefined,
       p90: undefined,
+      p95: undefined,
       p99: undefined,
       rps: 0,
     } satisfies WindowStats);
@@ -103,6 +104,7 @@ describe('PrometheusMetricSource answers', () => {
       'sum(rate(': '6.5',
       'histogram_quantile(0.5,': '12',
       'histogram_quantile(0.9,': '40',
+      'histogram_quantile(0.95,': '55',
       'histogram_quantile(0.99,': '+Inf',
     };
     const prom = fakePrometheus((q) => vector(Object.entries(values).find(([p]) => q.startsWith(p))![1]));
@@ -112,6 +114,7 @@ describe('PrometheusMetricSource answers', () => {
       byClass: { '5xx': 50, total: 200 },
       p50: 12,
       p90: 40,
+      p95: 55,
       // An infinite quantile is no number to compare; it reads as "no value" (inconclusive), not a pass.
       p99: undefined,
       rps: 6.5,

@@ -4,7 +4,7 @@ import type { MetricSource, WindowStats } from '../types.js';
 
 /** The queries a Prometheus metric source runs; each may be overridden in `metrics.queries`. */
 export type PrometheusQueryName =
-  'error_rate' | 'latency_p50' | 'latency_p90' | 'latency_p99' | 'request_rate' | 'requests';
+  'error_rate' | 'latency_p50' | 'latency_p90' | 'latency_p95' | 'latency_p99' | 'request_rate' | 'requests';
 
 /** Options of {@link PrometheusMetricSource}; `url` is the Prometheus base URL, e.g. `http://prom:9090`. */
 export interface PrometheusMetricSourceOptions {
@@ -41,6 +41,7 @@ export const DEFAULT_PROMETHEUS_QUERIES: Readonly<Record<PrometheusQueryName, st
     ` / sum(rate(http_requests_total{${SELECTOR}}[{{window}}]))`,
   latency_p50: quantileQuery(0.5),
   latency_p90: quantileQuery(0.9),
+  latency_p95: quantileQuery(0.95),
   latency_p99: quantileQuery(0.99),
   request_rate: `sum(rate(http_requests_total{${SELECTOR}}[{{window}}])) or vector(0)`,
   requests: `sum(increase(http_requests_total{${SELECTOR}}[{{window}}])) or vector(0)`,
@@ -111,19 +112,20 @@ export class PrometheusMetricSource implements MetricSource {
   }
 
   /**
-   * Stats for `version` over the last `windowMs`, from six instant queries run together. Throws
+   * Stats for `version` over the last `windowMs`, from seven instant queries run together. Throws
    * ProviderError when Prometheus is unreachable, slow, not Prometheus, rejects a query, or returns
    * no series for the request count; zero requests and undefined quantiles for an idle version.
    */
   async window(version: string, windowMs: number): Promise<WindowStats> {
     const run = (name: PrometheusQueryName): Promise<number | undefined> =>
       this.query(name, renderQuery(this.queries[name], this.service, version, windowMs));
-    const [requestsRaw, errorRate, rate, p50, p90, p99] = await Promise.all([
+    const [requestsRaw, errorRate, rate, p50, p90, p95, p99] = await Promise.all([
       run('requests'),
       run('error_rate'),
       run('request_rate'),
       run('latency_p50'),
       run('latency_p90'),
+      run('latency_p95'),
       run('latency_p99'),
     ]);
 
@@ -141,6 +143,7 @@ export class PrometheusMetricSource implements MetricSource {
         byClass: { '5xx': 0, total: 0 },
         p50: undefined,
         p90: undefined,
+        p95: undefined,
         p99: undefined,
         rps: 0,
       };
@@ -160,6 +163,7 @@ export class PrometheusMetricSource implements MetricSource {
       byClass: { '5xx': errors, total: requests },
       p50: finite(p50),
       p90: finite(p90),
+      p95: finite(p95),
       p99: finite(p99),
       rps: finite(rate) ?? requests / (windowMs / MS_PER_SECOND),
     };
