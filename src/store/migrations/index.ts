@@ -373,8 +373,8 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '013_oncall': oncallMigration(dialect),
     '014_maintenance': maintenanceMigration(dialect),
     '015_scaling': scalingMigration(dialect),
-    '017_query_snapshots': querySnapshotsMigration(dialect),
     '016_baselines': baselinesMigration(dialect),
+    '017_query_snapshots': querySnapshotsMigration(dialect),
   };
 }
 
