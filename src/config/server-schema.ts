@@ -35,11 +35,11 @@ const retentionPeriods = z.strictObject({
   ),
   releases: retentionPeriod(
     '365d',
-    'Ended releases are pruned this long after they ended, with their events, checklist items (and evidence), measurements and effects. The newest release of each service and its two newest successful ones are kept.',
+    'Ended releases are pruned this long after they ended, with their events, checklist items (and evidence), measurements and effects. The newest release of each service and its two newest successful ones are kept. Resolved incidents are pruned this long after they were resolved, with their timelines; open ones never.',
   ),
   events: retentionPeriod(
     '365d',
-    "Events and effects that belong to no release (a unit's own: takeovers, reloads) are pruned this long after they happened.",
+    "Events and effects that belong to no release (a unit's own: takeovers, reloads) are pruned this long after they happened, and delivered or failed notifications this long after they last changed; pending ones never.",
   ),
   interval: duration
     .refine((ms) => ms >= 1000, 'must be at least 1s')
@@ -72,7 +72,7 @@ export const retentionSchema = z
   })
   .prefault({})
   .describe(
-    'How long the store keeps releases, events, measurements and evidence; false keeps everything, true the defaults.',
+    'How long the store keeps releases, events, measurements, evidence, notifications and incidents; false keeps everything, true the defaults.',
   );
 
 /** Where state lives, and how long; shared by every service of an installation. */

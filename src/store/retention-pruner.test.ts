@@ -94,6 +94,9 @@ describe('RetentionPruner', () => {
       checklist_items: 0,
       effects: 0,
       releases: 0,
+      notifications: 0,
+      incident_updates: 0,
+      incidents: 0,
     });
     await endedRelease(400);
     await endedRelease(20);
@@ -180,7 +183,23 @@ describe('RetentionPruner', () => {
         checklist_items: 40,
         effects: 0,
         releases: 3,
+        notifications: 0,
+        incident_updates: 0,
+        incidents: 0,
       }),
     ).toBe('1,204 measurements, 40 checklist items, 3 releases');
+    expect(
+      describeCounts({
+        measurements: 0,
+        release_samples: 0,
+        events: 0,
+        checklist_items: 0,
+        effects: 0,
+        releases: 0,
+        notifications: 2310,
+        incident_updates: 17,
+        incidents: 2,
+      }),
+    ).toBe('2,310 notifications, 17 incident timeline entries, 2 incidents');
   });
 });

@@ -124,6 +124,9 @@ export function describeCounts(counts: PruneCounts): string {
     checklist_items: 'checklist items',
     effects: 'effects',
     releases: 'releases',
+    notifications: 'notifications',
+    incident_updates: 'incident timeline entries',
+    incidents: 'incidents',
   };
   return PRUNED_TABLES.filter((table) => counts[table] > 0)
     .map((table) => `${counts[table].toLocaleString('en-US')} ${words[table]}`)

@@ -10,6 +10,9 @@ import {
   testSchemas,
   unreachableMessage,
 } from '../../test/support/postgres.js';
+import type { IncidentState } from '../comms/incidents/types.js';
+import type { IncidentTables } from './incident-store.js';
+import type { NotificationState } from './notification-store.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { type PruneCounts, type PruneOptions, PRUNED_TABLES, type RetentionPolicy } from './retention.js';
 import type { Database } from './schema.js';
@@ -33,11 +36,11 @@ function dbOf(store: Store): Kysely<Database> {
 }
 
 async function countRows(store: Store): Promise<Record<(typeof PRUNED_TABLES)[number], number>> {
-  const db = dbOf(store);
+  const db = dbOf(store).withTables<IncidentTables>();
   const counts = {} as Record<(typeof PRUNED_TABLES)[number], number>;
   for (const table of PRUNED_TABLES) {
     const row = await db
-      .selectFrom(table)
+      .selectFrom(table as 'incidents')
       .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow();
     counts[table] = Number(row.n);
@@ -99,6 +102,75 @@ async function seedRelease(
       endedAt,
     );
   return release;
+}
+
+/**
+ * A notification written at `createdAt` and, unless it stays pending, settled in `state` at
+ * `settledAt`. Returns its id.
+ */
+async function seedNotification(
+  store: Store,
+  name: string,
+  createdAt: number,
+  state: NotificationState,
+  settledAt = createdAt,
+): Promise<number> {
+  const [id] = await store.notifications.enqueue(
+    [
+      {
+        key: name,
+        to: { channel: 'ops' },
+        notice: { event: 'test', title: name, text: 't', severity: 'info' },
+      },
+    ],
+    createdAt,
+  );
+  if (id === undefined) throw new Error(`notification ${name} was not written`);
+  if (state === 'pending') return id;
+  expect(await store.notifications.claim(id, 'r', settledAt, settledAt + 60_000)).toBe(true);
+  const outcome = state === 'delivered' ? { state } : { state, error: 'HTTP 500' };
+  expect(await store.notifications.settle(id, 'r', outcome, settledAt)).toBe(true);
+  return id;
+}
+
+/**
+ * An incident opened at `openedAt` with `entries` timeline entries in all, and, unless it stays
+ * `triggered`, acknowledged or resolved at `changedAt`. Returns its id.
+ */
+async function seedIncident(
+  store: Store,
+  key: string,
+  openedAt: number,
+  state: IncidentState,
+  changedAt = openedAt,
+  entries = 3,
+): Promise<number> {
+  const note = { actor: 'alice', kind: 'note' as const, message: 'looking' };
+  const { incident } = await store.incidents.open(
+    { key, title: key, severity: 'error', source: 'manual', nextEscalationAt: null },
+    { actor: 'alice', kind: 'triggered', message: 'opened' },
+    note,
+    openedAt,
+  );
+  const more = Array.from({ length: entries - (state === 'triggered' ? 1 : 2) }, () => note);
+  if (more.length > 0) await store.incidents.addEntries(incident.id, more, openedAt);
+  if (state === 'acknowledged')
+    await store.incidents.update(
+      incident.id,
+      { states: ['triggered'] },
+      { state, acknowledgedBy: 'alice', acknowledgedAt: changedAt },
+      [{ actor: 'alice', kind: 'acknowledged', message: 'mine' }],
+      changedAt,
+    );
+  if (state === 'resolved')
+    await store.incidents.update(
+      incident.id,
+      { states: ['triggered'] },
+      { state, resolvedBy: 'alice', resolvedAt: changedAt },
+      [{ actor: 'alice', kind: 'resolved', message: 'fixed' }],
+      changedAt,
+    );
+  return incident.id;
 }
 
 function measurement(release: ReleaseRow, takenAt: number, verdict: 'pass' | 'fail' = 'pass') {
@@ -183,6 +255,9 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
         release_samples: 0,
         checklist_items: 4,
         effects: 4,
+        notifications: 0,
+        incident_updates: 0,
+        incidents: 0,
       });
       const after = await countRows(store);
       for (const table of PRUNED_TABLES) expect(after[table]).toBe(before[table] - (counts?.[table] ?? 0));
@@ -295,6 +370,124 @@ function runRetentionSuite(name: string, create: () => Promise<Store>): void {
       expect(removedPerStatement.every((n) => n <= batchSize)).toBe(true);
     });
 
+    it('prunes delivered and failed notifications past their period, and never a pending one', async () => {
+      const old = NOW - 400 * DAY;
+      const delivered = await seedNotification(store, 'delivered', old, 'delivered', old + 1);
+      const failed = await seedNotification(store, 'failed', old, 'failed', old + 60_000);
+      // Written long ago, but settled within the period: it counts from its last change.
+      const lateDelivery = await seedNotification(store, 'late', old, 'delivered', NOW - 10 * DAY);
+      const recent = await seedNotification(store, 'recent', NOW - DAY, 'delivered');
+      const recentFailure = await seedNotification(store, 'recent-failure', NOW - DAY, 'failed');
+      // Never sent, however old: the outbox still owes it.
+      const waiting = await seedNotification(store, 'waiting', NOW - 1000 * DAY, 'pending');
+      // Given up long ago, then sent again by hand: pending once more, and kept.
+      const retried = await seedNotification(store, 'retried', old, 'failed', old + 1);
+      expect(await store.notifications.retry(retried, old + 2)).toBe(true);
+
+      const counts = await store.retention.prune(POLICY, at(NOW));
+
+      expect(counts).toMatchObject({ notifications: 2, events: 0, releases: 0, incidents: 0 });
+      expect(await store.notifications.get(delivered)).toBeUndefined();
+      expect(await store.notifications.get(failed)).toBeUndefined();
+      const left = await store.notifications.list();
+      expect(left.map((n) => n.id).sort((a, b) => a - b)).toEqual(
+        [lateDelivery, recent, recentFailure, waiting, retried].sort((a, b) => a - b),
+      );
+      expect(await store.notifications.counts()).toEqual({ pending: 2, failed: 1 });
+      expect(await store.notifications.due(NOW, 10)).toEqual([waiting, retried]);
+    });
+
+    it('prunes resolved incidents past their period with their timelines, and never an open one', async () => {
+      const gone = await seedIncident(store, 'gone', NOW - 500 * DAY, 'resolved', NOW - 400 * DAY, 4);
+      const alsoGone = await seedIncident(store, 'also-gone', NOW - 370 * DAY, 'resolved', NOW - 366 * DAY);
+      // Opened long ago, resolved within the period.
+      const lateResolved = await seedIncident(store, 'late', NOW - 500 * DAY, 'resolved', NOW - 10 * DAY);
+      // Open however old: nobody has resolved them yet.
+      const triggered = await seedIncident(store, 'triggered', NOW - 1000 * DAY, 'triggered');
+      const acknowledged = await seedIncident(
+        store,
+        'acked',
+        NOW - 1000 * DAY,
+        'acknowledged',
+        NOW - 900 * DAY,
+      );
+      // The status page showed the gone one: the page's incident stays, with its own updates.
+      const page = await store.statusPage.createIncident(
+        {
+          kind: 'incident',
+          name: 'Errors on the API',
+          status: 'investigating',
+          impact: 'major',
+          components: [],
+          internalIncidentId: gone,
+          startedAt: NOW - 500 * DAY,
+          monitoringAt: null,
+          resolvedAt: null,
+          scheduledFor: null,
+          scheduledUntil: null,
+        },
+        { status: 'investigating', body: 'Looking', affectedComponents: null },
+        NOW - 500 * DAY,
+      );
+      const before = await countRows(store);
+
+      const counts = await store.retention.prune(POLICY, at(NOW));
+
+      expect(counts).toMatchObject({ incidents: 2, incident_updates: 4 + 3, releases: 0, notifications: 0 });
+      const after = await countRows(store);
+      for (const table of PRUNED_TABLES) expect(after[table]).toBe(before[table] - (counts?.[table] ?? 0));
+      for (const id of [gone, alsoGone]) {
+        expect(await store.incidents.get(id)).toBeUndefined();
+        expect(await store.incidents.timeline(id)).toEqual([]);
+      }
+      for (const id of [lateResolved, triggered, acknowledged]) {
+        expect(await store.incidents.get(id)).toBeDefined();
+        expect(await store.incidents.timeline(id)).toHaveLength(3);
+      }
+      expect((await store.incidents.list()).map((i) => i.id)).toEqual([
+        acknowledged,
+        triggered,
+        lateResolved,
+      ]);
+      const shown = await store.statusPage.incidentByPublicId(page.publicId);
+      expect(shown).toMatchObject({ name: 'Errors on the API', internalIncidentId: gone });
+      expect(shown?.updates).toHaveLength(1);
+      // A new incident never takes the number of one pruned.
+      expect(await seedIncident(store, 'next', NOW, 'triggered')).toBeGreaterThan(acknowledged);
+    });
+
+    it('removes no more notifications and incident timeline entries than a batch between two pauses', async () => {
+      const batchSize = 3;
+      const old = NOW - 400 * DAY;
+      for (let i = 0; i < 7; i++) await seedNotification(store, `d${i}`, old + i, 'delivered');
+      for (let i = 0; i < 4; i++) await seedNotification(store, `f${i}`, old + i, 'failed');
+      await seedNotification(store, 'pending', old, 'pending');
+      await seedNotification(store, 'recent', NOW, 'delivered');
+      // Seven incidents of 2 to 8 entries: a timeline longer than a batch goes over several statements.
+      for (let i = 0; i < 7; i++) await seedIncident(store, `i${i}`, old + i, 'resolved', old + i, 2 + i);
+      await seedIncident(store, 'open', old, 'triggered');
+      let last = await countRows(store);
+      const removedPerStatement: number[] = [];
+      const pause = async (): Promise<void> => {
+        const now = await countRows(store);
+        removedPerStatement.push(PRUNED_TABLES.reduce((sum, t) => sum + last[t] - now[t], 0));
+        last = now;
+      };
+
+      const counts = await store.retention.prune(POLICY, at(NOW, { batchSize, pause }));
+
+      expect(counts).toMatchObject({
+        notifications: 11,
+        incidents: 7,
+        incident_updates: 2 + 3 + 4 + 5 + 6 + 7 + 8,
+      });
+      expect(removedPerStatement.reduce((a, b) => a + b, 0)).toBe(total(counts));
+      expect(Math.max(...removedPerStatement)).toBe(batchSize);
+      expect(removedPerStatement.every((n) => n <= batchSize)).toBe(true);
+      expect(await store.notifications.counts()).toEqual({ pending: 1, failed: 0 });
+      expect((await store.incidents.list()).map((i) => i.key)).toEqual(['open']);
+    });
+
     it('stops between two statements once aborted, and the next pass finishes the work', async () => {
       for (let i = 0; i < 3; i++)
         await seedRelease(store, 'web', NOW - (800 - i) * DAY, NOW - (700 - i) * DAY);
@@ -388,6 +581,9 @@ if (problem !== undefined && !REQUIRE_REAL) {
           release_samples: 0,
           checklist_items: 0,
           effects: 0,
+          notifications: 0,
+          incident_updates: 0,
+          incidents: 0,
         });
         release();
         expect(total(await running)).toBe(11 + 1);

@@ -1,13 +1,15 @@
 /**
  * Store retention: the queries that prune what releases leave behind (measurements and samples,
  * ended releases with their events, checklist items, measurements, samples and effects, and events and effects of no
- * release), in batches of a bounded number of rows with a pause after each statement, so the prune
- * never holds a lock for long. The audit log is never touched: its chain has its own archive.
+ * release), delivered and failed notifications, and resolved incidents with their timelines, in
+ * batches of a bounded number of rows with a pause after each statement, so the prune never holds
+ * a lock for long. The audit log is never touched: its chain has its own archive.
  * On PostgreSQL a pass runs under an advisory lock of the store's schema, so only one of several
  * replicas prunes at a time; the others skip their pass.
  */
 import { type Kysely, sql } from 'kysely';
 import type { Dialect } from './migrations/index.js';
+import type { IncidentTables } from './incident-store.js';
 import type { Database } from './schema.js';
 
 /** How long the store keeps each kind of row, in milliseconds. */
@@ -19,10 +21,14 @@ export interface RetentionPolicy {
   measurementsMs: number;
   /**
    * Releases ended longer ago than this go with everything of theirs, except each service's newest
-   * release and its two newest successful ones.
+   * release and its two newest successful ones. Resolved incidents go this long after they were
+   * resolved, with their timelines; an open one never goes.
    */
   releasesMs: number;
-  /** Events and effects that belong to no release go this long after they happened. */
+  /**
+   * Events and effects that belong to no release go this long after they happened, and delivered
+   * or failed notifications this long after they last changed; a pending one never goes.
+   */
   eventsMs: number;
 }
 
@@ -34,6 +40,9 @@ export interface PruneCounts {
   release_samples: number;
   checklist_items: number;
   effects: number;
+  notifications: number;
+  incident_updates: number;
+  incidents: number;
 }
 
 /** How a prune pass runs. */
@@ -56,6 +65,9 @@ export const PRUNED_TABLES = [
   'checklist_items',
   'effects',
   'releases',
+  'notifications',
+  'incident_updates',
+  'incidents',
 ] as const;
 
 /** Rows that hang off a release, deleted before the release itself so nothing is left orphaned. */
@@ -69,15 +81,31 @@ const SUCCEEDED = 'succeeded';
 /** How many: the stable version's release, and the one before it that a rollback goes back to. */
 const KEPT_SUCCESSES = 2;
 
+/** Notifications in these states are done with: delivered, or given up. A pending one waits to be sent. */
+const SETTLED = ['delivered', 'failed'] as const;
+
 /** Names the advisory lock: two 32-bit keys, the first for shipcheck's retention, the second the schema. */
 const LOCK_NAME = 'shipcheck.retention';
 
 /** An empty count. */
 export function noPruneCounts(): PruneCounts {
-  return { releases: 0, events: 0, measurements: 0, release_samples: 0, checklist_items: 0, effects: 0 };
+  return {
+    releases: 0,
+    events: 0,
+    measurements: 0,
+    release_samples: 0,
+    checklist_items: 0,
+    effects: 0,
+    notifications: 0,
+    incident_updates: 0,
+    incidents: 0,
+  };
 }
 
-/** Prunes the store's releases, events, measurements, evidence and effects by a RetentionPolicy. */
+/**
+ * Prunes the store's releases, events, measurements, evidence, effects, notifications and incidents
+ * by a RetentionPolicy.
+ */
 export class RetentionStore {
   constructor(
     private readonly db: Kysely<Database>,
@@ -128,6 +156,8 @@ class PrunePass {
     await this.measurements();
     await this.samples();
     await this.unattached();
+    await this.settledNotifications();
+    await this.resolvedIncidents();
     return this.counts;
   }
 
@@ -334,5 +364,84 @@ class PrunePass {
         .executeTakeFirst();
       return Number(deleted.numDeletedRows);
     });
+  }
+
+  /**
+   * Delivered and failed notifications whose last change is older than `eventsMs`, oldest first (by
+   * the index of migration 018). The delete checks the state and time again: a failed row retried
+   * (`shipcheck notify retry`) after the select is pending, and stays.
+   */
+  private async settledNotifications(): Promise<void> {
+    const cutoff = this.options.now - this.policy.eventsMs;
+    for (const state of SETTLED) {
+      while (!this.stopped) {
+        const ids = (
+          await this.db
+            .selectFrom('notifications')
+            .select('id')
+            .where('state', '=', state)
+            .where('updated_at', '<', cutoff)
+            .orderBy('updated_at')
+            .limit(this.options.batchSize)
+            .execute()
+        ).map((r) => Number(r.id));
+        if (ids.length === 0) break;
+        const deleted = await this.db
+          .deleteFrom('notifications')
+          .where('id', 'in', ids)
+          .where('state', '=', state)
+          .where('updated_at', '<', cutoff)
+          .executeTakeFirst();
+        this.counts.notifications += Number(deleted.numDeletedRows);
+        await this.options.pause();
+        if (ids.length < this.options.batchSize) break;
+      }
+    }
+  }
+
+  /**
+   * Resolved incidents whose resolution is older than `releasesMs`, a batch at a time, each with its
+   * timeline first (like a release's rows), so a pass that stops halfway leaves no orphaned entry. An
+   * open incident (triggered or acknowledged) never goes. A status page incident that links one keeps
+   * its number: the page has its own copy of what it shows, and nothing reads the link backwards.
+   */
+  private async resolvedIncidents(): Promise<void> {
+    const db = this.db.withTables<IncidentTables>();
+    const cutoff = this.options.now - this.policy.releasesMs;
+    while (!this.stopped) {
+      const ids = (
+        await db
+          .selectFrom('incidents')
+          .select('id')
+          .where('state', '=', 'resolved')
+          .where('resolved_at', '<', cutoff)
+          .orderBy('id')
+          .limit(this.options.batchSize)
+          .execute()
+      ).map((r) => Number(r.id));
+      if (ids.length === 0) return;
+      await this.drain('incident_updates', async (limit) => {
+        const deleted = await db
+          .deleteFrom('incident_updates')
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('incident_updates as u')
+              .select('u.id')
+              .where('u.incident_id', 'in', ids)
+              .limit(limit),
+          )
+          .executeTakeFirst();
+        return Number(deleted.numDeletedRows);
+      });
+      if (this.stopped) return;
+      const deleted = await db
+        .deleteFrom('incidents')
+        .where('id', 'in', ids)
+        .where('state', '=', 'resolved')
+        .executeTakeFirst();
+      this.counts.incidents += Number(deleted.numDeletedRows);
+      await this.options.pause();
+      if (ids.length < this.options.batchSize) return;
+    }
   }
 }

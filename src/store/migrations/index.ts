@@ -6,6 +6,7 @@ import { maintenanceMigration } from './014-maintenance.js';
 import { scalingMigration } from './015-scaling.js';
 import { querySnapshotsMigration } from './017-query-snapshots.js';
 import { baselinesMigration } from './016-baselines.js';
+import { notificationRetentionMigration } from './018-notification-retention.js';
 
 import type { Dialect } from './dialect.js';
 
@@ -375,6 +376,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '015_scaling': scalingMigration(dialect),
     '016_baselines': baselinesMigration(dialect),
     '017_query_snapshots': querySnapshotsMigration(dialect),
+    '018_notification_retention': notificationRetentionMigration(),
   };
 }
 
