@@ -29,7 +29,7 @@ import { StatusPage } from './comms/status-page/status-page.js';
 import { StatusRecorder } from './comms/status-page/status-recorder.js';
 import { unitsHealth } from './comms/status-page/unit-health.js';
 import { startSecurity } from './security/security.js';
-import { NotificationDispatcher } from './comms/notification-dispatcher.js';
+import { type ChannelChanges, NotificationDispatcher } from './comms/notification-dispatcher.js';
 import { NotificationMetrics } from './comms/notification-metrics.js';
 import type { Store } from './store/types.js';
 import { type Clock, systemClock } from './util/clock.js';
@@ -63,6 +63,8 @@ export interface ReloadReport {
   unchanged: string[];
   /** Settings that only a restart applies (`server`, `store`). */
   restartNeeded: string[];
+  /** The notification channels (`channels:`) added, changed and removed, by channel name. */
+  channels: ChannelChanges;
 }
 
 /** A running control plane: the store and API, and a unit per environment (or one for the service). */
@@ -435,6 +437,7 @@ export async function startControlPlane(
         deferred: [],
         unchanged: [],
         restartNeeded: [],
+        channels: { added: [], changed: [], removed: [] },
       };
       if (JSON.stringify(wanted.server) !== JSON.stringify(current.server))
         report.restartNeeded.push('server');
@@ -455,6 +458,8 @@ export async function startControlPlane(
           `cannot remove ${busy.join(', ')} while a release is in flight; nothing was changed: wait for it to end or abort it, then reload again`,
         );
       }
+      // Before the services, so that one added with a new channel can send to it at once.
+      report.channels = await notifications.replaceChannels(wanted.channels);
       for (const [name, run] of [...services]) {
         if (wantedNames.has(name)) continue;
         // A removed service's local instances stop with it; a hooks fleet's belong to the platform.
@@ -578,6 +583,9 @@ export function describeReload(report: ReloadReport): string {
     ['removed', report.removed],
     ['held until their release ends', report.deferred],
     ['unchanged', report.unchanged],
+    ['channels added', report.channels.added],
+    ['channels changed', report.channels.changed],
+    ['channels removed', report.channels.removed],
   ] as const;
   const said = parts
     .filter(([, names]) => names.length > 0)

@@ -158,7 +158,7 @@ export const signedGateShape = shape<SignedGate>(
 /** Every error answer of the API: `{"error": "..."}`. */
 export const errorSchema = z.looseObject({ error: z.string() });
 
-/** POST /reload: what the reload did, by service name. */
+/** POST /reload: what the reload did, by service (and channel) name. */
 export const reloadShape = shape<ReloadReport>(
   'a reload report',
   z.looseObject({
@@ -168,6 +168,10 @@ export const reloadShape = shape<ReloadReport>(
     deferred: z.array(z.string()),
     unchanged: z.array(z.string()),
     restartNeeded: z.array(z.string()),
+    // A server from before channels were reloaded says nothing of them.
+    channels: z
+      .looseObject({ added: z.array(z.string()), changed: z.array(z.string()), removed: z.array(z.string()) })
+      .prefault({ added: [], changed: [], removed: [] }),
   }),
 );
 

@@ -81,6 +81,14 @@ export interface SendOutcome {
   error?: string;
 }
 
+/** What replacing the channels changed, by channel name. */
+export interface ChannelChanges {
+  added: string[];
+  /** Same name, another config (a URL, a secret, the recipients...): rebuilt. */
+  changed: string[];
+  removed: string[];
+}
+
 /** Where a row goes once resolved: a channel to send through, or why it cannot go (for good). */
 type Resolved =
   | { channel: NotifyChannel; type: string; close: boolean; gone: (reason: string) => Promise<void> }
@@ -91,9 +99,14 @@ type Resolved =
 export class NotificationDispatcher {
   private readonly retry: RetryPolicy;
   private readonly random: () => number;
-  private readonly configured: ReadonlyMap<string, ChannelsConfig[number]>;
+  private current: ChannelsConfig;
+  private configured: ReadonlyMap<string, ChannelsConfig[number]>;
   private readonly built = new Map<string, NotifyChannel>();
-  private readonly mailer: EmailChannelConfig | undefined;
+  private mailer: EmailChannelConfig | undefined;
+  /** Sends under way, by channel object: a replaced channel is closed once its last one ends. */
+  private readonly sending = new Map<NotifyChannel, number>();
+  /** Channels a replacement took out while they were sending; closed when that ends. */
+  private readonly retired = new Set<NotifyChannel>();
   /** Users' contact methods, when a key ring opens them. */
   readonly contactMethods: ContactMethods | undefined;
   private running: Promise<void> | undefined;
@@ -103,8 +116,9 @@ export class NotificationDispatcher {
   constructor(private readonly options: DispatcherOptions) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.random = options.random ?? Math.random;
+    this.current = options.channels;
     this.configured = new Map(options.channels.map((c) => [c.name, c]));
-    this.mailer = options.channels.find((c): c is EmailChannelConfig => c.type === 'email');
+    this.mailer = mailerOf(options.channels);
     this.contactMethods = options.sealer
       ? new ContactMethods(options.store.notifications, options.sealer)
       : undefined;
@@ -112,7 +126,38 @@ export class NotificationDispatcher {
 
   /** The configured channels, in config order. */
   get channels(): ChannelsConfig {
-    return this.options.channels;
+    return this.current;
+  }
+
+  /**
+   * Makes `channels` the configured ones (a reload): an added channel can be sent to at once, a
+   * changed one is built again from its new config on its next send, and the built objects of changed
+   * and removed ones are closed (an email channel's SMTP transport) — at once, or when the send under
+   * way on one ends, so a delivery in flight finishes where it started. A row to a channel that is no
+   * longer configured fails when it comes due, as any row to an unknown channel does.
+   */
+  async replaceChannels(channels: ChannelsConfig): Promise<ChannelChanges> {
+    const changes: ChannelChanges = { added: [], changed: [], removed: [] };
+    const next = new Map(channels.map((c) => [c.name, c]));
+    for (const config of channels) {
+      const before = this.configured.get(config.name);
+      if (!before) changes.added.push(config.name);
+      else if (canonical(before) !== canonical(config)) changes.changed.push(config.name);
+    }
+    for (const name of this.configured.keys()) if (!next.has(name)) changes.removed.push(name);
+    this.current = channels;
+    this.configured = next;
+    this.mailer = mailerOf(channels);
+    const closing: NotifyChannel[] = [];
+    for (const name of [...changes.changed, ...changes.removed]) {
+      const old = this.built.get(name);
+      if (!old) continue;
+      this.built.delete(name);
+      if ((this.sending.get(old) ?? 0) > 0) this.retired.add(old);
+      else closing.push(old);
+    }
+    for (const channel of closing) await channel.close?.().catch(() => undefined);
+    return changes;
   }
 
   /** The channel object of a configured channel; NotFoundError for an unknown name. */
@@ -145,8 +190,10 @@ export class NotificationDispatcher {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.idle();
-    for (const channel of this.built.values()) await channel.close?.().catch(() => undefined);
+    for (const channel of [...this.built.values(), ...this.retired])
+      await channel.close?.().catch(() => undefined);
     this.built.clear();
+    this.retired.clear();
   }
 
   /** Starts a delivery round in the background (right after an enqueue); one more follows a round under way. */
@@ -276,7 +323,9 @@ export class NotificationDispatcher {
     } catch (err) {
       result = { delivered: false, error: errorMessage(err) };
     } finally {
+      // A contact's channel is its own; a configured one is let go (and closed if a reload replaced it).
       if (resolved.close) await resolved.channel.close?.().catch(() => undefined);
+      else await this.release(resolved.channel);
     }
     await this.record(row, resolved, result, override);
     return 'sent';
@@ -340,7 +389,8 @@ export class NotificationDispatcher {
       if (disabled)
         return { fail: `channel ${to.channel} is disabled: ${disabled.reason}`, type: config.type };
       return {
-        channel: this.channel(to.channel),
+        // Held from here, so that a reload before the send cannot close it under the send.
+        channel: this.hold(this.channel(to.channel)),
         type: config.type,
         close: false,
         gone: async (reason) => {
@@ -407,9 +457,40 @@ export class NotificationDispatcher {
     });
   }
 
+  /** Counts a send on a configured channel. */
+  private hold(channel: NotifyChannel): NotifyChannel {
+    this.sending.set(channel, (this.sending.get(channel) ?? 0) + 1);
+    return channel;
+  }
+
+  /** Ends a send {@link hold} counted; the last one on a channel a reload replaced closes it. */
+  private async release(channel: NotifyChannel): Promise<void> {
+    const left = (this.sending.get(channel) ?? 1) - 1;
+    if (left > 0) {
+      this.sending.set(channel, left);
+      return;
+    }
+    this.sending.delete(channel);
+    if (this.retired.delete(channel)) await channel.close?.().catch(() => undefined);
+  }
+
   private contactChannel(target: ContactTarget, gone: (reason: string) => Promise<void>): Resolved {
     const channel = createContactChannel(target, this.mailer);
     if (typeof channel === 'string') return { fail: channel, type: target.type };
     return { channel, type: target.type, close: true, gone };
   }
+}
+
+/** The installation's first email channel: mail to people goes through its SMTP server. */
+function mailerOf(channels: ChannelsConfig): EmailChannelConfig | undefined {
+  return channels.find((c): c is EmailChannelConfig => c.type === 'email');
+}
+
+/** A channel's config as text that does not depend on the order of its keys, to compare two. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
 }

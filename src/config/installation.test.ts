@@ -58,6 +58,18 @@ describe('loadInstallation', () => {
     ]);
   });
 
+  it("says where a service's maintenance.notify names a channel that does not exist", async () => {
+    await write(
+      'shipcheck.yaml',
+      'services: [services/*.yaml]\nchannels: [{ name: chat, type: slack, url: "https://hooks.example.com/x" }]\n',
+    );
+    const maintenance = 'maintenance:\n  notify: [{ channel: chat }, { channel: pager }]\n';
+    await write('services/web.yaml', service('web', '127.0.0.1:18101', maintenance));
+    expect(await problemsOf()).toEqual([
+      'services/web.yaml:7:33: maintenance.notify[1]: no channel is named "pager"; the channels are "chat"',
+    ]);
+  });
+
   it('loads every service a glob lists, sorted by name, with the store and server of the control-plane file', async () => {
     await write(
       'shipcheck.yaml',

@@ -345,7 +345,10 @@ function crossFileProblems(installation: Installation): string[] {
   return problems;
 }
 
-/** A communication policy naming a channel or an escalation policy the installation does not have. */
+/**
+ * A communication policy naming a channel or an escalation policy the installation does not have, or
+ * `maintenance.notify` naming a channel it does not have (at start and on every reload alike).
+ */
 function communicationProblems(installation: Installation): string[] {
   const channels = new Set(installation.channels.map((c) => c.name));
   const policies = new Set(installation.oncall.escalationPolicies.map((p) => p.name));
@@ -354,6 +357,12 @@ function communicationProblems(installation: Installation): string[] {
   const problems = new Set<string>();
   for (const loaded of installation.services)
     for (const place of unitPlaces(loaded)) {
+      place.config.maintenance.notify.forEach((target, i) => {
+        if ('channel' in target && !channels.has(target.channel))
+          problems.add(
+            `${place.at(['maintenance', 'notify', i, 'channel'])}: maintenance.notify[${i}]: no channel is named "${target.channel}"; ${named(channels, 'channels', 'channels:')}`,
+          );
+      });
       const policy = place.config.communication;
       if (!policy) continue;
       for (const [end, list] of Object.entries(policy.notify))
