@@ -430,4 +430,37 @@ describe.runIf(browserTests)('the page in a real browser', () => {
       await context.close();
     }
   });
+
+  it("subscribes from the page's form, and its links act only when their button is clicked", async () => {
+    const { page, problems } = await openPage(browser, h.base);
+    await page.goto('/status');
+    await page.getByLabel('Email address').fill('kim@example.com');
+    await page.getByRole('button', { name: 'Subscribe by email' }).click();
+    await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+    const [confirmation] = await h.store.notifications.list({ limit: 10 });
+    const subscriber = (confirmation?.to as { subscriber: number }).subscriber;
+    const link = new URL(confirmation?.notice.data?.confirmUrl as string);
+
+    // Opening the link, as a reader (or a scanner) does, asks first.
+    await page.goto(`${link.pathname}${link.search}`);
+    await page.getByRole('heading', { name: 'Confirm your subscription' }).waitFor();
+    expect(await page.getByText('k…@example.com').count()).toBe(1);
+    await checkAccessibility(page, 'the confirmation page');
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('pending');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('heading', { name: 'Subscribed' }).waitFor();
+    expect(new URL(page.url()).search).toBe('');
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('confirmed');
+
+    const row = await h.store.statusPage.subscriber(subscriber);
+    const unsubscribe = new URL(h.page.subscriptions.unsubscribeUrl(row!));
+    await page.goto(`${unsubscribe.pathname}${unsubscribe.search}`);
+    await page.getByRole('heading', { name: 'Unsubscribe', exact: true }).waitFor();
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('confirmed');
+    await page.getByRole('button', { name: 'Unsubscribe' }).click();
+    await page.getByRole('heading', { name: 'Unsubscribed' }).waitFor();
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('unsubscribed');
+    // The strict CSP let every form post (form-action 'self').
+    expect(problems).toEqual([]);
+  });
 });

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { InputError, NotFoundError } from '../errors.js';
 import { pageStatus } from '../comms/status-page/derive.js';
 import { ACTIVE_MAINTENANCE, RESOLVED_STATUSES, type StatusPage } from '../comms/status-page/status-page.js';
+import { maskedAddress } from '../comms/status-page/subscriptions.js';
 import {
   STATUS_CSS,
   STATUS_CSS_PATH,
@@ -114,11 +115,41 @@ function htmlHeaders(reply: FastifyReply): FastifyReply {
     .header('cache-control', 'no-cache');
 }
 
-function tokenOf(request: FastifyRequest): string {
-  const token = (request.query as { token?: unknown }).token;
-  if (typeof token !== 'string' || token === '' || token.length > 200)
-    throw new InputError('the link has no token; open the link from the message as it was sent');
+/**
+ * The token of a subscription link: the posted form's `token` field, else the link's `?token=` (where
+ * RFC 8058's one-click POST keeps it). Undefined when there is none or it cannot be one.
+ */
+function tokenOf(request: FastifyRequest): string | undefined {
+  const posted = request.method === 'POST' ? formOrJson(request.body).token : undefined;
+  const token = posted ?? (request.query as { token?: unknown }).token;
+  if (typeof token !== 'string' || token === '' || token.length > 200) return undefined;
   return token;
+}
+
+/** The subscription links' paths: GET shows a page with a button, POST (the button) acts. */
+const CONFIRM_PATH = '/status/subscribe/confirm';
+const UNSUBSCRIBE_PATH = '/status/unsubscribe';
+
+function noToken(reply: FastifyReply, p: StatusPage): FastifyReply {
+  return htmlHeaders(reply.status(400)).send(
+    renderNotePage(
+      p.config.name,
+      'Link not valid',
+      'The link has no token; open the link from the message as it was sent.',
+    ),
+  );
+}
+
+function unknownConfirmation(reply: FastifyReply, p: StatusPage): FastifyReply {
+  return htmlHeaders(reply.status(404)).send(
+    renderNotePage(p.config.name, 'Link not valid', 'This confirmation link is unknown or was used already.'),
+  );
+}
+
+function unknownUnsubscribe(reply: FastifyReply, p: StatusPage): FastifyReply {
+  return htmlHeaders(reply.status(404)).send(
+    renderNotePage(p.config.name, 'Link not valid', 'This unsubscribe link is unknown.'),
+  );
 }
 
 /** Registers the status page's routes on `app`. */
@@ -197,16 +228,49 @@ export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPa
         );
       },
     );
-    // RFC 8058: a mail client posts `List-Unsubscribe=One-Click` to the link; the page's button does the same.
+    // The confirmation page's button; the link's GET only shows it (mail scanners follow links).
     scope.post(
-      '/status/unsubscribe',
+      CONFIRM_PATH,
+      {
+        ...withAccess('public', { forms: true, action: 'statuspage.confirm' }),
+        bodyLimit: FORM_BODY_LIMIT,
+      },
+      async (request, reply) => {
+        const p = page();
+        const token = tokenOf(request);
+        if (token === undefined) return noToken(reply, p);
+        try {
+          await p.subscriptions.confirm(token);
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          return unknownConfirmation(reply, p);
+        }
+        return htmlHeaders(reply).send(
+          renderNotePage(
+            p.config.name,
+            'Subscribed',
+            'You will receive updates when incidents and maintenances are posted.',
+          ),
+        );
+      },
+    );
+    // RFC 8058: a mail client posts `List-Unsubscribe=One-Click` to the link; the page's button posts the token.
+    scope.post(
+      UNSUBSCRIBE_PATH,
       {
         ...withAccess('public', { forms: true, action: 'statuspage.unsubscribe' }),
         bodyLimit: FORM_BODY_LIMIT,
       },
       async (request, reply) => {
         const p = page();
-        await p.subscriptions.unsubscribe(tokenOf(request));
+        const token = tokenOf(request);
+        if (token === undefined) return noToken(reply, p);
+        try {
+          await p.subscriptions.unsubscribe(token);
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          return unknownUnsubscribe(reply, p);
+        }
         return htmlHeaders(reply).send(
           renderNotePage(
             p.config.name,
@@ -267,42 +331,44 @@ export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPa
         }),
       );
   });
-  app.get('/status/subscribe/confirm', withAccess('public'), async (request, reply) => {
+  // The links' GETs change nothing: mail scanners and link previewers fetch every link in a message,
+  // so a GET that acted would confirm subscriptions nobody asked for and unsubscribe real readers.
+  app.get(CONFIRM_PATH, withAccess('public'), async (request, reply) => {
     const p = page();
     const token = tokenOf(request);
-    try {
-      await p.subscriptions.confirm(token);
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-      return htmlHeaders(reply.status(404)).send(
-        renderNotePage(
-          p.config.name,
-          'Link not valid',
-          'This confirmation link is unknown or was used already.',
-        ),
-      );
-    }
+    if (token === undefined) return noToken(reply, p);
+    const subscriber = await p.subscriptions.pendingByConfirmToken(token);
+    if (!subscriber) return unknownConfirmation(reply, p);
     return htmlHeaders(reply).send(
       renderNotePage(
         p.config.name,
-        'Subscribed',
-        'You will receive updates when incidents and maintenances are posted.',
+        'Confirm your subscription',
+        `Send incident and maintenance updates to ${maskedAddress(subscriber)}?`,
+        { action: CONFIRM_PATH, button: 'Confirm', fields: { token } },
       ),
     );
   });
-  app.get('/status/unsubscribe', withAccess('public'), async (request, reply) => {
+  app.get(UNSUBSCRIBE_PATH, withAccess('public'), async (request, reply) => {
     const p = page();
     const token = tokenOf(request);
-    if (!(await p.subscriptions.knowsUnsubscribeToken(token)))
-      return htmlHeaders(reply.status(404)).send(
-        renderNotePage(p.config.name, 'Link not valid', 'This unsubscribe link is unknown.'),
+    if (token === undefined) return noToken(reply, p);
+    const subscriber = await p.subscriptions.byUnsubscribeToken(token);
+    if (!subscriber) return unknownUnsubscribe(reply, p);
+    if (subscriber.state === 'unsubscribed')
+      return htmlHeaders(reply).send(
+        renderNotePage(
+          p.config.name,
+          'Unsubscribed',
+          `${maskedAddress(subscriber)} receives no updates from this page.`,
+        ),
       );
-    // A GET changes nothing (mail scanners follow links): the button posts.
     return htmlHeaders(reply).send(
-      renderNotePage(p.config.name, 'Unsubscribe', 'Stop receiving updates from this status page?', {
-        action: `/status/unsubscribe?token=${encodeURIComponent(token)}`,
-        button: 'Unsubscribe',
-      }),
+      renderNotePage(
+        p.config.name,
+        'Unsubscribe',
+        `Stop sending updates from this status page to ${maskedAddress(subscriber)}?`,
+        { action: UNSUBSCRIBE_PATH, button: 'Unsubscribe', fields: { token } },
+      ),
     );
   });
 

@@ -23,6 +23,29 @@ function form(h: Harness, path: string, body: string): Promise<Response> {
   });
 }
 
+/** The one form of a link's page, as a browser would submit it: its action and its hidden fields. */
+function formIn(html: string): { action: string; fields: Record<string, string>; button: string } {
+  const forms = html.match(/<form [^>]*>[\s\S]*?<\/form>/g) ?? [];
+  expect(forms).toHaveLength(1);
+  const tag = forms[0] as string;
+  expect(tag).toMatch(/^<form method="post" /);
+  const unescape = (v: string): string =>
+    v.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))).replace(/&amp;/g, '&');
+  const fields: Record<string, string> = {};
+  for (const m of tag.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g))
+    fields[unescape(m[1] as string)] = unescape(m[2] as string);
+  return {
+    action: unescape(/action="([^"]*)"/.exec(tag)?.[1] ?? ''),
+    fields,
+    button: /<button type="submit">([^<]*)<\/button>/.exec(tag)?.[1] ?? '',
+  };
+}
+
+/** Submits a link page's form as a browser does (urlencoded, to its action on the same origin). */
+function submit(h: Harness, page: { action: string; fields: Record<string, string> }): Promise<Response> {
+  return form(h, page.action, new URLSearchParams(page.fields).toString());
+}
+
 describe('subscribers of the status page', () => {
   let h: Harness;
   beforeEach(async () => {
@@ -49,9 +72,14 @@ describe('subscribers of the status page', () => {
     await postOk(h, '/api/v1/status-page/incidents', { name: 'Before', body: 'b' });
     expect(await outbox(h)).toHaveLength(1);
 
-    const confirmed = await fetch(local(h, confirmUrl));
+    // Following the link shows a button (a mail scanner's GET confirms nothing); the button confirms.
+    const asked = await fetch(local(h, confirmUrl));
+    expect(asked.status).toBe(200);
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('pending');
+    const confirmed = await submit(h, formIn(await asked.text()));
     expect(confirmed.status).toBe(200);
     expect(await confirmed.text()).toContain('Subscribed');
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('confirmed');
     // A link works once.
     expect((await fetch(local(h, confirmUrl))).status).toBe(404);
 
@@ -144,7 +172,14 @@ describe('subscribers of the status page', () => {
     expect(await h.store.statusPage.subscriberAddress(subscriber)).toEqual({
       webhook: 'https://hooks.example.com/status',
     });
-    expect((await fetch(local(h, confirmation?.notice.data?.confirmUrl as string))).status).toBe(200);
+    const asked = await fetch(local(h, confirmation?.notice.data?.confirmUrl as string));
+    expect(asked.status).toBe(200);
+    const html = await asked.text();
+    // The endpoint is named by its scheme and host only.
+    expect(html).toContain('https://hooks.example.com/…');
+    expect(html).not.toContain('hooks.example.com/status');
+    expect(await h.store.statusPage.confirmedSubscribers()).toEqual([]);
+    expect((await submit(h, formIn(html))).status).toBe(200);
     expect((await h.store.statusPage.confirmedSubscribers()).map((s) => s.kind)).toEqual(['webhook']);
 
     const page = await form(h, '/status/subscribe', 'email=gus%40example.com');
@@ -161,5 +196,143 @@ describe('subscribers of the status page', () => {
       body: JSON.stringify({ subscriber: { endpoint: 'ftp://x' } }),
     });
     expect(bad.status).toBe(400);
+  });
+
+  it('acts on the links only when their page is posted: a GET (a mail scanner) changes nothing', async () => {
+    await h.page.subscriptions.subscribe({ email: 'hal@example.com' }, '192.0.2.1');
+    const [confirmation] = await outbox(h);
+    const subscriber = ((confirmation as NotificationRow).to as { subscriber: number }).subscriber;
+    const confirmUrl = confirmation?.notice.data?.confirmUrl as string;
+    const token = decodeURIComponent(confirmUrl.split('token=')[1] as string);
+
+    // A scanner fetching the link twice, as they do: still pending, the same page both times.
+    for (let i = 0; i < 2; i++) {
+      const shown = await fetch(local(h, confirmUrl));
+      expect(shown.status).toBe(200);
+      expect(shown.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(shown.headers.get('content-security-policy')).toContain("form-action 'self'");
+      const html = await shown.text();
+      expect(html).toContain('h…@example.com');
+      expect(html).not.toContain('hal@example.com');
+      expect(formIn(html)).toEqual({
+        action: '/status/subscribe/confirm',
+        fields: { token },
+        button: 'Confirm',
+      });
+    }
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('pending');
+
+    // The button, as a browser posts it.
+    const confirmed = await form(h, '/status/subscribe/confirm', new URLSearchParams({ token }).toString());
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.text()).toContain('Subscribed');
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('confirmed');
+    // Used: the GET says so, without a button, and posting again changes nothing.
+    const used = await fetch(local(h, confirmUrl));
+    expect(used.status).toBe(404);
+    const usedHtml = await used.text();
+    expect(usedHtml).toContain('unknown or was used already');
+    expect(usedHtml).not.toContain('<form');
+    expect((await form(h, '/status/subscribe/confirm', `token=${encodeURIComponent(token)}`)).status).toBe(
+      404,
+    );
+
+    // Unsubscribing: the GET shows a button and leaves the subscriber confirmed.
+    const unsubscribeUrl = confirmation?.notice.data?.unsubscribeUrl as string;
+    const asked = await fetch(local(h, unsubscribeUrl));
+    expect(asked.status).toBe(200);
+    const askedHtml = await asked.text();
+    expect(askedHtml).toContain('h…@example.com');
+    const button = formIn(askedHtml);
+    expect(button).toMatchObject({ action: '/status/unsubscribe', button: 'Unsubscribe' });
+    expect(await fetch(local(h, unsubscribeUrl))).toHaveProperty('status', 200);
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('confirmed');
+    const gone = await submit(h, button);
+    expect(gone.status).toBe(200);
+    expect(await gone.text()).toContain('Unsubscribed');
+    expect((await h.store.statusPage.subscriber(subscriber))?.state).toBe('unsubscribed');
+    // Afterwards the link's page says so, without a button; the one-click POST stays harmless.
+    const after = await fetch(local(h, unsubscribeUrl));
+    expect(after.status).toBe(200);
+    const afterHtml = await after.text();
+    expect(afterHtml).toContain('receives no updates');
+    expect(afterHtml).not.toContain('<form');
+    const oneClick = await fetch(local(h, unsubscribeUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    expect(oneClick.status).toBe(200);
+  });
+
+  it('takes RFC 8058 one-click unsubscribes as a form or multipart, with no page in between', async () => {
+    for (const email of ['ida@example.com', 'jo@example.com']) {
+      await h.page.subscriptions.subscribe({ email }, '192.0.2.2');
+    }
+    const ids: number[] = [];
+    for (const row of await outbox(h)) {
+      const link = row.notice.data?.confirmUrl as string;
+      const confirmed = await h.page.subscriptions.confirm(
+        decodeURIComponent(link.split('token=')[1] as string),
+      );
+      ids.push(confirmed.id);
+    }
+    expect((await h.store.statusPage.confirmedSubscribers()).map((s) => s.id)).toEqual(ids);
+    const [first, second] = await Promise.all(ids.map(async (id) => h.store.statusPage.subscriber(id)));
+    const url = (s: typeof first): string => local(h, h.page.subscriptions.unsubscribeUrl(s!));
+
+    const asForm = await fetch(url(first), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    expect(asForm.status).toBe(200);
+    const multipart = new FormData();
+    multipart.set('List-Unsubscribe', 'One-Click');
+    const asMultipart = await fetch(url(second), { method: 'POST', body: multipart });
+    expect(asMultipart.status).toBe(200);
+    expect((await h.store.statusPage.confirmedSubscribers()).map((s) => s.id)).toEqual([]);
+  });
+
+  it('answers a bad or unknown token with a page that says so, never a trace', async () => {
+    const page = async (res: Promise<Response>, status: number, words: string): Promise<void> => {
+      const answer = await res;
+      expect(answer.status).toBe(status);
+      expect(answer.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const html = await answer.text();
+      expect(html).toContain(words);
+      expect(html).not.toContain('<form');
+      expect(html).not.toMatch(/Error|at .*\.ts/);
+    };
+    const long = 'x'.repeat(201);
+    await page(form(h, '/status/subscribe/confirm', 'token=nope'), 404, 'unknown or was used already');
+    await page(form(h, '/status/subscribe/confirm', ''), 400, 'has no token');
+    await page(form(h, '/status/subscribe/confirm', `token=${long}`), 400, 'has no token');
+    await page(fetch(`${h.base}/status/subscribe/confirm`), 400, 'has no token');
+    await page(fetch(`${h.base}/status/subscribe/confirm?token=nope`), 404, 'unknown or was used already');
+    await page(form(h, '/status/unsubscribe', 'token=nope'), 404, 'unsubscribe link is unknown');
+    await page(form(h, '/status/unsubscribe', 'List-Unsubscribe=One-Click'), 400, 'has no token');
+    await page(
+      fetch(`${h.base}/status/unsubscribe?token=nope`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'List-Unsubscribe=One-Click',
+      }),
+      404,
+      'unsubscribe link is unknown',
+    );
+    await page(
+      fetch(`${h.base}/status/subscribe/confirm`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: 42 }),
+      }),
+      400,
+      'has no token',
+    );
+    // Past the body limit: a clear 413, not a page of a stack.
+    const big = await form(h, '/status/subscribe/confirm', `token=${'x'.repeat(9000)}`);
+    expect(big.status).toBe(413);
+    expect(await big.text()).not.toMatch(/at .*\.ts/);
   });
 });

@@ -174,8 +174,16 @@ describe.each([
       expect((await sp.subscribe('email', 'ann@example.com', 2_000, 600_000)).confirmToken).toBeUndefined();
       expect(await sp.subscriberAddress(first.subscriber.id)).toEqual({ email: 'ann@example.com' });
       expect(await sp.confirmedSubscribers()).toEqual([]);
+      // Looking a token up (the link's GET) changes nothing.
+      expect(await sp.pendingByConfirmToken(token)).toMatchObject({
+        address: 'ann@example.com',
+        state: 'pending',
+      });
+      expect(await sp.pendingByConfirmToken('nope')).toBeUndefined();
+      expect(await sp.confirmedSubscribers()).toEqual([]);
       expect((await sp.confirm(token, 3_000))?.state).toBe('confirmed');
       expect(await sp.confirm(token, 3_000)).toBeUndefined();
+      expect(await sp.pendingByConfirmToken(token)).toBeUndefined();
       expect((await sp.confirmedSubscribers()).map((s) => s.address)).toEqual(['ann@example.com']);
       expect((await sp.subscribe('email', 'ann@example.com', 700_000, 600_000)).confirmToken).toBeUndefined();
       const hook = await sp.subscribe('webhook', 'https://hooks.example.com/x', 3_000, 600_000);

@@ -517,6 +517,17 @@ export class StatusPageStore {
     return { subscriber: (await this.subscriber(existing.id)) as SubscriberRow, confirmToken: token };
   }
 
+  /** The pending subscriber a confirmation token belongs to, changing nothing; undefined for an unknown or used one. */
+  async pendingByConfirmToken(token: string): Promise<SubscriberRow | undefined> {
+    const row = await this.sp
+      .selectFrom('status_subscribers')
+      .selectAll()
+      .where('confirm_hash', '=', tokenHash(token))
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return row ? toSubscriber(row) : undefined;
+  }
+
   /** Confirms the pending subscriber whose token this is; undefined for an unknown or used token. */
   async confirm(token: string, at: number): Promise<SubscriberRow | undefined> {
     const row = await this.sp

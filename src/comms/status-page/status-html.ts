@@ -197,12 +197,15 @@ ${list('Past incidents', input.recent, 'No incidents reported recently.')}
 `;
 }
 
-/** A short page saying one thing (a subscription's confirmation, an unsubscribe's result). */
+/**
+ * A short page saying one thing (a subscription's confirmation, an unsubscribe's result), or asking
+ * for it with one button: a form posting `fields` (hidden) to `action` on this origin.
+ */
 export function renderNotePage(
   pageName: string,
   title: string,
   body: string,
-  form?: { action: string; button: string },
+  form?: { action: string; button: string; fields: Readonly<Record<string, string>> },
 ): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -215,7 +218,13 @@ export function renderNotePage(
 <div class="card"><h2>${escapeHtml(title)}</h2><p>${escapeHtml(body)}</p>
 ${
   form
-    ? `<form method="post" action="${escapeHtml(form.action)}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">${escapeHtml(form.button)}</button></form>`
+    ? `<form method="post" action="${escapeHtml(form.action)}">` +
+      Object.entries(form.fields)
+        .map(
+          ([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`,
+        )
+        .join('') +
+      `<button type="submit">${escapeHtml(form.button)}</button></form>`
     : ''
 }
 </div>

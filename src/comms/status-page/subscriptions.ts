@@ -138,9 +138,14 @@ export class Subscriptions {
     return subscriber;
   }
 
-  /** Whether the unsubscribe token is one of a subscriber's. */
-  async knowsUnsubscribeToken(token: string): Promise<boolean> {
-    return (await this.options.store.statusPage.subscriberByUnsubscribeToken(token)) !== undefined;
+  /** The pending subscriber a confirmation link's token would confirm (nothing changes); undefined for an unknown or used one. */
+  async pendingByConfirmToken(token: string): Promise<SubscriberRow | undefined> {
+    return this.options.store.statusPage.pendingByConfirmToken(token);
+  }
+
+  /** The subscriber an unsubscribe link's token belongs to (nothing changes); undefined for an unknown one. */
+  async byUnsubscribeToken(token: string): Promise<SubscriberRow | undefined> {
+    return this.options.store.statusPage.subscriberByUnsubscribeToken(token);
   }
 
   /** Unsubscribes by the token of a notice's link; NotFoundError for an unknown token. */
@@ -214,5 +219,24 @@ function severityOf(impact: string): Severity {
       return 'warning';
     default:
       return 'info';
+  }
+}
+
+/**
+ * A subscriber's address as the link pages show it: enough for its owner to recognise, not the whole
+ * of it (a forwarded link shows little). `ann@example.com` is `a…@example.com`; an endpoint is its
+ * scheme and host, `https://hooks.example.com/…`.
+ */
+export function maskedAddress(subscriber: Pick<SubscriberRow, 'kind' | 'address'>): string {
+  if (subscriber.kind === 'email') {
+    const at = subscriber.address.lastIndexOf('@');
+    if (at <= 0) return '…';
+    return `${subscriber.address.slice(0, 1)}…${subscriber.address.slice(at)}`;
+  }
+  try {
+    const url = new URL(subscriber.address);
+    return `${url.protocol}//${url.host}/…`;
+  } catch {
+    return '…';
   }
 }

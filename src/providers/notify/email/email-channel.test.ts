@@ -41,6 +41,30 @@ describe('EmailChannel', () => {
     expect(channel.target).toBe(`smtp://127.0.0.1:${smtp.port} to ops@example.com, sre@example.com`);
   });
 
+  it("puts a subscriber notice's unsubscribe link in List-Unsubscribe, with RFC 8058's one-click POST", async () => {
+    const channel = new EmailChannel({
+      smtp: { host: '127.0.0.1', port: smtp.port, user: 'mailer', password: 's3cret' },
+      from: 'status@example.com',
+      to: ['ann@example.com'],
+      timeoutMs: 5000,
+    });
+    const unsubscribeUrl = 'https://status.example.com/status/unsubscribe?token=abc_DEF-123';
+    const sent = await channel.send(
+      { ...notice, event: 'status_page.incident.created', data: { unsubscribeUrl } },
+      { id: 'n-1', at: Date.now() },
+    );
+    // An ordinary notice has no list headers.
+    await channel.send(notice, { id: 'n-2', at: Date.now() });
+    await channel.close();
+    expect(sent).toMatchObject({ delivered: true });
+    const [withLink, plain] = smtp.mails;
+    // Headers as a reader sees them: long ones are folded onto continuation lines.
+    const headers = withLink!.data.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n(?=[ \t])/g, '');
+    expect(headers).toContain(`List-Unsubscribe: <${unsubscribeUrl}>`);
+    expect(headers).toContain('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
+    expect(plain!.data).not.toContain('List-Unsubscribe');
+  });
+
   it('takes the server as one smtp:// URL', async () => {
     const channel = new EmailChannel({
       smtp: { url: `smtp://mailer:s3cret@127.0.0.1:${smtp.port}` },

@@ -48,6 +48,30 @@ export function emailMessage(notice: Notice): { subject: string; text: string; h
   return { subject, text: lines.join('\n'), html };
 }
 
+/**
+ * The list headers of a notice that carries an unsubscribe link (a status-page subscriber's,
+ * `data.unsubscribeUrl`): `List-Unsubscribe`, and with an https link RFC 8058's
+ * `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, which mail clients POST to the link. Nothing
+ * for other notices.
+ */
+export function unsubscribeHeaders(
+  notice: Notice,
+): { list: { unsubscribe: string }; headers: Record<string, string> } | undefined {
+  const link = notice.data?.unsubscribeUrl;
+  if (typeof link !== 'string') return undefined;
+  let url: URL;
+  try {
+    url = new URL(link);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+  return {
+    list: { unsubscribe: url.href },
+    headers: url.protocol === 'https:' ? { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {},
+  };
+}
+
 /** The SMTP server's host, safe to show. */
 function hostOf(smtp: SmtpSettings): string {
   if ('host' in smtp) return `smtp://${smtp.host}:${smtp.port}`;
@@ -95,6 +119,7 @@ export class EmailChannel implements NotifyChannel {
         text: message.text,
         html: message.html,
         messageId: `<${context.id.replace(/[^A-Za-z0-9._-]/g, '_')}@shipcheck>`,
+        ...unsubscribeHeaders(notice),
       });
       return { delivered: true, detail: String(info.response ?? '') };
     } catch (err) {
