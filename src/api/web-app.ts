@@ -30,6 +30,7 @@ export const WEB_PAGES = [
   '/notifications',
   '/catalog',
   '/maintenance',
+  '/status-page',
   '/services/:service/baselines',
 ] as const;
 

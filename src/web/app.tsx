@@ -20,6 +20,7 @@ import { NotificationsPage } from './pages/notifications-page.js';
 import { CatalogPage } from './pages/catalog-page.js';
 import { MaintenancePage } from './pages/maintenance-page.js';
 import { BaselinesPage } from './pages/baselines-page.js';
+import { StatusAdminPage } from './pages/status-admin-page.js';
 import { match, navigate, useLocation } from './router.js';
 import { SessionContext, type SessionState } from './session.js';
 
@@ -39,6 +40,7 @@ function pageFor(path: string): ReactNode {
   if (path === '/notifications') return <NotificationsPage />;
   if (path === '/catalog') return <CatalogPage />;
   if (path === '/maintenance') return <MaintenancePage />;
+  if (path === '/status-page') return <StatusAdminPage />;
   const baselines = match('/services/:service/baselines', path);
   if (baselines)
     return (

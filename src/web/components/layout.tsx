@@ -30,6 +30,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: '/', label: 'Services', active: path === '/' || path === '/services' },
     { to: '/history', label: 'History', active: path === '/history' || path.startsWith('/releases/') },
     { to: '/incidents', label: 'Incidents', active: path === '/incidents' || path.startsWith('/incidents/') },
+    { to: '/status-page', label: 'Status page', active: path === '/status-page' },
     { to: '/oncall', label: 'On call', active: path === '/oncall' },
     { to: '/notifications', label: 'Notifications', active: path === '/notifications' },
     { to: '/catalog', label: 'Catalog', active: path === '/catalog' },
