@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { registerSecret } from '../../../util/secrets.js';
-import { LOG_TAIL_MAX_BYTES, lastLogLine, runMarkerLine, tailLog } from './instance-log.js';
+import { LOG_TAIL_MAX_BYTES, lastLogLine, runEnd, runMarkerLine, tailLog } from './instance-log.js';
 
 let dir: string;
 
@@ -27,6 +27,34 @@ describe('an instance log', () => {
     const current = `${runMarkerLine('web-v1-0', 4002)}starting\n  Error: EADDRINUSE  \n\n`;
     expect(lastLogLine(await log(`${earlier}${current}`))).toBe('Error: EADDRINUSE');
     expect(lastLogLine(await log(`${earlier}${runMarkerLine('web-v1-0', 4002)}`))).toBeUndefined();
+  });
+
+  it("explains a crash by its error, not by the runtime's closing banner, and tells a taken port", async () => {
+    const crash = [
+      'node:events:497',
+      "      throw er; // Unhandled 'error' event",
+      '      ^',
+      '',
+      'Error: listen EADDRINUSE: address already in use 127.0.0.1:41234',
+      '    at Server.setupListenHandle [as _listen2] (node:net:1908:16)',
+      "Emitted 'error' event on Server instance at:",
+      "  code: 'EADDRINUSE',",
+      '  port: 41234',
+      '}',
+      '',
+      'Node.js v20.20.2',
+      '',
+    ].join('\n');
+    const file = await log(`${runMarkerLine('web-v1-0', 41234)}listening soon\n${crash}`);
+    expect(runEnd(file)).toEqual({
+      line: 'Error: listen EADDRINUSE: address already in use 127.0.0.1:41234',
+      portTaken: true,
+    });
+    const python = await log('OSError: [Errno 98] Address already in use\n');
+    expect(runEnd(python)).toEqual({ line: 'OSError: [Errno 98] Address already in use', portTaken: true });
+    // An earlier run's taken port is not this run's
+    const earlier = await log(`${runMarkerLine('web-v1-0', 1)}${crash}${runMarkerLine('web-v1-0', 2)}bye\n`);
+    expect(runEnd(earlier)).toEqual({ line: 'bye', portTaken: false });
   });
 
   it('names the instance and port in the marker', () => {

@@ -75,18 +75,43 @@ export function tailLog(logFile: string, count: number): LogTail | undefined {
   return { lines: shown.map(redactSecrets), truncated: shown.length < lines.length || !whole };
 }
 
-/** The last line the current run (since the last marker) wrote to its log, if any. */
-export function lastLogLine(logFile: string): string | undefined {
+/** A line that states an error: `Error: listen EADDRINUSE ...`, `OSError: [Errno 98] ...`, `panic: ...`. */
+const ERROR_HEADLINE = /^(?:Uncaught )?(?:[\w.$]*(?:Error|Exception)\b|panic:|fatal error:)/;
+/** How far back from the end of a run its error headline is looked for: a crash's dump, not old request logs. */
+const HEADLINE_LINES = 40;
+/** What a runtime prints last that explains nothing: Node's version after an uncaught exception. */
+const RUNTIME_BANNER = /^Node\.js v\d+\.\d+\.\d+$/;
+/** A run that could not listen on the port it was given (Node's code, the C library's words). */
+const PORT_TAKEN = /\bEADDRINUSE\b|address already in use/i;
+
+/** How the current run of an instance ended, as its log tells. */
+export interface RunEnd {
+  /** The line that explains the exit: its error headline, else its last line; undefined for none. */
+  line: string | undefined;
+  /** Whether it said the port it was given was in use. */
+  portTaken: boolean;
+}
+
+/** Reads how the current run (since the last marker) ended from the end of its log. */
+export function runEnd(logFile: string): RunEnd {
   let end: { text: string; truncated: boolean };
   try {
     end = readEnd(logFile, LOG_TAIL_BYTES);
   } catch {
-    return undefined;
+    return { line: undefined, portTaken: false };
   }
-  const { lines } = currentRun(end.text, end.truncated);
-  const last = lines
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .at(-1);
-  return last && last.length > MAX_LOG_LINE_CHARS ? `${last.slice(0, MAX_LOG_LINE_CHARS)}…` : last;
+  const lines = currentRun(end.text, end.truncated)
+    .lines.map((line) => line.trim())
+    .filter((line) => line !== '' && !RUNTIME_BANNER.test(line));
+  const last = lines.slice(-HEADLINE_LINES);
+  const line = last.findLast((l) => ERROR_HEADLINE.test(l)) ?? last.at(-1);
+  return {
+    line: line && line.length > MAX_LOG_LINE_CHARS ? `${line.slice(0, MAX_LOG_LINE_CHARS)}…` : line,
+    portTaken: last.some((l) => PORT_TAKEN.test(l)),
+  };
+}
+
+/** The line that explains how the current run (since the last marker) ended, if any (see runEnd). */
+export function lastLogLine(logFile: string): string | undefined {
+  return runEnd(logFile).line;
 }

@@ -94,6 +94,26 @@ function makeFleet(
   return fleet;
 }
 
+/**
+ * An app command whose run finds its port in use: it listens on PORT, then listens on it once more,
+ * and dies of the real EADDRINUSE. With `marker`, only the first run does; later runs are the sample app.
+ */
+function portTakenOnce(marker: string | undefined): string[] {
+  const script = `
+    const fs = require('node:fs');
+    const net = require('node:net');
+    const marker = ${JSON.stringify(marker ?? null)};
+    if (marker !== null && fs.existsSync(marker)) {
+      import(require('node:url').pathToFileURL(${JSON.stringify(SAMPLE_APP)}).href);
+    } else {
+      if (marker !== null) fs.writeFileSync(marker, '');
+      net.createServer().listen(Number(process.env.PORT), '127.0.0.1', () => {
+        net.createServer().listen(Number(process.env.PORT), '127.0.0.1');
+      });
+    }`;
+  return [process.execPath, '-e', script];
+}
+
 function pidOf(instance: Instance): number {
   if (instance.pid === undefined) throw new Error(`${instance.id} has no pid`);
   return instance.pid;
@@ -171,6 +191,46 @@ describe('LocalFleet', () => {
     expect(instance.lastError).toBe('exited with code 1: crashing after 200ms (crashAfterMs fault)');
     expect(fleet.instances('v2')).toEqual([instance]);
     expect(fleet.readyAddresses('v2')).toEqual([]);
+  });
+
+  it('starts an instance whose port was taken before it listened again on another port, and keeps it a canary that never exited', async () => {
+    // Given an app whose first run finds its port in use (a real EADDRINUSE, as when another process
+    // takes the port between the fleet's choice and the app's listen), and whose next run is the sample app
+    const marker = path.join(tempDir(), 'first-run-done');
+    const fleet = makeFleet({ command: portTakenOnce(marker) });
+    await fleet.start();
+    const states = new Set<string>();
+    await fleet.ensure('v2', 1, CANARY);
+    const instance = only(fleet, 'v2');
+    await waitFor(
+      'the canary to be ready',
+      () => {
+        states.add(instance.state);
+        return instance.state === 'ready';
+      },
+      fleet,
+    );
+    // Then it was started again at once, on another port, and was never seen exited
+    expect(fs.existsSync(marker)).toBe(true);
+    expect(instance.restarts).toBe(1);
+    expect(states.has('exited')).toBe(false);
+    const log = fs.readFileSync(instance.logFile ?? '', 'utf8');
+    const ports = [...log.matchAll(/on port (\d+)/g)].map((m) => m[1]);
+    expect(ports).toHaveLength(2);
+    expect(ports[0]).not.toBe(ports[1]);
+  });
+
+  it('leaves an instance exited once its port is taken run after run, saying why', async () => {
+    const fleet = makeFleet({ command: portTakenOnce(undefined) });
+    await fleet.start();
+    await fleet.ensure('v2', 1, CANARY);
+    const instance = only(fleet, 'v2');
+    await waitFor('the canary to exit', () => instance.state === 'exited', fleet);
+    // Three more tries, then the real reason, not the runtime's closing banner
+    expect(instance.restarts).toBe(3);
+    expect(instance.lastError).toMatch(
+      /^exited with code 1: Error: listen EADDRINUSE: address already in use/,
+    );
   });
 
   it('keeps a never-healthy instance starting, with the failure as lastError', async () => {

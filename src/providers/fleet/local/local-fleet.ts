@@ -16,7 +16,7 @@ import { Slots } from '../slots.js';
 import type { Drainer, EnsureOptions, Fleet, Instance, InstanceState } from '../types.js';
 import type { InstanceRecord, InstanceRecordStore } from '../../../store/types.js';
 import { commandArgv, signalGroup } from '../../../util/process-group.js';
-import { lastLogLine, runMarkerLine } from './instance-log.js';
+import { runEnd, runMarkerLine, type RunEnd } from './instance-log.js';
 import { isSameProcess, processStartTime } from './process-identity.js';
 
 export type { FleetLogger } from '../health-checker.js';
@@ -58,6 +58,13 @@ const EXIT_POLL_MS = 50;
 const KILL_GRACE_MS = 2_000;
 /** Exit code recorded for an adopted process, whose real code only its old parent could read. */
 const UNKNOWN_EXIT = 'unknown';
+/**
+ * A run that says its port was in use within this long of its start lost a race for the port (it was
+ * free when chosen; another process took it before the instance listened): it starts again at once
+ * on another port, up to MAX_PORT_RETRIES times in a row, without counting against the version.
+ */
+const PORT_RACE_MS = 10_000;
+const MAX_PORT_RETRIES = 3;
 const NOOP_LOGGER: FleetLogger = { info: () => {}, warn: () => {} };
 
 /** The object callers see; the fleet updates it in place, so a held reference stays current. */
@@ -100,6 +107,8 @@ interface Slot {
   backoffMs: number;
   /** Record writes of one instance happen in order, so a late save never revives a deleted record. */
   recordOps: Promise<void>;
+  /** Runs in a row that found their port taken (see PORT_RACE_MS). */
+  portRetries: number;
 }
 
 /** Runs each instance as a detached child process on this host, checks its health and restarts it. */
@@ -271,6 +280,7 @@ export class LocalFleet implements Fleet {
       restartTimer: undefined,
       backoffMs: this.backoff.initialMs,
       recordOps: Promise.resolve(),
+      portRetries: 0,
     };
   }
 
@@ -389,16 +399,43 @@ export class LocalFleet implements Fleet {
     const { instance } = slot;
     instance.exitCode = exitCode;
     if (instance.state === 'stopping') return;
+    const ended = runEnd(instance.logFile);
+    if (this.lostPortRace(slot, run, ended)) return;
     instance.state = 'exited';
     this.slots.changed();
-    const tail = lastLogLine(instance.logFile);
-    instance.lastError = [reason ?? describeExit(exitCode), tail].filter(Boolean).join(': ');
+    instance.lastError = [reason ?? describeExit(exitCode), ended.line].filter(Boolean).join(': ');
     this.logger.warn({ instance: instance.id, exitCode, lastError: instance.lastError }, 'instance exited');
     if (this.versionOptions.get(instance.version)?.restartOnExit && !this.closing) {
       this.scheduleRestart(slot, run);
     } else {
       void this.deleteRecord(slot);
     }
+  }
+
+  /**
+   * When the run ended soon after its start because its port was in use, starts the instance again on
+   * another port (it stays `starting`) and says true; see PORT_RACE_MS.
+   */
+  private lostPortRace(slot: Slot, run: Run, ended: RunEnd): boolean {
+    const { instance } = slot;
+    const early = this.clock.now() - run.startedAt < PORT_RACE_MS;
+    if (!early) slot.portRetries = 0;
+    if (!ended.portTaken || !early || this.closing || slot.portRetries >= MAX_PORT_RETRIES) return false;
+    slot.portRetries += 1;
+    instance.exitCode = undefined;
+    this.logger.warn(
+      { instance: instance.id, port: slot.port, retry: slot.portRetries },
+      `port ${slot.port} was taken before ${instance.id} listened on it; starting it on another port`,
+    );
+    void this.withLock(instance.version, async () => {
+      // Stopped or replaced while it waited for the lock: nothing to start.
+      if (this.closing || this.slots.get(instance.id) !== slot || slot.run !== run) return;
+      if (instance.state === 'stopping') return;
+      await this.relaunch(slot);
+    }).catch((err: unknown) => {
+      this.logger.warn({ instance: instance.id, err: errorMessage(err) }, 'cannot restart instance');
+    });
+    return true;
   }
 
   private scheduleRestart(slot: Slot, run: Run): void {
