@@ -115,7 +115,8 @@ describe('NotificationDispatcher.replaceChannels', () => {
     expect(() => new Webhook(OLD_SECRET).verify(signed.body, signed.headers)).not.toThrow();
     expect(await d.sendTest('pager')).toMatchObject({ delivered: true });
 
-    // A row waiting for a channel that a reload then removes fails when due, saying why.
+    // A row waiting for a channel that a reload then removes is retried when due (another replica may
+    // not have reloaded yet, and could still send it), and fails once its attempts run out, saying why.
     const [waiting] = await store.notifications.enqueue(
       [{ key: 'k1', to: { channel: 'ops' }, notice }],
       clock.now(),
@@ -129,10 +130,42 @@ describe('NotificationDispatcher.replaceChannels', () => {
     await expect(d.sendTest('ops')).rejects.toThrow('no channel "ops"; the channels are keep');
     await d.deliverDue();
     expect(await store.notifications.get(waiting!)).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      lastError: 'no channel "ops" is configured',
+    });
+    for (let i = 0; i < 10; i++) {
+      clock.advance(11 * 60_000);
+      await d.deliverDue();
+    }
+    expect(await store.notifications.get(waiting!)).toMatchObject({
       state: 'failed',
+      attempts: 8,
       lastError: 'no channel "ops" is configured',
     });
     expect(b.received).toHaveLength(1);
+  });
+
+  it('delivers a row to a channel this replica does not have yet once a reload adds it', async () => {
+    const late = await verifying(NEW_SECRET);
+    const store = await sqlite();
+    const clock = clockNow();
+    const d = dispatcher(store, channels([]), clock);
+    // Given a row another replica queued for its new channel, before this one reloaded
+    const [id] = await store.notifications.enqueue(
+      [{ key: 'k2', to: { channel: 'pager' }, notice }],
+      clock.now(),
+    );
+    await d.deliverDue();
+    expect(await store.notifications.get(id!)).toMatchObject({ state: 'pending', attempts: 1 });
+    // When this replica reloads with the channel, then the row's next attempt delivers it
+    await d.replaceChannels(
+      channels([{ name: 'pager', type: 'webhook', url: late.url, secret: NEW_SECRET, timeout: '5s' }]),
+    );
+    clock.advance(3_000);
+    await d.deliverDue();
+    expect(await store.notifications.get(id!)).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(late.received).toHaveLength(1);
   });
 
   it('lets a delivery in flight finish on the channel it started on, and closes that channel after it', async () => {

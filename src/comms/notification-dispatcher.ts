@@ -93,6 +93,7 @@ export interface ChannelChanges {
 type Resolved =
   | { channel: NotifyChannel; type: string; close: boolean; gone: (reason: string) => Promise<void> }
   | { fail: string; type: string }
+  | { later: string; type: string }
   | { fannedOut: number };
 
 /** Sends due notifications; one per control plane, `start`ed by `shipcheck up`. */
@@ -305,6 +306,10 @@ export class NotificationDispatcher {
       return 'sent';
     }
     if ('fannedOut' in resolved) return 'fanned-out';
+    if ('later' in resolved) {
+      await this.record(row, resolved, { delivered: false, error: resolved.later }, override);
+      return 'sent';
+    }
     if ('fail' in resolved) {
       await store.notifications.settle(id, holder, { state: 'failed', error: resolved.fail }, clock.now());
       this.options.metrics?.attempt(resolved.type, 'failed');
@@ -384,7 +389,9 @@ export class NotificationDispatcher {
     const to = row.to;
     if ('channel' in to) {
       const config = this.configured.get(to.channel);
-      if (!config) return { fail: `no channel "${to.channel}" is configured`, type: 'unknown' };
+      // Not failed at once: another replica may have it already (a reload that has not reached this
+      // one yet), or a reload here may bring it back. Retried as a failed send is, until attempts run out.
+      if (!config) return { later: `no channel "${to.channel}" is configured`, type: 'unknown' };
       const disabled = (await store.notifications.disabledChannels()).find((c) => c.name === to.channel);
       if (disabled)
         return { fail: `channel ${to.channel} is disabled: ${disabled.reason}`, type: config.type };
