@@ -228,57 +228,46 @@ export function registerStatusPageRoutes(app: FastifyInstance, options: StatusPa
         );
       },
     );
+    /** A link's button: POST with the token does `act`, then says `done`; an unknown token says so. */
+    const tokenAction = (
+      path: string,
+      action: string,
+      act: (p: StatusPage, token: string) => Promise<unknown>,
+      unknown: (reply: FastifyReply, p: StatusPage) => FastifyReply,
+      done: [title: string, text: string],
+    ): void => {
+      scope.post(
+        path,
+        { ...withAccess('public', { forms: true, action }), bodyLimit: FORM_BODY_LIMIT },
+        async (request, reply) => {
+          const p = page();
+          const token = tokenOf(request);
+          if (token === undefined) return noToken(reply, p);
+          try {
+            await act(p, token);
+          } catch (err) {
+            if (!(err instanceof NotFoundError)) throw err;
+            return unknown(reply, p);
+          }
+          return htmlHeaders(reply).send(renderNotePage(p.config.name, ...done));
+        },
+      );
+    };
     // The confirmation page's button; the link's GET only shows it (mail scanners follow links).
-    scope.post(
+    tokenAction(
       CONFIRM_PATH,
-      {
-        ...withAccess('public', { forms: true, action: 'statuspage.confirm' }),
-        bodyLimit: FORM_BODY_LIMIT,
-      },
-      async (request, reply) => {
-        const p = page();
-        const token = tokenOf(request);
-        if (token === undefined) return noToken(reply, p);
-        try {
-          await p.subscriptions.confirm(token);
-        } catch (err) {
-          if (!(err instanceof NotFoundError)) throw err;
-          return unknownConfirmation(reply, p);
-        }
-        return htmlHeaders(reply).send(
-          renderNotePage(
-            p.config.name,
-            'Subscribed',
-            'You will receive updates when incidents and maintenances are posted.',
-          ),
-        );
-      },
+      'statuspage.confirm',
+      (p, token) => p.subscriptions.confirm(token),
+      unknownConfirmation,
+      ['Subscribed', 'You will receive updates when incidents and maintenances are posted.'],
     );
     // RFC 8058: a mail client posts `List-Unsubscribe=One-Click` to the link; the page's button posts the token.
-    scope.post(
+    tokenAction(
       UNSUBSCRIBE_PATH,
-      {
-        ...withAccess('public', { forms: true, action: 'statuspage.unsubscribe' }),
-        bodyLimit: FORM_BODY_LIMIT,
-      },
-      async (request, reply) => {
-        const p = page();
-        const token = tokenOf(request);
-        if (token === undefined) return noToken(reply, p);
-        try {
-          await p.subscriptions.unsubscribe(token);
-        } catch (err) {
-          if (!(err instanceof NotFoundError)) throw err;
-          return unknownUnsubscribe(reply, p);
-        }
-        return htmlHeaders(reply).send(
-          renderNotePage(
-            p.config.name,
-            'Unsubscribed',
-            'You will not receive updates from this page any more.',
-          ),
-        );
-      },
+      'statuspage.unsubscribe',
+      (p, token) => p.subscriptions.unsubscribe(token),
+      unknownUnsubscribe,
+      ['Unsubscribed', 'You will not receive updates from this page any more.'],
     );
   });
 

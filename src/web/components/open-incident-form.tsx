@@ -2,6 +2,7 @@
 import { type FormEvent, useState } from 'react';
 import { openIncident } from '../api/resources.js';
 import type { IncidentDetail } from '../api/types.js';
+import { ChoiceField } from './choice-field.js';
 
 const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 
@@ -44,16 +45,7 @@ export function OpenIncidentForm({ onOpened }: { onOpened: (detail: IncidentDeta
           <span>Title</span>
           <input value={title} onChange={(e) => setTitle(e.target.value)} required maxLength={200} />
         </label>
-        <label className="field">
-          <span>Severity</span>
-          <select value={severity} onChange={(e) => setSeverity(e.target.value)}>
-            {SEVERITIES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceField label="Severity" value={severity} choices={SEVERITIES} onChange={setSeverity} />
         <label className="field">
           <span>Service (optional)</span>
           <input value={service} onChange={(e) => setService(e.target.value)} placeholder="web@production" />

@@ -17,6 +17,7 @@ import {
   updatePageIncident,
 } from '../api/status-page.js';
 import { stateLabel } from './state-badge.js';
+import { ChoiceField } from './choice-field.js';
 
 /** A form's submit: busy while it runs, the API's message when it fails, `onDone` when it worked. */
 function useSubmit(): {
@@ -188,26 +189,8 @@ export function OpenPageIncidentForm({
           <span>Name</span>
           <input value={name} onChange={(e) => setName(e.target.value)} maxLength={200} />
         </label>
-        <label className="field">
-          <span>Status</span>
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
-            {OPEN_INCIDENT_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>Impact</span>
-          <select value={impact} onChange={(e) => setImpact(e.target.value)}>
-            {IMPACTS.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceField label="Status" value={status} choices={OPEN_INCIDENT_STATUSES} onChange={setStatus} />
+        <ChoiceField label="Impact" value={impact} choices={IMPACTS} onChange={setImpact} />
       </div>
       <label className="field">
         <span>What the public reads</span>
@@ -248,16 +231,7 @@ export function IncidentUpdateForm({
       onSubmit={(e) => void submit(e)}
     >
       <div className="toolbar">
-        <label className="field">
-          <span>Status</span>
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
-            {INCIDENT_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceField label="Status" value={status} choices={INCIDENT_STATUSES} onChange={setStatus} />
         <label className="field status-form-wide">
           <span>Update</span>
           <textarea value={body} onChange={(e) => setBody(e.target.value)} rows={2} maxLength={10_000} />
