@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.js';
 import { Bodies, jsonContentTypeProblem, parseBody } from './bodies.js';
+import { scaleBody } from './scaling-routes.js';
 import { inputErrorMessage } from '../../test/support/errors.js';
 
 describe('jsonContentTypeProblem', () => {
@@ -85,6 +86,13 @@ describe('parseBody', () => {
     );
     expect(inputErrorMessage(() => parseBody(Bodies.sign, { item: '', nite: 5 }))).toBe(
       'unknown field "nite"; did you mean "note"?; item: must not be empty',
+    );
+    // A number out of its range says the range and what was sent, not "empty" or "characters"
+    expect(inputErrorMessage(() => parseBody(scaleBody, { instances: 0 }))).toBe(
+      'instances: must be at least 1, got 0',
+    );
+    expect(inputErrorMessage(() => parseBody(scaleBody, { instances: 5000 }))).toBe(
+      'instances: must be at most 1000, got 5000',
     );
     const typos = { iteem: 1, itme: 1, itm: 1, noet: 1, nots: 1, nte: 1 };
     expect(inputErrorMessage(() => parseBody(Bodies.sign, typos))).toMatch(

@@ -171,16 +171,32 @@ function describe(issue: z.core.$ZodIssue, fields: readonly string[], guesses: r
       if (input === undefined) return [`${at}: required`];
       return [`${at}: expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${typeName(input)}`];
     case 'too_big':
+      if (issue.origin === 'string')
+        return [
+          `${at}: at most ${issue.maximum} characters${typeof input === 'string' ? `, got ${input.length}` : ''}`,
+        ];
+      if (issue.origin === 'array') return [`${at}: at most ${issue.maximum} entries`];
       return [
-        `${at}: at most ${issue.maximum} characters${typeof input === 'string' ? `, got ${input.length}` : ''}`,
+        `${at}: must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${got(input)}`,
       ];
     case 'too_small':
-      return [`${at}: must not be empty`];
+      if ((issue.origin === 'string' || issue.origin === 'array') && Number(issue.minimum) <= 1)
+        return [`${at}: must not be empty`];
+      if (issue.origin === 'string') return [`${at}: at least ${issue.minimum} characters`];
+      if (issue.origin === 'array') return [`${at}: at least ${issue.minimum} entries`];
+      return [
+        `${at}: must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${got(input)}`,
+      ];
     case 'custom':
       return [issue.params?.whole === true || at === '' ? issue.message : `${at}: ${issue.message}`];
     default:
       return [at === '' ? issue.message : `${at}: ${issue.message}`];
   }
+}
+
+/** `, got 0` for a number the body gave. */
+function got(input: unknown): string {
+  return typeof input === 'number' ? `, got ${input}` : '';
 }
 
 const EXPECTED: Record<string, string> = {
