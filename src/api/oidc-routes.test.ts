@@ -1,6 +1,7 @@
 /**
  * Single sign-on through the API against a real OpenID provider: the redirect, the callback, the
- * session it opens, roles that follow the provider's claims, and refusals.
+ * session it opens, roles that follow the provider's claims, refusals, the page the browser returns
+ * to (never another site), and what the sign-in page learns before anyone is signed in.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOidcProvider, type TestOidcProvider } from '../../test/support/oidc-provider.js';
@@ -54,13 +55,17 @@ afterAll(async () => {
   delete process.env[SECRET_ENV];
 });
 
-/** Plays the browser through the whole sign-in; returns the callback's answer. */
-async function signInAs(login: string): Promise<Response> {
-  const start = await fetch(`${base}/api/v1/auth/oidc/login`, { redirect: 'manual' });
+/**
+ * Plays the browser through the whole sign-in, from `/api/v1/auth/oidc/login` with `query` (e.g.
+ * `?next=/releases/12`); returns the callback's answer.
+ */
+async function signInAs(login: string, query = ''): Promise<Response> {
+  const start = await fetch(`${base}/api/v1/auth/oidc/login${query}`, { redirect: 'manual' });
   expect(start.status).toBe(302);
   const pending = start.headers.get('set-cookie') ?? '';
   expect(pending).toMatch(/SameSite=Lax/);
   expect(pending).toMatch(/HttpOnly/);
+  expect(pending).toMatch(/Path=\/api\/v1\/auth\/oidc\/callback;/);
   const location = start.headers.get('location')!;
   expect(new URL(location).searchParams.get('code_challenge_method')).toBe('S256');
   const back = await provider.signIn(location, login);
@@ -102,5 +107,78 @@ describe('single sign-on through the API', () => {
   it('refuses a callback that no sign-in in this browser started', async () => {
     const answer = await fetch(`${base}/api/v1/auth/oidc/callback?code=x&state=y`);
     expect(answer.status).toBe(401);
+  });
+});
+
+/** Where the signed-in page sends the browser on: its meta refresh and its link, which must agree. */
+async function movesOnTo(answer: Response): Promise<string> {
+  expect(answer.status).toBe(200);
+  expect(answer.headers.get('content-security-policy')).toBe("default-src 'none'");
+  const page = await answer.text();
+  const refresh = /<meta http-equiv="refresh" content="0;url=([^"]*)">/.exec(page)?.[1];
+  const link = /<a href="([^"]*)">Continue<\/a>/.exec(page)?.[1];
+  expect(refresh).toBeDefined();
+  expect(link).toBe(refresh);
+  return refresh!.replaceAll('&amp;', '&');
+}
+
+describe('the page a sign-in returns to', () => {
+  it('is the dashboard page the sign-in started from, with its query', async () => {
+    expect(await movesOnTo(await signInAs('alice', '?next=%2Freleases%2F12'))).toBe('/releases/12');
+    const withQuery = encodeURIComponent('/services/web/baselines?environment=production&x="1"');
+    expect(await movesOnTo(await signInAs('alice', `?next=${withQuery}`))).toBe(
+      '/services/web/baselines?environment=production&x=%221%22',
+    );
+  });
+
+  it('is the dashboard home without a return path', async () => {
+    expect(await movesOnTo(await signInAs('alice'))).toBe('/');
+  });
+
+  it('is never another site, whatever the link says: an open redirect is refused for /', async () => {
+    const attempts = [
+      '//evil.example',
+      'https://evil.example',
+      '/\\evil.example',
+      '/\\/evil.example',
+      '/\t/evil.example',
+      '/a/..//evil.example',
+      'javascript:alert(1)',
+      'evil.example',
+      '/api/v1/auth/oidc/login',
+    ];
+    for (const next of attempts) {
+      const answer = await signInAs('alice', `?next=${encodeURIComponent(next)}`);
+      expect(await movesOnTo(answer), next).toBe('/');
+    }
+  });
+
+  it('comes from the pending cookie, checked again at the callback', async () => {
+    // A pending cookie whose return path was set by something other than the login route.
+    const start = await fetch(`${base}/api/v1/auth/oidc/login?next=/history`, { redirect: 'manual' });
+    const pair = start.headers.get('set-cookie')!.split(';')[0]!;
+    const forged = `${pair.slice(0, pair.indexOf('.'))}.${Buffer.from('//evil.example').toString('base64url')}`;
+    const back = await provider.signIn(start.headers.get('location')!, 'alice');
+    const answer = await fetch(back, { redirect: 'manual', headers: { cookie: forged } });
+    expect(await movesOnTo(answer)).toBe('/');
+  });
+});
+
+describe('how the sign-in page signs people in', () => {
+  it('says, without credentials, that the provider is offered and by which name', async () => {
+    const answer = await fetch(`${base}/api/v1/auth/methods`);
+    expect(answer.status).toBe(200);
+    // No name configured: the issuer's host.
+    expect(await answer.json()).toEqual({ password: true, oidc: { name: new URL(provider.issuer).host } });
+  });
+
+  it('offers the password alone without server.auth.oidc', async () => {
+    const plain = await startSecuredApi();
+    try {
+      const answer = await fetch(`${plain.url}/api/v1/auth/methods`);
+      expect(await answer.json()).toEqual({ password: true, oidc: null });
+    } finally {
+      await plain.close();
+    }
   });
 });

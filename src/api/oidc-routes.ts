@@ -1,22 +1,39 @@
 /**
  * Single sign-on: `GET /api/v1/auth/oidc/login` sends the browser to the OpenID provider, and
  * `GET /api/v1/auth/oidc/callback` takes it back, checks what the provider says (security/oidc.ts),
- * keeps the user's roles and groups in step with the provider's claims, and opens a session.
+ * keeps the user's roles and groups in step with the provider's claims, opens a session and moves
+ * on to the dashboard page the sign-in started from. `GET /api/v1/auth/methods` tells the
+ * dashboard's sign-in page, before anyone is signed in, whether to offer the provider.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ForbiddenError, NotFoundError, ProviderError, UnauthorizedError } from '../errors.js';
 import { cookieValue } from '../security/auth.js';
 import { OIDC_REFUSAL, OidcLogin, PENDING_TTL_MS, isOidcRefusal } from '../security/oidc.js';
-import type { OidcConfig } from '../security/oidc-config.js';
+import { type OidcConfig, oidcDisplayName } from '../security/oidc-config.js';
 import type { SecurityStore, UserRow } from '../store/security-store.js';
 import { withAccess } from './access.js';
 import type { ApiSecurity } from './api-security.js';
+import { safeReturnPath } from './return-path.js';
 
-/** The short-lived cookie that carries a sign-in's state, nonce and PKCE verifier to the callback. */
+/**
+ * The short-lived cookie that carries a sign-in's state, nonce and PKCE verifier to the callback,
+ * and the dashboard page to return to: `PENDING.RETURN`, both base64url.
+ */
 const PENDING_COOKIE = 'shipcheck_oidc';
 export const CALLBACK_PATH = '/api/v1/auth/oidc/callback';
-/** Where a signed-in browser goes: the dashboard once it exists, who-am-I until then. */
-const AFTER_LOGIN = '/api/v1/session';
+
+/** The pending cookie's value: the pending sign-in and, after a dot, the return path. */
+function pendingValue(pending: string, returnPath: string): string {
+  return `${pending}.${Buffer.from(returnPath).toString('base64url')}`;
+}
+
+/** The pending sign-in and the return path in a pending cookie's value; the path is checked again. */
+function readPendingValue(value: string): { pending: string; returnPath: string } {
+  const dot = value.indexOf('.');
+  if (dot < 0) return { pending: value, returnPath: safeReturnPath(undefined) };
+  const returnPath = Buffer.from(value.slice(dot + 1), 'base64url').toString('utf8');
+  return { pending: value.slice(0, dot), returnPath: safeReturnPath(returnPath) };
+}
 
 /** A user name from what the provider says: letters, digits and `._@-`, as the API's names are. */
 function nameFrom(text: string): string {
@@ -60,18 +77,35 @@ export function registerOidcRoutes(
       ...(security?.secure ? ['Secure'] : []),
     ].join('; ');
 
-  app.get('/api/v1/auth/oidc/login', withAccess('public'), async (_request, reply) => {
-    const { url, pending } = (await loginOf()).start();
-    return reply.header('set-cookie', pendingCookie(pending)).redirect(url, 302);
+  // How the sign-in page may sign someone in, before anyone is: nothing secret, only whether a
+  // provider is configured and the name to put on its button.
+  app.get('/api/v1/auth/methods', withAccess('public'), async () => {
+    const oidc = security?.auth ? security.oidc : undefined;
+    return {
+      password: security?.auth !== undefined,
+      oidc: oidc ? { name: oidcDisplayName(oidc) } : null,
+    };
   });
+
+  // `next`: the dashboard page to come back to; anything but a local page path comes back to `/`.
+  app.get<{ Querystring: { next?: unknown } }>(
+    '/api/v1/auth/oidc/login',
+    withAccess('public'),
+    async (request, reply) => {
+      const { url, pending } = (await loginOf()).start();
+      const returnPath = safeReturnPath(request.query.next);
+      return reply.header('set-cookie', pendingCookie(pendingValue(pending, returnPath))).redirect(url, 302);
+    },
+  );
 
   app.get(CALLBACK_PATH, withAccess('public', { action: 'login.oidc' }), async (request, reply) => {
     const auth = security?.auth;
     const oidcLogin = await loginOf();
-    const pending = cookieValue(request.headers.cookie, PENDING_COOKIE);
+    const cookie = cookieValue(request.headers.cookie, PENDING_COOKIE);
     void reply.header('set-cookie', pendingCookie(undefined));
-    if (pending === undefined)
+    if (cookie === undefined)
       throw new UnauthorizedError('single sign-on: no sign-in was started in this browser; start again');
+    const { pending, returnPath } = readPendingValue(cookie);
     const identity = await oidcLogin.finish(new URL(request.url, security!.publicUrl()), pending);
     if (isOidcRefusal(identity)) {
       if (identity.refused === OIDC_REFUSAL.providerError) throw new ProviderError(identity.message);
@@ -84,7 +118,7 @@ export function registerOidcRoutes(
     if (user.disabledAt !== null)
       throw new UnauthorizedError('single sign-on refused: this user is disabled');
     const opened = await auth!.openSession(user, request.ip, null);
-    return signedIn(reply, auth!.sessionCookie(opened.id), user);
+    return signedIn(reply, auth!.sessionCookie(opened.id), user, returnPath);
   });
 
   async function upsert(identity: {
@@ -124,18 +158,28 @@ export function registerOidcRoutes(
   }
 }
 
+/** `text` safe inside HTML text and a double-quoted attribute. */
+function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+}
+
 /**
- * The page after sign-in. The session cookie is SameSite=Strict, so a browser arriving from the
- * provider's redirect would not send it on a further redirect; a page of our own that moves on does.
+ * The page after sign-in, which moves on to `returnPath` (a local path, see safeReturnPath). The
+ * session cookie is SameSite=Strict, so a browser arriving from the provider's redirect would not
+ * send it on a further redirect; a page of our own that moves on does.
  */
-function signedIn(reply: FastifyReply, cookie: string, user: UserRow): FastifyReply {
+function signedIn(reply: FastifyReply, cookie: string, user: UserRow, returnPath: string): FastifyReply {
   const name = user.name.replace(/[&<>"']/g, '');
+  const next = escapeHtml(safeReturnPath(returnPath));
   return reply
     .header('set-cookie', cookie)
     .header('content-type', 'text/html; charset=utf-8')
     .header('cache-control', 'no-store')
     .header('content-security-policy', "default-src 'none'")
     .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${AFTER_LOGIN}"><title>Signed in</title></head><body><p>Signed in as ${name}. <a href="${AFTER_LOGIN}">Continue</a></p></body></html>\n`,
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${next}"><title>Signed in</title></head><body><p>Signed in as ${name}. <a href="${next}">Continue</a></p></body></html>\n`,
     );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopbackHost, oidcSchema, parseRoleSpec } from './oidc-config.js';
+import { isLoopbackHost, oidcDisplayName, oidcSchema, parseRoleSpec } from './oidc-config.js';
 
 const minimal = {
   issuer: 'https://login.example.com/realms/ops',
@@ -51,6 +51,25 @@ describe('oidcSchema', () => {
     ]);
     expect(problems({ ...minimal, issuer: 'http://127.0.0.1:9000' })).toEqual([]);
     expect(problems({ ...minimal, scopes: ['profile'] })).toEqual(['scopes: the scopes include openid']);
+  });
+});
+
+describe("the provider's name on the sign-in button", () => {
+  it("is the configured name, else the issuer's host", () => {
+    expect(oidcDisplayName(oidcSchema.parse({ ...minimal, name: 'Okta' }))).toBe('Okta');
+    expect(oidcDisplayName(oidcSchema.parse(minimal))).toBe('login.example.com');
+    expect(oidcDisplayName(oidcSchema.parse({ ...minimal, issuer: 'http://127.0.0.1:9000/x' }))).toBe(
+      '127.0.0.1:9000',
+    );
+  });
+
+  it('refuses a blank name and one too long for a button', () => {
+    expect(problems({ ...minimal, name: '  ' })).toEqual([
+      'name: expected the name people know the provider by, e.g. Okta',
+    ]);
+    expect(problems({ ...minimal, name: 'x'.repeat(61) })).toEqual([
+      'name: at most 60 characters: it is a button label',
+    ]);
   });
 });
 

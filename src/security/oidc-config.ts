@@ -34,6 +34,14 @@ export const oidcSchema = z
         return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
       }, 'an issuer uses https (plain http only on a loopback address such as 127.0.0.1)')
       .describe("The provider's issuer URL; its /.well-known/openid-configuration is read at start."),
+    name: z
+      .string()
+      .regex(/\S/, 'expected the name people know the provider by, e.g. Okta')
+      .max(60, 'at most 60 characters: it is a button label')
+      .optional()
+      .describe(
+        "The provider's name on the dashboard's sign-in button (Sign in with NAME); the issuer's host when not given.",
+      ),
     clientId: z.string().min(1).describe('The client id shipcheck is registered under at the provider.'),
     clientSecretEnv: z
       .string()
@@ -78,6 +86,11 @@ export const oidcSchema = z
 
 /** `server.auth.oidc` after validation and defaults. */
 export type OidcConfig = z.output<typeof oidcSchema>;
+
+/** The provider's name as people see it: `name`, else the issuer's host (`login.example.com`). */
+export function oidcDisplayName(config: Pick<OidcConfig, 'name' | 'issuer'>): string {
+  return config.name ?? new URL(config.issuer).host;
+}
 
 /**
  * The grant a role spec (`admin`, `deployer@staging`) names; undefined for text the schema would

@@ -1,6 +1,21 @@
-/** Sign in with a name, a password and, once enrolled, a code from an authenticator app. */
-import { type FormEvent, useState } from 'react';
-import { post, setCsrf } from '../api/client.js';
+/**
+ * Sign in with a name, a password and, once enrolled, a code from an authenticator app; or, when
+ * the installation has single sign-on, through its OpenID provider.
+ */
+import { type FormEvent, useEffect, useState } from 'react';
+import { get, post, setCsrf } from '../api/client.js';
+
+/** `GET /api/v1/auth/methods`: how this installation signs people in. */
+interface AuthMethods {
+  password: boolean;
+  oidc: { name: string } | null;
+}
+
+/** The page to come back to after signing in through the provider: this one, or `/` from `/login`. */
+function returnPath(): string {
+  const { pathname, search, hash } = window.location;
+  return pathname === '/login' ? '/' : `${pathname}${search}${hash}`;
+}
 
 /** The sign-in form; `onSignedIn` runs once the session cookie is set. */
 export function LoginPage({
@@ -15,6 +30,19 @@ export function LoginPage({
   const [otp, setOtp] = useState('');
   const [error, setError] = useState<string | null>(problem);
   const [busy, setBusy] = useState(false);
+  const [oidc, setOidc] = useState<AuthMethods['oidc']>(null);
+
+  useEffect(() => {
+    let current = true;
+    // Without an answer the page offers the password form alone, which works everywhere.
+    get<AuthMethods>('/api/v1/auth/methods').then(
+      (methods) => current && setOidc(methods.oidc),
+      () => undefined,
+    );
+    return () => {
+      current = false;
+    };
+  }, []);
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
@@ -39,6 +67,18 @@ export function LoginPage({
     <main id="main" className="login">
       <form className="card login-card" onSubmit={(e) => void submit(e)}>
         <h1>Sign in to shipcheck</h1>
+        {oidc && (
+          <>
+            {/* A plain link: the browser goes to the provider and comes back through the callback. */}
+            <a
+              className="button primary login-sso"
+              href={`/api/v1/auth/oidc/login?next=${encodeURIComponent(returnPath())}`}
+            >
+              Sign in with {oidc.name}
+            </a>
+            <p className="login-or muted">or with a name and password</p>
+          </>
+        )}
         <label className="field">
           <span>Name</span>
           <input value={name} onChange={(e) => setName(e.target.value)} autoComplete="username" required />
