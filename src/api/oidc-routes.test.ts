@@ -93,6 +93,12 @@ describe('single sign-on through the API', () => {
   it('refuses a person whose claims map to no role, and an ID token altered on the way', async () => {
     const unmapped = await signInAs('mallory');
     expect(unmapped.status).toBe(403);
+    // A browser lands here: a page saying why, with the way back, and nothing it could run
+    expect(unmapped.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(unmapped.headers.get('content-security-policy')).toBe("default-src 'none'");
+    const page = await unmapped.text();
+    expect(page).toContain('<h1>Not signed in</h1>');
+    expect(page).toContain('<a href="/login">Back to sign in</a>');
     provider.tamper((jwt) => {
       const [header, payload, signature] = jwt.split('.');
       const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
@@ -101,12 +107,13 @@ describe('single sign-on through the API', () => {
     });
     const forged = await signInAs('mallory');
     expect(forged.status).toBe(401);
-    expect(((await forged.json()) as { error: string }).error).toMatch(/single sign-on refused/);
+    expect(await forged.text()).toMatch(/<p>single sign-on refused: [^<]+<\/p>/);
   });
 
   it('refuses a callback that no sign-in in this browser started', async () => {
     const answer = await fetch(`${base}/api/v1/auth/oidc/callback?code=x&state=y`);
     expect(answer.status).toBe(401);
+    expect(await answer.text()).toContain('no sign-in was started in this browser; start again');
   });
 });
 

@@ -5,7 +5,7 @@
  * on to the dashboard page the sign-in started from. `GET /api/v1/auth/methods` tells the
  * dashboard's sign-in page, before anyone is signed in, whether to offer the provider.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError, ProviderError, UnauthorizedError } from '../errors.js';
 import { cookieValue } from '../security/auth.js';
 import { OIDC_REFUSAL, OidcLogin, PENDING_TTL_MS, isOidcRefusal } from '../security/oidc.js';
@@ -98,7 +98,26 @@ export function registerOidcRoutes(
     },
   );
 
+  // The provider sends a browser here: a refusal is a page saying why with a way back, not JSON.
   app.get(CALLBACK_PATH, withAccess('public', { action: 'login.oidc' }), async (request, reply) => {
+    try {
+      return await callback(request, reply);
+    } catch (err) {
+      const status =
+        err instanceof UnauthorizedError
+          ? 401
+          : err instanceof ForbiddenError
+            ? 403
+            : err instanceof ProviderError
+              ? 502
+              : undefined;
+      if (status === undefined) throw err;
+      request.auditReason = (err as Error).message;
+      return refused(reply.status(status), (err as Error).message);
+    }
+  });
+
+  async function callback(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const auth = security?.auth;
     const oidcLogin = await loginOf();
     const cookie = cookieValue(request.headers.cookie, PENDING_COOKIE);
@@ -119,7 +138,7 @@ export function registerOidcRoutes(
       throw new UnauthorizedError('single sign-on refused: this user is disabled');
     const opened = await auth!.openSession(user, request.ip, null);
     return signedIn(reply, auth!.sessionCookie(opened.id), user, returnPath);
-  });
+  }
 
   async function upsert(identity: {
     issuer: string;
@@ -164,6 +183,17 @@ function escapeHtml(text: string): string {
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   );
+}
+
+/** The page of a sign-in the provider or shipcheck refused: why, and the way back to sign in. */
+function refused(reply: FastifyReply, message: string): FastifyReply {
+  return reply
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', "default-src 'none'")
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not signed in</title></head><body><h1>Not signed in</h1><p>${escapeHtml(message)}</p><p><a href="/login">Back to sign in</a></p></body></html>\n`,
+    );
 }
 
 /**
