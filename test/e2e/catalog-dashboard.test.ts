@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_USER } from '../support/auth.js';
+import { TEST_PASSWORD as PASSWORD, TEST_USER } from '../support/auth.js';
 import {
   MOBILE,
   checkAccessibility,
@@ -20,8 +20,6 @@ import { Scenario } from './harness.js';
 // written in markdown (with raw HTML in it) renders, escaped, on demand.
 
 const CAN_RUN = chromiumOrSkip('catalog-dashboard.test.ts');
-/** The password the harness gives its test user. */
-const PASSWORD = 'correct horse battery staple';
 
 const CATALOG = `catalog:
   owner: release-lead

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_USER } from '../support/auth.js';
+import { TEST_PASSWORD as PASSWORD, TEST_USER } from '../support/auth.js';
 import {
   checkAccessibility,
   chromiumOrSkip,
@@ -20,8 +20,6 @@ import {
 import { Scenario, waitFor } from './harness.js';
 
 const CAN_RUN = chromiumOrSkip('maintenance-dashboard.test.ts');
-/** The password the harness gives its test user. */
-const PASSWORD = 'correct horse battery staple';
 const SMOKE = 'maintenance/regular-checks/disk-smoke';
 
 describe.runIf(CAN_RUN)('scheduled checks in the dashboard', () => {

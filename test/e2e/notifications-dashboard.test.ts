@@ -7,7 +7,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_USER } from '../support/auth.js';
+import { TEST_PASSWORD as PASSWORD, TEST_USER } from '../support/auth.js';
 import {
   checkAccessibility,
   chromiumOrSkip,
@@ -21,8 +21,6 @@ import { type Receiver, startReceiver } from '../support/notify-peers.js';
 import { Scenario } from './harness.js';
 
 const CAN_RUN = chromiumOrSkip('notifications-dashboard.test.ts');
-/** The password the harness gives its test user, and the viewer's here. */
-const PASSWORD = 'correct horse battery staple';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 /** An empty JSON body, as a change with nothing to say sends. */
 const JSON_POST = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' };

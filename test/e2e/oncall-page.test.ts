@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_USER } from '../support/auth.js';
+import { TEST_PASSWORD as PASSWORD, TEST_USER } from '../support/auth.js';
 import {
   checkAccessibility,
   chromiumOrSkip,
@@ -15,8 +15,6 @@ import { Scenario } from './harness.js';
 // page asks for "now" and the next four weeks, as a person's browser does.
 
 const CAN_RUN = chromiumOrSkip('oncall-page.test.ts');
-/** The password the harness gives its test user. */
-const PASSWORD = 'correct horse battery staple';
 
 const ONCALL = `oncall:
   schedules:

@@ -6,7 +6,7 @@ import { CSRF_HEADER, SESSION_COOKIE } from '../../src/security/auth.js';
 /** The user end-to-end tests act as; checklist evidence and the audit log name this signer. */
 export const TEST_USER = 'release-lead';
 /** The password of both users the bootstrap creates (passwords need 12 characters or more). */
-const TEST_PASSWORD = 'correct horse battery staple';
+export const TEST_PASSWORD = 'correct horse battery staple';
 /** The first admin, created with the setup code; it only creates {@link TEST_USER}. */
 const FIRST_ADMIN = 'first-admin';
 /** The groups the default checklist template's manual items name in `params.role`. */

@@ -13,6 +13,18 @@ const CHART_HEIGHT = 260;
 const MIN_WIDTH = 280;
 const VERDICTS = { pass: 'within tolerance', regressed: 'regressed', inconclusive: 'inconclusive' } as const;
 
+/** One line of the chart: a figure on its scale, shown in the legend as the table shows it. */
+function line(label: string, scale: string, stroke: string, figure: string, dash?: number[]): uPlot.Series {
+  return {
+    label,
+    scale,
+    stroke,
+    width: 2,
+    ...(dash ? { dash } : {}),
+    value: (_u, v) => formatFigure(figure, v),
+  };
+}
+
 /** The chart's columns: release ids, then p50, p95, p99 (ms) and throughput (rps), oldest first. */
 function chartData(entries: readonly HistoryEntry[]): uPlot.AlignedData {
   const shown = entries.filter((e) => e.figures !== null).reverse();
@@ -44,36 +56,10 @@ function BaselineChart({ entries }: { entries: readonly HistoryEntry[] }) {
         scales: { x: { time: false }, ms: {}, rps: {} },
         series: [
           { label: 'Release', value: (_u, v) => (v === null ? '—' : `#${v} ${versions.get(v) ?? ''}`) },
-          {
-            label: 'p50',
-            scale: 'ms',
-            stroke: token('--chart-stable', 'blue'),
-            width: 2,
-            value: (_u, v) => formatFigure('latency', v),
-          },
-          {
-            label: 'p95',
-            scale: 'ms',
-            stroke: token('--chart-canary', 'orange'),
-            width: 2,
-            dash: [8, 4],
-            value: (_u, v) => formatFigure('latency', v),
-          },
-          {
-            label: 'p99',
-            scale: 'ms',
-            stroke: token('--chart-threshold', 'red'),
-            width: 2,
-            dash: [2, 3],
-            value: (_u, v) => formatFigure('latency', v),
-          },
-          {
-            label: 'Throughput',
-            scale: 'rps',
-            stroke: muted,
-            width: 2,
-            value: (_u, v) => formatFigure('throughput', v),
-          },
+          line('p50', 'ms', token('--chart-stable', 'blue'), 'latency'),
+          line('p95', 'ms', token('--chart-canary', 'orange'), 'latency', [8, 4]),
+          line('p99', 'ms', token('--chart-threshold', 'red'), 'latency', [2, 3]),
+          line('Throughput', 'rps', muted, 'throughput'),
         ],
         axes: [
           { ...axis, values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? `#${t}` : '')) },
